@@ -1,0 +1,3 @@
+from sssctl.cli import main
+
+main()

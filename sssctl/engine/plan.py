@@ -1,0 +1,68 @@
+"""The types of a plan, and nothing else.
+
+Serialising plans lives in :mod:`sssctl.engine.planfile`, computing them in the kinds'
+``diff`` functions, ordering them in :mod:`sssctl.engine.planner`. Keeping the types
+alone here means every layer can import them without importing each other.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Action(enum.Enum):
+    """What a change does; the value is the symbol users see in a rendered plan."""
+
+    CREATE = "+"
+    UPDATE = "~"
+    DELETE = "-"
+    NOOP = "."
+    UNKNOWN = "?"   # the object could not be read: never treated as drift
+
+    @property
+    def word(self) -> str:
+        return self.name.lower().replace("noop", "no-op")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource address and what the plan intends to do to it.
+
+    ``before``/``after`` hold managed fields only, in the user's vocabulary, and never a
+    secret: a write-only value is represented by a fingerprint or ``"(sensitive)"``.
+    ``etag`` is the version the object was read at; the applier sends it as If-Match so
+    an object edited after plan is refused (412) rather than overwritten.
+    ``detail`` carries kind-private data the kind's ``apply`` needs (ids, samples,
+    counts); it must be JSON-serialisable because saved plans carry it.
+    """
+
+    address: str
+    action: Action
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str
+    etag: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    environment_url: str
+    organization_id: str
+    state_lineage: str | None
+    state_serial: int
+    config_digest: str
+    created_at: str
+    refresh_only: bool = False
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE))
+
+    @property
+    def unknown(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is Action.UNKNOWN)
