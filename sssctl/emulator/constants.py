@@ -36,3 +36,9 @@ GRAPH_PREFIX = "/graph"              # graph_url = <url>/graph ; API at /v1.0/
 EXCHANGE_PREFIX = "/exchange"        # exchange_url = <url>/exchange ; /adminapi/beta/{tenant}/InvokeCommand
 ADMIN_PREFIX = "/_emulator"
 MSI_PATH = "/msi/token"              # App Service style managed identity endpoint
+
+# A second, deliberately weak application: signs in fine but holds only a low-privilege
+# Dataverse role, so tests can prove privilege refusals (403) without reseeding.
+LIMITED_APP_ID = "1d4a6b8c-2e3f-4a5b-8c7d-9e0f1a2b3c4d"
+LIMITED_APP_SECRET = "limited-app-secret-value-0001"
+LIMITED_APP_USER_ID = "2e5b7c9d-3f40-4b6c-9d8e-0f1a2b3c4d5e"
