@@ -8,7 +8,7 @@ nothing about plan files, locks or rendering. Kinds receive everything through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,3 +80,14 @@ class Kind(Protocol):
     def apply(self, ctx: Context, change: Change) -> Applied: ...
 
     def describe(self, observed: Observed) -> dict[str, Any]: ...
+
+    def guard(
+        self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]
+    ) -> list[str]:
+        """Refusals this kind raises against the whole plan (empty list: no objection).
+
+        ``changes`` is every change of the plan, ``observed`` every kind's reading keyed by
+        kind name, so a kind can refuse an unsafe combination (deactivating a profile that
+        mailboxes still use, removing the caller's last approve privilege …). Pure: no I/O.
+        """
+        ...
