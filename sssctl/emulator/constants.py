@@ -42,3 +42,21 @@ MSI_PATH = "/msi/token"              # App Service style managed identity endpoi
 LIMITED_APP_ID = "1d4a6b8c-2e3f-4a5b-8c7d-9e0f1a2b3c4d"
 LIMITED_APP_SECRET = "limited-app-secret-value-0001"
 LIMITED_APP_USER_ID = "2e5b7c9d-3f40-4b6c-9d8e-0f1a2b3c4d5e"
+
+# The delegated (device-code) user: a tenant admin. The Dataverse seed maps this object id
+# (systemuser.azureactivedirectoryobjectid) to System Administrator.
+ADMIN_USER_OBJECT_ID = "3f6c8d0e-4a51-4c7d-8e9f-1a2b3c4d5e6f"
+ADMIN_USER_UPN = "admin@contoso.onmicrosoft.com"
+ADMIN_USER_NAME = "Contoso Admin"
+
+MAIL_DOMAIN = "contoso.com"
+
+
+def user_email(n: int) -> str:
+    """Mailbox address of seeded user number ``n`` (1-based), shared by every seed."""
+    return f"user{n:03d}@{MAIL_DOMAIN}"
+
+
+def queue_email(n: int) -> str:
+    """Mailbox address of seeded queue number ``n`` (1-based), shared by every seed."""
+    return f"queue{n:02d}@{MAIL_DOMAIN}"
