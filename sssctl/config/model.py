@@ -183,3 +183,5 @@ class Desired:
     mailboxes: MailboxPolicy | None = None
     user_settings: UserSettingsPolicy | None = None
     app_registrations: Mapping[str, AppRegistration] = field(default_factory=dict)
+    # Where local state snapshots live, from $SSSCTL_STATE_DIR; None = the default ("state").
+    state_dir: Path | None = None
