@@ -1,0 +1,493 @@
+"""Signing in: one token provider per configured method, all behind ``token(scope)``.
+
+Every provider keeps tokens per resource for the run (MSAL's in-memory cache, or our own
+for the Azure CLI), registers every secret and token it touches with the log redactor, and
+turns Entra's AADSTS answers into an :class:`AuthError` that says what to do.
+
+MSAL is built so it contacts nothing the config did not name: no instance discovery, no
+region detection (``MSAL_FORCE_REGION`` / ``REGION_NAME`` are ignored), and its HTTP goes
+through our verifying ``httpx.Client``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import httpx
+import msal
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from sssctl.clients.clouds import CloudEndpoints
+from sssctl.clients.errors import AuthError
+from sssctl.config.model import Auth, SecretRef, SecretUnavailable
+from sssctl.logging import redact_text, register_secret
+
+GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+EXPIRY_MARGIN = 300.0  # seconds; a token this close to expiry is fetched again
+
+# AADSTS code -> (what happened, what to do)
+_AADSTS_REMEDIES: dict[str, tuple[str, str]] = {
+    "7000215": ("the client secret is wrong",
+                "check that the secret reference holds the secret VALUE (not its id) "
+                "of this app registration"),
+    "7000222": ("the client secret has expired",
+                "create a new client secret on the app registration and update the secret reference"),
+    "700016": ("the application (client id) was not found in the tenant",
+               "check auth.client_id / SSSCTL_CLIENT_ID and environment.tenant_id; "
+               "the app must be registered (or consented) in that tenant"),
+    "90002": ("the tenant was not found",
+              "check environment.tenant_id / SSSCTL_TENANT_ID and environment.cloud"),
+    "700027": ("the certificate is not accepted (not registered on the app, or the signature does not match)",
+               "upload the certificate's public part to the app registration (Certificates & secrets) "
+               "and make sure the private key belongs to it"),
+    "700024": ("the client assertion is expired or not yet valid",
+               "refresh the federated token (re-run the job step that writes it) and check the clock"),
+    "70021": ("no federated identity credential matches the presented token",
+              "add a federated credential on the app whose issuer, subject and audience "
+              "(api://AzureADTokenExchange) match the token exactly"),
+    "500011": ("the resource (service principal of the API) was not found in the tenant",
+               "check environment.url points at an environment of this tenant"),
+    "65001": ("admin consent is missing for the requested permissions",
+              "grant admin consent for the app's API permissions in the tenant"),
+}
+
+
+class TokenProvider(Protocol):
+    method: str
+
+    def token(self, scope: str) -> str:
+        """A bearer token for ``scope`` (``<resource>/.default``); raises AuthError."""
+        ...
+
+
+def explain(result: Mapping[str, Any], *, method: str, client_id: str | None) -> AuthError:
+    """An AuthError from an MSAL error dict, naming the AADSTS code and the remedy."""
+    description = str(result.get("error_description") or result.get("error") or "unknown error")
+    codes = [str(c) for c in result.get("error_codes") or []]
+    match = re.search(r"AADSTS(\d+)", description)
+    if match and match.group(1) not in codes:
+        codes.insert(0, match.group(1))
+    first_line = redact_text(description.splitlines()[0] if description else "")
+    for code in codes:
+        if code in _AADSTS_REMEDIES:
+            what, remedy = _AADSTS_REMEDIES[code]
+            return AuthError(
+                f"sign-in ({method}, client {client_id}) failed: {what} [AADSTS{code}]: {first_line}",
+                code=f"AADSTS{code}", remedy=remedy)
+    return AuthError(f"sign-in ({method}, client {client_id}) failed: {first_line}",
+                     code=f"AADSTS{codes[0]}" if codes else str(result.get("error") or "") or None,
+                     remedy="check the sign-in settings in [auth] and [environment]")
+
+
+def _checked(result: Mapping[str, Any] | None, *, method: str, client_id: str | None) -> str:
+    if not result or "access_token" not in result:
+        raise explain(result or {"error": "no token returned"}, method=method, client_id=client_id)
+    token = str(result["access_token"])
+    register_secret(token)
+    return token
+
+
+def _msal_call(call: Callable[[], Any], *, method: str, where: str) -> Any:
+    """Run an MSAL call, turning network and discovery failures into AuthError."""
+    try:
+        return call()
+    except httpx.HTTPError as exc:
+        raise AuthError(f"sign-in ({method}) could not reach {where}: {exc}",
+                        remedy="check the login URL / cloud and the network; TLS is always verified "
+                               "(add a CA with environment.endpoints.ca_bundle if needed)") from exc
+    except ValueError as exc:
+        raise AuthError(f"sign-in ({method}) refused by {where}: {redact_text(str(exc))}",
+                        remedy="check environment.tenant_id and the login URL of the cloud") from exc
+
+
+def resolve_secret(ref: SecretRef | None, what: str, environ: Mapping[str, str]) -> str:
+    if ref is None:
+        raise AuthError(f"{what} is not configured",
+                        remedy=f"set {what} = {{ env = \"NAME\" }} or {{ file = \"PATH\" }} in [auth]")
+    try:
+        value = ref.resolve(environ)
+    except SecretUnavailable as exc:
+        raise AuthError(f"{what} ({ref.describe()}) is unavailable: {exc}",
+                        remedy="provide the secret through that environment variable or file") from exc
+    register_secret(value)
+    return value
+
+
+# -- certificates -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CertificateCredential:
+    private_key_pem: str
+    certificate_pem: str
+    sha1_thumbprint: str
+    sha256_thumbprint: str
+    not_after: datetime
+
+    def for_msal(self) -> dict[str, str]:
+        """MSAL >= 1.35 derives a SHA-256 thumbprint (PS256, ``x5t#S256``) when none is given."""
+        if _msal_version() >= (1, 35):
+            return {"private_key": self.private_key_pem, "public_certificate": self.certificate_pem}
+        return {"private_key": self.private_key_pem, "thumbprint": self.sha1_thumbprint}
+
+
+def _msal_version() -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", str(msal.__version__))[:2])
+
+
+def load_certificate(
+    path: Path, password: str | None, *, now: datetime | None = None
+) -> CertificateCredential:
+    """Read a PEM (key + certificate) or PFX file and refuse an expired certificate up front."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AuthError(f"cannot read certificate file {path}: {exc.strerror}",
+                        remedy="check auth.certificate_file / SSSCTL_CLIENT_CERTIFICATE") from exc
+    secret = password.encode() if password else None
+    key: Any
+    cert: x509.Certificate | None
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_private_key(data, password=secret)
+            cert = x509.load_pem_x509_certificate(data)
+        else:
+            key, cert, _ = pkcs12.load_key_and_certificates(data, secret)
+    except (ValueError, TypeError) as exc:
+        raise AuthError(f"certificate file {path} is not a usable PEM (key + certificate) or PFX: {exc}",
+                        remedy="provide a PEM holding both the private key and the certificate, or a PFX "
+                               "with auth.certificate_password") from exc
+    if key is None or cert is None:
+        raise AuthError(f"certificate file {path} lacks a private key or a certificate",
+                        remedy="the file must contain both the private key and its certificate")
+    current = now or datetime.now(timezone.utc)
+    if cert.not_valid_after_utc <= current:
+        raise AuthError(f"certificate {path} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+                        code="certificate_expired",
+                        remedy="create a new certificate, upload its public part to the app registration "
+                               "and point auth.certificate_file at it")
+    if cert.not_valid_before_utc > current:
+        starts = f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M}"
+        raise AuthError(f"certificate {path} is not valid before {starts} UTC",
+                        code="certificate_not_yet_valid", remedy="check the system clock or the certificate")
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    register_secret(key_pem)
+    return CertificateCredential(
+        private_key_pem=key_pem,
+        certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        sha1_thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Entra's x5t
+        sha256_thumbprint=cert.fingerprint(hashes.SHA256()).hex().upper(),
+        not_after=cert.not_valid_after_utc,
+    )
+
+
+# -- federated assertions ------------------------------------------------------------------------
+def federated_assertion_source(
+    auth: Auth, environ: Mapping[str, str], http_client: httpx.Client
+) -> Callable[[], str]:
+    """A callable MSAL invokes for every token request, so a rotated token file is picked up."""
+    token_file = auth.federated_token_file or (
+        Path(environ["AZURE_FEDERATED_TOKEN_FILE"]) if environ.get("AZURE_FEDERATED_TOKEN_FILE") else None
+    )
+    if token_file is not None:
+        path = token_file
+
+        def from_file() -> str:
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise AuthError(
+                    f"cannot read federated token file {path}: {exc.strerror}",
+                    remedy="check auth.federated_token_file / AZURE_FEDERATED_TOKEN_FILE") from exc
+            register_secret(value)
+            return value
+
+        return from_file
+    request_url = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+    request_token = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    if request_url and request_token:
+        register_secret(request_token)
+
+        def from_github() -> str:
+            response = http_client.get(request_url, params={"audience": GITHUB_AUDIENCE},
+                                       headers={"Authorization": f"bearer {request_token}"})
+            if response.status_code != 200:
+                raise AuthError(f"GitHub OIDC token request failed with HTTP {response.status_code}",
+                                remedy="grant the workflow `permissions: id-token: write`")
+            value = str(response.json().get("value") or "")
+            register_secret(value)
+            return value
+
+        return from_github
+    raise AuthError("workload_identity needs a federated token",
+                    remedy="set auth.federated_token_file or AZURE_FEDERATED_TOKEN_FILE, or run in GitHub "
+                           "Actions with `permissions: id-token: write`")
+
+
+# -- providers -------------------------------------------------------------------------------------
+class MsalClientProvider:
+    """App-only tokens from a ConfidentialClientApplication (secret, certificate, federated)."""
+
+    def __init__(self, method: str, app: Any, client_id: str, where: str) -> None:
+        self.method = method
+        self._app = app
+        self._client_id = client_id
+        self._where = where
+        self._lock = threading.Lock()
+
+    def token(self, scope: str) -> str:
+        with self._lock:
+            result = _msal_call(lambda: self._app.acquire_token_for_client(scopes=[scope]),
+                                method=self.method, where=self._where)
+        return _checked(result, method=self.method, client_id=self._client_id)
+
+
+class ManagedIdentityProvider:
+    """Managed identity (App Service style ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER``, or IMDS).
+
+    MSAL reads those variables from the process environment itself.
+    """
+
+    method = "managed_identity"
+
+    def __init__(self, client: Any, client_id: str | None) -> None:
+        self._client = client
+        self._client_id = client_id
+        self._lock = threading.Lock()
+
+    def token(self, scope: str) -> str:
+        resource = scope.removesuffix("/.default")
+        with self._lock:
+            result = _msal_call(lambda: self._client.acquire_token_for_client(resource=resource),
+                                method=self.method, where="the managed identity endpoint")
+        if not result or "access_token" not in result:
+            error = explain(result or {}, method=self.method, client_id=self._client_id)
+            error.remedy = ("check the managed identity is enabled on this host"
+                            + (" and the user-assigned identity is attached" if self._client_id else "")
+                            + ", and that it has access to the resource")
+            raise error
+        return _checked(result, method=self.method, client_id=self._client_id)
+
+
+class DeviceCodeProvider:
+    """Interactive sign-in for a person; later runs reuse the persistent cache silently."""
+
+    method = "device_code"
+
+    def __init__(self, app: Any, cache: Any, cache_file: Path, *, client_id: str, where: str,
+                 prompt: TextIO | None = None) -> None:
+        self._app = app
+        self._cache = cache
+        self._cache_file = cache_file
+        self._client_id = client_id
+        self._where = where
+        self._prompt = prompt
+        self._lock = threading.Lock()
+
+    def token(self, scope: str) -> str:
+        with self._lock:
+            result = self._silent(scope) or self._interactive(scope)
+            self._save()
+        return _checked(result, method=self.method, client_id=self._client_id)
+
+    def _silent(self, scope: str) -> dict[str, Any] | None:
+        accounts = _msal_call(self._app.get_accounts, method=self.method, where=self._where)
+        if not accounts:
+            return None
+        result = _msal_call(lambda: self._app.acquire_token_silent([scope], account=accounts[0]),
+                            method=self.method, where=self._where)
+        return result if result and "access_token" in result else None
+
+    def _interactive(self, scope: str) -> dict[str, Any]:
+        flow = _msal_call(lambda: self._app.initiate_device_flow(scopes=[scope]),
+                          method=self.method, where=self._where)
+        if "user_code" not in flow:
+            raise explain(flow, method=self.method, client_id=self._client_id)
+        print(flow.get("message") or f"Enter code {flow['user_code']} at {flow.get('verification_uri')}",
+              file=self._prompt or sys.stderr, flush=True)
+        result: dict[str, Any] = _msal_call(lambda: self._app.acquire_token_by_device_flow(flow),
+                                            method=self.method, where=self._where)
+        return result
+
+    def _save(self) -> None:
+        if self._cache.has_state_changed:
+            write_private_file(self._cache_file, self._cache.serialize())
+            self._cache.has_state_changed = False
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only (0600), atomically; the cache holds refresh tokens."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+
+
+def default_token_cache(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "sssctl" / "msal-token-cache.json"
+
+
+class AzureCliProvider:
+    """Tokens from ``az account get-access-token`` for a person already signed in to the CLI."""
+
+    method = "azure_cli"
+
+    def __init__(self, tenant_id: str | None, environ: Mapping[str, str], timeout: float = 60.0) -> None:
+        self._tenant_id = tenant_id
+        self._environ = dict(environ)
+        self._timeout = timeout
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def token(self, scope: str) -> str:
+        resource = scope.removesuffix("/.default")
+        with self._lock:
+            cached = self._cache.get(resource)
+            if cached and cached[1] - EXPIRY_MARGIN > time.time():
+                return cached[0]
+            token, expires = self._fetch(resource)
+            self._cache[resource] = (token, expires)
+            return token
+
+    def _fetch(self, resource: str) -> tuple[str, float]:
+        az = shutil.which("az", path=self._environ.get("PATH"))
+        if az is None:
+            raise AuthError("Azure CLI (`az`) was not found on PATH",
+                            remedy="install the Azure CLI and run `az login`, or choose another auth.method")
+        command = [az, "account", "get-access-token", "--resource", resource, "--output", "json"]
+        if self._tenant_id:
+            command[4:4] = ["--tenant", self._tenant_id]
+        env = {**self._environ, "AZURE_CORE_NO_COLOR": "true"}
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=self._timeout,  # noqa: S603
+                                  env=env, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise AuthError(f"`az account get-access-token` did not answer within {self._timeout:.0f} s",
+                            remedy="run it by hand to see what it waits for") from exc
+        if done.returncode != 0:
+            raise self._cli_error(done.stderr)
+        return self._parse(done.stdout)
+
+    @staticmethod
+    def _cli_error(stderr: str) -> AuthError:
+        text = redact_text(stderr.strip())
+        if "az login" in text or "not logged in" in text.lower():
+            return AuthError("the Azure CLI is not signed in",
+                             remedy="run `az login` (with --tenant if needed)")
+        match = re.search(r"AADSTS(\d+)", text)
+        if match:
+            return explain({"error_description": text}, method="azure_cli", client_id=None)
+        last = text.splitlines()[-1] if text else "no output"
+        return AuthError(f"`az account get-access-token` failed: {last}",
+                         remedy="run the command by hand to see the full error")
+
+    @staticmethod
+    def _parse(stdout: str) -> tuple[str, float]:
+        try:
+            data = json.loads(stdout)
+            token = str(data["accessToken"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuthError("`az account get-access-token` printed no access token",
+                            remedy="update the Azure CLI (2.54 or newer)") from exc
+        register_secret(token)
+        if data.get("expires_on") is not None:
+            expires = float(data["expires_on"])
+        elif data.get("expiresOn"):
+            # expiresOn is local time without a zone; interpreting it as local is all we can do.
+            expires = datetime.strptime(str(data["expiresOn"])[:26], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        else:
+            expires = time.time() + 300
+        return token, expires
+
+
+# -- construction -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignInSettings:
+    auth: Auth
+    cloud: CloudEndpoints
+    tenant_id: str | None
+    environ: Mapping[str, str]
+    http_client: httpx.Client
+    prompt: TextIO | None = None
+
+
+def _require(value: str | None, what: str, env_name: str) -> str:
+    if not value:
+        raise AuthError(f"{what} is not configured", remedy=f"set it in the config or with {env_name}")
+    return value
+
+
+def _msal_common(settings: SignInSettings) -> dict[str, Any]:
+    return {
+        "authority": settings.cloud.authority(_require(settings.tenant_id, "environment.tenant_id",
+                                                       "SSSCTL_TENANT_ID")),
+        "http_client": settings.http_client,
+        "instance_discovery": False,
+        "azure_region": False,
+    }
+
+
+def build_token_provider(settings: SignInSettings) -> TokenProvider:
+    """The provider for ``auth.method``; resolves secrets now, so a missing one fails early."""
+    auth = settings.auth
+    method = auth.method
+    where = f"{settings.cloud.login_url} (tenant {settings.tenant_id})"
+    if method in ("client_secret", "certificate", "workload_identity"):
+        client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
+        credential: Any
+        if method == "client_secret":
+            credential = resolve_secret(auth.client_secret, "auth.client_secret", settings.environ)
+        elif method == "certificate":
+            if auth.certificate_file is None:
+                raise AuthError("auth.certificate_file is not configured",
+                                remedy="set auth.certificate_file or SSSCTL_CLIENT_CERTIFICATE")
+            password = (
+                resolve_secret(auth.certificate_password, "auth.certificate_password", settings.environ)
+                if auth.certificate_password else None)
+            credential = load_certificate(auth.certificate_file, password).for_msal()
+        else:
+            credential = {"client_assertion": federated_assertion_source(auth, settings.environ,
+                                                                         settings.http_client)}
+        app = _msal_call(lambda: msal.ConfidentialClientApplication(
+            client_id, client_credential=credential, **_msal_common(settings)), method=method, where=where)
+        return MsalClientProvider(method, app, client_id, where)
+    if method == "managed_identity":
+        identity: Any = (msal.UserAssignedManagedIdentity(client_id=auth.managed_identity_client_id)
+                         if auth.managed_identity_client_id else msal.SystemAssignedManagedIdentity())
+        client = msal.ManagedIdentityClient(identity, http_client=settings.http_client)
+        return ManagedIdentityProvider(client, auth.managed_identity_client_id)
+    if method == "device_code":
+        client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
+        cache_file = auth.token_cache or default_token_cache(settings.environ)
+        cache = msal.SerializableTokenCache()
+        if cache_file.exists():
+            cache.deserialize(cache_file.read_text(encoding="utf-8"))
+        app = _msal_call(lambda: msal.PublicClientApplication(
+            client_id, token_cache=cache, **_msal_common(settings)), method=method, where=where)
+        return DeviceCodeProvider(app, cache, cache_file, client_id=client_id, where=where,
+                                  prompt=settings.prompt)
+    if method == "azure_cli":
+        return AzureCliProvider(settings.tenant_id, settings.environ)
+    raise AuthError(f"unknown auth.method {method!r}",
+                    remedy="use client_secret, certificate, workload_identity, managed_identity, "
+                           "device_code or azure_cli")

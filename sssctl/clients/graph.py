@@ -1,0 +1,145 @@
+"""Microsoft Graph v1.0: the app registration side (applications, service principals, grants).
+
+Directory writes replicate lazily: right after creating an application, reads and
+reference updates may fail for seconds. ``wait_for_replication=True`` retries exactly those
+answers (identity reference §3.6–3.8) with bounded backoff, and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+import structlog
+
+from sssctl.clients.errors import GraphConflict, GraphError, GraphNotFound
+from sssctl.clients.http import HttpService
+from sssctl.clients.responses import describe_status, error_parts, json_or_none, request_id_of
+
+log = structlog.get_logger("sssctl.clients.graph")
+
+REPLICATION_MESSAGES = (
+    "does not reference a valid application object",
+    "not a valid reference update",
+    "must in the local tenant",
+)
+
+
+def graph_error(response: httpx.Response, *, method: str, url: str) -> GraphError:
+    code, message, body_request_id = error_parts(json_or_none(response.text), describe_status(response))
+    kind: type[GraphError] = GraphError
+    if response.status_code == 404:
+        kind = GraphNotFound
+    elif response.status_code == 409:
+        kind = GraphConflict
+    return kind(message, status=response.status_code, code=code,
+                request_id=request_id_of(response.headers) or body_request_id, method=method, url=url)
+
+
+def is_replication_lag(error: GraphError) -> bool:
+    """True for the answers Entra gives while a just-created object is still replicating."""
+    if error.status == 404 and (error.code in (None, "Request_ResourceNotFound")):
+        return True
+    text = str(error).lower()
+    return error.status == 400 and any(m in text for m in REPLICATION_MESSAGES)
+
+
+class GraphClient:
+    """Paths are relative to ``<graph_url>/v1.0/``, e.g. ``applications(uniqueName='sss')``."""
+
+    def __init__(
+        self,
+        graph_url: str,
+        http: HttpService,
+        *,
+        replication_timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.graph_url = graph_url.rstrip("/")
+        self.api_url = self.graph_url + "/v1.0/"
+        self.http = http
+        self.replication_timeout = replication_timeout
+        self._sleep = sleep
+        self._clock = clock
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("https://") else self.api_url + path.lstrip("/")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        url = self._url(path)
+        merged = {"Accept": "application/json", **(headers or {})}
+        response = self.http.request(method, url, params=params, json=body, headers=merged,
+                                     target=_graph_target(path))
+        if response.status_code >= 400:
+            raise graph_error(response, method=method, url=url.split("?", 1)[0])
+        return response
+
+    def _with_replication_wait(self, call: Callable[[], httpx.Response], wanted: bool) -> httpx.Response:
+        if not wanted:
+            return call()
+        started = self._clock()
+        delay = 0.5
+        while True:
+            try:
+                return call()
+            except GraphError as exc:
+                if not is_replication_lag(exc) or self._clock() - started + delay > self.replication_timeout:
+                    raise
+                log.debug("graph.replication.wait", status=exc.status, code=exc.code, delay_s=delay)
+                self._sleep(delay)
+                delay = min(delay * 2, 8.0)
+
+    def get(
+        self, path: str, *, params: Mapping[str, Any] | None = None, wait_for_replication: bool = False
+    ) -> dict[str, Any]:
+        response = self._with_replication_wait(lambda: self._send("GET", path, params=params),
+                                               wait_for_replication)
+        data: dict[str, Any] = response.json()
+        return data
+
+    def list(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, following ``@odata.nextLink`` verbatim page by page."""
+        url: str | None = path
+        first = True
+        while url is not None:
+            page = self._send("GET", url, params=params if first else None).json()
+            first = False
+            yield from page.get("value", [])
+            url = page.get("@odata.nextLink")
+
+    def post(
+        self, path: str, body: Mapping[str, Any], *, wait_for_replication: bool = False
+    ) -> dict[str, Any] | None:
+        response = self._with_replication_wait(lambda: self._send("POST", path, body=body),
+                                               wait_for_replication)
+        result: dict[str, Any] | None = json_or_none(response.text)
+        return result
+
+    def patch(
+        self, path: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any] | None:
+        response = self._send("PATCH", path, body=body, headers=headers)
+        result: dict[str, Any] | None = json_or_none(response.text)
+        return result
+
+    def delete(self, path: str) -> None:
+        self._send("DELETE", path)
+
+
+def _graph_target(path: str) -> str:
+    """First path segment without keys, for logs (``applications``, ``servicePrincipals``)."""
+    if path.startswith("https://"):
+        path = httpx.URL(path).path.split("/v1.0/", 1)[-1]
+    head = path.lstrip("/").split("/", 1)[0]
+    return head.split("(", 1)[0].split("?", 1)[0] or "/"

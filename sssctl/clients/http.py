@@ -1,0 +1,376 @@
+"""The one place that speaks HTTP: pooled connections, retries, throttling, request logs.
+
+Service clients (Dataverse, Graph, Exchange) hand a request to :class:`HttpService` and get
+back the final ``httpx.Response`` (possibly an error status once retries are spent); they
+turn statuses into meanings. Nothing above the clients ever sees an HTTP detail.
+
+Replay rule, because a write that reached the server must not be done twice: GET, PUT,
+DELETE and PATCH with ``If-Match`` may be replayed after any transient failure; POST and a
+plain PATCH are replayed only when the server said "not processed" (429, 503) or when the
+connection failed before the request was sent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from sssctl.clients.errors import TransportError
+
+log = structlog.get_logger("sssctl.clients.http")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_CONCURRENCY = 52  # Dataverse's documented concurrent-request limit per user
+
+Sleeper = Callable[[float], None]
+Clock = Callable[[], float]
+TokenSource = Callable[[], str]
+
+
+def build_ssl_context(ca_bundle: Path | str | None = None) -> ssl.SSLContext:
+    """Trust the system store plus, optionally, one extra CA file; verification stays on.
+
+    There is deliberately no switch to turn verification off: the emulator publishes its CA
+    file, and a corporate proxy's CA can be given the same way.
+    """
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(
+                f"cannot load CA bundle {ca_bundle}: {exc}; "
+                "check environment.endpoints.ca_bundle / SSSCTL_CA_BUNDLE points to a PEM file"
+            ) from exc
+    return context
+
+
+def new_http_client(
+    ssl_context: ssl.SSLContext, *, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """A pooled HTTP/1.1 client with the run's timeouts (connect 10 s, read 120 s)."""
+    return httpx.Client(
+        verify=ssl_context,
+        http2=False,
+        timeout=httpx.Timeout(120.0, connect=10.0),
+        limits=httpx.Limits(max_connections=MAX_CONCURRENCY, max_keepalive_connections=MAX_CONCURRENCY),
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta seconds (fractional allowed) or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        current = datetime.now(timezone.utc).timestamp() if now is None else now
+        return max(0.0, when.timestamp() - current)
+    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+@dataclass
+class RequestStats:
+    """What the run cost, for the engine to report (thread-safe)."""
+
+    total: int = 0
+    retries: int = 0
+    throttled: int = 0
+    writes: int = 0
+    by_service: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count_request(self, service: str, method: str) -> None:
+        with self._lock:
+            self.total += 1
+            self.by_service[service] = self.by_service.get(service, 0) + 1
+            if method.upper() in WRITE_METHODS:
+                self.writes += 1
+
+    def count_retry(self, *, throttled: bool) -> None:
+        with self._lock:
+            self.retries += 1
+            if throttled:
+                self.throttled += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "total": self.total,
+                "retries": self.retries,
+                "throttled": self.throttled,
+                "writes": self.writes,
+                "by_service": dict(self.by_service),
+            }
+
+
+@dataclass
+class RetryPolicy:
+    """Bounds on retrying: per request (attempts and elapsed time) and per run (retry count)."""
+
+    max_attempts: int = 6
+    max_elapsed: float = 120.0
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    run_retry_budget: int = 500
+    _used: int = field(default=0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Jittered exponential backoff: between half and all of min(cap, base * 2**(attempt-1))."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def take_from_run_budget(self) -> bool:
+        with self._lock:
+            if self._used >= self.run_retry_budget:
+                return False
+            self._used += 1
+            return True
+
+
+class RateLimiter:
+    """Shared concurrency cap plus an adaptive token bucket for one service.
+
+    The bucket starts generous; each 429 halves the rate (and pauses everyone for the
+    server's Retry-After), each success adds back a little, so a throttled run settles
+    just under the service's limit instead of hammering it.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int = 16,
+        *,
+        rate: float = 100.0,
+        min_rate: float = 1.0,
+        recovery: float = 0.5,
+        clock: Clock = time.monotonic,
+        sleep: Sleeper = time.sleep,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = min(max_concurrency, MAX_CONCURRENCY)
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self.max_rate = rate
+        self.rate = rate
+        self.min_rate = min_rate
+        self.recovery = recovery
+        self._tokens = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        self._slots.acquire()
+        try:
+            self._wait_for_token()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def _wait_for_token(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._paused_until - now
+                if wait <= 0:
+                    self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate)
+                    self._updated = now
+                    if self._tokens >= 1.0:
+                        self._tokens -= 1.0
+                        return
+                    wait = (1.0 - self._tokens) / self.rate
+            self._sleep(wait)
+
+    def on_throttled(self, retry_after: float | None) -> None:
+        with self._lock:
+            self.rate = max(self.min_rate, self.rate / 2)
+            self._tokens = min(self._tokens, self.rate)
+            if retry_after:
+                self._paused_until = max(self._paused_until, self._clock() + retry_after)
+
+    def on_success(self) -> None:
+        with self._lock:
+            if self.rate < self.max_rate:
+                self.rate = min(self.max_rate, self.rate + self.recovery)
+
+
+def _target_of(url: str) -> str:
+    """The entity set / resource named by a URL, for logs (never query strings or ids)."""
+    path = httpx.URL(url).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    return last.split("(", 1)[0] or "/"
+
+
+class HttpService:
+    """Sends requests to one service with auth, retries, limits, stats and logs."""
+
+    def __init__(
+        self,
+        service: str,
+        client: httpx.Client,
+        *,
+        token: TokenSource | None,
+        stats: RequestStats,
+        policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Sleeper = time.sleep,
+        clock: Clock = time.monotonic,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.service = service
+        self.client = client
+        self._token = token
+        self.stats = stats
+        self.policy = policy or RetryPolicy()
+        self.limiter = limiter
+        self._sleep = sleep
+        self._clock = clock
+        self._default_headers = dict(default_headers or {})
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        replayable: bool | None = None,
+        target: str | None = None,
+    ) -> httpx.Response:
+        """Send, retrying transient failures within the budgets; return the last response."""
+        method = method.upper()
+        merged = {**self._default_headers, **(headers or {})}
+        if replayable is None:
+            replayable = method in REPLAYABLE_METHODS or (method == "PATCH" and "If-Match" in merged)
+        target = target or _target_of(url)
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            response, error = self._send_once(
+                method, url=url, params=params, json=json, content=content, headers=merged,
+                target=target, attempt=attempt)
+            delay = self._retry_delay(response, error, replayable, attempt, started)
+            if delay is None:
+                if error is not None:
+                    raise TransportError(
+                        f"{method} {self.service}:{target} failed after {attempt} attempt(s): {error}"
+                    ) from error
+                assert response is not None
+                return response
+            throttled = response is not None and response.status_code == 429
+            self.stats.count_retry(throttled=throttled)
+            log.debug("http.retry", service=self.service, target=target, attempt=attempt,
+                      delay_s=round(delay, 3), status=None if response is None else response.status_code)
+            self._sleep(delay)
+
+    def _send_once(
+        self,
+        method: str,
+        *,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | None,
+        headers: dict[str, str],
+        target: str,
+        attempt: int,
+    ) -> tuple[httpx.Response | None, httpx.TransportError | None]:
+        if self._token is not None:
+            headers = {**headers, "Authorization": f"Bearer {self._token()}"}
+        if self.limiter is not None:
+            self.limiter.acquire()
+        began = time.perf_counter()
+        try:
+            self.stats.count_request(self.service, method)
+            response = self.client.request(
+                method, url, params=params, json=json, content=content, headers=headers
+            )
+            response.read()
+        except httpx.TransportError as exc:
+            log.debug("http.request", method=method, service=self.service, target=target, status=None,
+                      error=type(exc).__name__, duration_ms=_ms(began), attempt=attempt)
+            return None, exc
+        finally:
+            if self.limiter is not None:
+                self.limiter.release()
+        log.debug("http.request", method=method, service=self.service, target=target,
+                  status=response.status_code, duration_ms=_ms(began), attempt=attempt)
+        if self.limiter is not None:
+            if response.status_code == 429:
+                self.limiter.on_throttled(parse_retry_after(response.headers.get("Retry-After")))
+            elif response.status_code < 400:
+                self.limiter.on_success()
+        return response, None
+
+    def _retry_delay(
+        self,
+        response: httpx.Response | None,
+        error: httpx.TransportError | None,
+        replayable: bool,
+        attempt: int,
+        started: float,
+    ) -> float | None:
+        """How long to wait before the next attempt, or None to stop here."""
+        if error is not None:
+            sent_nothing = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            if not (replayable or sent_nothing):
+                return None
+            delay = self.policy.backoff(attempt)
+        else:
+            assert response is not None
+            status = response.status_code
+            if status not in RETRY_STATUSES:
+                return None
+            if not replayable and status not in NOT_PROCESSED_STATUSES:
+                return None
+            hinted = parse_retry_after(response.headers.get("Retry-After"))
+            delay = hinted if hinted is not None else self.policy.backoff(attempt)
+        if attempt >= self.policy.max_attempts:
+            return None
+        if self._clock() - started + delay > self.policy.max_elapsed:
+            return None
+        if not self.policy.take_from_run_budget():
+            return None
+        return delay
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _ms(began: float) -> int:
+    return int((time.perf_counter() - began) * 1000)

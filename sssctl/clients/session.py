@@ -1,0 +1,133 @@
+"""One run's signed-in clients: the only entry point the engine and kinds use.
+
+``open_clients`` checks the configuration it needs, builds one verifying TLS context, one
+token provider, one pooled HTTP client per service and a shared Dataverse rate limiter,
+and closes them all at the end of the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import httpx
+
+from sssctl.clients.auth import SignInSettings, TokenProvider, build_token_provider
+from sssctl.clients.clouds import resolve_cloud, scope_for
+from sssctl.clients.dataverse import DataverseClient
+from sssctl.clients.errors import AuthError
+from sssctl.clients.exchange import ExchangeClient
+from sssctl.clients.graph import GraphClient
+from sssctl.clients.http import (
+    MAX_CONCURRENCY,
+    HttpService,
+    RateLimiter,
+    RequestStats,
+    RetryPolicy,
+    build_ssl_context,
+    new_http_client,
+)
+from sssctl.config.model import Desired
+
+
+@dataclass
+class Clients:
+    dataverse: DataverseClient
+    graph: GraphClient | None
+    exchange: ExchangeClient | None
+    stats: RequestStats
+    token_provider: TokenProvider | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Knobs tests and benchmarks turn; production uses the defaults."""
+
+    sleep: Callable[[float], None] = time.sleep
+    policy: RetryPolicy | None = None
+    transport: httpx.BaseTransport | None = None
+    prompt: TextIO | None = None
+    replication_timeout: float = 60.0
+
+
+def _org_url(desired: Desired) -> str:
+    url = desired.environment.url
+    if not url:
+        raise AuthError("environment.url is not configured",
+                        remedy="set [environment] url = \"https://<org>.crm.dynamics.com\" or SSSCTL_URL")
+    if not url.startswith("https://"):
+        raise AuthError(f"environment.url must be an https:// URL, got {url!r}",
+                        remedy="use the environment's URL as shown in the Power Platform admin center")
+    return url.rstrip("/")
+
+
+@contextmanager
+def open_clients(
+    desired: Desired,
+    *,
+    need_graph: bool = False,
+    need_exchange: bool = False,
+    environ: Mapping[str, str] | None = None,
+    max_concurrency: int = 16,
+    options: ClientOptions | None = None,
+) -> Iterator[Clients]:
+    """Signed-in clients for the run; Graph/Exchange only when the config manages them."""
+    opts = options or ClientOptions()
+    env = dict(os.environ if environ is None else environ)
+    org_url = _org_url(desired)
+    cloud = resolve_cloud(desired.environment)
+    if need_graph and not cloud.graph_url:
+        raise AuthError("Graph is needed but no Graph URL is known",
+                        remedy="set environment.endpoints.graph_url or SSSCTL_GRAPH_URL")
+    if need_exchange and not cloud.exchange_url:
+        raise AuthError("Exchange is needed but no Exchange URL is known",
+                        remedy="set environment.endpoints.exchange_url or SSSCTL_EXCHANGE_URL")
+    tenant_id = desired.environment.tenant_id
+    if need_exchange and not tenant_id:
+        raise AuthError("environment.tenant_id is needed for the Exchange admin API",
+                        remedy="set environment.tenant_id or SSSCTL_TENANT_ID")
+    ssl_context = build_ssl_context(desired.environment.endpoints.ca_bundle)
+    stats = RequestStats()
+    policy = opts.policy or RetryPolicy()
+    closers: list[Callable[[], None]] = []
+    try:
+        login_http = new_http_client(ssl_context, transport=opts.transport)
+        closers.append(login_http.close)
+        provider = build_token_provider(SignInSettings(
+            auth=desired.auth, cloud=cloud, tenant_id=tenant_id, environ=env,
+            http_client=login_http, prompt=opts.prompt,
+        ))
+
+        def service(name: str, resource: str, limiter: RateLimiter | None) -> HttpService:
+            client = new_http_client(ssl_context, transport=opts.transport)
+            closers.append(client.close)
+            scope = scope_for(resource)
+            return HttpService(name, client, token=lambda: provider.token(scope), stats=stats,
+                               policy=policy, limiter=limiter, sleep=opts.sleep)
+
+        limiter = RateLimiter(min(max_concurrency, MAX_CONCURRENCY), sleep=opts.sleep)
+        dataverse = DataverseClient(org_url, service("dataverse", org_url, limiter))
+        graph = (GraphClient(cloud.graph_url, service("graph", cloud.graph_url, None),
+                             replication_timeout=opts.replication_timeout, sleep=opts.sleep)
+                 if need_graph else None)
+        exchange = (ExchangeClient(cloud.exchange_url, tenant_id or "",
+                                   service("exchange", cloud.exchange_url, None))
+                    if need_exchange else None)
+        clients = Clients(dataverse, graph, exchange, stats, provider, closers)
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
+    try:
+        yield clients
+    finally:
+        clients.close()
