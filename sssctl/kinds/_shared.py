@@ -1,0 +1,214 @@
+"""What the Dataverse-side kinds share: the one organization read, its guarded write,
+the server-profile lookup, option vocabularies and value normalisation.
+
+The organization row is one record that four kinds write (``org_setting``, ``approval``,
+``mailbox_defaults`` and, through its XML, nothing else). Each change carries the ETag it
+was planned at; after the first of them is written that ETag is stale *because of our own
+write*, so :func:`write_organization` remembers which version each of our writes
+produced and follows that chain. An edit by anyone else still breaks the chain and is
+refused with 412, which is the point of If-Match.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import structlog
+
+from sssctl.catalog import options
+from sssctl.kinds.base import Context
+
+log = structlog.get_logger(__name__)
+
+ORGANIZATION_COLUMNS = (
+    "organizationid",
+    "orgdborgsettings",
+    "defaultemailsettings",
+    "_defaultemailserverprofileid_value",
+    "requireapprovalforuseremail",
+    "requireapprovalforqueueemail",
+)
+DEFAULT_PROFILE_NAME = "Microsoft Exchange Online"
+PAGE_SIZE = 5000
+
+_read_lock = threading.Lock()
+_write_lock = threading.Lock()
+
+# ACT numbering differs from incoming/outgoing (see sssctl.catalog.options).
+INCOMING_EMAIL = options.INCOMING_EMAIL
+OUTGOING_EMAIL = options.OUTGOING_EMAIL
+ACT = options.APPOINTMENTS_CONTACTS_TASKS
+INCOMING_FILTERING = options.INCOMING_EMAIL_FILTERING
+
+
+def label_of(vocabulary: Mapping[str, int], value: Any) -> str | None:
+    """The user's word for an option value; unknown values stay visible as ``"unknown (7)"``."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return f"unknown ({value})"
+    for label, option in vocabulary.items():
+        if option == number:
+            return label
+    return f"unknown ({number})"
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal: single quotes, embedded quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def etag_of(record: Mapping[str, Any] | None) -> str | None:
+    if not record:
+        return None
+    etag = record.get("@odata.etag")
+    return str(etag) if etag is not None else None
+
+
+# --- organization -------------------------------------------------------------------------
+
+
+def read_organization(ctx: Context) -> dict[str, Any]:
+    """The organization row, read once per run and shared by every kind that needs it.
+
+    Reads may run in parallel threads, so the first caller reads under a lock and the
+    others wait for and reuse its answer (or its error).
+    """
+    with _read_lock:
+        cached = ctx.scratch.get("organization")
+        if isinstance(cached, dict):
+            return cached
+        if isinstance(cached, Exception):
+            raise cached
+        try:
+            rows = list(ctx.dataverse.query("organizations", select=list(ORGANIZATION_COLUMNS), top=1))
+        except Exception as exc:
+            ctx.scratch["organization"] = exc
+            raise
+        if not rows:
+            error = LookupError("the environment returned no organization row")
+            ctx.scratch["organization"] = error
+            raise error
+        ctx.scratch["organization"] = rows[0]
+        return rows[0]
+
+
+def write_organization(ctx: Context, organization_id: str, body: Mapping[str, Any], etag: str | None) -> None:
+    """PATCH the organization with If-Match, following the ETags our own writes produced."""
+    with _write_lock:
+        chain: dict[str, str] = ctx.scratch.setdefault("organization_etags", {})
+        current = etag
+        while current is not None and current in chain:
+            current = chain[current]
+        ctx.dataverse.update("organizations", organization_id, body, if_match=current)
+        # The write succeeded, so nobody else changed the row between our read and now;
+        # the fresh ETag is the version we produced (a foreign write in the instant
+        # between PATCH and this GET would be adopted: an accepted, tiny window).
+        fresh = ctx.dataverse.get("organizations", organization_id, select=["organizationid"])
+        new_etag = etag_of(fresh)
+        if current is not None and new_etag is not None:
+            chain[current] = new_etag
+        ctx.scratch.pop("organization", None)
+
+
+# --- server profiles ----------------------------------------------------------------------
+
+
+def read_profiles(ctx: Context) -> list[dict[str, Any]]:
+    """All email server profiles (a small table: a handful per environment), read once."""
+    with _read_lock:
+        cached = ctx.scratch.get("emailserverprofiles")
+        if isinstance(cached, list):
+            return cached
+    rows = list(
+        ctx.dataverse.query(
+            "emailserverprofiles", select=["emailserverprofileid", "name", "statecode", "statuscode"]
+        )
+    )
+    with _read_lock:
+        ctx.scratch["emailserverprofiles"] = rows
+    return rows
+
+
+def profile_name(profiles: list[dict[str, Any]], profile_id: str | None) -> str | None:
+    if profile_id is None:
+        return None
+    for row in profiles:
+        if str(row.get("emailserverprofileid", "")).lower() == str(profile_id).lower():
+            return str(row.get("name"))
+    return f"(unknown profile {profile_id})"
+
+
+def profile_id_now(ctx: Context, name: str) -> str:
+    """Resolve a profile name to its id at apply time (it may have been created moments ago)."""
+    rows = list(
+        ctx.dataverse.query(
+            "emailserverprofiles",
+            select=["emailserverprofileid", "name"],
+            filter=f"name eq {odata_string(name)}",
+        )
+    )
+    if not rows:
+        raise LookupError(
+            f"email server profile {name!r} does not exist; create it first "
+            f'([server_profiles.custom."{name}"]) or fix mailbox_defaults.server_profile'
+        )
+    if len(rows) > 1:
+        raise LookupError(f"{len(rows)} email server profiles are named {name!r}; rename all but one")
+    return str(rows[0]["emailserverprofileid"])
+
+
+def default_profile_id(ctx: Context, organization: Mapping[str, Any]) -> str | None:
+    """The id of the built-in profile: recorded at first sight, else found by its name."""
+    recorded = ctx.state.get("server_profile.default")
+    if recorded:
+        managed = recorded.get("managed") or {}
+        if managed.get("id"):
+            return str(managed["id"])
+    for row in read_profiles(ctx):
+        if str(row.get("name", "")).lower() == DEFAULT_PROFILE_NAME.lower():
+            return str(row["emailserverprofileid"])
+    value = organization.get("_defaultemailserverprofileid_value")
+    return str(value) if value else None
+
+
+def resolve_profile_name(name: str) -> str:
+    """``"default"`` in the config means the built-in profile."""
+    return DEFAULT_PROFILE_NAME if name.strip().lower() == "default" else name
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def as_bool(value: Any) -> bool | None:
+    """XML and JSON booleans in every spelling Dataverse and tools produce."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    return None
+
+
+def batch_operation(method: str, url: str, body: Mapping[str, Any] | None, headers: Mapping[str, str]) -> Any:
+    from sssctl.clients.dataverse import BatchOperation
+
+    return BatchOperation(method=method, url=url, body=body, headers=dict(headers))
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def report(ctx: Context, label: str, done: int, total: int | None) -> None:
+    if ctx.progress is not None:
+        ctx.progress(label, done, total)

@@ -1,0 +1,192 @@
+"""``mailbox_defaults``: what new mailboxes get — ``organization.defaultemailsettings``
+(three delivery methods) and ``defaultemailserverprofileid``.
+
+The profile is compared by name, because a custom profile named here may only be created
+earlier in the same apply; its id is resolved when the change is applied. The XML has no
+server-side merge, so the whole string is rewritten, editing only the managed elements'
+text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.config.model import Desired, MailboxDefaults
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds._shared import (
+    ACT,
+    INCOMING_EMAIL,
+    OUTGOING_EMAIL,
+    default_profile_id,
+    etag_of,
+    label_of,
+    profile_id_now,
+    profile_name,
+    read_organization,
+    read_profiles,
+    write_organization,
+)
+from sssctl.kinds._xml import XmlValueError, parse_elements, replace_elements
+from sssctl.kinds.base import Applied, Context, Observed
+
+log = structlog.get_logger(__name__)
+
+ADDRESS = "mailbox_defaults"
+# field -> (XML element, vocabulary). ACT uses its own numbering (0 Outlook, 1 SSS, 2 none).
+ELEMENTS: Mapping[str, tuple[str, Mapping[str, int]]] = {
+    "incoming_email": ("IncomingEmailDeliveryMethod", INCOMING_EMAIL),
+    "outgoing_email": ("OutgoingEmailDeliveryMethod", OUTGOING_EMAIL),
+    "appointments_contacts_tasks": ("ACTDeliveryMethod", ACT),
+}
+FIELDS = ("server_profile", *ELEMENTS)
+
+
+def managed_fields(defaults: MailboxDefaults | None) -> dict[str, str]:
+    if defaults is None:
+        return {}
+    values = {
+        "server_profile": defaults.server_profile,
+        "incoming_email": defaults.incoming_email,
+        "outgoing_email": defaults.outgoing_email,
+        "appointments_contacts_tasks": defaults.appointments_contacts_tasks,
+    }
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def live_defaults(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The org defaults in user words, plus what apply needs (ids, raw XML, ETag).
+
+    Shared with the ``mailboxes`` kind, which compares mailboxes against these defaults.
+    """
+    organization = read_organization(ctx)
+    profiles = read_profiles(ctx)
+    elements = parse_elements(organization.get("defaultemailsettings"), "defaultemailsettings")
+    live: dict[str, Any] = {
+        field: label_of(vocabulary, elements.get(element))
+        for field, (element, vocabulary) in ELEMENTS.items()
+    }
+    profile_id = organization.get("_defaultemailserverprofileid_value")
+    live["server_profile"] = profile_name(profiles, profile_id)
+    builtin_id = default_profile_id(ctx, organization)
+    facts = {
+        "organization_id": organization.get("organizationid"),
+        "xml": organization.get("defaultemailsettings") or "",
+        "profile_id": profile_id,
+        "builtin_name": profile_name(profiles, builtin_id),
+        "etag": etag_of(organization),
+    }
+    return live, facts
+
+
+def wanted_profile(name: str, builtin_name: str | None) -> str:
+    """``"default"`` means the built-in profile, whatever its display name."""
+    if name.strip().lower() == "default":
+        return builtin_name or "Microsoft Exchange Online"
+    return name
+
+
+def same(field: str, left: Any, right: Any) -> bool:
+    if field == "server_profile" and isinstance(left, str) and isinstance(right, str):
+        return left.strip().lower() == right.strip().lower()
+    return bool(left == right)
+
+
+class MailboxDefaultsKind:
+    name = "mailbox_defaults"
+
+    def addresses(self, desired: Desired) -> list[str]:
+        return [ADDRESS] if managed_fields(desired.mailbox_defaults) else []
+
+    def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if a == ADDRESS}
+        if not managed_fields(ctx.desired.mailbox_defaults) and not recorded:
+            return Observed(objects={})
+        try:
+            live, facts = live_defaults(ctx)
+        except XmlValueError as exc:
+            return Observed(objects={}, errors={ADDRESS: str(exc)}, recorded=recorded)
+        return Observed(
+            objects={ADDRESS: live}, etags={ADDRESS: facts["etag"]}, recorded=recorded, extra=facts
+        )
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        if ADDRESS in observed.errors:
+            return [Change(ADDRESS, Action.UNKNOWN, None, None, observed.errors[ADDRESS])]
+        live = observed.objects.get(ADDRESS)
+        if live is None:
+            return []
+        wanted = managed_fields(desired.mailbox_defaults)
+        restore = False
+        if wanted:
+            if "server_profile" in wanted:
+                wanted["server_profile"] = wanted_profile(
+                    wanted["server_profile"], observed.extra.get("builtin_name")
+                )
+        elif ADDRESS in observed.recorded:
+            original = observed.recorded[ADDRESS].get("original") or {}
+            wanted = {f: v for f, v in original.items() if f in FIELDS and v is not None}
+            restore = True
+        else:
+            return []
+        before = {field: live.get(field) for field in wanted}
+        differing = [field for field in wanted if not same(field, before[field], wanted[field])]
+        if not differing:
+            reason = "no longer managed; already original" if restore else "already set"
+            return [
+                Change(
+                    ADDRESS, Action.NOOP, before, wanted, reason, detail={"forget": True} if restore else {}
+                )
+            ]
+        return [self._update(observed, before, wanted, differing, restore)]
+
+    def _update(
+        self,
+        observed: Observed,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        differing: list[str],
+        restore: bool,
+    ) -> Change:
+        elements = {
+            ELEMENTS[field][0]: str(ELEMENTS[field][1][after[field]])
+            for field in differing
+            if field in ELEMENTS
+        }
+        detail: dict[str, Any] = {
+            "organization_id": observed.extra.get("organization_id"),
+            "restore": restore,
+        }
+        if elements:
+            detail["defaultemailsettings"] = replace_elements(observed.extra.get("xml"), elements)
+        if "server_profile" in differing:
+            detail["server_profile"] = after["server_profile"]
+        reason = (
+            "no longer managed: restore the original defaults" if restore else "org mailbox defaults differ"
+        )
+        return Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail)
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        if change.detail.get("forget"):
+            return Applied(ADDRESS, managed=None, message="forgotten")
+        body: dict[str, Any] = {}
+        if "defaultemailsettings" in change.detail:
+            body["defaultemailsettings"] = change.detail["defaultemailsettings"]
+        if "server_profile" in change.detail:
+            profile_id = profile_id_now(ctx, str(change.detail["server_profile"]))
+            body["defaultemailserverprofileid@odata.bind"] = f"/emailserverprofiles({profile_id})"
+        write_organization(ctx, str(change.detail["organization_id"]), body, change.etag)
+        log.info("mailbox_defaults.written", fields=sorted(body))
+        managed = None if change.detail.get("restore") else dict(change.after or {})
+        return Applied(ADDRESS, managed=managed, writes=1, message="updated")
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        return dict(observed.objects.get(ADDRESS) or {})
+
+    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        return []
+
+
+KIND = MailboxDefaultsKind()

@@ -1,0 +1,327 @@
+"""``mailboxes``: keep existing mailboxes on the org defaults (one aggregate resource).
+
+Drift is found by the server: a ``$filter`` selects only mailboxes whose delivery methods
+or profile differ from the defaults *as they will be after this plan* (the desired
+``mailbox_defaults`` where set, else the live ones), so 50,000 conforming mailboxes cost
+no transfer. Queue mailboxes never carry ACT (reference §4.1): a queue row selected only
+because of its ACT value is dropped after reading. Users vs queues is decided by the
+mailbox's regarding id against the (small) queue table, which works whether or not the
+service returns lookup annotations.
+
+The plan shows counts and a sample, never every row; ``detail`` keeps ids and ETags so
+apply reverts exactly what was planned, each PATCH guarded by that row's ETag. State keeps
+counts and a digest of the reverted ids, not one entry per mailbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.config.model import Desired, MailboxPolicy
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds._shared import (
+    ACT,
+    INCOMING_EMAIL,
+    OUTGOING_EMAIL,
+    PAGE_SIZE,
+    batch_operation,
+    chunks,
+    profile_id_now,
+    read_profiles,
+    report,
+)
+from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_profile
+
+log = structlog.get_logger(__name__)
+
+ADDRESS = "mailboxes"
+SAMPLE_SIZE = 10
+BATCH_SIZE = 1000
+COLUMNS = (
+    "mailboxid",
+    "emailaddress",
+    "incomingemaildeliverymethod",
+    "outgoingemaildeliverymethod",
+    "actdeliverymethod",
+    "_emailserverprofile_value",
+    "_regardingobjectid_value",
+)
+# Row layout inside Change.detail["rows"] (compact: 50k rows travel in saved plans).
+ROW_ID, ROW_ETAG, ROW_KIND, ROW_ADDRESS, ROW_PROFILE = range(5)
+
+
+def target_defaults(ctx: Context) -> dict[str, Any]:
+    """The org defaults as they will be after this plan, as option values + profile."""
+    live, facts = live_defaults(ctx)
+    merged = dict(live)
+    merged.update(managed_fields(ctx.desired.mailbox_defaults))
+    if merged.get("server_profile"):
+        merged["server_profile"] = wanted_profile(str(merged["server_profile"]), facts.get("builtin_name"))
+    profiles = read_profiles(ctx)
+    name = str(merged.get("server_profile") or "").lower()
+    matches = [p for p in profiles if str(p.get("name", "")).lower() == name]
+    return {
+        "incoming": INCOMING_EMAIL.get(str(merged.get("incoming_email"))),
+        "outgoing": OUTGOING_EMAIL.get(str(merged.get("outgoing_email"))),
+        "act": ACT.get(str(merged.get("appointments_contacts_tasks"))),
+        "profile_name": merged.get("server_profile"),
+        "profile_id": str(matches[0]["emailserverprofileid"]).lower() if len(matches) == 1 else None,
+        "labels": {
+            f: merged.get(f)
+            for f in ("server_profile", "incoming_email", "outgoing_email", "appointments_contacts_tasks")
+        },
+    }
+
+
+def drift_filter(target: Mapping[str, Any]) -> str | None:
+    """The server-side ``$filter`` selecting mailboxes that differ from ``target``.
+
+    ``None`` means every mailbox differs: the target profile does not exist yet (it is
+    created earlier in the same apply), so no mailbox can already point at it.
+    """
+    if target["profile_name"] and target["profile_id"] is None:
+        return None
+    clauses = []
+    for column, key in (
+        ("incomingemaildeliverymethod", "incoming"),
+        ("outgoingemaildeliverymethod", "outgoing"),
+        ("actdeliverymethod", "act"),
+    ):
+        if target[key] is not None:
+            clauses.append(f"{column} ne {int(target[key])}")
+    if target["profile_id"] is not None:
+        clauses.append(f"_emailserverprofile_value ne {target['profile_id']}")
+    return " or ".join(clauses) if clauses else "mailboxid eq null"
+
+
+def drift_reasons(row: Mapping[str, Any], is_user: bool, target: Mapping[str, Any]) -> list[str]:
+    reasons = []
+    if target["incoming"] is not None and row.get("incomingemaildeliverymethod") != target["incoming"]:
+        reasons.append("incoming_email")
+    if target["outgoing"] is not None and row.get("outgoingemaildeliverymethod") != target["outgoing"]:
+        reasons.append("outgoing_email")
+    if is_user and target["act"] is not None and row.get("actdeliverymethod") != target["act"]:
+        reasons.append("appointments_contacts_tasks")
+    profile = str(row.get("_emailserverprofile_value") or "").lower()
+    if target["profile_name"] and profile != (target["profile_id"] or ""):
+        reasons.append("server_profile")
+    return reasons
+
+
+def queue_ids(ctx: Context) -> set[str]:
+    return {
+        str(q["queueid"]).lower()
+        for q in ctx.dataverse.query("queues", select=["queueid"], page_size=PAGE_SIZE)
+    }
+
+
+def in_scope(policy: MailboxPolicy, is_user: bool) -> bool:
+    return policy.scope == "all" or (policy.scope == "users") == is_user
+
+
+def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict[str, Any]:
+    """Stream the drifted mailboxes and summarise them (counts, sample, compact rows)."""
+    queues = queue_ids(ctx)
+    excluded = {address.strip().lower() for address in policy.exclude}
+    reasons: Counter[str] = Counter()
+    rows: list[list[Any]] = []
+    moved_from: Counter[str] = Counter()
+    skipped_excluded = 0
+    stream: Iterable[dict[str, Any]] = ctx.dataverse.query(
+        "mailboxes", select=list(COLUMNS), filter=drift_filter(target), page_size=PAGE_SIZE
+    )
+    for row in stream:
+        is_user = str(row.get("_regardingobjectid_value") or "").lower() not in queues
+        if not in_scope(policy, is_user):
+            continue
+        why = drift_reasons(row, is_user, target)
+        if not why:
+            continue
+        address = str(row.get("emailaddress") or row["mailboxid"])
+        if address.lower() in excluded:
+            skipped_excluded += 1
+            continue
+        reasons.update(why)
+        profile = str(row.get("_emailserverprofile_value") or "").lower()
+        moved_from[profile] += 1
+        rows.append(
+            [
+                str(row["mailboxid"]),
+                row.get("@odata.etag"),
+                "user" if is_user else "queue",
+                address,
+                "server_profile" in why,
+            ]
+        )
+        report(ctx, "read mailboxes", len(rows), None)
+    return {
+        "rows": rows,
+        "by_reason": dict(sorted(reasons.items())),
+        "moved_from": dict(moved_from),
+        "excluded_drifted": skipped_excluded,
+    }
+
+
+def summary(found: Mapping[str, Any]) -> dict[str, Any]:
+    rows = found["rows"]
+    return {
+        "drifted": len(rows),
+        "by_reason": found["by_reason"],
+        "sample": sorted(r[ROW_ADDRESS] for r in rows)[:SAMPLE_SIZE],
+    }
+
+
+def digest(ids: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(i.lower() for i in ids)).encode()).hexdigest()
+
+
+class MailboxesKind:
+    name = "mailboxes"
+
+    def addresses(self, desired: Desired) -> list[str]:
+        return [ADDRESS] if desired.mailboxes is not None and desired.mailboxes.enforce != "off" else []
+
+    def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if a == ADDRESS}
+        policy = ctx.desired.mailboxes
+        if policy is None or policy.enforce == "off":
+            objects: dict[str, Any] = {ADDRESS: {}} if recorded else {}
+            return Observed(objects=objects, recorded=recorded)
+        try:
+            target = target_defaults(ctx)
+            found = scan(ctx, policy, target)
+        except Exception as exc:
+            log.warning("mailboxes.read.failed", error=str(exc))
+            return Observed(
+                objects={}, errors={ADDRESS: f"could not read mailboxes: {exc}"}, recorded=recorded
+            )
+        return Observed(objects={ADDRESS: found}, recorded=recorded, extra={"target": target})
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        if ADDRESS in observed.errors:
+            return [Change(ADDRESS, Action.UNKNOWN, None, None, observed.errors[ADDRESS])]
+        policy = desired.mailboxes
+        if policy is None or policy.enforce == "off":
+            if ADDRESS in observed.recorded:
+                return [
+                    Change(
+                        ADDRESS,
+                        Action.NOOP,
+                        None,
+                        None,
+                        "no longer enforced; mailboxes keep their current settings",
+                        detail={"forget": True},
+                    )
+                ]
+            return []
+        found = observed.objects.get(ADDRESS)
+        if found is None:
+            return []
+        before = summary(found)
+        target = observed.extra["target"]
+        after = {"drifted": 0, "defaults": target["labels"], "scope": policy.scope}
+        if before["drifted"] == 0:
+            return [Change(ADDRESS, Action.NOOP, before, after, "every mailbox in scope is on the defaults")]
+        if policy.enforce == "report":
+            return [
+                Change(
+                    ADDRESS,
+                    Action.NOOP,
+                    before,
+                    None,
+                    f"report only: {before['drifted']} mailboxes differ from the defaults (not changed)",
+                    detail={"report": True, **before},
+                )
+            ]
+        detail = {
+            "rows": found["rows"],
+            "incoming": target["incoming"],
+            "outgoing": target["outgoing"],
+            "act": target["act"],
+            "profile_name": target["profile_name"],
+            "moved_from": found["moved_from"],
+            "policy": {"enforce": policy.enforce, "scope": policy.scope, "exclude": sorted(policy.exclude)},
+        }
+        return [
+            Change(
+                ADDRESS,
+                Action.UPDATE,
+                before,
+                after,
+                f"revert {before['drifted']} mailboxes to the defaults",
+                None,
+                detail,
+            )
+        ]
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        if change.detail.get("forget"):
+            return Applied(ADDRESS, managed=None, message="forgotten")
+        rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
+        profile_name = change.detail.get("profile_name")
+        profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None
+        reverted: list[str] = []
+        conflicts: list[str] = []
+        failures: list[str] = []
+        for done, chunk in enumerate(chunks(rows, BATCH_SIZE)):
+            operations = [self._operation(row, change.detail, profile_id) for row in chunk]
+            results = ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=BATCH_SIZE)
+            for row, result in zip(chunk, results, strict=True):
+                if result.error is None and 200 <= int(result.status) < 300:
+                    reverted.append(row[ROW_ID])
+                elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
+                    conflicts.append(row[ROW_ADDRESS])
+                else:
+                    failures.append(f"{row[ROW_ADDRESS]}: {result.error}")
+            report(ctx, "revert mailboxes", min((done + 1) * BATCH_SIZE, len(rows)), len(rows))
+        log.info("mailboxes.reverted", reverted=len(reverted), conflicts=len(conflicts), failed=len(failures))
+        if conflicts or failures:
+            raise PreconditionFailed(self._refusal(len(reverted), conflicts, failures), status=412)
+        managed = {**change.detail["policy"], "reverted": len(reverted), "digest": digest(reverted)}
+        return Applied(
+            ADDRESS, managed=managed, writes=len(rows), message=f"reverted {len(reverted)} mailboxes"
+        )
+
+    def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None) -> Any:
+        body: dict[str, Any] = {}
+        if detail.get("incoming") is not None:
+            body["incomingemaildeliverymethod"] = detail["incoming"]
+        if detail.get("outgoing") is not None:
+            body["outgoingemaildeliverymethod"] = detail["outgoing"]
+        if row[ROW_KIND] == "user" and detail.get("act") is not None:
+            body["actdeliverymethod"] = detail["act"]
+        if profile_id is not None:
+            body["emailserverprofile@odata.bind"] = f"/emailserverprofiles({profile_id})"
+            if row[ROW_PROFILE]:
+                body["testemailconfigurationscheduled"] = True
+        headers = {"If-Match": str(row[ROW_ETAG])} if row[ROW_ETAG] else {"If-Match": "*"}
+        return batch_operation("PATCH", f"mailboxes({row[ROW_ID]})", body, headers)
+
+    @staticmethod
+    def _refusal(reverted: int, conflicts: list[str], failures: list[str]) -> str:
+        parts = [f"reverted {reverted} mailboxes"]
+        if conflicts:
+            parts.append(
+                f"{len(conflicts)} changed since plan and were left alone "
+                f"({', '.join(sorted(conflicts)[:SAMPLE_SIZE])}); run plan again"
+            )
+        if failures:
+            parts.append(f"{len(failures)} failed ({'; '.join(failures[:SAMPLE_SIZE])})")
+        return "; ".join(parts)
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        found = observed.objects.get(ADDRESS)
+        return summary(found) if found and "rows" in found else {}
+
+    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        return []
+
+
+KIND = MailboxesKind()

@@ -1,0 +1,312 @@
+"""``privilege.<prvName>``: an allowlist of the roles that may hold one privilege.
+
+Dataverse keeps one copy of each role per business unit; only the root copy can be
+edited and the platform propagates the edit to the copies (reference §8.1). So this kind
+reads and edits root copies only, and reports how many business-unit copies follow.
+
+"Allowed" is not "required": a listed role that lacks the privilege is not given it, and
+a role that keeps it keeps its depth. Role actions accept no If-Match, so a change here is
+re-checked against the live roles when applied instead.
+
+The plan's ``before``/``after`` map role names to depths (``{"Sales Manager": "Global"}``)
+so the recorded original carries what a restore needs: ``AddPrivilegesRole`` with the
+original depth on each role that lost the privilege.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.clients.errors import ClientError
+from sssctl.config.model import Desired
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds._shared import odata_string
+from sssctl.kinds.base import Applied, Context, Observed
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "privilege."
+DEPTHS = ("Basic", "Local", "Deep", "Global")
+
+
+def depth_name(value: Any) -> str:
+    """Depth as the member name whichever encoding the service used."""
+    text = str(value)
+    if text.isdigit() and int(text) < len(DEPTHS):
+        return DEPTHS[int(text)]
+    for name in DEPTHS:
+        if name.lower() == text.lower():
+            return name
+    return text
+
+
+class Directory:
+    """Root business unit and its root role copies, read once for every privilege."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        bus = list(
+            ctx.dataverse.query(
+                "businessunits",
+                select=["businessunitid", "name"],
+                filter="_parentbusinessunitid_value eq null",
+            )
+        )
+        if len(bus) != 1:
+            raise LookupError(f"expected one root business unit, found {len(bus)}")
+        self.root_bu = str(bus[0]["businessunitid"])
+        rows = ctx.dataverse.query(
+            "roles",
+            select=["roleid", "name", "_parentrootroleid_value"],
+            filter=f"_businessunitid_value eq {self.root_bu}",
+        )
+        self.roles = {
+            str(r["roleid"]): str(r["name"])
+            for r in rows
+            if str(r.get("_parentrootroleid_value") or r["roleid"]).lower() == str(r["roleid"]).lower()
+        }
+        self._privileges: dict[str, dict[str, str]] = {}
+
+    def role_privileges(self, role_id: str) -> dict[str, str]:
+        """Privilege id (lower) -> depth name held by a root role."""
+        if role_id not in self._privileges:
+            answer = self.ctx.dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role_id}) or {}
+            self._privileges[role_id] = {
+                str(p["PrivilegeId"]).lower(): depth_name(p.get("Depth"))
+                for p in answer.get("RolePrivileges", [])
+            }
+        return self._privileges[role_id]
+
+    def copies(self, role_id: str) -> int:
+        rows = self.ctx.dataverse.query(
+            "roles", select=["roleid"], filter=f"_parentrootroleid_value eq {role_id} and roleid ne {role_id}"
+        )
+        return sum(1 for _ in rows)
+
+    def role_id(self, name: str) -> str | None:
+        for role_id, role_name in self.roles.items():
+            if role_name.lower() == name.lower():
+                return role_id
+        return None
+
+
+def resolve_privilege(ctx: Context, name: str) -> str:
+    rows = list(
+        ctx.dataverse.query(
+            "privileges", select=["privilegeid", "name"], filter=f"name eq {odata_string(name)}"
+        )
+    )
+    if not rows:
+        raise LookupError(f"privilege {name!r} does not exist in this environment")
+    return str(rows[0]["privilegeid"])
+
+
+def caller_roles(ctx: Context) -> list[str] | None:
+    """Names of the signed-in identity's roles, or None if they cannot be read."""
+    try:
+        me = ctx.dataverse.whoami()
+        rows = ctx.dataverse.query(
+            f"systemusers({me.user_id})/systemuserroles_association", select=["name", "roleid"]
+        )
+        return sorted({str(r["name"]) for r in rows})
+    except (ClientError, LookupError, KeyError) as exc:
+        log.warning("privilege.caller_roles.failed", error=str(exc))
+        return None
+
+
+class PrivilegeKind:
+    name = "privilege"
+
+    def addresses(self, desired: Desired) -> list[str]:
+        return [PREFIX + name for name in desired.privileges]
+
+    def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if a.startswith(PREFIX)}
+        names = {PREFIX + n: n for n in ctx.desired.privileges}
+        names.update({a: a[len(PREFIX) :] for a in recorded})
+        if not names:
+            return Observed(objects={})
+        directory = Directory(ctx)
+        objects: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for address, name in names.items():
+            try:
+                policy = ctx.desired.privileges.get(name)
+                allowed = {r.lower() for r in policy.allowed_roles} if policy else None
+                objects[address] = self._read_one(ctx, directory, name, allowed)
+            except (ClientError, LookupError) as exc:
+                errors[address] = f"could not read privilege {name}: {exc}"
+        extra = {"caller_roles": caller_roles(ctx), "root_business_unit": directory.root_bu}
+        return Observed(objects=objects, errors=errors, recorded=recorded, extra=extra)
+
+    def _read_one(
+        self, ctx: Context, directory: Directory, name: str, allowed: set[str] | None
+    ) -> dict[str, Any]:
+        """Root roles holding the privilege; business-unit copies counted for those that lose it."""
+        privilege_id = resolve_privilege(ctx, name)
+        holders: dict[str, dict[str, Any]] = {}
+        for role_id, role_name in sorted(directory.roles.items(), key=lambda item: item[1].lower()):
+            depth = directory.role_privileges(role_id).get(privilege_id.lower())
+            if depth is not None:
+                holders[role_name] = {"id": role_id, "depth": depth}
+                if allowed is not None and role_name.lower() not in allowed:
+                    holders[role_name]["copies"] = directory.copies(role_id)
+        return {"privilege_id": privilege_id, "holders": holders, "roles": dict(directory.roles)}
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        changes: list[Change] = []
+        wanted = {PREFIX + n: p for n, p in desired.privileges.items()}
+        for address in sorted(set(wanted) | set(observed.recorded)):
+            if address in observed.errors:
+                changes.append(Change(address, Action.UNKNOWN, None, None, observed.errors[address]))
+                continue
+            live = observed.objects.get(address)
+            if live is None:
+                continue
+            if address in wanted:
+                changes.append(self._converge(address, wanted[address].allowed_roles, live, observed))
+            else:
+                changes.append(self._restore(address, live, observed))
+        return changes
+
+    def _converge(
+        self, address: str, allowed: Sequence[str], live: Mapping[str, Any], observed: Observed
+    ) -> Change:
+        allowed_lower = {name.lower() for name in allowed}
+        holders: Mapping[str, Any] = live["holders"]
+        before = {"roles": {name: h["depth"] for name, h in holders.items()}}
+        kept = {name: h["depth"] for name, h in holders.items() if name.lower() in allowed_lower}
+        after = {"roles": kept}
+        losing = [name for name in holders if name.lower() not in allowed_lower]
+        if not losing:
+            return Change(address, Action.NOOP, before, after, "only allowed roles hold it")
+        remove = [
+            {
+                "role_id": holders[n]["id"],
+                "name": n,
+                "depth": holders[n]["depth"],
+                "copies": holders[n].get("copies", 0),
+            }
+            for n in losing
+        ]
+        copies = sum(int(r["copies"]) for r in remove)
+        detail = {"privilege_id": live["privilege_id"], "remove": remove, "business_unit_copies": copies}
+        reason = (
+            f"remove from {len(losing)} roles: {', '.join(losing)} ({copies} business-unit copies follow)"
+        )
+        return Change(address, Action.UPDATE, before, after, reason, None, detail)
+
+    def _restore(self, address: str, live: Mapping[str, Any], observed: Observed) -> Change:
+        original: Mapping[str, str] = (observed.recorded[address].get("original") or {}).get("roles") or {}
+        holders: Mapping[str, Any] = live["holders"]
+        before = {"roles": {name: h["depth"] for name, h in holders.items()}}
+        held = {name.lower() for name in holders}
+        roles: Mapping[str, str] = live["roles"]
+        add = []
+        for name, depth in original.items():
+            role_id = next((rid for rid, rname in roles.items() if rname.lower() == name.lower()), None)
+            if name.lower() not in held and role_id is not None:
+                add.append({"role_id": role_id, "name": name, "depth": depth})
+        after = {"roles": {**before["roles"], **{a["name"]: a["depth"] for a in add}}}
+        if not add:
+            return Change(
+                address,
+                Action.NOOP,
+                before,
+                after,
+                "no longer managed; nothing to give back",
+                detail={"forget": True},
+            )
+        detail = {
+            "privilege_id": live["privilege_id"],
+            "add": add,
+            "root_business_unit": observed.extra.get("root_business_unit"),
+        }
+        reason = f"no longer managed: give it back to {', '.join(a['name'] for a in add)}"
+        return Change(address, Action.UPDATE, before, after, reason, None, detail)
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        if change.detail.get("forget"):
+            return Applied(change.address, managed=None, message="forgotten")
+        privilege_id = str(change.detail["privilege_id"])
+        writes = 0
+        for role in change.detail.get("remove", []):
+            if self._holds(ctx, role["role_id"], privilege_id):
+                ctx.dataverse.action(
+                    "RemovePrivilegeRole",
+                    {
+                        "Privilege": {
+                            "@odata.type": "Microsoft.Dynamics.CRM.privilege",
+                            "privilegeid": privilege_id,
+                        }
+                    },
+                    bound=("roles", role["role_id"]),
+                )
+                writes += 1
+            log.info("privilege.removed", address=change.address, role=role["name"])
+        for role in change.detail.get("add", []):
+            entry = {"PrivilegeId": privilege_id, "Depth": depth_name(role["depth"])}
+            if change.detail.get("root_business_unit"):
+                entry["BusinessUnitId"] = change.detail["root_business_unit"]
+            ctx.dataverse.action(
+                "AddPrivilegesRole", {"Privileges": [entry]}, bound=("roles", role["role_id"])
+            )
+            writes += 1
+            log.info("privilege.restored", address=change.address, role=role["name"])
+        managed = None if "add" in change.detail else dict(change.after or {})
+        return Applied(change.address, managed=managed, writes=writes, message=f"{writes} role edits")
+
+    @staticmethod
+    def _holds(ctx: Context, role_id: str, privilege_id: str) -> bool:
+        """Re-checked at apply time so a re-run after a crash skips roles already done."""
+        answer = ctx.dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role_id}) or {}
+        return any(
+            str(p["PrivilegeId"]).lower() == privilege_id.lower() for p in answer.get("RolePrivileges", [])
+        )
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        return {
+            address: {name: h["depth"] for name, h in (obj or {}).get("holders", {}).items()}
+            for address, obj in observed.objects.items()
+        }
+
+    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        mine = observed.get(self.name)
+        if mine is None or ctx.allow_lockout:
+            return []
+        refusals = []
+        for change in changes:
+            if not change.address.startswith(PREFIX) or change.action is not Action.UPDATE:
+                continue
+            removed = {r["name"].lower() for r in change.detail.get("remove", [])}
+            if not removed:
+                continue
+            refusal = lockout(change, removed, mine.extra.get("caller_roles"))
+            if refusal:
+                refusals.append(refusal)
+        return refusals
+
+
+def lockout(change: Change, removed: set[str], caller: Sequence[str] | None) -> str | None:
+    """A refusal when the signed-in identity would lose the privilege from every role it has."""
+    privilege = change.address[len(PREFIX) :]
+    if caller is None:
+        return (
+            f"{change.address}: could not read the roles of the signed-in identity, so removing {privilege} "
+            "might lock it out; re-run with --allow-lockout if that is intended"
+        )
+    holders = {name.lower() for name in (change.before or {}).get("roles", {})}
+    mine = {name.lower() for name in caller} & holders
+    if mine and mine <= removed:
+        return (
+            f"{change.address}: the signed-in identity holds {privilege} only through "
+            f"{', '.join(sorted(mine))}, and this plan removes it from all of them; add one of its roles to "
+            "allowed_roles, or re-run with --allow-lockout"
+        )
+    return None
+
+
+KIND = PrivilegeKind()

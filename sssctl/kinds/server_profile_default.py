@@ -1,0 +1,172 @@
+"""``server_profile.default``: the built-in "Microsoft Exchange Online" profile, on or off.
+
+The profile is identified once — by its id recorded in state, else by its well-known name,
+else as the org's default profile at first sight — because a later plan may well have
+moved the org default elsewhere.
+
+Deactivating it while it is still the org default, or while mailboxes still use it,
+silently stops their synchronization, so :meth:`guard` refuses that unless the same plan
+first moves them (a ``mailbox_defaults`` change to another profile and a ``mailboxes``
+revert covering every mailbox on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.clients.errors import NotFound
+from sssctl.config.model import Desired
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds._shared import PAGE_SIZE, default_profile_id, etag_of, read_organization
+from sssctl.kinds.base import Applied, Context, Observed
+
+log = structlog.get_logger(__name__)
+
+ADDRESS = "server_profile.default"
+
+
+def mailboxes_on(ctx: Context, profile_id: str) -> int:
+    """Exact count of mailboxes on a profile (``$count`` stops at 5,000, so stream ids)."""
+    rows = ctx.dataverse.query(
+        "mailboxes",
+        select=["mailboxid"],
+        filter=f"_emailserverprofile_value eq {profile_id}",
+        page_size=PAGE_SIZE,
+    )
+    return sum(1 for _ in rows)
+
+
+class DefaultProfileKind:
+    name = "server_profile_default"
+
+    def addresses(self, desired: Desired) -> list[str]:
+        return [ADDRESS] if desired.default_profile is not None else []
+
+    def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if a == ADDRESS}
+        if ctx.desired.default_profile is None and not recorded:
+            return Observed(objects={})
+        organization = read_organization(ctx)
+        profile_id = default_profile_id(ctx, organization)
+        if profile_id is None:
+            return Observed(objects={ADDRESS: None}, recorded=recorded)
+        try:
+            row = ctx.dataverse.get(
+                "emailserverprofiles",
+                profile_id,
+                select=["emailserverprofileid", "name", "statecode", "statuscode"],
+            )
+        except NotFound:
+            return Observed(objects={ADDRESS: None}, recorded=recorded)
+        active = int(row.get("statecode") or 0) == 0
+        extra: dict[str, Any] = {
+            "org_default_id": organization.get("_defaultemailserverprofileid_value"),
+            "profile_id": profile_id,
+        }
+        wanted = ctx.desired.default_profile
+        if active and wanted is not None and not wanted.active:
+            extra["mailboxes_on_profile"] = mailboxes_on(ctx, profile_id)
+        live = {"id": profile_id, "name": row.get("name"), "active": active}
+        return Observed(
+            objects={ADDRESS: live}, etags={ADDRESS: etag_of(row)}, recorded=recorded, extra=extra
+        )
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        if ADDRESS in observed.errors:
+            return [Change(ADDRESS, Action.UNKNOWN, None, None, observed.errors[ADDRESS])]
+        if ADDRESS not in observed.objects:
+            return []
+        live = observed.objects[ADDRESS]
+        if desired.default_profile is not None:
+            wanted, restore = desired.default_profile.active, False
+        elif ADDRESS in observed.recorded:
+            original = observed.recorded[ADDRESS].get("original") or {}
+            if original.get("active") is None:
+                return [
+                    Change(ADDRESS, Action.NOOP, None, None, "no longer managed", detail={"forget": True})
+                ]
+            wanted, restore = bool(original["active"]), True
+        else:
+            return []
+        if live is None:
+            reason = "the built-in Microsoft Exchange Online profile does not exist in this environment"
+            if restore:
+                return [Change(ADDRESS, Action.NOOP, None, None, reason, detail={"forget": True})]
+            return [Change(ADDRESS, Action.UNKNOWN, None, {"active": wanted}, reason)]
+        before = {"name": live["name"], "active": live["active"]}
+        after = {"name": live["name"], "active": wanted}
+        if live["active"] == wanted:
+            reason = "no longer managed; already original" if restore else "already in that state"
+            return [
+                Change(
+                    ADDRESS, Action.NOOP, before, after, reason, detail={"forget": True} if restore else {}
+                )
+            ]
+        reason = "activate" if wanted else "deactivate"
+        if restore:
+            reason = f"no longer managed: {reason} (its original state)"
+        detail = {"id": live["id"], "restore": restore}
+        return [Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail)]
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        if change.detail.get("forget"):
+            return Applied(ADDRESS, managed=None, message="forgotten")
+        active = bool((change.after or {})["active"])
+        body = {"statecode": 0, "statuscode": 1} if active else {"statecode": 1, "statuscode": 2}
+        profile_id = str(change.detail["id"])
+        ctx.dataverse.update("emailserverprofiles", profile_id, body, if_match=change.etag)
+        log.info("server_profile_default.written", active=active)
+        if change.detail.get("restore"):
+            return Applied(ADDRESS, managed=None, writes=1, message="restored")
+        managed = {"id": profile_id, "name": (change.after or {}).get("name"), "active": active}
+        return Applied(ADDRESS, managed=managed, writes=1, message="activated" if active else "deactivated")
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        return dict(observed.objects.get(ADDRESS) or {})
+
+    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        mine = next((c for c in changes if c.address == ADDRESS), None)
+        if mine is None or mine.action is not Action.UPDATE or (mine.after or {}).get("active", True):
+            return []
+        reading = observed.get(self.name)
+        extra = reading.extra if reading is not None else {}
+        return deactivation_refusals(mine, changes, extra)
+
+
+def deactivation_refusals(mine: Change, changes: Sequence[Change], extra: Mapping[str, Any]) -> list[str]:
+    profile_id = str(mine.detail.get("id", "")).lower()
+    name = str((mine.before or {}).get("name") or "Microsoft Exchange Online")
+    refusals = []
+    defaults = next((c for c in changes if c.address == "mailbox_defaults"), None)
+    org_default = str(extra.get("org_default_id") or "").lower()
+    moves_default = (
+        defaults is not None
+        and defaults.action is Action.UPDATE
+        and str((defaults.after or {}).get("server_profile") or name).lower() != name.lower()
+    )
+    if org_default == profile_id and not moves_default:
+        refusals.append(
+            f"{ADDRESS}: {name!r} is still the organization's default profile for new mailboxes; set "
+            "[mailbox_defaults] server_profile to another profile in the same plan before deactivating it"
+        )
+    on_profile = int(extra.get("mailboxes_on_profile") or 0)
+    if on_profile:
+        mailboxes = next((c for c in changes if c.address == "mailboxes"), None)
+        moved = 0
+        if mailboxes is not None and mailboxes.action is Action.UPDATE:
+            target = str(mailboxes.detail.get("profile_name") or "").lower()
+            if target and target != name.lower():
+                moved = int((mailboxes.detail.get("moved_from") or {}).get(profile_id, 0))
+        if moved < on_profile:
+            refusals.append(
+                f"{ADDRESS}: {on_profile - moved} of {on_profile} mailboxes still use {name!r} "
+                'after this plan; [mailboxes] enforce = "defaults" must cover them (check scope and '
+                "exclude) and [mailbox_defaults] must name another profile before it can be deactivated"
+            )
+    return refusals
+
+
+KIND = DefaultProfileKind()
