@@ -1,1 +1,1 @@
-
+"""State snapshots (model, local backend, lock). See ARCHITECTURE §6."""

@@ -1,0 +1,186 @@
+"""Carry out a plan: kinds in safe order, checkpointing the state after every change.
+
+Within one kind changes run one at a time unless the kind sets ``apply_concurrently =
+True`` (its changes touch disjoint objects); several ``org_setting`` changes, for
+instance, all write the one organization row and must not race each other's If-Match.
+A change refused with 412 or failing is reported and never retried; the kinds that
+depend on its kind (the documented safe sequence) are skipped, the others still apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from itertools import groupby
+
+import structlog
+
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.engine.addresses import kind_of
+from sssctl.engine.plan import Action, Change
+from sssctl.engine.planner import error_text
+from sssctl.kinds.base import Applied, Context, Kind
+from sssctl.state.store import StateStore
+
+log = structlog.get_logger(__name__)
+
+# Which kinds must have fully succeeded before a kind may run (transitively closed below).
+DEPENDS_ON: Mapping[str, tuple[str, ...]] = {
+    "exchange_scope": ("app_registration",),
+    "server_profile_custom": ("app_registration",),
+    "mailbox_defaults": ("server_profile_custom",),
+    "mailboxes": ("mailbox_defaults",),
+    "server_profile_default": ("mailbox_defaults", "mailboxes"),
+}
+
+
+_WRITES = (Action.CREATE, Action.UPDATE, Action.DELETE)
+
+
+def _blockers(kind: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(DEPENDS_ON.get(kind, ()))
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(DEPENDS_ON.get(name, ()))
+    return seen
+
+
+def is_forget(change: Change) -> bool:
+    """An aggregate policy removed from the config: nothing to write, only to forget."""
+    return change.action is Action.NOOP and bool(change.detail.get("forget"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    change: Change
+    status: str          # applied | forgotten | refused | failed | skipped | not started
+    message: str = ""
+    writes: int = 0
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
+
+    def count(self, status: str, action: Action | None = None) -> int:
+        return sum(
+            1 for o in self.outcomes
+            if o.status == status and (action is None or o.change.action is action)
+        )
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(o.status in ("applied", "forgotten") for o in self.outcomes)
+
+    @property
+    def writes(self) -> int:
+        return sum(o.writes for o in self.outcomes)
+
+    def summary(self) -> str:
+        head = "Apply interrupted" if self.interrupted else "Apply complete"
+        parts = [
+            f"{self.count('applied', Action.UPDATE)} changed",
+            f"{self.count('applied', Action.CREATE)} created",
+            f"{self.count('applied', Action.DELETE)} destroyed",
+            f"{self.count('refused')} refused",
+        ]
+        parts += [f"{n} {s}" for s in ("failed", "skipped", "not started") if (n := self.count(s))]
+        return f"{head}: {', '.join(parts)}."
+
+
+Progress = Callable[[int, int, Change], None]
+
+
+class Applier:
+    def __init__(self, kinds: Sequence[Kind], ctx: Context, store: StateStore, *, parallelism: int = 4,
+                 on_progress: Progress | None = None) -> None:
+        self.kinds = {k.name: k for k in kinds}
+        self.ctx = ctx
+        self.store = store
+        self.parallelism = max(1, parallelism)
+        self.on_progress = on_progress
+        self.report = ApplyReport()
+        self._failed_kinds: set[str] = set()
+        self._total = 0
+
+    def run(self, changes: Sequence[Change]) -> ApplyReport:
+        work = [c for c in changes if c.action in _WRITES or is_forget(c)]
+        self._total = len(work)
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+            for kind, tier in groupby(work, key=lambda c: kind_of(c.address)):
+                batch = list(tier)
+                if self.report.interrupted:
+                    self._mark(batch, "not started", "interrupted before it started")
+                    continue
+                blocked = _blockers(kind) & self._failed_kinds
+                if blocked:
+                    why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
+                    self._mark(batch, "skipped", why)
+                    self._failed_kinds.add(kind)
+                    continue
+                self._run_tier(pool, kind, batch)
+        return self.report
+
+    def _mark(self, changes: Sequence[Change], status: str, message: str) -> None:
+        self.report.outcomes.extend(Outcome(c, status, message) for c in changes)
+
+    def _run_tier(self, pool: ThreadPoolExecutor, kind: str, changes: list[Change]) -> None:
+        width = self.parallelism if getattr(self.kinds.get(kind), "apply_concurrently", False) else 1
+        pending = list(changes)
+        running: dict[Future[Applied | None], Change] = {}
+        while pending or running:
+            while pending and len(running) < width and not self.report.interrupted:
+                change = pending.pop(0)
+                running[pool.submit(self._apply_one, change)] = change
+            if self.report.interrupted and not running:
+                break
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                log.warning("apply.interrupted", running=len(running))
+                self.report.interrupted = True
+                continue
+            for future in done:
+                self._settle(kind, running.pop(future), future)
+        if pending:
+            self._mark(pending, "not started", "interrupted before it started")
+
+    def _apply_one(self, change: Change) -> Applied | None:
+        if is_forget(change):
+            return None
+        kind = self.kinds.get(kind_of(change.address))
+        if kind is None:
+            raise LookupError(f"no resource kind handles {change.address}")
+        return kind.apply(self.ctx, change)
+
+    def _settle(self, kind: str, change: Change, future: Future[Applied | None]) -> None:
+        try:
+            applied = future.result()
+        except PreconditionFailed as exc:
+            why = f"changed since the plan was read; not overwritten ({exc})"
+            self._fail(kind, Outcome(change, "refused", why))
+            return
+        except Exception as exc:
+            self._fail(kind, Outcome(change, "failed", error_text(exc)))
+            return
+        if applied is None:
+            self.store.record(change.address, kind=kind, managed=None, fingerprints={}, before=None)
+            outcome = Outcome(change, "forgotten", "no longer managed")
+        else:
+            self.store.record(change.address, kind=kind, managed=applied.managed,
+                              fingerprints=applied.fingerprints, before=change.before)
+            outcome = Outcome(change, "applied", applied.message, applied.writes)
+        log.info("apply.change.done", address=change.address, writes=outcome.writes)
+        self.report.outcomes.append(outcome)
+        if self.on_progress:
+            self.on_progress(len(self.report.outcomes), self._total, change)
+
+    def _fail(self, kind: str, outcome: Outcome) -> None:
+        log.warning("apply.change.failed", address=outcome.change.address, status=outcome.status)
+        self._failed_kinds.add(kind)
+        self.report.outcomes.append(outcome)

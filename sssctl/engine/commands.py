@@ -1,0 +1,302 @@
+"""The engine's side of the command line: run a command, print its result, pick the exit code.
+
+``cli.py`` only parses flags and calls these functions; everything that decides what a
+user sees (error wording, progress, summaries, confirmation) lives here so it can be
+tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from sssctl import exitcodes
+from sssctl.engine import planfile, runner
+from sssctl.engine.applier import ApplyReport
+from sssctl.engine.errors import EngineError, NotConfirmed
+from sssctl.engine.plan import Change, Plan
+from sssctl.engine.render import jsonplan, markdown, text
+from sssctl.engine.render.common import counts
+from sssctl.state.errors import LockHeld, StateError
+
+
+@dataclass
+class Output:
+    """Where and how to print: stdout for results, stderr for progress and errors."""
+
+    color: bool = False
+    verbose: int = 0
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def echo(self, message: str = "", *, nl: bool = True) -> None:
+        click.echo(message, file=self.out, nl=nl, color=self.color)
+
+    def warn(self, message: str) -> None:
+        click.echo(message, file=self.err, color=self.color)
+
+
+def render_plan(p: Plan, fmt: str, *, environment_name: str, color: bool) -> str:
+    if fmt == "json":
+        return jsonplan.render(p, environment_name=environment_name)
+    if fmt == "markdown":
+        return markdown.render(p, environment_name=environment_name)
+    return text.render(p, color=color)
+
+
+# --- errors at the boundary ---------------------------------------------------------------
+
+def describe_error(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code for an error that reached the command line."""
+    if isinstance(exc, LockHeld):
+        return f"Error: {exc}", exitcodes.LOCKED
+    if isinstance(exc, EngineError):
+        return f"Error: {exc}", exc.exit_code
+    if isinstance(exc, StateError):
+        return f"Error: {exc}", exitcodes.ERROR
+    findings = getattr(exc, "findings", None)
+    if findings is not None:
+        lines = [f"Error: the configuration is not valid ({len(findings)} problem(s)):"]
+        lines += [f"  {_finding(f)}" for f in findings]
+        return "\n".join(lines), exitcodes.ERROR
+    remedy = getattr(exc, "remedy", None)
+    message = f"Error: {type(exc).__name__}: {exc}" if not str(exc) else f"Error: {exc}"
+    if remedy:
+        message += f"\n  What to do: {remedy}"
+    return message, exitcodes.ERROR
+
+
+def _finding(finding: Any) -> str:
+    where = f"{getattr(finding, 'file', '')}"
+    line = getattr(finding, "line", None)
+    if line:
+        where += f":{line}"
+    key = getattr(finding, "key_path", "")
+    hint = getattr(finding, "suggestion", None)
+    tail = f" (did you mean {hint}?)" if hint else ""
+    return f"{where}: {key}: {getattr(finding, 'message', finding)}{tail}"
+
+
+def guarded(output: Output, action: Callable[[], int]) -> int:
+    """Run a command body; known failures become a message and an exit code, never a traceback."""
+    try:
+        return action()
+    except KeyboardInterrupt:
+        output.warn("Interrupted. Whatever completed was saved in the state; run the command again.")
+        return exitcodes.ERROR
+    except Exception as exc:
+        if output.verbose >= 2:
+            output.warn("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        message, code = describe_error(exc)
+        output.warn(message)
+        return code
+
+
+# --- progress -----------------------------------------------------------------------------
+
+class Progress:
+    """One overwritten status line on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def kind_step(self, label: str, done: int, total: int | None) -> None:
+        if self.enabled:
+            of = f"/{total}" if total is not None else ""
+            self.stream.write(f"\r\x1b[K{label} {done}{of} ...")
+            self.stream.flush()
+
+    def change_done(self, done: int, total: int, change: Change) -> None:
+        if self.enabled:
+            self.stream.write(f"\r\x1b[Kapply {done}/{total} {change.address} ...")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+# --- commands -----------------------------------------------------------------------------
+
+@dataclass
+class Invocation:
+    config_path: Path
+    environ: Mapping[str, str]
+    output: Output
+    services: runner.Services | None = None
+
+    def options(self, command: str, *, allow_lockout: bool = False,
+                parallelism: int = 4) -> runner.RunOptions:
+        progress = Progress(self.output.err)
+        return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
+                                 parallelism=parallelism, progress=progress.kind_step)
+
+    def open(self, command: str, **kw: Any) -> Any:
+        return runner.session(self.options(command, **kw), self.services or runner.default_services())
+
+
+def plan_exit_code(p: Plan, *, detailed: bool) -> int:
+    if p.unknown:
+        return exitcodes.INCOMPLETE
+    if detailed and (p.actionable or (p.refresh_only and p.changes)):
+        return exitcodes.CHANGES_PRESENT
+    return exitcodes.OK
+
+
+def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, refresh_only: bool,
+             targets: Sequence[str], allow_lockout: bool) -> int:
+    with inv.open("plan", allow_lockout=allow_lockout) as s:
+        p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
+    rendered = render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color)
+    inv.output.echo(rendered, nl=False)
+    if out is not None:
+        planfile.save(out, p, environment_name=s.environment_name, config_path=str(inv.config_path.resolve()))
+        inv.output.warn(f"Saved the plan to {out}. Apply exactly these changes with: sssctl apply {out}")
+    return plan_exit_code(p, detailed=detailed)
+
+
+def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], bool]:
+    def confirm(p: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise NotConfirmed(
+                "stdin is not a terminal, so sssctl cannot ask for confirmation; "
+                "use --auto-approve, or save a plan with `sssctl plan --out FILE` and apply that file"
+            )
+        return click.confirm(f"{verb} these {len(p.actionable)} changes?", default=False, err=True)
+
+    return confirm
+
+
+def report_apply(inv: Invocation, report: ApplyReport, stats: Any) -> int:
+    out = inv.output
+    for o in report.outcomes:
+        suffix = f" ({o.writes} writes)" if o.writes else ""
+        message = f": {o.message}" if o.message and o.status != "applied" else ""
+        out.echo(f"  {o.change.action.value} {o.change.address}: {o.status}{suffix}{message}")
+    out.echo(report.summary())
+    if stats is not None:
+        out.echo(
+            f"Requests: {getattr(stats, 'total', '?')} total, {getattr(stats, 'writes', '?')} writes, "
+            f"{getattr(stats, 'retries', 0)} retries, {getattr(stats, 'throttled', 0)} throttled."
+        )
+    problems = [o for o in report.outcomes if o.status in ("refused", "failed")]
+    for o in problems:
+        out.warn(f"Error: {o.change.address} was {o.status}: {o.message}")
+    if report.interrupted:
+        out.warn("Interrupted: the changes listed as applied are saved in the state; "
+                 "run apply again to finish.")
+    return exitcodes.OK if report.ok else exitcodes.ERROR
+
+
+def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, auto_approve: bool,
+              parallelism: int, targets: Sequence[str], allow_lockout: bool) -> int:
+    progress = Progress(inv.output.err)
+    if plan_file is not None:
+        if targets:
+            raise EngineError("--target cannot be combined with a saved plan; pass --target to `sssctl plan`")
+        saved = planfile.load(plan_file)
+        if not config_given:
+            inv.config_path = Path(saved.config_path)
+        with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
+            report = runner.apply_saved(s, saved, parallelism=parallelism, on_progress=progress.change_done)
+    else:
+        with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
+            p = runner.plan(s, targets=targets)
+            inv.output.echo(text.render(p, color=inv.output.color), nl=False)
+            if not p.actionable and not p.unknown and not _forgets(p):
+                return exitcodes.OK
+            report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
+                                              parallelism=parallelism, on_progress=progress.change_done)
+    progress.clear()
+    return report_apply(inv, report, getattr(s.clients, "stats", None))
+
+
+def _forgets(p: Plan) -> bool:
+    return any(c.detail.get("forget") for c in p.changes)
+
+
+def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, targets: Sequence[str]) -> int:
+    progress = Progress(inv.output.err)
+    with inv.open("destroy", allow_lockout=True, parallelism=parallelism) as s:
+        p = runner.destroy_plan(s, targets=targets)
+        inv.output.echo(text.render(p, color=inv.output.color), nl=False)
+        if not p.actionable and not p.unknown and not _forgets(p):
+            return exitcodes.OK
+        report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
+                                          parallelism=parallelism, on_progress=progress.change_done)
+    progress.clear()
+    return report_apply(inv, report, getattr(s.clients, "stats", None))
+
+
+def cmd_show(inv: Invocation, *, plan_file: Path | None, fmt: str) -> int:
+    if plan_file is not None:
+        saved = planfile.load(plan_file)
+        inv.output.echo(render_plan(saved.plan, fmt, environment_name=saved.environment_name,
+                                    color=inv.output.color), nl=False)
+        return exitcodes.OK
+    backend = _backend(inv)
+    snapshot = backend.read()
+    if snapshot is None:
+        inv.output.echo(f"No state yet ({backend.describe()} does not exist): nothing has been applied.")
+        return exitcodes.OK
+    if fmt == "json":
+        inv.output.echo(json.dumps(snapshot.to_document(), indent=2, sort_keys=True))
+        return exitcodes.OK
+    inv.output.echo(f"# state {backend.describe()} (lineage {snapshot.lineage}, serial {snapshot.serial})")
+    for address, entry in sorted(snapshot.resources.items()):
+        inv.output.echo(f"{address}:")
+        for key, value in (entry.get("managed") or {}).items():
+            inv.output.echo(f"    {key} = {json.dumps(value, sort_keys=True)}")
+    return exitcodes.OK
+
+
+def _backend(inv: Invocation) -> Any:
+    services = inv.services or runner.default_services()
+    desired = services.load_config(inv.config_path, inv.environ)
+    return runner.backend_for(desired, inv.environ)
+
+
+def cmd_state_list(inv: Invocation) -> int:
+    snapshot = _backend(inv).read()
+    for address, entry in sorted((snapshot.resources if snapshot else {}).items()):
+        inv.output.echo(f"{address}\t{entry.get('kind', '?')}\t{entry.get('updated_at', '')}")
+    return exitcodes.OK
+
+
+def cmd_state_show(inv: Invocation, address: str) -> int:
+    backend = _backend(inv)
+    snapshot = backend.read()
+    entry = (snapshot.resources if snapshot else {}).get(address)
+    if entry is None:
+        raise StateError(
+            f"{address} is not in the state {backend.describe()}; `sssctl state list` shows what is"
+        )
+    inv.output.echo(json.dumps(entry, indent=2, sort_keys=True))
+    return exitcodes.OK
+
+
+def cmd_state_unlock(inv: Invocation, lock_id: str) -> int:
+    backend = _backend(inv)
+    previous = backend.force_unlock(lock_id)
+    holder = f"{previous.get('holder', '?')} (pid {previous.get('pid')})"
+    inv.output.echo(f"Removed lock {lock_id} held by {holder}.")
+    return exitcodes.OK
+
+
+def environ_now() -> dict[str, str]:
+    return dict(os.environ)
+
+
+__all__ = ["Invocation", "Output", "cmd_apply", "cmd_destroy", "cmd_plan", "cmd_show", "counts", "guarded"]

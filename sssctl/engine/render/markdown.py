@@ -1,0 +1,40 @@
+"""The pull-request plan: a summary, a table of changes, and the details folded away."""
+
+from __future__ import annotations
+
+from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.render.common import field_rows, sample_of, spell, summary_line, visible
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _detail(change: Change) -> list[str]:
+    lines = [f"#### `{change.address}`", "", "```diff"]
+    for name, before, after in field_rows(change):
+        if change.action is not Action.CREATE:
+            lines.append(f"- {name}: {spell(before)}")
+        if change.action is not Action.DELETE:
+            lines.append(f"+ {name}: {spell(after)}")
+    sample = sample_of(change)
+    if sample:
+        lines.append(f"  sample: {', '.join(sample[:10])}")
+    lines += ["```", ""]
+    return lines
+
+
+def render(plan: Plan, *, environment_name: str) -> str:
+    title = "drift report" if plan.refresh_only else "plan"
+    lines = [f"### sssctl {title} for `{environment_name}`", "", f"**{summary_line(plan)}**", ""]
+    changes = visible(plan)
+    if not changes:
+        return "\n".join(lines)
+    lines += ["| | Address | Action | Reason |", "|---|---|---|---|"]
+    for c in changes:
+        lines.append(f"| `{c.action.value}` | `{_cell(c.address)}` | {c.action.word} | {_cell(c.reason)} |")
+    lines += ["", "<details><summary>Details</summary>", ""]
+    for change in changes:
+        lines += _detail(change)
+    lines += ["</details>", ""]
+    return "\n".join(lines)

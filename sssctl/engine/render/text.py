@@ -1,0 +1,48 @@
+"""The human plan: Terraform-like symbols, ``before -> after`` per field, then a summary."""
+
+from __future__ import annotations
+
+import click
+
+from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.render.common import field_rows, sample_of, spell, summary_line, visible
+
+_COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
+            Action.UNKNOWN: "magenta", Action.NOOP: "cyan"}
+_SAMPLE_SHOWN = 10
+
+
+def render_change(change: Change, *, color: bool) -> list[str]:
+    def paint(text: str, **style: object) -> str:
+        return click.style(text, **style) if color else text  # type: ignore[arg-type]
+
+    symbol = paint(change.action.value, fg=_COLOURS[change.action], bold=True)
+    lines = [f"  {symbol} {paint(change.address, bold=True)}"]
+    for name, before, after in field_rows(change):
+        if change.action is Action.CREATE:
+            lines.append(f"      {name}: {spell(after)}")
+        elif change.action is Action.DELETE:
+            lines.append(f"      {name}: {spell(before)} -> (restored/removed)")
+        else:
+            lines.append(f"      {name}: {spell(before)} -> {spell(after)}")
+    sample = sample_of(change)
+    if sample:
+        more = f" (+{len(sample) - _SAMPLE_SHOWN} more)" if len(sample) > _SAMPLE_SHOWN else ""
+        lines.append(f"      sample: {', '.join(sample[:_SAMPLE_SHOWN])}{more}")
+    if change.reason:
+        lines.append(paint(f"      # {change.reason}", dim=True))
+    return lines
+
+
+def render(plan: Plan, *, color: bool = False) -> str:
+    changes = visible(plan)
+    lines: list[str] = []
+    if changes:
+        intro = ("Objects changed outside sssctl since it last applied them:" if plan.refresh_only
+                 else "sssctl will perform these actions:")
+        lines += [intro, ""]
+        for change in changes:
+            lines += [*render_change(change, color=color), ""]
+    summary = summary_line(plan)
+    lines.append(click.style(summary, bold=True) if color else summary)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,213 @@
+"""One run of sssctl against one environment: config, sign-in, lock, read, plan, apply.
+
+The order matters. The configuration is loaded first (cheap, catches typos before any
+sign-in); clients open and WhoAmI names the organization; only then is the state locked
+and read, so the organization check and the saved-plan freshness check both happen
+under the lock that also covers the writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from sssctl.config.model import Desired
+from sssctl.engine import planfile
+from sssctl.engine.applier import Applier, ApplyReport
+from sssctl.engine.errors import NotConfirmed, PlanIncomplete
+from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.planner import Reading, compute_changes
+from sssctl.engine.render.common import to_plain
+from sssctl.kinds.base import Context, Kind
+from sssctl.state.backend import LocalBackend, environment_name, state_dir
+from sssctl.state.model import Snapshot, utc_now
+from sssctl.state.store import StateStore
+
+log = structlog.get_logger(__name__)
+
+_GRAPH_KINDS = frozenset({"app_registration", "exchange_scope", "server_profile_custom"})
+_EXCHANGE_KINDS = frozenset({"exchange_scope"})
+
+
+@dataclass
+class Services:
+    """The outside world of a run; tests hand in fakes, the CLI the real thing."""
+
+    load_config: Callable[[Path, Mapping[str, str]], Desired]
+    open_clients: Callable[..., AbstractContextManager[Any]]
+    load_kinds: Callable[[], list[Kind]]
+
+
+def default_services() -> Services:
+    from sssctl.clients.session import open_clients
+    from sssctl.config.loader import load
+    from sssctl.kinds import load_kinds
+
+    return Services(load_config=load, open_clients=open_clients,
+                    load_kinds=load_kinds)
+
+
+@dataclass
+class RunOptions:
+    config_path: Path
+    environ: Mapping[str, str]
+    command: str
+    allow_lockout: bool = False
+    parallelism: int = 4
+    progress: Callable[[str, int, int | None], None] | None = None
+
+
+@dataclass
+class Session:
+    desired: Desired
+    clients: Any
+    store: StateStore
+    ctx: Context
+    kinds: list[Kind]
+    environment_name: str
+    organization_id: str
+    url: str
+    readings: list[Reading] = field(default_factory=list)
+
+    def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False) -> Plan:
+        return Plan(
+            changes=tuple(changes), environment_url=self.url, organization_id=self.organization_id,
+            state_lineage=self.store.lineage, state_serial=self.store.serial,
+            config_digest=self.desired.digest, created_at=utc_now(), refresh_only=refresh_only,
+        )
+
+
+def backend_for(desired: Desired, environ: Mapping[str, str]) -> LocalBackend:
+    name = environment_name(desired.environment.name, desired.environment.url)
+    return LocalBackend(state_dir(environ), name)
+
+
+def needs_services(desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:
+    """Whether Graph / Exchange clients are needed: by the config, or to restore state."""
+    recorded = {str(e.get("kind")) for e in (snapshot.resources.values() if snapshot else ())}
+    graph = bool(desired.app_registrations) or bool(recorded & _GRAPH_KINDS)
+    exchange = any(a.mailbox_scope for a in desired.app_registrations.values()) or bool(
+        recorded & _EXCHANGE_KINDS
+    )
+    return graph, exchange
+
+
+@contextmanager
+def session(opts: RunOptions, services: Services) -> Iterator[Session]:
+    desired = services.load_config(opts.config_path, opts.environ)
+    backend = backend_for(desired, opts.environ)
+    need_graph, need_exchange = needs_services(desired, backend.read())
+    with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
+                               environ=opts.environ) as clients:
+        who = clients.dataverse.whoami()
+        url = str(getattr(clients.dataverse, "org_url", None) or desired.environment.url or "")
+        lock_id = backend.lock(opts.command)
+        try:
+            store = StateStore(backend, backend.read(), url=url, organization_id=who.organization_id,
+                               name=backend.name)
+            ctx = Context(
+                desired=desired, dataverse=clients.dataverse, graph=clients.graph, exchange=clients.exchange,
+                state=store.resources, allow_lockout=opts.allow_lockout, progress=opts.progress,
+            )
+            log.info("run.started", command=opts.command, organization_id=who.organization_id,
+                     state=backend.describe(), serial=store.serial)
+            yield Session(desired, clients, store, ctx, services.load_kinds(), backend.name,
+                          who.organization_id, url)
+        finally:
+            backend.unlock(lock_id)
+
+
+def empty_desired(desired: Desired) -> Desired:
+    """The config with every managed section removed: what ``destroy`` diffs against."""
+    return Desired(version=desired.version, source=desired.source, digest=desired.digest,
+                   environment=desired.environment, auth=desired.auth)
+
+
+def plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
+    changes, reading = compute_changes(s.kinds, s.ctx, targets=targets)
+    s.readings.append(reading)
+    return s.plan_of(changes)
+
+
+def destroy_plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
+    s.ctx = dataclasses.replace(s.ctx, desired=empty_desired(s.desired))
+    changes, reading = compute_changes(s.kinds, s.ctx, targets=targets)
+    s.readings.append(reading)
+    return s.plan_of(changes)
+
+
+def refresh(s: Session, *, targets: Sequence[str] = ()) -> Plan:
+    """Drift of managed addresses only; proposes nothing and writes nothing."""
+    changes, reading = compute_changes(s.kinds, s.ctx, targets=targets)
+    s.readings.append(reading)
+    return s.plan_of(drift_of(changes, s.store.resources), refresh_only=True)
+
+
+def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]]) -> list[Change]:
+    """Changes on addresses sssctl manages whose live value is not what it last applied.
+
+    A change to a value the config now asks for is not drift; a managed field whose live
+    value differs from the recorded one is. Aggregates whose recorded values are counts
+    (no comparable field) drift whenever their diff is not a no-op.
+    """
+    drifted: list[Change] = []
+    for change in changes:
+        entry = recorded.get(change.address)
+        if entry is None or change.action is Action.NOOP:
+            continue
+        if change.action is Action.UNKNOWN:
+            drifted.append(change)
+            continue
+        if change.action is Action.CREATE:
+            drifted.append(Change(change.address, Action.UPDATE, entry.get("managed"), None,
+                                  "the object sssctl manages no longer exists"))
+            continue
+        managed = entry.get("managed") or {}
+        live = change.before or {}
+        common = [k for k in live if k in managed]
+        moved = [k for k in common if to_plain(live[k]) != to_plain(managed[k])]
+        if moved:
+            drifted.append(Change(
+                change.address, Action.UPDATE, {k: managed[k] for k in moved}, {k: live[k] for k in moved},
+                "changed outside sssctl (recorded -> live)",
+            ))
+        elif not common:
+            drifted.append(change)
+    return drifted
+
+
+def require_complete(p: Plan) -> None:
+    if p.unknown:
+        listed = "\n".join(f"  ? {c.address}: {c.reason}" for c in p.unknown)
+        raise PlanIncomplete(
+            "the plan is incomplete, so nothing was applied. These objects could not be read:\n"
+            f"{listed}\nFix the cause (permissions, connectivity) and run again"
+        )
+
+
+def execute(s: Session, p: Plan, *, parallelism: int,
+            on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
+    require_complete(p)
+    return Applier(s.kinds, s.ctx, s.store, parallelism=parallelism, on_progress=on_progress).run(p.changes)
+
+
+def apply_interactive(s: Session, p: Plan, *, confirm: Callable[[Plan], bool], parallelism: int,
+                      on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
+    """Apply a freshly computed plan after the user agreed (or ``--auto-approve``)."""
+    require_complete(p)
+    if p.actionable and not confirm(p):
+        raise NotConfirmed("apply cancelled; nothing was changed")
+    return execute(s, p, parallelism=parallelism, on_progress=on_progress)
+
+
+def apply_saved(s: Session, saved: planfile.SavedPlan, *, parallelism: int,
+                on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
+    planfile.check_fresh(saved.plan, url=s.url, organization_id=s.organization_id,
+                         lineage=s.store.lineage, serial=s.store.serial, config_digest=s.desired.digest)
+    return execute(s, saved.plan, parallelism=parallelism, on_progress=on_progress)

@@ -1,0 +1,100 @@
+"""The state snapshot: what sssctl last applied, and what was there before it.
+
+One snapshot per environment (ARCHITECTURE §6). ``lineage`` identifies the history of
+one environment's state and never changes; ``serial`` grows by one on every write, so a
+saved plan can tell whether anything was applied since it was made. ``checksum`` covers
+the canonical JSON of everything else: a file edited by hand or cut short is refused
+rather than trusted, because a wrong ``original`` would make ``destroy`` restore the
+wrong values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from sssctl.state.errors import StateCorrupt
+
+FORMAT_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def canonical_json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def checksum_of(document: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    return "sha256:" + hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    lineage: str
+    serial: int
+    environment: Mapping[str, Any]                 # url, organization_id, name
+    resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    updated_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def new(cls, *, url: str, organization_id: str, name: str) -> Snapshot:
+        """An empty snapshot with a fresh lineage; serial 0 means "never written"."""
+        env = {"url": url, "organization_id": organization_id, "name": name}
+        return cls(lineage=str(uuid.uuid4()), serial=0, environment=env, updated_at=utc_now())
+
+    @property
+    def organization_id(self) -> str | None:
+        value = self.environment.get("organization_id")
+        return str(value) if value else None
+
+    def to_document(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "format_version": self.format_version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "environment": dict(self.environment),
+            "resources": {a: dict(e) for a, e in sorted(self.resources.items())},
+            "updated_at": self.updated_at,
+        }
+        document["checksum"] = checksum_of(document)
+        return document
+
+    @classmethod
+    def from_document(cls, document: Any, *, where: str) -> Snapshot:
+        """Parse and verify a stored document; ``where`` names the file in errors."""
+        if not isinstance(document, dict):
+            raise StateCorrupt(f"state file {where} is not a JSON object")
+        if document.get("format_version") != FORMAT_VERSION:
+            raise StateCorrupt(
+                f"state file {where} has format_version {document.get('format_version')!r}; "
+                f"this sssctl reads format {FORMAT_VERSION} only"
+            )
+        if document.get("checksum") != checksum_of(document):
+            raise StateCorrupt(f"state file {where} fails its checksum: it was edited or cut short")
+        try:
+            return cls(
+                lineage=str(document["lineage"]),
+                serial=int(document["serial"]),
+                environment=dict(document["environment"]),
+                resources={str(a): dict(e) for a, e in document["resources"].items()},
+                updated_at=str(document.get("updated_at", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateCorrupt(f"state file {where} is missing or has a malformed field: {exc}") from exc
+
+    def with_resources(self, resources: Mapping[str, Mapping[str, Any]], **env: Any) -> Snapshot:
+        """The next snapshot: new resources, serial + 1, environment facts refreshed."""
+        environment = {**self.environment, **{k: v for k, v in env.items() if v is not None}}
+        return replace(
+            self, serial=self.serial + 1, resources=dict(resources), environment=environment,
+            updated_at=utc_now(),
+        )
