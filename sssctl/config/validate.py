@@ -251,11 +251,23 @@ def check_references(doc: Mapping[str, Any], checker: Checker) -> None:
                     f"known: {', '.join(repr(k) for k in known)}", suggest(wanted, known))
 
 
+def endpoints_needed(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """Which custom-cloud endpoints this document needs: sign-in always, Graph and Exchange
+    only when it manages app registrations or an Exchange mailbox scope (as the clients do)."""
+    apps = _table(doc, "app_registrations")
+    needed = ["login_url"]
+    if apps or _table(doc, "server_profiles", "custom"):
+        needed.append("graph_url")
+    if any(isinstance(app, dict) and "mailbox_scope" in app for app in apps.values()):
+        needed.append("exchange_url")
+    return tuple(needed)
+
+
 def _check_endpoints(doc: Mapping[str, Any], checker: Checker) -> None:
     if _table(doc, "environment").get("cloud") != "custom":
         return
     endpoints = _table(doc, "environment", "endpoints")
-    for key in spec.ENDPOINT_KEYS:
+    for key in endpoints_needed(doc):
         if key not in endpoints:
             path = ("environment", "endpoints", key)
             checker.add(path, f'cloud = "custom" needs environment.endpoints.{key} '
