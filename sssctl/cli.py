@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,6 +91,224 @@ def schema_command() -> None:
 # --- emulator -----------------------------------------------------------------------------
 # --- auth ---------------------------------------------------------------------------------
 # --- engine: plan, apply, show, refresh, destroy, state, export, audit, demo -------------
+
+_config_option = click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    envvar="SSSCTL_CONFIG", default="sssctl.toml", show_default=True,
+    help="Desired-state file (default: $SSSCTL_CONFIG, else ./sssctl.toml).",
+)
+_target_option = click.option(
+    "--target", "targets", multiple=True, metavar="ADDR",
+    help="Only this address, or every address below it (`org_setting`, `server_profile.default`). "
+         "Repeatable.",
+)
+_format_options = (
+    click.option("--json", "fmt", flag_value="json", help="Stable, versioned JSON (for OPA/Conftest)."),
+    click.option("--markdown", "fmt", flag_value="markdown", help="Markdown for pull-request comments."),
+)
+
+
+def _with_format(f: Any) -> Any:
+    for option in reversed(_format_options):
+        f = option(f)
+    return f
+
+
+def _engine(ctx: click.Context, config_path: Path) -> Any:
+    import os
+    import sys
+
+    from sssctl.engine.commands import Invocation, Output
+
+    opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0, True)
+    color = opts.color and sys.stdout.isatty()
+    return Invocation(config_path, dict(os.environ), Output(color=color, verbose=opts.verbose))
+
+
+def _run(ctx: click.Context, inv: Any, body: Any) -> None:
+    from sssctl.engine.commands import guarded
+
+    ctx.exit(guarded(inv.output, body))
+
+
+@cli.command("plan")
+@_config_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Save the plan (JSON, mode 0600).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 3 unknowns).")
+@_with_format
+@click.option("--refresh-only", is_flag=True, help="Report drift from the state instead of planning changes.")
+@_target_option
+@click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
+@click.pass_context
+def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, detailed_exitcode: bool,
+                 fmt: str | None, refresh_only: bool, targets: tuple[str, ...], allow_lockout: bool) -> None:
+    """Read the live environment and show what apply would change.
+
+    \b
+        sssctl plan -c configs/hardened.toml
+        sssctl plan --out hardened.plan        # then: sssctl apply hardened.plan
+        sssctl plan --json | conftest test -  # policy checks on the plan
+
+    Exit status: 0 success, 1 error, 3 when some objects could not be read (the plan is
+    incomplete; unknown is never treated as drift); with --detailed-exitcode also 2 when
+    there are changes.
+    """
+    from sssctl.engine.commands import cmd_plan
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_plan(inv, out=out, detailed=detailed_exitcode, fmt=fmt or "text",
+                                    refresh_only=refresh_only, targets=targets, allow_lockout=allow_lockout))
+
+
+@cli.command("apply")
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@_config_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Changes of one kind applied at the same time (kinds that allow it).")
+@_target_option
+@click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
+@click.pass_context
+def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Path, auto_approve: bool,
+                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool) -> None:
+    """Apply a saved plan, or plan and apply after confirmation.
+
+    \b
+        sssctl apply hardened.plan             # exactly the saved changes, or refuse
+        sssctl apply -c configs/hardened.toml  # plan, show, ask "Apply these N changes?"
+        sssctl apply --auto-approve            # pipelines (stdin is not a terminal)
+
+    A saved plan is refused when the state, the configuration or the environment moved
+    since it was made; an object edited since the plan is refused by its ETag, never
+    overwritten. The state is saved after every change, so an interrupted apply can
+    simply be run again. Exit status 0 when everything applied, 1 otherwise, 3 when the
+    plan has unknowns, 4 when another run holds the lock.
+    """
+    from click.core import ParameterSource
+
+    from sssctl.engine.commands import cmd_apply
+
+    inv = _engine(ctx, config_path)
+    config_given = ctx.get_parameter_source("config_path") is not ParameterSource.DEFAULT
+    _run(ctx, inv, lambda: cmd_apply(inv, plan_file=plan_file, config_given=config_given,
+                                     auto_approve=auto_approve, parallelism=parallelism, targets=targets,
+                                     allow_lockout=allow_lockout))
+
+
+@cli.command("show")
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@_config_option
+@_with_format
+@click.pass_context
+def show_command(ctx: click.Context, plan_file: Path | None, config_path: Path, fmt: str | None) -> None:
+    """Render a saved plan, or the current state when no file is given.
+
+    \b
+        sssctl show hardened.plan --markdown   # for a pull-request comment
+        sssctl show -c configs/hardened.toml   # what sssctl manages now
+    """
+    from sssctl.engine.commands import cmd_show
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_show(inv, plan_file=plan_file, fmt=fmt or "text"))
+
+
+@cli.command("refresh")
+@_config_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when drift is found.")
+@_with_format
+@_target_option
+@click.pass_context
+def refresh_command(ctx: click.Context, *, config_path: Path, detailed_exitcode: bool, fmt: str | None,
+                    targets: tuple[str, ...]) -> None:
+    """Report drift: managed objects whose live value is not what sssctl last applied.
+
+    Read-only by design: it neither proposes changes nor rewrites the state (the state
+    keeps what sssctl applied, which is what drift is measured against). Same as
+    `sssctl plan --refresh-only`. Exit 0 (or 2 with --detailed-exitcode when drift is
+    found), 3 when some objects could not be read.
+
+    \b
+        sssctl refresh -c configs/hardened.toml --detailed-exitcode
+    """
+    from sssctl.engine.commands import cmd_plan
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_plan(inv, out=None, detailed=detailed_exitcode, fmt=fmt or "text",
+                                    refresh_only=True, targets=targets, allow_lockout=False))
+
+
+@cli.command("destroy")
+@_config_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True)
+@_target_option
+@click.pass_context
+def destroy_command(ctx: click.Context, *, config_path: Path, auto_approve: bool, parallelism: int,
+                    targets: tuple[str, ...]) -> None:
+    """Restore what sssctl changed to the values found before, and forget it.
+
+    Objects sssctl created are deleted; settings it changed get their original values
+    back (from the state); aggregate policies simply stop being managed.
+
+    \b
+        sssctl destroy -c configs/hardened.toml
+        sssctl destroy --target org_setting --auto-approve
+    """
+    from sssctl.engine.commands import cmd_destroy
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_destroy(inv, auto_approve=auto_approve, parallelism=parallelism,
+                                       targets=targets))
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Inspect the state snapshot and its lock.
+
+    \b
+        sssctl state list
+        sssctl state show org_setting.RequirePrivilegeToSelfApproveEmailAddress
+        sssctl state unlock 3f2a…               # the ID printed by the run that holds it
+    """
+
+
+@state_group.command("list")
+@_config_option
+@click.pass_context
+def state_list_command(ctx: click.Context, config_path: Path) -> None:
+    """List managed addresses with their kind and last update (tab separated)."""
+    from sssctl.engine.commands import cmd_state_list
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_state_list(inv))
+
+
+@state_group.command("show")
+@click.argument("address")
+@_config_option
+@click.pass_context
+def state_show_command(ctx: click.Context, address: str, config_path: Path) -> None:
+    """Print one address's state entry as JSON (secrets appear only as fingerprints)."""
+    from sssctl.engine.commands import cmd_state_show
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_state_show(inv, address))
+
+
+@state_group.command("unlock")
+@click.argument("lock_id")
+@_config_option
+@click.pass_context
+def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) -> None:
+    """Remove a lock left by a run that died; only when LOCK_ID matches the lock's ID."""
+    from sssctl.engine.commands import cmd_state_unlock
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_state_unlock(inv, lock_id))
+
+
 
 
 def main() -> None:

@@ -75,6 +75,8 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
 
 
 def _finding(finding: Any) -> str:
+    if callable(getattr(finding, "render", None)):
+        return str(finding.render())
     where = f"{getattr(finding, 'file', '')}"
     line = getattr(finding, "line", None)
     if line:

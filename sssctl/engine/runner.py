@@ -85,7 +85,8 @@ class Session:
 
 def backend_for(desired: Desired, environ: Mapping[str, str]) -> LocalBackend:
     name = environment_name(desired.environment.name, desired.environment.url)
-    return LocalBackend(state_dir(environ), name)
+    directory = getattr(desired, "state_dir", None) or state_dir(environ)
+    return LocalBackend(Path(directory), name)
 
 
 def needs_services(desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:
