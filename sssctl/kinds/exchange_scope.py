@@ -1,0 +1,253 @@
+"""``exchange_scope.<key>``: restrict the app to one mail-enabled security group in Exchange.
+
+Without it, an app holding ``full_access_as_app`` (or Graph ``Mail.*``) can read every
+mailbox in the tenant. The restriction is an Exchange *application access policy*
+(``RestrictAccess``, scoped to the group in ``app_registrations.<key>.mailbox_scope``),
+managed through the Exchange admin API. The app ends up with exactly one such policy: a
+policy for another group is replaced (the new one is created first, so the app is never
+unrestricted in between).
+
+The plan states plainly whether the app is scoped, and checks the live policy with
+``Test-ApplicationAccessPolicy`` against a member of the group and, when one can be found,
+a mailbox outside it. Without an Exchange client the address is *unknown*, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.clients.errors import ClientError
+from sssctl.config.model import Desired
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _control5 as c5
+from sssctl.kinds.base import Applied, Context, Observed
+
+log = structlog.get_logger(__name__)
+
+NAME = "exchange_scope"
+ACCESS_RIGHT = "RestrictAccess"
+UNSCOPED = "unscoped: can read every mailbox"
+_SCOPE_FIELDS = ("ScopeName", "ScopeIdentity", "ScopeIdentityRaw", "PolicyScopeGroupId", "ScopeEmailAddress")
+
+
+def _key(address: str) -> str:
+    return c5.key_of_address(address, NAME)
+
+
+def _group_of(desired: Desired, key: str) -> str | None:
+    app = desired.app_registrations.get(key)
+    return app.mailbox_scope.group if app is not None and app.mailbox_scope is not None else None
+
+
+def _matches(policy: Mapping[str, Any], group: str) -> bool:
+    wanted = group.strip().lower()
+    return any(str(policy.get(f) or "").strip().lower() == wanted for f in _SCOPE_FIELDS)
+
+
+def _scope_label(policy: Mapping[str, Any]) -> str:
+    for field in ("ScopeEmailAddress", "PolicyScopeGroupId", "ScopeName", "ScopeIdentity"):
+        if policy.get(field):
+            return str(policy[field])
+    return str(policy.get("Identity"))
+
+
+def _policies(ctx: Context, app_id: str) -> list[dict[str, Any]]:
+    """The app's RestrictAccess policies (other apps' and DenyAccess policies are not ours)."""
+    rows = ctx.exchange.invoke("Get-ApplicationAccessPolicy", {}) if ctx.exchange else []
+    mine: list[dict[str, Any]] = []
+    for row in rows:
+        ids = row.get("AppId")
+        app_ids = ids if isinstance(ids, list) else [ids]
+        if any(str(i or "").lower() == app_id for i in app_ids) and row.get("AccessRight") == ACCESS_RIGHT:
+            mine.append(dict(row))
+    return mine
+
+
+def _check(ctx: Context, app_id: str, group: str) -> str:
+    """Ask Exchange what it would decide for a member and a non-member (best effort)."""
+    results: list[str] = []
+    try:
+        members = (
+            ctx.exchange.invoke("Get-DistributionGroupMember", {"Identity": group}) if ctx.exchange else []
+        )
+        member = next(
+            (str(m.get("PrimarySmtpAddress")) for m in members if m.get("PrimarySmtpAddress")), None
+        )
+        outsiders = ctx.exchange.invoke("Get-Mailbox", {"ResultSize": 10}) if ctx.exchange else []
+        inside = {str(m.get("PrimarySmtpAddress", "")).lower() for m in members}
+        outsider = next(
+            (
+                str(m.get("PrimarySmtpAddress"))
+                for m in outsiders
+                if str(m.get("PrimarySmtpAddress", "")).lower() not in inside
+            ),
+            None,
+        )
+        for label, mailbox in (("member", member), ("non-member", outsider)):
+            if mailbox and ctx.exchange is not None:
+                rows = ctx.exchange.invoke(
+                    "Test-ApplicationAccessPolicy", {"Identity": mailbox, "AppId": app_id}
+                )
+                verdict = rows[0].get("AccessCheckResult") if rows else "no answer"
+                results.append(f"{label} {mailbox}: {verdict}")
+    except ClientError as exc:
+        results.append(f"check failed: {exc}")
+    return "; ".join(results) if results else "no mailbox found to check"
+
+
+class ExchangeScopeKind:
+    name = NAME
+
+    def addresses(self, desired: Desired) -> list[str]:
+        return [c5.scope_address(k) for k, a in sorted(desired.app_registrations.items()) if a.mailbox_scope]
+
+    def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
+        keys = sorted({_key(a) for a in self.addresses(ctx.desired)} | {_key(a) for a in recorded})
+        objects: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for key in keys:
+            address = c5.scope_address(key)
+            if ctx.exchange is None:
+                errors[address] = (
+                    "no Exchange admin API configured (SSSCTL_EXCHANGE_URL): the mailbox "
+                    "scope of the app cannot be checked"
+                )
+                continue
+            try:
+                objects[address] = self._read_one(ctx, key, recorded.get(address))
+            except (ClientError, RuntimeError) as exc:
+                errors[address] = f"mailbox scope could not be read: {exc}"
+        return Observed(objects=objects, errors=errors, recorded=recorded)
+
+    def _read_one(self, ctx: Context, key: str, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+        app = c5.read_app(ctx, key)
+        if app is None:
+            return {"app_id": None, "policies": [], "check": None}
+        app_id = str(app["appId"]).lower()
+        policies = _policies(ctx, app_id)
+        group = _group_of(ctx.desired, key) or ((recorded or {}).get("managed") or {}).get("group")
+        check = _check(ctx, app_id, str(group)) if policies and group else None
+        return {"app_id": app_id, "policies": policies, "check": check}
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        keys = sorted({_key(a) for a in self.addresses(desired)} | {_key(a) for a in observed.recorded})
+        return [self._diff_one(desired, observed, key) for key in keys]
+
+    def _diff_one(self, desired: Desired, observed: Observed, key: str) -> Change:
+        address = c5.scope_address(key)
+        if address in observed.errors:
+            return Change(address, Action.UNKNOWN, None, None, observed.errors[address])
+        found = observed.objects.get(address) or {}
+        policies = found.get("policies") or []
+        before = _before(policies)
+        group = _group_of(desired, key)
+        detail: dict[str, Any] = {"key": key}
+        checked = f" (checked: {found['check']})" if found.get("check") else ""
+        if group is None:
+            recorded = observed.recorded.get(address)
+            original = (recorded or {}).get("original")
+            if recorded is None:
+                return Change(address, Action.NOOP, before, before, "not managed", detail=detail)
+            if original is None or not original.get("group"):
+                if not policies:
+                    return Change(
+                        address,
+                        Action.NOOP,
+                        before,
+                        before,
+                        "no policy left to remove",
+                        detail={**detail, "forget": True},
+                    )
+                return Change(
+                    address,
+                    Action.DELETE,
+                    before,
+                    None,
+                    "no longer in the config: remove the access policy sssctl created",
+                    detail=detail,
+                )
+            group = str(original["group"])
+        after = {"scope": f"scoped to {group}", "group": group}
+        detail["group"] = group
+        if before is None:
+            return Change(
+                address, Action.CREATE, None, after, f"{UNSCOPED}; restrict it to {group}", detail=detail
+            )
+        if len(policies) == 1 and _matches(policies[0], group):
+            return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
+        return Change(
+            address,
+            Action.UPDATE,
+            before,
+            after,
+            f"replace the access policy: scope it to {group}",
+            detail=detail,
+        )
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        if ctx.exchange is None:
+            raise RuntimeError("no Exchange admin API configured (SSSCTL_EXCHANGE_URL)")
+        key = str(change.detail["key"])
+        app_id = _app_id(ctx, key)
+        policies = _policies(ctx, app_id)
+        writes = 0
+        if change.action is Action.DELETE:
+            for policy in policies:
+                ctx.exchange.invoke("Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
+                writes += 1
+            return Applied(change.address, managed=None, writes=writes, message="access policy removed")
+        group = str(change.detail["group"])
+        if not any(_matches(p, group) for p in policies):
+            ctx.exchange.invoke(
+                "New-ApplicationAccessPolicy",
+                {
+                    "AppId": app_id,
+                    "PolicyScopeGroupId": group,
+                    "AccessRight": ACCESS_RIGHT,
+                    "Description": f"sssctl app_registration.{key}",
+                },
+            )
+            writes += 1
+        for policy in policies:
+            if not _matches(policy, group):
+                ctx.exchange.invoke("Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
+                writes += 1
+        log.info("exchange_scope.applied", address=change.address, writes=writes)
+        return Applied(
+            change.address, managed=dict(change.after or {}), writes=writes, message=f"scoped to {group}"
+        )
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        return {
+            a: _before((o or {}).get("policies") or []) or {"scope": UNSCOPED}
+            for a, o in observed.objects.items()
+        }
+
+    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        return []
+
+
+def _before(policies: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    if not policies:
+        return None
+    groups = sorted(_scope_label(p) for p in policies)
+    if len(groups) == 1:
+        return {"scope": f"scoped to {groups[0]}", "group": groups[0]}
+    return {"scope": "scoped to " + ", ".join(groups), "group": groups}
+
+
+def _app_id(ctx: Context, key: str) -> str:
+    known = (ctx.scratch.get("apps") or {}).get(key)
+    if known:
+        return str(known["app_id"]).lower()
+    app = c5.read_app(ctx, key)
+    if app is None:
+        raise LookupError(f"app registration {key!r} does not exist; apply its change first")
+    return str(app["appId"]).lower()
+
+
+KIND = ExchangeScopeKind()

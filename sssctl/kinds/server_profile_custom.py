@@ -1,0 +1,480 @@
+"""``server_profile.custom["<name>"]``: an Exchange Online email server profile that signs
+in with the customer's own app registration ("OAuth (Cross Tenant)").
+
+The client secret is write-only in Dataverse, so drift on it is judged from what sssctl
+recorded (the keyId it last gave the profile), from Graph (that keyId still exists and is
+not due for rotation) and from ``isoauthclientsecretset``; the rule lives in
+:func:`sssctl.kinds._control5.decide_secret` and is shared with ``app_registration``.
+When a new secret is needed, the app registration's credential change (applied just
+before, same run) leaves its text in ``ctx.scratch["secrets"]``; this kind writes it into
+the profile, checks the profile reports it set, and only then removes the secrets the
+profile held before (once every profile using that app holds the new one).
+
+Restore/destroy deletes a profile only if sssctl created it, and :meth:`guard` refuses
+while the organisation default or any mailbox still uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.clients.errors import ClientError, NotFound
+from sssctl.config.model import CustomProfile, Desired
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _control5 as c5
+from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.logging import register_secret
+
+log = structlog.get_logger(__name__)
+
+NAME = "server_profile_custom"
+PREFIX = "server_profile.custom"
+DEFAULT_PROFILE_NAME = "Microsoft Exchange Online"
+
+# Column values of an "Exchange Online / OAuth (Cross Tenant)" profile. The reference marks
+# this mapping partly [guess] (the portal's UI->column mapping is undocumented): keep every
+# such value in this one table so a correction is one edit.
+EWS_URL = "https://outlook.office365.com/EWS/Exchange.asmx"
+EXCHANGE_ONLINE_COLUMNS: Mapping[str, Any] = {
+    "servertype": 0,  # "Exchange Server": Exchange Online on Dynamics online
+    "useautodiscover": False,
+    "incomingserverlocation": EWS_URL,
+    "outgoingserverlocation": EWS_URL,
+    "incomingcredentialretrieval": 7,  # OAuth with Microsoft Entra ID
+    "outgoingcredentialretrieval": 7,
+    "incomingauthenticationprotocol": 4,  # OAuth
+    "outgoingauthenticationprotocol": 4,
+    "usedefaulttenantid": False,  # the tenant id below is used, possibly another tenant
+}
+PROFILE_SELECT = (
+    "emailserverprofileid",
+    "name",
+    *EXCHANGE_ONLINE_COLUMNS,
+    "exchangeonlinetenantid",
+    "oauthclientid",
+    "isoauthclientsecretset",
+    "statecode",
+    "statuscode",
+)
+_CREDENTIAL_LABELS = {
+    7: "oauth_entra_id",
+    2: "server_to_server",
+    1: "profile_credentials",
+    0: "user_credentials",
+    6: "hybrid_modern_auth",
+}
+
+
+def _name(address: str) -> str:
+    return c5.key_of_address(address, PREFIX)[2:-2]
+
+
+def _tenant(desired: Desired, profile: CustomProfile) -> str:
+    return (profile.tenant_id or desired.environment.tenant_id or "").lower()
+
+
+# --- read -----------------------------------------------------------------------------------------
+
+
+def _usage(ctx: Context, profile_id: str) -> dict[str, Any]:
+    """Who still uses a profile sssctl might delete: the org default and mailboxes."""
+    org = list(ctx.dataverse.query("organizations", select=["_defaultemailserverprofileid_value"], top=1))
+    default = bool(org) and str(org[0].get("_defaultemailserverprofileid_value") or "").lower() == profile_id
+    rows = list(
+        ctx.dataverse.query(
+            "mailboxes", select=["mailboxid"], filter=f"_emailserverprofile_value eq {profile_id}", top=1
+        )
+    )
+    return {"org_default": default, "mailboxes": len(rows)}
+
+
+def _facts(
+    ctx: Context, name: str, row: Mapping[str, Any] | None, key: str
+) -> tuple[dict[str, Any], c5.SecretDecision, str | None]:
+    app = c5.read_app(ctx, key)
+    facts = c5.secret_facts(ctx, key, app)
+    decision = c5.decide_secret(facts, c5.now(ctx), c5.rotate_days(ctx.desired, key))
+    app_id = str(app["appId"]).lower() if app else None
+    return {"row": dict(row) if row else None, "app_id": app_id}, decision, app_id
+
+
+class ServerProfileCustomKind:
+    name = NAME
+
+    def addresses(self, desired: Desired) -> list[str]:
+        return [c5.profile_address(n) for n in sorted(desired.custom_profiles)]
+
+    def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
+        names = sorted(set(ctx.desired.custom_profiles) | {_name(a) for a in recorded})
+        objects: dict[str, Any] = {}
+        etags: dict[str, str | None] = {}
+        errors: dict[str, str] = {}
+        extra: dict[str, Any] = {"profiles": {}, "secrets": {}, "usage": {}, "referenced": {}}
+        for name in names:
+            address = c5.profile_address(name)
+            try:
+                row = c5.read_profile_rows(ctx, [name])[name]
+                objects[address] = {"row": row}
+                etags[address] = str(row.get("@odata.etag")) if row and row.get("@odata.etag") else None
+                extra["profiles"][name] = _summary(row)
+                profile = ctx.desired.custom_profiles.get(name)
+                if profile is not None:
+                    found, decision, _ = _facts(ctx, name, row, profile.app_registration)
+                    objects[address] = found
+                    extra["secrets"][name] = {
+                        "reason": decision.reason,
+                        "current": c5.describe_credential(decision.current),
+                    }
+                elif row is not None:
+                    extra["usage"][name] = _usage(ctx, str(row["emailserverprofileid"]).lower())
+            except (ClientError, LookupError, ValueError, RuntimeError) as exc:
+                errors[address] = str(exc)
+        extra["referenced"] = _referenced(ctx, extra["profiles"])
+        return Observed(objects=objects, etags=etags, errors=errors, recorded=recorded, extra=extra)
+
+    # --- diff ---------------------------------------------------------------------------------------
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        names = sorted(set(desired.custom_profiles) | {_name(a) for a in observed.recorded})
+        return [self._diff_one(desired, observed, name) for name in names]
+
+    def _diff_one(self, desired: Desired, observed: Observed, name: str) -> Change:
+        address = c5.profile_address(name)
+        if address in observed.errors:
+            return Change(address, Action.UNKNOWN, None, None, observed.errors[address])
+        found = observed.objects.get(address) or {}
+        row = found.get("row")
+        etag = observed.etags.get(address)
+        recorded = observed.recorded.get(address)
+        profile = desired.custom_profiles.get(name)
+        if profile is None:
+            return _restore(address, name, row, etag, recorded)
+        secret = observed.extra.get("secrets", {}).get(name) or {}
+        before = _managed_now(row, recorded, found.get("app_id"), secret.get("current"))
+        after = _managed_wanted(desired, profile, found.get("app_id"), secret)
+        detail: dict[str, Any] = {
+            "name": name,
+            "app_key": profile.app_registration,
+            "profile_id": str(row["emailserverprofileid"]) if row else None,
+            "tenant_id": _tenant(desired, profile),
+            "new_secret": bool(secret.get("reason")),
+            "sharing": c5.profiles_using(desired, profile.app_registration),
+        }
+        if row is None:
+            return Change(address, Action.CREATE, None, after, "the profile does not exist", detail=detail)
+        changed = [k for k in after if _norm(after[k]) != _norm(before.get(k))]
+        if not changed:
+            return Change(address, Action.NOOP, before, after, "up to date", etag=etag, detail=detail)
+        reason = (
+            f"new client secret: {secret['reason']}"
+            if detail["new_secret"]
+            else "differs: " + ", ".join(changed)
+        )
+        return Change(address, Action.UPDATE, before, after, reason, etag=etag, detail=detail)
+
+    # --- apply --------------------------------------------------------------------------------------
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        if change.action is Action.DELETE:
+            return _delete(ctx, change)
+        if change.detail.get("restore"):
+            return _restore_apply(ctx, change)
+        return _write(ctx, change)
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        return {c5.profile_address(n): s for n, s in observed.extra.get("profiles", {}).items()}
+
+    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        mine = observed.get(NAME)
+        extra = mine.extra if mine is not None else {}
+        refusals: list[str] = []
+        by_address = {c.address: c for c in changes}
+        for change in changes:
+            if change.address.startswith(PREFIX) and change.action is Action.DELETE:
+                usage = extra.get("usage", {}).get(_name(change.address)) or {}
+                if usage.get("org_default") or usage.get("mailboxes"):
+                    refusals.append(_in_use_message(_name(change.address), usage))
+        wanted = ctx.desired.mailbox_defaults.server_profile if ctx.desired.mailbox_defaults else None
+        if wanted and wanted.strip().lower() not in ("default", DEFAULT_PROFILE_NAME.lower()):
+            refusals += _missing_profile(wanted, ctx.desired, by_address, extra)
+        return refusals
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+
+def _summary(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return {"exists": False, "id": None, "active": False}
+    return {"exists": True, "id": str(row["emailserverprofileid"]), "active": row.get("statecode") == 0}
+
+
+def _authentication(row: Mapping[str, Any]) -> str:
+    values = {row.get("incomingcredentialretrieval"), row.get("outgoingcredentialretrieval")}
+    protocols = {row.get("incomingauthenticationprotocol"), row.get("outgoingauthenticationprotocol")}
+    if values == {7} and protocols == {4}:
+        return "oauth_entra_id"
+    return "/".join(sorted(_CREDENTIAL_LABELS.get(v, f"unknown ({v})") for v in values if v is not None))
+
+
+def _connection(row: Mapping[str, Any]) -> str:
+    """The fixed Exchange Online columns in one word: ``exchange_online`` or what differs."""
+    off = [col for col, value in EXCHANGE_ONLINE_COLUMNS.items() if _norm(row.get(col)) != _norm(value)]
+    return "exchange_online" if not off else "differs: " + ", ".join(off)
+
+
+def _managed_now(
+    row: Mapping[str, Any] | None, recorded: Mapping[str, Any] | None, app_id: str | None, current: str | None
+) -> dict[str, Any]:
+    if row is None:
+        return {}
+    tenant = "" if row.get("usedefaulttenantid") else str(row.get("exchangeonlinetenantid") or "").lower()
+    held = ((recorded or {}).get("fingerprints") or {}).get("secret_key_id")
+    secret = None
+    if row.get("isoauthclientsecretset"):
+        secret = current or (f"keyId {held} (no longer on the app)" if held else "set, but not by sssctl")
+    return {
+        "type": _connection(row),
+        "authentication": _authentication(row),
+        "client_id": str(row.get("oauthclientid") or "").lower() or None,
+        "tenant_id": tenant or None,
+        "active": row.get("statecode") == 0,
+        "secret": secret,
+    }
+
+
+def _managed_wanted(
+    desired: Desired, profile: CustomProfile, app_id: str | None, secret: Mapping[str, Any]
+) -> dict[str, Any]:
+    new = secret.get("reason")
+    return {
+        "type": "exchange_online",
+        "authentication": "oauth_entra_id",
+        "client_id": app_id or f"(app id of app_registration.{profile.app_registration}, known after apply)",
+        "tenant_id": _tenant(desired, profile) or None,
+        "active": True,
+        "secret": f"new secret from app_registration.{profile.app_registration}"
+        if new
+        else secret.get("current"),
+    }
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        return {"true": True, "false": False}.get(lowered, lowered)
+    return value
+
+
+def _referenced(ctx: Context, known: Mapping[str, Any]) -> dict[str, bool]:
+    """Does the profile mailbox_defaults names exist (for the guard)?"""
+    wanted = ctx.desired.mailbox_defaults.server_profile if ctx.desired.mailbox_defaults else None
+    if not wanted or wanted.strip().lower() == "default" or wanted in known:
+        return {}
+    try:
+        rows = c5.read_profile_rows(ctx, [wanted])
+    except (ClientError, LookupError):
+        return {}
+    return {wanted: rows[wanted] is not None}
+
+
+def _in_use_message(name: str, usage: Mapping[str, Any]) -> str:
+    users = []
+    if usage.get("org_default"):
+        users.append("it is the organisation's default profile for new mailboxes")
+    if usage.get("mailboxes"):
+        users.append("mailboxes still synchronize through it")
+    return (
+        f'refusing to delete server_profile.custom["{name}"]: {" and ".join(users)}. '
+        "Point mailbox_defaults.server_profile and the mailboxes at another profile, apply that, "
+        "then remove this profile."
+    )
+
+
+def _missing_profile(
+    wanted: str, desired: Desired, changes: Mapping[str, Change], extra: Mapping[str, Any]
+) -> list[str]:
+    match = next((n for n in desired.custom_profiles if n.lower() == wanted.strip().lower()), None)
+    if match is not None:
+        change = changes.get(c5.profile_address(match))
+        if change is None or change.action is not Action.DELETE:
+            return []
+    elif extra.get("referenced", {}).get(wanted, True):
+        return []
+    return [
+        f"refusing: mailbox_defaults.server_profile names {wanted!r}, a profile that neither exists "
+        f'nor is created by this plan; declare it under [server_profiles.custom."{wanted}"] or fix the name'
+    ]
+
+
+# --- apply helpers -----------------------------------------------------------------------------------
+
+
+def _app_id_now(ctx: Context, key: str) -> str:
+    known = (ctx.scratch.get("apps") or {}).get(key)
+    if known:
+        return str(known["app_id"]).lower()
+    app = c5.read_app(ctx, key)
+    if app is None:
+        raise LookupError(f"app registration {key!r} does not exist; apply its change first")
+    return str(app["appId"]).lower()
+
+
+def _secret_now(ctx: Context, key: str) -> Mapping[str, Any]:
+    secret: Mapping[str, Any] | None = (ctx.scratch.get("secrets") or {}).get(key)
+    if not secret:
+        raise LookupError(
+            f"the new client secret of app_registration.{key} was not created in this run "
+            f"(its credential change failed or was not targeted); run apply again without --target"
+        )
+    register_secret(str(secret["text"]))
+    return secret
+
+
+def _body(ctx: Context, change: Change, with_secret: Mapping[str, Any] | None) -> dict[str, Any]:
+    detail = change.detail
+    body: dict[str, Any] = dict(EXCHANGE_ONLINE_COLUMNS)
+    body.update(
+        exchangeonlinetenantid=detail["tenant_id"],
+        oauthclientid=_app_id_now(ctx, str(detail["app_key"])),
+        statecode=0,
+        statuscode=1,
+    )
+    if with_secret is not None:
+        body["oauthclientsecret"] = with_secret["text"]
+    return body
+
+
+def _write(ctx: Context, change: Change) -> Applied:
+    detail = change.detail
+    key = str(detail["app_key"])
+    secret = _secret_now(ctx, key) if detail.get("new_secret") else None
+    body = _body(ctx, change, secret)
+    if change.action is Action.CREATE:
+        profile_id = str(ctx.dataverse.create("emailserverprofiles", {"name": detail["name"], **body}))
+    else:
+        profile_id = str(detail["profile_id"])
+        ctx.dataverse.update("emailserverprofiles", profile_id, body, if_match=change.etag)
+    ctx.scratch.pop("emailserverprofiles", None)  # the shared profile list is stale now
+    writes = 1
+    fingerprints = dict((ctx.state.get(change.address) or {}).get("fingerprints") or {})
+    fingerprints.update(app_key=key, profile_id=profile_id)
+    if secret is not None:
+        _verify_secret_set(ctx, profile_id, str(detail["name"]))
+        fingerprints.update(
+            secret_key_id=str(secret["key_id"]),
+            secret_hint=str(secret["hint"]),
+            secret_expires=str(secret["expires"]),
+        )
+        writes += _retire_old_secrets(ctx, change, str(secret["key_id"]))
+    managed = {k: v for k, v in (change.after or {}).items() if k != "secret"}
+    managed["client_id"] = body["oauthclientid"]
+    log.info("server_profile.written", address=change.address, writes=writes)
+    return Applied(
+        change.address,
+        managed=managed,
+        fingerprints=fingerprints,
+        writes=writes,
+        message="profile written" + (" with a new secret" if secret else ""),
+    )
+
+
+def _verify_secret_set(ctx: Context, profile_id: str, name: str) -> None:
+    row = ctx.dataverse.get("emailserverprofiles", profile_id, select=["isoauthclientsecretset"])
+    if not (row or {}).get("isoauthclientsecretset"):
+        raise RuntimeError(
+            f"server profile {name!r} does not report its client secret as set after the update; "
+            "the previous secret was kept on the app registration"
+        )
+
+
+def _retire_old_secrets(ctx: Context, change: Change, new_key_id: str) -> int:
+    """Once every profile sharing the app holds the new secret, remove the other sssctl ones."""
+    key = str(change.detail["app_key"])
+    holders: dict[str, str] = ctx.scratch.setdefault("profile_keys", {}).setdefault(key, {})
+    holders[str(change.detail["name"])] = new_key_id
+    if any(holders.get(n) != new_key_id for n in change.detail.get("sharing", [])):
+        return 0
+    app = c5.read_app(ctx, key)
+    if app is None:
+        return 0
+    entry = ctx.state.get(c5.credential_address(key)) or {}
+    recorded = {str(k): str(v) for k, v in (entry.get("fingerprints") or {}).items()}
+    old = [
+        str(c["keyId"])
+        for c in app.get("passwordCredentials") or []
+        if c5.created_by_sssctl(c, recorded) and str(c["keyId"]).lower() != new_key_id.lower()
+    ]
+    return c5.remove_credentials(ctx, str(app["id"]), old)
+
+
+def _restore(
+    address: str,
+    name: str,
+    row: Mapping[str, Any] | None,
+    etag: str | None,
+    recorded: Mapping[str, Any] | None,
+) -> Change:
+    before = _managed_now(row, recorded, None, None) or None
+    detail: dict[str, Any] = {"name": name, "profile_id": str(row["emailserverprofileid"]) if row else None}
+    if recorded is None or row is None:
+        return Change(
+            address,
+            Action.NOOP,
+            before,
+            before,
+            "not managed",
+            etag=etag,
+            detail={**detail, "forget": recorded is not None},
+        )
+    original = recorded.get("original")
+    if original is None:
+        return Change(
+            address,
+            Action.DELETE,
+            before,
+            None,
+            "no longer in the config: sssctl created it, so it is deleted",
+            etag=etag,
+            detail=detail,
+        )
+    after = {k: original.get(k) for k in ("client_id", "tenant_id", "active")}
+    return Change(
+        address,
+        Action.UPDATE,
+        before,
+        after,
+        "restore the values found before sssctl managed it (the secret cannot be restored)",
+        etag=etag,
+        detail={**detail, "restore": True},
+    )
+
+
+def _restore_apply(ctx: Context, change: Change) -> Applied:
+    after = change.after or {}
+    body: dict[str, Any] = {"oauthclientid": after.get("client_id")}
+    if after.get("tenant_id"):
+        body.update(exchangeonlinetenantid=after["tenant_id"], usedefaulttenantid=False)
+    else:
+        body["usedefaulttenantid"] = True
+    body.update(
+        statecode=0 if after.get("active", True) else 1, statuscode=1 if after.get("active", True) else 2
+    )
+    ctx.dataverse.update("emailserverprofiles", str(change.detail["profile_id"]), body, if_match=change.etag)
+    return Applied(change.address, managed=None, writes=1, message="restored")
+
+
+def _delete(ctx: Context, change: Change) -> Applied:
+    try:
+        ctx.dataverse.delete("emailserverprofiles", str(change.detail["profile_id"]), if_match=change.etag)
+    except NotFound:
+        return Applied(change.address, managed=None, message="already gone")
+    ctx.scratch.pop("emailserverprofiles", None)
+    return Applied(change.address, managed=None, writes=1, message="profile deleted")
+
+
+KIND = ServerProfileCustomKind()
