@@ -1,0 +1,192 @@
+"""A small in-memory stand-in for DataverseClient, enough for the Dataverse-side kinds.
+
+It evaluates the flat ``$filter`` shapes the kinds build (clauses joined by ``or`` or by
+``and``), keeps ETags that change on every write, honours If-Match, and records every call
+so tests can count writes and check that filtering happened on the server side.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sssctl.clients.dataverse import BatchOperation, BatchResult, WhoAmI
+from sssctl.clients.errors import NotFound, PreconditionFailed
+
+_KEY = {
+    "organizations": "organizationid",
+    "mailboxes": "mailboxid",
+    "emailserverprofiles": "emailserverprofileid",
+    "queues": "queueid",
+    "usersettingscollection": "systemuserid",
+    "systemusers": "systemuserid",
+    "roles": "roleid",
+    "privileges": "privilegeid",
+    "businessunits": "businessunitid",
+}
+_CLAUSE = re.compile(r"^\s*(\S+)\s+(eq|ne)\s+(.+?)\s*$")
+_DEPTH_NAMES = ("Basic", "Local", "Deep", "Global")
+
+
+def _literal(text: str) -> Any:
+    if text == "null":
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return text.lower()
+
+
+def _matches(row: Mapping[str, Any], expression: str | None) -> bool:
+    if not expression:
+        return True
+    if " or " in expression:
+        return any(_matches(row, part) for part in expression.split(" or "))
+    if " and " in expression:
+        return all(_matches(row, part) for part in expression.split(" and "))
+    match = _CLAUSE.match(expression)
+    assert match, f"fake cannot evaluate {expression!r}"
+    column, op, literal = match.groups()
+    value = row.get(column)
+    wanted = _literal(literal)
+    if isinstance(value, str) and isinstance(wanted, str):
+        value, wanted = value.lower(), wanted.lower()   # Dataverse compares strings case-insensitively
+    equal = value == wanted
+    return equal if op == "eq" else not equal
+
+
+@dataclass
+class FakeDataverse:
+    tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    role_privileges: dict[str, dict[str, str]] = field(default_factory=dict)   # role id -> priv id -> depth
+    user_roles: dict[str, list[str]] = field(default_factory=dict)             # user id -> role ids
+    me: str = "00000000-0000-0000-0000-0000000000aa"
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    writes: int = 0
+    _version: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+
+    # -- seeding -----------------------------------------------------------------------------
+    def add(self, entity_set: str, row: dict[str, Any]) -> dict[str, Any]:
+        row = dict(row)
+        row["@odata.etag"] = self._etag()
+        self.tables.setdefault(entity_set, {})[str(row[_KEY[entity_set]]).lower()] = row
+        return row
+
+    def _etag(self) -> str:
+        return f'W/"{next(self._version)}"'
+
+    def row(self, entity_set: str, key: str) -> dict[str, Any]:
+        return self.tables[entity_set][key.lower()]
+
+    def touch(self, entity_set: str, key: str) -> None:
+        """Someone else edits the record: its ETag moves on."""
+        self.row(entity_set, key)["@odata.etag"] = self._etag()
+
+    # -- DataverseClient surface ---------------------------------------------------------------
+    def whoami(self) -> WhoAmI:
+        return WhoAmI(user_id=self.me, business_unit_id="bu", organization_id="org")
+
+    def get(self, entity_set: str, key: str, *, select: Sequence[str] | None = None,
+            expand: str | None = None) -> dict[str, Any]:
+        self.calls.append(("GET", entity_set, key))
+        try:
+            return dict(self.row(entity_set, key))
+        except KeyError:
+            raise NotFound(f"{entity_set} With Id = {key} Does Not Exist", status=404) from None
+
+    def query(self, entity_set: str, *, select: Sequence[str] | None = None, filter: str | None = None,
+              orderby: str | None = None, expand: str | None = None, top: int | None = None,
+              page_size: int = 5000) -> Iterator[dict[str, Any]]:
+        self.calls.append(("QUERY", entity_set, filter))
+        nav = re.fullmatch(r"systemusers\((.+)\)/systemuserroles_association", entity_set)
+        if nav:
+            roles = self.tables.get("roles", {})
+            return iter([dict(roles[r.lower()]) for r in self.user_roles.get(nav.group(1), [])])
+        rows = [dict(r) for r in self.tables.get(entity_set, {}).values() if _matches(r, filter)]
+        return iter(rows[:top] if top else rows)
+
+    def update(self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None) -> None:
+        self.calls.append(("PATCH", entity_set, dict(body)))
+        self._patch(entity_set, key, body, if_match)
+
+    def _patch(self, entity_set: str, key: str, body: Mapping[str, Any], if_match: str | None) -> None:
+        try:
+            row = self.row(entity_set, key)
+        except KeyError:
+            raise NotFound(f"{entity_set} With Id = {key} Does Not Exist", status=404) from None
+        if if_match not in (None, "*") and if_match != row["@odata.etag"]:
+            raise PreconditionFailed("The version of the existing record doesn't match", status=412)
+        for name, value in body.items():
+            if name.endswith("@odata.bind"):
+                column = name.split("@")[0]
+                column = {"defaultemailserverprofileid": "defaultemailserverprofileid"}.get(column, column)
+                row[f"_{column}_value"] = re.search(r"\((.+)\)", str(value)).group(1)  # type: ignore[union-attr]
+            elif name == "orgdborgsettings":
+                row[name] = _merge_orgsettings(row.get(name) or "", str(value))
+            else:
+                row[name] = value
+        row["@odata.etag"] = self._etag()
+        self.writes += 1
+
+    def action(self, name: str, body: Mapping[str, Any] | None = None, *,
+               bound: tuple[str, str] | None = None) -> Any:
+        self.calls.append(("ACTION", name, body))
+        assert bound is not None
+        role = bound[1].lower()
+        held = self.role_privileges.setdefault(role, {})
+        if name == "RemovePrivilegeRole":
+            privilege = str((body or {})["Privilege"]["privilegeid"]).lower()
+            held.pop(privilege, None)
+        elif name == "AddPrivilegesRole":
+            for entry in (body or {})["Privileges"]:
+                held[str(entry["PrivilegeId"]).lower()] = entry["Depth"]
+        self.writes += 1
+        return None
+
+    def function(self, name: str, params: Mapping[str, Any] | None = None, *,
+                 bound: tuple[str, str] | None = None) -> Any:
+        self.calls.append(("FUNCTION", name, params))
+        assert name == "RetrieveRolePrivilegesRole"
+        role = str((params or {})["RoleId"]).lower()
+        return {"RolePrivileges": [
+            {"PrivilegeId": p, "Depth": d, "BusinessUnitId": "bu"} for p, d in self.role_privileges.get(role, {}).items()
+        ]}
+
+    def batch(self, operations: Sequence[BatchOperation], *, atomic: bool = False,
+              continue_on_error: bool = False, max_per_batch: int = 1000) -> list[BatchResult]:
+        self.calls.append(("BATCH", str(len(operations)), None))
+        assert len(operations) <= 1000
+        results = []
+        for op in operations:
+            match = re.fullmatch(r"(\w+)\((.+)\)", op.url)
+            assert match and op.method == "PATCH"
+            try:
+                self._patch(match.group(1), match.group(2), op.body or {}, op.headers.get("If-Match"))
+                results.append(BatchResult(op, 204, None, {}, None))
+            except (PreconditionFailed, NotFound) as exc:
+                results.append(BatchResult(op, exc.status, None, {}, exc))
+        return results
+
+
+def _merge_orgsettings(stored: str, patch: str) -> str:
+    """Per-element upsert that keeps untouched elements byte for byte (reference §2.1)."""
+    if patch == "":
+        return ""
+    body = stored[len("<OrgSettings>") : -len("</OrgSettings>")] if stored else ""
+    for name, value in re.findall(r"<(\w+)>([^<]*)</\1>", patch[len("<OrgSettings>") :]):
+        element = re.compile(rf"<{name}>[^<]*</{name}>")
+        if element.search(body):
+            body = element.sub(f"<{name}>{value}</{name}>", body, count=1)
+        else:
+            body += f"<{name}>{value}</{name}>"
+    return f"<OrgSettings>{body}</OrgSettings>"
+
+
+def depth(index: int) -> str:
+    return _DEPTH_NAMES[index]

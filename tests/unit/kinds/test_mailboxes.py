@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.config.model import MailboxDefaults, MailboxPolicy
+from sssctl.engine.plan import Action
+from sssctl.kinds.mailboxes import KIND, digest
+from tests.unit.kinds.world import CUSTOM_PROFILE, Engine, actionable, desired, mailbox_id, seed
+
+pytestmark = pytest.mark.timeout(30)
+
+USERS = MailboxPolicy(enforce="defaults", scope="users", exclude=("USER06@contoso.com",))
+
+
+def test_plan_counts_drift_found_by_a_server_side_filter() -> None:
+    engine = Engine(seed())
+    (change,) = engine.plan(KIND, desired(mailboxes=USERS))
+    assert change.action is Action.UPDATE
+    assert change.before == {
+        "drifted": 3,
+        "by_reason": {"appointments_contacts_tasks": 1, "incoming_email": 1, "server_profile": 1},
+        "sample": ["user02@contoso.com", "user03@contoso.com", "user04@contoso.com"],
+    }
+    (query,) = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "mailboxes"]
+    assert "incomingemaildeliverymethod ne 2" in query and "actdeliverymethod ne 1" in query
+    assert "_emailserverprofile_value ne 7eedeb22" in query
+    json.dumps(change.detail)       # saved plans carry it
+
+
+def test_apply_reverts_with_etags_then_a_second_apply_writes_nothing() -> None:
+    engine = Engine(seed())
+    want = desired(mailboxes=USERS)
+    (applied,) = engine.apply(KIND, want)
+    assert applied.writes == 3
+    assert engine.state["mailboxes"]["managed"]["digest"] == digest(mailbox_id(n) for n in (2, 3, 4))
+    assert "rows" not in json.dumps(engine.state)
+    patched = engine.dv.row("mailboxes", mailbox_id(4))
+    assert patched["_emailserverprofile_value"] == "7eedeb22-6a30-4a66-808b-00c25a95b03f"
+    assert patched["testemailconfigurationscheduled"] is True
+    assert "testemailconfigurationscheduled" not in engine.dv.row("mailboxes", mailbox_id(2))
+    assert engine.dv.row("mailboxes", mailbox_id(6))["outgoingemaildeliverymethod"] == 0   # excluded
+    writes = engine.dv.writes
+    assert actionable(engine.plan(KIND, want)) == []
+    engine.apply(KIND, want)
+    assert engine.dv.writes == writes
+
+
+def test_a_mailbox_changed_since_plan_is_named_and_not_overwritten() -> None:
+    engine = Engine(seed())
+    want = desired(mailboxes=USERS)
+    ctx = engine.context(want)
+    (change,) = KIND.diff(want, KIND.read(ctx))
+    engine.dv.touch("mailboxes", mailbox_id(3))
+    with pytest.raises(PreconditionFailed, match=r"user03@contoso\.com"):
+        KIND.apply(ctx, change)
+    assert engine.dv.row("mailboxes", mailbox_id(3))["actdeliverymethod"] == 2
+    assert engine.dv.row("mailboxes", mailbox_id(2))["incomingemaildeliverymethod"] == 2
+
+
+def test_report_shows_drift_without_changing_anything() -> None:
+    engine = Engine(seed())
+    (change,) = engine.plan(KIND, desired(mailboxes=MailboxPolicy(enforce="report", scope="all")))
+    assert change.action is Action.NOOP
+    assert change.detail["report"] is True and change.detail["drifted"] == 5
+    assert "report only: 5 mailboxes" in change.reason
+
+
+def test_queue_mailboxes_ignore_act_and_never_get_it_written() -> None:
+    engine = Engine(seed())
+    want = desired(mailboxes=MailboxPolicy(enforce="defaults", scope="queues"))
+    (change,) = engine.plan(KIND, want)
+    assert change.before["sample"] == ["queue08@contoso.com"]
+    engine.apply(KIND, want)
+    queue = engine.dv.row("mailboxes", mailbox_id(8))
+    assert queue["incomingemaildeliverymethod"] == 2 and queue["actdeliverymethod"] == 1
+    assert engine.dv.row("mailboxes", mailbox_id(7))["actdeliverymethod"] == 2
+
+
+def test_drift_is_measured_against_the_defaults_this_plan_sets() -> None:
+    engine = Engine(seed())
+    want = desired(mailboxes=USERS, mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO"))
+    (change,) = engine.plan(KIND, want)
+    assert change.before["by_reason"]["server_profile"] == 4        # every user but user04 (and excluded 06)
+    assert change.detail["moved_from"]["7eedeb22-6a30-4a66-808b-00c25a95b03f"] == 4
+    engine.apply(KIND, want)
+    assert engine.dv.row("mailboxes", mailbox_id(1))["_emailserverprofile_value"] == CUSTOM_PROFILE
+
+
+def test_a_profile_not_created_yet_makes_every_mailbox_in_scope_drift() -> None:
+    engine = Engine(seed())
+    want = desired(mailboxes=USERS, mailbox_defaults=MailboxDefaults(server_profile="Future"))
+    (change,) = engine.plan(KIND, want)
+    assert change.before["drifted"] == 5
+    (query,) = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "mailboxes"]
+    assert query is None
+
+
+def test_dropping_the_policy_forgets_it_without_touching_mailboxes() -> None:
+    engine = Engine(seed())
+    engine.apply(KIND, desired(mailboxes=USERS))
+    (change,) = engine.plan(KIND, desired())
+    assert change.action is Action.NOOP and change.detail == {"forget": True}
+    engine.apply(KIND, desired())
+    assert engine.state == {}
