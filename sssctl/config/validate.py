@@ -123,14 +123,17 @@ class Checker:
     def table(self, node: spec.Table, value: Any, path: KeyPath) -> None:
         if not self._is_table(value, path):
             return
+        suggested: set[str] = set()
         for key, item in value.items():
             if key in node.fields:
                 self.node(node.fields[key], item, (*path, key))
             else:
                 where = f"in [{render_path(path)}]" if path else "at the top level"
-                self.add((*path, key), f"unknown key {where}; allowed: {', '.join(node.fields)}",
-                         suggest(key, node.fields))
-        for key in sorted(node.required - value.keys()):
+                hint = suggest(key, node.fields)
+                suggested.add(hint or "")
+                self.add((*path, key), f"unknown key {where}; allowed: {', '.join(node.fields)}", hint)
+        # a misspelt required key is one problem, not two
+        for key in sorted(node.required - value.keys() - suggested):
             self.add((*path, key), f"missing required key {key!r}")
 
     def map_of(self, node: spec.MapOf, value: Any, path: KeyPath) -> None:

@@ -1,0 +1,80 @@
+"""``sssctl validate`` and ``sssctl schema`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sssctl.cli import cli
+from sssctl.config.schema import render_schema
+from tests.unit.config.conftest import CONFIGS, Write
+
+TYPO = '[org_settings]\nRequirePrivilegeToSelfApproveEmailAddres = true\n'
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"SSSCTL_URL": "", "SSSCTL_CLOUD": ""})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+@pytest.mark.timeout(30)
+def test_valid_examples_exit_0() -> None:
+    code, output = run("validate", *[str(p) for p in sorted(CONFIGS.glob("*.toml"))])
+    assert code == 0
+    assert output.count(": valid (sha256:") == 3
+
+
+def test_typo_names_file_key_path_line_and_suggestion(write: Write) -> None:
+    path = write(TYPO)
+    code, output = run("validate", str(path))
+    assert code == 1
+    where = f"{path}:3: org_settings.RequirePrivilegeToSelfApproveEmailAddres"
+    assert f"{where}: unknown OrgDBOrgSetting" in output
+    assert 'did you mean "RequirePrivilegeToSelfApproveEmailAddress"?' in output
+
+
+def test_json_output_lists_findings(write: Write) -> None:
+    path = write(TYPO)
+    code, output = run("validate", "--json", str(path), str(CONFIGS / "minimal.toml"))
+    assert code == 1
+    assert json.loads(output) == [{
+        "file": str(path), "key_path": "org_settings.RequirePrivilegeToSelfApproveEmailAddres", "line": 3,
+        "message": "unknown OrgDBOrgSetting (not in the catalogue)",
+        "suggestion": "RequirePrivilegeToSelfApproveEmailAddress"}]
+
+
+def test_json_output_of_valid_files_is_an_empty_list() -> None:
+    code, output = run("validate", "--json", str(CONFIGS / "minimal.toml"))
+    assert (code, json.loads(output)) == (0, [])
+
+
+def test_missing_file_and_syntax_error_are_findings_not_tracebacks(write: Write, tmp_path: Path) -> None:
+    broken = write('[environment\nname = "x"\n')
+    code, output = run("validate", str(tmp_path / "absent.toml"), str(broken))
+    assert code == 1
+    assert "absent.toml: file not found" in output
+    assert f"{broken}:2: TOML syntax error" in output and "column" in output
+    assert "Traceback" not in output
+
+
+def test_validate_applies_environment_overrides(write: Write) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(write(""))], env={"SSSCTL_URL": "http://insecure"})
+    assert result.exit_code == 1
+    assert "$SSSCTL_URL: environment.url" in result.output
+
+
+def test_schema_prints_the_committed_schema() -> None:
+    code, output = run("schema")
+    assert code == 0
+    assert output == render_schema()
+
+
+@pytest.mark.parametrize("command", ["validate", "schema"])
+def test_help_shows_an_example(command: str) -> None:
+    code, output = run(command, "--help")
+    assert code == 0
+    assert f"sssctl {command}" in output
