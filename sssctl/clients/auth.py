@@ -374,9 +374,8 @@ class AzureCliProvider:
         if az is None:
             raise AuthError("Azure CLI (`az`) was not found on PATH",
                             remedy="install the Azure CLI and run `az login`, or choose another auth.method")
-        command = [az, "account", "get-access-token", "--resource", resource, "--output", "json"]
-        if self._tenant_id:
-            command[4:4] = ["--tenant", self._tenant_id]
+        tenant = ["--tenant", self._tenant_id] if self._tenant_id else []
+        command = [az, "account", "get-access-token", "--resource", resource, *tenant, "--output", "json"]
         env = {**self._environ, "AZURE_CORE_NO_COLOR": "true"}
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=self._timeout,  # noqa: S603

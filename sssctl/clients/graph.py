@@ -90,14 +90,17 @@ class GraphClient:
             return call()
         started = self._clock()
         delay = 0.5
+        waited = 0.0  # counted separately so an injected sleeper still bounds the loop
         while True:
             try:
                 return call()
             except GraphError as exc:
-                if not is_replication_lag(exc) or self._clock() - started + delay > self.replication_timeout:
+                spent = max(waited, self._clock() - started)
+                if not is_replication_lag(exc) or spent + delay > self.replication_timeout:
                     raise
                 log.debug("graph.replication.wait", status=exc.status, code=exc.code, delay_s=delay)
                 self._sleep(delay)
+                waited += delay
                 delay = min(delay * 2, 8.0)
 
     def get(
