@@ -298,13 +298,14 @@ def lockout(change: Change, removed: set[str], caller: Sequence[str] | None) -> 
             f"{change.address}: could not read the roles of the signed-in identity, so removing {privilege} "
             "might lock it out; re-run with --allow-lockout if that is intended"
         )
-    holders = {name.lower() for name in (change.before or {}).get("roles", {})}
-    mine = {name.lower() for name in caller} & holders
+    holders = {name.lower(): name for name in (change.before or {}).get("roles", {})}
+    mine = {name.lower() for name in caller} & set(holders)
     if mine and mine <= removed:
+        names = ", ".join(sorted(holders[n] for n in mine))
         return (
-            f"{change.address}: the signed-in identity holds {privilege} only through "
-            f"{', '.join(sorted(mine))}, and this plan removes it from all of them; add one of its roles to "
-            "allowed_roles, or re-run with --allow-lockout"
+            f"{change.address}: the signed-in identity holds {privilege} only through {names}, and this "
+            "plan removes it from all of them; add one of its roles to allowed_roles, or re-run with "
+            "--allow-lockout"
         )
     return None
 

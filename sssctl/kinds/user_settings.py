@@ -55,7 +55,21 @@ def scan(ctx: Context, value: int) -> dict[str, Any]:
         by_current[label] = by_current.get(label, 0) + 1
         rows.append([user_id, row.get("@odata.etag")])
         report(ctx, "read user settings", len(rows), None)
-    return {"rows": rows, "by_current": dict(sorted(by_current.items()))}
+    return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows)}
+
+
+def sample_names(ctx: Context, rows: list[list[Any]]) -> list[str]:
+    """Sign-in names of the first few users, for the plan (one small query, not one per user)."""
+    ids = sorted(str(r[0]) for r in rows)[:SAMPLE_SIZE]
+    if not ids:
+        return []
+    found = ctx.dataverse.query(
+        "systemusers",
+        select=["systemuserid", "domainname"],
+        filter=" or ".join(f"systemuserid eq {i}" for i in ids),
+    )
+    names = {str(r["systemuserid"]).lower(): str(r.get("domainname") or r["systemuserid"]) for r in found}
+    return sorted(names.get(i.lower(), i) for i in ids)
 
 
 class UserSettingsKind:
@@ -104,7 +118,7 @@ class UserSettingsKind:
         before = {
             "differing": len(rows),
             "by_current": found["by_current"],
-            "sample": sorted(r[0] for r in rows)[:SAMPLE_SIZE],
+            "sample": found.get("sample", []),
         }
         after = {"incoming_email_filtering": wanted, "differing": 0}
         if not rows:

@@ -56,7 +56,7 @@ def _matches(row: Mapping[str, Any], expression: str | None) -> bool:
     value = row.get(column)
     wanted = _literal(literal)
     if isinstance(value, str) and isinstance(wanted, str):
-        value, wanted = value.lower(), wanted.lower()   # Dataverse compares strings case-insensitively
+        value, wanted = value.lower(), wanted.lower()  # Dataverse compares strings case-insensitively
     equal = value == wanted
     return equal if op == "eq" else not equal
 
@@ -64,8 +64,8 @@ def _matches(row: Mapping[str, Any], expression: str | None) -> bool:
 @dataclass
 class FakeDataverse:
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    role_privileges: dict[str, dict[str, str]] = field(default_factory=dict)   # role id -> priv id -> depth
-    user_roles: dict[str, list[str]] = field(default_factory=dict)             # user id -> role ids
+    role_privileges: dict[str, dict[str, str]] = field(default_factory=dict)  # role id -> priv id -> depth
+    user_roles: dict[str, list[str]] = field(default_factory=dict)  # user id -> role ids
     me: str = "00000000-0000-0000-0000-0000000000aa"
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     writes: int = 0
@@ -92,17 +92,26 @@ class FakeDataverse:
     def whoami(self) -> WhoAmI:
         return WhoAmI(user_id=self.me, business_unit_id="bu", organization_id="org")
 
-    def get(self, entity_set: str, key: str, *, select: Sequence[str] | None = None,
-            expand: str | None = None) -> dict[str, Any]:
+    def get(
+        self, entity_set: str, key: str, *, select: Sequence[str] | None = None, expand: str | None = None
+    ) -> dict[str, Any]:
         self.calls.append(("GET", entity_set, key))
         try:
             return dict(self.row(entity_set, key))
         except KeyError:
             raise NotFound(f"{entity_set} With Id = {key} Does Not Exist", status=404) from None
 
-    def query(self, entity_set: str, *, select: Sequence[str] | None = None, filter: str | None = None,
-              orderby: str | None = None, expand: str | None = None, top: int | None = None,
-              page_size: int = 5000) -> Iterator[dict[str, Any]]:
+    def query(
+        self,
+        entity_set: str,
+        *,
+        select: Sequence[str] | None = None,
+        filter: str | None = None,
+        orderby: str | None = None,
+        expand: str | None = None,
+        top: int | None = None,
+        page_size: int = 5000,
+    ) -> Iterator[dict[str, Any]]:
         self.calls.append(("QUERY", entity_set, filter))
         nav = re.fullmatch(r"systemusers\((.+)\)/systemuserroles_association", entity_set)
         if nav:
@@ -111,7 +120,9 @@ class FakeDataverse:
         rows = [dict(r) for r in self.tables.get(entity_set, {}).values() if _matches(r, filter)]
         return iter(rows[:top] if top else rows)
 
-    def update(self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None) -> None:
+    def update(
+        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None
+    ) -> None:
         self.calls.append(("PATCH", entity_set, dict(body)))
         self._patch(entity_set, key, body, if_match)
 
@@ -134,8 +145,9 @@ class FakeDataverse:
         row["@odata.etag"] = self._etag()
         self.writes += 1
 
-    def action(self, name: str, body: Mapping[str, Any] | None = None, *,
-               bound: tuple[str, str] | None = None) -> Any:
+    def action(
+        self, name: str, body: Mapping[str, Any] | None = None, *, bound: tuple[str, str] | None = None
+    ) -> Any:
         self.calls.append(("ACTION", name, body))
         assert bound is not None
         role = bound[1].lower()
@@ -149,17 +161,27 @@ class FakeDataverse:
         self.writes += 1
         return None
 
-    def function(self, name: str, params: Mapping[str, Any] | None = None, *,
-                 bound: tuple[str, str] | None = None) -> Any:
+    def function(
+        self, name: str, params: Mapping[str, Any] | None = None, *, bound: tuple[str, str] | None = None
+    ) -> Any:
         self.calls.append(("FUNCTION", name, params))
         assert name == "RetrieveRolePrivilegesRole"
         role = str((params or {})["RoleId"]).lower()
-        return {"RolePrivileges": [
-            {"PrivilegeId": p, "Depth": d, "BusinessUnitId": "bu"} for p, d in self.role_privileges.get(role, {}).items()
-        ]}
+        return {
+            "RolePrivileges": [
+                {"PrivilegeId": p, "Depth": d, "BusinessUnitId": "bu"}
+                for p, d in self.role_privileges.get(role, {}).items()
+            ]
+        }
 
-    def batch(self, operations: Sequence[BatchOperation], *, atomic: bool = False,
-              continue_on_error: bool = False, max_per_batch: int = 1000) -> list[BatchResult]:
+    def batch(
+        self,
+        operations: Sequence[BatchOperation],
+        *,
+        atomic: bool = False,
+        continue_on_error: bool = False,
+        max_per_batch: int = 1000,
+    ) -> list[BatchResult]:
         self.calls.append(("BATCH", str(len(operations)), None))
         assert len(operations) <= 1000
         results = []

@@ -15,7 +15,9 @@ def test_only_the_configured_flag_is_managed_and_written() -> None:
     want = desired(approval=Approval(require_for_users=True))
     (change,) = engine.plan(KIND, want)
     assert (change.action, change.before, change.after) == (
-        Action.UPDATE, {"require_for_users": False}, {"require_for_users": True}
+        Action.UPDATE,
+        {"require_for_users": False},
+        {"require_for_users": True},
     )
     engine.apply(KIND, want)
     assert [b for v, _, b in engine.dv.calls if v == "PATCH"] == [{"requireapprovalforuseremail": True}]

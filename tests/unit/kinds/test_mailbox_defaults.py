@@ -12,23 +12,34 @@ pytestmark = pytest.mark.timeout(30)
 
 def test_live_defaults_read_in_user_words_with_act_numbering() -> None:
     engine = Engine(seed())
-    want = desired(mailbox_defaults=MailboxDefaults(
-        server_profile="default", incoming_email="server_side_sync", outgoing_email="server_side_sync",
-        appointments_contacts_tasks="server_side_sync",   # stored as ACT 1, incoming/outgoing as 2
-    ))
+    want = desired(
+        mailbox_defaults=MailboxDefaults(
+            server_profile="default",
+            incoming_email="server_side_sync",
+            outgoing_email="server_side_sync",
+            appointments_contacts_tasks="server_side_sync",  # stored as ACT 1, incoming/outgoing as 2
+        )
+    )
     (change,) = engine.plan(KIND, want)
     assert change.action is Action.NOOP
-    assert change.before == {"server_profile": "Microsoft Exchange Online", "incoming_email": "server_side_sync",
-                             "outgoing_email": "server_side_sync", "appointments_contacts_tasks": "server_side_sync"}
+    assert change.before == {
+        "server_profile": "Microsoft Exchange Online",
+        "incoming_email": "server_side_sync",
+        "outgoing_email": "server_side_sync",
+        "appointments_contacts_tasks": "server_side_sync",
+    }
 
 
 def test_update_rewrites_only_managed_elements_and_binds_the_profile_by_name() -> None:
     engine = Engine(seed())
-    want = desired(mailbox_defaults=MailboxDefaults(server_profile="contoso exo",
-                                                    appointments_contacts_tasks="none"))
+    want = desired(
+        mailbox_defaults=MailboxDefaults(server_profile="contoso exo", appointments_contacts_tasks="none")
+    )
     (change,) = engine.plan(KIND, want)
-    assert change.before == {"server_profile": "Microsoft Exchange Online", "appointments_contacts_tasks":
-                             "server_side_sync"}
+    assert change.before == {
+        "server_profile": "Microsoft Exchange Online",
+        "appointments_contacts_tasks": "server_side_sync",
+    }
     engine.apply(KIND, want)
     org = engine.dv.row("organizations", ORG)
     assert org["defaultemailsettings"] == (
@@ -48,15 +59,18 @@ def test_a_profile_created_later_in_the_run_is_resolved_at_apply_time() -> None:
     assert change.after == {"server_profile": "Brand New"}
     with pytest.raises(LookupError, match="Brand New"):
         KIND.apply(ctx, change)
-    engine.dv.add("emailserverprofiles", {"emailserverprofileid": "new-id", "name": "Brand New", "statecode": 0})
+    engine.dv.add(
+        "emailserverprofiles", {"emailserverprofileid": "new-id", "name": "Brand New", "statecode": 0}
+    )
     KIND.apply(ctx, change)
     assert engine.dv.row("organizations", ORG)["_defaultemailserverprofileid_value"] == "new-id"
 
 
 def test_removed_section_restores_the_original_defaults() -> None:
     engine = Engine(seed())
-    engine.apply(KIND, desired(mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO",
-                                                                incoming_email="none")))
+    engine.apply(
+        KIND, desired(mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO", incoming_email="none"))
+    )
     engine.apply(KIND, desired())
     org = engine.dv.row("organizations", ORG)
     assert org["_defaultemailserverprofileid_value"] == DEFAULT_PROFILE

@@ -27,7 +27,7 @@ def test_plan_counts_drift_found_by_a_server_side_filter() -> None:
     (query,) = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "mailboxes"]
     assert "incomingemaildeliverymethod ne 2" in query and "actdeliverymethod ne 1" in query
     assert "_emailserverprofile_value ne 7eedeb22" in query
-    json.dumps(change.detail)       # saved plans carry it
+    json.dumps(change.detail)  # saved plans carry it
 
 
 def test_apply_reverts_with_etags_then_a_second_apply_writes_nothing() -> None:
@@ -41,7 +41,7 @@ def test_apply_reverts_with_etags_then_a_second_apply_writes_nothing() -> None:
     assert patched["_emailserverprofile_value"] == "7eedeb22-6a30-4a66-808b-00c25a95b03f"
     assert patched["testemailconfigurationscheduled"] is True
     assert "testemailconfigurationscheduled" not in engine.dv.row("mailboxes", mailbox_id(2))
-    assert engine.dv.row("mailboxes", mailbox_id(6))["outgoingemaildeliverymethod"] == 0   # excluded
+    assert engine.dv.row("mailboxes", mailbox_id(6))["outgoingemaildeliverymethod"] == 0  # excluded
     writes = engine.dv.writes
     assert actionable(engine.plan(KIND, want)) == []
     engine.apply(KIND, want)
@@ -83,7 +83,7 @@ def test_drift_is_measured_against_the_defaults_this_plan_sets() -> None:
     engine = Engine(seed())
     want = desired(mailboxes=USERS, mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO"))
     (change,) = engine.plan(KIND, want)
-    assert change.before["by_reason"]["server_profile"] == 4        # every user but user04 (and excluded 06)
+    assert change.before["by_reason"]["server_profile"] == 4  # every user but user04 (and excluded 06)
     assert change.detail["moved_from"]["7eedeb22-6a30-4a66-808b-00c25a95b03f"] == 4
     engine.apply(KIND, want)
     assert engine.dv.row("mailboxes", mailbox_id(1))["_emailserverprofile_value"] == CUSTOM_PROFILE

@@ -17,9 +17,14 @@ def test_only_enabled_people_that_differ_are_planned() -> None:
     (change,) = engine.plan(KIND, WANT)
     # u-3 already has 3, u-5 is disabled, the application user is skipped.
     assert change.action is Action.UPDATE
-    assert change.before == {"differing": 3, "by_current": {"all": 1, "leads_contacts_accounts": 2},
-                             "sample": ["u-1", "u-2", "u-4"]}
-    queries = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "usersettingscollection"]
+    assert change.before == {
+        "differing": 3,
+        "by_current": {"all": 1, "leads_contacts_accounts": 2},
+        "sample": ["user01@contoso.com", "user02@contoso.com", "user04@contoso.com"],
+    }
+    queries = [
+        f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "usersettingscollection"
+    ]
     assert queries == ["incomingemailfilteringmethod ne 3"]
 
 

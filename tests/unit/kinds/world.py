@@ -47,18 +47,30 @@ def mailbox_id(n: int) -> str:
 
 def seed() -> FakeDataverse:
     dv = FakeDataverse()
-    dv.add("organizations", {
-        "organizationid": ORG,
-        "orgdborgsettings": ORG_XML,
-        "defaultemailsettings": EMAIL_XML,
-        "_defaultemailserverprofileid_value": DEFAULT_PROFILE,
-        "requireapprovalforuseremail": False,
-        "requireapprovalforqueueemail": True,
-    })
-    dv.add("emailserverprofiles", {"emailserverprofileid": DEFAULT_PROFILE, "name": "Microsoft Exchange Online",
-                                   "statecode": 0, "statuscode": 1})
-    dv.add("emailserverprofiles", {"emailserverprofileid": CUSTOM_PROFILE, "name": "Contoso EXO",
-                                   "statecode": 0, "statuscode": 1})
+    dv.add(
+        "organizations",
+        {
+            "organizationid": ORG,
+            "orgdborgsettings": ORG_XML,
+            "defaultemailsettings": EMAIL_XML,
+            "_defaultemailserverprofileid_value": DEFAULT_PROFILE,
+            "requireapprovalforuseremail": False,
+            "requireapprovalforqueueemail": True,
+        },
+    )
+    dv.add(
+        "emailserverprofiles",
+        {
+            "emailserverprofileid": DEFAULT_PROFILE,
+            "name": "Microsoft Exchange Online",
+            "statecode": 0,
+            "statuscode": 1,
+        },
+    )
+    dv.add(
+        "emailserverprofiles",
+        {"emailserverprofileid": CUSTOM_PROFILE, "name": "Contoso EXO", "statecode": 0, "statuscode": 1},
+    )
     for q in (1, 2):
         dv.add("queues", {"queueid": f"q-{q}", "name": f"queue{q}"})
     # users 1-6 conform to the defaults except 2 (incoming outlook), 3 (ACT none), 4 (other profile),
@@ -74,43 +86,79 @@ def seed() -> FakeDataverse:
         8: (0, 2, 1, DEFAULT_PROFILE, "q-2"),
     }
     for n, (inc, out, act, profile, regarding) in rows.items():
-        dv.add("mailboxes", {
-            "mailboxid": mailbox_id(n),
-            "emailaddress": f"{'queue' if regarding.startswith('q') else 'user'}{n:02d}@contoso.com",
-            "incomingemaildeliverymethod": inc,
-            "outgoingemaildeliverymethod": out,
-            "actdeliverymethod": act,
-            "_emailserverprofile_value": profile,
-            "_regardingobjectid_value": regarding,
-        })
+        dv.add(
+            "mailboxes",
+            {
+                "mailboxid": mailbox_id(n),
+                "emailaddress": f"{'queue' if regarding.startswith('q') else 'user'}{n:02d}@contoso.com",
+                "incomingemaildeliverymethod": inc,
+                "outgoingemaildeliverymethod": out,
+                "actdeliverymethod": act,
+                "_emailserverprofile_value": profile,
+                "_regardingobjectid_value": regarding,
+            },
+        )
     for n, method in enumerate((2, 0, 3, 2, 4), start=1):
         user = f"u-{n}"
-        dv.add("systemusers", {"systemuserid": user, "domainname": f"user{n:02d}@contoso.com",
-                               "isdisabled": n == 5, "applicationid": None})
+        dv.add(
+            "systemusers",
+            {
+                "systemuserid": user,
+                "domainname": f"user{n:02d}@contoso.com",
+                "isdisabled": n == 5,
+                "applicationid": None,
+            },
+        )
         dv.add("usersettingscollection", {"systemuserid": user, "incomingemailfilteringmethod": method})
-    dv.add("systemusers", {"systemuserid": dv.me, "domainname": "app", "isdisabled": False,
-                           "applicationid": "5a1f7c2e-3d4b-4e6f-8a9b-0c1d2e3f4a5b"})
+    dv.add(
+        "systemusers",
+        {
+            "systemuserid": dv.me,
+            "domainname": "app",
+            "isdisabled": False,
+            "applicationid": "5a1f7c2e-3d4b-4e6f-8a9b-0c1d2e3f4a5b",
+        },
+    )
     dv.add("usersettingscollection", {"systemuserid": dv.me, "incomingemailfilteringmethod": 0})
     seed_security(dv)
     return dv
 
 
 def seed_security(dv: FakeDataverse) -> None:
-    dv.add("businessunits", {"businessunitid": ROOT_BU, "name": "contoso", "_parentbusinessunitid_value": None})
+    dv.add(
+        "businessunits", {"businessunitid": ROOT_BU, "name": "contoso", "_parentbusinessunitid_value": None}
+    )
     for bu in CHILD_BUS:
         dv.add("businessunits", {"businessunitid": bu, "name": bu, "_parentbusinessunitid_value": ROOT_BU})
     dv.add("privileges", {"privilegeid": APPROVE, "name": "prvApproveRejectEmailAddress"})
     dv.add("privileges", {"privilegeid": READ_ACCOUNT, "name": "prvReadAccount"})
     for name, role_id in ROLES.items():
-        dv.add("roles", {"roleid": role_id, "name": name, "_businessunitid_value": ROOT_BU,
-                         "_parentrootroleid_value": role_id})
+        dv.add(
+            "roles",
+            {
+                "roleid": role_id,
+                "name": name,
+                "_businessunitid_value": ROOT_BU,
+                "_parentrootroleid_value": role_id,
+            },
+        )
         for i, bu in enumerate(CHILD_BUS):
             copy = f"{role_id[:-3]}9{i}{role_id[-1]}"
-            dv.add("roles", {"roleid": copy, "name": name, "_businessunitid_value": bu,
-                             "_parentrootroleid_value": role_id})
+            dv.add(
+                "roles",
+                {
+                    "roleid": copy,
+                    "name": name,
+                    "_businessunitid_value": bu,
+                    "_parentrootroleid_value": role_id,
+                },
+            )
         dv.role_privileges[role_id.lower()] = {READ_ACCOUNT: "Global"}
-    for name, depth in (("System Administrator", "Global"), ("System Customizer", "Global"),
-                        ("Sales Manager", "Local")):
+    for name, depth in (
+        ("System Administrator", "Global"),
+        ("System Customizer", "Global"),
+        ("Sales Manager", "Local"),
+    ):
         dv.role_privileges[ROLES[name].lower()][APPROVE] = depth
     dv.user_roles[dv.me] = [ROLES["System Administrator"]]
 
@@ -124,8 +172,12 @@ class Engine:
     allow_lockout: bool = False
 
     def context(self, want: Desired) -> Context:
-        return Context(desired=want, dataverse=self.dv, state=dict(self.state),  # type: ignore[arg-type]
-                       allow_lockout=self.allow_lockout)
+        return Context(
+            desired=want,
+            dataverse=self.dv,
+            state=dict(self.state),  # type: ignore[arg-type]
+            allow_lockout=self.allow_lockout,
+        )
 
     def plan(self, kind: Kind, want: Desired) -> list[Change]:
         ctx = self.context(want)
@@ -144,9 +196,7 @@ class Engine:
             if applied.managed is None:
                 self.state.pop(change.address, None)
             else:
-                entry = self.state.setdefault(
-                    change.address, {"kind": kind.name, "original": change.before}
-                )
+                entry = self.state.setdefault(change.address, {"kind": kind.name, "original": change.before})
                 entry["managed"] = dict(applied.managed)
         return done
 

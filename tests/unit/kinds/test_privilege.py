@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+
+from sssctl.config.model import PrivilegeAllowlist
+from sssctl.engine.plan import Action
+from sssctl.kinds.privilege import KIND
+from tests.unit.kinds.world import APPROVE, ROLES, Engine, actionable, desired, seed
+
+pytestmark = pytest.mark.timeout(30)
+
+PRV = "prvApproveRejectEmailAddress"
+
+
+def allow(*roles: str, privilege: str = PRV):
+    return desired(privileges={privilege: PrivilegeAllowlist(privilege, tuple(roles))})
+
+
+def observed_for(engine: Engine, want):
+    ctx = engine.context(want)
+    return ctx, KIND.read(ctx)
+
+
+def test_plan_lists_roles_losing_it_with_their_business_unit_copies() -> None:
+    engine = Engine(seed())
+    (change,) = engine.plan(KIND, allow("system administrator", "Basic User"))
+    assert change.action is Action.UPDATE
+    assert change.before == {
+        "roles": {"Sales Manager": "Local", "System Administrator": "Global", "System Customizer": "Global"}
+    }
+    assert change.after == {"roles": {"System Administrator": "Global"}}  # Basic User is not given it
+    assert change.detail["business_unit_copies"] == 4
+    assert "Sales Manager, System Customizer" in change.reason
+
+
+def test_removal_acts_on_root_copies_and_converges() -> None:
+    engine = Engine(seed())
+    want = allow("System Administrator")
+    engine.apply(KIND, want)
+    removed = [c[2] for c in engine.dv.calls if c[0] == "ACTION"]
+    assert len(removed) == 2
+    assert APPROVE not in engine.dv.role_privileges[ROLES["Sales Manager"].lower()]
+    assert engine.dv.role_privileges[ROLES["System Administrator"].lower()][APPROVE] == "Global"
+    writes = engine.dv.writes
+    assert actionable(engine.plan(KIND, want)) == []
+    engine.apply(KIND, want)
+    assert engine.dv.writes == writes
+
+
+def test_guard_refuses_to_remove_it_from_every_role_of_the_signed_in_identity() -> None:
+    engine = Engine(seed())
+    want = allow("Sales Manager")
+    ctx, observed = observed_for(engine, want)
+    changes = KIND.diff(want, observed)
+    (refusal,) = KIND.guard(ctx, changes, {"privilege": observed})
+    assert "System Administrator" in refusal and "--allow-lockout" in refusal
+    ctx.allow_lockout = True
+    assert KIND.guard(ctx, changes, {"privilege": observed}) == []
+    safe = allow("System Administrator")
+    ctx, observed = observed_for(engine, safe)
+    assert KIND.guard(ctx, KIND.diff(safe, observed), {"privilege": observed}) == []
+
+
+def test_unmanaging_gives_the_privilege_back_at_its_original_depth() -> None:
+    engine = Engine(seed())
+    engine.apply(KIND, allow("System Administrator"))
+    (restore,) = engine.plan(KIND, desired())
+    assert restore.action is Action.UPDATE
+    assert {a["name"]: a["depth"] for a in restore.detail["add"]} == {
+        "Sales Manager": "Local",
+        "System Customizer": "Global",
+    }
+    engine.apply(KIND, desired())
+    assert engine.dv.role_privileges[ROLES["Sales Manager"].lower()][APPROVE] == "Local"
+    assert engine.state == {}
+
+
+def test_an_unknown_privilege_is_unknown_not_a_change() -> None:
+    engine = Engine(seed())
+    (change,) = engine.plan(KIND, allow("System Administrator", privilege="prvNoSuchThing"))
+    assert change.action is Action.UNKNOWN and "prvNoSuchThing" in change.reason

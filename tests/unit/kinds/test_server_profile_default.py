@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from sssctl.config.model import DefaultProfile, MailboxDefaults, MailboxPolicy
+from sssctl.engine.plan import Action
+from sssctl.kinds import mailbox_defaults, mailboxes
+from sssctl.kinds.server_profile_default import KIND
+from tests.unit.kinds.world import DEFAULT_PROFILE, Engine, actionable, desired, seed
+
+pytestmark = pytest.mark.timeout(30)
+
+OFF = DefaultProfile(active=False)
+
+
+def refusals(engine: Engine, want) -> list[str]:
+    ctx = engine.context(want)
+    observed = {k.name: k.read(ctx) for k in (mailbox_defaults.KIND, mailboxes.KIND, KIND)}
+    changes = [
+        c for k in (mailbox_defaults.KIND, mailboxes.KIND, KIND) for c in k.diff(want, observed[k.name])
+    ]
+    return KIND.guard(ctx, changes, observed)
+
+
+def test_deactivation_is_refused_while_it_is_the_org_default_and_mailboxes_use_it() -> None:
+    found = refusals(Engine(seed()), desired(default_profile=OFF))
+    assert len(found) == 2
+    assert "organization's default profile" in found[0]
+    assert "7 of 7 mailboxes still use 'Microsoft Exchange Online'" in found[1]
+
+
+def test_deactivation_is_allowed_when_the_same_plan_moves_defaults_and_every_mailbox() -> None:
+    want = desired(
+        default_profile=OFF,
+        mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO"),
+        mailboxes=MailboxPolicy(enforce="defaults", scope="all"),
+    )
+    assert refusals(Engine(seed()), want) == []
+
+
+def test_excluded_or_out_of_scope_mailboxes_still_block_it() -> None:
+    want = desired(
+        default_profile=OFF,
+        mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO"),
+        mailboxes=MailboxPolicy(enforce="defaults", scope="users", exclude=("user06@contoso.com",)),
+    )
+    (refusal,) = refusals(Engine(seed()), want)
+    assert "3 of 7 mailboxes" in refusal
+
+
+def test_apply_deactivates_records_the_id_and_restores_on_unmanage() -> None:
+    engine = Engine(seed())
+    want = desired(default_profile=OFF)
+    (change,) = engine.plan(KIND, want)
+    assert (change.before, change.after) == (
+        {"name": "Microsoft Exchange Online", "active": True},
+        {"name": "Microsoft Exchange Online", "active": False},
+    )
+    engine.apply(KIND, want)
+    row = engine.dv.row("emailserverprofiles", DEFAULT_PROFILE)
+    assert (row["statecode"], row["statuscode"]) == (1, 2)
+    assert engine.state["server_profile.default"]["managed"]["id"] == DEFAULT_PROFILE
+    assert actionable(engine.plan(KIND, want)) == []
+    (restore,) = engine.plan(KIND, desired())
+    assert restore.action is Action.UPDATE and restore.after == {
+        "name": "Microsoft Exchange Online",
+        "active": True,
+    }
+    engine.apply(KIND, desired())
+    assert engine.dv.row("emailserverprofiles", DEFAULT_PROFILE)["statecode"] == 0
+    assert engine.state == {}
