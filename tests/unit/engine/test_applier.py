@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.config.model import Desired, Environment
+from sssctl.engine.applier import Applier
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds.base import Context
+from sssctl.state.backend import LocalBackend
+from sssctl.state.store import StateStore
+from tests.unit.engine.fakes import ORG_ID as ORG
+from tests.unit.engine.fakes import URL, FakeDataverse, FakeKind, org_settings_wanted
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def setup(tmp_path: Path, kinds: list[FakeKind]) -> tuple[Applier, LocalBackend]:
+    backend = LocalBackend(tmp_path, "t")
+    store = StateStore(backend, None, url=URL, organization_id=ORG, name="t")
+    d = Desired(version=1, source=Path("x"), digest="d", environment=Environment(name="t"),
+                org_settings={"A": 1, "B": 1, "C": 1})
+    ctx = Context(desired=d, dataverse=FakeDataverse())  # type: ignore[arg-type]
+    return Applier(kinds, ctx, store, parallelism=4), backend
+
+
+def upd(address: str) -> Change:
+    return Change(address, Action.UPDATE, {"value": 0}, {"value": 1}, "r", 'W/"1"')
+
+
+def test_state_is_checkpointed_after_every_change(tmp_path: Path) -> None:
+    serials: list[int] = []
+    kind = FakeKind("org_setting", org_settings_wanted)
+    applier, backend = setup(tmp_path, [kind])
+    kind.apply_hook = lambda change: serials.append(backend.read().serial if backend.read() else 0)  # type: ignore[union-attr]
+    report = applier.run([upd("org_setting.A"), upd("org_setting.B"), upd("org_setting.C")])
+    assert report.ok and serials == [0, 1, 2]
+    snapshot = backend.read()
+    assert snapshot is not None and snapshot.serial == 3
+    assert snapshot.resources["org_setting.A"]["original"] == {"value": 0}
+    assert report.summary() == "Apply complete: 3 changed, 0 created, 0 destroyed, 0 refused."
+
+
+def test_a_changed_object_is_refused_and_independent_changes_still_apply(tmp_path: Path) -> None:
+    org = FakeKind("org_setting", org_settings_wanted,
+                   apply_errors={"org_setting.A": PreconditionFailed("changed", status=412)})
+    approval = FakeKind("approval", lambda d: {})
+    applier, backend = setup(tmp_path, [org, approval])
+    report = applier.run([Change("approval", Action.UPDATE, {"u": 0}, {"u": 1}, "r"),
+                          upd("org_setting.A"), upd("org_setting.B")])
+    statuses = {o.change.address: o.status for o in report.outcomes}
+    assert statuses == {"approval": "applied", "org_setting.A": "refused", "org_setting.B": "applied"}
+    assert not report.ok and "1 refused" in report.summary()
+    assert "org_setting.A" not in backend.read().resources  # type: ignore[union-attr]
+
+
+def test_kinds_after_a_failed_kind_in_the_safe_sequence_are_skipped(tmp_path: Path) -> None:
+    custom = FakeKind("server_profile_custom", lambda d: {},
+                      apply_errors={'server_profile.custom["X"]': RuntimeError("boom")})
+    default = FakeKind("server_profile_default", lambda d: {})
+    org = FakeKind("org_setting", org_settings_wanted)
+    applier, _ = setup(tmp_path, [custom, default, org])
+    report = applier.run([
+        Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
+        Change("mailbox_defaults", Action.UPDATE, {"p": "d"}, {"p": "X"}, "r"),
+        upd("org_setting.A"),
+        Change("server_profile.default", Action.UPDATE, {"active": True}, {"active": False}, "r"),
+    ])
+    statuses = {o.change.address: o.status for o in report.outcomes}
+    assert statuses['server_profile.custom["X"]'] == "failed"
+    assert statuses["mailbox_defaults"] == "skipped"
+    assert statuses["server_profile.default"] == "skipped"
+    assert statuses["org_setting.A"] == "applied"
+    assert not default.applied
+
+
+def test_forget_noops_drop_the_address_without_calling_the_kind(tmp_path: Path) -> None:
+    kind = FakeKind("mailboxes", lambda d: {})
+    applier, backend = setup(tmp_path, [kind])
+    applier.store.record("mailboxes", kind="mailboxes", managed={"n": 1}, fingerprints={}, before={"n": 0})
+    report = applier.run([Change("mailboxes", Action.NOOP, None, None, "no longer managed",
+                                 detail={"forget": True})])
+    assert [o.status for o in report.outcomes] == ["forgotten"] and not kind.applied
+    assert backend.read().resources == {}  # type: ignore[union-attr]
+
+
+def test_concurrent_kinds_run_changes_in_parallel(tmp_path: Path) -> None:
+    barrier = threading.Barrier(3)
+    kind = FakeKind("org_setting", org_settings_wanted, apply_concurrently=True,
+                    apply_hook=lambda change: barrier.wait(timeout=5))
+    applier, _ = setup(tmp_path, [kind])
+    report = applier.run([upd("org_setting.A"), upd("org_setting.B"), upd("org_setting.C")])
+    assert report.ok
+
+
+def test_ctrl_c_stops_scheduling_and_keeps_what_completed(tmp_path: Path) -> None:
+    def slow(change: Change) -> None:
+        if change.address == "org_setting.B":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+
+    kind = FakeKind("org_setting", org_settings_wanted, apply_hook=slow)
+    applier, backend = setup(tmp_path, [kind])
+    report = applier.run([upd("org_setting.A"), upd("org_setting.B"), upd("org_setting.C")])
+    statuses = {o.change.address: o.status for o in report.outcomes}
+    assert report.interrupted and not report.ok
+    assert statuses == {"org_setting.A": "applied", "org_setting.B": "applied",
+                        "org_setting.C": "not started"}
+    assert set(backend.read().resources) == {"org_setting.A", "org_setting.B"}  # type: ignore[union-attr]
+    assert report.summary().startswith("Apply interrupted: 2 changed")

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.render import jsonplan, markdown, text
+
+
+def plan_of(*changes: Change, refresh_only: bool = False) -> Plan:
+    return Plan(changes=changes, environment_url="https://x", organization_id="org", state_lineage=None,
+                state_serial=0, config_digest="d", created_at="t", refresh_only=refresh_only)
+
+
+CHANGES = (
+    Change('server_profile.custom["EXO"]', Action.CREATE, None, {"name": "EXO", "active": True}, "missing"),
+    Change("approval", Action.UPDATE, {"require_for_users": False, "require_for_queues": True},
+           {"require_for_users": True, "require_for_queues": True}, "approval is not required"),
+    Change("mailboxes", Action.UPDATE, {"drifted": 3}, {"drifted": 0}, "3 mailboxes drifted",
+           detail={"sample": [f"u{i}@contoso.com" for i in range(12)]}),
+    Change("org_setting.Gone", Action.DELETE, {"value": 1}, None, "created by sssctl"),
+    Change("privilege.prvX", Action.UNKNOWN, None, None, "could not be read: 403 denied"),
+    Change("org_setting.Same", Action.NOOP, {"value": 1}, {"value": 1}, ""),
+)
+
+
+def test_text_shows_symbols_fields_samples_reasons_and_summary() -> None:
+    out = text.render(plan_of(*CHANGES), color=False)
+    assert '  + server_profile.custom["EXO"]' in out
+    assert '      name: "EXO"' in out
+    assert "  ~ approval" in out and "require_for_users: false -> true" in out
+    assert "require_for_queues" not in out          # unchanged fields are not shown
+    assert "  - org_setting.Gone" in out
+    assert "  ? privilege.prvX" in out and "# could not be read: 403 denied" in out
+    assert "sample: u0@contoso.com" in out and "(+2 more)" in out
+    assert "org_setting.Same" not in out            # no-ops are not rendered
+    assert out.rstrip().endswith("Plan: 1 to add, 2 to change, 1 to destroy, 1 unknown.")
+    assert "\x1b[" not in out
+
+
+def test_colour_only_when_asked() -> None:
+    assert "\x1b[" in text.render(plan_of(*CHANGES), color=True)
+
+
+def test_empty_plan_says_the_environment_matches() -> None:
+    out = text.render(plan_of(CHANGES[-1]))
+    assert out == "No changes. The environment matches the configuration.\n"
+
+
+def test_informational_noops_are_shown() -> None:
+    report = Change("mailboxes", Action.NOOP, None, None, "report only: 4 drifted", detail={"report": True})
+    out = text.render(plan_of(report))
+    assert "  . mailboxes" in out and "report only: 4 drifted" in out
+
+
+def test_refresh_only_summaries() -> None:
+    assert "No drift" in text.render(plan_of(refresh_only=True))
+    drift = Change("approval", Action.UPDATE, {"u": True}, {"u": False}, "changed outside sssctl")
+    assert "Drift: 1 managed object(s)" in text.render(plan_of(drift, refresh_only=True))
+
+
+def test_json_is_the_stable_policy_shape() -> None:
+    document = json.loads(jsonplan.render(plan_of(*CHANGES), environment_name="contoso"))
+    assert document["format_version"] == "1.0"
+    assert document["environment"] == {"name": "contoso", "url": "https://x", "organization_id": "org"}
+    first = document["resource_changes"][0]
+    assert first["address"] == 'server_profile.custom["EXO"]'
+    assert first["kind"] == "server_profile_custom"
+    after = {"name": "EXO", "active": True}
+    assert first["change"] == {"actions": ["create"], "before": None, "after": after}
+    actions = [rc["change"]["actions"][0] for rc in document["resource_changes"]]
+    assert actions == ["create", "update", "update", "delete", "unknown", "no-op"]
+    assert document["summary"] == {"add": 1, "change": 2, "destroy": 1, "unknown": 1, "no_op": 1}
+    assert document["complete"] is False
+
+
+def test_markdown_has_a_table_and_folded_details() -> None:
+    out = markdown.render(plan_of(*CHANGES), environment_name="contoso")
+    assert out.startswith("### sssctl plan for `contoso`")
+    assert "**Plan: 1 to add, 2 to change, 1 to destroy, 1 unknown.**" in out
+    assert "| `~` | `approval` | update | approval is not required |" in out
+    assert "<details>" in out and "- require_for_users: false" in out and "+ require_for_users: true" in out
+    assert "</details>" in out
+
+
+def test_markdown_escapes_pipes_in_cells() -> None:
+    change = Change("approval", Action.UPDATE, {"a": 1}, {"a": 2}, "a | b")
+    assert "a \\| b" in markdown.render(plan_of(change), environment_name="e")
