@@ -160,7 +160,8 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
                 "server_profile" in why,
             ]
         )
-        report(ctx, "read mailboxes", len(rows), None)
+        if len(rows) % PAGE_SIZE == 0:
+            report(ctx, "read mailboxes", len(rows), None)
     return {
         "rows": rows,
         "by_reason": dict(sorted(reasons.items())),

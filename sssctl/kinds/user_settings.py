@@ -54,7 +54,8 @@ def scan(ctx: Context, value: int) -> dict[str, Any]:
         label = label_of(INCOMING_FILTERING, row.get("incomingemailfilteringmethod")) or "unset"
         by_current[label] = by_current.get(label, 0) + 1
         rows.append([user_id, row.get("@odata.etag")])
-        report(ctx, "read user settings", len(rows), None)
+        if len(rows) % PAGE_SIZE == 0:
+            report(ctx, "read user settings", len(rows), None)
     return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows)}
 
 

@@ -1,0 +1,209 @@
+"""The Dataverse-side kinds against the real emulator over HTTPS with real MSAL sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.config.loader import load
+from sssctl.config.model import Desired
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.info import EmulatorInfo
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds import load_kinds
+from sssctl.kinds.base import Context, Kind, Observed
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+NAMES = (
+    "mailbox_defaults",
+    "mailboxes",
+    "approval",
+    "org_setting",
+    "privilege",
+    "user_settings",
+    "server_profile_default",
+)
+HEADER = """version = 1
+[environment]
+name = "emulator"
+cloud = "custom"
+[auth]
+method = "client_secret"
+"""
+CONVERGE = """
+[approval]
+require_for_users = true
+require_for_queues = true
+
+[org_settings]
+RequirePrivilegeToSelfApproveEmailAddress = true
+SSSForceFilteringMethodForUserMailboxes = 3
+
+[privileges.prvApproveRejectEmailAddress]
+allowed_roles = ["System Administrator"]
+
+[mailbox_defaults]
+server_profile = "default"
+incoming_email = "server_side_sync"
+outgoing_email = "server_side_sync"
+appointments_contacts_tasks = "server_side_sync"
+
+[mailboxes]
+enforce = "defaults"
+scope = "all"
+
+[user_settings]
+incoming_email_filtering = "email_enabled_records"
+"""
+
+
+class Run:
+    """The engine's part, kept minimal: read every kind, diff, guard, apply, keep state."""
+
+    def __init__(self, desired: Desired, dataverse: Any, state: dict[str, dict[str, Any]]) -> None:
+        self.desired = desired
+        self.dataverse = dataverse
+        self.state = state
+        self.kinds: list[Kind] = load_kinds(NAMES)
+        self.ctx = Context(desired=desired, dataverse=dataverse, state=dict(state))
+        self.observed: dict[str, Observed] = {k.name: k.read(self.ctx) for k in self.kinds}
+
+    def plan(self) -> list[Change]:
+        return [c for k in self.kinds for c in k.diff(self.desired, self.observed[k.name])]
+
+    def refusals(self) -> list[str]:
+        changes = self.plan()
+        return [r for k in self.kinds for r in k.guard(self.ctx, changes, self.observed)]
+
+    def apply(self) -> int:
+        writes = 0
+        for kind in self.kinds:
+            for change in kind.diff(self.desired, self.observed[kind.name]):
+                forget = change.action is Action.NOOP and change.detail.get("forget")
+                if change.action is not Action.UPDATE and not forget:
+                    continue
+                applied = kind.apply(self.ctx, change)
+                writes += applied.writes
+                if applied.managed is None:
+                    self.state.pop(change.address, None)
+                else:
+                    entry = self.state.setdefault(
+                        change.address, {"kind": kind.name, "original": change.before}
+                    )
+                    entry["managed"] = dict(applied.managed)
+        return writes
+
+
+@pytest.fixture
+def fresh(emulator_admin: AdminClient) -> AdminClient:
+    emulator_admin.reset()
+    emulator_admin.clear_faults()
+    return emulator_admin
+
+
+@contextmanager
+def connected(info: EmulatorInfo, tmp_path: Path, body: str) -> Iterator[tuple[Desired, Any]]:
+    from sssctl.clients.session import open_clients
+
+    config = tmp_path / "sssctl.toml"
+    config.write_text(HEADER + body, encoding="utf-8")
+    desired = load(config, info.environ())
+    with open_clients(desired, environ=info.environ()) as clients:
+        yield desired, clients.dataverse
+
+
+def organization_xml(admin: AdminClient) -> str:
+    snapshot = admin.snapshot()
+    tables = snapshot.get("tables", snapshot)
+    rows = tables["organization"] if "organization" in tables else tables["organizations"]
+    row = next(iter(rows.values())) if isinstance(rows, dict) else rows[0]
+    return str(row["orgdborgsettings"])
+
+
+def test_drifted_seed_converges_and_second_apply_writes_nothing(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    state: dict[str, dict[str, Any]] = {}
+    with connected(emulator, tmp_path, CONVERGE) as (desired, dataverse):
+        first = Run(desired, dataverse, state)
+        assert first.refusals() == []
+        assert any(c.action is Action.UPDATE for c in first.plan())
+        assert first.apply() > 0
+        second = Run(desired, dataverse, state)
+        left = [(c.address, c.before, c.after) for c in second.plan() if c.action is not Action.NOOP]
+        assert left == []
+        fresh.reset_counters()
+        assert Run(desired, dataverse, state).apply() == 0
+        assert fresh.counters()["writes"] == 0
+    assert "rows" not in str(state)
+
+
+def test_unmanaged_org_settings_stay_byte_identical(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    before = organization_xml(fresh)
+    body = "[org_settings]\nAutoTrackSentFolderItems = true\n"
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        Run(desired, dataverse, {}).apply()
+    after = organization_xml(fresh)
+    assert after == before[: -len("</OrgSettings>")] + (
+        "<AutoTrackSentFolderItems>true</AutoTrackSentFolderItems></OrgSettings>"
+    )
+
+
+def test_organization_changed_after_plan_is_refused(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    body = "[approval]\nrequire_for_users = true\n"
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        run = Run(desired, dataverse, {})
+        (change,) = [c for c in run.plan() if c.action is Action.UPDATE]
+        org_id = change.detail["organization_id"]
+        dataverse.update("organizations", org_id, {"requireapprovalforqueueemail": True})
+        with pytest.raises(PreconditionFailed):
+            load_kinds(("approval",))[0].apply(run.ctx, change)
+
+
+def test_privilege_removed_on_root_copy_is_gone_from_business_unit_copies(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    body = '[privileges.prvApproveRejectEmailAddress]\nallowed_roles = ["System Administrator"]\n'
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        run = Run(desired, dataverse, {})
+        (change,) = run.plan()
+        assert change.action is Action.UPDATE and change.detail["business_unit_copies"] > 0
+        run.apply()
+        privilege_id = change.detail["privilege_id"].lower()
+        for role in change.detail["remove"]:
+            copies = dataverse.query(
+                "roles", select=["roleid"], filter=f"_parentrootroleid_value eq {role['role_id']}"
+            )
+            for copy in copies:
+                held = dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": copy["roleid"]})
+                assert privilege_id not in {str(p["PrivilegeId"]).lower() for p in held["RolePrivileges"]}
+        assert [c.action for c in Run(desired, dataverse, {}).plan()] == [Action.NOOP]
+
+
+def test_removing_the_callers_only_approve_role_is_refused(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    body = '[privileges.prvApproveRejectEmailAddress]\nallowed_roles = ["Sales Manager"]\n'
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        (refusal,) = Run(desired, dataverse, {}).refusals()
+    assert "System Administrator" in refusal and "--allow-lockout" in refusal
+
+
+def test_default_profile_deactivation_is_refused_while_mailboxes_use_it(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    body = "[server_profiles.default]\nactive = false\n"
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        refusals = Run(desired, dataverse, {}).refusals()
+    assert any("organization's default profile" in r for r in refusals)
+    assert any("mailboxes still use" in r for r in refusals)
