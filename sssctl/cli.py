@@ -90,6 +90,43 @@ def schema_command() -> None:
 
 # --- emulator -----------------------------------------------------------------------------
 # --- auth ---------------------------------------------------------------------------------
+
+
+@cli.group("auth")
+def auth_group() -> None:
+    """Check how sssctl signs in and what the identity may do."""
+
+
+@auth_group.command("check")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              envvar="SSSCTL_CONFIG", default="sssctl.toml", show_default=True,
+              help="Desired-state file (default: $SSSCTL_CONFIG, else ./sssctl.toml).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def auth_check_command(config_path: Path, as_json: bool) -> None:
+    """Sign in and probe every access the config needs, changing nothing.
+
+    Calls WhoAmI, reads the organization and roles, compares the identity's Dataverse
+    privileges with what the config manages, and, only when the config needs them, the
+    Microsoft Graph application permissions and Exchange admin access.
+
+    \b
+        sssctl auth check -c configs/hardened.toml
+
+    Exit status: 0 when everything the config needs is available, 1 otherwise.
+    """
+    import json
+
+    from sssctl.clients.probe import check_config
+    from sssctl.config.errors import ConfigError
+
+    try:
+        report = check_config(config_path)
+    except ConfigError as exc:
+        click.echo(exc.render(), err=True)
+        raise SystemExit(1) from None
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.render())
+    raise SystemExit(0 if report.ok else 1)
+
 # --- engine: plan, apply, show, refresh, destroy, state, export, audit, demo -------------
 
 _config_option = click.option(

@@ -1,0 +1,254 @@
+"""``sssctl auth check``: can this identity do what this config asks, without changing anything?
+
+The write probes never write. Dataverse privileges are read with ``RetrieveUserPrivileges``
+on the caller's own user (falling back to ``RetrieveRolePrivilegesRole`` over the caller's
+roles), which answers "could I write the organization / mailboxes / roles" exactly and
+leaves no trace in audit history — a no-op PATCH would still bump version numbers and fire
+plug-ins. Graph permissions are read from the ``roles`` claim of the app-only token Entra
+just issued; Exchange access is proven by a read-only cmdlet.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sssctl.clients.clouds import scope_for
+from sssctl.clients.errors import AuthError, ClientError, PrivilegeDenied, ServiceError
+from sssctl.clients.session import ClientOptions, Clients, open_clients
+from sssctl.config.model import Desired
+
+Result = Literal["ok", "missing", "error"]
+
+GRAPH_APP_PERMISSIONS = (
+    ("Application.ReadWrite.All", "Application.ReadWrite.OwnedBy"),
+    ("AppRoleAssignment.ReadWrite.All",),
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    result: Result
+    detail: str = ""
+    remedy: str = ""
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.result == "ok" for c in self.checks)
+
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+
+    def render(self) -> str:
+        headers = ("check", "result", "detail / remedy")
+        rows = [(c.name, c.result, c.remedy if c.result != "ok" and c.remedy else c.detail)
+                for c in self.checks]
+        width = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in (0, 1)]
+        lines = [f"{headers[0]:<{width[0]}}  {headers[1]:<{width[1]}}  {headers[2]}",
+                 f"{'-' * width[0]}  {'-' * width[1]}  {'-' * len(headers[2])}"]
+        for name, result, text in rows:
+            lines.append(f"{name:<{width[0]}}  {result:<{width[1]}}  {text}".rstrip())
+        summary = "all checks passed" if self.ok else "some checks failed: fix them before plan/apply"
+        return "\n".join([*lines, "", summary])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
+
+
+def required_privileges(desired: Desired) -> dict[str, str]:
+    """Dataverse privileges this config needs, with the reason shown to the user."""
+    needed = {"prvReadOrganization": "read organization settings"}
+    if desired.org_settings or desired.approval or desired.mailbox_defaults:
+        needed["prvWriteOrganization"] = "write organization settings"
+    if desired.mailbox_defaults or desired.default_profile or desired.custom_profiles:
+        needed["prvReadEmailServerProfile"] = "read email server profiles"
+    if desired.default_profile or desired.custom_profiles:
+        needed["prvWriteEmailServerProfile"] = "change email server profiles"
+    if desired.custom_profiles:
+        needed["prvCreateEmailServerProfile"] = "create custom email server profiles"
+    if desired.mailboxes and desired.mailboxes.enforce != "off":
+        needed["prvReadMailbox"] = "read mailboxes"
+        if desired.mailboxes.enforce == "defaults":
+            needed["prvWriteMailbox"] = "update mailboxes"
+    if desired.user_settings:
+        needed["prvReadUserSettings"] = "read user settings"
+        needed["prvWriteUserSettings"] = "update user settings"
+    if desired.privileges:
+        needed["prvReadRole"] = "read security roles"
+        needed["prvWriteRole"] = "change security roles"
+    return needed
+
+
+def _failure(name: str, exc: ClientError) -> Check:
+    """A failed probe as a row: 403 means "missing", anything else is an error to look at."""
+    if isinstance(exc, PrivilegeDenied):
+        return Check(name, "missing", str(exc), "give the identity a security role that grants this access")
+    if isinstance(exc, ServiceError):
+        if exc.status == 403:
+            return Check(name, "missing", str(exc), "grant the identity this permission")
+        return Check(name, "error", str(exc), f"the service answered: {exc}")
+    if isinstance(exc, AuthError):
+        return Check(name, "error", str(exc), exc.remedy or "")
+    return Check(name, "error", str(exc), f"could not reach the service: {exc}")
+
+
+def _guarded(name: str, probe: Callable[[], Check]) -> Check:
+    try:
+        return probe()
+    except ClientError as exc:
+        return _failure(name, exc)
+
+
+def _held_privileges(clients: Clients, user_id: str) -> dict[str, str]:
+    """Privilege name -> depth the caller holds through any of its roles."""
+    dataverse = clients.dataverse
+    try:
+        answer = dataverse.function("RetrieveUserPrivileges", bound=("systemusers", user_id))
+        entries = (answer or {}).get("RolePrivileges", [])
+    except ServiceError as exc:
+        if exc.status in (403,):
+            raise
+        entries = []
+        roles = dataverse.query("roles", select=["roleid"],
+                                filter=f"systemuserroles_association/any(u:u/systemuserid eq {user_id})")
+        for role in roles:
+            result = dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role["roleid"]})
+            entries.extend((result or {}).get("RolePrivileges", []))
+    held: dict[str, str] = {}
+    for entry in entries:
+        name = str(entry.get("PrivilegeName") or "")
+        if name:
+            held[name] = str(entry.get("Depth", ""))
+    return held
+
+
+def _token_claims(token: str) -> dict[str, Any]:
+    """Claims of a JWT we were just issued, read without verification (only to report)."""
+    try:
+        payload = token.split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _dataverse_checks(desired: Desired, clients: Clients, report: Report) -> None:
+    dataverse = clients.dataverse
+    who = dataverse.whoami()
+    report.add(Check("sign in + WhoAmI", "ok", f"user {who.user_id}, organization {who.organization_id}"))
+
+    def read_org() -> Check:
+        rows = list(dataverse.query("organizations", select=["organizationid", "orgdborgsettings"], top=1))
+        return Check("read organization", "ok" if rows else "missing", f"{len(rows)} row(s)",
+                     "" if rows else "the identity cannot see the organization row")
+
+    report.add(_guarded("read organization", read_org))
+
+    def roles_probe() -> Check:
+        roles = list(dataverse.query("roles", select=["roleid", "name"], top=1))
+        if not roles:
+            return Check("read roles + role privileges", "missing", "no role visible",
+                         "grant Read on Security Role")
+        dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": roles[0]["roleid"]})
+        return Check("read roles + role privileges", "ok",
+                     f"RetrieveRolePrivilegesRole on {roles[0]['name']}")
+
+    report.add(_guarded("read roles + role privileges", roles_probe))
+    try:
+        held = _held_privileges(clients, who.user_id)
+    except ClientError as exc:
+        report.add(_failure("privileges", exc))
+        return
+    for privilege, reason in required_privileges(desired).items():
+        if privilege in held:
+            report.add(Check(f"{privilege}", "ok", f"{reason} (depth {held[privilege] or '?'})"))
+        else:
+            report.add(Check(f"{privilege}", "missing", reason,
+                             f"add {privilege} to a security role of this identity (needed to {reason})"))
+
+
+def _graph_checks(desired: Desired, clients: Clients, report: Report) -> None:
+    graph = clients.graph
+    provider = clients.token_provider
+    if graph is None or provider is None:
+        return
+
+    def read_applications() -> Check:
+        next(iter(graph.list("applications", params={"$top": "1", "$select": "id"})), None)
+        return Check("Graph: read applications", "ok", "GET applications")
+
+    report.add(_guarded("Graph: read applications", read_applications))
+
+    def permissions() -> Check:
+        roles = set(_token_claims(provider.token(scope_for(graph.graph_url))).get("roles") or [])
+        missing = [" or ".join(options) for options in GRAPH_APP_PERMISSIONS if not roles & set(options)]
+        if missing:
+            return Check("Graph: application permissions", "missing", ", ".join(sorted(roles)) or "none",
+                         "grant (with admin consent) the Microsoft Graph application permissions: "
+                         + "; ".join(missing))
+        return Check("Graph: application permissions", "ok", ", ".join(sorted(roles)))
+
+    report.add(_guarded("Graph: application permissions", permissions))
+
+
+def _exchange_checks(clients: Clients, report: Report) -> None:
+    exchange = clients.exchange
+    if exchange is None:
+        return
+
+    def policies() -> Check:
+        rows = exchange.invoke("Get-ApplicationAccessPolicy")
+        return Check("Exchange: admin API", "ok", f"Get-ApplicationAccessPolicy: {len(rows)} policies")
+
+    check = _guarded("Exchange: admin API", policies)
+    if check.result == "missing":
+        check = Check(check.name, "missing", check.detail,
+                      "grant the app the Office 365 Exchange Online permission Exchange.ManageAsApp and "
+                      "the Exchange Administrator role in Entra")
+    report.add(check)
+
+
+def needs(desired: Desired) -> tuple[bool, bool]:
+    """(Graph, Exchange): only what the config manages is probed."""
+    graph = bool(desired.app_registrations)
+    exchange = any(a.mailbox_scope is not None for a in desired.app_registrations.values())
+    return graph, exchange
+
+
+def run_checks(
+    desired: Desired,
+    *,
+    environ: Mapping[str, str] | None = None,
+    options: ClientOptions | None = None,
+) -> Report:
+    report = Report()
+    need_graph, need_exchange = needs(desired)
+    try:
+        with open_clients(desired, need_graph=need_graph, need_exchange=need_exchange, environ=environ,
+                          options=options) as clients:
+            _dataverse_checks(desired, clients, report)
+            _graph_checks(desired, clients, report)
+            _exchange_checks(clients, report)
+    except AuthError as exc:
+        report.add(Check("sign in", "error", str(exc), exc.remedy or ""))
+    except ClientError as exc:
+        report.add(_failure("sign in + WhoAmI", exc))
+    return report
+
+
+def check_config(path: Path, environ: Mapping[str, str] | None = None) -> Report:
+    """Load the config and run every check it calls for (config errors propagate)."""
+    from sssctl.config.loader import load
+
+    return run_checks(load(path, environ), environ=environ)
+
