@@ -372,12 +372,12 @@ def _needs_new(
             "and its text is lost",
             current,
         )
-    ends = parse_time(current.get("endDateTime"))
-    if ends is not None and ends - at <= GRACE_DAYS * DAY:
-        return f"the secret expires on {day(ends)} (within the {GRACE_DAYS}-day grace)", current
     starts = parse_time(current.get("startDateTime"))
     if starts is not None and at - starts >= rotate_days * DAY:
         return f"the secret is {int((at - starts) // DAY)} days old (rotate_days = {rotate_days})", current
+    ends = parse_time(current.get("endDateTime"))
+    if ends is not None and ends - at <= GRACE_DAYS * DAY:
+        return f"the secret expires on {day(ends)} (within the {GRACE_DAYS}-day grace)", current
     return None, current
 
 

@@ -240,7 +240,27 @@ class AppRegistrationKind:
         return out
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
+        """Refuse deleting an app that a server profile keeps using (sync would stop)."""
+        refusals: list[str] = []
+        for change in changes:
+            if change.action is not Action.DELETE or _is_credential(change.address):
+                continue
+            key = _key(change.address)
+            for address, entry in ctx.state.items():
+                if entry.get("kind") != "server_profile_custom":
+                    continue
+                change_of_profile = next((c for c in changes if c.address == address), None)
+                if change_of_profile is not None and (
+                    change_of_profile.action is Action.DELETE
+                    or change_of_profile.detail.get("app_key") not in (None, key)
+                ):
+                    continue
+                if (entry.get("fingerprints") or {}).get("app_key") == key:
+                    refusals.append(
+                        f"refusing to delete app_registration.{key}: {address} still signs in with it; "
+                        "remove or repoint that profile in the same plan"
+                    )
+        return refusals
 
 
 # --- helpers: values ------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ class ExchangeScopeKind:
         policies = found.get("policies") or []
         before = _before(policies)
         group = _group_of(desired, key)
-        detail: dict[str, Any] = {"key": key}
+        detail: dict[str, Any] = {"key": key, "app_id": found.get("app_id")}
         checked = f" (checked: {found['check']})" if found.get("check") else ""
         if group is None:
             recorded = observed.recorded.get(address)
@@ -192,7 +192,7 @@ class ExchangeScopeKind:
         if ctx.exchange is None:
             raise RuntimeError("no Exchange admin API configured (SSSCTL_EXCHANGE_URL)")
         key = str(change.detail["key"])
-        app_id = _app_id(ctx, key)
+        app_id = _app_id(ctx, key, change.detail.get("app_id"))
         policies = _policies(ctx, app_id)
         writes = 0
         if change.action is Action.DELETE:
@@ -240,11 +240,14 @@ def _before(policies: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     return {"scope": "scoped to " + ", ".join(groups), "group": groups}
 
 
-def _app_id(ctx: Context, key: str) -> str:
+def _app_id(ctx: Context, key: str, planned: str | None) -> str:
+    """The app's id now; on destroy the app may already be gone, so the planned id serves."""
     known = (ctx.scratch.get("apps") or {}).get(key)
     if known:
         return str(known["app_id"]).lower()
     app = c5.read_app(ctx, key)
+    if app is None and planned:
+        return planned.lower()
     if app is None:
         raise LookupError(f"app registration {key!r} does not exist; apply its change first")
     return str(app["appId"]).lower()

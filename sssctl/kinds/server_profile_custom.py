@@ -409,7 +409,13 @@ def _retire_old_secrets(ctx: Context, change: Change, new_key_id: str) -> int:
         for c in app.get("passwordCredentials") or []
         if c5.created_by_sssctl(c, recorded) and str(c["keyId"]).lower() != new_key_id.lower()
     ]
-    return c5.remove_credentials(ctx, str(app["id"]), old)
+    try:
+        return c5.remove_credentials(ctx, str(app["id"]), old)
+    except ClientError as exc:
+        # The profile already holds the new secret; failing now would lose that fact.
+        # The leftovers are removed by the credential change of the next run.
+        log.warning("credential.retire_failed", app=key, error=str(exc))
+        return 0
 
 
 def _restore(
