@@ -1,0 +1,370 @@
+"""The Exchange Online admin API (``/adminapi/beta/{tenant}/InvokeCommand``) for the
+ApplicationAccessPolicy cmdlets sssctl uses to restrict its app to chosen mailboxes.
+
+Shapes follow identity reference §2.1/§2.3: ``{"value": [...]}`` answers paged with
+``@odata.nextLink``, errors whose useful text sits in ``error.details[0].message`` behind a
+``|Type.Name|`` prefix, and the documented evaluation order for Test-ApplicationAccessPolicy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import get_route_path  # type: ignore[attr-defined]
+from starlette.types import Receive, Scope, Send
+
+from sssctl.emulator import constants as c
+from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
+from sssctl.emulator.directory import Directory, Recipient
+from sssctl.emulator.identity import Identity
+
+_PATH = re.compile(r"^/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand/?$", re.IGNORECASE)
+_MANAGE_ROLE = "Exchange.ManageAsApp"
+_ADMIN_ROLES = frozenset({"29232cdf-9323-42fd-ade2-1d097af3e4de", "62e90394-69f5-4237-9190-012177145e10"})
+_ACCESS_RIGHTS = ("RestrictAccess", "DenyAccess")
+_SECURITY_GROUP = "MailUniversalSecurityGroup"
+_PARAMETERS: dict[str, frozenset[str]] = {
+    "New-ApplicationAccessPolicy": frozenset(
+        {"AccessRight", "AppId", "PolicyScopeGroupId", "Description", "Confirm"}
+    ),
+    "Get-ApplicationAccessPolicy": frozenset({"Identity"}),
+    "Set-ApplicationAccessPolicy": frozenset({"Identity", "Description", "Confirm"}),
+    "Remove-ApplicationAccessPolicy": frozenset({"Identity", "Confirm"}),
+    "Test-ApplicationAccessPolicy": frozenset({"Identity", "AppId"}),
+}
+_DEFAULT_PAGE = 1000
+
+
+class CmdletError(Exception):
+    """A cmdlet failure as PowerShell reports it: an exception type name and its text."""
+
+    def __init__(self, type_name: str, text: str, status: int = 400) -> None:
+        super().__init__(text)
+        self.type_name, self.text, self.status = type_name, text, status
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": "BadRequest" if self.status == 400 else str(self.status),
+                "message": "Invalid Operation",
+                "details": [
+                    {"code": "BadRequest", "target": "", "message": f"|{self.type_name}|{self.text}"}
+                ],
+                "innererror": {
+                    "message": self.text,
+                    "type": self.type_name,
+                    "internalexception": {"message": self.text, "type": self.type_name},
+                },
+            }
+        }
+
+
+class ExchangeService:
+    """ASGI app mounted at ``constants.EXCHANGE_PREFIX``; holds the access policies."""
+
+    def __init__(
+        self, *, directory: Directory, identity: Identity, counters: Counters, faults: Faults, base_url: str
+    ) -> None:
+        self.directory, self.identity, self.counters, self.faults = directory, identity, counters, faults
+        self.base_url = base_url
+        self.policies: list[dict[str, Any]] = []
+        self._lock = threading.RLock()
+        self._cmdlets: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
+            "New-ApplicationAccessPolicy": self._new,
+            "Get-ApplicationAccessPolicy": self._get,
+            "Set-ApplicationAccessPolicy": self._set,
+            "Remove-ApplicationAccessPolicy": self._remove,
+            "Test-ApplicationAccessPolicy": self._test,
+        }
+
+    def reset(self) -> None:
+        with self._lock:
+            self.policies.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"applicationAccessPolicies": [dict(p) for p in self.policies]}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.handle(request, get_route_path(scope))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request, path: str) -> Response:
+        match = _PATH.match(path)
+        if match is None or request.method != "POST":
+            return JSONResponse(
+                {"error": {"code": "NotFound", "message": f"No endpoint at {path}."}}, status_code=404
+            )
+        denied = self._authorize(request.headers.get("authorization"))
+        if denied is not None:
+            return denied
+        if match["tenant"].lower() not in {c.TENANT_ID, c.TENANT_DOMAIN}:
+            return JSONResponse(
+                CmdletError(
+                    "Microsoft.Exchange.Configuration.Core.TenantNotFoundException",
+                    f"The tenant '{match['tenant']}' was not found.",
+                    404,
+                ).body(),
+                status_code=404,
+            )
+        try:
+            name, parameters = _cmdlet_input(await request.body())
+            self.counters.record(
+                "POST", "exchange", name, write=name.split("-")[0] in {"New", "Set", "Remove"}
+            )
+            with self._lock:
+                rows = self._run(name, parameters)
+        except CmdletError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return self._page(request, name, rows)
+
+    def _authorize(self, authorization: str | None) -> Response | None:
+        try:
+            caller = self.identity.verify(authorization, self.base_url)
+        except InvalidToken as exc:
+            response = JSONResponse(
+                {"error": {"code": "Unauthorized", "message": exc.reason}}, status_code=401
+            )
+            response.headers["WWW-Authenticate"] = self.identity.challenge_header(self.base_url)
+            return response
+        if not _is_exchange_admin(caller):
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "Forbidden",
+                        "message": "The caller holds neither the "
+                        "Exchange.ManageAsApp application role and an Exchange administrator "
+                        "role, so it cannot run admin cmdlets.",
+                    }
+                },
+                status_code=403,
+            )
+        return None
+
+    def _run(self, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        handler = self._cmdlets.get(name)
+        if handler is None:
+            raise CmdletError(
+                "System.Management.Automation.CommandNotFoundException",
+                f"The term '{name}' is not recognized as a name of a cmdlet, function, script file, "
+                "or executable program.",
+            )
+        unknown = sorted(set(parameters) - _PARAMETERS[name])
+        if unknown:
+            raise CmdletError(
+                "System.Management.Automation.ParameterBindingException",
+                f"A parameter cannot be found that matches parameter name '{unknown[0]}'.",
+            )
+        return handler(parameters)
+
+    def _page(self, request: Request, name: str, rows: list[dict[str, Any]]) -> Response:
+        size = _page_size(request.headers.get("prefer", ""))
+        start = int(request.query_params.get("$skiptoken", "0") or 0)
+        page = rows[start : start + size]
+        selected = request.query_params.get("$select")
+        if selected:
+            keep = {s.strip() for s in selected.split(",")}
+            page = [{k: v for k, v in row.items() if k in keep} for row in page]
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/adminapi/beta/{c.TENANT_ID}/$metadata#Collection"
+            f"(Exchange.GenericHashTable)",
+            "adminapi.warnings@odata.type": "#Collection(String)",
+            "@adminapi.warnings": [],
+            "value": page,
+        }
+        if start + size < len(rows):
+            body["@odata.nextLink"] = (
+                f"{self.base_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand?$skiptoken={start + size}"
+            )
+        del name
+        return JSONResponse(body)
+
+    # --- cmdlets -----------------------------------------------------------------------
+    def _new(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        right = _access_right(p.get("AccessRight"))
+        app_ids = _list_of(p.get("AppId"), "AppId")
+        group = self._scope(p.get("PolicyScopeGroupId"))
+        created = []
+        for app_id in app_ids:
+            if any(
+                x["AppId"].lower() == app_id.lower() and x["ScopeIdentityRaw"] == group.guid
+                for x in self.policies
+            ):
+                raise CmdletError(
+                    "Microsoft.Exchange.Management.Tasks.ApplicationAccessPolicyAlreadyExistsException",
+                    f"An application access policy for app {app_id} and scope {group.address} "
+                    "already exists.",
+                )
+            policy = {
+                "Identity": f"{c.TENANT_ID}\\{app_id}:{group.guid}",
+                "AppId": app_id,
+                "ScopeName": group.name,
+                "ScopeIdentity": group.name,
+                "ScopeIdentityRaw": group.guid,
+                "AccessRight": right,
+                "Description": str(p.get("Description") or ""),
+                "IsValid": True,
+                "Guid": str(uuid.uuid4()),
+            }
+            self.policies.append(policy)
+            created.append(dict(policy))
+        return created
+
+    def _get(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        if p.get("Identity"):
+            return [dict(self._policy(str(p["Identity"])))]
+        return [dict(x) for x in self.policies]
+
+    def _set(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        policy = self._policy(str(p.get("Identity") or ""))
+        if "Description" in p:
+            policy["Description"] = str(p["Description"] or "")
+        return []
+
+    def _remove(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        self.policies.remove(self._policy(str(p.get("Identity") or "")))
+        return []
+
+    def _test(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        mailbox = str(p.get("Identity") or "").strip().lower()
+        app_id = str(p.get("AppId") or "")
+        if not app_id:
+            raise CmdletError(
+                "System.Management.Automation.ParameterBindingException",
+                "Cannot process command because of one or more missing mandatory parameters: AppId.",
+            )
+        if not self.directory.mailbox_exists(mailbox):
+            raise CmdletError(
+                "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                f"The operation couldn't be performed because object '{mailbox}' couldn't be found "
+                f"on '{c.TENANT_DOMAIN}'.",
+            )
+        return [
+            {
+                "AppId": app_id,
+                "Mailbox": mailbox,
+                "MailboxId": str(uuid.uuid5(uuid.NAMESPACE_URL, mailbox)),
+                "MailboxSid": "S-1-5-21-0-0-0-" + str(abs(hash(mailbox)) % 100000),
+                "AccessCheckResult": self._evaluate(app_id, mailbox),
+            }
+        ]
+
+    def _evaluate(self, app_id: str, mailbox: str) -> str:
+        """DenyAccess wins; a matching RestrictAccess grants; Restrict elsewhere denies; else granted."""
+        mine = [x for x in self.policies if x["AppId"].lower() in {app_id.lower(), "*"}]
+        covering = [x for x in mine if self._covers(x["ScopeIdentityRaw"], mailbox)]
+        if any(x["AccessRight"] == "DenyAccess" for x in covering):
+            return "Denied"
+        if any(x["AccessRight"] == "RestrictAccess" for x in covering):
+            return "Granted"
+        if any(x["AccessRight"] == "RestrictAccess" for x in mine):
+            return "Denied"
+        return "Granted"
+
+    def _covers(self, scope_guid: str, mailbox: str) -> bool:
+        recipient = self.directory.recipients.get(scope_guid)
+        if recipient is not None:
+            return mailbox in recipient.members
+        return scope_guid == _mailbox_guid(mailbox)
+
+    # --- lookups -----------------------------------------------------------------------
+    def _policy(self, identity: str) -> dict[str, Any]:
+        wanted = identity.strip().lower()
+        for policy in self.policies:
+            if wanted in {policy["Identity"].lower(), policy["Guid"].lower()}:
+                return policy
+        raise CmdletError(
+            "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+            f"The operation couldn't be performed because object '{identity}' couldn't be found on "
+            f"'{c.TENANT_DOMAIN}'.",
+        )
+
+    def _scope(self, raw: Any) -> Recipient:
+        wanted = str(raw or "").strip().lower()
+        if not wanted:
+            raise CmdletError(
+                "System.Management.Automation.ParameterBindingException",
+                "Cannot process command because of one or more missing mandatory parameters: "
+                "PolicyScopeGroupId.",
+            )
+        for recipient in self.directory.recipients.values():
+            if wanted in {recipient.guid, recipient.address, recipient.name.lower()}:
+                if recipient.kind != _SECURITY_GROUP:
+                    raise CmdletError(
+                        "Microsoft.Exchange.Configuration.Tasks.TaskArgumentException",
+                        f"The group {recipient.address} is a distribution group, not a mail-enabled "
+                        "security group. Only mail-enabled security groups, user mailboxes or mail "
+                        "users can be used as the PolicyScopeGroupId.",
+                    )
+                return recipient
+        if self.directory.mailbox_exists(wanted):
+            return Recipient(_mailbox_guid(wanted), wanted, wanted, "UserMailbox", frozenset({wanted}))
+        raise CmdletError(
+            "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+            f"The operation couldn't be performed because object '{raw}' couldn't be found on "
+            f"'{c.TENANT_DOMAIN}'.",
+        )
+
+
+def _is_exchange_admin(caller: Caller) -> bool:
+    if caller.claims.get("idtyp") == "user":
+        return bool(set(caller.claims.get("wids", ())) & _ADMIN_ROLES)
+    return _MANAGE_ROLE in caller.roles and bool(set(caller.claims.get("wids", ())) & _ADMIN_ROLES)
+
+
+def _mailbox_guid(address: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, address.lower()))
+
+
+def _cmdlet_input(raw: bytes) -> tuple[str, dict[str, Any]]:
+    try:
+        body = json.loads(raw or b"{}")
+        cmdlet = body["CmdletInput"]
+        name = str(cmdlet["CmdletName"])
+        parameters = cmdlet.get("Parameters") or {}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CmdletError(
+            "Microsoft.Exchange.Admin.OData.Core.ODataException",
+            'The request body must be {"CmdletInput":{"CmdletName":...,"Parameters":{...}}}.',
+        ) from exc
+    if not isinstance(parameters, dict):
+        raise CmdletError(
+            "Microsoft.Exchange.Admin.OData.Core.ODataException", "Parameters must be an object."
+        )
+    return name, parameters
+
+
+def _access_right(raw: Any) -> str:
+    for right in _ACCESS_RIGHTS:
+        if str(raw or "").lower() == right.lower():
+            return right
+    raise CmdletError(
+        "System.Management.Automation.ParameterBindingException",
+        f"Cannot process argument transformation on parameter 'AccessRight'. Cannot convert value "
+        f'"{raw}" to type "Microsoft.Exchange.Data.ApplicationAccessPolicyRight". Error: "Unable '
+        f"to match the identifier name {raw} to a valid enumerator name. Specify one of the following "
+        'enumerator names and try again: RestrictAccess, DenyAccess"',
+    )
+
+
+def _list_of(raw: Any, name: str) -> list[str]:
+    values = [str(v) for v in raw] if isinstance(raw, list) else [str(raw)] if raw else []
+    if not values:
+        raise CmdletError(
+            "System.Management.Automation.ParameterBindingException",
+            f"Cannot process command because of one or more missing mandatory parameters: {name}.",
+        )
+    return values
+
+
+def _page_size(prefer: str) -> int:
+    match = re.search(r"odata\.maxpagesize\s*=\s*(\d+)", prefer, re.IGNORECASE)
+    return max(1, int(match[1])) if match else _DEFAULT_PAGE

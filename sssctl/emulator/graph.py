@@ -1,0 +1,745 @@
+"""Microsoft Graph v1.0, the part sssctl uses: applications (upsert by uniqueName,
+passwords, certificates, federated credentials), service principals and app-role
+assignments (admin consent).
+
+It answers with Graph's envelopes and texts (identity reference §3), including the
+replication races of a real directory, so a client that survives it survives Entra.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from cryptography.x509 import load_der_x509_certificate
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import get_route_path  # type: ignore[attr-defined]
+from starlette.types import Receive, Scope, Send
+
+from sssctl.emulator import constants as c
+from sssctl.emulator.certs import sha1_hex
+from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
+from sssctl.emulator.directory import (
+    Application,
+    Directory,
+    application_body,
+    iso,
+    new_assignment_id,
+    new_secret_text,
+    now_utc,
+    secret_hash,
+)
+from sssctl.emulator.identity import Identity
+from sssctl.logging import register_secret
+
+_READ_ROLES = frozenset(
+    {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
+_APP_WRITE = "Application.ReadWrite.All"
+_ASSIGN_WRITE = "AppRoleAssignment.ReadWrite.All"
+_PATH = re.compile(
+    r"^/v1\.0/(?P<set>applications|servicePrincipals)"
+    r"(?:\((?P<alt>appId|uniqueName)='(?P<altvalue>[^']*)'\)|/(?P<id>[^/]+))?"
+    r"(?:/(?P<sub>[^/]+)(?:/(?P<subid>[^/]+))?)?/?$"
+)
+_FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$")
+_APP_PATCHABLE = frozenset(
+    {
+        "displayName",
+        "description",
+        "notes",
+        "tags",
+        "signInAudience",
+        "identifierUris",
+        "requiredResourceAccess",
+        "keyCredentials",
+        "api",
+        "web",
+        "publicClient",
+        "isFallbackPublicClient",
+        "uniqueName",
+    }
+)
+_SP_PATCHABLE = frozenset(
+    {"accountEnabled", "appRoleAssignmentRequired", "tags", "displayName", "notes", "description"}
+)
+_MAX_TOP = 999
+_DEFAULT_TOP = 100
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def graph_error_body(
+    code: str, message: str, request_id: str | None = None, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Graph's error envelope, with the innerError every client logs."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    error["innerError"] = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": request_id or str(uuid.uuid4()),
+        "client-request-id": request_id or str(uuid.uuid4()),
+    }
+    return {"error": error}
+
+
+def _not_found(key: str) -> GraphError:
+    return GraphError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.",
+    )
+
+
+def _bad(message: str, details: list[dict[str, str]] | None = None) -> GraphError:
+    return GraphError(400, "Request_BadRequest", message, details)
+
+
+class GraphService:
+    """ASGI app mounted at ``constants.GRAPH_PREFIX``."""
+
+    def __init__(
+        self, *, directory: Directory, identity: Identity, counters: Counters, faults: Faults, base_url: str
+    ) -> None:
+        self.directory, self.identity, self.counters, self.faults = directory, identity, counters, faults
+        self.base_url = base_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.handle(request, get_route_path(scope))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request, path: str) -> Response:
+        request_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+        try:
+            caller = self._authenticate(request)
+            match = _PATH.match(path)
+            if match is None:
+                raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
+            target = match["set"] + (f"/{match['sub']}" if match["sub"] else "")
+            write = request.method in {"POST", "PATCH", "PUT", "DELETE"}
+            self.counters.record(request.method, "graph", target, write=write)
+            body = await _json_body(request) if request.method in {"POST", "PATCH"} else {}
+            with self.directory.lock:
+                return self._route(request, match, caller, body)
+        except GraphError as exc:
+            response = JSONResponse(
+                graph_error_body(exc.code, exc.message, request_id, exc.details), status_code=exc.status
+            )
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = self.identity.challenge_header(self.base_url)
+            return response
+
+    def _authenticate(self, request: Request) -> Caller:
+        try:
+            return self.identity.verify(request.headers.get("authorization"), self.base_url)
+        except InvalidToken as exc:
+            raise GraphError(
+                401, "InvalidAuthenticationToken", f"Access token validation failure: {exc.reason}."
+            ) from exc
+
+    def _route(self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]) -> Response:
+        method, key = request.method, _key(m)
+        is_app = m["set"] == "applications"
+        if key is None:
+            return self._collection(request, is_app, caller, body)
+        sub = m["sub"]
+        if sub is None:
+            return (self._application_item if is_app else self._sp_item)(request, m, caller, body)
+        handlers: dict[tuple[bool, str], Callable[..., Response]] = {
+            (True, "addPassword"): self._add_password,
+            (True, "removePassword"): self._remove_password,
+            (True, "federatedIdentityCredentials"): self._federated,
+            (False, "appRoleAssignedTo"): self._assignments,
+            (False, "appRoleAssignments"): self._assignments,
+        }
+        handler = handlers.get((is_app, sub))
+        if handler is None:
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{sub}'.")
+        del method
+        return handler(request, m, caller, body)
+
+    # --- permissions -------------------------------------------------------------------
+    @staticmethod
+    def _require(caller: Caller, allowed: Iterable[str]) -> None:
+        if caller.claims.get("idtyp") == "user":
+            return  # the delegated admin is a Global Administrator
+        if not set(caller.roles) & set(allowed):
+            raise GraphError(
+                403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+            )
+
+    # --- applications ------------------------------------------------------------------
+    def _collection(self, request: Request, is_app: bool, caller: Caller, body: dict[str, Any]) -> Response:
+        name = "applications" if is_app else "servicePrincipals"
+        if request.method == "GET":
+            self._require(caller, _READ_ROLES)
+            items = (
+                [a.data for a in self.directory.applications.values()]
+                if is_app
+                else list(self.directory.service_principals.values())
+            )
+            return self._list(
+                request,
+                name,
+                items,
+                {"displayName", "appId", "uniqueName"} if is_app else {"displayName", "appId"},
+            )
+        if request.method != "POST":
+            raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+        self._require(caller, [_APP_WRITE])
+        created = self._create_application(body, None) if is_app else self._create_sp(body)
+        return JSONResponse(
+            {"@odata.context": f"{self.base_url}/v1.0/$metadata#{name}/$entity", **created}, status_code=201
+        )
+
+    def _create_application(self, body: dict[str, Any], unique_name: str | None) -> dict[str, Any]:
+        if body.get("passwordCredentials"):
+            raise _bad("Property 'passwordCredentials' cannot be set on create; use addPassword.")
+        unique_name = unique_name or body.get("uniqueName")
+        if unique_name and self._find_app_by("uniqueName", unique_name) is not None:
+            raise GraphError(
+                400,
+                "Request_MultipleObjectsWithSameKeyValue",
+                "Another object with the same value for property uniqueName already exists.",
+            )
+        if not body.get("displayName"):
+            raise _bad("Property 'displayName' is required and must not be empty.")
+        object_id = str(uuid.uuid4())
+        app = Application(
+            data=application_body(object_id, str(uuid.uuid4()), body["displayName"], now_utc(), unique_name)
+        )
+        self._patch_application(app, {k: v for k, v in body.items() if k != "uniqueName"})
+        self.directory.applications[object_id] = app
+        self._hide(object_id)
+        return _public(app.data)
+
+    def _application_item(
+        self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
+    ) -> Response:
+        key = _key(m) or ""
+        if request.method == "GET":
+            self._require(caller, _READ_ROLES)
+            app = self._visible_app(m)
+            selected = _selection(request)
+            data = _public(app.data)
+            if selected and "keyCredentials" in selected:
+                data["keyCredentials"] = [
+                    {**k, "key": app.key_blobs.get(k["keyId"])} for k in app.data["keyCredentials"]
+                ]
+            return JSONResponse(
+                {
+                    "@odata.context": f"{self.base_url}/v1.0/$metadata#applications/$entity",
+                    **_select(data, selected),
+                }
+            )
+        self._require(caller, [_APP_WRITE])
+        found = self._app(m)
+        if request.method == "PATCH":
+            if found is None:
+                return self._upsert_missing(request, m, body, key)
+            self._patch_application(found, body)
+            return Response(status_code=204)
+        if request.method == "DELETE":
+            if found is None:
+                raise _not_found(key)
+            self._delete_application(found)
+            return Response(status_code=204)
+        raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _upsert_missing(self, request: Request, m: re.Match[str], body: dict[str, Any], key: str) -> Response:
+        prefer = request.headers.get("prefer", "").lower()
+        if m["alt"] != "uniqueName" or "create-if-missing" not in prefer:
+            raise _not_found(key)
+        created = self._create_application(body, m["altvalue"])
+        return JSONResponse(
+            {"@odata.context": f"{self.base_url}/v1.0/$metadata#applications/$entity", **created},
+            status_code=201,
+        )
+
+    def _patch_application(self, app: Application, body: dict[str, Any]) -> None:
+        unknown = sorted(set(body) - _APP_PATCHABLE - {"passwordCredentials"})
+        if unknown:
+            raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.application'.")
+        if "passwordCredentials" in body:
+            raise _bad(
+                "Updates to 'passwordCredentials' are not supported with PATCH; use addPassword and "
+                "removePassword."
+            )
+        current_name = app.data["uniqueName"]
+        if "uniqueName" in body and current_name is not None and body["uniqueName"] != current_name:
+            raise _bad("Property 'uniqueName' is read-only once set.")
+        if "displayName" in body and not body["displayName"]:
+            raise _bad("Property 'displayName' must not be empty.")
+        for name, value in body.items():
+            if name == "keyCredentials":
+                self._replace_keys(app, value)
+            else:
+                app.data[name] = value
+
+    def _replace_keys(self, app: Application, credentials: list[dict[str, Any]]) -> None:
+        """Full replacement, as Graph does: keys not sent again are dropped."""
+        kept: list[dict[str, Any]] = []
+        blobs: dict[str, str] = {}
+        for sent in credentials or []:
+            key_id = str(sent.get("keyId") or uuid.uuid4())
+            blob = str(sent.get("key") or app.key_blobs.get(key_id) or "")
+            if not blob:
+                raise _bad("Key credential 'key' is required for a new certificate.")
+            try:
+                der = base64.b64decode(blob)
+                cert = load_der_x509_certificate(der)
+            except ValueError as exc:
+                raise _bad("Invalid certificate: key value is not a base64 DER X.509 certificate.") from exc
+            blobs[key_id] = blob
+            kept.append(
+                {
+                    "customKeyIdentifier": sent.get("customKeyIdentifier") or sha1_hex(der),
+                    "displayName": sent.get("displayName") or cert.subject.rfc4514_string(),
+                    "endDateTime": sent.get("endDateTime") or iso(cert.not_valid_after_utc),
+                    "key": None,
+                    "keyId": key_id,
+                    "startDateTime": sent.get("startDateTime") or iso(cert.not_valid_before_utc),
+                    "type": sent.get("type", "AsymmetricX509Cert"),
+                    "usage": sent.get("usage", "Verify"),
+                }
+            )
+        app.key_blobs = blobs
+        app.data["keyCredentials"] = kept
+
+    def _delete_application(self, app: Application) -> None:
+        del self.directory.applications[app.data["id"]]
+        sp = self.directory.sp_by_app_id(app.data["appId"])
+        if sp is not None:
+            self._delete_sp(sp)
+
+    def _add_password(
+        self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
+    ) -> Response:
+        self._require(caller, [_APP_WRITE])
+        app = self._existing_app(m)
+        sent = body.get("passwordCredential") or {}
+        start = _parse_time(sent.get("startDateTime")) or now_utc()
+        end = _parse_time(sent.get("endDateTime")) or start + dt.timedelta(days=730)
+        if end <= start:
+            raise _bad("Key credential end date must be after its start date.")
+        text = new_secret_text()
+        register_secret(text)
+        credential: dict[str, Any] = {
+            "customKeyIdentifier": None,
+            "displayName": sent.get("displayName"),
+            "endDateTime": iso(end),
+            "hint": text[:3],
+            "keyId": str(uuid.uuid4()),
+            "secretText": None,
+            "startDateTime": iso(start),
+        }
+        app.data["passwordCredentials"].append(credential)
+        app.secret_hashes[credential["keyId"]] = secret_hash(text)
+        return JSONResponse(
+            {
+                "@odata.context": f"{self.base_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
+                **credential,
+                "secretText": text,
+            }
+        )
+
+    def _remove_password(
+        self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
+    ) -> Response:
+        self._require(caller, [_APP_WRITE])
+        app = self._existing_app(m)
+        key_id = str(body.get("keyId", ""))
+        remaining = [p for p in app.data["passwordCredentials"] if p["keyId"] != key_id]
+        if len(remaining) == len(app.data["passwordCredentials"]):
+            raise _bad(f"No password credential found with keyId '{key_id}'.")
+        app.data["passwordCredentials"] = remaining
+        app.secret_hashes.pop(key_id, None)
+        return Response(status_code=204)
+
+    def _federated(
+        self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
+    ) -> Response:
+        app = self._existing_app(m) if request.method != "GET" else self._visible_app(m)
+        context = (
+            f"{self.base_url}/v1.0/$metadata#applications('{app.data['id']}')/federatedIdentityCredentials"
+        )
+        subid = m["subid"]
+        if request.method == "GET":
+            self._require(caller, _READ_ROLES)
+            if subid is None:
+                return self._list(
+                    request,
+                    "federatedIdentityCredentials",
+                    app.federated,
+                    {"name", "subject"},
+                    context=context,
+                )
+            return JSONResponse({"@odata.context": f"{context}/$entity", **self._fic(app, subid)})
+        self._require(caller, [_APP_WRITE])
+        if request.method == "POST" and subid is None:
+            return JSONResponse(
+                {"@odata.context": f"{context}/$entity", **self._add_fic(app, body)}, status_code=201
+            )
+        if request.method == "DELETE" and subid is not None:
+            app.federated.remove(self._fic(app, subid))
+            return Response(status_code=204)
+        if request.method == "PATCH" and subid is not None:
+            self._fic(app, subid).update(
+                {k: v for k, v in body.items() if k in {"issuer", "subject", "audiences", "description"}}
+            )
+            return Response(status_code=204)
+        raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _add_fic(self, app: Application, body: dict[str, Any]) -> dict[str, Any]:
+        for required in ("name", "issuer", "subject", "audiences"):
+            if not body.get(required):
+                raise _bad(f"Property '{required}' is required for a federated identity credential.")
+        if any(f["name"] == body["name"] for f in app.federated):
+            raise GraphError(
+                409,
+                "Request_MultipleObjectsWithSameKeyValue",
+                f"FederatedIdentityCredential with name {body['name']} already exists.",
+            )
+        if len(app.federated) >= 20:
+            raise _bad("The maximum number of 20 federated identity credentials per application was reached.")
+        fic = {
+            "id": str(uuid.uuid4()),
+            "name": body["name"],
+            "issuer": body["issuer"],
+            "subject": body["subject"],
+            "audiences": list(body["audiences"]),
+            "description": body.get("description"),
+        }
+        app.federated.append(fic)
+        return fic
+
+    @staticmethod
+    def _fic(app: Application, key: str) -> dict[str, Any]:
+        for fic in app.federated:
+            if key in (fic["id"], fic["name"]):
+                return fic
+        raise _not_found(key)
+
+    # --- service principals ------------------------------------------------------------
+    def _create_sp(self, body: dict[str, Any]) -> dict[str, Any]:
+        app_id = str(body.get("appId", ""))
+        app = self.directory.app_by_app_id(app_id)
+        if app is None or self.directory.is_hidden(app.data["id"]):
+            raise _bad(
+                f"The appId '{app_id}' of the service principal does not reference a valid application "
+                "object.",
+                [{"code": "NoBackingApplicationObject", "target": "appId"}],
+            )
+        if self.directory.sp_by_app_id(app_id) is not None:
+            raise GraphError(
+                409,
+                "Request_MultipleObjectsWithSameKeyValue",
+                "Another object with the same value for property servicePrincipalNames already exists.",
+                [{"code": "ObjectConflict", "target": "servicePrincipalNames"}],
+            )
+        object_id = str(uuid.uuid4())
+        sp = {
+            "id": object_id,
+            "deletedDateTime": None,
+            "accountEnabled": True,
+            "appId": app.data["appId"],
+            "appDisplayName": app.data["displayName"],
+            "displayName": app.data["displayName"],
+            "appOwnerOrganizationId": c.TENANT_ID,
+            "appRoleAssignmentRequired": False,
+            "appRoles": [],
+            "oauth2PermissionScopes": [],
+            "servicePrincipalNames": [app.data["appId"]],
+            "servicePrincipalType": "Application",
+            "signInAudience": app.data["signInAudience"],
+            "tags": list(body.get("tags") or []),
+            "notes": None,
+            "description": None,
+        }
+        self.directory.service_principals[object_id] = sp
+        self._hide(object_id)
+        return sp
+
+    def _sp_item(self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]) -> Response:
+        key = _key(m) or ""
+        if request.method == "GET":
+            self._require(caller, _READ_ROLES)
+            sp = self._visible_sp(m)
+            return JSONResponse(
+                {
+                    "@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals/$entity",
+                    **_select(sp, _selection(request)),
+                }
+            )
+        self._require(caller, [_APP_WRITE])
+        sp_or_none = self._sp(m)
+        if sp_or_none is None:
+            raise _not_found(key)
+        if request.method == "PATCH":
+            unknown = sorted(set(body) - _SP_PATCHABLE)
+            if unknown:
+                raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.servicePrincipal'.")
+            sp_or_none.update(body)
+            return Response(status_code=204)
+        if request.method == "DELETE":
+            self._delete_sp(sp_or_none)
+            return Response(status_code=204)
+        raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _delete_sp(self, sp: dict[str, Any]) -> None:
+        self.directory.service_principals.pop(sp["id"], None)
+        for assignment_id in [
+            a["id"]
+            for a in self.directory.assignments.values()
+            if sp["id"] in (a["principalId"], a["resourceId"])
+        ]:
+            del self.directory.assignments[assignment_id]
+
+    # --- app-role assignments ----------------------------------------------------------
+    def _assignments(
+        self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
+    ) -> Response:
+        sp = self._visible_sp(m) if request.method == "GET" else self._existing_sp(m)
+        side = "resourceId" if m["sub"] == "appRoleAssignedTo" else "principalId"
+        context = f"{self.base_url}/v1.0/$metadata#servicePrincipals('{sp['id']}')/{m['sub']}"
+        if request.method == "GET" and m["subid"] is None:
+            self._require(caller, _READ_ROLES)
+            items = [a for a in self.directory.assignments.values() if a[side] == sp["id"]]
+            return self._list(
+                request, m["sub"], items, {"resourceId", "principalId", "appRoleId"}, context=context
+            )
+        self._require(caller, [_ASSIGN_WRITE])
+        if request.method == "POST" and m["subid"] is None:
+            created = self._assign(sp, side, body)
+            return JSONResponse({"@odata.context": f"{context}/$entity", **created}, status_code=201)
+        if request.method == "DELETE" and m["subid"] is not None:
+            found = self.directory.assignments.get(m["subid"])
+            if found is None or found[side] != sp["id"]:
+                raise _not_found(m["subid"])
+            del self.directory.assignments[m["subid"]]
+            return Response(status_code=204)
+        raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _assign(self, sp: dict[str, Any], side: str, body: dict[str, Any]) -> dict[str, Any]:
+        principal_id, resource_id = str(body.get("principalId", "")), str(body.get("resourceId", ""))
+        role_id = str(body.get("appRoleId", ""))
+        if body.get(side) != sp["id"]:
+            raise _bad(f"Property '{side}' must be the service principal in the request path.")
+        principal = self.directory.service_principals.get(principal_id)
+        if principal is None or self.directory.is_hidden(principal_id):
+            raise _bad(
+                "Not a valid reference update.", [{"code": "InvalidReference", "target": "principalId"}]
+            )
+        resource = self.directory.service_principals.get(resource_id)
+        if resource is None or self.directory.is_hidden(resource_id):
+            raise _not_found(resource_id)
+        if role_id not in {r["id"] for r in resource["appRoles"]}:
+            raise _bad("Permission being assigned was not found on application.")
+        for existing in self.directory.assignments.values():
+            if (existing["principalId"], existing["resourceId"], existing["appRoleId"]) == (
+                principal_id,
+                resource_id,
+                role_id,
+            ):
+                raise _bad("Permission being assigned already exists on the object.")
+        assignment = {
+            "id": new_assignment_id(),
+            "deletedDateTime": None,
+            "appRoleId": role_id,
+            "createdDateTime": iso(now_utc()),
+            "principalDisplayName": principal["displayName"],
+            "principalId": principal_id,
+            "principalType": "ServicePrincipal",
+            "resourceDisplayName": resource["displayName"],
+            "resourceId": resource_id,
+        }
+        self.directory.assignments[assignment["id"]] = assignment
+        return assignment
+
+    # --- lookups -----------------------------------------------------------------------
+    def _hide(self, object_id: str) -> None:
+        if self.faults.replication_delay > 0:
+            self.directory.hidden[object_id] = self.faults.replication_delay
+
+    def _find_app_by(self, prop: str, value: str) -> Application | None:
+        if prop == "id":
+            return self.directory.applications.get(value)
+        for app in self.directory.applications.values():
+            current = app.data.get(prop)
+            if isinstance(current, str) and current.lower() == value.lower():
+                return app
+        return None
+
+    def _app(self, m: re.Match[str]) -> Application | None:
+        if m["alt"]:
+            return self._find_app_by(m["alt"], m["altvalue"])
+        return self._find_app_by("id", m["id"])
+
+    def _visible_app(self, m: re.Match[str]) -> Application:
+        app = self._app(m)
+        if app is None or self.directory.is_hidden(app.data["id"]):
+            raise _not_found(_key(m) or "")
+        return app
+
+    def _existing_app(self, m: re.Match[str]) -> Application:
+        app = self._app(m)
+        if app is None:
+            raise _not_found(_key(m) or "")
+        return app
+
+    def _sp(self, m: re.Match[str]) -> dict[str, Any] | None:
+        if m["alt"] == "appId":
+            return self.directory.sp_by_app_id(m["altvalue"])
+        if m["alt"]:
+            raise _bad(f"Alternate key '{m['alt']}' is not supported for servicePrincipals.")
+        return self.directory.service_principals.get(m["id"])
+
+    def _visible_sp(self, m: re.Match[str]) -> dict[str, Any]:
+        sp = self._sp(m)
+        if sp is None or self.directory.is_hidden(sp["id"]):
+            raise _not_found(_key(m) or "")
+        return sp
+
+    def _existing_sp(self, m: re.Match[str]) -> dict[str, Any]:
+        sp = self._sp(m)
+        if sp is None:
+            raise _not_found(_key(m) or "")
+        return sp
+
+    # --- collections -------------------------------------------------------------------
+    def _list(
+        self,
+        request: Request,
+        name: str,
+        items: list[dict[str, Any]],
+        filterable: set[str],
+        context: str | None = None,
+    ) -> Response:
+        params = request.query_params
+        matches = _filtered(items, params.get("$filter"), filterable)
+        visible = [i for i in matches if "id" not in i or not self.directory.is_hidden(str(i["id"]))]
+        top = _top(params.get("$top"))
+        start = _skip(params.get("$skiptoken"))
+        page = visible[start : start + top]
+        selected = _selection(request)
+        body: dict[str, Any] = {
+            "@odata.context": context or f"{self.base_url}/v1.0/$metadata#{name}",
+            "value": [_select(_public(i), selected) for i in page],
+        }
+        if start + top < len(visible):
+            query = {k: v for k, v in params.items() if k != "$skiptoken"}
+            query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})
+            body["@odata.nextLink"] = (
+                f"{self.base_url}{request.url.path.removeprefix(c.GRAPH_PREFIX)}?" + urlencode(query)
+            )
+        return JSONResponse(body)
+
+
+def _key(m: re.Match[str]) -> str | None:
+    if m["alt"]:
+        return f"{m['alt']}='{m['altvalue']}'"
+    return m["id"]
+
+
+def _public(data: dict[str, Any]) -> dict[str, Any]:
+    """What any GET shows: secret text never, certificate blobs only when asked for."""
+    out = dict(data)
+    if "passwordCredentials" in out:
+        out["passwordCredentials"] = [{**p, "secretText": None} for p in out["passwordCredentials"]]
+    if "keyCredentials" in out:
+        out["keyCredentials"] = [{**k, "key": None} for k in out["keyCredentials"]]
+    return out
+
+
+def _selection(request: Request) -> list[str] | None:
+    raw = request.query_params.get("$select")
+    return [s.strip() for s in raw.split(",") if s.strip()] if raw else None
+
+
+def _select(data: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
+    if not selected:
+        return data
+    return {k: v for k, v in data.items() if k in selected or k.startswith("@odata")}
+
+
+def _filtered(
+    items: list[dict[str, Any]], expression: str | None, filterable: set[str]
+) -> list[dict[str, Any]]:
+    if not expression:
+        return items
+    clauses = re.split(r"\s+and\s+", expression)
+    wanted: list[tuple[str, str]] = []
+    for clause in clauses:
+        match = _FILTER.match(clause)
+        if match is None or match[1] not in filterable:
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                f"Unsupported or invalid query filter clause "
+                f"specified for property '{clause.strip()}' of resource.",
+            )
+        wanted.append((match[1], match[2].replace("''", "'").lower()))
+    return [i for i in items if all(str(i.get(p) or "").lower() == v for p, v in wanted)]
+
+
+def _top(raw: str | None) -> int:
+    if raw is None:
+        return _DEFAULT_TOP
+    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_TOP:
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            f"Invalid page size specified: '{raw}'. Must be between 1 and {_MAX_TOP} inclusive.",
+        )
+    return int(raw)
+
+
+def _skip(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    if not raw.startswith("X") or not raw[1:].isdigit():
+        raise GraphError(
+            400, "Request_BadRequest", "The specified page token value has expired or is invalid."
+        )
+    return int(raw[1:])
+
+
+def _parse_time(raw: Any) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _bad(f"Invalid date/time value '{raw}'.") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise GraphError(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type "
+            "header is set and payload is of valid JSON format.",
+        ) from exc
+    if not isinstance(body, dict):
+        raise GraphError(400, "BadRequest", "The request body must be a JSON object.")
+    return body

@@ -1,0 +1,487 @@
+"""One HTTPS server for every emulated service, and the admin API tests drive it with.
+
+Layout of the one origin (``https://127.0.0.1:<port>``): login at the root
+(``/<tenant>/...``, ``/msi/token``, ``/_issuer``), Dataverse under ``/dataverse``, Graph
+under ``/graph``, Exchange under ``/exchange`` and the admin API under ``/_emulator``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sssctl.emulator import constants as c
+from sssctl.emulator.certs import load_key_material
+from sssctl.emulator.context import Counters, Faults, TokenVerifier
+from sssctl.emulator.directory import Directory, new_secret_text
+from sssctl.emulator.exchange import ExchangeService
+from sssctl.emulator.faults import FaultMiddleware
+from sssctl.emulator.graph import GraphService
+from sssctl.emulator.identity import Identity, Principal
+from sssctl.emulator.info import EmulatorInfo
+from sssctl.logging import register_secret
+
+log = structlog.get_logger("sssctl.emulator")
+
+DATASETS = ("small", "large")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_SERVICE_PREFIXES = (c.DATAVERSE_PREFIX, c.GRAPH_PREFIX, c.EXCHANGE_PREFIX, c.ADMIN_PREFIX)
+
+
+class DataverseLike(Protocol):
+    app: ASGIApp
+
+    def reset(
+        self, *, dataset: str, seed: int, mailboxes: int | None, business_units: int | None, roles: int | None
+    ) -> None: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+DataverseFactory = Callable[..., DataverseLike]
+
+
+class EmulatorError(Exception):
+    """The emulator cannot start as asked (bad host, bad dataset, busy port)."""
+
+
+class _Unavailable:
+    """Stands in only while the Dataverse service is missing from the installed package, so
+    the other services still work; every Dataverse call then fails loudly with 503."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp = JSONResponse(
+            {
+                "error": {
+                    "code": "0x80040216",
+                    "message": "The Dataverse Web API is not part of this build of the emulator.",
+                }
+            },
+            status_code=503,
+        )
+
+    def reset(self, **_: Any) -> None:
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+
+def default_dataverse_factory() -> DataverseFactory:
+    try:
+        from sssctl.emulator import dataverse
+    except ImportError:
+        return _unavailable
+    factory: DataverseFactory | None = getattr(dataverse, "DataverseService", None)
+    return factory or _unavailable
+
+
+def _unavailable(**_: Any) -> DataverseLike:
+    return _Unavailable()
+
+
+class Emulator:
+    """All services and their shared state, without the network part."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        data_dir: Path,
+        dataset: str = "small",
+        seed: int = 1,
+        mailboxes: int | None = None,
+        business_units: int | None = None,
+        roles: int | None = None,
+        faults: Mapping[str, Any] | None = None,
+        auto_approve_device_codes: bool = False,
+        dataverse_factory: DataverseFactory | None = None,
+        token_lifetime: int = 3600,
+    ) -> None:
+        _check_dataset(dataset, mailboxes, business_units, roles)
+        self.url = url
+        self.seed_args: dict[str, Any] = {
+            "dataset": dataset,
+            "seed": seed,
+            "mailboxes": mailboxes,
+            "business_units": business_units,
+            "roles": roles,
+        }
+        self.faults = Faults()
+        self.faults.update(dict(faults or {}))
+        self.counters = Counters()
+        keys = load_key_material(data_dir)
+        client_secret = new_secret_text()
+        self.admin_token = secrets.token_urlsafe(32)
+        msi_header = secrets.token_urlsafe(24)
+        for secret in (client_secret, self.admin_token, msi_header):
+            register_secret(secret)
+        self.directory = Directory(
+            client_secret=client_secret,
+            client_certificate_der=keys.client_certificate_der,
+            issuer_url=f"{url}{c.FEDERATED_ISSUER_PATH}",
+        )
+        dataverse_url, graph_url, exchange_url = (
+            f"{url}{c.DATAVERSE_PREFIX}",
+            f"{url}{c.GRAPH_PREFIX}",
+            f"{url}{c.EXCHANGE_PREFIX}",
+        )
+        self.identity = Identity(
+            url=url,
+            directory=self.directory,
+            token_key=keys.token_key,
+            issuer_key=keys.issuer_key,
+            resources={
+                dataverse_url: c.DATAVERSE_RESOURCE_APP_ID,
+                graph_url: c.GRAPH_RESOURCE_APP_ID,
+                exchange_url: c.EXCHANGE_RESOURCE_APP_ID,
+            },
+            msi_header=msi_header,
+            token_lifetime=token_lifetime,
+            auto_approve_device_codes=auto_approve_device_codes,
+        )
+        verifier: TokenVerifier = self.identity
+        self.dataverse = (dataverse_factory or default_dataverse_factory())(
+            verifier=verifier, base_url=dataverse_url, counters=self.counters, faults=self.faults
+        )
+        self.graph = GraphService(
+            directory=self.directory,
+            identity=self.identity,
+            base_url=graph_url,
+            counters=self.counters,
+            faults=self.faults,
+        )
+        self.exchange = ExchangeService(
+            directory=self.directory,
+            identity=self.identity,
+            base_url=exchange_url,
+            counters=self.counters,
+            faults=self.faults,
+        )
+        federated_file = data_dir / "federated-token.jwt"
+        federated_file.write_text(self.identity.federated_assertion())
+        self.info = EmulatorInfo(
+            url=url,
+            dataverse_url=dataverse_url,
+            authority=f"{url}/{c.TENANT_ID}",
+            login_url=url,
+            graph_url=graph_url,
+            exchange_url=exchange_url,
+            tenant_id=c.TENANT_ID,
+            ca_file=str(keys.ca_file),
+            client_id=c.SSSCTL_APP_ID,
+            client_secret=client_secret,
+            client_certificate_file=str(keys.client_certificate_file),
+            admin_token=self.admin_token,
+            msi_endpoint=f"{url}{c.MSI_PATH}",
+            msi_header=msi_header,
+            federated_token_file=str(federated_file),
+        )
+        self.tls_files = (str(keys.server_cert_file), str(keys.server_key_file))
+        self.reset()
+        self.app: ASGIApp = _Root(
+            FaultMiddleware(self._router(), faults=self.faults, counters=self.counters), self.counters
+        )
+
+    def reset(self, **overrides: Any) -> None:
+        args = {**self.seed_args, **{k: v for k, v in overrides.items() if v is not None}}
+        _check_dataset(args["dataset"], args["mailboxes"], args["business_units"], args["roles"])
+        started = time.perf_counter()
+        self.directory.reset(mailboxes=args["mailboxes"], large=args["dataset"] == "large")
+        self.exchange.reset()
+        self.dataverse.reset(**args)
+        self.counters.reset()
+        log.info("emulator.reset", duration_ms=round((time.perf_counter() - started) * 1000), **args)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "dataverse": self.dataverse.snapshot(),
+            "directory": self.directory.snapshot(),
+            "exchange": self.exchange.snapshot(),
+        }
+
+    # --- routing -----------------------------------------------------------------------
+    def _router(self) -> Router:
+        return Router(
+            routes=[
+                Mount(c.ADMIN_PREFIX, app=self._admin_router()),
+                Mount(c.DATAVERSE_PREFIX, app=self.dataverse.app),
+                Mount(c.GRAPH_PREFIX, app=self.graph),
+                Mount(c.EXCHANGE_PREFIX, app=self.exchange),
+                *self.identity.routes(),
+            ]
+        )
+
+    def _admin_router(self) -> Router:
+        routes = [
+            Route("/reset", self._admin_reset, methods=["POST"]),
+            Route("/snapshot", self._admin_snapshot, methods=["GET"]),
+            Route("/faults", self._admin_faults, methods=["GET", "POST"]),
+            Route("/device-codes/approve", self._admin_approve, methods=["POST"]),
+            Route("/counters", self._admin_counters, methods=["GET"]),
+            Route("/counters/reset", self._admin_counters_reset, methods=["POST"]),
+            Route("/tokens", self._admin_token, methods=["POST"]),
+        ]
+        return Router(
+            routes=[Route(r.path, _guarded(self.admin_token, r.endpoint), methods=r.methods) for r in routes]
+        )
+
+    async def _admin_reset(self, request: Request) -> Response:
+        body = await _json(request)
+        unknown = sorted(set(body) - set(self.seed_args))
+        if unknown:
+            return _admin_error(
+                f"unknown reset argument(s): {', '.join(unknown)}; known: {', '.join(sorted(self.seed_args))}"
+            )
+        try:
+            self.reset(**body)
+        except EmulatorError as exc:
+            return _admin_error(str(exc))
+        return JSONResponse({"reset": True})
+
+    async def _admin_snapshot(self, request: Request) -> Response:
+        return JSONResponse(self.snapshot())
+
+    async def _admin_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                self.faults.update(await _json(request))
+            except (ValueError, TypeError) as exc:
+                return _admin_error(str(exc))
+        return JSONResponse(self.faults.to_dict())
+
+    async def _admin_approve(self, request: Request) -> Response:
+        body = await _json(request)
+        return JSONResponse({"approved": self.identity.approve_device_codes(body.get("user_code"))})
+
+    async def _admin_counters(self, request: Request) -> Response:
+        return JSONResponse(self.counters.snapshot())
+
+    async def _admin_counters_reset(self, request: Request) -> Response:
+        self.counters.reset()
+        return JSONResponse(self.counters.snapshot())
+
+    async def _admin_token(self, request: Request) -> Response:
+        """Mint a token directly (e.g. an already expired one) without a sign-in flow."""
+        body = await _json(request)
+        audience = self.identity.resource_for(str(body.get("audience") or self.info.dataverse_url))
+        if audience is None:
+            return _admin_error(f"unknown audience {body.get('audience')!r}")
+        principal = Principal(
+            str(body.get("client_id") or c.SSSCTL_APP_ID),
+            c.ADMIN_USER_OBJECT_ID if body.get("user") else None,
+        )
+        token, lifetime = self.identity.mint(principal, audience, lifetime=body.get("lifetime"))
+        return JSONResponse({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"})
+
+
+class _Root:
+    """Outermost app: tolerates ``//`` in login paths (MSAL builds them from a trailing
+    slash) and counts login requests; the services count their own."""
+
+    def __init__(self, app: ASGIApp, counters: Counters) -> None:
+        self.app, self.counters = app, counters
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if not path.startswith(_SERVICE_PREFIXES):
+                path = re.sub(r"/{2,}", "/", path)
+                scope = {**scope, "path": path, "raw_path": path.encode()}
+                self.counters.record(
+                    scope["method"], "login", path.rstrip("/").rsplit("/", 1)[-1], write=False
+                )
+        await self.app(scope, receive, send)
+
+
+def _guarded(token: str, endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    async def guarded(request: Request) -> Response:
+        sent = request.headers.get("authorization", "")
+        if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return JSONResponse(
+                {
+                    "error": "the admin API needs 'Authorization: Bearer <admin_token>' "
+                    "(admin_token is in the emulator's JSON line)"
+                },
+                status_code=401,
+            )
+        response: Response = await endpoint(request)
+        return response
+
+    return guarded
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    import json
+
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _admin_error(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+def _check_dataset(
+    dataset: str, mailboxes: int | None, business_units: int | None, roles: int | None
+) -> None:
+    if dataset not in DATASETS:
+        raise EmulatorError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    for name, value in (("mailboxes", mailboxes), ("business_units", business_units), ("roles", roles)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise EmulatorError(f"{name} must be a positive whole number, not {value!r}")
+
+
+def check_loopback(host: str) -> None:
+    """The emulator hands out admin tokens and secrets; it must never listen beyond this machine."""
+    if host not in _LOOPBACK:
+        raise EmulatorError(
+            f"refusing to listen on {host!r}: the emulator only serves loopback "
+            f"({', '.join(sorted(_LOOPBACK))}) because its admin API and secrets are not "
+            "protected for a network"
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextlib.contextmanager
+def serving(
+    *,
+    dataset: str = "small",
+    seed: int = 1,
+    mailboxes: int | None = None,
+    business_units: int | None = None,
+    roles: int | None = None,
+    data_dir: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: Mapping[str, Any] | None = None,
+    auto_approve_device_codes: bool = False,
+    dataverse_factory: DataverseFactory | None = None,
+    token_lifetime: int = 3600,
+) -> Iterator[Emulator]:
+    """Run the emulator over HTTPS in a background thread; yields it once it accepts connections."""
+    import uvicorn
+
+    check_loopback(host)
+    temporary = data_dir is None
+    directory = Path(tempfile.mkdtemp(prefix="sssctl-emulator-")) if data_dir is None else Path(data_dir)
+    sock = _bind("127.0.0.1" if host == "localhost" else host, port)
+    try:
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        emulator = Emulator(
+            url=f"https://{shown}:{bound}",
+            data_dir=directory,
+            dataset=dataset,
+            seed=seed,
+            mailboxes=mailboxes,
+            business_units=business_units,
+            roles=roles,
+            faults=faults,
+            auto_approve_device_codes=auto_approve_device_codes,
+            dataverse_factory=dataverse_factory,
+            token_lifetime=token_lifetime,
+        )
+        cert, key = emulator.tls_files
+        config = uvicorn.Config(
+            emulator.app,
+            ssl_certfile=cert,
+            ssl_keyfile=key,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="sssctl-emulator", daemon=True
+        )
+        thread.start()
+        _wait_started(server, thread)
+        log.info("emulator.started", url=emulator.url, dataset=dataset)
+        try:
+            yield emulator
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            log.info("emulator.stopped", url=emulator.url)
+    finally:
+        sock.close()
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _wait_started(server: Any, thread: threading.Thread, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise EmulatorError("the emulator's HTTPS server stopped while starting; see the log above")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise EmulatorError(f"the emulator's HTTPS server did not start within {timeout:g} s")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def running_emulator(
+    *,
+    dataset: str = "small",
+    seed: int = 1,
+    mailboxes: int | None = None,
+    business_units: int | None = None,
+    roles: int | None = None,
+    data_dir: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: Mapping[str, Any] | None = None,
+    auto_approve_device_codes: bool = False,
+) -> Iterator[EmulatorInfo]:
+    """The public way to run the emulator in-process: yields its connection facts."""
+    with serving(
+        dataset=dataset,
+        seed=seed,
+        mailboxes=mailboxes,
+        business_units=business_units,
+        roles=roles,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        faults=faults,
+        auto_approve_device_codes=auto_approve_device_codes,
+    ) as emulator:
+        yield emulator.info
