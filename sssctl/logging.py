@@ -26,6 +26,8 @@ _SENSITIVE_KEY = re.compile(
 _ALLOWED_KEYS = frozenset(
     {"token_source", "token_cache", "secret_fingerprint", "secret_hint", "secret_key_id"}
 )
+# "Authorization: Basic ..." or any other scheme copied into free text (error bodies, curl lines)
+_AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)[^\s'\"]+(?:\s+[A-Za-z0-9\-._~+/]+=*)?")
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 
@@ -42,6 +44,7 @@ def register_secret(value: str | None) -> None:
 
 def redact_text(text: str) -> str:
     """Mask bearer tokens, JWTs and registered secrets inside free text."""
+    text = _AUTH_HEADER.sub(r"\g<1>" + REDACTED, text)
     text = _BEARER.sub("Bearer " + REDACTED, text)
     text = _JWT.sub(REDACTED, text)
     with _lock:

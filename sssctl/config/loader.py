@@ -87,8 +87,9 @@ def _read(path: Path, label: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError([Finding(label, "", "file not found")]) from None
     except UnicodeDecodeError:
         raise ConfigError([Finding(label, "", "not a UTF-8 text file")]) from None
-    except OSError as exc:
-        raise ConfigError([Finding(label, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError([Finding(label, "", f"cannot read file: {reason}")]) from None
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -183,6 +184,13 @@ def _apply_environment(merged: _Merged, environ: Mapping[str, str]) -> None:
         merged.origins[path] = Source(f"${name}", Path.cwd())
 
 
+def _expand_user(value: str) -> Path:
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~someone" who does not exist here: keep the text as written
+        return Path(value)
+
+
 def state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """``$SSSCTL_STATE_DIR`` if set; ``None`` lets the state layer use its default."""
     value = (os.environ if environ is None else environ).get("SSSCTL_STATE_DIR")
@@ -204,7 +212,7 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Desired:
 
     def resolve(key_path: KeyPath, value: str) -> Path:
         source = merged.source_of(key_path)
-        return (source.base_dir if source else path.parent) / Path(value).expanduser()
+        return (source.base_dir if source else path.parent) / _expand_user(value)
 
     return build.desired(merged.doc, source=path, digest=digest, resolve=resolve,
                          state_dir=state_dir(environ))

@@ -1,0 +1,113 @@
+"""Whatever the input, loading answers with a Desired or a ConfigError, never anything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sssctl.config import spec
+from sssctl.config.errors import ConfigError
+from sssctl.config.loader import load, tomllib
+from sssctl.config.model import Desired
+from tests.unit.config.conftest import CONFIGS
+
+EXAMPLES = {p.name: p.read_text(encoding="utf-8") for p in sorted(CONFIGS.glob("*.toml"))}
+PARSED = {name: tomllib.loads(text) for name, text in EXAMPLES.items()}
+
+
+def _known_keys(node: spec.Node) -> Iterator[str]:
+    if isinstance(node, spec.Table):
+        for key, child in node.fields.items():
+            yield key
+            yield from _known_keys(child)
+    elif isinstance(node, spec.MapOf):
+        yield from _known_keys(node.value)
+
+
+KNOWN = sorted({*_known_keys(spec.DOCUMENT), "RequirePrivilegeToSelfApproveEmailAddress",
+                "SSSForceFilteringMethodForUserMailboxes", "prvApproveRejectEmailAddress", "custom", "env",
+                "file", "default"})
+keys = st.one_of(st.sampled_from(KNOWN), st.text(min_size=1, max_size=12))
+scalars = st.one_of(
+    st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False),
+    st.text(max_size=30), st.sampled_from(["server_side_sync", "none", "https://x.example", "sss", "prvX",
+                                           "00000000-0000-0000-0000-000000000000", "a@b.co", "../x"]),
+    st.dates(), st.datetimes(timezones=st.just(dt.timezone.utc)),
+)
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+documents = st.dictionaries(keys, values, max_size=6)
+
+_DIR = Path(tempfile.mkdtemp(prefix="sssctl-prop-"))
+
+
+def _outcome(text: str) -> None:
+    path = _DIR / "doc.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        result = load(path, {})
+    except ConfigError as exc:
+        assert exc.findings
+        assert all(isinstance(f.message, str) and f.message for f in exc.findings)
+    else:
+        assert isinstance(result, Desired)
+
+
+def _mutate(doc: Any, data: st.DataObject) -> Any:
+    """Drop, rename, retype or add one key somewhere in the document."""
+    if not isinstance(doc, dict) or not doc:
+        return data.draw(values)
+    doc = dict(doc)
+    key = data.draw(st.sampled_from(sorted(doc)))
+    action = data.draw(st.sampled_from(["drop", "rename", "retype", "add", "descend"]))
+    if action == "drop":
+        del doc[key]
+    elif action == "rename":
+        doc[data.draw(keys)] = doc.pop(key)
+    elif action == "retype":
+        doc[key] = data.draw(values)
+    elif action == "add":
+        doc[data.draw(keys)] = data.draw(values)
+    else:
+        doc[key] = _mutate(doc[key], data)
+    return doc
+
+
+COMMON = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.timeout(120)
+@COMMON
+@given(documents)
+def test_random_documents(doc: dict[str, Any]) -> None:
+    _outcome(tomli_w.dumps(doc))
+
+
+@pytest.mark.timeout(120)
+@COMMON
+@given(st.sampled_from(sorted(PARSED)), st.data())
+def test_mutated_examples(name: str, data: st.DataObject) -> None:
+    doc = PARSED[name]
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        doc = _mutate(doc, data)
+    _outcome(tomli_w.dumps(doc))
+
+
+@pytest.mark.timeout(120)
+@COMMON
+@given(st.sampled_from(sorted(EXAMPLES)), st.data())
+def test_damaged_example_text(name: str, data: st.DataObject) -> None:
+    text = EXAMPLES[name]
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        at = data.draw(st.integers(min_value=0, max_value=len(text)))
+        cut = data.draw(st.integers(min_value=0, max_value=12))
+        text = text[:at] + data.draw(st.text(max_size=8)) + text[at + cut:]
+    _outcome(text)

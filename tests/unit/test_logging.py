@@ -1,0 +1,78 @@
+"""Secrets never reach a log line, whatever the renderer, even at debug level."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+
+from sssctl.logging import REDACTED, configure_logging, redact_text, redaction_processor, register_secret
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2NvbnRvc28ifQ.c2lnbmF0dXJlLXZhbHVl"
+CLIENT_SECRET = "Zx8Q~registered.secret-value_42"
+FILE_SECRET = "from-a-secret-file-9f8e7d"
+
+
+def _emit(log_format: str) -> str:
+    stream = io.StringIO()
+    configure_logging(log_format=log_format, verbose=2, color=False, stream=stream)
+    register_secret(CLIENT_SECRET)
+    log = structlog.get_logger("test")
+    log.debug("token.acquired", access_token=JWT, token_source="msal", expires_in=3599)
+    log.debug("http.request", method="GET", headers={"Authorization": f"Bearer {JWT}", "Accept": "json"})
+    log.debug("http.retry", detail=f"server said: Authorization: Bearer {JWT}")
+    log.debug("auth.config", client_secret=CLIENT_SECRET, password="p@ss-word-1", secretText="s3cr3tText!")
+    log.debug("echo", note=f"the app said {CLIENT_SECRET} back", items=[CLIENT_SECRET, "ok"])
+    log.info(f"event text with {CLIENT_SECRET} inside")
+    try:
+        raise RuntimeError(f"boom with {CLIENT_SECRET}")
+    except RuntimeError:
+        log.exception("apply.failed")
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_no_secret_survives_rendering(log_format: str) -> None:
+    output = _emit(log_format)
+    for secret in (JWT, CLIENT_SECRET, "p@ss-word-1", "s3cr3tText!"):
+        assert secret not in output
+    assert REDACTED in output
+    # what is not secret is kept, so logs stay useful
+    assert "token.acquired" in output and "msal" in output and "3599" in output and "Accept" in output
+
+
+def test_json_lines_keep_structure_and_mask_values() -> None:
+    lines = [json.loads(line) for line in _emit("json").splitlines() if line.strip()]
+    by_event = {line["event"]: line for line in lines}
+    assert by_event["token.acquired"]["access_token"] == REDACTED
+    assert by_event["token.acquired"]["token_source"] == "msal"
+    assert by_event["http.request"]["headers"] == {"Authorization": REDACTED, "Accept": "json"}
+    assert by_event["auth.config"]["client_secret"] == REDACTED
+    assert by_event["echo"]["items"] == [REDACTED, "ok"]
+    assert by_event["echo"]["note"] == f"the app said {REDACTED} back"
+    assert by_event["apply.failed"]["level"] == "error"
+    assert CLIENT_SECRET not in by_event["apply.failed"]["exception"]
+
+
+def test_processor_masks_bearer_tokens_and_jwts_in_free_text() -> None:
+    event = redaction_processor(None, "debug", {"event": "x", "message": f"Bearer abc.def-123 and {JWT}"})
+    assert event["message"] == f"Bearer {REDACTED} and {REDACTED}"
+
+
+def test_authorization_header_copied_into_text_is_masked_whatever_the_scheme() -> None:
+    assert redact_text("Authorization: Basic dXNlcjpwYXNzd29yZA==") == f"Authorization: {REDACTED}"
+    assert redact_text(f"-H 'authorization: Bearer {JWT}'") == f"-H 'authorization: {REDACTED}'"
+    assert redact_text("Authorization=raw-token-123") == f"Authorization={REDACTED}"
+
+
+def test_registered_file_secret_is_masked_wherever_it_appears() -> None:
+    register_secret(FILE_SECRET)
+    assert FILE_SECRET not in redact_text(f"url?key={FILE_SECRET}&x=1")
+
+
+def test_short_values_are_not_registered_to_avoid_masking_everything() -> None:
+    register_secret("abc")
+    register_secret(None)
+    assert redact_text("abc def") == "abc def"
