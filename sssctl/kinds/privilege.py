@@ -294,9 +294,15 @@ def lockout(change: Change, removed: set[str], caller: Sequence[str] | None) -> 
     """A refusal when the signed-in identity would lose the privilege from every role it has."""
     privilege = change.address[len(PREFIX) :]
     if caller is None:
+        # The caller's roles could not be read (not every service exposes the user-role
+        # association): refuse only the certain lockout, a plan that leaves nobody with it.
+        if (change.after or {}).get("roles"):
+            log.warning("privilege.lockout.unchecked", address=change.address)
+            return None
         return (
-            f"{change.address}: could not read the roles of the signed-in identity, so removing {privilege} "
-            "might lock it out; re-run with --allow-lockout if that is intended"
+            f"{change.address}: this plan removes {privilege} from every role and the signed-in "
+            "identity's roles could not be read; keep at least one role in allowed_roles, or re-run "
+            "with --allow-lockout"
         )
     holders = {name.lower(): name for name in (change.before or {}).get("roles", {})}
     mine = {name.lower() for name in caller} & set(holders)

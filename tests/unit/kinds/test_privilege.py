@@ -79,3 +79,28 @@ def test_an_unknown_privilege_is_unknown_not_a_change() -> None:
     engine = Engine(seed())
     (change,) = engine.plan(KIND, allow("System Administrator", privilege="prvNoSuchThing"))
     assert change.action is Action.UNKNOWN and "prvNoSuchThing" in change.reason
+
+
+def test_unreadable_caller_roles_only_block_a_plan_that_leaves_nobody_with_it() -> None:
+    engine = Engine(seed())
+    engine.dv.user_roles.clear()
+    engine.dv.query = _failing_roles(engine.dv.query)  # type: ignore[method-assign]
+    keep_one = allow("Sales Manager")
+    ctx, observed = observed_for(engine, keep_one)
+    assert observed.extra["caller_roles"] is None
+    assert KIND.guard(ctx, KIND.diff(keep_one, observed), {"privilege": observed}) == []
+    nobody = allow("Basic User")
+    ctx, observed = observed_for(engine, nobody)
+    (refusal,) = KIND.guard(ctx, KIND.diff(nobody, observed), {"privilege": observed})
+    assert "from every role" in refusal
+
+
+def _failing_roles(query):
+    from sssctl.clients.errors import NotFound
+
+    def wrapped(entity_set, **kw):
+        if "systemuserroles_association" in entity_set:
+            raise NotFound("Resource not found for the segment 'systemuserroles_association'", status=404)
+        return query(entity_set, **kw)
+
+    return wrapped
