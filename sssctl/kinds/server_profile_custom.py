@@ -69,7 +69,7 @@ _CREDENTIAL_LABELS = {
 
 
 def _name(address: str) -> str:
-    return c5.key_of_address(address, PREFIX)[2:-2]
+    return address[len(PREFIX) + 2 : -2]
 
 
 def _tenant(desired: Desired, profile: CustomProfile) -> str:

@@ -1,0 +1,118 @@
+"""The mailbox scope: one RestrictAccess policy for the app, checked with Test-ApplicationAccessPolicy."""
+
+from __future__ import annotations
+
+import pytest
+
+from sssctl.engine.plan import Action
+from sssctl.kinds.exchange_scope import KIND, UNSCOPED
+from tests.unit.kinds.control5_fakes import FakeExchange, World, actionable, desired
+
+pytestmark = pytest.mark.timeout(30)
+ADDRESS = "exchange_scope.sss"
+GROUP = "sss-mailboxes@contoso.com"
+
+
+def scoped_world() -> World:
+    return World(
+        exchange=FakeExchange(
+            members={GROUP: ["adele@contoso.com"]}, mailboxes=["adele@contoso.com", "ceo@contoso.com"]
+        )
+    )
+
+
+def by_address(changes: list) -> dict:
+    return {c.address: c for c in changes}
+
+
+def test_unscoped_app_plans_a_restrict_access_policy_and_says_so() -> None:
+    world = scoped_world()
+    change = by_address(world.plan(desired()))[ADDRESS]
+    assert change.action is Action.CREATE
+    assert change.after == {"scope": f"scoped to {GROUP}", "group": GROUP}
+    assert UNSCOPED in change.reason
+
+
+def test_apply_creates_one_policy_then_plan_reports_the_check_and_nothing_to_do() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    [policy] = world.exchange.policies
+    app = world.graph.app_by_unique("sssctl-contoso-prod-sss")
+    assert policy["AppId"] == app["appId"].lower()
+    assert policy["AccessRight"] == "RestrictAccess"
+    assert policy["ScopeEmailAddress"] == GROUP
+    change = by_address(world.plan(desired()))[ADDRESS]
+    assert change.action is Action.NOOP
+    assert "member adele@contoso.com: Granted" in change.reason
+    assert "non-member ceo@contoso.com: Denied" in change.reason
+    writes = world.exchange.writes
+    world.apply(desired())
+    assert world.exchange.writes == writes
+
+
+def test_group_changed_replaces_the_policy_new_first() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    other = "sync-pilot@contoso.com"
+    change = by_address(world.plan(desired(group=other)))[ADDRESS]
+    assert change.action is Action.UPDATE
+    assert change.before["group"] == GROUP
+    world.apply(desired(group=other))
+    assert [p["ScopeEmailAddress"] for p in world.exchange.policies] == [other]
+    calls = [
+        c
+        for c in world.exchange.calls
+        if c in ("New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy")
+    ]
+    assert calls[-2:] == ["New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy"]
+
+
+def test_group_compared_case_insensitively() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    assert actionable(world.plan(desired(group=GROUP.upper()))) == []
+
+
+def test_scope_removed_from_config_removes_the_policy_sssctl_created() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    change = by_address(world.plan(desired(group=None)))[ADDRESS]
+    assert change.action is Action.DELETE
+    world.apply(desired(group=None))
+    assert world.exchange.policies == []
+    assert ADDRESS not in world.state
+
+
+def test_policies_of_other_apps_are_left_alone() -> None:
+    world = scoped_world()
+    world.exchange.policies.append(
+        {
+            "Identity": "x",
+            "AppId": "someone-else",
+            "AccessRight": "RestrictAccess",
+            "ScopeEmailAddress": "x@contoso.com",
+        }
+    )
+    world.apply(desired())
+    assert len(world.exchange.policies) == 2
+
+
+def test_without_exchange_client_the_scope_is_unknown_not_an_error() -> None:
+    world = World(exchange=None)
+    change = by_address(world.plan(desired()))[ADDRESS]
+    assert change.action is Action.UNKNOWN
+    assert "no Exchange admin API configured" in change.reason
+
+
+def test_destroy_after_app_deleted_still_removes_the_policy_by_planned_app_id() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    empty = desired(apps=False, profiles=(), group=None)
+    world.apply(empty)  # app deleted first (registry order), then the policy by the planned app id
+    assert world.exchange.policies == []
+
+
+def test_describe_states_scope() -> None:
+    world = scoped_world()
+    observed = KIND.read(world.context(desired()))
+    assert KIND.describe(observed) == {ADDRESS: {"scope": UNSCOPED}}
