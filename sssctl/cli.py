@@ -346,6 +346,24 @@ def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) ->
     _run(ctx, inv, lambda: cmd_state_unlock(inv, lock_id))
 
 
+@cli.command("demo")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              default="configs/hardened.toml", show_default=True, help="Desired-state file to demonstrate.")
+@click.pass_context
+def demo_command(ctx: click.Context, config_path: Path) -> None:
+    """Run plan -> apply -> plan against the built-in emulator; nothing leaves this machine.
+
+    Starts the emulator on 127.0.0.1, points the config at it, keeps state in a
+    temporary directory, and shows that the second plan is empty. Exit 0 only then.
+
+    \b
+        sssctl demo
+        sssctl demo -c configs/lockdown.toml
+    """
+    from sssctl.engine.demo import run_demo
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: run_demo(config_path, inv.output))
 
 
 def main() -> None:
