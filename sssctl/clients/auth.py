@@ -238,6 +238,33 @@ def federated_assertion_source(
 
 
 # -- providers -------------------------------------------------------------------------------------
+class MsalHttpAdapter:
+    """Lets MSAL use our verifying ``httpx.Client`` as if it were a requests session.
+
+    MSAL hands form values as bytes (a client assertion, for one); requests sends those as
+    text but httpx would send ``b'...'``, which Entra rejects as a malformed JWT.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
+             **kwargs: Any) -> httpx.Response:
+        if isinstance(data, Mapping):
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+        return self._client.post(url, params=params, data=data, headers=headers, **_timeout_only(kwargs))
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
+        return self._client.get(url, params=params, headers=headers, **_timeout_only(kwargs))
+
+    def close(self) -> None:
+        """MSAL may close its client; the run owns this one and closes it itself."""
+
+
+def _timeout_only(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"timeout": kwargs["timeout"]} if kwargs.get("timeout") is not None else {}
+
+
 class MsalClientProvider:
     """App-only tokens from a ConfidentialClientApplication (secret, certificate, federated)."""
 
@@ -440,7 +467,7 @@ def _msal_common(settings: SignInSettings) -> dict[str, Any]:
     return {
         "authority": settings.cloud.authority(_require(settings.tenant_id, "environment.tenant_id",
                                                        "SSSCTL_TENANT_ID")),
-        "http_client": settings.http_client,
+        "http_client": MsalHttpAdapter(settings.http_client),
         "instance_discovery": False,
         "azure_region": False,
     }
@@ -473,7 +500,7 @@ def build_token_provider(settings: SignInSettings) -> TokenProvider:
     if method == "managed_identity":
         identity: Any = (msal.UserAssignedManagedIdentity(client_id=auth.managed_identity_client_id)
                          if auth.managed_identity_client_id else msal.SystemAssignedManagedIdentity())
-        client = msal.ManagedIdentityClient(identity, http_client=settings.http_client)
+        client = msal.ManagedIdentityClient(identity, http_client=MsalHttpAdapter(settings.http_client))
         return ManagedIdentityProvider(client, auth.managed_identity_client_id)
     if method == "device_code":
         client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
