@@ -115,6 +115,15 @@ def drift_reasons(row: Mapping[str, Any], is_user: bool, target: Mapping[str, An
     return reasons
 
 
+def synchronizes(row: Mapping[str, Any], is_user: bool) -> bool:
+    """Whether a mailbox uses its profile at all: some delivery method is not "none"."""
+    return (
+        row.get("incomingemaildeliverymethod") not in (None, INCOMING_EMAIL["none"])
+        or row.get("outgoingemaildeliverymethod") not in (None, OUTGOING_EMAIL["none"])
+        or (is_user and row.get("actdeliverymethod") not in (None, ACT["none"]))
+    )
+
+
 def queue_ids(ctx: Context) -> set[str]:
     return {
         str(q["queueid"]).lower()
@@ -150,7 +159,8 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
             continue
         reasons.update(why)
         profile = str(row.get("_emailserverprofile_value") or "").lower()
-        moved_from[profile] += 1
+        if synchronizes(row, is_user):
+            moved_from[profile] += 1
         rows.append(
             [
                 str(row["mailboxid"]),

@@ -20,23 +20,54 @@ import structlog
 from sssctl.clients.errors import NotFound
 from sssctl.config.model import Desired
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds._shared import PAGE_SIZE, default_profile_id, etag_of, read_organization
+from sssctl.kinds._shared import (
+    ACT,
+    INCOMING_EMAIL,
+    OUTGOING_EMAIL,
+    PAGE_SIZE,
+    default_profile_id,
+    etag_of,
+    read_organization,
+)
 from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.mailbox_defaults import live_defaults
+from sssctl.kinds.mailboxes import queue_ids, synchronizes
 
 log = structlog.get_logger(__name__)
 
 ADDRESS = "server_profile.default"
 
 
-def mailboxes_on(ctx: Context, profile_id: str) -> int:
-    """Exact count of mailboxes on a profile (``$count`` stops at 5,000, so stream ids)."""
+def mailboxes_using(ctx: Context, profile_id: str) -> int:
+    """Mailboxes that synchronize through the profile (some delivery method is not none).
+
+    Counted by streaming ids page by page: ``$count`` stops at 5,000.
+    """
+    queues = queue_ids(ctx)
     rows = ctx.dataverse.query(
         "mailboxes",
-        select=["mailboxid"],
+        select=[
+            "mailboxid",
+            "incomingemaildeliverymethod",
+            "outgoingemaildeliverymethod",
+            "actdeliverymethod",
+            "_regardingobjectid_value",
+        ],
         filter=f"_emailserverprofile_value eq {profile_id}",
         page_size=PAGE_SIZE,
     )
-    return sum(1 for _ in rows)
+    return sum(
+        1
+        for row in rows
+        if synchronizes(row, str(row.get("_regardingobjectid_value") or "").lower() not in queues)
+    )
+
+
+def stops_sync(methods: Mapping[str, Any]) -> bool:
+    """Every delivery method none: nothing synchronizes through any profile."""
+    return all(
+        methods.get(f) == "none" for f in ("incoming_email", "outgoing_email", "appointments_contacts_tasks")
+    )
 
 
 class DefaultProfileKind:
@@ -68,7 +99,8 @@ class DefaultProfileKind:
         }
         wanted = ctx.desired.default_profile
         if active and wanted is not None and not wanted.active:
-            extra["mailboxes_on_profile"] = mailboxes_on(ctx, profile_id)
+            extra["mailboxes_on_profile"] = mailboxes_using(ctx, profile_id)
+            extra["org_defaults"] = live_defaults(ctx)[0]
         live = {"id": profile_id, "name": row.get("name"), "active": active}
         return Observed(
             objects={ADDRESS: live}, etags={ADDRESS: etag_of(row)}, recorded=recorded, extra=extra
@@ -137,36 +169,60 @@ class DefaultProfileKind:
 
 
 def deactivation_refusals(mine: Change, changes: Sequence[Change], extra: Mapping[str, Any]) -> list[str]:
+    """Deactivating is safe once nothing synchronizes through the profile after this plan.
+
+    A profile stops mattering to a mailbox when the plan moves the mailbox to another
+    profile or sets all its delivery methods to none; the same holds for the org default
+    (which new mailboxes inherit).
+    """
     profile_id = str(mine.detail.get("id", "")).lower()
     name = str((mine.before or {}).get("name") or "Microsoft Exchange Online")
     refusals = []
-    defaults = next((c for c in changes if c.address == "mailbox_defaults"), None)
-    org_default = str(extra.get("org_default_id") or "").lower()
-    moves_default = (
-        defaults is not None
-        and defaults.action is Action.UPDATE
-        and str((defaults.after or {}).get("server_profile") or name).lower() != name.lower()
-    )
-    if org_default == profile_id and not moves_default:
+    if str(extra.get("org_default_id") or "").lower() == profile_id and not _defaults_leave(
+        name, changes, extra
+    ):
         refusals.append(
             f"{ADDRESS}: {name!r} is still the organization's default profile for new mailboxes; set "
-            "[mailbox_defaults] server_profile to another profile in the same plan before deactivating it"
+            "[mailbox_defaults] server_profile to another profile (or every delivery method to none) "
+            "in the same plan before deactivating it"
         )
-    on_profile = int(extra.get("mailboxes_on_profile") or 0)
-    if on_profile:
-        mailboxes = next((c for c in changes if c.address == "mailboxes"), None)
-        moved = 0
-        if mailboxes is not None and mailboxes.action is Action.UPDATE:
-            target = str(mailboxes.detail.get("profile_name") or "").lower()
-            if target and target != name.lower():
-                moved = int((mailboxes.detail.get("moved_from") or {}).get(profile_id, 0))
-        if moved < on_profile:
-            refusals.append(
-                f"{ADDRESS}: {on_profile - moved} of {on_profile} mailboxes still use {name!r} "
-                'after this plan; [mailboxes] enforce = "defaults" must cover them (check scope and '
-                "exclude) and [mailbox_defaults] must name another profile before it can be deactivated"
-            )
+    using = int(extra.get("mailboxes_on_profile") or 0)
+    moved = _mailboxes_leaving(profile_id, name, changes)
+    if using > moved:
+        refusals.append(
+            f"{ADDRESS}: {using - moved} of {using} mailboxes still synchronize through {name!r} after "
+            'this plan; [mailboxes] enforce = "defaults" must cover them (check scope and exclude) and '
+            "[mailbox_defaults] must name another profile or set every delivery method to none"
+        )
     return refusals
+
+
+def _defaults_leave(name: str, changes: Sequence[Change], extra: Mapping[str, Any]) -> bool:
+    resulting = dict(extra.get("org_defaults") or {})
+    change = next((c for c in changes if c.address == "mailbox_defaults"), None)
+    if change is not None and change.action is Action.UPDATE:
+        resulting.update(change.after or {})
+    profile = str(resulting.get("server_profile") or name)
+    return profile.lower() != name.lower() or stops_sync(resulting)
+
+
+def _mailboxes_leaving(profile_id: str, name: str, changes: Sequence[Change]) -> int:
+    change = next((c for c in changes if c.address == "mailboxes"), None)
+    if change is None or change.action is not Action.UPDATE:
+        return 0
+    target = str(change.detail.get("profile_name") or "").lower()
+    methods_none = (
+        change.detail.get("incoming"),
+        change.detail.get("outgoing"),
+        change.detail.get("act"),
+    ) == (
+        INCOMING_EMAIL["none"],
+        OUTGOING_EMAIL["none"],
+        ACT["none"],
+    )
+    if (target and target != name.lower()) or methods_none:
+        return int((change.detail.get("moved_from") or {}).get(profile_id, 0))
+    return 0
 
 
 KIND = DefaultProfileKind()

@@ -26,7 +26,7 @@ def test_deactivation_is_refused_while_it_is_the_org_default_and_mailboxes_use_i
     found = refusals(Engine(seed()), desired(default_profile=OFF))
     assert len(found) == 2
     assert "organization's default profile" in found[0]
-    assert "7 of 7 mailboxes still use 'Microsoft Exchange Online'" in found[1]
+    assert "7 of 7 mailboxes still synchronize through 'Microsoft Exchange Online'" in found[1]
 
 
 def test_deactivation_is_allowed_when_the_same_plan_moves_defaults_and_every_mailbox() -> None:
@@ -46,6 +46,19 @@ def test_excluded_or_out_of_scope_mailboxes_still_block_it() -> None:
     )
     (refusal,) = refusals(Engine(seed()), want)
     assert "3 of 7 mailboxes" in refusal
+
+
+def test_switching_every_delivery_method_off_everywhere_also_frees_it() -> None:
+    off = MailboxDefaults(incoming_email="none", outgoing_email="none", appointments_contacts_tasks="none")
+    want = desired(
+        default_profile=OFF, mailbox_defaults=off, mailboxes=MailboxPolicy(enforce="defaults", scope="all")
+    )
+    assert refusals(Engine(seed()), want) == []
+    partly = desired(
+        default_profile=OFF, mailbox_defaults=off, mailboxes=MailboxPolicy(enforce="defaults", scope="users")
+    )
+    (refusal,) = refusals(Engine(seed()), partly)
+    assert "2 of 7 mailboxes" in refusal  # the two queue mailboxes keep synchronizing
 
 
 def test_apply_deactivates_records_the_id_and_restores_on_unmanage() -> None:
