@@ -252,7 +252,7 @@ class ExchangeService:
                 "AppId": app_id,
                 "Mailbox": mailbox,
                 "MailboxId": str(uuid.uuid5(uuid.NAMESPACE_URL, mailbox)),
-                "MailboxSid": "S-1-5-21-0-0-0-" + str(abs(hash(mailbox)) % 100000),
+                "MailboxSid": f"S-1-5-21-0-0-0-{uuid.UUID(_mailbox_guid(mailbox)).int % 100000}",
                 "AccessCheckResult": self._evaluate(app_id, mailbox),
             }
         ]

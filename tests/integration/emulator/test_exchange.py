@@ -1,0 +1,186 @@
+"""Exchange admin InvokeCommand on the emulator: application access policies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from sssctl.emulator import constants as c
+from sssctl.emulator.admin_client import AdminClient, trusting_client
+from sssctl.emulator.directory import DISTRIBUTION_GROUP_ADDRESS, SSS_GROUP_ADDRESS, SSS_GROUP_ID
+from sssctl.emulator.info import EmulatorInfo
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+APP = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+OTHER_APP = "1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e"
+
+
+class Shell:
+    def __init__(self, http: httpx.Client, url: str) -> None:
+        self.http, self.url = http, url
+
+    def call(
+        self, cmdlet: str, page_size: int | None = None, url: str | None = None, **parameters: Any
+    ) -> httpx.Response:
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else {}
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
+        return self.http.post(url or self.url, json=body, headers=headers)
+
+    def ok(self, cmdlet: str, **parameters: Any) -> list[dict[str, Any]]:
+        response = self.call(cmdlet, **parameters)
+        assert response.status_code == 200, response.text
+        return list(response.json()["value"])
+
+
+@pytest.fixture
+def shell(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Shell]:
+    emulator_admin.reset()
+    token = emulator_admin.token(emulator.exchange_url)
+    url = f"{emulator.exchange_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand"
+    with trusting_client(emulator, headers={"Authorization": f"Bearer {token}"}) as http:
+        yield Shell(http, url)
+
+
+def test_new_policy_then_get_returns_it(shell: Shell) -> None:
+    created = shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+        Description="sssctl",
+    )
+    assert len(created) == 1
+    policy = created[0]
+    assert policy["Identity"] == f"{c.TENANT_ID}\\{APP}:{SSS_GROUP_ID}"
+    assert (policy["AppId"], policy["AccessRight"], policy["IsValid"]) == (APP, "RestrictAccess", True)
+    assert policy["ScopeName"] == "SSS Mailboxes"
+    assert shell.ok("Get-ApplicationAccessPolicy") == created
+    assert shell.ok("Get-ApplicationAccessPolicy", Identity=policy["Identity"]) == created
+
+
+def test_scope_group_may_be_named_by_name_or_guid(shell: Shell) -> None:
+    by_name = shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=[APP],
+        PolicyScopeGroupId="SSS Mailboxes",
+        AccessRight="DenyAccess",
+    )
+    assert by_name[0]["ScopeIdentityRaw"] == SSS_GROUP_ID
+    by_guid = shell.call(
+        "New-ApplicationAccessPolicy", AppId=APP, PolicyScopeGroupId=SSS_GROUP_ID, AccessRight="DenyAccess"
+    )
+    assert by_guid.status_code == 400  # same app and scope already has a policy
+
+
+def test_distribution_group_is_refused(shell: Shell) -> None:
+    response = shell.call(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=DISTRIBUTION_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"] == "Invalid Operation"
+    assert error["details"][0]["message"].startswith("|Microsoft.Exchange.")
+    assert "mail-enabled security group" in error["details"][0]["message"]
+
+
+def test_bad_access_right_and_unknown_parameter_are_refused(shell: Shell) -> None:
+    bad_right = shell.call(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="AllowAccess",
+    )
+    assert "RestrictAccess, DenyAccess" in bad_right.json()["error"]["details"][0]["message"]
+    unknown = shell.call("Get-ApplicationAccessPolicy", Foo="x")
+    assert "ParameterBindingException" in unknown.json()["error"]["details"][0]["message"]
+    assert shell.call("Get-Mailbox").status_code == 400
+
+
+def test_access_check_follows_the_documented_order(shell: Shell) -> None:
+    member, outsider = c.user_email(1), c.user_email(20)
+    assert (
+        shell.ok("Test-ApplicationAccessPolicy", Identity=outsider, AppId=APP)[0]["AccessCheckResult"]
+        == "Granted"
+    )
+    shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+    )
+    results = {
+        m: shell.ok("Test-ApplicationAccessPolicy", Identity=m, AppId=APP)[0]["AccessCheckResult"]
+        for m in (member, outsider)
+    }
+    assert results == {member: "Granted", outsider: "Denied"}
+    shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=OTHER_APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="DenyAccess",
+    )
+    other = {
+        m: shell.ok("Test-ApplicationAccessPolicy", Identity=m, AppId=OTHER_APP)[0]["AccessCheckResult"]
+        for m in (member, outsider)
+    }
+    assert other == {member: "Denied", outsider: "Granted"}
+    assert (
+        shell.call("Test-ApplicationAccessPolicy", Identity="nobody@contoso.com", AppId=APP).status_code
+        == 400
+    )
+
+
+def test_set_and_remove_policy(shell: Shell, emulator_admin: AdminClient) -> None:
+    identity = shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+    )[0]["Identity"]
+    assert shell.ok("Set-ApplicationAccessPolicy", Identity=identity, Description="changed") == []
+    assert shell.ok("Get-ApplicationAccessPolicy")[0]["Description"] == "changed"
+    assert shell.ok("Remove-ApplicationAccessPolicy", Identity=identity, Confirm=False) == []
+    assert shell.ok("Get-ApplicationAccessPolicy") == []
+    assert shell.call("Remove-ApplicationAccessPolicy", Identity=identity).status_code == 400
+    counters = emulator_admin.counters()
+    assert counters["by_route"]["POST exchange:New-ApplicationAccessPolicy"] == 1
+    assert counters["writes"] == 4  # New, Set, Remove, failed Remove
+    assert emulator_admin.snapshot()["exchange"]["applicationAccessPolicies"] == []
+
+
+def test_results_are_paged_with_next_link(shell: Shell) -> None:
+    apps = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(5)]
+    shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=apps,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+    )
+    seen: list[str] = []
+    url: str | None = None
+    while True:
+        body = shell.call("Get-ApplicationAccessPolicy", page_size=2, url=url).json()
+        seen += [p["AppId"] for p in body["value"]]
+        url = body.get("@odata.nextLink")
+        if not url:
+            break
+    assert seen == apps
+
+
+def test_caller_without_exchange_admin_rights_is_forbidden(
+    emulator: EmulatorInfo, emulator_admin: AdminClient
+) -> None:
+    token = emulator_admin.token(emulator.exchange_url, client_id=c.LIMITED_APP_ID)
+    with trusting_client(emulator, headers={"Authorization": f"Bearer {token}"}) as http:
+        response = http.post(
+            f"{emulator.exchange_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand",
+            json={"CmdletInput": {"CmdletName": "Get-ApplicationAccessPolicy"}},
+        )
+    assert response.status_code == 403
