@@ -158,30 +158,31 @@ def digest_of(doc: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _set(doc: dict[str, Any], path: KeyPath, value: Any) -> None:
+def _set(doc: dict[str, Any], path: KeyPath, value: Any) -> bool:
+    """Set a nested key; refuses (False) to replace a non-table the file wrote on the way,
+    so that validation still reports the file's own mistake."""
     current = doc
     for key in path[:-1]:
-        nested = current.get(key)
+        nested = current.setdefault(key, {})
         if not isinstance(nested, dict):
-            nested = current[key] = {}
+            return False
         current = nested
     current[path[-1]] = value
+    return True
 
 
 def _apply_environment(merged: _Merged, environ: Mapping[str, str]) -> None:
-    from sssctl.logging import register_secret
-
     for name, path in spec.ENV_OVERRIDES.items():
         value = environ.get(name)
         if not value:
             continue
         if name == "SSSCTL_CLIENT_SECRET":
+            from sssctl.logging import register_secret  # lazily: structlog is slow to import
+
             register_secret(value)
-            _set(merged.doc, path, {"env": name})
-        else:
-            _set(merged.doc, path, value)
-        _forget_below(merged, path)
-        merged.origins[path] = Source(f"${name}", Path.cwd())
+        if _set(merged.doc, path, {"env": name} if name == "SSSCTL_CLIENT_SECRET" else value):
+            _forget_below(merged, path)
+            merged.origins[path] = Source(f"${name}", Path.cwd())
 
 
 def _expand_user(value: str) -> Path:

@@ -154,6 +154,12 @@ def test_environment_variables_win_over_the_file(write: Write) -> None:
     assert ENV["SSSCTL_CLIENT_SECRET"] not in redact_text(f"oops {ENV['SSSCTL_CLIENT_SECRET']}")
 
 
+def test_environment_override_does_not_hide_a_broken_section(write: Write) -> None:
+    path = write('environment = "prod"\n')
+    finding = only(findings_of(path, {"SSSCTL_URL": "https://contoso.crm.dynamics.com"}))
+    assert (finding.file, finding.key_path) == (str(path), "environment")
+
+
 def test_empty_environment_variables_are_ignored(write: Write) -> None:
     path = write('[environment]\nurl = "https://contoso.crm.dynamics.com"\n')
     assert load_ok(path, {"SSSCTL_URL": ""}).environment.url == "https://contoso.crm.dynamics.com"
