@@ -1,0 +1,228 @@
+"""The emulated Dataverse Web API v9.2: an ASGI app the emulator server mounts at ``/dataverse``.
+
+Every request is authenticated (401 with the ``WWW-Authenticate`` challenge Dataverse
+sends), mapped to a systemuser (403 when the caller is not a user of the organisation),
+admitted by the per-caller service protection limits (429), and only then handled.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .. import constants
+from ..context import Counters, Faults, InvalidToken, TokenVerifier
+from . import seed
+from .api import API_PATH, ApiRequest, ApiResponse, WebApi, fault_response, target_of
+from .batch import BatchRunner
+from .errors import DataverseFault, no_segment
+from .limits import ServiceProtection
+from .query import parse_prefer
+from .security import Principal, principal_for
+from .store import Store
+
+__all__ = ["DataverseService"]
+
+
+class DataverseService:
+    """One emulated organisation: its data, its Web API and its limits."""
+
+    def __init__(self, *, verifier: TokenVerifier, counters: Counters, faults: Faults, base_url: str) -> None:
+        self.verifier = verifier
+        self.counters = counters
+        self.faults = faults
+        self.base_url = base_url.rstrip("/")
+        self.protection = ServiceProtection(faults)
+        self.store = Store()
+        self.web = WebApi(self.store, self.base_url, counters)
+        self.reset()
+
+    # -- the contract with the server ------------------------------------------------
+    def reset(
+        self,
+        *,
+        dataset: str = "small",
+        seed: int = 1,
+        mailboxes: int | None = None,
+        business_units: int | None = None,
+        roles: int | None = None,
+    ) -> None:
+        """Replace all data with a freshly built dataset and forget the limit windows."""
+        store = Store()
+        _build(store, dataset, seed, mailboxes=mailboxes, business_units=business_units, roles=roles)
+        with self.store.lock:
+            self.store.tables = store.tables
+            self.store.role_privileges = store.role_privileges
+            self.store.user_roles = store.user_roles
+            self.store.version = store.version
+        self.protection.reset()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every table as stored, write-only columns and the orgdborgsettings XML included."""
+        with self.store.lock:
+            return {
+                "tables": {
+                    name: [dict(row) for _, row in sorted(rows.items())]
+                    for name, rows in sorted(self.store.tables.items())
+                },
+                "role_privileges": {
+                    role: dict(privileges) for role, privileges in sorted(self.store.role_privileges.items())
+                },
+                "user_roles": {
+                    user: list(role_ids) for user, role_ids in sorted(self.store.user_roles.items())
+                },
+                "version": self.store.version,
+            }
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        path = scope.get("path", "")
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        response = await run_in_threadpool(self.serve, request.method, path, raw_query, headers, body)
+        await Response(response.body, status_code=response.status, headers=dict(response.headers))(
+            scope, receive, send
+        )
+
+    # -- one request -----------------------------------------------------------------
+    def serve(
+        self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes
+    ) -> ApiResponse:
+        """Handle one HTTP request (already read) and return the full response."""
+        request_id = str(uuid.uuid4())
+        api_path = _api_path(path)
+        params = _parse_query(raw_query)
+        response = self._serve(method, api_path, params, headers, body)
+        response.headers.append(("REQ_ID", request_id))
+        return response
+
+    def _serve(
+        self,
+        method: str,
+        api_path: str | None,
+        params: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> ApiResponse:
+        try:
+            caller = self.verifier.verify(headers.get("authorization"), audience=self.base_url)
+        except InvalidToken as exc:
+            self._record(method, api_path)
+            return self._challenge(exc)
+        try:
+            with self.store.lock:
+                who = principal_for(self.store, caller.app_id, caller.object_id)
+            if api_path is None:
+                raise no_segment(next(iter(params), ("", ""))[0] or "/")
+            self.protection.enter(who.id)
+        except DataverseFault as fault:
+            self._record(method, api_path)
+            if fault.status == 429:
+                self.counters.record_throttled()
+            return fault_response(fault)
+        started = time.perf_counter()
+        simulated = [0.0]
+        try:
+            if api_path.strip("/") == "$batch":
+                response = self._batch(method, headers, body, who, simulated)
+            else:
+                response = self.web.handle(ApiRequest(method, api_path, params, headers, body), who)
+        finally:
+            limit_headers = self.protection.leave(who.id, time.perf_counter() - started + simulated[0])
+        response.headers.extend(limit_headers.items())
+        return response
+
+    def _record(self, method: str, api_path: str | None) -> None:
+        target = target_of(api_path) if api_path is not None else "$unknown"
+        self.counters.record(method, "dataverse", target, write=False)
+
+    def _challenge(self, exc: InvalidToken) -> ApiResponse:
+        parts = urlsplit(self.base_url)
+        login = f"{parts.scheme}://{parts.netloc}"
+        value = (
+            f"Bearer authorization_uri={login}/{constants.TENANT_ID}/oauth2/authorize, "
+            f"resource_id={self.base_url}/"
+        )
+        if exc.error and exc.error != "invalid_token":
+            value += f', error="{exc.error}"'
+        return ApiResponse(401, [("WWW-Authenticate", value), ("OData-Version", "4.0")])
+
+    def _batch(
+        self, method: str, headers: dict[str, str], body: bytes, who: Principal, simulated: list[float]
+    ) -> ApiResponse:
+        self.counters.record(method, "dataverse", "$batch", write=False)
+        if method.upper() != "POST":
+            return fault_response(DataverseFault(405, "0x80060888", "A $batch request must use POST."))
+
+        def operation_time() -> None:
+            seconds = self.faults.batch_operation_ms / 1000.0
+            if seconds > 0:
+                time.sleep(seconds)
+                simulated[0] += seconds
+
+        runner = BatchRunner(self.store, lambda request: self.web.handle(request, who), operation_time)
+        prefs = parse_prefer([headers["prefer"]] if "prefer" in headers else [])
+        try:
+            status, content_type, payload = runner.run(
+                headers.get("content-type"), body, prefs.continue_on_error
+            )
+        except DataverseFault as fault:
+            return fault_response(fault)
+        applied = [("Preference-Applied", "odata.continue-on-error")] if prefs.continue_on_error else []
+        return ApiResponse(
+            status, [("Content-Type", content_type), ("OData-Version", "4.0"), *applied], payload
+        )
+
+
+def _build(
+    store: Store,
+    dataset: str,
+    seed_value: int,
+    *,
+    mailboxes: int | None,
+    business_units: int | None,
+    roles: int | None,
+) -> None:
+    try:
+        seed.build(
+            store,
+            dataset=dataset,
+            seed=seed_value,
+            mailboxes=mailboxes,
+            business_units=business_units,
+            roles=roles,
+        )
+    except ValueError as exc:
+        raise ValueError(f"cannot seed Dataverse: {exc}") from exc
+
+
+def _api_path(path: str) -> str | None:
+    """The part after ``/api/data/v9.2/`` (the mount prefix may or may not still be on the path)."""
+    marker = f"/{API_PATH}"
+    if marker not in path:
+        return None
+    rest = path.split(marker, 1)[1]
+    if rest and not rest.startswith("/"):
+        return None
+    return rest.lstrip("/")
+
+
+def _parse_query(raw: str) -> list[tuple[str, str]]:
+    """Query parameters in order; '+' stays a plus sign (OData wants spaces as %20)."""
+    params = []
+    for item in raw.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        params.append((unquote(key), unquote(value)))
+    return params

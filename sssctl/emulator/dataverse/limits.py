@@ -1,0 +1,105 @@
+"""Service protection limits per caller (reference §1.11).
+
+Three limits over the knobs in :class:`~sssctl.emulator.context.Faults`: requests per
+sliding window, combined execution time per window (real handler time plus the
+simulated time of each ``$batch`` operation), and concurrent requests. A ``$batch``
+counts once for the request limit. Like the real service, the window limits are checked
+when a request arrives, so the request that crosses a limit still completes and the next
+one is refused; the concurrency limit fails at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..context import Faults
+from .errors import LIMIT_CONCURRENT, LIMIT_EXECUTION, LIMIT_REQUESTS, DataverseFault
+
+
+@dataclass
+class _Usage:
+    requests: deque[float] = field(default_factory=deque)  # arrival times
+    execution: deque[tuple[float, float]] = field(default_factory=deque)  # (finish time, seconds)
+    busy_seconds: float = 0.0
+    concurrent: int = 0
+
+
+class ServiceProtection:
+    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic) -> None:
+        self.faults = faults
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._usage: dict[str, _Usage] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._usage.clear()
+
+    def _expire(self, usage: _Usage, now: float) -> None:
+        window = self.faults.limit_window_seconds
+        while usage.requests and usage.requests[0] <= now - window:
+            usage.requests.popleft()
+        while usage.execution and usage.execution[0][0] <= now - window:
+            usage.busy_seconds -= usage.execution.popleft()[1]
+
+    def enter(self, caller: str) -> None:
+        """Admit a request or raise 429 with Retry-After and the documented code."""
+        now = self.clock()
+        faults = self.faults
+        with self._lock:
+            usage = self._usage.setdefault(caller, _Usage())
+            self._expire(usage, now)
+            if usage.concurrent >= faults.limit_concurrent:
+                raise _throttled(
+                    LIMIT_CONCURRENT,
+                    f"Number of concurrent requests exceeded the limit of {faults.limit_concurrent}.",
+                    faults.retry_after_seconds,
+                )
+            if len(usage.requests) >= faults.limit_requests:
+                wait = usage.requests[0] + faults.limit_window_seconds - now
+                raise _throttled(
+                    LIMIT_REQUESTS,
+                    f"Number of requests exceeded the limit of {faults.limit_requests} "
+                    f"over time window of {faults.limit_window_seconds:g} seconds.",
+                    wait,
+                )
+            if usage.busy_seconds >= faults.limit_execution_seconds:
+                wait = usage.execution[0][0] + faults.limit_window_seconds - now if usage.execution else 1.0
+                limit_ms = f"{int(faults.limit_execution_seconds * 1000):,}"
+                raise _throttled(
+                    LIMIT_EXECUTION,
+                    f"Combined execution time of incoming requests exceeded limit of "
+                    f"{limit_ms} milliseconds over time window of {faults.limit_window_seconds:g} "
+                    "seconds. Decrease number of concurrent requests or reduce the duration of "
+                    "requests and try again later.",
+                    wait,
+                )
+            usage.requests.append(now)
+            usage.concurrent += 1
+
+    def leave(self, caller: str, seconds: float) -> dict[str, str]:
+        """Account the finished request; return the ``x-ms-ratelimit-*`` headers for its response."""
+        now = self.clock()
+        faults = self.faults
+        with self._lock:
+            usage = self._usage.setdefault(caller, _Usage())
+            usage.concurrent = max(0, usage.concurrent - 1)
+            usage.execution.append((now, seconds))
+            usage.busy_seconds += seconds
+            self._expire(usage, now)
+            remaining_requests = max(0, faults.limit_requests - len(usage.requests))
+            remaining_ms = max(0, int((faults.limit_execution_seconds - usage.busy_seconds) * 1000))
+        return {
+            "x-ms-ratelimit-burst-remaining-xrm-requests": str(remaining_requests),
+            "x-ms-ratelimit-time-remaining-xrm-requests": f"{remaining_ms:,}.00",
+        }
+
+
+def _throttled(code: str, message: str, wait: float) -> DataverseFault:
+    seconds = max(1, math.ceil(wait))
+    return DataverseFault(429, code, message, headers={"Retry-After": str(seconds)})

@@ -1,0 +1,415 @@
+"""``$filter`` for the emulator: a tokenizer and a recursive-descent parser compiled to a predicate.
+
+Semantics follow what Dataverse does after translating OData to SQL, since that is what
+clients meet in practice:
+
+* string comparisons and ``contains``/``startswith``/``endswith`` ignore case (the
+  database collation is case-insensitive);
+* comparisons with a null column are *unknown* (SQL three-valued logic), so
+  ``name ne 'x'`` does not return rows whose ``name`` is null; only ``eq null`` /
+  ``ne null`` test for null;
+* operand types must agree: ``_x_value eq 'text'`` is refused as Dataverse refuses it
+  (Edm.Guid vs Edm.String).
+
+The compiled predicate returns ``True`` only for rows the filter selects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .errors import DataverseFault, bad_request, no_property
+
+Row = Mapping[str, Any]
+Predicate = Callable[[Row], "bool | None"]
+
+# Edm kinds a column can have, as the schema reports them.
+NUMERIC_KINDS = frozenset({"int", "bigint", "decimal"})
+EDM_NAMES = {
+    "string": "Edm.String",
+    "int": "Edm.Int32",
+    "bigint": "Edm.Int64",
+    "decimal": "Edm.Decimal",
+    "bool": "Edm.Boolean",
+    "guid": "Edm.Guid",
+    "datetime": "Edm.DateTimeOffset",
+    "null": "null",
+}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
+  | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?(?![\w-]))
+  | (?P<number>-?\d+(?:\.\d+)?(?![\w.]))
+  | (?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)
+  | (?P<punct>[(),=\[\]])
+    """,
+    re.VERBOSE,
+)
+
+_COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
+_FUNCTIONS = {"contains", "startswith", "endswith"}
+_IN_FUNCTIONS = {"microsoft.dynamics.crm.in", "microsoft.dynamics.crm.notin"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # string guid datetime number name punct end
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a ``$filter`` into tokens, refusing any character the grammar does not know."""
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise _syntax(text, pos, f"unexpected character '{text[pos]}'")
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token(kind, match.group(), pos))
+        pos = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+def _syntax(text: str, pos: int, why: str) -> DataverseFault:
+    return bad_request(f"Syntax error at position {pos} in '{text}': {why}.")
+
+
+@dataclass(frozen=True)
+class Operand:
+    """Either a column reference (``column`` set) or a literal value of an Edm kind."""
+
+    kind: str
+    value: Any = None
+    column: str | None = None
+
+
+class _Parser:
+    def __init__(self, text: str, columns: Mapping[str, str], logical: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.index = 0
+        self.columns = columns
+        self.logical = logical
+
+    # -- token helpers ---------------------------------------------------------------
+    def peek(self) -> Token:
+        return self.tokens[self.index]
+
+    def take(self) -> Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def expect(self, text: str) -> Token:
+        token = self.take()
+        if token.text.lower() != text:
+            raise _syntax(self.text, token.pos, f"expected '{text}' but found '{token.text or 'end'}'")
+        return token
+
+    def at_word(self, *words: str) -> bool:
+        token = self.peek()
+        return token.kind == "name" and token.text.lower() in words
+
+    # -- grammar ---------------------------------------------------------------------
+    def parse(self) -> Predicate:
+        if self.peek().kind == "end":
+            raise _syntax(self.text, 0, "the expression is empty")
+        predicate = self.or_expr()
+        token = self.peek()
+        if token.kind != "end":
+            raise _syntax(self.text, token.pos, f"unexpected '{token.text}'")
+        return predicate
+
+    def or_expr(self) -> Predicate:
+        left = self.and_expr()
+        while self.at_word("or"):
+            self.take()
+            left = _or(left, self.and_expr())
+        return left
+
+    def and_expr(self) -> Predicate:
+        left = self.not_expr()
+        while self.at_word("and"):
+            self.take()
+            left = _and(left, self.not_expr())
+        return left
+
+    def not_expr(self) -> Predicate:
+        if self.at_word("not"):
+            self.take()
+            return _not(self.not_expr())
+        return self.primary()
+
+    def primary(self) -> Predicate:
+        token = self.peek()
+        if token.text == "(":
+            self.take()
+            inner = self.or_expr()
+            self.expect(")")
+            return inner
+        if token.kind == "name" and self.tokens[self.index + 1].text == "(":
+            name = token.text.lower()
+            if name in _FUNCTIONS:
+                return self.string_function()
+            if name in _IN_FUNCTIONS:
+                return self.in_function()
+            raise bad_request(f"Unknown function '{token.text}'.")
+        return self.comparison()
+
+    def comparison(self) -> Predicate:
+        left = self.operand()
+        token = self.take()
+        op = token.text.lower()
+        if token.kind != "name" or op not in _COMPARE:
+            raise _syntax(
+                self.text, token.pos, f"expected a comparison operator but found '{token.text or 'end'}'"
+            )
+        right = self.operand()
+        return _compare(op, left, right)
+
+    def operand(self) -> Operand:
+        token = self.take()
+        if token.kind == "string":
+            return Operand("string", token.text[1:-1].replace("''", "'"))
+        if token.kind == "guid":
+            return Operand("guid", token.text.lower())
+        if token.kind == "number":
+            return Operand("decimal" if "." in token.text else "int", _number(token.text))
+        if token.kind == "datetime":
+            return Operand("datetime", _parse_datetime(token.text))
+        if token.kind == "name":
+            word = token.text.lower()
+            if word in ("true", "false"):
+                return Operand("bool", word == "true")
+            if word == "null":
+                return Operand("null")
+            return self.column(token.text)
+        raise _syntax(
+            self.text, token.pos, f"expected a property or a literal but found '{token.text or 'end'}'"
+        )
+
+    def column(self, name: str) -> Operand:
+        kind = self.columns.get(name)
+        if kind is None:
+            raise no_property(name, self.logical)
+        return Operand(kind, column=name)
+
+    def string_function(self) -> Predicate:
+        name = self.take().text.lower()
+        self.expect("(")
+        column = self.operand()
+        self.expect(",")
+        needle = self.operand()
+        self.expect(")")
+        if column.column is None or column.kind != "string" or needle.kind != "string":
+            raise bad_request(f"The '{name}' function needs a string property and a string literal.")
+        return _string_function(name, column.column, str(needle.value).casefold())
+
+    def in_function(self) -> Predicate:
+        negate = self.take().text.lower().endswith("notin")
+        self.expect("(")
+        params: dict[str, Any] = {}
+        while True:
+            key = self.take()
+            self.expect("=")
+            if key.text == "PropertyValues":
+                params["PropertyValues"] = self.string_list()
+            elif key.text == "PropertyName":
+                value = self.take()
+                if value.kind != "string":
+                    raise _syntax(self.text, value.pos, "PropertyName must be a string literal")
+                params["PropertyName"] = value.text[1:-1]
+            else:
+                raise bad_request(f"Unknown parameter '{key.text}' for function In.")
+            if self.peek().text != ",":
+                break
+            self.take()
+        self.expect(")")
+        if set(params) != {"PropertyName", "PropertyValues"}:
+            raise bad_request("The In function needs PropertyName and PropertyValues.")
+        column = self.column(params["PropertyName"])
+        values = {_coerce_text(column.kind, v, self.logical) for v in params["PropertyValues"]}
+        return _in(str(column.column), values, negate)
+
+    def string_list(self) -> list[str]:
+        self.expect("[")
+        values: list[str] = []
+        while self.peek().text != "]":
+            token = self.take()
+            if token.kind not in ("string", "guid", "number"):
+                raise _syntax(self.text, token.pos, "PropertyValues holds string literals")
+            values.append(token.text[1:-1].replace("''", "'") if token.kind == "string" else token.text)
+            if self.peek().text == ",":
+                self.take()
+        self.expect("]")
+        return values
+
+
+def _number(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
+def _parse_datetime(text: str) -> datetime:
+    if "T" not in text:
+        text += "T00:00:00Z"
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _coerce_text(kind: str, value: str, logical: str) -> Any:
+    """Turn an ``In`` value (always text in the URL) into the column's kind for comparison."""
+    try:
+        if kind in NUMERIC_KINDS:
+            return _number(value)
+        if kind == "guid":
+            return value.lower()
+        if kind == "string":
+            return value.casefold()
+        if kind == "bool":
+            return value.lower() == "true"
+    except ValueError:
+        pass
+    raise bad_request(
+        f"Cannot convert the literal '{value}' to the expected type '{EDM_NAMES.get(kind, kind)}'."
+    )
+
+
+def _comparable(left: str, right: str) -> bool:
+    if "null" in (left, right):
+        return True
+    if left in NUMERIC_KINDS and right in NUMERIC_KINDS:
+        return True
+    return left == right
+
+
+def _key(kind: str, value: Any) -> Any:
+    """The value as the database would compare it."""
+    if value is None:
+        return None
+    if kind == "string":
+        return str(value).casefold()
+    if kind == "guid":
+        return str(value).lower()
+    if kind == "datetime" and isinstance(value, str):
+        return _parse_datetime(value)
+    return value
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+
+def _compare(op: str, left: Operand, right: Operand) -> Predicate:
+    if not _comparable(left.kind, right.kind):
+        raise bad_request(
+            "A binary operator with incompatible types was detected. Found operand types "
+            f"'{EDM_NAMES.get(left.kind, left.kind)}' and '{EDM_NAMES.get(right.kind, right.kind)}' "
+            f"for operator kind '{op}'."
+        )
+    if "null" in (left.kind, right.kind) and op not in ("eq", "ne"):
+        raise bad_request(f"The operator '{op}' cannot be used with null.")
+    kind = left.kind if left.column is not None else right.kind
+
+    def value_of(operand: Operand) -> Callable[[Row], Any]:
+        if operand.column is not None:
+            column = operand.column
+            return lambda row: _key(kind, row.get(column))
+        constant = _key(kind, operand.value)
+        return lambda row: constant
+
+    get_left, get_right = value_of(left), value_of(right)
+    if "null" in (left.kind, right.kind):
+        wanted_null = op == "eq"
+        other = get_right if left.kind == "null" else get_left
+        return lambda row: (other(row) is None) == wanted_null
+    func = _OPS[op]
+
+    def predicate(row: Row) -> bool | None:
+        a, b = get_left(row), get_right(row)
+        if a is None or b is None:
+            return None
+        return func(a, b)
+
+    return predicate
+
+
+def _string_function(name: str, column: str, needle: str) -> Predicate:
+    def predicate(row: Row) -> bool | None:
+        value = row.get(column)
+        if value is None:
+            return None
+        text = str(value).casefold()
+        if name == "contains":
+            return needle in text
+        if name == "startswith":
+            return text.startswith(needle)
+        return text.endswith(needle)
+
+    return predicate
+
+
+def _in(column: str, values: set[Any], negate: bool) -> Predicate:
+    def predicate(row: Row) -> bool | None:
+        value = row.get(column)
+        if value is None:
+            return None
+        key = str(value).casefold() if isinstance(value, str) else value
+        return (key in values) != negate
+
+    return predicate
+
+
+def _and(left: Predicate, right: Predicate) -> Predicate:
+    def predicate(row: Row) -> bool | None:
+        a = left(row)
+        if a is False:
+            return False
+        b = right(row)
+        if b is False:
+            return False
+        return None if a is None or b is None else True
+
+    return predicate
+
+
+def _or(left: Predicate, right: Predicate) -> Predicate:
+    def predicate(row: Row) -> bool | None:
+        a = left(row)
+        if a is True:
+            return True
+        b = right(row)
+        if b is True:
+            return True
+        return None if a is None or b is None else False
+
+    return predicate
+
+
+def _not(inner: Predicate) -> Predicate:
+    def predicate(row: Row) -> bool | None:
+        value = inner(row)
+        return None if value is None else not value
+
+    return predicate
+
+
+def compile_filter(text: str, columns: Mapping[str, str], logical: str) -> Callable[[Row], bool]:
+    """Compile ``$filter`` text against a table's columns (property name -> Edm kind)."""
+    predicate = _Parser(text, columns, logical).parse()
+    return lambda row: predicate(row) is True

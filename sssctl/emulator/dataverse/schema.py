@@ -1,0 +1,430 @@
+"""Tables, columns and option sets of the emulated Dataverse slice (reference §2–§8).
+
+Rows are plain dicts keyed by the Web API property name (``_x_value`` for lookups).
+Write-only columns (secrets, passwords) are stored in the row too but are never readable.
+A polymorphic lookup keeps its target table under ``"<property>@lt"``, which is never
+emitted as a property (only as the ``lookuplogicalname`` annotation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column kinds (see odata_filter.EDM_NAMES); "managed" is a ManagedProperty object.
+STRING, INT, BIGINT, BOOL, GUID, DATETIME, PICKLIST, LOOKUP, MANAGED = (
+    "string",
+    "int",
+    "bigint",
+    "bool",
+    "guid",
+    "datetime",
+    "picklist",
+    "lookup",
+    "managed",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # logical attribute name
+    kind: str
+    options: dict[int, str] | None = None  # picklist value -> label
+    readonly: bool = False  # never writable through the API
+    createonly: bool = False  # writable on create, refused on update
+    updateonly: bool = False  # refused on create ("not valid for create")
+    writeonly: bool = False  # accepted on write, never returned
+    navs: dict[str, str] = field(default_factory=dict)  # lookup navigation name -> target logical name
+
+    @property
+    def prop(self) -> str:
+        """The name the Web API uses for the value: ``_x_value`` for lookups."""
+        return f"_{self.name}_value" if self.kind == LOOKUP else self.name
+
+    @property
+    def edm(self) -> str:
+        """The Edm kind ``$filter`` compares this column as."""
+        return {PICKLIST: INT, LOOKUP: GUID}.get(self.kind, self.kind)
+
+
+@dataclass
+class Table:
+    logical: str
+    entity_set: str
+    pk: str
+    primary_name: str | None
+    otc: int  # object type code, quoted in privilege errors
+    columns: list[Column]
+    read_only_table: bool = False
+    by_prop: dict[str, Column] = field(init=False)
+    by_nav: dict[str, Column] = field(init=False)
+    readable: list[str] = field(init=False)  # property names in output order
+    filterable: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_prop = {c.prop: c for c in self.columns}
+        self.by_nav = {nav: c for c in self.columns for nav in c.navs}
+        self.readable = [c.prop for c in self.columns if not c.writeonly]
+        self.filterable = {c.prop: c.edm for c in self.columns if not c.writeonly and c.kind != MANAGED}
+
+
+def _state(active_label: str = "Active") -> list[Column]:
+    return [
+        Column("statecode", PICKLIST, {0: active_label, 1: "Inactive"}),
+        Column("statuscode", PICKLIST, {1: active_label, 2: "Inactive"}),
+    ]
+
+
+def _system(extra_owner: bool = False) -> list[Column]:
+    columns = [
+        Column("createdon", DATETIME, readonly=True),
+        Column("modifiedon", DATETIME, readonly=True),
+        Column("versionnumber", BIGINT, readonly=True),
+    ]
+    if extra_owner:
+        columns += [
+            Column("ownerid", LOOKUP, navs={"ownerid": "systemuser"}),
+            Column("owningbusinessunit", LOOKUP, readonly=True, navs={"owningbusinessunit": "businessunit"}),
+        ]
+    return columns
+
+
+APPROVAL = {0: "Empty", 1: "Approved", 2: "Pending Approval", 3: "Rejected"}
+INCOMING = {
+    0: "None",
+    1: "Microsoft Dynamics 365 for Outlook",
+    2: "Server-Side Synchronization or Email Router",
+    3: "Forward Mailbox",
+}
+OUTGOING = {
+    0: "None",
+    1: "Microsoft Dynamics 365 for Outlook",
+    2: "Server-Side Synchronization or Email Router",
+}
+ACT = {0: "Microsoft Dynamics 365 for Outlook", 1: "Server-Side Synchronization", 2: "None"}
+TEST_STATUS = {0: "Not Run", 1: "Success", 2: "Failure"}
+FILTERING = {
+    0: "All email messages",
+    1: "Email messages in response to Dynamics 365 email",
+    2: "Email messages from Dynamics 365 Leads, Contacts and Accounts",
+    3: "Email messages from Dynamics 365 records that are email enabled",
+    4: "No email messages",
+}
+CREDENTIALS = {
+    0: "Credentials Specified by a User or Queue",
+    1: "Credentials Specified in Email Server Profile",
+    2: "Server to Server Authentication",
+    3: "Windows Integrated Authentication",
+    4: "Without Credentials (Anonymous)",
+    5: "Gmail OAuth",
+    6: "Exchange Hybrid Modern Auth (HMA)",
+    7: "OAuth with Microsoft Entra ID",
+}
+AUTH_PROTOCOL = {0: "Auto Detect", 1: "Negotiate", 2: "NTLM", 3: "Basic", 4: "OAuth"}
+
+ORGANIZATION = Table(
+    "organization",
+    "organizations",
+    "organizationid",
+    "name",
+    1019,
+    [
+        Column("organizationid", GUID, createonly=True),
+        Column("name", STRING, readonly=True),
+        Column("orgdborgsettings", STRING),
+        Column("defaultemailsettings", STRING),
+        Column(
+            "defaultemailserverprofileid", LOOKUP, navs={"defaultemailserverprofileid": "emailserverprofile"}
+        ),
+        Column("requireapprovalforuseremail", BOOL),
+        Column("requireapprovalforqueueemail", BOOL),
+        Column(
+            "emailconnectionchannel",
+            PICKLIST,
+            {0: "Server-Side Synchronization", 1: "Microsoft Dynamics 365 Email Router"},
+        ),
+        Column("ignoreinternalemail", BOOL),
+        Column("emailcorrelationenabled", BOOL),
+        Column("allowunresolvedpartiesonemailsend", BOOL),
+        Column("maximumtrackingnumber", INT),
+        Column("trackingprefix", STRING),
+        Column("isemailserverprofilecontentfilteringenabled", BOOL),
+        Column("notifymailboxownerofemailserverlevelalerts", BOOL),
+        Column("generatealertsforerrors", BOOL),
+        Column("generatealertsforwarnings", BOOL),
+        Column("generatealertsforinformation", BOOL),
+        Column("basecurrencyid", LOOKUP, readonly=True),
+        *_system(),
+    ],
+)
+
+MAILBOX = Table(
+    "mailbox",
+    "mailboxes",
+    "mailboxid",
+    "name",
+    9606,
+    [
+        Column("mailboxid", GUID, createonly=True),
+        Column("name", STRING),
+        Column("emailaddress", STRING),
+        Column(
+            "regardingobjectid",
+            LOOKUP,
+            readonly=True,
+            navs={"regardingobjectid": "systemuser", "regardingobjectid_queue": "queue"},
+        ),
+        Column("emailserverprofile", LOOKUP, navs={"emailserverprofile": "emailserverprofile"}),
+        Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
+        Column("outgoingemaildeliverymethod", PICKLIST, OUTGOING),
+        Column("actdeliverymethod", PICKLIST, ACT),
+        Column("emailrouteraccessapproval", PICKLIST, APPROVAL),
+        Column("isemailaddressapprovedbyo365admin", BOOL, updateonly=True),
+        Column("enabledforincomingemail", BOOL, updateonly=True),
+        Column("enabledforoutgoingemail", BOOL, updateonly=True),
+        Column("enabledforact", BOOL, updateonly=True),
+        Column("incomingemailstatus", PICKLIST, TEST_STATUS, updateonly=True),
+        Column("outgoingemailstatus", PICKLIST, TEST_STATUS, updateonly=True),
+        Column("actstatus", PICKLIST, TEST_STATUS, updateonly=True),
+        Column("mailboxstatus", PICKLIST, TEST_STATUS, readonly=True),
+        Column("testemailconfigurationscheduled", BOOL),
+        Column("testemailconfigurationretrycount", INT),
+        Column("postponetestemailconfigurationuntil", DATETIME),
+        Column("testmailboxaccesscompletedon", DATETIME, updateonly=True),
+        Column("isforwardmailbox", BOOL, readonly=True),
+        Column("isserviceaccount", BOOL, readonly=True),
+        Column("orgmarkedasprimaryforexchangesync", BOOL),
+        Column("processanddeleteemails", BOOL),
+        Column("allowemailconnectortousecredentials", BOOL),
+        Column("username", STRING),
+        Column("password", STRING, writeonly=True),
+        Column("ispasswordset", BOOL, readonly=True),
+        Column("ewsurl", STRING),
+        Column("processingstatecode", INT, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True),
+        *_state(),
+        *_system(extra_owner=True),
+    ],
+)
+
+EMAILSERVERPROFILE = Table(
+    "emailserverprofile",
+    "emailserverprofiles",
+    "emailserverprofileid",
+    "name",
+    9605,
+    [
+        Column("emailserverprofileid", GUID, createonly=True),
+        Column("name", STRING),
+        Column("description", STRING),
+        Column(
+            "servertype",
+            PICKLIST,
+            {
+                0: "Exchange Server",
+                1: "Other (POP3/SMTP)",
+                2: "Exchange Server (Hybrid)",
+                3: "Exchange Online (Hybrid)",
+                4: "IMAP/SMTP",
+            },
+        ),
+        Column("emailservertypename", STRING, readonly=True),
+        Column("serverauthority", PICKLIST, {0: "Public", 1: "US Government", 2: "China", 3: "Automatic"}),
+        Column("useautodiscover", BOOL),
+        Column("incomingserverlocation", STRING),
+        Column("outgoingserverlocation", STRING),
+        Column("defaultserverlocation", STRING),
+        Column("incomingcredentialretrieval", PICKLIST, CREDENTIALS),
+        Column("outgoingcredentialretrieval", PICKLIST, CREDENTIALS),
+        Column("incomingauthenticationprotocol", PICKLIST, AUTH_PROTOCOL),
+        Column("outgoingauthenticationprotocol", PICKLIST, AUTH_PROTOCOL),
+        Column("usesamesettingsforoutgoingconnections", BOOL),
+        Column("incomingusername", STRING),
+        Column("incomingpassword", STRING, writeonly=True),
+        Column("isincomingpasswordset", BOOL, readonly=True),
+        Column("outgoingusername", STRING),
+        Column("outgoingpassword", STRING, writeonly=True),
+        Column("isoutgoingpasswordset", BOOL, readonly=True),
+        Column("usedefaulttenantid", BOOL),
+        Column("exchangeonlinetenantid", STRING),
+        Column("oauthclientid", STRING),
+        Column("oauthclientsecret", STRING, writeonly=True),
+        Column("isoauthclientsecretset", BOOL, readonly=True),
+        Column("aadresourceid", STRING),
+        Column("sendemailalert", BOOL),
+        Column("owneremailaddress", STRING),
+        Column("organizationid", LOOKUP, readonly=True),
+        *_state(),
+        *_system(extra_owner=True),
+    ],
+)
+
+ROLE = Table(
+    "role",
+    "roles",
+    "roleid",
+    "name",
+    1036,
+    [
+        Column("roleid", GUID, createonly=True),
+        Column("name", STRING),
+        Column("businessunitid", LOOKUP, createonly=True, navs={"businessunitid": "businessunit"}),
+        Column("parentroleid", LOOKUP, readonly=True, navs={"parentroleid": "role"}),
+        Column("parentrootroleid", LOOKUP, readonly=True, navs={"parentrootroleid": "role"}),
+        Column("roletemplateid", LOOKUP, readonly=True),
+        Column("ismanaged", BOOL, readonly=True),
+        Column("iscustomizable", MANAGED),
+        Column("canbedeleted", MANAGED),
+        Column(
+            "isinherited",
+            PICKLIST,
+            {0: "Team privileges only", 1: "Direct User (Basic) access level and Team privileges"},
+        ),
+        Column(
+            "componentstate",
+            PICKLIST,
+            {0: "Published", 1: "Unpublished", 2: "Deleted", 3: "Deleted Unpublished"},
+            readonly=True,
+        ),
+        Column("organizationid", LOOKUP, readonly=True),
+        *_system(),
+    ],
+)
+
+PRIVILEGE = Table(
+    "privilege",
+    "privileges",
+    "privilegeid",
+    "name",
+    1023,
+    [
+        Column("privilegeid", GUID),
+        Column("name", STRING),
+        Column("accessright", INT),
+        Column("canbebasic", BOOL),
+        Column("canbelocal", BOOL),
+        Column("canbedeep", BOOL),
+        Column("canbeglobal", BOOL),
+        Column("canbeentityreference", BOOL),
+        Column("canbeparententityreference", BOOL),
+        Column("canberecordfilter", BOOL),
+        Column("ismanaged", BOOL),
+        Column(
+            "componentstate",
+            PICKLIST,
+            {0: "Published", 1: "Unpublished", 2: "Deleted", 3: "Deleted Unpublished"},
+        ),
+        Column("introducedversion", STRING),
+        Column("versionnumber", BIGINT),
+    ],
+    read_only_table=True,
+)
+
+BUSINESSUNIT = Table(
+    "businessunit",
+    "businessunits",
+    "businessunitid",
+    "name",
+    10,
+    [
+        Column("businessunitid", GUID, createonly=True),
+        Column("name", STRING),
+        Column("parentbusinessunitid", LOOKUP, navs={"parentbusinessunitid": "businessunit"}),
+        Column("divisionname", STRING),
+        Column("isdisabled", BOOL, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True),
+        *_system(),
+    ],
+)
+
+SYSTEMUSER = Table(
+    "systemuser",
+    "systemusers",
+    "systemuserid",
+    "fullname",
+    8,
+    [
+        Column("systemuserid", GUID, createonly=True),
+        Column("fullname", STRING, readonly=True),
+        Column("firstname", STRING),
+        Column("lastname", STRING),
+        Column("internalemailaddress", STRING),
+        Column("domainname", STRING),
+        Column("isdisabled", BOOL),
+        Column(
+            "accessmode",
+            PICKLIST,
+            {
+                0: "Read-Write",
+                1: "Administrative",
+                2: "Read",
+                3: "Support User",
+                4: "Non-interactive",
+                5: "Delegated Admin",
+            },
+        ),
+        Column("applicationid", GUID),
+        Column("azureactivedirectoryobjectid", GUID),
+        Column("businessunitid", LOOKUP, navs={"businessunitid": "businessunit"}),
+        Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
+        Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
+        Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
+        Column("outgoingemaildeliverymethod", PICKLIST, OUTGOING),
+        Column("islicensed", BOOL),
+        Column("organizationid", LOOKUP, readonly=True),
+        *_system(),
+    ],
+)
+
+QUEUE = Table(
+    "queue",
+    "queues",
+    "queueid",
+    "name",
+    2020,
+    [
+        Column("queueid", GUID, createonly=True),
+        Column("name", STRING),
+        Column("emailaddress", STRING),
+        Column("emailrouteraccessapproval", PICKLIST, APPROVAL),
+        Column("incomingemaildeliverymethod", PICKLIST, {k: INCOMING[k] for k in (0, 2, 3)}),
+        Column("outgoingemaildeliverymethod", PICKLIST, {k: OUTGOING[k] for k in (0, 2)}),
+        Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
+        Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
+        Column("queueviewtype", PICKLIST, {0: "Public", 1: "Private"}),
+        Column("organizationid", LOOKUP, readonly=True),
+        *_state(),
+        *_system(extra_owner=True),
+    ],
+)
+
+USERSETTINGS = Table(
+    "usersettings",
+    "usersettingscollection",
+    "systemuserid",
+    None,
+    150,
+    [
+        Column("systemuserid", GUID, createonly=True),
+        Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
+        Column("uilanguageid", INT),
+        Column("timezonecode", INT),
+        Column("businessunitid", LOOKUP, readonly=True),
+        *_system(),
+    ],
+)
+
+TABLES: dict[str, Table] = {
+    t.entity_set: t
+    for t in (
+        ORGANIZATION,
+        MAILBOX,
+        EMAILSERVERPROFILE,
+        ROLE,
+        PRIVILEGE,
+        BUSINESSUNIT,
+        SYSTEMUSER,
+        QUEUE,
+        USERSETTINGS,
+    )
+}
+BY_LOGICAL: dict[str, Table] = {t.logical: t for t in TABLES.values()}

@@ -1,0 +1,163 @@
+"""Privilege checks from the caller's roles, the way Dataverse's security library answers them.
+
+A caller holds a privilege at the deepest depth any of its roles grants (BU copies mirror
+their root copy). Depth then limits which records it reaches: Basic = records the caller
+owns, Local = its business unit, Deep = its unit and the units below, Global = all.
+Collection reads are narrowed to reachable rows instead of failing, as RetrieveMultiple
+does; single-record operations fail with 403 ``0x80040220`` naming the missing privilege.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import NO_ROLES, NOT_A_MEMBER, PRIVILEGE_DENIED, DataverseFault
+from .schema import Table
+from .seed import BASIC, DEEP, GLOBAL, LOCAL
+from .store import Row, Store
+
+# Privilege names use the entity's schema name, not the table's logical name.
+PRIVILEGE_ENTITY = {
+    "organization": "Organization",
+    "mailbox": "Mailbox",
+    "emailserverprofile": "EmailServerProfile",
+    "role": "Role",
+    "privilege": "Privilege",
+    "businessunit": "BusinessUnit",
+    "systemuser": "User",
+    "queue": "Queue",
+    "usersettings": "UserSettings",
+}
+APPROVE = "prvApproveRejectEmailAddress"
+_ORDER = (GLOBAL, DEEP, LOCAL, BASIC)
+
+
+@dataclass
+class Principal:
+    """The systemuser a verified caller maps to, with its effective privileges."""
+
+    user: Row
+    role_count: int
+    privileges: dict[str, int]  # privilege name -> deepest depth mask held
+
+    @property
+    def id(self) -> str:
+        return str(self.user["systemuserid"])
+
+    @property
+    def business_unit(self) -> str:
+        return str(self.user["_businessunitid_value"])
+
+
+def find_user(store: Store, app_id: str, object_id: str) -> Row | None:
+    """Application users match on ``applicationid``, people on ``azureactivedirectoryobjectid``."""
+    app_id, object_id = app_id.lower(), object_id.lower()
+    for user in store.table("systemuser").values():
+        if user.get("applicationid") and str(user["applicationid"]).lower() == app_id:
+            return user
+    for user in store.table("systemuser").values():
+        if (
+            user.get("azureactivedirectoryobjectid")
+            and str(user["azureactivedirectoryobjectid"]).lower() == object_id
+        ):
+            return user
+    return None
+
+
+def principal_for(store: Store, app_id: str, object_id: str) -> Principal:
+    user = find_user(store, app_id, object_id)
+    if user is None or user.get("isdisabled"):
+        raise DataverseFault(403, NOT_A_MEMBER, "The user is not a member of the organization.")
+    role_ids = store.user_roles.get(user["systemuserid"], [])
+    names = {p["privilegeid"]: p["name"] for p in store.table("privilege").values()}
+    held: dict[str, int] = {}
+    for role_id in role_ids:
+        for privilege_id, mask in store.privileges_of_role(role_id).items():
+            name = names.get(privilege_id)
+            if name is not None:
+                held[name] = max(held.get(name, 0), mask)
+    if not role_ids:
+        raise DataverseFault(
+            403,
+            NO_ROLES,
+            "SecLib::RetrievePrivilegeForUser failed - no roles are assigned to "
+            f"user. Returned hr = -2147209463, User: {user['systemuserid']}",
+        )
+    return Principal(user=user, role_count=len(role_ids), privileges=held)
+
+
+def denied(store: Store, who: Principal, privilege: str, table: Table) -> DataverseFault:
+    privilege_id = next(
+        (p["privilegeid"] for p in store.table("privilege").values() if p["name"] == privilege),
+        "00000000-0000-0000-0000-000000000000",
+    )
+    access_mode = who.user.get("accessmode", 0)
+    return DataverseFault(
+        403,
+        PRIVILEGE_DENIED,
+        f"Principal user (Id={who.id}, type=8, roleCount={who.role_count}, "
+        f"privilegeCount={len(who.privileges)}, "
+        f"accessMode={access_mode}), is missing {privilege} privilege (Id={privilege_id}) on OTC={table.otc} "
+        f"for entity '{table.logical}'. context.Caller={who.id}. Consider assigning a role with the required "
+        "privilege to the user.",
+    )
+
+
+def privilege_name(verb: str, table: Table) -> str:
+    return f"prv{verb}{PRIVILEGE_ENTITY[table.logical]}"
+
+
+def _units_below(store: Store, unit: str) -> set[str]:
+    below = {unit}
+    changed = True
+    units = store.table("businessunit")
+    while changed:
+        changed = False
+        for row in units.values():
+            if row.get("_parentbusinessunitid_value") in below and row["businessunitid"] not in below:
+                below.add(row["businessunitid"])
+                changed = True
+    return below
+
+
+def _owner(table: Table, row: Row) -> tuple[str | None, str | None]:
+    if table.logical == "usersettings":
+        return row.get("systemuserid"), row.get("_businessunitid_value")
+    if table.logical == "systemuser":
+        return row.get("systemuserid"), row.get("_businessunitid_value")
+    unit = row.get("_owningbusinessunit_value") or row.get("_businessunitid_value")
+    return row.get("_ownerid_value"), unit
+
+
+class Reach:
+    """Which rows of one table a principal reaches with one privilege."""
+
+    def __init__(self, store: Store, who: Principal, privilege: str, table: Table) -> None:
+        self.who = who
+        self.table = table
+        self.mask = who.privileges.get(privilege, 0)
+        self.units: set[str] | None = None
+        if self.mask and self.mask < GLOBAL:
+            self.units = _units_below(store, who.business_unit) if self.mask >= DEEP else {who.business_unit}
+
+    def __bool__(self) -> bool:
+        return self.mask > 0
+
+    def reaches(self, row: Row) -> bool:
+        if self.mask >= GLOBAL:
+            return True
+        if not self.mask:
+            return False
+        owner, unit = _owner(self.table, row)
+        if self.mask == BASIC:
+            return owner == self.who.id
+        return owner == self.who.id or (self.units is not None and unit in self.units)
+
+
+def require(store: Store, who: Principal, verb: str, table: Table, row: Row | None = None) -> Reach:
+    """Raise 403 unless ``who`` may ``verb`` this table (and this row, when given)."""
+    name = verb if verb.startswith("prv") else privilege_name(verb, table)
+    reach = Reach(store, who, name, table)
+    if not reach or (row is not None and not reach.reaches(row)):
+        raise denied(store, who, name, table)
+    return reach
