@@ -89,6 +89,49 @@ def schema_command() -> None:
 
 
 # --- emulator -----------------------------------------------------------------------------
+
+
+@cli.group("emulator")
+def emulator_group() -> None:
+    """Local HTTPS emulator of Entra ID login, Dataverse, Microsoft Graph and Exchange admin."""
+
+
+_PROBABILITY = click.FloatRange(0.0, 1.0)
+
+
+@emulator_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
+@click.option("--dataset", type=click.Choice(["small", "large"]), default="small", show_default=True)
+@click.option("--mailboxes", type=click.IntRange(min=1), help="Mailboxes to seed (large default: 50000).")
+@click.option("--business-units", type=click.IntRange(min=1), help="Business units to seed.")
+@click.option("--roles", type=click.IntRange(min=1), help="Security roles to seed.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated data.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where the CA, certificates and keys live (default: the per-user cache).")
+@click.option("--env-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write SSSCTL_* variables here (load with: set -a; . FILE; set +a).")
+@click.option("--auto-approve-device-codes", is_flag=True, help="Approve device-code sign-ins at once.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Added to every request.")
+@click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
+@click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")
+@click.option("--drop-probability", type=_PROBABILITY, default=0.0, help="Chance of a dropped connection.")
+@click.option("--replication-delay", type=click.IntRange(min=0), default=0,
+              help="Requests for which new Graph objects stay invisible.")
+def emulator_serve_command(**options: Any) -> None:
+    """Serve the emulator over HTTPS until Ctrl-C; prints one JSON line with its endpoints."""
+    import sys
+
+    from sssctl.emulator.serve import serve
+    from sssctl.emulator.server import EmulatorError
+
+    fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
+                   "replication_delay")
+    faults = {name: options.pop(name) for name in fault_names}
+    try:
+        serve(out=sys.stdout, faults=faults, **options)
+    except EmulatorError as exc:
+        raise click.ClickException(str(exc)) from exc
 # --- auth ---------------------------------------------------------------------------------
 
 
@@ -344,6 +387,47 @@ def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) ->
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_state_unlock(inv, lock_id))
+
+
+@cli.command("export")
+@_config_option
+@click.pass_context
+def export_command(ctx: click.Context, config_path: Path) -> None:
+    """Print the live environment as a desired-state TOML to start a config from.
+
+    Only [environment] and [auth] of the config are needed; the hardened settings
+    (approval, org settings, the approve privilege, mailbox defaults, default profile) are
+    read and written with their live values. Exit 3 when something could not be read.
+
+    \b
+        sssctl export -c bootstrap.toml > configs/contoso.toml
+    """
+    from sssctl.engine.commands import cmd_export
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_export(inv))
+
+
+@cli.command("audit")
+@_config_option
+@click.option("--fail-on", type=click.Choice(["high", "medium", "low"]), default=None,
+              help="Exit 1 when a finding is at least this severe (unreadable objects count as high).")
+@click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
+@click.pass_context
+def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, as_json: bool) -> None:
+    """Read-only posture checks against the hardened baseline, as a table with severities.
+
+    Checks: default profile active, approval not required, self-approval allowed, roles
+    other than System Administrator holding the approve privilege, users tracking all
+    email, new mailboxes not on server-side sync. Exit 0 unless an error, or --fail-on.
+
+    \b
+        sssctl audit -c configs/hardened.toml --fail-on high
+    """
+    from sssctl.engine.commands import cmd_audit
+
+    inv = _engine(ctx, config_path)
+    _run(ctx, inv, lambda: cmd_audit(inv, fail_on=fail_on, as_json=as_json))
 
 
 @cli.command("demo")

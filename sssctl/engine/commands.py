@@ -8,7 +8,6 @@ tested without a terminal.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +21,7 @@ from sssctl import exitcodes
 from sssctl.engine import planfile, runner
 from sssctl.engine.applier import ApplyReport
 from sssctl.engine.errors import EngineError, NotConfirmed
-from sssctl.engine.plan import Change, Plan
+from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.engine.render.common import counts
 from sssctl.state.errors import LockHeld, StateError
@@ -297,8 +296,33 @@ def cmd_state_unlock(inv: Invocation, lock_id: str) -> int:
     return exitcodes.OK
 
 
-def environ_now() -> dict[str, str]:
-    return dict(os.environ)
+def cmd_export(inv: Invocation) -> int:
+    from sssctl.audit.baseline import baseline, probe
+    from sssctl.engine.export import SKIPPED_NOTE, to_toml
+
+    with inv.open("export") as s:
+        changes = probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=True))
+    unread = [c for c in changes if c.action is Action.UNKNOWN]
+    inv.output.echo(to_toml(s.desired, changes), nl=False)
+    inv.output.warn(SKIPPED_NOTE)
+    for c in unread:
+        inv.output.warn(f"Warning: {c.address} could not be read and is missing from the export: {c.reason}")
+    return exitcodes.INCOMPLETE if unread else exitcodes.OK
+
+
+def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
+    from sssctl.audit.baseline import baseline, probe
+    from sssctl.audit.checks import fails, findings_of, render_table
+
+    with inv.open("audit") as s:
+        findings = findings_of(probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
+    if as_json:
+        rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
+                for f in findings]
+        inv.output.echo(json.dumps({"format_version": "1.0", "findings": rows}, indent=2))
+    else:
+        inv.output.echo(render_table(findings), nl=False)
+    return exitcodes.ERROR if fails(findings, fail_on) else exitcodes.OK
 
 
 __all__ = ["Invocation", "Output", "cmd_apply", "cmd_destroy", "cmd_plan", "cmd_show", "counts", "guarded"]

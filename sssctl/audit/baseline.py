@@ -1,0 +1,65 @@
+"""The hardened baseline that ``audit`` measures against and ``export`` reads through.
+
+Kinds read only what a desired state names, so both commands hand them this baseline:
+the settings every Server-Side Synchronization lockdown cares about (ARCHITECTURE §3,
+controls 1-4). Control 5 (own app, custom profile) has no neutral baseline and is left
+out; so are the aggregate mailbox policy and anything needing Graph or Exchange.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sssctl.config.model import (
+    Approval,
+    DefaultProfile,
+    Desired,
+    MailboxDefaults,
+    PrivilegeAllowlist,
+    UserSettingsPolicy,
+)
+from sssctl.engine.plan import Change
+from sssctl.engine.planner import diff_all, read_all
+from sssctl.kinds.base import Context, Kind
+
+APPROVE_PRIVILEGE = "prvApproveRejectEmailAddress"
+BASELINE_ORG_SETTINGS: Mapping[str, Any] = {
+    "RequirePrivilegeToSelfApproveEmailAddress": True,
+    "SSSForceFilteringMethodForUserMailboxes": 3,
+}
+PROBED_KINDS = ("approval", "org_setting", "privilege", "mailbox_defaults", "user_settings",
+                "server_profile_default")
+
+
+def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
+    """The hardened desired state; with ``keep_user_values`` the config's own sections win."""
+    mine = desired if keep_user_values else None
+    return dataclasses.replace(
+        desired,
+        default_profile=(mine and mine.default_profile) or DefaultProfile(active=False),
+        approval=(mine and mine.approval) or Approval(require_for_users=True, require_for_queues=True),
+        org_settings={**BASELINE_ORG_SETTINGS, **(mine.org_settings if mine else {})},
+        privileges={
+            APPROVE_PRIVILEGE: PrivilegeAllowlist(APPROVE_PRIVILEGE, ("System Administrator",)),
+            **(mine.privileges if mine else {}),
+        },
+        mailbox_defaults=MailboxDefaults(server_profile="default", incoming_email="server_side_sync",
+                                         outgoing_email="server_side_sync",
+                                         appointments_contacts_tasks="server_side_sync"),
+        user_settings=UserSettingsPolicy(incoming_email_filtering="email_enabled_records"),
+        mailboxes=None, app_registrations={}, custom_profiles={},
+    )
+
+
+def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> list[Change]:
+    """Read the baseline kinds and diff them against ``wanted``; no guards, no writes.
+
+    The state is hidden from the kinds so that restores of recorded addresses (which may
+    need Graph or Exchange) do not enter a read-only report.
+    """
+    chosen = [k for k in kinds if k.name in PROBED_KINDS]
+    probe_ctx = dataclasses.replace(ctx, desired=wanted, state={})
+    reading = read_all(chosen, probe_ctx)
+    return diff_all(chosen, wanted, reading, {})

@@ -1,0 +1,79 @@
+"""Posture checks: where the live environment falls short of the hardened baseline.
+
+Each difference between live values and :func:`sssctl.audit.baseline.baseline` is one
+finding; the severity says how much it widens what synchronization can reach. Objects
+that could not be read are findings too (severity ``unknown``): an audit that silently
+skipped them would read as a clean bill of health.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sssctl.engine.plan import Action, Change
+from sssctl.engine.render.common import field_rows, spell
+
+SEVERITY_ORDER = ("high", "medium", "low")
+
+# Why each baseline address matters, and how much.
+CHECKS: dict[str, tuple[str, str]] = {
+    "server_profile.default": (
+        "high",
+        "the first-party Exchange Online profile is active: Dataverse's own app can reach every mailbox",
+    ),
+    "privilege.prvApproveRejectEmailAddress": (
+        "high", "roles other than System Administrator can approve mailboxes",
+    ),
+    "org_setting.RequirePrivilegeToSelfApproveEmailAddress": (
+        "high", "users can approve their own mailbox without the approve privilege",
+    ),
+    "approval": ("medium", "mailboxes synchronize without an administrator's approval"),
+    "org_setting.SSSForceFilteringMethodForUserMailboxes": (
+        "medium", "user mailboxes are not forced to track only email from email-enabled records",
+    ),
+    "user_settings": ("medium", "some users track all email (or more than email-enabled records)"),
+    "mailbox_defaults": ("low", "new mailboxes do not default to server-side synchronization"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str        # high | medium | low | unknown
+    address: str
+    summary: str
+    evidence: str
+
+
+def findings_of(changes: Sequence[Change]) -> list[Finding]:
+    found: list[Finding] = []
+    for change in changes:
+        severity, summary = CHECKS.get(change.address, ("low", "differs from the hardened baseline"))
+        if change.action is Action.UNKNOWN:
+            found.append(Finding("unknown", change.address, "could not be checked", change.reason))
+        elif change.action in (Action.UPDATE, Action.CREATE, Action.DELETE):
+            evidence = "; ".join(f"{name} is {spell(before)}" for name, before, _ in field_rows(change))
+            found.append(Finding(severity, change.address, summary, evidence or change.reason))
+    rank = {s: i for i, s in enumerate(("unknown", *SEVERITY_ORDER))}
+    return sorted(found, key=lambda f: (rank.get(f.severity, 9), f.address))
+
+
+def fails(findings: Sequence[Finding], threshold: str | None) -> bool:
+    """``--fail-on``: any finding at ``threshold`` or more severe (unknown counts as high)."""
+    if threshold is None:
+        return False
+    limit = SEVERITY_ORDER.index(threshold)
+    return any(SEVERITY_ORDER.index("high" if f.severity == "unknown" else f.severity) <= limit
+               for f in findings)
+
+
+def render_table(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return "No findings: the environment meets the hardened baseline.\n"
+    rows = [("SEVERITY", "CHECK", "FINDING", "LIVE")]
+    rows += [(f.severity, f.address, f.summary, f.evidence) for f in findings]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r)) for r in rows]
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("high", "medium", "low", "unknown")}
+    tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return "\n".join([*lines, "", f"Audit: {len(findings)} finding(s): {tally}."]) + "\n"
