@@ -472,6 +472,8 @@ def remove_credentials(ctx: Context, object_id: str, key_ids: Iterable[str]) -> 
             graph.post(f"applications/{object_id}/removePassword", {"keyId": key_id})
             writes += 1
             log.info("credential.removed", key_id=key_id)
-        except GraphNotFound:
+        except GraphError as exc:
+            if not (isinstance(exc, GraphNotFound) or "no password credential" in str(exc).lower()):
+                raise
             log.info("credential.already_gone", key_id=key_id)
     return writes

@@ -347,10 +347,14 @@ def _service_principal(ctx: Context, app_id: str) -> tuple[str, int]:
     return str(created["id"]), 1
 
 
-def _consent(ctx: Context, sp_id: str, wanted: Sequence[Mapping[str, Any]]) -> int:
-    """Grant what is missing, revoke what the config no longer lists; duplicates are success."""
+def _consent(ctx: Context, sp_id: str, wanted: Sequence[Mapping[str, Any]], *, new_sp: bool) -> int:
+    """Grant what is missing, revoke what the config no longer lists; duplicates are success.
+
+    A service principal created moments ago has no assignments yet and may not even be
+    listable while it replicates, so it is not asked.
+    """
     graph = c5.require_graph(ctx)
-    live = _assignments(ctx, sp_id)
+    live = [] if new_sp else _assignments(ctx, sp_id)
     have = {(str(a["resourceId"]).lower(), str(a["appRoleId"]).lower()): a for a in live}
     want = {(str(p["resource_sp_id"]).lower(), str(p["role_id"]).lower()): p for p in wanted}
     writes = 0
@@ -402,7 +406,7 @@ def _apply_app(ctx: Context, change: Change) -> Applied:
         app = dict(c5.require_graph(ctx).get(c5.app_path(ctx.desired, key), wait_for_replication=True))
     sp_id, created = _service_principal(ctx, str(app["appId"]))
     writes += created
-    writes += _consent(ctx, sp_id, change.detail.get("wanted", []))
+    writes += _consent(ctx, sp_id, change.detail.get("wanted", []), new_sp=bool(created))
     ctx.scratch.setdefault("apps", {})[key] = {"app_id": str(app["appId"]), "object_id": str(app["id"])}
     log.info("app_registration.applied", address=change.address, writes=writes)
     return Applied(

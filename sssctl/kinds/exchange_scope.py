@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 NAME = "exchange_scope"
 ACCESS_RIGHT = "RestrictAccess"
 UNSCOPED = "unscoped: can read every mailbox"
+MAX_CHECKS = 10
 _SCOPE_FIELDS = ("ScopeName", "ScopeIdentity", "ScopeIdentityRaw", "PolicyScopeGroupId", "ScopeEmailAddress")
 
 
@@ -42,12 +43,30 @@ def _group_of(desired: Desired, key: str) -> str | None:
     return app.mailbox_scope.group if app is not None and app.mailbox_scope is not None else None
 
 
-def _matches(policy: Mapping[str, Any], group: str) -> bool:
+def _known(recorded: Mapping[str, Any] | None) -> dict[str, str]:
+    """``{scope id: group as the user wrote it}`` for the policy sssctl created.
+
+    Exchange shows a policy's scope by group name and GUID, not by the address the config
+    uses, so the GUID recorded at creation is what ties the two together.
+    """
+    entry = recorded or {}
+    scope_id = (entry.get("fingerprints") or {}).get("scope_id")
+    group = (entry.get("managed") or {}).get("group")
+    return {str(scope_id).lower(): str(group)} if scope_id and isinstance(group, str) else {}
+
+
+def _matches(policy: Mapping[str, Any], group: str, known: Mapping[str, str]) -> bool:
     wanted = group.strip().lower()
-    return any(str(policy.get(f) or "").strip().lower() == wanted for f in _SCOPE_FIELDS)
+    if known.get(str(policy.get("ScopeIdentityRaw") or "").lower(), "").strip().lower() == wanted:
+        return True
+    names = {str(policy.get(f) or "").strip().lower() for f in _SCOPE_FIELDS}
+    return wanted in names or ("@" in wanted and wanted.split("@", 1)[0] in names)
 
 
-def _scope_label(policy: Mapping[str, Any]) -> str:
+def _scope_label(policy: Mapping[str, Any], known: Mapping[str, str]) -> str:
+    recorded = known.get(str(policy.get("ScopeIdentityRaw") or "").lower())
+    if recorded:
+        return recorded
     for field in ("ScopeEmailAddress", "PolicyScopeGroupId", "ScopeName", "ScopeIdentity"):
         if policy.get(field):
             return str(policy[field])
@@ -66,36 +85,41 @@ def _policies(ctx: Context, app_id: str) -> list[dict[str, Any]]:
     return mine
 
 
-def _check(ctx: Context, app_id: str, group: str) -> str:
-    """Ask Exchange what it would decide for a member and a non-member (best effort)."""
-    results: list[str] = []
+def _candidates(ctx: Context, group: str) -> list[str]:
+    """Mailboxes to test: the group's members if Exchange lists them, then synced Dataverse mailboxes."""
+    found: list[str] = []
     try:
-        members = (
-            ctx.exchange.invoke("Get-DistributionGroupMember", {"Identity": group}) if ctx.exchange else []
-        )
-        member = next(
-            (str(m.get("PrimarySmtpAddress")) for m in members if m.get("PrimarySmtpAddress")), None
-        )
-        outsiders = ctx.exchange.invoke("Get-Mailbox", {"ResultSize": 10}) if ctx.exchange else []
-        inside = {str(m.get("PrimarySmtpAddress", "")).lower() for m in members}
-        outsider = next(
-            (
-                str(m.get("PrimarySmtpAddress"))
-                for m in outsiders
-                if str(m.get("PrimarySmtpAddress", "")).lower() not in inside
-            ),
-            None,
-        )
-        for label, mailbox in (("member", member), ("non-member", outsider)):
-            if mailbox and ctx.exchange is not None:
-                rows = ctx.exchange.invoke(
-                    "Test-ApplicationAccessPolicy", {"Identity": mailbox, "AppId": app_id}
-                )
-                verdict = rows[0].get("AccessCheckResult") if rows else "no answer"
-                results.append(f"{label} {mailbox}: {verdict}")
-    except ClientError as exc:
-        results.append(f"check failed: {exc}")
-    return "; ".join(results) if results else "no mailbox found to check"
+        rows = ctx.exchange.invoke("Get-DistributionGroupMember", {"Identity": group}) if ctx.exchange else []
+        found += [str(r["PrimarySmtpAddress"]) for r in rows if r.get("PrimarySmtpAddress")]
+    except ClientError:
+        pass  # not every admin endpoint offers the cmdlet; Dataverse still names real mailboxes
+    try:
+        rows = list(ctx.dataverse.query("mailboxes", select=["emailaddress"], top=MAX_CHECKS))
+        found += [str(r["emailaddress"]) for r in rows if r.get("emailaddress")]
+    except ClientError:
+        pass
+    return list(dict.fromkeys(a.lower() for a in found))
+
+
+def _check(ctx: Context, app_id: str, group: str) -> str:
+    """What Exchange decides for one granted and one denied mailbox (best effort, read-only)."""
+    verdicts: dict[str, str] = {}
+    for mailbox in _candidates(ctx, group)[:MAX_CHECKS]:
+        try:
+            rows = (
+                ctx.exchange.invoke("Test-ApplicationAccessPolicy", {"Identity": mailbox, "AppId": app_id})
+                if ctx.exchange
+                else []
+            )
+        except ClientError:
+            continue
+        verdict = str(rows[0].get("AccessCheckResult")) if rows else "no answer"
+        verdicts.setdefault(verdict, mailbox)
+        if {"Granted", "Denied"} <= set(verdicts):
+            break
+    if not verdicts:
+        return "no mailbox found to check"
+    return "; ".join(f"{verdict} for {mailbox}" for verdict, mailbox in sorted(verdicts.items()))
 
 
 class ExchangeScopeKind:
@@ -143,7 +167,8 @@ class ExchangeScopeKind:
             return Change(address, Action.UNKNOWN, None, None, observed.errors[address])
         found = observed.objects.get(address) or {}
         policies = found.get("policies") or []
-        before = _before(policies)
+        known = _known(observed.recorded.get(address))
+        before = _before(policies, known)
         group = _group_of(desired, key)
         detail: dict[str, Any] = {"key": key, "app_id": found.get("app_id")}
         checked = f" (checked: {found['check']})" if found.get("check") else ""
@@ -177,7 +202,7 @@ class ExchangeScopeKind:
             return Change(
                 address, Action.CREATE, None, after, f"{UNSCOPED}; restrict it to {group}", detail=detail
             )
-        if len(policies) == 1 and _matches(policies[0], group):
+        if len(policies) == 1 and _matches(policies[0], group, known):
             return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
         return Change(
             address,
@@ -201,8 +226,10 @@ class ExchangeScopeKind:
                 writes += 1
             return Applied(change.address, managed=None, writes=writes, message="access policy removed")
         group = str(change.detail["group"])
-        if not any(_matches(p, group) for p in policies):
-            ctx.exchange.invoke(
+        known = _known(ctx.state.get(change.address))
+        kept = next((p for p in policies if _matches(p, group, known)), None)
+        if kept is None:
+            created = ctx.exchange.invoke(
                 "New-ApplicationAccessPolicy",
                 {
                     "AppId": app_id,
@@ -211,19 +238,26 @@ class ExchangeScopeKind:
                     "Description": f"sssctl app_registration.{key}",
                 },
             )
+            kept = created[0] if created else {}
             writes += 1
         for policy in policies:
-            if not _matches(policy, group):
+            if policy is not kept and not _matches(policy, group, known):
                 ctx.exchange.invoke("Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
                 writes += 1
         log.info("exchange_scope.applied", address=change.address, writes=writes)
+        scope_id = str(kept.get("ScopeIdentityRaw") or "")
         return Applied(
-            change.address, managed=dict(change.after or {}), writes=writes, message=f"scoped to {group}"
+            change.address,
+            managed=dict(change.after or {}),
+            fingerprints={"scope_id": scope_id} if scope_id else {},
+            writes=writes,
+            message=f"scoped to {group}",
         )
 
     def describe(self, observed: Observed) -> dict[str, Any]:
         return {
-            a: _before((o or {}).get("policies") or []) or {"scope": UNSCOPED}
+            a: _before((o or {}).get("policies") or [], _known(observed.recorded.get(a)))
+            or {"scope": UNSCOPED}
             for a, o in observed.objects.items()
         }
 
@@ -231,10 +265,10 @@ class ExchangeScopeKind:
         return []
 
 
-def _before(policies: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str]) -> dict[str, Any] | None:
     if not policies:
         return None
-    groups = sorted(_scope_label(p) for p in policies)
+    groups = sorted(_scope_label(p, known) for p in policies)
     if len(groups) == 1:
         return {"scope": f"scoped to {groups[0]}", "group": groups[0]}
     return {"scope": "scoped to " + ", ".join(groups), "group": groups}

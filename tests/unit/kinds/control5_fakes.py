@@ -206,6 +206,7 @@ class FakeDataverse:
         self.writes = 0
         self.ignore_secret = False
         self.fail_verify = False
+        self.mailbox_addresses: list[str] = []
 
     def _etag(self, row: dict[str, Any]) -> None:
         version = int(re.sub(r"\D", "", row["@odata.etag"]) or 0)
@@ -221,6 +222,8 @@ class FakeDataverse:
             yield from [_copy(r) for r in self.profiles.values() if r["name"].lower() == name]
         elif entity_set == "organizations":
             yield {"_defaultemailserverprofileid_value": self.default_profile}
+        elif entity_set == "mailboxes" and filter is None:
+            yield from [{"emailaddress": a} for a in self.mailbox_addresses]
         elif entity_set == "mailboxes":
             m = re.fullmatch(r"_emailserverprofile_value eq (.+)", filter or "")
             assert m
@@ -313,7 +316,8 @@ class FakeExchange:
             allowed = False
             for p in self.policies:
                 if p["AppId"].lower() == params["AppId"].lower():
-                    allowed |= params["Identity"] in self.members.get(p["ScopeEmailAddress"], [])
+                    group = p.get("ScopeEmailAddress") or f"{p['ScopeName']}@contoso.com"
+                    allowed |= params["Identity"] in self.members.get(group, [])
             return [{"AccessCheckResult": "Granted" if allowed else "Denied", "Mailbox": params["Identity"]}]
         raise AssertionError(cmdlet)
 

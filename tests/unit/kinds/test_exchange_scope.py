@@ -14,11 +14,9 @@ GROUP = "sss-mailboxes@contoso.com"
 
 
 def scoped_world() -> World:
-    return World(
-        exchange=FakeExchange(
-            members={GROUP: ["adele@contoso.com"]}, mailboxes=["adele@contoso.com", "ceo@contoso.com"]
-        )
-    )
+    world = World(exchange=FakeExchange(members={GROUP: ["adele@contoso.com"]}))
+    world.dataverse.mailbox_addresses = ["adele@contoso.com", "ceo@contoso.com"]
+    return world
 
 
 def by_address(changes: list) -> dict:
@@ -43,8 +41,7 @@ def test_apply_creates_one_policy_then_plan_reports_the_check_and_nothing_to_do(
     assert policy["ScopeEmailAddress"] == GROUP
     change = by_address(world.plan(desired()))[ADDRESS]
     assert change.action is Action.NOOP
-    assert "member adele@contoso.com: Granted" in change.reason
-    assert "non-member ceo@contoso.com: Denied" in change.reason
+    assert "Denied for ceo@contoso.com; Granted for adele@contoso.com" in change.reason
     writes = world.exchange.writes
     world.apply(desired())
     assert world.exchange.writes == writes
@@ -81,6 +78,19 @@ def test_scope_removed_from_config_removes_the_policy_sssctl_created() -> None:
     world.apply(desired(group=None))
     assert world.exchange.policies == []
     assert ADDRESS not in world.state
+
+
+def test_policy_shown_by_group_name_is_matched_through_the_recorded_scope_id() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    [policy] = world.exchange.policies
+    del policy["ScopeEmailAddress"]  # Exchange shows name and GUID, not the address
+    policy["ScopeName"] = policy["ScopeIdentity"] = "SSS Mailboxes"
+    policy["ScopeIdentityRaw"] = "guid-1"
+    world.state[ADDRESS]["fingerprints"] = {"scope_id": "guid-1"}
+    assert actionable(world.plan(desired())) == []
+    world.state[ADDRESS]["fingerprints"] = {}
+    assert by_address(world.plan(desired()))[ADDRESS].action is Action.UPDATE
 
 
 def test_policies_of_other_apps_are_left_alone() -> None:
