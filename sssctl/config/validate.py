@@ -95,8 +95,10 @@ class Checker:
         self.locate = locate
         self.findings: list[Finding] = []
 
-    def add(self, path: KeyPath, message: str, suggestion: str | None = None) -> None:
-        file, line = self.locate(path)
+    def add(self, path: KeyPath, message: str, suggestion: str | None = None, *,
+            near: KeyPath | None = None) -> None:
+        """Record a finding; ``near`` locates a key that is absent by one that is written."""
+        file, line = self.locate(near or path)
         self.findings.append(Finding(file, render_path(path), message, line, suggestion))
 
     # -- structure ----------------------------------------------------------------------
@@ -274,7 +276,8 @@ def _check_endpoints(doc: Mapping[str, Any], checker: Checker) -> None:
         if key not in endpoints:
             path = ("environment", "endpoints", key)
             checker.add(path, f'cloud = "custom" needs environment.endpoints.{key} '
-                        f"(or the environment variable {spec.env_var_for(path)})")
+                        f"(or the environment variable {spec.env_var_for(path)})",
+                        near=("environment", "cloud"))
 
 
 def validate(doc: Mapping[str, Any], locate: Locate) -> list[Finding]:

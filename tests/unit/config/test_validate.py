@@ -212,6 +212,11 @@ def test_custom_cloud_needs_graph_and_exchange_only_when_they_are_managed(write:
     assert found == {"environment.endpoints.graph_url", "environment.endpoints.exchange_url"}
 
 
+def test_missing_endpoint_points_at_the_cloud_line(write: Write) -> None:
+    finding = only(findings_of(write('[environment]\nname = "x"\ncloud = "custom"\n')))
+    assert (finding.key_path, finding.line) == ("environment.endpoints.login_url", 4)
+
+
 def test_custom_cloud_endpoints_may_come_from_the_environment(write: Write) -> None:
     path = write('[environment]\ncloud = "custom"\n')
     desired = load_ok(path, {"SSSCTL_LOGIN_URL": "https://127.0.0.1:9443"})
