@@ -101,9 +101,11 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 
 @emulator_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="0 picks a free port.")
 @click.option("--dataset", type=click.Choice(["small", "large"]), default="small", show_default=True)
-@click.option("--mailboxes", type=click.IntRange(min=1), help="Mailboxes to seed (large default: 50000).")
+@click.option("--mailboxes", type=click.IntRange(min=1),
+              help="Mailboxes to seed (large default: 50000).")
 @click.option("--business-units", type=click.IntRange(min=1), help="Business units to seed.")
 @click.option("--roles", type=click.IntRange(min=1), help="Security roles to seed.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated data.")
