@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -158,20 +159,19 @@ class DataverseClient:
         method: str,
         relative: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         target: str | None = None,
     ) -> httpx.Response:
-        url = self._url(relative)
+        url = self._url(relative) + encode_query(params)
         merged = dict(ODATA_HEADERS)
         content: bytes | None = None
         if body is not None:
             merged["Content-Type"] = "application/json"
             content = json.dumps(body).encode("utf-8")
         merged.update(headers or {})
-        response = self.http.request(method, url, params=params, content=content, headers=merged,
-                                     target=target)
+        response = self.http.request(method, url, content=content, headers=merged, target=target)
         if response.status_code >= 400:
             raise dataverse_error(
                 response.status_code, json_or_none(response.text), response.headers,
@@ -327,6 +327,18 @@ class DataverseClient:
 
 
 # -- query and path helpers -------------------------------------------------------------------
+def encode_query(params: Mapping[str, str] | None) -> str:
+    """``?$filter=a%20eq%201``: spaces as %20 and a literal ``+`` as %2B, never ``+`` for space.
+
+    Form encoding (``+`` for space) is what httpx would do; OData servers are not obliged
+    to read ``+`` as a space, so a value like ``'a+b'`` would silently change meaning.
+    """
+    if not params:
+        return ""
+    safe = "$'(),/:@*"
+    return "?" + "&".join(f"{quote(k, safe='$')}={quote(str(v), safe=safe)}" for k, v in params.items())
+
+
 def _query_params(
     *,
     select: Sequence[str] | None = None,

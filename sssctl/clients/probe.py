@@ -109,21 +109,39 @@ def _guarded(name: str, probe: Callable[[], Check]) -> Check:
         return _failure(name, exc)
 
 
-def _held_privileges(clients: Clients, user_id: str) -> dict[str, str]:
-    """Privilege name -> depth the caller holds through any of its roles."""
+class PrivilegesUnreadable(ClientError):
+    """Neither RetrieveUserPrivileges nor the user's role list is available on this server."""
+
+
+def _privilege_entries(clients: Clients, user_id: str) -> list[dict[str, Any]]:
+    """RetrieveUserPrivileges, else the union of RetrieveRolePrivilegesRole over the user's roles."""
     dataverse = clients.dataverse
     try:
         answer = dataverse.function("RetrieveUserPrivileges", bound=("systemusers", user_id))
-        entries = (answer or {}).get("RolePrivileges", [])
+        return list((answer or {}).get("RolePrivileges", []))
     except ServiceError as exc:
-        if exc.status in (403,):
+        if exc.status == 403:
             raise
-        entries = []
-        roles = dataverse.query("roles", select=["roleid"],
-                                filter=f"systemuserroles_association/any(u:u/systemuserid eq {user_id})")
-        for role in roles:
-            result = dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role["roleid"]})
-            entries.extend((result or {}).get("RolePrivileges", []))
+        first = exc
+    try:
+        membership = f"systemusers({user_id})/systemuserroles_association"
+        roles = list(dataverse.query(membership, select=["roleid"]))
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise
+        raise PrivilegesUnreadable(
+            f"cannot list the caller's privileges: RetrieveUserPrivileges answered {first}; "
+            f"the user's roles answered {exc}") from exc
+    entries: list[dict[str, Any]] = []
+    for role in roles:
+        result = dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role["roleid"]})
+        entries.extend((result or {}).get("RolePrivileges", []))
+    return entries
+
+
+def _held_privileges(clients: Clients, user_id: str) -> dict[str, str]:
+    """Privilege name -> depth the caller holds through any of its roles."""
+    entries = _privilege_entries(clients, user_id)
     held: dict[str, str] = {}
     for entry in entries:
         name = str(entry.get("PrivilegeName") or "")
@@ -166,8 +184,13 @@ def _dataverse_checks(desired: Desired, clients: Clients, report: Report) -> Non
     report.add(_guarded("read roles + role privileges", roles_probe))
     try:
         held = _held_privileges(clients, who.user_id)
+    except PrivilegesUnreadable as exc:
+        report.add(Check("Dataverse privileges", "error", str(exc),
+                         "this server cannot say which privileges the identity holds; "
+                         "check its security roles in the Power Platform admin center"))
+        return
     except ClientError as exc:
-        report.add(_failure("privileges", exc))
+        report.add(_failure("Dataverse privileges", exc))
         return
     for privilege, reason in required_privileges(desired).items():
         if privilege in held:
