@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from sssctl.config import spec
 from sssctl.config.errors import ConfigError
@@ -111,3 +113,34 @@ def test_damaged_example_text(name: str, data: st.DataObject) -> None:
         cut = data.draw(st.integers(min_value=0, max_value=12))
         text = text[:at] + data.draw(st.text(max_size=8)) + text[at + cut:]
     _outcome(text)
+
+
+# The committed JSON Schema may be looser than the validator (it cannot check references
+# between keys), but never stricter: whatever `validate` accepts, an editor must accept.
+SCHEMA = Draft202012Validator(json.loads((CONFIGS / "sssctl.schema.json").read_text(encoding="utf-8")))
+
+
+def _agrees_with_schema(doc: dict[str, Any]) -> None:
+    path = _DIR / "schema.toml"
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    try:
+        load(path, {})
+    except ConfigError:
+        return
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in SCHEMA.iter_errors(doc)]
+    assert not errors, errors
+
+
+@pytest.mark.timeout(120)
+@COMMON
+@given(st.sampled_from(sorted(PARSED)), st.data())
+def test_schema_accepts_whatever_the_validator_accepts(name: str, data: st.DataObject) -> None:
+    doc = PARSED[name]
+    for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
+        doc = _mutate(doc, data)
+    _agrees_with_schema(doc)
+
+
+@pytest.mark.parametrize("name", sorted(PARSED))
+def test_schema_accepts_the_examples(name: str) -> None:
+    assert not list(SCHEMA.iter_errors(PARSED[name]))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from jsonschema import Draft202012Validator
+
 from sssctl.catalog.orgdborgsettings import catalogue
 from sssctl.config import spec
+from sssctl.config.loader import tomllib
 from sssctl.config.schema import REFRESH_HINT, build_schema, render_schema
 from tests.unit.config.conftest import CONFIGS
+from tests.unit.config.test_validate import BAD
+
+SCHEMA = Draft202012Validator(build_schema())
 
 
 def test_committed_schema_matches_the_generated_one() -> None:
@@ -46,3 +53,17 @@ def test_org_settings_schema_lists_only_stored_settings_with_types_and_ranges() 
     assert (force["type"], force["minimum"], force["maximum"]) == ("integer", -1, 4)
     assert org["properties"]["RequirePrivilegeToSelfApproveEmailAddress"]["type"] == "boolean"
     assert org["properties"]["DefaultHeightForWizardReports"]["type"] == "number"
+
+
+# What the schema cannot say, and why: references between keys, checks JSON cannot see
+# (3.0 and 3 are the same JSON number), and stricter string shapes kept in Python.
+BEYOND_SCHEMA = {
+    "custom-cloud-without-login-url", "dangling-profile", "dangling-app", "profile-named-default",
+    "float-for-number", "secret-env-name",
+}
+
+
+@pytest.mark.parametrize(
+    "text", [pytest.param(case.values[0], id=case.id) for case in BAD if case.id not in BEYOND_SCHEMA])
+def test_schema_refuses_what_the_validator_refuses(text: str) -> None:
+    assert list(SCHEMA.iter_errors(tomllib.loads(text))), text
