@@ -76,12 +76,13 @@ def validate_command(files: tuple[Path, ...], as_json: bool) -> None:
 def schema_command() -> None:
     """Print the JSON Schema of the desired-state format, for editors and CI.
 
-    The same schema is committed as configs/sssctl.schema.json. Point your editor at it,
-    e.g. with Taplo / Even Better TOML, put this first line in a config:
+    It is generated from the same tables `sssctl validate` checks against, and committed
+    as configs/sssctl.schema.json. Save it next to your configs and name it on the first
+    line of each file so that TOML editors (Taplo, Even Better TOML) complete and check keys:
 
     \b
-        #:schema ./sssctl.schema.json
-        sssctl schema > configs/sssctl.schema.json
+        sssctl schema > sssctl.schema.json
+        #:schema ./sssctl.schema.json        <- first line of your config
     """
     from sssctl.config.schema import render_schema
 
