@@ -116,9 +116,9 @@ class DataverseService:
     ) -> ApiResponse:
         try:
             caller = self.verifier.verify(headers.get("authorization"), audience=self.base_url)
-        except InvalidToken as exc:
+        except InvalidToken:
             self._record(method, api_path)
-            return self._challenge(exc)
+            return self._challenge()
         try:
             with self.store.lock:
                 who = principal_for(self.store, caller.app_id, caller.object_id)
@@ -146,15 +146,14 @@ class DataverseService:
         target = target_of(api_path) if api_path is not None else "$unknown"
         self.counters.record(method, "dataverse", target, write=False)
 
-    def _challenge(self, exc: InvalidToken) -> ApiResponse:
+    def _challenge(self) -> ApiResponse:
         parts = urlsplit(self.base_url)
         login = f"{parts.scheme}://{parts.netloc}"
+        # Dataverse sends the same bare challenge whatever was wrong with the token.
         value = (
             f"Bearer authorization_uri={login}/{constants.TENANT_ID}/oauth2/authorize, "
             f"resource_id={self.base_url}/"
         )
-        if exc.error and exc.error != "invalid_token":
-            value += f', error="{exc.error}"'
         return ApiResponse(401, [("WWW-Authenticate", value), ("OData-Version", "4.0")])
 
     def _batch(

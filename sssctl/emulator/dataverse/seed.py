@@ -275,6 +275,7 @@ class _Builder:
         self.store = store
         self.rng = random.Random(seed)  # noqa: S311 - reproducible seed data, not security
         self.version = 1_000
+        self.mailboxes = 0
 
     def guid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -687,13 +688,15 @@ def _mailbox(
     unit: str,
     approval: int,
 ) -> None:
-    roll = b.rng.random()
+    # Every tenth mailbox drifts in each of three ways, so even the small set has all of them.
+    b.mailboxes += 1
+    roll = (b.mailboxes % 10) / 10 + b.rng.random() / 100
     incoming, outgoing, act, profile = 2, 2, 1, constants.DEFAULT_PROFILE_ID
     if roll < 0.10:
         incoming, outgoing = 1, 1  # still on Dynamics 365 for Outlook
-    elif roll < 0.16:
+    elif 0.5 <= roll < 0.6:
         profile = LEGACY_PROFILE_ID  # left behind on the old profile
-    elif roll < 0.22:
+    elif 0.8 <= roll < 0.9:
         incoming, act = 0, 2
     if owner_type == "queue":
         act = 2
