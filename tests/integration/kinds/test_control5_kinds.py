@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,13 @@ app_registration = "sss"
 class Run:
     """The engine's part in miniature: read, diff, guard, apply in registry order, keep state."""
 
-    def __init__(self, desired: Desired, clients: Any, state: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        desired: Desired,
+        clients: Any,
+        state: dict[str, dict[str, Any]],
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.desired, self.state = desired, state
         self.kinds: list[Kind] = load_kinds(NAMES)
         self.ctx = Context(
@@ -52,6 +59,7 @@ class Run:
             graph=clients.graph,
             exchange=clients.exchange,
             state=state,
+            clock=clock,
         )
         self.observed: dict[str, Observed] = {k.name: k.read(self.ctx) for k in self.kinds}
 
@@ -155,10 +163,11 @@ def test_rotation_replaces_the_secret_in_the_profile_and_removes_the_old_one(
         Run(desired, clients, state).apply()
     first_secret = snapshot_profile(fresh)["oauthclientsecret"]
     first_key = state[f'server_profile.custom["{PROFILE}"]']["fingerprints"]["secret_key_id"]
-    with connected(emulator, tmp_path, rotate=0) as (desired, clients):  # every secret is due
-        run = Run(desired, clients, state)
+    later = time.time() + 200 * 86400  # 200 days on: past rotate_days = 180
+    with connected(emulator, tmp_path) as (desired, clients):
+        run = Run(desired, clients, state, clock=lambda: later)
         (cred,) = [c for c in run.plan() if c.address == "app_registration.sss.credential"]
-        assert "days old (rotate_days = 0)" in cred.reason
+        assert "days old (rotate_days = 180)" in cred.reason
         run.apply()
         app = clients.graph.get("applications(uniqueName='sssctl-emulator-sss')")
     second_secret = snapshot_profile(fresh)["oauthclientsecret"]
