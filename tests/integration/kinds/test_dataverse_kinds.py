@@ -210,3 +210,98 @@ def test_default_profile_deactivation_is_refused_while_mailboxes_use_it(
         refusals = Run(desired, dataverse, {}).refusals()
     assert any("organization's default profile" in r for r in refusals)
     assert any("mailboxes still synchronize through" in r for r in refusals)
+
+
+LOCKDOWN = """
+[server_profiles.default]
+active = false
+
+[mailbox_defaults]
+incoming_email = "none"
+outgoing_email = "none"
+appointments_contacts_tasks = "none"
+
+[mailboxes]
+enforce = "defaults"
+scope = "all"
+"""
+
+
+def test_lockdown_switches_everything_off_then_deactivates_the_default_profile(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    state: dict[str, dict[str, Any]] = {}
+    with connected(emulator, tmp_path, LOCKDOWN) as (desired, dataverse):
+        run = Run(desired, dataverse, state)
+        assert run.refusals() == []
+        run.apply()
+        profile = state["server_profile.default"]["managed"]
+        assert profile["active"] is False
+        row = dataverse.get("emailserverprofiles", profile["id"], select=["statecode"])
+        assert row["statecode"] == 1
+        assert [c for c in Run(desired, dataverse, state).plan() if c.action is not Action.NOOP] == []
+
+
+def test_a_mailbox_changed_after_plan_is_named_and_left_alone(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    body = '[mailboxes]\nenforce = "defaults"\nscope = "all"\n'
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        run = Run(desired, dataverse, {})
+        (change,) = run.plan()
+        assert change.action is Action.UPDATE
+        mailbox_id, _, _, address, _ = change.detail["rows"][0]
+        dataverse.update("mailboxes", mailbox_id, {"processanddeleteemails": True})
+        with pytest.raises(PreconditionFailed, match=address):
+            load_kinds(("mailboxes",))[0].apply(run.ctx, change)
+        (left,) = Run(desired, dataverse, {}).plan()
+        assert left.before is not None and left.before["drifted"] == 1
+        assert left.before["sample"] == [address]
+
+
+def test_destroy_restores_what_was_found(emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path) -> None:
+    state: dict[str, dict[str, Any]] = {}
+    body = CONVERGE.replace('[mailboxes]\nenforce = "defaults"', '[mailboxes]\nenforce = "report"')
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        before = Run(desired, dataverse, state)
+        found = {c.address: c.before for c in before.plan()}
+        before.apply()
+        empty = Desired(
+            version=1,
+            source=desired.source,
+            digest="empty",
+            environment=desired.environment,
+            auth=desired.auth,
+        )
+        Run(empty, dataverse, state).apply()
+        assert state == {}
+        again = {c.address: c.before for c in Run(desired, dataverse, {}).plan()}
+    for address in (
+        "approval",
+        "privilege.prvApproveRejectEmailAddress",
+        "mailbox_defaults",
+        "org_setting.SSSForceFilteringMethodForUserMailboxes",
+    ):
+        assert again[address] == found[address], address
+
+
+@pytest.mark.slow
+def test_thousands_of_mailboxes_are_paged_and_reverted_in_batches(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    fresh.reset(dataset="large", mailboxes=6000, business_units=5, roles=20)
+    try:
+        body = '[mailboxes]\nenforce = "defaults"\nscope = "all"\n'
+        with connected(emulator, tmp_path, body) as (desired, dataverse):
+            run = Run(desired, dataverse, {})
+            (change,) = run.plan()
+            drifted = change.before["drifted"] if change.before else 0
+            assert drifted > 1000 and len(change.before["sample"]) <= 10
+            fresh.reset_counters()
+            run.apply()
+            counters = fresh.counters()
+            assert counters["by_route"].get("POST dataverse:$batch", 0) == -(-drifted // 1000)
+            assert counters["writes"] == drifted
+            assert Run(desired, dataverse, {}).plan()[0].action is Action.NOOP
+    finally:
+        fresh.reset()
