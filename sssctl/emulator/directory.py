@@ -62,6 +62,17 @@ SSSCTL_GRANTS = (
 SSS_GROUP_MEMBERS = (*(c.user_email(n) for n in range(1, 11)), c.queue_email(1))
 
 
+def mailbox_split(mailboxes: int | None, *, large: bool) -> tuple[int, int]:
+    """(users, queues) exactly as the Dataverse seed splits its mailboxes, so Exchange knows
+    the same mailboxes: small is 25 + 5; otherwise one in twenty is a queue (at most 5
+    queues below 100 mailboxes)."""
+    if mailboxes is None and not large:
+        return 25, 5
+    total = mailboxes if mailboxes is not None else 50_000
+    queues = min(5, total) if total < 100 else total // 20
+    return total - queues, queues
+
+
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -145,8 +156,7 @@ class Directory:
             self.recipients.clear()
             self.exchange_admins.clear()
             self.hidden.clear()
-            self.user_mailboxes = mailboxes if mailboxes is not None else (50_000 if large else 25)
-            self.queue_mailboxes = max(5, self.user_mailboxes // 100)
+            self.user_mailboxes, self.queue_mailboxes = mailbox_split(mailboxes, large=large)
             self._seed_resources()
             self._seed_sssctl_app()
             self._seed_limited_app()

@@ -39,6 +39,13 @@ from sssctl.logging import register_secret
 log = structlog.get_logger("sssctl.emulator")
 
 DATASETS = ("small", "large")
+_DATAVERSE_DEFAULTS = {
+    "dataset": "small",
+    "seed": 1,
+    "mailboxes": None,
+    "business_units": None,
+    "roles": None,
+}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _SERVICE_PREFIXES = (c.DATAVERSE_PREFIX, c.GRAPH_PREFIX, c.EXCHANGE_PREFIX, c.ADMIN_PREFIX)
 
@@ -193,18 +200,24 @@ class Emulator:
             federated_token_file=str(federated_file),
         )
         self.tls_files = (str(keys.server_cert_file), str(keys.server_key_file))
-        self.reset()
+        # The Dataverse service seeds its default dataset when built; only other data needs a reseed.
+        self._reset(self.seed_args, dataverse=self.seed_args != _DATAVERSE_DEFAULTS)
         self.app: ASGIApp = _Root(
             FaultMiddleware(self._router(), faults=self.faults, counters=self.counters), self.counters
         )
 
     def reset(self, **overrides: Any) -> None:
+        """Reseed every service; arguments left out keep the values the emulator started with."""
         args = {**self.seed_args, **{k: v for k, v in overrides.items() if v is not None}}
+        self._reset(args, dataverse=True)
+
+    def _reset(self, args: dict[str, Any], *, dataverse: bool) -> None:
         _check_dataset(args["dataset"], args["mailboxes"], args["business_units"], args["roles"])
         started = time.perf_counter()
         self.directory.reset(mailboxes=args["mailboxes"], large=args["dataset"] == "large")
         self.exchange.reset()
-        self.dataverse.reset(**args)
+        if dataverse:
+            self.dataverse.reset(**args)
         self.counters.reset()
         log.info("emulator.reset", duration_ms=round((time.perf_counter() - started) * 1000), **args)
 
@@ -250,7 +263,7 @@ class Emulator:
             )
         try:
             self.reset(**body)
-        except EmulatorError as exc:
+        except (EmulatorError, ValueError) as exc:
             return _admin_error(str(exc))
         return JSONResponse({"reset": True})
 
@@ -424,7 +437,7 @@ def serving(
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
         )
         server = uvicorn.Server(config)
