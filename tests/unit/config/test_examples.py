@@ -51,7 +51,7 @@ def test_hardened_covers_all_five_controls() -> None:
     assert {defaults.incoming_email, defaults.outgoing_email, defaults.appointments_contacts_tasks} == {
         "server_side_sync"}
     assert desired.mailboxes is not None
-    assert (desired.mailboxes.enforce, desired.mailboxes.scope) == ("defaults", "users")
+    assert (desired.mailboxes.enforce, desired.mailboxes.scope) == ("defaults", "all")
     assert desired.user_settings is not None
     assert desired.user_settings.incoming_email_filtering == "email_enabled_records"
     app = desired.app_registrations["sss"]
