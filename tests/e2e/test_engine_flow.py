@@ -1,0 +1,174 @@
+"""The plan/apply/state loop through the real CLI, against the emulator over HTTPS."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sssctl.emulator import constants
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.info import EmulatorInfo
+from sssctl.state.backend import LocalBackend
+from tests.e2e.conftest import Cli
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+
+def organization(admin: AdminClient) -> dict[str, Any]:
+    rows = admin.snapshot()["dataverse"]["tables"]["organization"]
+    return dict(rows[0])
+
+
+def wait_for(predicate: Any, *, timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_apply_converges_and_second_apply_writes_nothing(cli: Cli, admin: AdminClient) -> None:
+    first = cli.run("plan", "--detailed-exitcode")
+    assert first.returncode == 2, first.stdout + first.stderr
+    applied = cli.run("apply", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete:" in applied.stdout and "0 refused" in applied.stdout
+    admin.reset_counters()
+    again = cli.run("apply", "--auto-approve")
+    assert again.returncode == 0, again.stderr
+    assert "No changes. The environment matches the configuration." in again.stdout
+    assert admin.counters()["writes"] == 0
+    assert cli.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_saved_plan_refuses_an_object_changed_after_plan(cli: Cli, admin: AdminClient, tmp_path: Path,
+                                                          emulator: EmulatorInfo) -> None:
+    plan_file = tmp_path / "p.plan"
+    assert cli.run("plan", "--out", str(plan_file)).returncode == 0
+    someone_else_sets_queue_approval(cli, emulator)
+    result = cli.run("apply", str(plan_file))
+    assert result.returncode == 1, result.stdout
+    assert "approval: refused" in result.stdout
+    assert "Error: approval was refused" in result.stderr
+    assert organization(admin)["requireapprovalforuseremail"] is False     # not overwritten
+    snapshot = LocalBackend(cli.state_dir, "e2e").read()
+    assert snapshot is None or "approval" not in snapshot.resources
+
+
+def someone_else_sets_queue_approval(cli: Cli, emulator: EmulatorInfo) -> None:
+    from sssctl.clients.session import open_clients
+    from sssctl.config.loader import load
+
+    desired = load(cli.config, cli.env)
+    with open_clients(desired, environ=cli.env) as clients:
+        clients.dataverse.update("organizations", constants.ORGANIZATION_ID,
+                                 {"requireapprovalforqueueemail": True})
+
+
+def test_saved_plan_refused_when_state_moved(cli: Cli, tmp_path: Path) -> None:
+    plan_file = tmp_path / "p.plan"
+    assert cli.run("plan", "--out", str(plan_file)).returncode == 0
+    assert cli.run("apply", "--auto-approve", "--target", "approval").returncode == 0
+    result = cli.run("apply", str(plan_file))
+    assert result.returncode == 1
+    assert "the saved plan cannot be applied" in result.stderr and "lineage" in result.stderr
+
+
+def test_two_concurrent_applies_the_second_exits_4(cli: Cli, admin: AdminClient) -> None:
+    admin.faults(latency_ms=150)
+    first = cli.start("apply", "--auto-approve")
+    try:
+        wait_for((cli.state_dir / "e2e.lock").exists, what="the first run's lock")
+        second = cli.run("apply", "--auto-approve")
+        assert second.returncode == 4, second.stderr
+        assert "sssctl state unlock" in second.stderr and "is locked by" in second.stderr
+    finally:
+        out, err = first.communicate(timeout=150)
+    assert first.returncode == 0, out + err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after_writes", [1, 3])
+def test_killed_mid_apply_state_stays_valid_and_rerun_converges(cli: Cli, admin: AdminClient,
+                                                                kill_after_writes: int) -> None:
+    admin.faults(latency_ms=120)
+    admin.reset_counters()
+    run = cli.start("apply", "--auto-approve")
+    try:
+        wait_for(lambda: admin.counters()["writes"] >= kill_after_writes or run.poll() is not None,
+                 what=f"{kill_after_writes} writes")
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.communicate(timeout=30)
+    assert run.returncode == -signal.SIGKILL, "the apply finished before it could be killed"
+    admin.clear_faults()
+    backend = LocalBackend(cli.state_dir, "e2e")
+    snapshot = backend.read()                       # never half written: parses and checksums
+    assert snapshot is None or snapshot.serial >= 0
+    rerun = cli.run("apply", "--auto-approve")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    final = cli.run("plan", "--detailed-exitcode")
+    assert final.returncode == 0, final.stdout
+    assert backend.read() is not None
+
+
+def test_destroy_restores_the_original_values(cli: Cli, admin: AdminClient) -> None:
+    before = organization(admin)
+    first_plan = json.loads(cli.run("plan", "--json").stdout)
+    assert cli.run("apply", "--auto-approve").returncode == 0
+    assert organization(admin)["requireapprovalforuseremail"] is True
+    destroyed = cli.run("destroy", "--auto-approve")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    after = organization(admin)
+    for column in ("requireapprovalforuseremail", "requireapprovalforqueueemail", "defaultemailsettings"):
+        assert after[column] == before[column], column
+    assert cli.run("state", "list").stdout == ""
+    replanned = json.loads(cli.run("plan", "--json").stdout)
+    old = {rc["address"]: rc["change"]["before"] for rc in first_plan["resource_changes"]}
+    new = {rc["address"]: rc["change"]["before"] for rc in replanned["resource_changes"]}
+    assert new["org_setting.SSSForceFilteringMethodForUserMailboxes"] == \
+        old["org_setting.SSSForceFilteringMethodForUserMailboxes"]
+    assert new["approval"] == old["approval"]
+
+
+def test_unreadable_objects_make_plan_exit_3_and_apply_write_nothing(cli: Cli, admin: AdminClient) -> None:
+    cli.config.write_text(cli.config.read_text() + """
+[app_registrations.sss]
+display_name = "Dataverse SSS (Contoso)"
+permissions = ["exchange:full_access_as_app"]
+""")
+    cli.env["SSSCTL_CLIENT_ID"] = constants.LIMITED_APP_ID
+    cli.env["SSSCTL_CLIENT_SECRET"] = constants.LIMITED_APP_SECRET
+    plan = cli.run("plan", "--detailed-exitcode")
+    assert plan.returncode == 3, plan.stdout + plan.stderr
+    assert "  ? app_registration.sss" in plan.stdout
+    admin.reset_counters()
+    applied = cli.run("apply", "--auto-approve")
+    assert applied.returncode == 3
+    assert "app_registration.sss" in applied.stderr and "nothing was applied" in applied.stderr
+    assert admin.counters()["writes"] == 0
+
+
+def test_secrets_never_reach_state_plans_or_logs(cli: Cli, emulator: EmulatorInfo, tmp_path: Path) -> None:
+    plan_file = tmp_path / "p.plan"
+    outputs = [cli.run("-vv", "plan", "--out", str(plan_file)), cli.run("-vv", "apply", str(plan_file))]
+    outputs.append(cli.run("-vv", "plan", "--json"))
+    texts = [o.stdout + o.stderr for o in outputs]
+    texts += [plan_file.read_text(), cli.state_file.read_text()]
+    for text in texts:
+        assert emulator.client_secret not in text
+        assert "eyJ" not in text                      # no JWT (access token) anywhere
+
+
+@pytest.mark.slow
+def test_demo_converges_in_one_apply(cli: Cli) -> None:
+    result = cli.run("demo", "-c", str(Path(__file__).parents[2] / "configs" / "hardened.toml"),
+                     config=False, timeout=170)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "The second plan is empty" in result.stdout
