@@ -49,7 +49,7 @@ def cli(ctx: click.Context, log_format: str | None, verbose: int, no_color: bool
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
               help="Print findings as a JSON list of {file, key_path, line, message, suggestion}.")
 def validate_command(files: tuple[Path, ...], as_json: bool) -> None:
@@ -66,6 +66,9 @@ def validate_command(files: tuple[Path, ...], as_json: bool) -> None:
     from sssctl.config.loader import load_many
     from sssctl.config.report import render_json, render_text
 
+    if not files:  # exit 1, not click's usage code 2, which means "changes present" here
+        click.echo("Error: name at least one file, e.g. sssctl validate configs/hardened.toml", err=True)
+        raise SystemExit(1)
     results = load_many(files)
     click.echo(render_json(results) if as_json else render_text(results))
     if not all(result.ok for result in results):

@@ -61,6 +61,13 @@ def test_missing_file_and_syntax_error_are_findings_not_tracebacks(write: Write,
     assert "Traceback" not in output
 
 
+def test_no_file_or_a_directory_exits_1_with_a_message(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate"])
+    assert result.exit_code == 1 and "name at least one file" in result.output
+    code, output = run("validate", str(tmp_path))
+    assert code == 1 and "cannot read file" in output
+
+
 def test_validate_applies_environment_overrides(write: Write) -> None:
     result = CliRunner().invoke(cli, ["validate", str(write(""))], env={"SSSCTL_URL": "http://insecure"})
     assert result.exit_code == 1
