@@ -1,0 +1,52 @@
+"""Key material: created once, reused while valid, private files private."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from sssctl.emulator.certs import load_key_material, sha1_hex, thumbprints
+
+
+def test_material_is_created_private_and_reused(tmp_path: Path) -> None:
+    first = load_key_material(tmp_path)
+    for name in ("ca-key.pem", "server-key.pem", "client-certificate.pem", "token-signing-key.pem"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
+    again = load_key_material(tmp_path)
+    assert first.ca_file.read_bytes() == again.ca_file.read_bytes()
+    assert first.client_certificate_der == again.client_certificate_der
+    assert first.token_key.private_numbers() == again.token_key.private_numbers()
+
+
+def test_server_certificate_names_loopback_and_chains_to_the_ca(tmp_path: Path) -> None:
+    material = load_key_material(tmp_path)
+    ca = x509.load_pem_x509_certificate(material.ca_file.read_bytes())
+    server = x509.load_pem_x509_certificate(material.server_cert_file.read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)][:1] == ["127.0.0.1"]
+    server.verify_directly_issued_by(ca)
+
+
+def test_a_new_ca_forces_a_new_server_certificate(tmp_path: Path) -> None:
+    load_key_material(tmp_path)
+    old_server = (tmp_path / "server.pem").read_bytes()
+    (tmp_path / "ca.pem").unlink()
+    material = load_key_material(tmp_path)
+    assert (tmp_path / "server.pem").read_bytes() != old_server
+    ca = x509.load_pem_x509_certificate(material.ca_file.read_bytes())
+    x509.load_pem_x509_certificate(material.server_cert_file.read_bytes()).verify_directly_issued_by(ca)
+
+
+def test_thumbprints_match_what_msal_sends(tmp_path: Path) -> None:
+    material = load_key_material(tmp_path)
+    cert = x509.load_pem_x509_certificate(material.client_certificate_file.read_bytes())
+    der = cert.public_bytes(serialization.Encoding.DER)
+    hex_sha1 = cert.fingerprint(hashes.SHA1()).hex()
+    msal_x5t = base64.urlsafe_b64encode(binascii.a2b_hex(hex_sha1)).decode()
+    assert thumbprints(der)[0] == msal_x5t
+    assert sha1_hex(der) == hex_sha1.upper()
