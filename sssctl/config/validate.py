@@ -171,11 +171,12 @@ class Checker:
             self.add(path, f"{_shown(value)} is not valid: expected {node.format.explain}")
 
     def secret_ref(self, value: Any, path: KeyPath) -> None:
+        # never echo the value here: it is very likely the secret itself
         if isinstance(value, str):
-            # never echo the value: it is very likely the secret itself
             self.add(path, _SECRET_HINT)
             return
-        if not self._is_table(value, path):
+        if not isinstance(value, dict):
+            self.add(path, f"expected a secret reference, got {toml_type(value)}; {_SECRET_HINT}")
             return
         for key in value.keys() - {"env", "file"}:
             self.add((*path, key), "unknown key in a secret reference; allowed: env, file",

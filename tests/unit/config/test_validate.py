@@ -205,6 +205,11 @@ def test_inline_secret_is_refused_without_echoing_it(write: Write) -> None:
     assert "s3cr3t-value-xyz" not in finding.render()
 
 
+def test_secret_of_another_type_is_refused_without_echoing_it(write: Write) -> None:
+    finding = only(findings_of(write("[auth]\nclient_secret = 982451653\n")))
+    assert "got integer" in finding.message and "982451653" not in finding.render()
+
+
 def test_custom_cloud_needs_graph_and_exchange_only_when_they_are_managed(write: Write) -> None:
     text = ('[environment]\ncloud = "custom"\n[environment.endpoints]\nlogin_url = "https://127.0.0.1:9443"\n'
             '[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { group = "g@contoso.com" }\n')
