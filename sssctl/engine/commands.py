@@ -182,8 +182,9 @@ def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], 
 
 def report_apply(inv: Invocation, report: ApplyReport, stats: Any) -> int:
     out = inv.output
+    out.echo("")
     for o in report.outcomes:
-        suffix = f" ({o.writes} writes)" if o.writes else ""
+        suffix = f" ({o.writes} write{'s' if o.writes != 1 else ''})" if o.writes else ""
         message = f": {o.message}" if o.message and o.status != "applied" else ""
         out.echo(f"  {o.change.action.value} {o.change.address}: {o.status}{suffix}{message}")
     out.echo(report.summary())
@@ -230,7 +231,7 @@ def _forgets(p: Plan) -> bool:
 
 def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, targets: Sequence[str]) -> int:
     progress = Progress(inv.output.err)
-    with inv.open("destroy", allow_lockout=True, parallelism=parallelism) as s:
+    with inv.open("destroy", parallelism=parallelism) as s:
         p = runner.destroy_plan(s, targets=targets)
         inv.output.echo(text.render(p, color=inv.output.color), nl=False)
         if not p.actionable and not p.unknown and not _forgets(p):

@@ -47,11 +47,11 @@ def test_apply_converges_and_second_apply_writes_nothing(cli: Cli, admin: AdminC
     assert cli.run("plan", "--detailed-exitcode").returncode == 0
 
 
-def test_saved_plan_refuses_an_object_changed_after_plan(cli: Cli, admin: AdminClient, tmp_path: Path,
-                                                          emulator: EmulatorInfo) -> None:
+def test_saved_plan_refuses_an_object_changed_after_plan(cli: Cli, admin: AdminClient,
+                                                          tmp_path: Path) -> None:
     plan_file = tmp_path / "p.plan"
     assert cli.run("plan", "--out", str(plan_file)).returncode == 0
-    someone_else_sets_queue_approval(cli, emulator)
+    someone_else_patches_the_organization(cli, {"requireapprovalforqueueemail": True})
     result = cli.run("apply", str(plan_file))
     assert result.returncode == 1, result.stdout
     assert "approval: refused" in result.stdout
@@ -61,14 +61,13 @@ def test_saved_plan_refuses_an_object_changed_after_plan(cli: Cli, admin: AdminC
     assert snapshot is None or "approval" not in snapshot.resources
 
 
-def someone_else_sets_queue_approval(cli: Cli, emulator: EmulatorInfo) -> None:
+def someone_else_patches_the_organization(cli: Cli, values: dict[str, Any]) -> None:
+    """An edit made outside sssctl (another admin, the web UI), through the same Web API."""
     from sssctl.clients.session import open_clients
     from sssctl.config.loader import load
 
-    desired = load(cli.config, cli.env)
-    with open_clients(desired, environ=cli.env) as clients:
-        clients.dataverse.update("organizations", constants.ORGANIZATION_ID,
-                                 {"requireapprovalforqueueemail": True})
+    with open_clients(load(cli.config, cli.env), environ=cli.env) as clients:
+        clients.dataverse.update("organizations", constants.ORGANIZATION_ID, values)
 
 
 def test_saved_plan_refused_when_state_moved(cli: Cli, tmp_path: Path) -> None:
@@ -172,3 +171,16 @@ def test_demo_converges_in_one_apply(cli: Cli) -> None:
                      config=False, timeout=170)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "The second plan is empty" in result.stdout
+
+
+def test_refresh_reports_drift_made_outside_sssctl(cli: Cli) -> None:
+    assert cli.run("apply", "--auto-approve").returncode == 0
+    clean = cli.run("refresh", "--detailed-exitcode")
+    assert clean.returncode == 0 and "No drift" in clean.stdout
+    someone_else_patches_the_organization(cli, {"requireapprovalforuseremail": False})
+    serial = LocalBackend(cli.state_dir, "e2e").read().serial  # type: ignore[union-attr]
+    drift = cli.run("refresh", "--detailed-exitcode")
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    assert "~ approval" in drift.stdout and "require_for_users: true -> false" in drift.stdout
+    assert "org_setting" not in drift.stdout
+    assert LocalBackend(cli.state_dir, "e2e").read().serial == serial  # type: ignore[union-attr]
