@@ -118,6 +118,8 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--env-file", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write SSSCTL_* variables here (load with: set -a; . FILE; set +a).")
 @click.option("--auto-approve-device-codes", is_flag=True, help="Approve device-code sign-ins at once.")
+@click.option("--token-lifetime", type=click.IntRange(min=1), default=3600, show_default=True,
+              help="Seconds an issued access token stays valid.")
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Added to every request.")
 @click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
 @click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")

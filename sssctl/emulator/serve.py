@@ -58,6 +58,7 @@ def serve(
     data_dir: Path | None = None,
     env_file: Path | None = None,
     auto_approve_device_codes: bool = False,
+    token_lifetime: int = 3600,
     faults: Mapping[str, Any] | None = None,
 ) -> None:
     """Start, announce, wait for a stop signal, stop. Raises ``EmulatorError`` on bad input."""
@@ -83,6 +84,7 @@ def serve(
             port=port,
             faults=faults,
             auto_approve_device_codes=auto_approve_device_codes,
+            token_lifetime=token_lifetime,
         ) as info:
             if env_file is not None:
                 write_env_file(env_file, info)

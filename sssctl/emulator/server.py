@@ -483,6 +483,7 @@ def running_emulator(
     port: int = 0,
     faults: Mapping[str, Any] | None = None,
     auto_approve_device_codes: bool = False,
+    token_lifetime: int = 3600,
 ) -> Iterator[EmulatorInfo]:
     """The public way to run the emulator in-process: yields its connection facts."""
     with serving(
@@ -496,5 +497,6 @@ def running_emulator(
         port=port,
         faults=faults,
         auto_approve_device_codes=auto_approve_device_codes,
+        token_lifetime=token_lifetime,
     ) as emulator:
         yield emulator.info

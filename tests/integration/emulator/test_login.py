@@ -349,3 +349,42 @@ def test_token_signature_is_checked_against_the_published_keys(emulator: Emulato
         token, key, algorithms=["RS256"], audience=emulator.graph_url, issuer=f"{emulator.authority}/v2.0"
     )
     assert claims["ver"] == "2.0"
+
+
+def test_auto_approved_device_code_and_short_token_lifetime() -> None:
+    from sssctl.emulator import running_emulator
+
+    with running_emulator(auto_approve_device_codes=True, token_lifetime=120) as info:
+        app = msal.PublicClientApplication(
+            info.client_id, authority=info.authority, instance_discovery=False, http_client=_http(info)
+        )
+        flow = app.initiate_device_flow(scopes=[f"{info.graph_url}/.default"])
+        result = app.acquire_token_by_device_flow(flow)
+        assert "access_token" in result, result
+        assert result["expires_in"] == 120
+        assert _claims(result["access_token"])["exp"] - _claims(result["access_token"])["iat"] == 120
+
+
+def test_consent_through_the_client_side_assignment_path(
+    emulator: EmulatorInfo, emulator_admin: AdminClient
+) -> None:
+    from sssctl.emulator.directory import GRAPH_ROLES, GRAPH_SP_OBJECT_ID, LIMITED_SP_OBJECT_ID
+
+    emulator_admin.reset()
+    token = emulator_admin.token(emulator.graph_url)
+    body = {
+        "principalId": LIMITED_SP_OBJECT_ID,
+        "resourceId": GRAPH_SP_OBJECT_ID,
+        "appRoleId": GRAPH_ROLES["Directory.Read.All"],
+    }
+    with trusting_client(emulator, headers={"Authorization": f"Bearer {token}"}) as http:
+        created = http.post(
+            f"{emulator.graph_url}/v1.0/servicePrincipals/{LIMITED_SP_OBJECT_ID}/appRoleAssignments",
+            json=body,
+        )
+    assert created.status_code == 201
+    result = _cca(emulator, c.LIMITED_APP_SECRET, client_id=c.LIMITED_APP_ID).acquire_token_for_client(
+        [f"{emulator.graph_url}/.default"]
+    )
+    assert _claims(result["access_token"])["roles"] == ["Directory.Read.All"]
+    emulator_admin.reset()
