@@ -23,9 +23,10 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.mark.timeout(30)
 def test_valid_examples_exit_0() -> None:
-    code, output = run("validate", *[str(p) for p in sorted(CONFIGS.glob("*.toml"))])
+    examples = sorted(CONFIGS.glob("*.toml"))
+    code, output = run("validate", *[str(p) for p in examples])
     assert code == 0
-    assert output.count(": valid (sha256:") == 3
+    assert output.count(": valid (sha256:") == len(examples) >= 3
 
 
 def test_typo_names_file_key_path_line_and_suggestion(write: Write) -> None:

@@ -73,6 +73,16 @@ def test_lockdown_stops_all_synchronization() -> None:
     assert desired.mailboxes is not None and desired.mailboxes.scope == "all"
 
 
+def test_layered_example_changes_only_what_it_says() -> None:
+    base = load_ok(CONFIGS / "hardened.toml")
+    layered = load_ok(CONFIGS / "contoso-test.toml")
+    assert layered.environment.name == "contoso-test"
+    assert layered.mailboxes is not None and layered.mailboxes.enforce == "report"
+    assert layered.mailboxes.scope == "all"
+    assert layered.privileges == base.privileges and layered.custom_profiles == base.custom_profiles
+    assert layered.digest != base.digest
+
+
 def test_minimal_manages_one_setting_only() -> None:
     desired = load_ok(CONFIGS / "minimal.toml")
     assert len(desired.org_settings) == 1
