@@ -89,7 +89,8 @@ class ApplyReport:
             f"{self.count('applied', Action.DELETE)} destroyed",
             f"{self.count('refused')} refused",
         ]
-        parts += [f"{n} {s}" for s in ("failed", "skipped", "not started") if (n := self.count(s))]
+        extra = ("forgotten", "failed", "skipped", "not started")
+        parts += [f"{n} {s}" for s in extra if (n := self.count(s))]
         return f"{head}: {', '.join(parts)}."
 
 

@@ -135,7 +135,9 @@ def check_fresh(saved: Plan, *, url: str, organization_id: str, lineage: str | N
             f"it was made for organization {saved.organization_id} at {saved.environment_url}, "
             f"but this run signs in to {organization_id} at {url}"
         )
-    if saved.state_lineage != lineage:
+    if saved.state_lineage is None and lineage is not None:
+        reasons.append("the state was created since the plan was made: something was applied in between")
+    elif saved.state_lineage != lineage:
         reasons.append(f"the state lineage changed (plan: {saved.state_lineage}, now: {lineage})")
     elif saved.state_serial != serial:
         reasons.append(

@@ -114,7 +114,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
                                name=backend.name)
             ctx = Context(
                 desired=desired, dataverse=clients.dataverse, graph=clients.graph, exchange=clients.exchange,
-                state=store.resources, allow_lockout=opts.allow_lockout, progress=opts.progress,
+                state=store.live_view(), allow_lockout=opts.allow_lockout, progress=opts.progress,
             )
             log.info("run.started", command=opts.command, organization_id=who.organization_id,
                      state=backend.describe(), serial=store.serial)

@@ -7,7 +7,7 @@ the file on disk always matches what was really applied, so the next run converg
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sssctl.state.backend import Backend
@@ -49,6 +49,14 @@ class StateStore:
     def resources(self) -> Mapping[str, Mapping[str, Any]]:
         return self._snapshot.resources
 
+    def live_view(self) -> Mapping[str, Mapping[str, Any]]:
+        """A read-only mapping that always shows the latest checkpoint.
+
+        Kinds get this as ``ctx.state`` so that a later change in the same apply sees
+        what an earlier one recorded (e.g. a credential's fingerprint).
+        """
+        return _LiveResources(self)
+
     def record(self, address: str, *, kind: str, managed: Mapping[str, Any] | None,
                fingerprints: Mapping[str, str], before: Mapping[str, Any] | None) -> None:
         """Checkpoint one applied change; ``managed=None`` forgets the address.
@@ -79,3 +87,17 @@ class StateStore:
         self.backend.write(following)
         self._snapshot = following
         self.existed = True
+
+
+class _LiveResources(Mapping[str, Mapping[str, Any]]):
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def __getitem__(self, address: str) -> Mapping[str, Any]:
+        return self._store.resources[address]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._store.resources))
+
+    def __len__(self) -> int:
+        return len(self._store.resources)

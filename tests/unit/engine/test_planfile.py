@@ -78,3 +78,9 @@ def test_not_a_plan_is_refused_clearly(tmp_path: Path) -> None:
     bad.write_text("{")
     with pytest.raises(EngineError, match="cannot be read as JSON"):
         planfile.load(bad)
+
+
+def test_a_plan_made_before_any_state_is_refused_once_state_exists() -> None:
+    plan = a_plan(state_lineage=None, state_serial=0)
+    with pytest.raises(StalePlan, match="state was created since the plan was made"):
+        planfile.check_fresh(plan, url=URL, organization_id=ORG, lineage="new", serial=1, config_digest="abc")

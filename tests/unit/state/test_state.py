@@ -162,3 +162,11 @@ def test_lock_file_carries_holder_metadata(tmp_path: Path) -> None:
     assert backend.lock_path.exists()
     backend.unlock(lock_id)
     assert not backend.lock_path.exists()
+
+
+def test_live_view_shows_later_checkpoints(tmp_path: Path) -> None:
+    _, store = store_in(tmp_path)
+    view = store.live_view()
+    assert dict(view) == {}
+    store.record("approval", kind="approval", managed={"u": True}, fingerprints={}, before={"u": False})
+    assert list(view) == ["approval"] and view["approval"]["managed"] == {"u": True} and len(view) == 1
