@@ -32,13 +32,27 @@ def split_key(text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def _opens_multiline(line: str) -> str | None:
+    """The delimiter if ``line`` leaves a multi-line string open (its lines hold no keys)."""
+    for delimiter in ('"""', "'''"):
+        if line.count(delimiter) % 2 == 1:
+            return delimiter
+    return None
+
+
 class LineIndex:
     """Dotted key path -> first line (1-based) where it was declared."""
 
     def __init__(self, text: str) -> None:
         self._lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
+        inside: str | None = None               # the delimiter of an open multi-line string
         for number, line in enumerate(text.splitlines(), start=1):
+            if inside is not None:
+                if line.count(inside) % 2 == 1:
+                    inside = None
+                continue
+            inside = _opens_multiline(line)
             header = _HEADER.match(line)
             if header:
                 table = split_key(header.group("path"))

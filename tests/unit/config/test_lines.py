@@ -23,6 +23,12 @@ def test_keys_map_to_their_lines_and_inline_tables_to_the_owner() -> None:
     assert index.line_of(["nowhere"]) is None
 
 
+def test_lines_inside_multiline_strings_are_not_keys() -> None:
+    text = 'version = 1\nnote = """\nfake = 1\n"""\n[mailboxes]\nfake = 2\n'
+    assert LineIndex(text).line_of(["fake"]) is None
+    assert LineIndex(text).line_of(["mailboxes", "fake"]) == 6
+
+
 def test_split_and_render_round_trip() -> None:
     path = split_key('server_profiles.custom."Contoso EXO (own app)"')
     assert path == ("server_profiles", "custom", "Contoso EXO (own app)")

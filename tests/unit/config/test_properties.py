@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +51,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(
 documents = st.dictionaries(keys, values, max_size=6)
 
 _DIR = Path(tempfile.mkdtemp(prefix="sssctl-prop-"))
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 
 
 def _outcome(text: str) -> None:
