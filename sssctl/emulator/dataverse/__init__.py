@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -217,11 +217,11 @@ def _api_path(path: str) -> str | None:
 
 
 def _parse_query(raw: str) -> list[tuple[str, str]]:
-    """Query parameters in order; '+' stays a plus sign (OData wants spaces as %20)."""
+    """Query parameters in order; '+' means a space, as ASP.NET (and so Dataverse) reads it."""
     params = []
     for item in raw.split("&"):
         if not item:
             continue
         key, _, value = item.partition("=")
-        params.append((unquote(key), unquote(value)))
+        params.append((unquote_plus(key), unquote_plus(value)))
     return params

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import Counters
-from . import orgsettings, roles
+from . import metadata, orgsettings, roles
 from .errors import (
     DUPLICATE_RECORD,
     NOT_SUPPORTED,
@@ -24,7 +24,6 @@ from .errors import (
     VERSION_MISMATCH,
     DataverseFault,
     bad_request,
-    no_property,
     no_segment,
     not_found,
 )
@@ -234,37 +233,8 @@ class WebApi:
     def _entity_definitions(self, request: ApiRequest, key: str | None, segments: list[str]) -> ApiResponse:
         if request.method.upper() != "GET":
             raise _not_allowed(request.method, "EntityDefinitions")
-        if len(segments) > 1:
-            raise no_segment(segments[1])
-        definitions = [_definition(t) for t in TABLES.values()]
-        columns = {
-            "LogicalName": "string",
-            "EntitySetName": "string",
-            "PrimaryIdAttribute": "string",
-            "PrimaryNameAttribute": "string",
-            "MetadataId": "guid",
-            "ObjectTypeCode": "int",
-            "IsOptimisticConcurrencyEnabled": "bool",
-        }
-        select = _select_names(request.param("$select"), columns, "EntityMetadata")
-        if key is not None:
-            found = _find_definition(definitions, key)
-            body = {
-                "@odata.context": f"{self.api}/$metadata#EntityDefinitions{_ctx_select(select)}/$entity",
-                **_pick(found, select),
-            }
-            return json_response(200, body)
-        rows = definitions
-        if request.param("$filter"):
-            predicate = compile_filter(str(request.param("$filter")), columns, "EntityMetadata")
-            rows = [r for r in rows if predicate(r)]
-        return json_response(
-            200,
-            {
-                "@odata.context": f"{self.api}/$metadata#EntityDefinitions{_ctx_select(select)}",
-                "value": [_pick(r, select) for r in rows],
-            },
-        )
+        status, body = metadata.entity_definitions(self.api, key, segments[1:], dict(request.params))
+        return json_response(status, body)
 
     # -- collections -----------------------------------------------------------------
     def _collection(self, request: ApiRequest, who: Principal, table: Table) -> ApiResponse:
@@ -866,41 +836,3 @@ def _new_role_links(store: Store, row: Row, record_id: str) -> Row:
         "iscustomizable": row.get("iscustomizable") or managed,
         "canbedeleted": row.get("canbedeleted") or {**managed, "ManagedPropertyLogicalName": "canbedeleted"},
     }
-
-
-def _definition(table: Table) -> dict[str, Any]:
-    return {
-        "LogicalName": table.logical,
-        "EntitySetName": table.entity_set,
-        "PrimaryIdAttribute": table.pk,
-        "PrimaryNameAttribute": table.primary_name,
-        "ObjectTypeCode": table.otc,
-        "IsOptimisticConcurrencyEnabled": True,
-        "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dataverse:entity:{table.logical}")),
-    }
-
-
-def _find_definition(definitions: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    match = re.fullmatch(r"\s*LogicalName\s*=\s*'([^']*)'\s*", key)
-    for definition in definitions:
-        if match and definition["LogicalName"] == match.group(1):
-            return definition
-        if not match and definition["MetadataId"] == key.strip().lower():
-            return definition
-    raise DataverseFault(404, "0x80040217", f"Could not find entity with key '{key}'.")
-
-
-def _select_names(value: str | None, columns: dict[str, str], logical: str) -> list[str] | None:
-    if value is None:
-        return None
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    for name in names:
-        if name not in columns:
-            raise no_property(name, logical)
-    return names
-
-
-def _pick(row: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
-    if select is None:
-        return dict(row)
-    return {k: row[k] for k in [*select, "MetadataId"] if k in row}

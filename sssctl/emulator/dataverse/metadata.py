@@ -1,0 +1,203 @@
+"""``EntityDefinitions``: the table and column metadata generic clients read before writing.
+
+Only the slice clients use is served: table definitions (by ``LogicalName`` key or
+MetadataId, or filtered), their ``Attributes``, and the ``PicklistAttributeMetadata``
+cast with ``OptionSet`` options, which SDKs read to turn option labels into values.
+Metadata has no ETags and no paging, as in the real service.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from .errors import DataverseFault, bad_request, no_property, no_segment
+from .odata_filter import compile_filter
+from .schema import (
+    BIGINT,
+    BOOL,
+    DATETIME,
+    GUID,
+    INT,
+    LOOKUP,
+    MANAGED,
+    PICKLIST,
+    STRING,
+    TABLES,
+    Column,
+    Table,
+)
+
+SCHEMA_NAMES = {
+    "organization": "Organization",
+    "mailbox": "Mailbox",
+    "emailserverprofile": "EmailServerProfile",
+    "role": "Role",
+    "privilege": "Privilege",
+    "businessunit": "BusinessUnit",
+    "systemuser": "SystemUser",
+    "queue": "Queue",
+    "usersettings": "UserSettings",
+}
+ENTITY_COLUMNS = {
+    "LogicalName": "string",
+    "SchemaName": "string",
+    "EntitySetName": "string",
+    "PrimaryIdAttribute": "string",
+    "PrimaryNameAttribute": "string",
+    "MetadataId": "guid",
+    "ObjectTypeCode": "int",
+    "IsOptimisticConcurrencyEnabled": "bool",
+}
+ATTRIBUTE_COLUMNS = {
+    "LogicalName": "string",
+    "SchemaName": "string",
+    "AttributeType": "string",
+    "MetadataId": "guid",
+    "IsValidForCreate": "bool",
+    "IsValidForUpdate": "bool",
+    "IsValidForRead": "bool",
+}
+_ATTRIBUTE_TYPES = {
+    STRING: ("String", "StringAttributeMetadata"),
+    INT: ("Integer", "IntegerAttributeMetadata"),
+    BIGINT: ("BigInt", "BigIntAttributeMetadata"),
+    BOOL: ("Boolean", "BooleanAttributeMetadata"),
+    GUID: ("Uniqueidentifier", "UniqueIdentifierAttributeMetadata"),
+    DATETIME: ("DateTime", "DateTimeAttributeMetadata"),
+    PICKLIST: ("Picklist", "PicklistAttributeMetadata"),
+    LOOKUP: ("Lookup", "LookupAttributeMetadata"),
+    MANAGED: ("ManagedProperty", "ManagedPropertyAttributeMetadata"),
+}
+PICKLIST_CAST = "Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+
+
+def _metadata_id(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "dataverse:" + ":".join(parts)))
+
+
+def definition(table: Table) -> dict[str, Any]:
+    return {
+        "LogicalName": table.logical,
+        "SchemaName": SCHEMA_NAMES[table.logical],
+        "EntitySetName": table.entity_set,
+        "PrimaryIdAttribute": table.pk,
+        "PrimaryNameAttribute": table.primary_name,
+        "ObjectTypeCode": table.otc,
+        "IsOptimisticConcurrencyEnabled": True,
+        "MetadataId": _metadata_id("entity", table.logical),
+    }
+
+
+def attribute(table: Table, column: Column) -> dict[str, Any]:
+    attribute_type, odata_type = _ATTRIBUTE_TYPES[column.kind]
+    return {
+        "@odata.type": f"#Microsoft.Dynamics.CRM.{odata_type}",
+        "LogicalName": column.name,
+        "SchemaName": column.name,
+        "AttributeType": attribute_type,
+        "MetadataId": _metadata_id("attribute", table.logical, column.name),
+        "IsValidForCreate": not column.readonly and not column.updateonly,
+        "IsValidForUpdate": not column.readonly and not column.createonly,
+        "IsValidForRead": not column.writeonly,
+    }
+
+
+def option_set(column: Column) -> dict[str, Any]:
+    options = []
+    for value, label in (column.options or {}).items():
+        localized = {"Label": label, "LanguageCode": 1033}
+        options.append(
+            {"Value": value, "Label": {"LocalizedLabels": [localized], "UserLocalizedLabel": localized}}
+        )
+    return {"Name": column.name, "OptionSetType": "Picklist", "Options": options}
+
+
+def find_table(key: str) -> Table:
+    match = re.fullmatch(r"\s*LogicalName\s*=\s*'([^']*)'\s*", key)
+    for table in TABLES.values():
+        if (match and table.logical == match.group(1)) or (
+            not match and definition(table)["MetadataId"] == key
+        ):
+            return table
+    raise DataverseFault(404, "0x80040217", f"Could not find entity with key '{key}'.")
+
+
+def select_names(value: str | None, columns: dict[str, str], logical: str) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    for name in names:
+        if name not in columns:
+            raise no_property(name, logical)
+    return names
+
+
+def pick(row: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    if select is None:
+        return dict(row)
+    return {k: row[k] for k in ["@odata.type", *select, "MetadataId"] if k in row}
+
+
+def _ctx(select: list[str] | None) -> str:
+    return f"({','.join(select)})" if select else ""
+
+
+def entity_definitions(
+    api: str, key: str | None, rest: list[str], params: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    """Answer ``GET EntityDefinitions…``; ``rest`` holds the segments after the first."""
+    if rest:
+        if key is None or rest[0] != "Attributes":
+            raise no_segment(rest[0])
+        return 200, _attributes(api, find_table(key), rest[1:], params)
+    select = select_names(params.get("$select"), ENTITY_COLUMNS, "EntityMetadata")
+    if key is not None:
+        found = definition(find_table(key))
+        return 200, {
+            "@odata.context": f"{api}/$metadata#EntityDefinitions{_ctx(select)}/$entity",
+            **pick(found, select),
+        }
+    rows = [definition(t) for t in TABLES.values()]
+    if params.get("$filter"):
+        predicate = compile_filter(params["$filter"], ENTITY_COLUMNS, "EntityMetadata")
+        rows = [r for r in rows if predicate(r)]
+    return 200, {
+        "@odata.context": f"{api}/$metadata#EntityDefinitions{_ctx(select)}",
+        "value": [pick(r, select) for r in rows],
+    }
+
+
+def _attributes(api: str, table: Table, rest: list[str], params: dict[str, str]) -> dict[str, Any]:
+    columns = table.columns
+    picklists_only = False
+    if rest:
+        if rest != [PICKLIST_CAST]:
+            raise no_segment(rest[0])
+        picklists_only = True
+        columns = [c for c in columns if c.kind == PICKLIST]
+    select = select_names(params.get("$select"), ATTRIBUTE_COLUMNS, "AttributeMetadata")
+    expand = params.get("$expand")
+    with_options = False
+    if expand:
+        if not picklists_only or not re.fullmatch(
+            r"OptionSet(\(\$select=Options\))?", expand.replace(" ", "")
+        ):
+            raise bad_request(f"The $expand '{expand}' is not supported on these attributes.")
+        with_options = True
+    rows = [attribute(table, c) for c in columns]
+    if params.get("$filter"):
+        predicate = compile_filter(params["$filter"], ATTRIBUTE_COLUMNS, "AttributeMetadata")
+        keep = [predicate(r) for r in rows]
+        columns = [c for c, k in zip(columns, keep, strict=True) if k]
+        rows = [r for r, k in zip(rows, keep, strict=True) if k]
+    value = []
+    for column, row in zip(columns, rows, strict=True):
+        item = pick(row, select)
+        if with_options:
+            item["OptionSet"] = option_set(column)
+        value.append(item)
+    cast = f"/{PICKLIST_CAST}" if picklists_only else ""
+    context = f"{api}/$metadata#EntityDefinitions('{table.logical}')/Attributes{cast}{_ctx(select)}"
+    return {"@odata.context": context, "value": value}
