@@ -109,10 +109,11 @@ class Recipient:
     """An Exchange recipient a policy can be scoped to."""
 
     guid: str
-    name: str
+    name: str  # Exchange "Name": the alias unless someone renamed it
     address: str
-    kind: str  # MailUniversalSecurityGroup | MailUniversalDistributionGroup
+    kind: str  # MailUniversalSecurityGroup | MailUniversalDistributionGroup | UserMailbox
     members: frozenset[str]
+    display_name: str = ""
 
 
 def _app_role(value: str, role_id: str, description: str) -> dict[str, Any]:
@@ -242,17 +243,19 @@ class Directory:
         }
         self.recipients[SSS_GROUP_ID] = Recipient(
             SSS_GROUP_ID,
-            "SSS Mailboxes",
+            "sss-mailboxes",
             SSS_GROUP_ADDRESS,
             "MailUniversalSecurityGroup",
             frozenset(SSS_GROUP_MEMBERS),
+            "SSS Mailboxes",
         )
         self.recipients[DISTRIBUTION_GROUP_ID] = Recipient(
             DISTRIBUTION_GROUP_ID,
-            "All Staff",
+            "all-staff",
             DISTRIBUTION_GROUP_ADDRESS,
             "MailUniversalDistributionGroup",
             frozenset(c.user_email(n) for n in range(1, 26)),
+            "All Staff",
         )
 
     # --- building blocks ---------------------------------------------------------------
@@ -398,7 +401,8 @@ class Directory:
                 "groups": [
                     {
                         "id": r.guid,
-                        "displayName": r.name,
+                        "name": r.name,
+                        "displayName": r.display_name,
                         "mail": r.address,
                         "recipientType": r.kind,
                         "members": sorted(r.members),

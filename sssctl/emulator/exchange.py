@@ -38,6 +38,7 @@ _PARAMETERS: dict[str, frozenset[str]] = {
     "Set-ApplicationAccessPolicy": frozenset({"Identity", "Description", "Confirm"}),
     "Remove-ApplicationAccessPolicy": frozenset({"Identity", "Confirm"}),
     "Test-ApplicationAccessPolicy": frozenset({"Identity", "AppId"}),
+    "Get-DistributionGroupMember": frozenset({"Identity", "ResultSize"}),
 }
 _DEFAULT_PAGE = 1000
 
@@ -82,6 +83,7 @@ class ExchangeService:
             "Set-ApplicationAccessPolicy": self._set,
             "Remove-ApplicationAccessPolicy": self._remove,
             "Test-ApplicationAccessPolicy": self._test,
+            "Get-DistributionGroupMember": self._members,
         }
 
     def reset(self) -> None:
@@ -207,7 +209,7 @@ class ExchangeService:
                 "Identity": f"{c.TENANT_ID}\\{app_id}:{group.guid}",
                 "AppId": app_id,
                 "ScopeName": group.name,
-                "ScopeIdentity": group.name,
+                "ScopeIdentity": group.display_name or group.name,
                 "ScopeIdentityRaw": group.guid,
                 "AccessRight": right,
                 "Description": str(p.get("Description") or ""),
@@ -242,11 +244,7 @@ class ExchangeService:
                 "Cannot process command because of one or more missing mandatory parameters: AppId.",
             )
         if not self.directory.mailbox_exists(mailbox):
-            raise CmdletError(
-                "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
-                f"The operation couldn't be performed because object '{mailbox}' couldn't be found "
-                f"on '{c.TENANT_DOMAIN}'.",
-            )
+            raise _not_found(mailbox)
         return [
             {
                 "AppId": app_id,
@@ -255,6 +253,23 @@ class ExchangeService:
                 "MailboxSid": f"S-1-5-21-0-0-0-{uuid.UUID(_mailbox_guid(mailbox)).int % 100000}",
                 "AccessCheckResult": self._evaluate(app_id, mailbox),
             }
+        ]
+
+    def _members(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        """Members of a mail-enabled group (security or distribution), sorted by address."""
+        group = self._recipient(p.get("Identity"))
+        if group is None or group.kind == "UserMailbox":
+            raise _not_found(p.get("Identity"))
+        return [
+            {
+                "Name": address.split("@")[0],
+                "DisplayName": address.split("@")[0],
+                "PrimarySmtpAddress": address,
+                "RecipientType": "UserMailbox",
+                "Identity": address.split("@")[0],
+                "ExternalDirectoryObjectId": _mailbox_guid(address),
+            }
+            for address in sorted(group.members)
         ]
 
     def _evaluate(self, app_id: str, mailbox: str) -> str:
@@ -281,37 +296,50 @@ class ExchangeService:
         for policy in self.policies:
             if wanted in {policy["Identity"].lower(), policy["Guid"].lower()}:
                 return policy
-        raise CmdletError(
-            "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
-            f"The operation couldn't be performed because object '{identity}' couldn't be found on "
-            f"'{c.TENANT_DOMAIN}'.",
-        )
+        raise _not_found(identity)
+
+    def _recipient(self, raw: Any) -> Recipient | None:
+        """A group by GUID, address, name or display name; else a seeded mailbox; else None."""
+        wanted = str(raw or "").strip().lower()
+        for recipient in self.directory.recipients.values():
+            names = {
+                recipient.guid,
+                recipient.address,
+                recipient.name.lower(),
+                recipient.display_name.lower(),
+            }
+            if wanted in names:
+                return recipient
+        if self.directory.mailbox_exists(wanted):
+            return Recipient(_mailbox_guid(wanted), wanted, wanted, "UserMailbox", frozenset({wanted}))
+        return None
 
     def _scope(self, raw: Any) -> Recipient:
-        wanted = str(raw or "").strip().lower()
-        if not wanted:
+        if not str(raw or "").strip():
             raise CmdletError(
                 "System.Management.Automation.ParameterBindingException",
                 "Cannot process command because of one or more missing mandatory parameters: "
                 "PolicyScopeGroupId.",
             )
-        for recipient in self.directory.recipients.values():
-            if wanted in {recipient.guid, recipient.address, recipient.name.lower()}:
-                if recipient.kind != _SECURITY_GROUP:
-                    raise CmdletError(
-                        "Microsoft.Exchange.Configuration.Tasks.TaskArgumentException",
-                        f"The group {recipient.address} is a distribution group, not a mail-enabled "
-                        "security group. Only mail-enabled security groups, user mailboxes or mail "
-                        "users can be used as the PolicyScopeGroupId.",
-                    )
-                return recipient
-        if self.directory.mailbox_exists(wanted):
-            return Recipient(_mailbox_guid(wanted), wanted, wanted, "UserMailbox", frozenset({wanted}))
-        raise CmdletError(
-            "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
-            f"The operation couldn't be performed because object '{raw}' couldn't be found on "
-            f"'{c.TENANT_DOMAIN}'.",
-        )
+        recipient = self._recipient(raw)
+        if recipient is None:
+            raise _not_found(raw)
+        if recipient.kind not in {_SECURITY_GROUP, "UserMailbox"}:
+            raise CmdletError(
+                "Microsoft.Exchange.Configuration.Tasks.TaskArgumentException",
+                f"The group {recipient.address} is a distribution group, not a mail-enabled security group. "
+                "Only mail-enabled security groups, user mailboxes or mail users can be used as the "
+                "PolicyScopeGroupId.",
+            )
+        return recipient
+
+
+def _not_found(raw: Any) -> CmdletError:
+    return CmdletError(
+        "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+        f"The operation couldn't be performed because object '{raw}' couldn't be found on "
+        f"'{c.TENANT_DOMAIN}'.",
+    )
 
 
 def _is_exchange_admin(caller: Caller) -> bool:

@@ -57,7 +57,7 @@ def test_new_policy_then_get_returns_it(shell: Shell) -> None:
     policy = created[0]
     assert policy["Identity"] == f"{c.TENANT_ID}\\{APP}:{SSS_GROUP_ID}"
     assert (policy["AppId"], policy["AccessRight"], policy["IsValid"]) == (APP, "RestrictAccess", True)
-    assert policy["ScopeName"] == "SSS Mailboxes"
+    assert (policy["ScopeName"], policy["ScopeIdentity"]) == ("sss-mailboxes", "SSS Mailboxes")
     assert shell.ok("Get-ApplicationAccessPolicy") == created
     assert shell.ok("Get-ApplicationAccessPolicy", Identity=policy["Identity"]) == created
 
@@ -184,3 +184,26 @@ def test_caller_without_exchange_admin_rights_is_forbidden(
             json={"CmdletInput": {"CmdletName": "Get-ApplicationAccessPolicy"}},
         )
     assert response.status_code == 403
+
+
+def test_group_members_are_listed(shell: Shell) -> None:
+    members = shell.ok("Get-DistributionGroupMember", Identity=SSS_GROUP_ADDRESS)
+    addresses = [m["PrimarySmtpAddress"] for m in members]
+    assert c.user_email(1) in addresses and c.queue_email(1) in addresses
+    assert c.user_email(20) not in addresses
+    assert shell.call("Get-DistributionGroupMember", Identity="nobody@contoso.com").status_code == 400
+
+
+def test_single_mailbox_can_be_the_scope(shell: Shell) -> None:
+    policy = shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=c.user_email(3),
+        AccessRight="RestrictAccess",
+    )[0]
+    assert policy["ScopeName"] == c.user_email(3)
+    verdicts = [
+        shell.ok("Test-ApplicationAccessPolicy", Identity=m, AppId=APP)[0]["AccessCheckResult"]
+        for m in (c.user_email(3), c.user_email(4))
+    ]
+    assert verdicts == ["Granted", "Denied"]
