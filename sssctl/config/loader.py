@@ -205,7 +205,7 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Desired:
     merged = _Merged()
     for source, data in _chain(path, str(path), []):
         _merge_into(merged.doc, data, source, merged)
-    digest = digest_of(merged.doc)
+    digest = digest_of({"version": 1, **merged.doc})  # an omitted version means 1: same digest
     _apply_environment(merged, environ)
     findings = validate(merged.doc, merged.locate)
     if findings:

@@ -181,8 +181,10 @@ def test_digest_does_not_depend_on_key_order_or_comments(write: Write) -> None:
     assert load_ok(one).digest == load_ok(two).digest
 
 
-def test_version_defaults_to_1(write: Write) -> None:
-    assert load_ok(write("", versioned=False)).version == 1
+def test_version_defaults_to_1_with_the_same_digest(write: Write) -> None:
+    implicit = load_ok(write("", "implicit.toml", versioned=False))
+    assert implicit.version == 1
+    assert implicit.digest == load_ok(write("", "explicit.toml")).digest
 
 
 def test_state_dir_helper() -> None:
