@@ -229,6 +229,7 @@ class DataverseClient:
                                   target=entity_set)
             first = False
             page = response.json()
+            del response  # hold one page, not its raw text as well, while the caller iterates
             for row in page.get("value", []):
                 yield row
                 yielded += 1
@@ -294,9 +295,16 @@ class DataverseClient:
         """
         size = max(1, min(max_per_batch, MAX_BATCH))
         results: list[BatchResult] = []
+        stopped = False
         for start in range(0, len(operations), size):
             chunk = list(operations[start:start + size])
-            results.extend(self._batch_chunk(chunk, atomic=atomic, continue_on_error=continue_on_error))
+            if stopped:
+                results.extend(_not_run(op, "an operation of an earlier batch failed", self.api_url)
+                               for op in chunk)
+                continue
+            answers = self._batch_chunk(chunk, atomic=atomic, continue_on_error=continue_on_error)
+            results.extend(answers)
+            stopped = not continue_on_error and any(not r.ok for r in answers)
         return results
 
     def _batch_chunk(
@@ -304,8 +312,9 @@ class DataverseClient:
     ) -> list[BatchResult]:
         if atomic and any(op.method.upper() == "GET" for op in chunk):
             raise ValueError("GET cannot be part of an atomic batch (change sets allow writes only)")
-        content_ids = [op.content_id or str(i + 1) for i, op in enumerate(chunk)] if atomic else \
-            [op.content_id for op in chunk]
+        # Every part carries a Content-ID so that an answer holding only the failing part
+        # can still be matched to its operation.
+        content_ids = [op.content_id or str(i + 1) for i, op in enumerate(chunk)]
         boundary = f"batch_{uuid.uuid4()}"
         body = encode_batch(chunk, boundary, api_url=self.api_url, content_ids=content_ids, atomic=atomic)
         headers = {**ODATA_HEADERS, "Content-Type": f"multipart/mixed; boundary={boundary}"}
@@ -483,6 +492,12 @@ def decode_batch_response(content: bytes, content_type: str) -> list[BatchPart]:
     return parts
 
 
+def _not_run(op: BatchOperation, why: str, api_url: str, *, verb: str = "not executed") -> BatchResult:
+    error = DataverseError(f"{verb}: {why}", status=NOT_EXECUTED, method=op.method.upper(),
+                           url=api_url + op.url)
+    return BatchResult(op, NOT_EXECUTED, None, {}, error)
+
+
 def match_batch_results(
     ops: Sequence[BatchOperation],
     content_ids: Sequence[str | None],
@@ -506,18 +521,19 @@ def match_batch_results(
         if assigned[i] is None:
             assigned[i] = next(remaining, None)
     failed = [i for i, part in enumerate(assigned) if part is not None and part.status >= 400]
+    api_url = url.rsplit("$batch", 1)[0]
+    culprit = (f"operation {failed[0] + 1} ({ops[failed[0]].method} {ops[failed[0]].url})" if failed
+               else "an earlier operation")
     results: list[BatchResult] = []
-    for op, part in zip(ops, assigned, strict=True):
-        op_url = url.rsplit("$batch", 1)[0] + op.url
+    for i, (op, part) in enumerate(zip(ops, assigned, strict=True)):
+        op_url = api_url + op.url
+        if part is None and not atomic and failed and i < failed[0]:
+            # Ran before the failure; the server returns only the failing part.
+            results.append(BatchResult(op, 204, None, {}, None))
+            continue
         if part is None or (atomic and failed and part.status < 400):
-            culprit = f"operation {failed[0] + 1} ({ops[failed[0]].method} {ops[failed[0]].url})" if failed \
-                else "an earlier operation"
-            verb = "rolled back" if atomic else "not executed"
-            error: DataverseError = DataverseError(
-                f"{verb}: {culprit} in the same batch failed", status=NOT_EXECUTED,
-                method=op.method.upper(), url=op_url,
-            )
-            results.append(BatchResult(op, NOT_EXECUTED, None, {}, error))
+            verb = "rolled back" if atomic else "not executed"  # a change set is all or nothing
+            results.append(_not_run(op, f"{culprit} in the same batch failed", api_url, verb=verb))
             continue
         error_or_none: DataverseError | None = None
         if part.status >= 400:

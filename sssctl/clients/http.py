@@ -321,6 +321,9 @@ class HttpService:
                 method, url, params=params, json=json, content=content, headers=headers
             )
             response.read()
+            # httpx links response and stream in a cycle, so a read page would live until the
+            # next full garbage collection; a plain stream lets it go as soon as it is dropped.
+            response.stream = httpx.ByteStream(response.content)
         except httpx.TransportError as exc:
             log.debug("http.request", method=method, service=self.service, target=target, status=None,
                       error=type(exc).__name__, duration_ms=_ms(began), attempt=attempt)

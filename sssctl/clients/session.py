@@ -114,7 +114,9 @@ def open_clients(
             return HttpService(name, client, token=lambda: provider.token(scope), stats=stats,
                                policy=policy, limiter=limiter, sleep=opts.sleep)
 
-        limiter = RateLimiter(min(max_concurrency, MAX_CONCURRENCY), sleep=opts.sleep)
+        # The limiter's waits are short and real (pacing, or the rest of a Retry-After another
+        # thread already slept); only retry back-off uses the injectable sleeper.
+        limiter = RateLimiter(min(max_concurrency, MAX_CONCURRENCY))
         dataverse = DataverseClient(org_url, service("dataverse", org_url, limiter))
         graph = (GraphClient(cloud.graph_url, service("graph", cloud.graph_url, None),
                              replication_timeout=opts.replication_timeout, sleep=opts.sleep)

@@ -248,17 +248,23 @@ def test_batch_failing_operation_with_continue_on_error() -> None:
 
 
 def test_batch_stopping_at_first_error_marks_later_operations_not_executed() -> None:
+    sent: list[int] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
-        return _batch_answer([(204, None, None),
-                              (400, {"error": {"code": "0x80044331", "message": "bad value"}}, None)],
+        sent.append(1)
+        # As Dataverse does: the answer holds only the failing part, named by its Content-ID.
+        return _batch_answer([(400, {"error": {"code": "0x80044331", "message": "bad value"}}, "2")],
                              changeset=False, status=400)
 
-    ops = [BatchOperation("PATCH", f"mailboxes({i})", {}) for i in range(4)]
-    results = client(handler).batch(ops)
-    assert [r.status for r in results] == [204, 400, NOT_EXECUTED, NOT_EXECUTED]
+    ops = [BatchOperation("PATCH", f"mailboxes({i})", {}) for i in range(6)]
+    results = client(handler).batch(ops, max_per_batch=4)
+    assert [r.status for r in results] == [204, 400, NOT_EXECUTED, NOT_EXECUTED, NOT_EXECUTED, NOT_EXECUTED]
+    assert results[0].ok
     assert isinstance(results[1].error, ValidationFailed)
     assert results[2].error is not None and "not executed" in str(results[2].error)
     assert "operation 2" in str(results[3].error)
+    assert "earlier batch" in str(results[5].error)
+    assert len(sent) == 1  # the second chunk is not sent once the first one failed
 
 
 def test_atomic_failure_rolls_back_every_operation_of_the_change_set() -> None:
