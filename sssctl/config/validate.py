@@ -130,13 +130,21 @@ class Checker:
             if key in node.fields:
                 self.node(node.fields[key], item, (*path, key))
             else:
-                where = f"in [{render_path(path)}]" if path else "at the top level"
-                hint = suggest(key, node.fields)
-                suggested.add(hint or "")
-                self.add((*path, key), f"unknown key {where}; allowed: {', '.join(node.fields)}", hint)
+                suggested.add(self.unknown_key(node, path, key) or "")
         # a misspelt required key is one problem, not two
         for key in sorted(node.required - value.keys() - suggested):
             self.add((*path, key), f"missing required key {key!r}")
+
+    def unknown_key(self, node: spec.Table, path: KeyPath, key: str) -> str | None:
+        """Report a key the table does not define; answers the suggestion made, if any."""
+        hint = suggest(key, node.fields)
+        setting = catalogue().lookup(key)
+        if hint is None and setting is not None and not setting.is_org_column:
+            self.add((*path, key), f"{setting.name} is an OrgDBOrgSetting: put it under [org_settings]")
+            return None
+        where = f"in [{render_path(path)}]" if path else "at the top level"
+        self.add((*path, key), f"unknown key {where}; allowed: {', '.join(node.fields)}", hint)
+        return hint
 
     def map_of(self, node: spec.MapOf, value: Any, path: KeyPath) -> None:
         if not self._is_table(value, path):

@@ -242,6 +242,12 @@ def test_missing_secret_is_not_a_validation_error(write: Write, tmp_path: object
     assert desired.auth.client_secret.env == "NOT_SET_ANYWHERE"
 
 
+def test_setting_in_the_wrong_section_points_to_org_settings(write: Write) -> None:
+    finding = only(findings_of(write("[approval]\nRequirePrivilegeToSelfApproveEmailAddress = true\n")))
+    assert finding.key_path == "approval.RequirePrivilegeToSelfApproveEmailAddress"
+    assert "put it under [org_settings]" in finding.message
+
+
 def test_secret_reference_with_unknown_key(write: Write) -> None:
     found = {f.key_path: f.message for f in findings_of(write('[auth]\nclient_secret = { vault = "kv" }\n'))}
     assert "unknown key in a secret reference" in found["auth.client_secret.vault"]
