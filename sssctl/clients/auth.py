@@ -222,8 +222,9 @@ def federated_assertion_source(
         register_secret(request_token)
 
         def from_github() -> str:
-            response = http_client.get(request_url, params={"audience": GITHUB_AUDIENCE},
-                                       headers={"Authorization": f"bearer {request_token}"})
+            # The request URL already carries api-version; passing params= would replace it.
+            url = httpx.URL(request_url).copy_merge_params({"audience": GITHUB_AUDIENCE})
+            response = http_client.get(url, headers={"Authorization": f"bearer {request_token}"})
             if response.status_code != 200:
                 raise AuthError(f"GitHub OIDC token request failed with HTTP {response.status_code}",
                                 remedy="grant the workflow `permissions: id-token: write`")

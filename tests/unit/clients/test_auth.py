@@ -165,3 +165,37 @@ def test_clouds_table_and_custom_endpoints() -> None:
         resolve_cloud(Environment(cloud="custom"))
     with pytest.raises(AuthError, match="https"):
         resolve_cloud(Environment(cloud="custom", endpoints=Endpoints(login_url="http://x")))
+
+
+def test_github_actions_oidc_token_is_requested_with_the_exchange_audience() -> None:
+    import httpx
+
+    from sssctl.clients.auth import federated_assertion_source
+    from sssctl.config.model import Auth
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"count": 1, "value": "gh-oidc-jwt-value"})
+
+    environ = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://gh.example/token?api-version=2.0",
+               "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "gh-request-token-123"}
+    source = federated_assertion_source(Auth(method="workload_identity"), environ,
+                                        httpx.Client(transport=httpx.MockTransport(handler)))
+    assert source() == "gh-oidc-jwt-value"
+    request = seen[0]
+    assert request.url.params["api-version"] == "2.0"
+    assert request.url.params["audience"] == "api://AzureADTokenExchange"
+    assert request.headers["Authorization"] == "bearer gh-request-token-123"
+
+
+def test_workload_identity_without_any_token_source_is_explained() -> None:
+    import httpx
+
+    from sssctl.clients.auth import federated_assertion_source
+    from sssctl.config.model import Auth
+
+    with pytest.raises(AuthError, match="federated token") as caught:
+        federated_assertion_source(Auth(method="workload_identity"), {}, httpx.Client())
+    assert caught.value.remedy and "id-token: write" in caught.value.remedy

@@ -289,3 +289,17 @@ def test_batch_created_id_and_body_of_parts() -> None:
 def test_atomic_batch_refuses_reads() -> None:
     with pytest.raises(ValueError, match="GET"):
         client(lambda r: httpx.Response(500)).batch([BatchOperation("GET", "roles")], atomic=True)
+
+
+def test_query_values_encode_spaces_and_plus_safely() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"value": []})
+
+    text = f"emailaddress eq {odata_literal('a+b@x.com')}"
+    list(client(handler).query("mailboxes", select=["mailboxid"], filter=text))
+    raw = seen[0].url.raw_path.decode()
+    assert "$filter=emailaddress%20eq%20'a%2Bb@x.com'" in raw
+    assert seen[0].url.params["$filter"] == "emailaddress eq 'a+b@x.com'"
