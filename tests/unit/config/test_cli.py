@@ -9,14 +9,19 @@ import pytest
 from click.testing import CliRunner
 
 from sssctl.cli import cli
+from sssctl.config import spec
 from sssctl.config.schema import render_schema
 from tests.unit.config.conftest import CONFIGS, Write
 
 TYPO = '[org_settings]\nRequirePrivilegeToSelfApproveEmailAddres = true\n'
 
 
+# whatever the shell running the tests exports, these tests see no SSSCTL_* override
+NO_OVERRIDES: dict[str, str | None] = dict.fromkeys(spec.ENV_OVERRIDES)
+
+
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), env={"SSSCTL_URL": "", "SSSCTL_CLOUD": ""})
+    result = CliRunner().invoke(cli, list(args), env=NO_OVERRIDES)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
 
@@ -63,14 +68,15 @@ def test_missing_file_and_syntax_error_are_findings_not_tracebacks(write: Write,
 
 
 def test_no_file_or_a_directory_exits_1_with_a_message(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["validate"])
+    result = CliRunner().invoke(cli, ["validate"], env=NO_OVERRIDES)
     assert result.exit_code == 1 and "name at least one file" in result.output
     code, output = run("validate", str(tmp_path))
     assert code == 1 and "cannot read file" in output
 
 
 def test_validate_applies_environment_overrides(write: Write) -> None:
-    result = CliRunner().invoke(cli, ["validate", str(write(""))], env={"SSSCTL_URL": "http://insecure"})
+    env = {**NO_OVERRIDES, "SSSCTL_URL": "http://insecure"}
+    result = CliRunner().invoke(cli, ["validate", str(write(""))], env=env)
     assert result.exit_code == 1
     assert "$SSSCTL_URL: environment.url" in result.output
 

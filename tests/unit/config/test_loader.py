@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sssctl.config import spec
 from sssctl.config.loader import load, load_many, state_dir
 from sssctl.config.model import SecretRef
 from sssctl.logging import redact_text
@@ -202,5 +203,7 @@ def test_load_many_keeps_going_after_a_broken_file(write: Write, tmp_path: Path)
 
 
 def test_load_uses_os_environ_by_default(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in spec.ENV_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SSSCTL_URL", "https://from-env.crm.dynamics.com")
     assert load(write("")).environment.url == "https://from-env.crm.dynamics.com"
