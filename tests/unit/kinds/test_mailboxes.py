@@ -105,3 +105,19 @@ def test_dropping_the_policy_forgets_it_without_touching_mailboxes() -> None:
     assert change.action is Action.NOOP and change.detail == {"forget": True}
     engine.apply(KIND, desired())
     assert engine.state == {}
+
+
+def test_a_failed_mailbox_read_is_unknown_not_drift() -> None:
+    from sssctl.clients.errors import PrivilegeDenied
+
+    engine = Engine(seed())
+    real = engine.dv.query
+
+    def denied(entity_set, **kw):
+        if entity_set == "mailboxes":
+            raise PrivilegeDenied("is missing prvReadMailbox privilege", status=403)
+        return real(entity_set, **kw)
+
+    engine.dv.query = denied  # type: ignore[method-assign]
+    (change,) = engine.plan(KIND, desired(mailboxes=USERS))
+    assert change.action is Action.UNKNOWN and "prvReadMailbox" in change.reason
