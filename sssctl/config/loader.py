@@ -35,7 +35,7 @@ else:  # pragma: no cover - exercised only on 3.10
 
 KeyPath = tuple[str, ...]
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
-_REPLACED_WHOLE: frozenset[KeyPath] = frozenset({("auth", "client_secret"), ("auth", "certificate_password")})
+_REPLACED_WHOLE: frozenset[KeyPath] = spec.secret_ref_paths()
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,6 @@ class Scalar:
     minimum: int | None = None
     maximum: int | None = None
     format: Format | None = None
-    is_path: bool = False                          # resolved against the file that declared it
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ ENVIRONMENT = Table(
                 "exchange_url": Scalar("string", "Exchange admin API base URL (env SSSCTL_EXCHANGE_URL).",
                                        format=HTTPS_URL),
                 "ca_bundle": Scalar("string", "PEM file of extra trusted CAs, relative to this file "
-                                    "(env SSSCTL_CA_BUNDLE).", format=NON_EMPTY, is_path=True),
+                                    "(env SSSCTL_CA_BUNDLE).", format=NON_EMPTY),
             },
         ),
     },
@@ -161,15 +160,14 @@ AUTH = Table(
         "client_secret": SecretRefSpec("Client secret: { env = NAME } or { file = PATH } "
                                        "(env SSSCTL_CLIENT_SECRET)."),
         "certificate_file": Scalar("string", "PEM (key + certificate) or PFX, relative to this file "
-                                   "(env SSSCTL_CLIENT_CERTIFICATE).", format=NON_EMPTY, is_path=True),
+                                   "(env SSSCTL_CLIENT_CERTIFICATE).", format=NON_EMPTY),
         "certificate_password": SecretRefSpec("PFX passphrase: { env = NAME } or { file = PATH }."),
         "federated_token_file": Scalar("string", "workload_identity: token file "
-                                       "(default $AZURE_FEDERATED_TOKEN_FILE).", format=NON_EMPTY,
-                                       is_path=True),
+                                       "(default $AZURE_FEDERATED_TOKEN_FILE).", format=NON_EMPTY),
         "managed_identity_client_id": Scalar("string", "User-assigned managed identity; omit for "
                                              "system-assigned.", format=GUID),
         "token_cache": Scalar("string", "device_code: persistent token cache file (kept 0600).",
-                              format=NON_EMPTY, is_path=True),
+                              format=NON_EMPTY),
     },
 )
 
@@ -275,16 +273,6 @@ DOCUMENT = Table(
     },
 )
 
-# key path (dotted) of every path-valued scalar, used to resolve them against their file
-PATH_KEYS: tuple[tuple[str, ...], ...] = (
-    ("environment", "endpoints", "ca_bundle"),
-    ("auth", "certificate_file"),
-    ("auth", "federated_token_file"),
-    ("auth", "token_cache"),
-    ("auth", "client_secret", "file"),
-    ("auth", "certificate_password", "file"),
-)
-
 # environment variable -> key path it overrides (ARCHITECTURE §3)
 ENV_OVERRIDES: Mapping[str, tuple[str, ...]] = {
     "SSSCTL_URL": ("environment", "url"),
@@ -309,3 +297,16 @@ def env_var_for(key_path: tuple[str, ...]) -> str | None:
     return None
 
 
+
+
+def secret_ref_paths(node: Node = DOCUMENT, path: tuple[str, ...] = ()) -> frozenset[tuple[str, ...]]:
+    """Where secret references sit: layering replaces them whole instead of merging
+    ``{ env }`` from one file with ``{ file }`` from another."""
+    if isinstance(node, SecretRefSpec):
+        return frozenset({path})
+    if isinstance(node, Table):
+        found: frozenset[tuple[str, ...]] = frozenset()
+        for key, child in node.fields.items():
+            found |= secret_ref_paths(child, (*path, key))
+        return found
+    return frozenset()
