@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from sssctl.catalog import options
+from sssctl.clients.dataverse import BatchOperation
 from sssctl.kinds.base import Context
 
 log = structlog.get_logger(__name__)
@@ -198,9 +199,9 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
-def batch_operation(method: str, url: str, body: Mapping[str, Any] | None, headers: Mapping[str, str]) -> Any:
-    from sssctl.clients.dataverse import BatchOperation
-
+def batch_operation(
+    method: str, url: str, body: Mapping[str, Any] | None, headers: Mapping[str, str]
+) -> BatchOperation:
     return BatchOperation(method=method, url=url, body=body, headers=dict(headers))
 
 

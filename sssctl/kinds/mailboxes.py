@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Desired, MailboxPolicy
 from sssctl.engine.plan import Action, Change
@@ -300,7 +301,7 @@ class MailboxesKind:
             ADDRESS, managed=managed, writes=len(rows), message=f"reverted {len(reverted)} mailboxes"
         )
 
-    def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None) -> Any:
+    def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None) -> BatchOperation:
         body: dict[str, Any] = {}
         if detail.get("incoming") is not None:
             body["incomingemaildeliverymethod"] = detail["incoming"]
