@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -25,7 +24,7 @@ from sssctl.clients.errors import (
     Throttled,
     ValidationFailed,
 )
-from sssctl.clients.http import HttpService, parse_retry_after
+from sssctl.clients.http import HttpService, encode_query, parse_retry_after
 from sssctl.clients.responses import describe_status, error_parts, json_or_none, request_id_of
 
 Record = dict[str, Any]
@@ -336,18 +335,6 @@ class DataverseClient:
 
 
 # -- query and path helpers -------------------------------------------------------------------
-def encode_query(params: Mapping[str, str] | None) -> str:
-    """``?$filter=a%20eq%201``: spaces as %20 and a literal ``+`` as %2B, never ``+`` for space.
-
-    Form encoding (``+`` for space) is what httpx would do; OData servers are not obliged
-    to read ``+`` as a space, so a value like ``'a+b'`` would silently change meaning.
-    """
-    if not params:
-        return ""
-    safe = "$'(),/:@*"
-    return "?" + "&".join(f"{quote(k, safe='$')}={quote(str(v), safe=safe)}" for k, v in params.items())
-
-
 def _query_params(
     *,
     select: Sequence[str] | None = None,

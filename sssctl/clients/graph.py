@@ -15,7 +15,7 @@ import httpx
 import structlog
 
 from sssctl.clients.errors import GraphConflict, GraphError, GraphNotFound
-from sssctl.clients.http import HttpService
+from sssctl.clients.http import HttpService, encode_query
 from sssctl.clients.responses import describe_status, error_parts, json_or_none, request_id_of
 
 log = structlog.get_logger("sssctl.clients.graph")
@@ -78,9 +78,10 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         url = self._url(path)
+        if params:
+            url += ("&" if "?" in url else "?") + encode_query({k: str(v) for k, v in params.items()})[1:]
         merged = {"Accept": "application/json", **(headers or {})}
-        response = self.http.request(method, url, params=params, json=body, headers=merged,
-                                     target=_graph_target(path))
+        response = self.http.request(method, url, json=body, headers=merged, target=_graph_target(path))
         if response.status_code >= 400:
             raise graph_error(response, method=method, url=url.split("?", 1)[0])
         return response

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -224,6 +225,18 @@ class RateLimiter:
         with self._lock:
             if self.rate < self.max_rate:
                 self.rate = min(self.max_rate, self.rate + self.recovery)
+
+
+def encode_query(params: Mapping[str, str] | None) -> str:
+    """``?$filter=a%20eq%201``: spaces as %20 and a literal ``+`` as %2B, never ``+`` for space.
+
+    Form encoding (``+`` for space) is what httpx would do; OData servers are not obliged
+    to read ``+`` as a space, so a value like ``'a+b'`` would silently change meaning.
+    """
+    if not params:
+        return ""
+    safe = "$'(),/:@*"
+    return "?" + "&".join(f"{quote(k, safe='$')}={quote(str(v), safe=safe)}" for k, v in params.items())
 
 
 def _target_of(url: str) -> str:

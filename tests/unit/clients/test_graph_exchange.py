@@ -142,3 +142,15 @@ def test_exchange_writes_are_not_replayed_after_a_drop() -> None:
     with pytest.raises(Exception, match="1 attempt"):
         exchange(handler).invoke("New-ApplicationAccessPolicy", {})
     assert len(calls) == 1
+
+
+def test_graph_filters_are_percent_encoded_and_keep_existing_query() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"value": []})
+
+    list(graph(handler).list("applications?$count=true", params={"$filter": "displayName eq 'a+b'"}))
+    raw = seen[0].url.raw_path.decode()
+    assert raw == "/v1.0/applications?$count=true&$filter=displayName%20eq%20'a%2Bb'"
