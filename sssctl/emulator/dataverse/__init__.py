@@ -82,6 +82,9 @@ class DataverseService:
             }
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
@@ -225,3 +228,14 @@ def _parse_query(raw: str) -> list[tuple[str, str]]:
         key, _, value = item.partition("=")
         params.append((unquote_plus(key), unquote_plus(value)))
     return params
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to start or stop: the data lives in memory from construction on."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -5,8 +5,13 @@ Tokens are ``Bearer app:<app id>`` or ``Bearer user:<object id>``; anything else
 
 from __future__ import annotations
 
+import warnings
+
 import httpx
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette nags about its httpx backend; the client works the same
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from sssctl.emulator import constants
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
