@@ -37,6 +37,14 @@ CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
+_NOT_EVIDENCE = frozenset({"sample"})   # aggregates' sample rows: the plan shows them, a table cannot
+_EVIDENCE_WIDTH = 80
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _EVIDENCE_WIDTH else text[: _EVIDENCE_WIDTH - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Finding:
     severity: str        # high | medium | low | unknown
@@ -52,7 +60,10 @@ def findings_of(changes: Sequence[Change]) -> list[Finding]:
         if change.action is Action.UNKNOWN:
             found.append(Finding("unknown", change.address, "could not be checked", change.reason))
         elif change.action in (Action.UPDATE, Action.CREATE, Action.DELETE):
-            evidence = "; ".join(f"{name} is {spell(before)}" for name, before, _ in field_rows(change))
+            evidence = "; ".join(
+                f"{name} is {_short(spell(before))}" for name, before, _ in field_rows(change)
+                if name not in _NOT_EVIDENCE and before is not None
+            )
             found.append(Finding(severity, change.address, summary, evidence or change.reason))
     rank = {s: i for i, s in enumerate(("unknown", *SEVERITY_ORDER))}
     return sorted(found, key=lambda f: (rank.get(f.severity, 9), f.address))

@@ -185,3 +185,31 @@ def test_refresh_reports_drift_made_outside_sssctl(cli: Cli) -> None:
     assert "~ approval" in drift.stdout and "require_for_users: true -> false" in drift.stdout
     assert "org_setting" not in drift.stdout
     assert LocalBackend(cli.state_dir, "e2e").read().serial == serial  # type: ignore[union-attr]
+
+
+def test_audit_ranks_the_seeded_weaknesses_and_fails_on_high(cli: Cli, admin: AdminClient) -> None:
+    admin.reset_counters()
+    report = cli.run("audit")
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "server_profile.default" in report.stdout
+    assert "privilege.prvApproveRejectEmailAddress" in report.stdout
+    assert report.stdout.splitlines()[1].startswith("high")
+    assert admin.counters()["writes"] == 0
+    assert cli.run("audit", "--fail-on", "high").returncode == 1
+    rows = json.loads(cli.run("audit", "--json").stdout)["findings"]
+    assert {r["check"] for r in rows} >= {"approval", "server_profile.default"}
+
+
+def test_export_prints_a_config_that_validates(cli: Cli, tmp_path: Path) -> None:
+    import tomllib
+
+    exported = cli.run("export")
+    assert exported.returncode == 0, exported.stderr
+    document = tomllib.loads(exported.stdout)
+    assert document["approval"] == {"require_for_users": False, "require_for_queues": False}
+    assert document["server_profiles"]["default"] == {"active": True}
+    assert "System Administrator" in document["privileges"]["prvApproveRejectEmailAddress"]["allowed_roles"]
+    path = tmp_path / "exported.toml"
+    path.write_text(exported.stdout)
+    validated = cli.run("validate", str(path), config=False)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
