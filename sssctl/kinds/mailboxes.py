@@ -98,7 +98,9 @@ def drift_filter(target: Mapping[str, Any]) -> str | None:
         if target[key] is not None:
             clauses.append(f"{column} ne {int(target[key])}")
     if target["profile_id"] is not None:
+        # Dataverse's "ne" never matches null, so a mailbox without a profile needs its own clause.
         clauses.append(f"_emailserverprofile_value ne {target['profile_id']}")
+        clauses.append("_emailserverprofile_value eq null")
     return " or ".join(clauses) if clauses else "mailboxid eq null"
 
 

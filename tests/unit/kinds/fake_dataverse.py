@@ -57,6 +57,8 @@ def _matches(row: Mapping[str, Any], expression: str | None) -> bool:
     wanted = _literal(literal)
     if isinstance(value, str) and isinstance(wanted, str):
         value, wanted = value.lower(), wanted.lower()  # Dataverse compares strings case-insensitively
+    if op == "ne" and value is None and wanted is not None:
+        return False      # as in Dataverse: "ne" never matches a null column
     equal = value == wanted
     return equal if op == "eq" else not equal
 

@@ -121,3 +121,10 @@ def test_a_failed_mailbox_read_is_unknown_not_drift() -> None:
     engine.dv.query = denied  # type: ignore[method-assign]
     (change,) = engine.plan(KIND, desired(mailboxes=USERS))
     assert change.action is Action.UNKNOWN and "prvReadMailbox" in change.reason
+
+
+def test_a_mailbox_without_any_profile_is_drift() -> None:
+    dv = seed()
+    dv.row("mailboxes", mailbox_id(5))["_emailserverprofile_value"] = None
+    (change,) = Engine(dv).plan(KIND, desired(mailboxes=USERS))
+    assert "user05@contoso.com" in change.before["sample"]
