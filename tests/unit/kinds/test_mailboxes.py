@@ -128,3 +128,34 @@ def test_a_mailbox_without_any_profile_is_drift() -> None:
     dv.row("mailboxes", mailbox_id(5))["_emailserverprofile_value"] = None
     (change,) = Engine(dv).plan(KIND, desired(mailboxes=USERS))
     assert "user05@contoso.com" in change.before["sample"]
+
+
+def test_thousands_of_rows_go_in_batches_of_at_most_a_thousand_with_progress() -> None:
+    dv = seed()
+    for n in range(100, 2600):
+        dv.add(
+            "mailboxes",
+            {
+                "mailboxid": mailbox_id(n),
+                "emailaddress": f"bulk{n}@contoso.com",
+                "incomingemaildeliverymethod": 0,
+                "outgoingemaildeliverymethod": 2,
+                "actdeliverymethod": 1,
+                "_emailserverprofile_value": None,
+                "_regardingobjectid_value": f"u-{n}",
+            },
+        )
+    engine = Engine(dv)
+    want = desired(mailboxes=MailboxPolicy(enforce="defaults", scope="users"))
+    ctx = engine.context(want)
+    seen: list[tuple[str, int, int | None]] = []
+    ctx.progress = lambda label, done, total: seen.append((label, done, total))
+    (change,) = KIND.diff(want, KIND.read(ctx))
+    assert change.before["drifted"] == 2504 and len(change.before["sample"]) == 10
+    KIND.apply(ctx, change)
+    assert [c[1] for c in dv.calls if c[0] == "BATCH"] == ["1000", "1000", "504"]
+    assert [s for s in seen if s[0] == "revert mailboxes"] == [
+        ("revert mailboxes", 1000, 2504),
+        ("revert mailboxes", 2000, 2504),
+        ("revert mailboxes", 2504, 2504),
+    ]
