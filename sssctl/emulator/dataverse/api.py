@@ -415,7 +415,7 @@ class WebApi:
     def _before_update(self, who: Principal, table: Table, row: Row, changes: Row) -> None:
         state_pair(table, row, changes)
         if table.logical in _APPROVAL_TABLES and "emailrouteraccessapproval" in changes:
-            require(self.store, who, APPROVE, table)
+            self._check_approval(who, table, row)
         if table.logical == "organization" and "orgdborgsettings" in changes:
             changes["orgdborgsettings"] = orgsettings.merge(
                 row.get("orgdborgsettings"), changes["orgdborgsettings"]
@@ -423,7 +423,31 @@ class WebApi:
         if table.logical == "role":
             roles.require_root(row)
         if table.logical == "mailbox" and changes.get("testemailconfigurationscheduled") is True:
+            if row.get("emailrouteraccessapproval") != 1 and self._may_self_approve(who, row):
+                changes["emailrouteraccessapproval"] = 1  # Test & Enable approves your own mailbox
             changes.update(self._test_and_enable({**row, **changes}))
+
+    def _check_approval(self, who: Principal, table: Table, row: Row) -> None:
+        """Approving needs prvApproveRejectEmailAddress, except for self-approval (reference §4.3)."""
+        if APPROVE in who.privileges or (table.logical == "mailbox" and self._may_self_approve(who, row)):
+            return
+        require(self.store, who, APPROVE, table)
+
+    def _may_self_approve(self, who: Principal, mailbox: Row) -> bool:
+        """Own user mailbox at own address, unless RequirePrivilegeToSelfApproveEmailAddress is on."""
+        own = (
+            mailbox.get("_regardingobjectid_value@lt") == "systemuser"
+            and mailbox.get("_regardingobjectid_value") == who.id
+            and str(who.user.get("internalemailaddress") or "").casefold()
+            == str(mailbox.get("emailaddress") or "").casefold()
+        )
+        if not own:
+            return False
+        organization = self.store.get("organization", _organization_id(self.store)) or {}
+        setting = orgsettings.value_of(
+            organization.get("orgdborgsettings"), "RequirePrivilegeToSelfApproveEmailAddress"
+        )
+        return (setting or "").strip().lower() not in ("true", "1")
 
     def _after_update(self, table: Table, row: Row, changes: Row) -> None:
         if table.logical == "role":

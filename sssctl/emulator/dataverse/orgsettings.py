@@ -52,3 +52,11 @@ def merge(stored: str | None, written: str | None) -> str:
     for name, raw in incoming:
         current[name] = raw
     return "<OrgSettings>" + "".join(current.values()) + "</OrgSettings>"
+
+
+def value_of(stored: str | None, name: str) -> str | None:
+    """The text of one stored setting, or None when it is not set."""
+    if not stored:
+        return None
+    element = ElementTree.fromstring(stored).find(name)
+    return None if element is None else (element.text or "")

@@ -353,3 +353,37 @@ def test_a_batch_counts_once_but_accrues_time_for_each_operation() -> None:
         and snapshot["by_route"]["POST dataverse:$batch"] == 1
     )
     assert snapshot["total"] == 2 and snapshot["throttled"] == 1
+
+
+def test_self_approval_depends_on_require_privilege_to_self_approve() -> None:
+    service, _, _ = make_service()
+    users = {u["systemuserid"]: u for u in _rows(service, "systemuser")}
+    mailboxes = [m for m in _rows(service, "mailbox") if m["_regardingobjectid_value"] in users]
+    pending = [m for m in mailboxes if m["emailrouteraccessapproval"] != 1]
+    holders = {
+        r["roleid"] for r in _rows(service, "role") if r["name"] in ("Sales Manager", "System Administrator")
+    }
+    roles = service.snapshot()["user_roles"]
+    mine, theirs = [m for m in pending if not set(roles[m["_regardingobjectid_value"]]) & holders][:2]
+    token = f"user:{users[mine['_regardingobjectid_value']]['azureactivedirectoryobjectid']}"
+    with client(service, token=token) as person, client(service) as admin:
+        other = person.patch(f"mailboxes({theirs['mailboxid']})", json={"emailrouteraccessapproval": 1})
+        assert other.status_code == 403
+        name = "RequirePrivilegeToSelfApproveEmailAddress"
+        setting = f"<OrgSettings><{name}>true</{name}></OrgSettings>"
+        admin.patch(f"organizations({c.ORGANIZATION_ID})", json={"orgdborgsettings": setting})
+        own = person.patch(f"mailboxes({mine['mailboxid']})", json={"emailrouteraccessapproval": 1})
+        assert own.status_code == 403 and "prvApproveRejectEmailAddress" in own.text
+        admin.patch(
+            f"organizations({c.ORGANIZATION_ID})", json={"orgdborgsettings": setting.replace("true", "false")}
+        )
+        tested = person.patch(
+            f"mailboxes({mine['mailboxid']})", json={"testemailconfigurationscheduled": True}
+        )
+        assert tested.status_code == 204  # Test & Enable approves one's own mailbox as a side effect
+        read = admin.get(f"mailboxes({mine['mailboxid']})?$select=emailrouteraccessapproval").json()
+        assert read["emailrouteraccessapproval"] == 1
+        owner = admin.get(
+            f"systemusers({mine['_regardingobjectid_value']})?$select=emailrouteraccessapproval"
+        ).json()
+        assert owner["emailrouteraccessapproval"] == 1
