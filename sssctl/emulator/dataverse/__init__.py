@@ -62,6 +62,7 @@ class DataverseService:
             self.store.role_privileges = store.role_privileges
             self.store.user_roles = store.user_roles
             self.store.version = store.version
+            self.store.caller_index = None
         self.protection.reset()
 
     def snapshot(self) -> dict[str, Any]:

@@ -51,17 +51,19 @@ class Principal:
 
 def find_user(store: Store, app_id: str, object_id: str) -> Row | None:
     """Application users match on ``applicationid``, people on ``azureactivedirectoryobjectid``."""
-    app_id, object_id = app_id.lower(), object_id.lower()
-    for user in store.table("systemuser").values():
-        if user.get("applicationid") and str(user["applicationid"]).lower() == app_id:
-            return user
-    for user in store.table("systemuser").values():
-        if (
-            user.get("azureactivedirectoryobjectid")
-            and str(user["azureactivedirectoryobjectid"]).lower() == object_id
-        ):
-            return user
-    return None
+    with store.lock:
+        if store.caller_index is None:
+            index: dict[str, str] = {}
+            for user in store.table("systemuser").values():
+                if user.get("azureactivedirectoryobjectid"):
+                    index[f"oid:{str(user['azureactivedirectoryobjectid']).lower()}"] = user["systemuserid"]
+                if user.get("applicationid"):
+                    index[f"app:{str(user['applicationid']).lower()}"] = user["systemuserid"]
+            store.caller_index = index
+        user_id = store.caller_index.get(f"app:{app_id.lower()}") or store.caller_index.get(
+            f"oid:{object_id.lower()}"
+        )
+        return store.get("systemuser", user_id) if user_id else None
 
 
 def principal_for(store: Store, app_id: str, object_id: str) -> Principal:

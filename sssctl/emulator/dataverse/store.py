@@ -33,6 +33,7 @@ class Store:
         self.role_privileges: dict[str, dict[str, int]] = {}  # root role id -> privilege id -> depth mask
         self.user_roles: dict[str, list[str]] = {}  # systemuser id -> role ids (BU copies)
         self.version = 1_000_000
+        self.caller_index: dict[str, str] | None = None  # "app:<id>"/"oid:<id>" -> systemuser id
         self._journal: list[tuple[str, str, Any]] | None = None
 
     # -- versions and transactions ---------------------------------------------------
@@ -58,10 +59,13 @@ class Store:
             self._journal = outer
 
     def _remember(self, area: str, key: str, old: Any) -> None:
+        if area == "systemuser":
+            self.caller_index = None
         if self._journal is not None:
             self._journal.append((area, key, old))
 
     def _undo(self, journal: list[tuple[str, str, Any]]) -> None:
+        self.caller_index = None
         for area, key, old in reversed(journal):
             target: dict[str, Any]
             if area == "@privileges":
