@@ -263,6 +263,22 @@ def check_references(doc: Mapping[str, Any], checker: Checker) -> None:
         checker.add(("mailbox_defaults", "server_profile"),
                     f'{wanted!r} is neither "default" nor a declared [server_profiles.custom."<name>"]; '
                     f"known: {', '.join(repr(k) for k in known)}", suggest(wanted, known))
+    _check_default_profile_use(doc, checker)
+
+
+def _check_default_profile_use(doc: Mapping[str, Any], checker: Checker) -> None:
+    """New mailboxes must not be sent to a profile this same file switches off (unless they
+    synchronize nothing at all, which is what a lockdown does)."""
+    defaults = _table(doc, "mailbox_defaults")
+    default_active = _table(doc, "server_profiles", "default").get("active")
+    if defaults.get("server_profile") != "default" or default_active is not False:
+        return
+    methods = ("incoming_email", "outgoing_email", "appointments_contacts_tasks")
+    if all(defaults.get(method) == "none" for method in methods):
+        return
+    checker.add(("mailbox_defaults", "server_profile"),
+                'new mailboxes would use the built-in profile that [server_profiles.default] switches off '
+                "(active = false); name a custom profile, or set every delivery method to \"none\"")
 
 
 def endpoints_needed(doc: Mapping[str, Any]) -> tuple[str, ...]:

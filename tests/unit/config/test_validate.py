@@ -28,6 +28,9 @@ GOOD = [
     pytest.param('[mailboxes]\nenforce = "report"\nscope = "queues"\nexclude = ["Svc-Archive@Contoso.com"]\n',
                  id="mailboxes"),
     pytest.param('[user_settings]\nincoming_email_filtering = "none"\n', id="user-settings"),
+    pytest.param('[server_profiles.default]\nactive = false\n[mailbox_defaults]\nserver_profile = "default"\n'
+                 'incoming_email = "none"\noutgoing_email = "none"\nappointments_contacts_tasks = "none"\n',
+                 id="lockdown-may-keep-the-deactivated-default"),
     pytest.param('[app_registrations.sss]\ndisplay_name = "SSS"\npermissions = ["exchange:full_access_as_app", '
                  '"graph:User.Read.All", "00000002-0000-0ff1-ce00-000000000000:full_access_as_app"]\n'
                  'credential = { rotate_days = 730 }\n', id="app-registration"),
@@ -133,6 +136,9 @@ BAD = [
                  "mailbox_defaults.appointments_contacts_tasks", "expected a string", None, id="act-integer"),
     pytest.param('[mailbox_defaults]\nserver_profile = "Contoso EXO"\n', "mailbox_defaults.server_profile",
                  'neither "default"', None, id="dangling-profile"),
+    pytest.param('[server_profiles.default]\nactive = false\n[mailbox_defaults]\nserver_profile = "default"\n'
+                 'incoming_email = "server_side_sync"\n', "mailbox_defaults.server_profile",
+                 "switches off", None, id="defaults-on-a-deactivated-profile"),
     pytest.param('[mailboxes]\nexclude = ["svc-archive"]\n', "mailboxes.exclude[0]", "email address", None,
                  id="exclude-not-email"),
     pytest.param('[mailboxes]\nenforce = "on"\n', "mailboxes.enforce", "not one of", None, id="enforce"),
