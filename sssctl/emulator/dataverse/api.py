@@ -252,43 +252,46 @@ class WebApi:
         order = parse_orderby(request.param("$orderby"), table)
         expand = parse_expand(request.param("$expand"), table, _collection_navs(table))
         top = _top(request.param("$top"))
-        reach = require(self.store, who, "Read", table)
-        predicate = (
-            compile_filter(f, table.filterable, table.logical) if (f := request.param("$filter")) else None
-        )
-        rows = [
-            r
-            for r in self.store.table(table.logical).values()
-            if reach.reaches(r) and (predicate is None or predicate(r))
-        ]
-        sort_key = sort_key_factory(order, table.pk)
-        rows.sort(key=sort_key)
+        rows = self._matching_rows(request, who, table)
         total = len(rows)
+        sort_key = sort_key_factory(order, table.pk)
+        keyed = sorted(((sort_key(r), r) for r in rows), key=lambda pair: pair[0])
         page_size = min(prefs.max_page_size or MAX_PAGE, MAX_PAGE)
-        limit = top if (top is not None and prefs.max_page_size is None) else None
+        limit = (
+            top if (top is not None and prefs.max_page_size is None) else None
+        )  # maxpagesize wins over $top
         page_number = 1
         token_text = request.param("$skiptoken")
         if token_text is not None:
             token = decode_token(token_text)
             page_number, limit = token.page, token.remaining
-            last = sort_key(
-                {**dict(zip([p for p, _ in order], token.last[:-1], strict=False)), table.pk: token.last[-1]}
-            )
-            rows = rows[bisect_right([sort_key(r) for r in rows], last) :]
-        take = page_size if limit is None else min(page_size, limit)
-        page = rows[:take]
+            names = [p for p, _ in order]
+            last = sort_key({**dict(zip(names, token.last[:-1], strict=False)), table.pk: token.last[-1]})
+            keyed = keyed[bisect_right([k for k, _ in keyed], last) :]
+        page = [r for _, r in keyed[: page_size if limit is None else min(page_size, limit)]]
         body: dict[str, Any] = {
             "@odata.context": f"{self.api}/$metadata#{table.entity_set}{_ctx_select(select)}"
         }
         if request.param("$count") == "true":
-            body["@odata.count"] = min(total, MAX_PAGE)
+            body.update(_counts(total, prefs))
         body["value"] = [self._render(table, r, select, expand, prefs) for r in page]
         remaining = None if limit is None else limit - len(page)
-        if len(rows) > len(page) and (remaining is None or remaining > 0):
+        if len(keyed) > len(page) and (remaining is None or remaining > 0):
             cookie = encode_token(page_number + 1, raw_key(page[-1], order, table.pk), remaining)
             path = split_path(request.path)[0]
             body["@odata.nextLink"] = next_link(self.api, path, request.params, cookie)
         return json_response(200, body, _applied(prefs))
+
+    def _matching_rows(self, request: ApiRequest, who: Principal, table: Table) -> list[Row]:
+        """Rows the filter selects among those the caller's read depth reaches."""
+        reach = require(self.store, who, "Read", table)
+        text = request.param("$filter")
+        predicate = compile_filter(text, table.filterable, table.logical) if text else None
+        return [
+            r
+            for r in self.store.table(table.logical).values()
+            if reach.reaches(r) and (predicate is None or predicate(r))
+        ]
 
     def _render(
         self, table: Table, row: Row, select: list[str] | None, expand: list[Expansion], prefs: Preferences
@@ -771,6 +774,16 @@ def _check_options(request: ApiRequest) -> None:
             raise bad_request(f"The query parameter {key} is not supported.")
         if key in ("$apply", "fetchXml"):
             raise DataverseFault(501, NOT_SUPPORTED, f"The emulator does not implement {key}.")
+
+
+def _counts(total: int, prefs: Preferences) -> dict[str, Any]:
+    """``$count`` stops at 5000; the annotations say whether the real total is larger."""
+    counts: dict[str, Any] = {"@odata.count": min(total, MAX_PAGE)}
+    if prefs.wants("Microsoft.Dynamics.CRM.totalrecordcount"):
+        counts["@Microsoft.Dynamics.CRM.totalrecordcount"] = min(total, MAX_PAGE)
+    if prefs.wants("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"):
+        counts["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_PAGE
+    return counts
 
 
 def _top(value: str | None) -> int | None:

@@ -171,11 +171,13 @@ def test_paging_through_twelve_thousand_mailboxes_with_next_link(
     seen: list[str] = []
     pages = 0
     while url:
-        response = dv.get(url, headers={"Prefer": "odata.maxpagesize=5000"})
+        prefer = 'odata.maxpagesize=5000,odata.include-annotations="Microsoft.Dynamics.CRM.*"'
+        response = dv.get(url, headers={"Prefer": prefer})
         assert response.status_code == 200, response.text
-        assert response.headers["Preference-Applied"] == "odata.maxpagesize=5000"
+        assert response.headers["Preference-Applied"].startswith("odata.maxpagesize=5000")
         body = response.json()
         assert body["@odata.count"] == 5000  # the count stops at 5000, as documented
+        assert body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is True
         assert len(body["value"]) <= 5000
         seen += [row["mailboxid"] for row in body["value"]]
         url = body.get("@odata.nextLink")
