@@ -3,6 +3,21 @@
 Every request is authenticated (401 with the ``WWW-Authenticate`` challenge Dataverse
 sends), mapped to a systemuser (403 when the caller is not a user of the organisation),
 admitted by the per-caller service protection limits (429), and only then handled.
+
+Where the reference has no captured answer, the emulator picks the most plausible one;
+each is a guess to verify against a real organisation:
+
+* 401 challenge: ``Bearer authorization_uri=<login>/<tenant>/oauth2/authorize,
+  resource_id=<org url>/`` and no ``error`` parameter, whatever was wrong with the token.
+* A caller with no systemuser gets 403 ``0x80072560`` "The user is not a member of the
+  organization."; a user without roles 403 ``0x80042f09``.
+* Approving without ``prvApproveRejectEmailAddress`` gets 403 ``0x80040220`` in the
+  "is missing <privilege> privilege" shape; the extra Exchange Online rule (approver must
+  also be a Global/Exchange admin or hold Delegated Mailbox Approver) is not emulated.
+* Writing a read-only column gets 400 ``0x80040203`` (see ``writes``); role-copy and
+  role-action guesses are listed in ``roles``.
+* Test & Enable finishes at once instead of in the asynchronous job.
+* ``roleprivilegescollection`` and the ``user_settings`` navigation are not served.
 """
 
 from __future__ import annotations

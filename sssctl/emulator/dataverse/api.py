@@ -162,8 +162,8 @@ class WebApi:
 
     def _dispatch(self, request: ApiRequest, who: Principal) -> ApiResponse:
         segments = split_path(request.path)
-        if segments and segments[0].startswith("$") and segments[0] in request.content_ids:
-            segments = split_path(request.content_ids[segments[0]]) + segments[1:]
+        if segments and re.fullmatch(r"\$\d+", segments[0]):
+            segments = split_path(_content_id(request, segments[0])) + segments[1:]
         if not segments:
             return self._service_document()
         match = _SEGMENT.match(segments[0])

@@ -387,3 +387,16 @@ def test_self_approval_depends_on_require_privilege_to_self_approve() -> None:
             f"systemusers({mine['_regardingobjectid_value']})?$select=emailrouteraccessapproval"
         ).json()
         assert owner["emailrouteraccessapproval"] == 1
+
+
+def test_batch_reference_to_an_undeclared_content_id_is_a_400() -> None:
+    service, _, _ = make_service()
+    body = (
+        "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n"
+        "--cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n"
+        'PATCH $3 HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"name": "x"}\r\n--cs--\r\n--b--\r\n'
+    )
+    with client(service) as dv:
+        response = dv.post("$batch", content=body, headers={"Content-Type": "multipart/mixed; boundary=b"})
+    assert response.status_code == 400
+    assert "Content-ID Reference: '$3' does not exist in the batch context." in response.text
