@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 
 ADDRESS = "mailboxes"
 SAMPLE_SIZE = 10
+QUEUES_IN_FILTER = 50  # beyond this the URL grows long; tell queues apart after reading
 BATCH_SIZE = 1000
 COLUMNS = (
     "mailboxid",
@@ -81,11 +82,12 @@ def target_defaults(ctx: Context) -> dict[str, Any]:
     }
 
 
-def drift_filter(target: Mapping[str, Any]) -> str | None:
+def drift_filter(target: Mapping[str, Any], *, with_act: bool = True) -> str | None:
     """The server-side ``$filter`` selecting mailboxes that differ from ``target``.
 
     ``None`` means every mailbox differs: the target profile does not exist yet (it is
     created earlier in the same apply), so no mailbox can already point at it.
+    ``with_act=False`` for queue mailboxes, which have no ACT synchronization.
     """
     if target["profile_name"] and target["profile_id"] is None:
         return None
@@ -95,13 +97,28 @@ def drift_filter(target: Mapping[str, Any]) -> str | None:
         ("outgoingemaildeliverymethod", "outgoing"),
         ("actdeliverymethod", "act"),
     ):
-        if target[key] is not None:
+        if target[key] is not None and (with_act or key != "act"):
             clauses.append(f"{column} ne {int(target[key])}")
     if target["profile_id"] is not None:
         # Dataverse's "ne" never matches null, so a mailbox without a profile needs its own clause.
         clauses.append(f"_emailserverprofile_value ne {target['profile_id']}")
         clauses.append("_emailserverprofile_value eq null")
     return " or ".join(clauses) if clauses else "mailboxid eq null"
+
+
+def scope_filter(policy: MailboxPolicy, target: Mapping[str, Any], queues: set[str]) -> str | None:
+    """The full ``$filter``: drift, narrowed to queue mailboxes on the server when that is cheap.
+
+    With ``scope = "queues"`` and a modest number of queues the regarding ids are listed in
+    the filter (plain ``eq``/``or``, understood everywhere), so user mailboxes never travel.
+    Otherwise users and queues are told apart after reading, which costs only the few
+    queue rows.
+    """
+    if policy.scope != "queues" or len(queues) > QUEUES_IN_FILTER:
+        return drift_filter(target)
+    drift = drift_filter(target, with_act=False)
+    regarding = " or ".join(f"_regardingobjectid_value eq {q}" for q in sorted(queues))
+    return f"({regarding})" if drift is None else f"({drift}) and ({regarding})"
 
 
 def drift_reasons(row: Mapping[str, Any], is_user: bool, target: Mapping[str, Any]) -> list[str]:
@@ -146,8 +163,10 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
     rows: list[list[Any]] = []
     moved_from: Counter[str] = Counter()
     skipped_excluded = 0
+    if policy.scope == "queues" and not queues:
+        return {"rows": [], "by_reason": {}, "moved_from": {}, "excluded_drifted": 0}
     stream: Iterable[dict[str, Any]] = ctx.dataverse.query(
-        "mailboxes", select=list(COLUMNS), filter=drift_filter(target), page_size=PAGE_SIZE
+        "mailboxes", select=list(COLUMNS), filter=scope_filter(policy, target, queues), page_size=PAGE_SIZE
     )
     for row in stream:
         is_user = str(row.get("_regardingobjectid_value") or "").lower() not in queues

@@ -305,3 +305,21 @@ def test_thousands_of_mailboxes_are_paged_and_reverted_in_batches(
             assert Run(desired, dataverse, {}).plan()[0].action is Action.NOOP
     finally:
         fresh.reset()
+
+
+def test_queue_scope_reverts_only_queue_mailboxes(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    body = '[mailboxes]\nenforce = "defaults"\nscope = "queues"\n'
+    with connected(emulator, tmp_path, body) as (desired, dataverse):
+        run = Run(desired, dataverse, {})
+        (change,) = run.plan()
+        assert change.action is Action.UPDATE
+        assert {row[2] for row in change.detail["rows"]} == {"queue"}
+        run.apply()
+        assert Run(desired, dataverse, {}).plan()[0].action is Action.NOOP
+        users = '[mailboxes]\nenforce = "report"\nscope = "users"\n'
+        (tmp_path / "users").mkdir()
+    with connected(emulator, tmp_path / "users", users) as (desired, dataverse):
+        (report,) = Run(desired, dataverse, {}).plan()
+        assert report.detail.get("drifted", 0) > 0

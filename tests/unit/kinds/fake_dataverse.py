@@ -43,13 +43,34 @@ def _literal(text: str) -> Any:
     return text.lower()
 
 
+def _split(expression: str, word: str) -> list[str]:
+    """Split on a top-level ``or``/``and`` (outside parentheses)."""
+    parts, depth, start, i = [], 0, 0, 0
+    token = f" {word} "
+    while i < len(expression):
+        char = expression[i]
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and expression.startswith(token, i):
+            parts.append(expression[start:i])
+            i += len(token)
+            start = i
+            continue
+        i += 1
+    parts.append(expression[start:])
+    return parts
+
+
 def _matches(row: Mapping[str, Any], expression: str | None) -> bool:
     if not expression:
         return True
-    if " or " in expression:
-        return any(_matches(row, part) for part in expression.split(" or "))
-    if " and " in expression:
-        return all(_matches(row, part) for part in expression.split(" and "))
+    expression = expression.strip()
+    for word, combine in (("or", any), ("and", all)):
+        parts = _split(expression, word)
+        if len(parts) > 1:
+            return combine(_matches(row, part) for part in parts)
+    if expression.startswith("(") and expression.endswith(")"):
+        return _matches(row, expression[1:-1])
     match = _CLAUSE.match(expression)
     assert match, f"fake cannot evaluate {expression!r}"
     column, op, literal = match.groups()
@@ -58,7 +79,7 @@ def _matches(row: Mapping[str, Any], expression: str | None) -> bool:
     if isinstance(value, str) and isinstance(wanted, str):
         value, wanted = value.lower(), wanted.lower()  # Dataverse compares strings case-insensitively
     if op == "ne" and value is None and wanted is not None:
-        return False      # as in Dataverse: "ne" never matches a null column
+        return False  # as in Dataverse: "ne" never matches a null column
     equal = value == wanted
     return equal if op == "eq" else not equal
 

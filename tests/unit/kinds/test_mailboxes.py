@@ -159,3 +159,12 @@ def test_thousands_of_rows_go_in_batches_of_at_most_a_thousand_with_progress() -
         ("revert mailboxes", 2000, 2504),
         ("revert mailboxes", 2504, 2504),
     ]
+
+
+def test_queue_scope_is_narrowed_on_the_server_and_ignores_act() -> None:
+    engine = Engine(seed())
+    (change,) = engine.plan(KIND, desired(mailboxes=MailboxPolicy(enforce="report", scope="queues")))
+    (query,) = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "mailboxes"]
+    assert "actdeliverymethod" not in query
+    assert query.endswith("and (_regardingobjectid_value eq q-1 or _regardingobjectid_value eq q-2)")
+    assert change.detail["sample"] == ["queue08@contoso.com"]

@@ -40,8 +40,10 @@ def test_update_sends_only_the_managed_element_and_keeps_others_byte_identical()
     assert sum(a.writes for a in applied) == 2
     bodies = [body for verb, _, body in engine.dv.calls if verb == "PATCH"]
     assert bodies == [
-        {"orgdborgsettings": "<OrgSettings><AutoTrackSentFolderItems>true"
-                             "</AutoTrackSentFolderItems></OrgSettings>"},
+        {
+            "orgdborgsettings": "<OrgSettings><AutoTrackSentFolderItems>true"
+            "</AutoTrackSentFolderItems></OrgSettings>"
+        },
         {
             "orgdborgsettings": "<OrgSettings><SSSForceFilteringMethodForUserMailboxes>4"
             "</SSSForceFilteringMethodForUserMailboxes></OrgSettings>"
