@@ -16,6 +16,7 @@ original depth on each role that lost the privilege.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -29,6 +30,7 @@ from sssctl.kinds.base import Applied, Context, Observed
 log = structlog.get_logger(__name__)
 
 PREFIX = "privilege."
+READ_PARALLELISM = 8  # well under the service's 52 concurrent requests per user
 DEPTHS = ("Basic", "Local", "Deep", "Global")
 
 
@@ -70,14 +72,24 @@ class Directory:
         }
         self._privileges: dict[str, dict[str, str]] = {}
 
+    def load_privileges(self) -> None:
+        """Every root role's privileges, a few requests in flight at once (one call per role)."""
+        missing = [role_id for role_id in self.roles if role_id not in self._privileges]
+        with ThreadPoolExecutor(max_workers=READ_PARALLELISM, thread_name_prefix="roles") as pool:
+            for role_id, held in zip(missing, pool.map(self._fetch, missing), strict=True):
+                self._privileges[role_id] = held
+
+    def _fetch(self, role_id: str) -> dict[str, str]:
+        answer = self.ctx.dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role_id}) or {}
+        return {
+            str(p["PrivilegeId"]).lower(): depth_name(p.get("Depth"))
+            for p in answer.get("RolePrivileges", [])
+        }
+
     def role_privileges(self, role_id: str) -> dict[str, str]:
         """Privilege id (lower) -> depth name held by a root role."""
         if role_id not in self._privileges:
-            answer = self.ctx.dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role_id}) or {}
-            self._privileges[role_id] = {
-                str(p["PrivilegeId"]).lower(): depth_name(p.get("Depth"))
-                for p in answer.get("RolePrivileges", [])
-            }
+            self._privileges[role_id] = self._fetch(role_id)
         return self._privileges[role_id]
 
     def copies(self, role_id: str) -> int:
@@ -130,6 +142,7 @@ class PrivilegeKind:
         if not names:
             return Observed(objects={})
         directory = Directory(ctx)
+        directory.load_privileges()
         objects: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for address, name in names.items():
