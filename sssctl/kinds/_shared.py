@@ -1,8 +1,8 @@
 """What the Dataverse-side kinds share: the one organization read, its guarded write,
 the server-profile lookup, option vocabularies and value normalisation.
 
-The organization row is one record that four kinds write (``org_setting``, ``approval``,
-``mailbox_defaults`` and, through its XML, nothing else). Each change carries the ETag it
+The organization row is one record that three kinds write (``org_setting``, ``approval``
+and ``mailbox_defaults``), one change after another. Each change carries the ETag it
 was planned at; after the first of them is written that ETag is stale *because of our own
 write*, so :func:`write_organization` remembers which version each of our writes
 produced and follows that chain. An edit by anyone else still breaks the chain and is
@@ -175,11 +175,6 @@ def default_profile_id(ctx: Context, organization: Mapping[str, Any]) -> str | N
             return str(row["emailserverprofileid"])
     value = organization.get("_defaultemailserverprofileid_value")
     return str(value) if value else None
-
-
-def resolve_profile_name(name: str) -> str:
-    """``"default"`` in the config means the built-in profile."""
-    return DEFAULT_PROFILE_NAME if name.strip().lower() == "default" else name
 
 
 # --- values -------------------------------------------------------------------------------
