@@ -19,7 +19,7 @@ import click
 
 from sssctl import exitcodes
 from sssctl.engine import planfile, runner
-from sssctl.engine.applier import ApplyReport
+from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
@@ -217,7 +217,7 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
         with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
             p = runner.plan(s, targets=targets)
             inv.output.echo(text.render(p, color=inv.output.color), nl=False)
-            if not p.actionable and not p.unknown and not _forgets(p):
+            if _nothing_to_do(p):
                 return exitcodes.OK
             report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
                                               parallelism=parallelism, on_progress=progress.change_done)
@@ -225,8 +225,8 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
     return report_apply(inv, report, getattr(s.clients, "stats", None))
 
 
-def _forgets(p: Plan) -> bool:
-    return any(c.detail.get("forget") for c in p.changes)
+def _nothing_to_do(p: Plan) -> bool:
+    return not p.actionable and not p.unknown and not any(is_forget(c) for c in p.changes)
 
 
 def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, targets: Sequence[str]) -> int:
@@ -234,7 +234,7 @@ def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, target
     with inv.open("destroy", parallelism=parallelism) as s:
         p = runner.destroy_plan(s, targets=targets)
         inv.output.echo(text.render(p, color=inv.output.color), nl=False)
-        if not p.actionable and not p.unknown and not _forgets(p):
+        if _nothing_to_do(p):
             return exitcodes.OK
         report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
                                           parallelism=parallelism, on_progress=progress.change_done)

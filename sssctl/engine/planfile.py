@@ -18,6 +18,7 @@ from typing import Any
 from sssctl import __version__
 from sssctl.engine.errors import EngineError, StalePlan
 from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.render.common import to_plain
 
 FORMAT_VERSION = "1"
 _ACTIONS = {a.word: a for a in Action}
@@ -44,16 +45,13 @@ def change_to_dict(change: Change) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """Mappings and tuples as plain JSON types (kinds may hand in read-only mappings)."""
-    return json.loads(json.dumps(value, default=_refuse)) if value is not None else None
-
-
-def _refuse(value: Any) -> Any:
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    if hasattr(value, "items"):
-        return dict(value.items())
-    raise TypeError(f"a change holds {type(value).__name__}, which a saved plan cannot carry")
+    """Plain JSON types (kinds may hand in read-only mappings); refuse what JSON cannot hold."""
+    plain = to_plain(value)
+    try:
+        json.dumps(plain)
+    except TypeError as exc:
+        raise EngineError(f"a change holds a value a saved plan cannot carry: {exc}") from exc
+    return plain
 
 
 def change_from_dict(data: dict[str, Any]) -> Change:

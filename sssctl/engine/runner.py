@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sssctl.engine import planfile
 from sssctl.engine.applier import Applier, ApplyReport
 from sssctl.engine.errors import NotConfirmed, PlanIncomplete
 from sssctl.engine.plan import Action, Change, Plan
-from sssctl.engine.planner import Reading, compute_changes
+from sssctl.engine.planner import compute_changes
 from sssctl.engine.render.common import to_plain
 from sssctl.kinds.base import Context, Kind
 from sssctl.state.backend import LocalBackend, environment_name, state_dir
@@ -73,7 +73,6 @@ class Session:
     environment_name: str
     organization_id: str
     url: str
-    readings: list[Reading] = field(default_factory=list)
 
     def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False) -> Plan:
         return Plan(
@@ -131,22 +130,19 @@ def empty_desired(desired: Desired) -> Desired:
 
 
 def plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
-    changes, reading = compute_changes(s.kinds, s.ctx, targets=targets)
-    s.readings.append(reading)
+    changes, _ = compute_changes(s.kinds, s.ctx, targets=targets)
     return s.plan_of(changes)
 
 
 def destroy_plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
+    """Restore changes for everything recorded; the session then applies with an empty desired."""
     s.ctx = dataclasses.replace(s.ctx, desired=empty_desired(s.desired))
-    changes, reading = compute_changes(s.kinds, s.ctx, targets=targets)
-    s.readings.append(reading)
-    return s.plan_of(changes)
+    return plan(s, targets=targets)
 
 
 def refresh(s: Session, *, targets: Sequence[str] = ()) -> Plan:
     """Drift of managed addresses only; proposes nothing and writes nothing."""
-    changes, reading = compute_changes(s.kinds, s.ctx, targets=targets)
-    s.readings.append(reading)
+    changes, _ = compute_changes(s.kinds, s.ctx, targets=targets)
     return s.plan_of(drift_of(changes, s.store.resources), refresh_only=True)
 
 

@@ -54,14 +54,15 @@ def spell(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float):
         return str(value)
-    return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True)
+    return json.dumps(to_plain(value), ensure_ascii=False, sort_keys=True)
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """Mappings as dicts and sequences as lists: what JSON holds and ``==`` compares fairly."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     return value
 
 
@@ -74,7 +75,8 @@ def field_rows(change: Change) -> list[tuple[str, Any, Any]]:
         return [(k, None, after.get(k)) for k in keys]
     if change.action is Action.DELETE:
         return [(k, before.get(k), None) for k in keys]
-    return [(k, before.get(k), after.get(k)) for k in keys if _plain(before.get(k)) != _plain(after.get(k))]
+    changed = [k for k in keys if to_plain(before.get(k)) != to_plain(after.get(k))]
+    return [(k, before.get(k), after.get(k)) for k in changed]
 
 
 def sample_of(change: Change) -> list[str]:
@@ -82,7 +84,3 @@ def sample_of(change: Change) -> list[str]:
     if isinstance(sample, list | tuple):
         return [str(s) for s in sample]
     return []
-
-
-def to_plain(value: Any) -> Any:
-    return _plain(value)
