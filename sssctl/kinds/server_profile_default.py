@@ -92,6 +92,15 @@ class DefaultProfileKind:
             )
         except NotFound:
             return Observed(objects={ADDRESS: None}, recorded=recorded)
+        custom = {name.lower() for name in ctx.desired.custom_profiles}
+        if str(row.get("name") or "").lower() in custom:
+            # Found only through the org default, which already points at a profile this
+            # config manages as custom: that is not the built-in one, so touch nothing.
+            why = (
+                f"cannot identify the built-in profile: the organization default is {row.get('name')!r}, "
+                "a custom profile of this config, and no profile is named 'Microsoft Exchange Online'"
+            )
+            return Observed(objects={}, errors={ADDRESS: why}, recorded=recorded)
         active = int(row.get("statecode") or 0) == 0
         extra: dict[str, Any] = {
             "org_default_id": organization.get("_defaultemailserverprofileid_value"),

@@ -82,3 +82,16 @@ def test_apply_deactivates_records_the_id_and_restores_on_unmanage() -> None:
     engine.apply(KIND, desired())
     assert engine.dv.row("emailserverprofiles", DEFAULT_PROFILE)["statecode"] == 0
     assert engine.state == {}
+
+
+def test_a_custom_profile_that_became_the_org_default_is_never_taken_for_the_built_in_one() -> None:
+    from sssctl.config.model import CustomProfile
+    from tests.unit.kinds.world import CUSTOM_PROFILE, ORG
+
+    dv = seed()
+    dv.row("emailserverprofiles", DEFAULT_PROFILE)["name"] = "Renamed"
+    dv.tables["emailserverprofiles"].pop(DEFAULT_PROFILE.lower())
+    dv.row("organizations", ORG)["_defaultemailserverprofileid_value"] = CUSTOM_PROFILE
+    want = desired(default_profile=OFF, custom_profiles={"Contoso EXO": CustomProfile(name="Contoso EXO")})
+    (change,) = Engine(dv).plan(KIND, want)
+    assert change.action is Action.UNKNOWN and "cannot identify the built-in profile" in change.reason
