@@ -15,7 +15,6 @@ from typing import Any
 from sssctl.catalog.orgdborgsettings import Setting, catalogue
 from sssctl.config import spec
 
-SCHEMA_ID = "https://sssctl.dev/schema/v1/sssctl.schema.json"
 REFRESH_HINT = "sssctl schema > configs/sssctl.schema.json"
 
 
@@ -90,7 +89,7 @@ def node_schema(node: spec.Node) -> dict[str, Any]:
 def build_schema() -> dict[str, Any]:
     """The whole schema as a dict (stable key order, so the rendering is reproducible)."""
     root = node_schema(spec.DOCUMENT)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "sssctl desired state (format v1)", **root}
 
 
