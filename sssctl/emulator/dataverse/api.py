@@ -680,6 +680,23 @@ class WebApi:
             200, {"@odata.context": f"{self.api}/$metadata#privileges{_ctx_select(select)}", "value": value}
         )
 
+    def _retrieve_user_privileges(
+        self, request: ApiRequest, who: Principal, table: Table, record_id: str, rest: list[str]
+    ) -> ApiResponse:
+        """The privileges a user holds through its roles (how ``auth check`` probes without writing)."""
+        if request.method.upper() != "GET" or len(rest) > 1:
+            raise _not_allowed(request.method, "RetrieveUserPrivileges")
+        user = self._existing(table, record_id)
+        require(self.store, who, "Read", table, user)
+        role_rows = self.store.table("role")
+        entries = [entry for role_id in self.store.user_roles.get(user["systemuserid"], [])
+                   if role_id in role_rows
+                   for entry in roles.retrieve_role_privileges(self.store, role_rows[role_id])]
+        return json_response(200, {
+            "@odata.context": f"{self.api}/$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
+            "RolePrivileges": entries,
+        })
+
     def _bound_action(
         self,
         request: ApiRequest,
@@ -690,6 +707,8 @@ class WebApi:
         action: str,
         rest: list[str],
     ) -> ApiResponse:
+        if table.logical == "systemuser" and action in ("RetrieveUserPrivileges", "RetrieveUserPrivileges()"):
+            return self._retrieve_user_privileges(request, who, table, record_id, rest)
         if table.logical != "role" or action not in ROLE_ACTIONS or len(rest) > 1:
             raise no_segment(rest[0])
         if request.method.upper() != "POST":

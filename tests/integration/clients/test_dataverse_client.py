@@ -18,6 +18,7 @@ from sssctl.cli import cli
 from sssctl.clients.dataverse import NOT_EXECUTED, BatchOperation, DataverseClient, etag_of, odata_literal
 from sssctl.clients.errors import NotFound, PreconditionFailed, Throttled, ValidationFailed
 from sssctl.clients.session import open_clients
+from sssctl.emulator import constants as c
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
 
@@ -198,18 +199,48 @@ def test_throttling_past_the_budget_raises_throttled(big: EmulatorInfo, big_admi
         assert clients.stats.total == 1 + 3
 
 
-def test_auth_check_command(big: EmulatorInfo, tmp_path: Path) -> None:
+FULL_CONFIG = """version = 1
+[environment]
+name = "emulator"
+[org_settings]
+RequirePrivilegeToSelfApproveEmailAddress = true
+[privileges.prvApproveRejectEmailAddress]
+allowed_roles = ["System Administrator"]
+[mailboxes]
+enforce = "defaults"
+[user_settings]
+incoming_email_filtering = "email_enabled_records"
+[app_registrations.sss]
+display_name = "Dataverse SSS"
+permissions = ["exchange:full_access_as_app"]
+mailbox_scope = { group = "sss-mailboxes@contoso.onmicrosoft.com" }
+"""
+
+
+def test_auth_check_passes_for_everything_a_full_config_needs(big: EmulatorInfo, tmp_path: Path) -> None:
     config = tmp_path / "sssctl.toml"
-    config.write_text('version = 1\n[environment]\nname = "emulator"\n[org_settings]\n'
-                      "RequirePrivilegeToSelfApproveEmailAddress = true\n")
+    config.write_text(FULL_CONFIG)
     result = CliRunner().invoke(cli, ["auth", "check", "-c", str(config), "--json"], env=big.environ())
     report = json.loads(result.output)
-    by_name = {c["name"]: c for c in report["checks"]}
-    assert by_name["sign in + WhoAmI"]["result"] == "ok"
-    assert by_name["read organization"]["result"] == "ok"
-    assert by_name["read roles + role privileges"]["result"] == "ok"
-    assert result.exit_code == (0 if report["ok"] else 1)
+    by_name = {c["name"]: c["result"] for c in report["checks"]}
+    assert result.exit_code == 0, result.output
+    assert set(by_name.values()) == {"ok"}
+    for name in ("sign in + WhoAmI", "read organization", "read roles + role privileges",
+                 "prvWriteOrganization", "prvWriteMailbox", "prvWriteRole", "prvWriteUserSettings",
+                 "Graph: application permissions", "Exchange: admin API"):
+        assert name in by_name
     assert big.client_secret not in result.output
+
+
+def test_auth_check_names_missing_privileges(big: EmulatorInfo, tmp_path: Path) -> None:
+    config = tmp_path / "sssctl.toml"
+    config.write_text(FULL_CONFIG.split("[app_registrations.sss]", maxsplit=1)[0])
+    env = {**big.environ(), "SSSCTL_CLIENT_ID": c.LIMITED_APP_ID,
+           "SSSCTL_CLIENT_SECRET": c.LIMITED_APP_SECRET}
+    result = CliRunner().invoke(cli, ["auth", "check", "-c", str(config)], env=env)
+    assert result.exit_code == 1
+    assert "missing" in result.output and "prvWriteOrganization" in result.output
+    assert "add prvWriteOrganization to a security role" in result.output
 
 
 def test_auth_check_wrong_secret_exits_1_with_remedy(big: EmulatorInfo, tmp_path: Path) -> None:
