@@ -6,6 +6,7 @@ import gc
 import json
 import subprocess
 import sys
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -250,3 +251,19 @@ def test_auth_check_wrong_secret_exits_1_with_remedy(big: EmulatorInfo, tmp_path
     result = CliRunner().invoke(cli, ["auth", "check", "-c", str(config)], env=env)
     assert result.exit_code == 1
     assert "secret VALUE" in result.output and "wrong-secret-value" not in result.output
+
+
+def test_parallel_calls_share_the_limiter(big: EmulatorInfo, big_admin: AdminClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_clients(emulator_desired(big), environ=secret_environ(big), max_concurrency=4,
+                      options=fast_options(RecordingSleep())) as clients:
+        clients.dataverse.whoami()
+        big_admin.faults(latency_ms=20)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            answers = list(pool.map(lambda _: clients.dataverse.whoami().user_id, range(48)))
+        elapsed = time.monotonic() - started
+        assert len(set(answers)) == 1
+        assert elapsed >= 48 / 4 * 0.02 * 0.9  # at most 4 in flight, each at least 20 ms
+        assert clients.stats.total == 49 and clients.stats.retries == 0

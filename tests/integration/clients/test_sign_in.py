@@ -153,3 +153,20 @@ def test_region_variables_cannot_redirect_sign_in(emulator: EmulatorInfo,
     monkeypatch.setenv("MSAL_FORCE_REGION", "westus")
     monkeypatch.setenv("REGION_NAME", "westus")
     assert _graph_token(emulator, {}, secret_environ(emulator))
+
+
+def test_certificate_pfx_with_password(emulator: EmulatorInfo, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    pem = Path(emulator.client_certificate_file).read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    cert = x509.load_pem_x509_certificate(pem)
+    pfx = tmp_path / "client.pfx"
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"sssctl", key, cert, None, serialization.BestAvailableEncryption(b"pfx-passphrase-1")))  # type: ignore[arg-type]
+    token = _graph_token(emulator, {"method": "certificate", "certificate_file": pfx,
+                                    "certificate_password": SecretRef(env="PFX_PASSWORD")},
+                         {"PFX_PASSWORD": "pfx-passphrase-1"})
+    assert _claims(token)["appid"] == emulator.client_id
