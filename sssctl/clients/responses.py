@@ -45,7 +45,8 @@ def error_parts(body: Any, fallback: str) -> tuple[str | None, str, str | None]:
 
 
 def describe_status(response: httpx.Response) -> str:
-    text = response.text.strip()
+    """``HTTP 403 Forbidden: <start of a non-JSON body>``; some services answer with NUL bytes."""
+    text = "".join(ch for ch in response.text[:400] if ch.isprintable()).strip()
     snippet = text[:200] if text and not text.startswith("{") else ""
     status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
     return status + (f": {snippet}" if snippet else "")

@@ -154,3 +154,13 @@ def test_graph_filters_are_percent_encoded_and_keep_existing_query() -> None:
     list(graph(handler).list("applications?$count=true", params={"$filter": "displayName eq 'a+b'"}))
     raw = seen[0].url.raw_path.decode()
     assert raw == "/v1.0/applications?$count=true&$filter=displayName%20eq%20'a%2Bb'"
+
+
+def test_exchange_non_json_error_body_is_shown_printable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, content=b"\x00\x00Forbidden\x00")
+
+    with pytest.raises(ExchangeError) as caught:
+        exchange(handler).invoke("Get-ApplicationAccessPolicy")
+    assert caught.value.status == 403
+    assert "\x00" not in str(caught.value) and "Forbidden" in str(caught.value)
