@@ -213,3 +213,20 @@ def test_export_prints_a_config_that_validates(cli: Cli, tmp_path: Path) -> None
     path.write_text(exported.stdout)
     validated = cli.run("validate", str(path), config=False)
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_apply_stops_cleanly_and_rerun_converges(cli: Cli, admin: AdminClient) -> None:
+    admin.faults(latency_ms=120)
+    admin.reset_counters()
+    run = cli.start("apply", "--auto-approve")
+    wait_for(lambda: admin.counters()["writes"] >= 1 or run.poll() is not None, what="the first write")
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 1, out + err
+    assert "Interrupted" in err or "Apply interrupted" in out
+    assert not (cli.state_dir / "e2e.lock").exists()
+    assert LocalBackend(cli.state_dir, "e2e").read() is not None
+    admin.clear_faults()
+    assert cli.run("apply", "--auto-approve").returncode == 0
+    assert cli.run("plan", "--detailed-exitcode").returncode == 0
