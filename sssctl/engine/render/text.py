@@ -10,6 +10,10 @@ from sssctl.engine.render.common import field_rows, sample_of, spell, summary_li
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
             Action.UNKNOWN: "magenta", Action.NOOP: "cyan"}
 _SAMPLE_SHOWN = 10
+INCOMPLETE_NOTE = (
+    "Objects marked ? could not be read, so this plan is incomplete: apply will refuse it. "
+    "Unknown is not drift; fix the reason shown and plan again."
+)
 
 
 def render_change(change: Change, *, color: bool) -> list[str]:
@@ -45,4 +49,6 @@ def render(plan: Plan, *, color: bool = False) -> str:
             lines += [*render_change(change, color=color), ""]
     summary = summary_line(plan)
     lines.append(click.style(summary, bold=True) if color else summary)
+    if plan.unknown:
+        lines.append(INCOMPLETE_NOTE)
     return "\n".join(lines) + "\n"

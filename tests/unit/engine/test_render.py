@@ -33,7 +33,7 @@ def test_text_shows_symbols_fields_samples_reasons_and_summary() -> None:
     assert "  ? privilege.prvX" in out and "# could not be read: 403 denied" in out
     assert "sample: u0@contoso.com" in out and "(+2 more)" in out
     assert "org_setting.Same" not in out            # no-ops are not rendered
-    assert out.rstrip().endswith("Plan: 1 to add, 2 to change, 1 to destroy, 1 unknown.")
+    assert "Plan: 1 to add, 2 to change, 1 to destroy, 1 unknown.\nObjects marked ? could not be read" in out
     assert "\x1b[" not in out
 
 
