@@ -481,6 +481,7 @@ def build_token_provider(settings: SignInSettings) -> TokenProvider:
     where = f"{settings.cloud.login_url} (tenant {settings.tenant_id})"
     if method in ("client_secret", "certificate", "workload_identity"):
         client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
+        common = _msal_common(settings)  # settings first: a missing tenant is reported before secrets
         credential: Any
         if method == "client_secret":
             credential = resolve_secret(auth.client_secret, "auth.client_secret", settings.environ)
@@ -496,7 +497,7 @@ def build_token_provider(settings: SignInSettings) -> TokenProvider:
             credential = {"client_assertion": federated_assertion_source(auth, settings.environ,
                                                                          settings.http_client)}
         app = _msal_call(lambda: msal.ConfidentialClientApplication(
-            client_id, client_credential=credential, **_msal_common(settings)), method=method, where=where)
+            client_id, client_credential=credential, **common), method=method, where=where)
         return MsalClientProvider(method, app, client_id, where)
     if method == "managed_identity":
         identity: Any = (msal.UserAssignedManagedIdentity(client_id=auth.managed_identity_client_id)
