@@ -261,6 +261,8 @@ def cmd_show(inv: Invocation, *, plan_file: Path | None, fmt: str) -> int:
         inv.output.echo(f"{address}:")
         for key, value in (entry.get("managed") or {}).items():
             inv.output.echo(f"    {key} = {json.dumps(value, sort_keys=True)}")
+        for key, value in (entry.get("fingerprints") or {}).items():
+            inv.output.echo(f"    (fingerprint) {key} = {value}")
     return exitcodes.OK
 
 
@@ -272,6 +274,8 @@ def _backend(inv: Invocation) -> Any:
 
 def cmd_state_list(inv: Invocation) -> int:
     snapshot = _backend(inv).read()
+    if snapshot is None or not snapshot.resources:
+        inv.output.warn("No managed addresses in the state.")
     for address, entry in sorted((snapshot.resources if snapshot else {}).items()):
         inv.output.echo(f"{address}\t{entry.get('kind', '?')}\t{entry.get('updated_at', '')}")
     return exitcodes.OK

@@ -80,11 +80,17 @@ class LocalBackend:
         The previous snapshot is first copied to ``.bak`` (also atomically), so a reader
         always finds either the old or the new complete file, never half of one.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            self._atomic_write(self.backup_path, self.path.read_bytes())
         text = json.dumps(snapshot.to_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        self._atomic_write(self.path, text.encode("utf-8"))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                self._atomic_write(self.backup_path, self.path.read_bytes())
+            self._atomic_write(self.path, text.encode("utf-8"))
+        except OSError as exc:
+            raise StateError(
+                f"cannot write state file {self.path}: {exc.strerror or exc}. The last change was applied "
+                "but not recorded; fix the directory (space, permissions) and run apply again to record it"
+            ) from exc
 
     def _atomic_write(self, target: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.directory)

@@ -170,3 +170,11 @@ def test_live_view_shows_later_checkpoints(tmp_path: Path) -> None:
     assert dict(view) == {}
     store.record("approval", kind="approval", managed={"u": True}, fingerprints={}, before={"u": False})
     assert list(view) == ["approval"] and view["approval"]["managed"] == {"u": True} and len(view) == 1
+
+
+def test_an_unwritable_state_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    backend = LocalBackend(blocker, "x")
+    with pytest.raises(StateError, match=r"cannot write state file .* run apply again"):
+        backend.write(Snapshot.new(url=URL, organization_id=ORG, name="x"))
