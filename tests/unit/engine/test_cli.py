@@ -129,7 +129,7 @@ def test_destroy_restores_originals_and_forgets(world: World) -> None:
     assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": False}
     restored = {"require_for_users": False, "require_for_queues": False}
     assert world.kind("approval").live["approval"] == restored
-    assert run("state", "list").output == ""
+    assert run("state", "list").stdout == ""
 
 
 def test_refresh_reports_drift_without_changing_anything(world: World) -> None:
