@@ -8,6 +8,7 @@ them differently: Dataverse's hex codes, Graph's ``TooManyRequests`` and Entra's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from typing import Any
@@ -135,6 +136,9 @@ async def _drop(receive: Receive, send: Send) -> None:
     transport = getattr(getattr(receive, "__self__", None), "transport", None)
     if transport is not None:
         transport.abort()
+        # Wait for the server to notice the disconnect, so it does not log a missing response.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(_until_disconnected(receive), timeout=1.0)
         return
     start: Message = {
         "type": "http.response.start",
@@ -144,3 +148,8 @@ async def _drop(receive: Receive, send: Send) -> None:
     await send(start)
     await send({"type": "http.response.body", "body": b"{", "more_body": True})
     raise ConnectionAbortedError("connection dropped by fault injection")
+
+
+async def _until_disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

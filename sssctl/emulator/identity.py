@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -325,6 +325,9 @@ class Identity:
 
     async def token(self, request: Request) -> Response:
         form = await _form(request)
+        _merge_basic_auth(form, request.headers.get("authorization", ""))
+        if "resource" in form and "scope" not in form:  # v1 endpoint: resource instead of scope
+            form["scope"] = form["resource"].rstrip("/") + "/.default"
         try:
             _tenant(request)
             return JSONResponse(self._grant(form, str(request.url.path)))
@@ -362,6 +365,10 @@ class Identity:
             }
         )
 
+    def reset(self) -> None:
+        """Forget pending device codes; refresh tokens stay valid, as a user's sign-in would."""
+        self.device_codes.clear()
+
     def approve_device_codes(self, user_code: str | None = None) -> list[str]:
         """Approve one pending code (by user code) or all of them, as the admin user."""
         approved = []
@@ -377,6 +384,16 @@ class Identity:
                 {"statusCode": 401, "message": "The X-IDENTITY-HEADER is missing or wrong."}, status_code=401
             )
         resource = request.query_params.get("resource", "")
+        wanted_client = request.query_params.get("client_id")
+        if wanted_client and wanted_client.lower() != c.SSSCTL_APP_ID:
+            return JSONResponse(
+                {
+                    "statusCode": 400,
+                    "message": f"No managed identity with client_id {wanted_client} is "
+                    "assigned to this resource.",
+                },
+                status_code=400,
+            )
         audience = self.resource_for(resource)
         if audience is None:
             return JSONResponse(
@@ -684,6 +701,19 @@ class Identity:
             "id_token": id_token,
             "client_info": client_info,
         }
+
+
+def _merge_basic_auth(form: dict[str, str], authorization: str) -> None:
+    """client_secret_basic: the client id and secret in an HTTP Basic header."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return
+    try:
+        client_id, _, secret = base64.b64decode(value).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return
+    form.setdefault("client_id", unquote_plus(client_id))
+    form.setdefault("client_secret", unquote_plus(secret))
 
 
 async def _form(request: Request) -> dict[str, str]:

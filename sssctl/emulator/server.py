@@ -216,6 +216,7 @@ class Emulator:
         started = time.perf_counter()
         self.directory.reset(mailboxes=args["mailboxes"], large=args["dataset"] == "large")
         self.exchange.reset()
+        self.identity.reset()
         if dataverse:
             self.dataverse.reset(**args)
         self.counters.reset()

@@ -388,3 +388,24 @@ def test_consent_through_the_client_side_assignment_path(
     )
     assert _claims(result["access_token"])["roles"] == ["Directory.Read.All"]
     emulator_admin.reset()
+
+
+def test_v1_resource_parameter_and_basic_client_authentication(emulator: EmulatorInfo) -> None:
+    with _http(emulator) as http:
+        response = http.post(
+            f"{emulator.authority}/oauth2/token",
+            data={"grant_type": "client_credentials", "resource": emulator.graph_url},
+            auth=(emulator.client_id, emulator.client_secret),
+        )
+    assert response.status_code == 200, response.text
+    assert _claims(response.json()["access_token"])["aud"] == emulator.graph_url
+
+
+def test_managed_identity_with_an_unknown_client_id_is_refused(emulator: EmulatorInfo) -> None:
+    with _http(emulator) as http:
+        response = http.get(
+            emulator.msi_endpoint,
+            params={"api-version": "2019-08-01", "resource": emulator.graph_url, "client_id": "nobody"},
+            headers={"X-IDENTITY-HEADER": emulator.msi_header},
+        )
+    assert response.status_code == 400
