@@ -300,8 +300,12 @@ class HttpService:
             delay = self._retry_delay(response, error, replayable, attempt, started)
             if delay is None:
                 if error is not None:
+                    unsure = "" if replayable or _never_sent(error) else (
+                        "; the change may or may not have been made, so it was not sent again "
+                        "(run plan to see the current state)")
                     raise TransportError(
-                        f"{method} {self.service}:{target} failed after {attempt} attempt(s): {error}"
+                        f"{method} {self.service}:{target} failed after {attempt} attempt(s): "
+                        f"{type(error).__name__}: {error}{unsure}"
                     ) from error
                 assert response is not None
                 return response
@@ -363,8 +367,7 @@ class HttpService:
     ) -> float | None:
         """How long to wait before the next attempt, or None to stop here."""
         if error is not None:
-            sent_nothing = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-            if not (replayable or sent_nothing):
+            if not (replayable or _never_sent(error)):
                 return None
             delay = self.policy.backoff(attempt)
         else:
@@ -386,6 +389,11 @@ class HttpService:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _never_sent(error: httpx.TransportError) -> bool:
+    """Failures that happen before a byte of the request left (safe to send any method again)."""
+    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 def _ms(began: float) -> int:
