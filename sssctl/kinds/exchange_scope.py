@@ -198,9 +198,9 @@ class ExchangeScopeKind:
             group = str(original["group"])
         after = {"scope": f"scoped to {group}", "group": group}
         detail["group"] = group
-        if before is None:
+        if not policies:
             return Change(
-                address, Action.CREATE, None, after, f"{UNSCOPED}; restrict it to {group}", detail=detail
+                address, Action.CREATE, before, after, f"{UNSCOPED}; restrict it to {group}", detail=detail
             )
         if len(policies) == 1 and _matches(policies[0], group, known):
             return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
@@ -265,9 +265,10 @@ class ExchangeScopeKind:
         return []
 
 
-def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str]) -> dict[str, Any] | None:
+def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str]) -> dict[str, Any]:
+    """The scope as the plan shows it; no policy at all is said plainly, not left blank."""
     if not policies:
-        return None
+        return {"scope": UNSCOPED, "group": None}
     groups = sorted(_scope_label(p, known) for p in policies)
     if len(groups) == 1:
         return {"scope": f"scoped to {groups[0]}", "group": groups[0]}

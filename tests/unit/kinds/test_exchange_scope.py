@@ -27,6 +27,7 @@ def test_unscoped_app_plans_a_restrict_access_policy_and_says_so() -> None:
     world = scoped_world()
     change = by_address(world.plan(desired()))[ADDRESS]
     assert change.action is Action.CREATE
+    assert change.before == {"scope": UNSCOPED, "group": None}
     assert change.after == {"scope": f"scoped to {GROUP}", "group": GROUP}
     assert UNSCOPED in change.reason
 
@@ -125,4 +126,4 @@ def test_destroy_after_app_deleted_still_removes_the_policy_by_planned_app_id() 
 def test_describe_states_scope() -> None:
     world = scoped_world()
     observed = KIND.read(world.context(desired()))
-    assert KIND.describe(observed) == {ADDRESS: {"scope": UNSCOPED}}
+    assert KIND.describe(observed) == {ADDRESS: {"scope": UNSCOPED, "group": None}}
