@@ -38,14 +38,20 @@ DEPENDS_ON: Mapping[str, tuple[str, ...]] = {
 _WRITES = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
-def _blockers(kind: str) -> set[str]:
+def _blockers(kind: str, *, reverse: bool = False) -> set[str]:
+    """Kinds whose failure makes ``kind`` unsafe to run; inverted when tearing down."""
+    graph: dict[str, set[str]] = {}
+    for dependent, needs in DEPENDS_ON.items():
+        for needed in needs:
+            source, target = (needed, dependent) if reverse else (dependent, needed)
+            graph.setdefault(source, set()).add(target)
     seen: set[str] = set()
-    todo = list(DEPENDS_ON.get(kind, ()))
+    todo = list(graph.get(kind, ()))
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(DEPENDS_ON.get(name, ()))
+            todo.extend(graph.get(name, ()))
     return seen
 
 
@@ -99,12 +105,13 @@ Progress = Callable[[int, int, Change], None]
 
 class Applier:
     def __init__(self, kinds: Sequence[Kind], ctx: Context, store: StateStore, *, parallelism: int = 4,
-                 on_progress: Progress | None = None) -> None:
+                 on_progress: Progress | None = None, reverse: bool = False) -> None:
         self.kinds = {k.name: k for k in kinds}
         self.ctx = ctx
         self.store = store
         self.parallelism = max(1, parallelism)
         self.on_progress = on_progress
+        self.reverse = reverse
         self.report = ApplyReport()
         self._failed_kinds: set[str] = set()
         self._total = 0
@@ -118,7 +125,7 @@ class Applier:
                 if self.report.interrupted:
                     self._mark(batch, "not started", "interrupted before it started")
                     continue
-                blocked = _blockers(kind) & self._failed_kinds
+                blocked = _blockers(kind, reverse=self.reverse) & self._failed_kinds
                 if blocked:
                     why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
                     self._mark(batch, "skipped", why)

@@ -237,7 +237,8 @@ def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, target
         if _nothing_to_do(p):
             return exitcodes.OK
         report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
-                                          parallelism=parallelism, on_progress=progress.change_done)
+                                          parallelism=parallelism, on_progress=progress.change_done,
+                                          reverse=True)
     progress.clear()
     return report_apply(inv, report, getattr(s.clients, "stats", None))
 

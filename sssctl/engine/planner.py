@@ -83,9 +83,15 @@ def diff_all(kinds: Sequence[Kind], desired: Desired, reading: Reading,
     return changes
 
 
-def order(changes: Sequence[Change]) -> list[Change]:
-    """Safe kind order from the registry; the kind's own order inside a kind."""
-    indexed = sorted(enumerate(changes), key=lambda pair: (kind_rank(kind_of(pair[1].address)), pair[0]))
+def order(changes: Sequence[Change], *, reverse: bool = False) -> list[Change]:
+    """Safe kind order from the registry (reversed for destroy); the kind's own order inside a kind.
+
+    Tearing down runs the sequence backwards, as building it up runs it forwards: the
+    default profile comes back and mailbox defaults move off the custom profile before
+    that profile, and then its app registration, are removed.
+    """
+    sign = -1 if reverse else 1
+    indexed = sorted(enumerate(changes), key=lambda p: (sign * kind_rank(kind_of(p[1].address)), p[0]))
     return [change for _, change in indexed]
 
 
@@ -101,17 +107,16 @@ def run_guards(kinds: Sequence[Kind], ctx: Context, changes: Sequence[Change], r
 
 
 def compute_changes(kinds: Sequence[Kind], ctx: Context, *, targets: Sequence[str] = (),
-                    desired: Desired | None = None) -> tuple[list[Change], Reading]:
-    """Read, diff, filter by target, order and guard. Raises :class:`PlanRefused`.
+                    reverse: bool = False) -> tuple[list[Change], Reading]:
+    """Read, diff against ``ctx.desired``, filter by target, order and guard.
 
-    ``desired`` defaults to ``ctx.desired``; ``destroy`` passes an empty one so that every
-    recorded address gets its restore change.
+    Raises :class:`PlanRefused`. ``destroy`` hands in a context whose desired state is
+    empty, so every recorded address gets its restore change, and ``reverse=True``.
     """
-    wanted = desired if desired is not None else ctx.desired
     reading = read_all(kinds, ctx)
-    changes = diff_all(kinds, wanted, reading, ctx.state)
+    changes = diff_all(kinds, ctx.desired, reading, ctx.state)
     chosen = select((c.address for c in changes), targets)
-    ordered = order([c for c in changes if c.address in chosen])
+    ordered = order([c for c in changes if c.address in chosen], reverse=reverse)
     refusals = run_guards(kinds, ctx, ordered, reading)
     if refusals:
         raise PlanRefused(refusals)

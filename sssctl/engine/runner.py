@@ -135,9 +135,13 @@ def plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
 
 
 def destroy_plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
-    """Restore changes for everything recorded; the session then applies with an empty desired."""
+    """Restore changes for everything recorded, in reverse safe order.
+
+    The session keeps the empty desired state, so the kinds apply the restores with it.
+    """
     s.ctx = dataclasses.replace(s.ctx, desired=empty_desired(s.desired))
-    return plan(s, targets=targets)
+    changes, _ = compute_changes(s.kinds, s.ctx, targets=targets, reverse=True)
+    return s.plan_of(changes)
 
 
 def refresh(s: Session, *, targets: Sequence[str] = ()) -> Plan:
@@ -189,18 +193,22 @@ def require_complete(p: Plan) -> None:
 
 
 def execute(s: Session, p: Plan, *, parallelism: int,
-            on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
+            on_progress: Callable[[int, int, Change], None] | None = None,
+            reverse: bool = False) -> ApplyReport:
     require_complete(p)
-    return Applier(s.kinds, s.ctx, s.store, parallelism=parallelism, on_progress=on_progress).run(p.changes)
+    applier = Applier(s.kinds, s.ctx, s.store, parallelism=parallelism, on_progress=on_progress,
+                      reverse=reverse)
+    return applier.run(p.changes)
 
 
 def apply_interactive(s: Session, p: Plan, *, confirm: Callable[[Plan], bool], parallelism: int,
-                      on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
+                      on_progress: Callable[[int, int, Change], None] | None = None,
+                      reverse: bool = False) -> ApplyReport:
     """Apply a freshly computed plan after the user agreed (or ``--auto-approve``)."""
     require_complete(p)
     if p.actionable and not confirm(p):
         raise NotConfirmed("apply cancelled; nothing was changed")
-    return execute(s, p, parallelism=parallelism, on_progress=on_progress)
+    return execute(s, p, parallelism=parallelism, on_progress=on_progress, reverse=reverse)
 
 
 def apply_saved(s: Session, saved: planfile.SavedPlan, *, parallelism: int,

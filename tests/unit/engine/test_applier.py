@@ -114,3 +114,20 @@ def test_ctrl_c_stops_scheduling_and_keeps_what_completed(tmp_path: Path) -> Non
                         "org_setting.C": "not started"}
     assert set(backend.read().resources) == {"org_setting.A", "org_setting.B"}  # type: ignore[union-attr]
     assert report.summary().startswith("Apply interrupted: 2 changed")
+
+
+def test_tearing_down_skips_what_a_failed_dependent_still_needs(tmp_path: Path) -> None:
+    defaults = FakeKind("mailbox_defaults", lambda d: {},
+                        apply_errors={"mailbox_defaults": RuntimeError("412")})
+    custom = FakeKind("server_profile_custom", lambda d: {})
+    apps = FakeKind("app_registration", lambda d: {})
+    applier, _ = setup(tmp_path, [defaults, custom, apps])
+    applier.reverse = True
+    report = applier.run([
+        Change("mailbox_defaults", Action.UPDATE, {"p": "X"}, {"p": "default"}, "restore"),
+        Change('server_profile.custom["X"]', Action.DELETE, {"a": 1}, None, "created by sssctl"),
+        Change("app_registration.sss", Action.DELETE, {"a": 1}, None, "created by sssctl"),
+    ])
+    statuses = [o.status for o in report.outcomes]
+    assert statuses == ["failed", "skipped", "skipped"]
+    assert not custom.applied and not apps.applied

@@ -126,6 +126,7 @@ def test_destroy_restores_originals_and_forgets(world: World) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     result = run("destroy", "--auto-approve")
     assert result.exit_code == 0, result.output
+    assert result.stdout.index("~ org_setting.Alpha") < result.stdout.index("~ approval")   # backwards
     assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": False}
     restored = {"require_for_users": False, "require_for_queues": False}
     assert world.kind("approval").live["approval"] == restored

@@ -7,8 +7,8 @@ import pytest
 
 from sssctl.config.model import Approval, Desired, Environment
 from sssctl.engine.errors import PlanRefused
-from sssctl.engine.plan import Action
-from sssctl.engine.planner import compute_changes
+from sssctl.engine.plan import Action, Change
+from sssctl.engine.planner import compute_changes, order
 from sssctl.kinds.base import Context
 from tests.unit.engine.fakes import FakeDataverse, FakeKind, approval_wanted, org_settings_wanted
 
@@ -81,3 +81,11 @@ def test_removed_from_config_means_restore() -> None:
     changes, _ = compute_changes(kinds(), ctx_for(desired(), state))
     restore = [(c.address, c.action, c.after) for c in changes]
     assert restore == [("org_setting.A", Action.UPDATE, {"value": 0})]
+
+
+def test_destroy_order_is_the_safe_sequence_backwards() -> None:
+    changes = [Change(a, Action.DELETE, {}, None, "") for a in (
+        "app_registration.sss", 'server_profile.custom["X"]', "mailbox_defaults", "server_profile.default")]
+    backwards = [c.address for c in order(changes, reverse=True)]
+    assert backwards == ["server_profile.default", "mailbox_defaults", 'server_profile.custom["X"]',
+                         "app_registration.sss"]
