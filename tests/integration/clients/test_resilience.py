@@ -111,12 +111,16 @@ def test_no_secret_or_token_in_debug_logs(emulator: EmulatorInfo, calm: AdminCli
         calm.faults(throttle_probability=1.0)
         clients.graph.get(_me(emulator))
         clients.exchange.invoke("Get-ApplicationAccessPolicy")
+        clients.dataverse.whoami()
+        list(clients.dataverse.query("mailboxes", select=["mailboxid"], top=3))
         exchange_token = clients.token_provider.token(scope_for(emulator.exchange_url))
+        dataverse_token = clients.token_provider.token(scope_for(emulator.dataverse_url))
     text = debug_log.getvalue()
     events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     requests = [e for e in events if e.get("event") == "http.request"]
     assert requests, "debug logging should describe every request"
     assert {"method", "service", "target", "status", "duration_ms", "attempt"} <= set(requests[0])
-    for secret in (emulator.client_secret, graph_token, exchange_token):
+    assert {e["service"] for e in requests} == {"graph", "exchange", "dataverse"}
+    for secret in (emulator.client_secret, graph_token, exchange_token, dataverse_token):
         assert secret not in text
     assert "Bearer " not in text
