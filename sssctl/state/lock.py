@@ -82,7 +82,8 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
         "created_at": utc_now(),
         "command": command,
     }
-    with FileLock(str(path) + ".guard", timeout=30):
+    # The guard file stays (deleting a lock file others may wait on breaks the mutex); hidden.
+    with FileLock(str(path.with_name(f".{path.name}.guard")), timeout=30):
         if _try_create(path, info):
             return info
         current = read_lock(path) or {}
