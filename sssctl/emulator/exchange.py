@@ -126,7 +126,7 @@ class ExchangeService:
                 rows = self._run(name, parameters)
         except CmdletError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
-        return self._page(request, name, rows)
+        return self._page(request, rows)
 
     def _authorize(self, authorization: str | None) -> Response | None:
         try:
@@ -167,7 +167,7 @@ class ExchangeService:
             )
         return handler(parameters)
 
-    def _page(self, request: Request, name: str, rows: list[dict[str, Any]]) -> Response:
+    def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
         size = _page_size(request.headers.get("prefer", ""))
         start = int(request.query_params.get("$skiptoken", "0") or 0)
         page = rows[start : start + size]
@@ -186,7 +186,6 @@ class ExchangeService:
             body["@odata.nextLink"] = (
                 f"{self.base_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand?$skiptoken={start + size}"
             )
-        del name
         return JSONResponse(body)
 
     # --- cmdlets -----------------------------------------------------------------------

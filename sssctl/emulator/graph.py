@@ -151,9 +151,8 @@ class GraphService:
             ) from exc
 
     def _route(self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]) -> Response:
-        method, key = request.method, _key(m)
         is_app = m["set"] == "applications"
-        if key is None:
+        if _key(m) is None:
             return self._collection(request, is_app, caller, body)
         sub = m["sub"]
         if sub is None:
@@ -168,7 +167,6 @@ class GraphService:
         handler = handlers.get((is_app, sub))
         if handler is None:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{sub}'.")
-        del method
         return handler(request, m, caller, body)
 
     # --- permissions -------------------------------------------------------------------

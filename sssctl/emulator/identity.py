@@ -29,7 +29,7 @@ from starlette.routing import Route
 from sssctl.emulator import constants as c
 from sssctl.emulator.certs import thumbprints
 from sssctl.emulator.context import Caller, InvalidToken
-from sssctl.emulator.directory import GLOBAL_ADMIN_ROLE, Directory, now_utc, secret_hash
+from sssctl.emulator.directory import GLOBAL_ADMIN_ROLE, Application, Directory, now_utc, secret_hash
 from sssctl.logging import register_secret
 
 _RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
@@ -448,7 +448,7 @@ class Identity:
             "access_token": token,
         }
 
-    def _application(self, client_id: str) -> Any:
+    def _application(self, client_id: str) -> Application:
         app = self.directory.app_by_app_id(client_id) if client_id else None
         if app is None:
             raise LoginError(
@@ -491,7 +491,7 @@ class Identity:
                 raise _unknown_resource(resource)
         return scopes
 
-    def _check_secret(self, app: Any, secret: str) -> str:
+    def _check_secret(self, app: Application, secret: str) -> str:
         wanted = secret_hash(secret)
         for credential in app.data["passwordCredentials"]:
             if app.secret_hashes.get(credential["keyId"]) == wanted:
@@ -513,7 +513,7 @@ class Identity:
             401,
         )
 
-    def _check_assertion(self, app: Any, assertion: str, path: str) -> str:
+    def _check_assertion(self, app: Application, assertion: str, path: str) -> str:
         try:
             header = jwt.get_unverified_header(assertion)
             unverified = jwt.decode(assertion, options={"verify_signature": False})
@@ -525,7 +525,7 @@ class Identity:
         self._check_federated(app, assertion, unverified)
         return "2"
 
-    def _check_certificate(self, app: Any, assertion: str, header: dict[str, Any], path: str) -> None:
+    def _check_certificate(self, app: Application, assertion: str, header: dict[str, Any], path: str) -> None:
         der = self._registered_certificate(app, header)
         public_key = load_der_x509_certificate(der).public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):
@@ -561,7 +561,7 @@ class Identity:
                 700023, "invalid_client", "Client assertion subject does not match the client id.", 401
             )
 
-    def _registered_certificate(self, app: Any, header: dict[str, Any]) -> bytes:
+    def _registered_certificate(self, app: Application, header: dict[str, Any]) -> bytes:
         sent_sha1, sent_sha256 = header.get("x5t"), header.get("x5t#S256")
         for credential in app.data["keyCredentials"]:
             blob = app.key_blobs.get(credential["keyId"])
@@ -580,7 +580,7 @@ class Identity:
             401,
         )
 
-    def _check_federated(self, app: Any, assertion: str, unverified: dict[str, Any]) -> None:
+    def _check_federated(self, app: Application, assertion: str, unverified: dict[str, Any]) -> None:
         matches = [
             f
             for f in app.federated

@@ -8,6 +8,7 @@ under ``/graph``, Exchange under ``/exchange`` and the admin API under ``/_emula
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import secrets
 import shutil
@@ -344,8 +345,6 @@ async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
         return {}
-    import json
-
     try:
         body = json.loads(raw)
     except ValueError:
