@@ -153,6 +153,8 @@ class AppRegistrationKind:
         if key not in desired.app_registrations:
             if recorded is None:
                 return Change(address, Action.NOOP, before, before, "not managed", detail=detail)
+            if before is None:
+                return _forget(address, "no longer in the config and already gone from Entra ID", detail)
             if recorded.get("original") is None:
                 reason = "no longer in the config: sssctl created it, so it is deleted"
                 return Change(address, Action.DELETE, before, None, reason, detail=detail)
@@ -192,6 +194,8 @@ class AppRegistrationKind:
             if recorded is None:
                 return Change(address, Action.NOOP, before, before, "not managed", detail=detail)
             detail["remove_now"] = list(secret.get("ours", []))
+            if not detail["remove_now"]:
+                return _forget(address, "no secret created by sssctl is left on the app", detail)
             return Change(
                 address,
                 Action.DELETE,
@@ -261,6 +265,11 @@ class AppRegistrationKind:
                         "remove or repoint that profile in the same plan"
                     )
         return refusals
+
+
+def _forget(address: str, reason: str, detail: Mapping[str, Any]) -> Change:
+    """Nothing left to write: the engine just drops the address from state."""
+    return Change(address, Action.NOOP, None, None, reason, detail={**detail, "forget": True})
 
 
 # --- helpers: values ------------------------------------------------------------------------------

@@ -266,3 +266,32 @@ def test_decide_secret_without_profiles_keeps_no_secret() -> None:
     decision = c5.decide_secret(facts, T0, 180)
     assert decision.reason is None
     assert decision.remove_now == ("k1",)
+
+
+def test_app_deleted_out_of_band_after_leaving_the_config_is_just_forgotten() -> None:
+    world = World()
+    world.apply(desired())
+    world.dataverse.profiles.clear()
+    app = world.graph.app_by_unique("sssctl-contoso-prod-sss")
+    world.graph.apps.pop(app["id"])
+    empty = desired(apps=False, profiles=(), group=None)
+    changes = by_address(world.plan(empty))
+    for address in ("app_registration.sss", "app_registration.sss.credential"):
+        assert changes[address].action is Action.NOOP
+        assert changes[address].detail["forget"] is True
+    world.apply(empty)
+    assert not [a for a in world.state if a.startswith("app_registration")]
+
+
+def test_changing_only_rotate_days_updates_state_without_writes() -> None:
+    world = World()
+    world.apply(desired())
+    writes = world.graph.writes
+    cred = by_address(world.plan(desired(rotate_days=365)))["app_registration.sss.credential"]
+    assert cred.action is Action.UPDATE
+    assert cred.before["rotate_days"] == 180 and cred.after["rotate_days"] == 365
+    assert not cred.detail.get("new_secret")
+    world.apply(desired(rotate_days=365))
+    assert world.graph.writes == writes
+    assert world.state["app_registration.sss.credential"]["managed"]["rotate_days"] == 365
+    assert actionable(world.plan(desired(rotate_days=365))) == []
