@@ -474,48 +474,63 @@ def _msal_common(settings: SignInSettings) -> dict[str, Any]:
     }
 
 
+def _confidential_provider(settings: SignInSettings, where: str) -> TokenProvider:
+    """App-only sign-in with a secret, a certificate or a federated assertion."""
+    auth = settings.auth
+    client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
+    common = _msal_common(settings)  # settings first: a missing tenant is reported before secrets
+    credential: Any
+    if auth.method == "client_secret":
+        credential = resolve_secret(auth.client_secret, "auth.client_secret", settings.environ)
+    elif auth.method == "certificate":
+        if auth.certificate_file is None:
+            raise AuthError("auth.certificate_file is not configured",
+                            remedy="set auth.certificate_file or SSSCTL_CLIENT_CERTIFICATE")
+        password = (
+            resolve_secret(auth.certificate_password, "auth.certificate_password", settings.environ)
+            if auth.certificate_password else None)
+        credential = load_certificate(auth.certificate_file, password).for_msal()
+    else:
+        credential = {"client_assertion": federated_assertion_source(auth, settings.environ,
+                                                                     settings.http_client)}
+    app = _msal_call(lambda: msal.ConfidentialClientApplication(
+        client_id, client_credential=credential, **common), method=auth.method, where=where)
+    return MsalClientProvider(auth.method, app, client_id, where)
+
+
+def _device_code_provider(settings: SignInSettings, where: str) -> TokenProvider:
+    """A person signs in once; the cache file lets later runs refresh silently."""
+    auth = settings.auth
+    client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
+    common = _msal_common(settings)
+    cache_file = auth.token_cache or default_token_cache(settings.environ)
+    cache = msal.SerializableTokenCache()
+    if cache_file.exists():
+        try:
+            cache.deserialize(cache_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cache = msal.SerializableTokenCache()  # unreadable cache: sign in again, then overwrite it
+    app = _msal_call(lambda: msal.PublicClientApplication(client_id, token_cache=cache, **common),
+                     method="device_code", where=where)
+    return DeviceCodeProvider(app, cache, cache_file, client_id=client_id, where=where,
+                              prompt=settings.prompt)
+
+
 def build_token_provider(settings: SignInSettings) -> TokenProvider:
     """The provider for ``auth.method``; resolves secrets now, so a missing one fails early."""
     auth = settings.auth
-    method = auth.method
     where = f"{settings.cloud.login_url} (tenant {settings.tenant_id})"
-    if method in ("client_secret", "certificate", "workload_identity"):
-        client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
-        common = _msal_common(settings)  # settings first: a missing tenant is reported before secrets
-        credential: Any
-        if method == "client_secret":
-            credential = resolve_secret(auth.client_secret, "auth.client_secret", settings.environ)
-        elif method == "certificate":
-            if auth.certificate_file is None:
-                raise AuthError("auth.certificate_file is not configured",
-                                remedy="set auth.certificate_file or SSSCTL_CLIENT_CERTIFICATE")
-            password = (
-                resolve_secret(auth.certificate_password, "auth.certificate_password", settings.environ)
-                if auth.certificate_password else None)
-            credential = load_certificate(auth.certificate_file, password).for_msal()
-        else:
-            credential = {"client_assertion": federated_assertion_source(auth, settings.environ,
-                                                                         settings.http_client)}
-        app = _msal_call(lambda: msal.ConfidentialClientApplication(
-            client_id, client_credential=credential, **common), method=method, where=where)
-        return MsalClientProvider(method, app, client_id, where)
-    if method == "managed_identity":
+    if auth.method in ("client_secret", "certificate", "workload_identity"):
+        return _confidential_provider(settings, where)
+    if auth.method == "managed_identity":
         identity: Any = (msal.UserAssignedManagedIdentity(client_id=auth.managed_identity_client_id)
                          if auth.managed_identity_client_id else msal.SystemAssignedManagedIdentity())
         client = msal.ManagedIdentityClient(identity, http_client=MsalHttpAdapter(settings.http_client))
         return ManagedIdentityProvider(client, auth.managed_identity_client_id)
-    if method == "device_code":
-        client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
-        cache_file = auth.token_cache or default_token_cache(settings.environ)
-        cache = msal.SerializableTokenCache()
-        if cache_file.exists():
-            cache.deserialize(cache_file.read_text(encoding="utf-8"))
-        app = _msal_call(lambda: msal.PublicClientApplication(
-            client_id, token_cache=cache, **_msal_common(settings)), method=method, where=where)
-        return DeviceCodeProvider(app, cache, cache_file, client_id=client_id, where=where,
-                                  prompt=settings.prompt)
-    if method == "azure_cli":
+    if auth.method == "device_code":
+        return _device_code_provider(settings, where)
+    if auth.method == "azure_cli":
         return AzureCliProvider(settings.tenant_id, settings.environ)
-    raise AuthError(f"unknown auth.method {method!r}",
+    raise AuthError(f"unknown auth.method {auth.method!r}",
                     remedy="use client_secret, certificate, workload_identity, managed_identity, "
                            "device_code or azure_cli")
