@@ -170,3 +170,19 @@ def test_certificate_pfx_with_password(emulator: EmulatorInfo, tmp_path: Path) -
                                     "certificate_password": SecretRef(env="PFX_PASSWORD")},
                          {"PFX_PASSWORD": "pfx-passphrase-1"})
     assert _claims(token)["appid"] == emulator.client_id
+
+
+def test_device_code_with_an_unreadable_cache_signs_in_again(emulator: EmulatorInfo,
+                                                             emulator_admin: AdminClient,
+                                                             tmp_path: Path) -> None:
+    cache = tmp_path / "msal.json"
+    cache.write_text("{ not json")
+    prompts = io.StringIO()
+    approver = threading.Thread(target=_approve_when_asked, args=(emulator_admin, prompts), daemon=True)
+    approver.start()
+    desired = emulator_desired(emulator, method="device_code", token_cache=cache)
+    with open_clients(desired, environ={}, options=ClientOptions(prompt=prompts)) as clients:
+        assert clients.dataverse.whoami().user_id
+    approver.join(5)
+    assert json.loads(cache.read_text())["RefreshToken"]
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
