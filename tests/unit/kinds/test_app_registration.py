@@ -137,11 +137,17 @@ def test_rotation_is_due_after_rotate_days_and_old_secret_removed_after_the_swit
 
 def test_secret_close_to_expiry_rotates_even_if_young() -> None:
     world = World()
-    world.apply(desired(rotate_days=400))
-    world.now = T0 + (400 + c5.GRACE_DAYS - 10) * DAY
-    # rotate_days lowered would also trigger; keep it at 400 so only the expiry rule fires
-    facts_reason = by_address(world.plan(desired(rotate_days=400)))["app_registration.sss.credential"].reason
-    assert "expires on" in facts_reason or "days old" in facts_reason
+    world.apply(desired())
+    [cred] = world.graph.app_by_unique("sssctl-contoso-prod-sss")["passwordCredentials"]
+    cred["endDateTime"] = c5.iso(T0 + 40 * DAY)  # shortened elsewhere: 40 days of life
+    world.now = T0 + 5 * DAY
+    assert actionable(world.plan(desired())) == []
+    world.now = T0 + 11 * DAY  # 29 days left: inside the grace
+    change = by_address(world.plan(desired()))["app_registration.sss.credential"]
+    assert change.reason.endswith(f"expires on {c5.day(T0 + 40 * DAY)} (within the 30-day grace)")
+    world.apply(desired())
+    [fresh] = world.graph.app_by_unique("sssctl-contoso-prod-sss")["passwordCredentials"]
+    assert fresh["keyId"] != cred["keyId"]
 
 
 def test_secret_deleted_on_the_app_is_drift_and_replaced() -> None:
@@ -295,3 +301,59 @@ def test_changing_only_rotate_days_updates_state_without_writes() -> None:
     assert world.graph.writes == writes
     assert world.state["app_registration.sss.credential"]["managed"]["rotate_days"] == 365
     assert actionable(world.plan(desired(rotate_days=365))) == []
+
+
+def _facts(*profiles: c5.ProfileFacts, creds: list | None = None) -> c5.SecretFacts:
+    app = {
+        "appId": "app-1",
+        "passwordCredentials": creds
+        or [
+            {
+                "keyId": "k1",
+                "displayName": "sssctl sss",
+                "startDateTime": c5.iso(T0),
+                "endDateTime": c5.iso(T0 + 300 * DAY),
+            },
+        ],
+    }
+    return c5.SecretFacts("sss", app, profiles=profiles, recorded={"latest_key_id": "k1"})
+
+
+def test_decide_secret_profiles_holding_different_secrets_need_a_new_one() -> None:
+    a = c5.ProfileFacts("A", True, True, "app-1", "k1")
+    b = c5.ProfileFacts("B", True, True, "app-1", "k0")
+    decision = c5.decide_secret(_facts(a, b), T0, 180)
+    assert decision.reason == "the server profiles using this app hold different secrets"
+    assert decision.retire == ("k1",)
+
+
+def test_decide_secret_profile_on_another_client_id_needs_a_new_one() -> None:
+    profile = c5.ProfileFacts("A", True, True, "someone-else", "k1")
+    assert "points at another client id" in (c5.decide_secret(_facts(profile), T0, 180).reason or "")
+
+
+def test_decide_secret_up_to_date_keeps_the_held_secret_and_lists_leftovers() -> None:
+    creds = [
+        {
+            "keyId": "k1",
+            "displayName": "sssctl sss",
+            "startDateTime": c5.iso(T0),
+            "endDateTime": c5.iso(T0 + 300 * DAY),
+        },
+        {
+            "keyId": "k9",
+            "displayName": "sssctl sss old",
+            "startDateTime": c5.iso(T0),
+            "endDateTime": c5.iso(T0 + 9 * DAY),
+        },
+        {
+            "keyId": "ops",
+            "displayName": "break-glass",
+            "startDateTime": c5.iso(T0),
+            "endDateTime": c5.iso(T0 + 9 * DAY),
+        },
+    ]
+    decision = c5.decide_secret(_facts(c5.ProfileFacts("A", True, True, "APP-1", "k1"), creds=creds), T0, 180)
+    assert decision.reason is None
+    assert decision.current is not None and decision.current["keyId"] == "k1"
+    assert decision.remove_now == ("k9",)

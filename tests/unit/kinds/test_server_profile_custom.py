@@ -178,3 +178,9 @@ def test_observed_exposes_profile_existence_for_the_default_profile_guard() -> N
     observed = KIND.read(world.context(desired()))
     assert observed.extra["profiles"]["Contoso EXO"]["exists"] is True
     assert KIND.describe(observed)[ADDRESS]["active"] is True
+
+
+def test_guard_accepts_mailbox_defaults_on_an_existing_unmanaged_profile() -> None:
+    world = World()
+    world.dataverse.create("emailserverprofiles", {"name": "Legacy EXO"})
+    assert world.guard(desired(profiles=(), mailbox_profile="Legacy EXO")) == []
