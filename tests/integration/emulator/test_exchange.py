@@ -43,6 +43,7 @@ def shell(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Shell
     url = f"{emulator.exchange_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand"
     with trusting_client(emulator, headers={"Authorization": f"Bearer {token}"}) as http:
         yield Shell(http, url)
+    emulator_admin.reset()
 
 
 def test_new_policy_then_get_returns_it(shell: Shell) -> None:

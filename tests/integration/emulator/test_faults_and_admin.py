@@ -21,6 +21,7 @@ def admin(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Admin
     emulator_admin.clear_faults()
     yield emulator_admin
     emulator_admin.clear_faults()
+    emulator_admin.reset()
 
 
 def _graph_get(info: EmulatorInfo, admin: AdminClient) -> httpx.Response:

@@ -32,6 +32,7 @@ def graph(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[httpx
     ) as client:
         yield client
     emulator_admin.clear_faults()
+    emulator_admin.reset()
 
 
 def _upsert(graph: httpx.Client, name: str, **body: Any) -> httpx.Response:
