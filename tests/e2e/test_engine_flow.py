@@ -201,7 +201,10 @@ def test_audit_ranks_the_seeded_weaknesses_and_fails_on_high(cli: Cli, admin: Ad
 
 
 def test_export_prints_a_config_that_validates(cli: Cli, tmp_path: Path) -> None:
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     exported = cli.run("export")
     assert exported.returncode == 0, exported.stderr

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 
 from sssctl.audit.baseline import baseline
 from sssctl.audit.checks import fails, findings_of, render_table
