@@ -341,9 +341,10 @@ def _body(ctx: Context, change: Change, with_secret: Mapping[str, Any] | None) -
     body.update(
         exchangeonlinetenantid=detail["tenant_id"],
         oauthclientid=_app_id_now(ctx, str(detail["app_key"])),
-        statecode=0,
-        statuscode=1,
     )
+    if change.action is Action.UPDATE:
+        # A new record starts active; state columns belong to updates (SetState via PATCH).
+        body.update(statecode=0, statuscode=1)
     if with_secret is not None:
         body["oauthclientsecret"] = with_secret["text"]
     return body

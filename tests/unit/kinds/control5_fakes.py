@@ -242,7 +242,13 @@ class FakeDataverse:
         assert entity_set == "emailserverprofiles"
         self.writes += 1
         profile_id = _id()
-        row = {"emailserverprofileid": profile_id, "@odata.etag": 'W/"1"', "isoauthclientsecretset": False}
+        row = {
+            "emailserverprofileid": profile_id,
+            "@odata.etag": 'W/"1"',
+            "isoauthclientsecretset": False,
+            "statecode": 0,
+            "statuscode": 1,
+        }
         self.profiles[profile_id] = row
         self._store(profile_id, body)
         return profile_id
