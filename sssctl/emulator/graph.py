@@ -46,7 +46,7 @@ _APP_WRITE = "Application.ReadWrite.All"
 _ASSIGN_WRITE = "AppRoleAssignment.ReadWrite.All"
 _PATH = re.compile(
     r"^/v1\.0/(?P<set>applications|servicePrincipals)"
-    r"(?:\((?P<alt>appId|uniqueName)='(?P<altvalue>[^']*)'\)|/(?P<id>[^/]+))?"
+    r"(?:\((?P<alt>appId|uniqueName)='(?P<altvalue>(?:[^']|'')*)'\)|/(?P<id>[^/]+))?"
     r"(?:/(?P<sub>[^/]+)(?:/(?P<subid>[^/]+))?)?/?$"
 )
 _FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$")
@@ -261,7 +261,7 @@ class GraphService:
         prefer = request.headers.get("prefer", "").lower()
         if m["alt"] != "uniqueName" or "create-if-missing" not in prefer:
             raise _not_found(key)
-        created = self._create_application(body, m["altvalue"])
+        created = self._create_application(body, _alt_value(m))
         return JSONResponse(
             {"@odata.context": f"{self.base_url}/v1.0/$metadata#applications/$entity", **created},
             status_code=201,
@@ -583,7 +583,7 @@ class GraphService:
 
     def _app(self, m: re.Match[str]) -> Application | None:
         if m["alt"]:
-            return self._find_app_by(m["alt"], m["altvalue"])
+            return self._find_app_by(m["alt"], _alt_value(m))
         return self._find_app_by("id", m["id"])
 
     def _visible_app(self, m: re.Match[str]) -> Application:
@@ -600,7 +600,7 @@ class GraphService:
 
     def _sp(self, m: re.Match[str]) -> dict[str, Any] | None:
         if m["alt"] == "appId":
-            return self.directory.sp_by_app_id(m["altvalue"])
+            return self.directory.sp_by_app_id(_alt_value(m))
         if m["alt"]:
             raise _bad(f"Alternate key '{m['alt']}' is not supported for servicePrincipals.")
         return self.directory.service_principals.get(m["id"])
@@ -644,6 +644,11 @@ class GraphService:
                 f"{self.base_url}{request.url.path.removeprefix(c.GRAPH_PREFIX)}?" + urlencode(query)
             )
         return JSONResponse(body)
+
+
+def _alt_value(m: re.Match[str]) -> str:
+    """An OData string literal doubles its quotes: ``'O''Brien'`` means O'Brien."""
+    return str(m["altvalue"]).replace("''", "'")
 
 
 def _key(m: re.Match[str]) -> str | None:

@@ -274,3 +274,14 @@ def test_throttle_fault_sends_fractional_retry_after(
     emulator_admin.clear_faults()
     assert emulator_admin.counters()["throttled"] == 1
     assert graph.get("/applications").status_code == 200
+
+
+def test_alternate_key_with_a_quote_is_unescaped(graph: httpx.Client) -> None:
+    created = graph.patch(
+        "/applications(uniqueName='o''brien')",
+        json={"displayName": "x"},
+        headers={"Prefer": "create-if-missing"},
+    )
+    assert created.status_code == 201
+    assert created.json()["uniqueName"] == "o'brien"
+    assert graph.get("/applications(uniqueName='o''brien')").status_code == 200

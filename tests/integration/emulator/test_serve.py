@@ -102,3 +102,22 @@ def test_non_loopback_host_is_refused_with_a_reason(tmp_path: Path) -> None:
     assert out == ""
     assert "only serves loopback" in err
     assert "Traceback" not in err
+
+
+def test_busy_port_and_bad_dataset_fail_with_a_reason() -> None:
+    import socket
+
+    from sssctl.emulator import running_emulator
+    from sssctl.emulator.server import EmulatorError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with (
+            pytest.raises(EmulatorError, match=f"cannot listen on 127.0.0.1:{port}"),
+            running_emulator(port=port),
+        ):
+            pass
+    with pytest.raises(EmulatorError, match="unknown dataset 'huge'"), running_emulator(dataset="huge"):
+        pass
