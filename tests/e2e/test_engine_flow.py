@@ -159,6 +159,9 @@ def test_secrets_never_reach_state_plans_or_logs(cli: Cli, emulator: EmulatorInf
     plan_file = tmp_path / "p.plan"
     outputs = [cli.run("-vv", "plan", "--out", str(plan_file)), cli.run("-vv", "apply", str(plan_file))]
     outputs.append(cli.run("-vv", "plan", "--json"))
+    assert [o.returncode for o in outputs] == [0, 0, 0], outputs[1].stdout + outputs[1].stderr
+    summary = json.loads(outputs[2].stdout)["summary"]
+    assert summary["add"] + summary["change"] + summary["destroy"] + summary["unknown"] == 0
     texts = [o.stdout + o.stderr for o in outputs]
     texts += [plan_file.read_text(), cli.state_file.read_text()]
     for text in texts:
