@@ -166,11 +166,15 @@ def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, ref
     return plan_exit_code(p, detailed=detailed)
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], bool]:
     def confirm(p: Plan) -> bool:
         if auto_approve:
             return True
-        if not sys.stdin.isatty():
+        if not stdin_is_terminal():
             raise NotConfirmed(
                 "stdin is not a terminal, so sssctl cannot ask for confirmation; "
                 "use --auto-approve, or save a plan with `sssctl plan --out FILE` and apply that file"

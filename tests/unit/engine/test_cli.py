@@ -167,3 +167,15 @@ def test_show_without_plan_prints_the_state(world: World) -> None:
 def test_missing_config_is_an_error_not_a_traceback(world: World, tmp_path: Path) -> None:
     result = run("plan", "-c", str(tmp_path / "nope.toml"))
     assert result.exit_code == 1 and "Traceback" not in result.output + result.stderr
+
+
+def test_apply_asks_on_a_terminal_and_respects_no(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sssctl.engine import commands
+
+    monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
+    declined = CliRunner().invoke(cli, ["apply"], input="n\n")
+    assert declined.exit_code == 1 and "Apply these 2 changes? [y/N]" in declined.output
+    assert "apply cancelled; nothing was changed" in declined.stderr
+    assert not world.kind("approval").applied
+    accepted = CliRunner().invoke(cli, ["apply"], input="y\n")
+    assert accepted.exit_code == 0 and world.kind("approval").applied == ["approval"]
