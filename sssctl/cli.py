@@ -97,7 +97,15 @@ def schema_command() -> None:
 
 @cli.group("emulator")
 def emulator_group() -> None:
-    """Local HTTPS emulator of Entra ID login, Dataverse, Microsoft Graph and Exchange admin."""
+    """Local HTTPS emulator of Entra ID login, Dataverse, Microsoft Graph and Exchange admin.
+
+    Point sssctl at it through the environment file it writes:
+
+    \b
+        sssctl emulator serve --env-file emulator.env &
+        set -a; . ./emulator.env; set +a
+        sssctl plan -c configs/hardened.toml
+    """
 
 
 _PROBABILITY = click.FloatRange(0.0, 1.0)

@@ -169,7 +169,15 @@ class ExchangeService:
 
     def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
         size = _page_size(request.headers.get("prefer", ""))
-        start = int(request.query_params.get("$skiptoken", "0") or 0)
+        token = request.query_params.get("$skiptoken", "0") or "0"
+        if not token.isdigit():
+            return JSONResponse(
+                CmdletError(
+                    "Microsoft.Exchange.Admin.OData.Core.ODataException", "The skip token is invalid."
+                ).body(),
+                status_code=400,
+            )
+        start = int(token)
         page = rows[start : start + size]
         selected = request.query_params.get("$select")
         if selected:
