@@ -106,6 +106,11 @@ def _msal_call(call: Callable[[], Any], *, method: str, where: str) -> Any:
     try:
         return call()
     except httpx.HTTPError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise AuthError(
+                f"sign-in ({method}): the TLS certificate of {where} is not trusted: {exc}",
+                remedy="if it is signed by a private CA (the emulator's, a proxy's), set "
+                       "environment.endpoints.ca_bundle or SSSCTL_CA_BUNDLE to its PEM file") from exc
         raise AuthError(f"sign-in ({method}) could not reach {where}: {exc}",
                         remedy="check the login URL / cloud and the network; TLS is always verified "
                                "(add a CA with environment.endpoints.ca_bundle if needed)") from exc

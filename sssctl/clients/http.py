@@ -299,6 +299,12 @@ class HttpService:
                 target=target, attempt=attempt)
             delay = self._retry_delay(response, error, replayable, attempt, started)
             if delay is None:
+                if error is not None and _tls_refused(error):
+                    raise TransportError(
+                        f"{method} {self.service}:{target}: the server's TLS certificate is not trusted "
+                        f"({error}); if it is a private CA (the emulator's, a proxy's), set "
+                        "environment.endpoints.ca_bundle or SSSCTL_CA_BUNDLE to its PEM file"
+                    ) from error
                 if error is not None:
                     unsure = "" if replayable or _never_sent(error) else (
                         "; the change may or may not have been made, so it was not sent again "
@@ -367,6 +373,8 @@ class HttpService:
     ) -> float | None:
         """How long to wait before the next attempt, or None to stop here."""
         if error is not None:
+            if _tls_refused(error):
+                return None  # an untrusted certificate will not become trusted by waiting
             if not (replayable or _never_sent(error)):
                 return None
             delay = self.policy.backoff(attempt)
@@ -389,6 +397,16 @@ class HttpService:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _tls_refused(error: BaseException) -> bool:
+    """True when certificate verification (not the network) failed."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _never_sent(error: httpx.TransportError) -> bool:

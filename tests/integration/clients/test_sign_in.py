@@ -186,3 +186,17 @@ def test_device_code_with_an_unreadable_cache_signs_in_again(emulator: EmulatorI
     approver.join(5)
     assert json.loads(cache.read_text())["RefreshToken"]
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+
+
+def test_untrusted_tls_is_explained_at_once(emulator: EmulatorInfo) -> None:
+    from dataclasses import replace
+
+    desired = emulator_desired(emulator)
+    desired = replace(desired, environment=replace(
+        desired.environment, endpoints=replace(desired.environment.endpoints, ca_bundle=None)))
+    started = time.monotonic()
+    with pytest.raises(AuthError, match="not trusted") as caught, open_clients(
+            desired, environ=secret_environ(emulator)) as clients:
+        clients.dataverse.whoami()
+    assert caught.value.remedy and "ca_bundle" in caught.value.remedy
+    assert time.monotonic() - started < 5

@@ -188,3 +188,18 @@ def test_rate_limiter_caps_concurrency() -> None:
     assert blocked.wait(2)
     small.release()
     small.release()
+
+
+def test_untrusted_certificate_is_not_retried_and_names_the_fix() -> None:
+    import ssl
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise ssl.SSLCertVerificationError("certificate verify failed: self-signed certificate")
+        except ssl.SSLError as exc:
+            raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed") from exc
+
+    svc, sleeps = service(handler)
+    with pytest.raises(TransportError, match="ca_bundle"):
+        svc.request("GET", "https://org.example/x")
+    assert sleeps.calls == [] and svc.stats.total == 1
