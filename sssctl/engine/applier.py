@@ -9,6 +9,7 @@ depend on its kind (the documented safe sequence) are skipped, the others still 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class Applier:
                     self._failed_kinds.add(kind)
                     continue
                 self._run_tier(pool, kind, batch)
+        log.info("apply.done", outcome=self.report.summary(), writes=self.report.writes)
         return self.report
 
     def _mark(self, changes: Sequence[Change], status: str, message: str) -> None:
@@ -140,7 +142,7 @@ class Applier:
     def _run_tier(self, pool: ThreadPoolExecutor, kind: str, changes: list[Change]) -> None:
         width = self.parallelism if getattr(self.kinds.get(kind), "apply_concurrently", False) else 1
         pending = list(changes)
-        running: dict[Future[Applied | None], Change] = {}
+        running: dict[Future[tuple[Applied | None, float]], Change] = {}
         while pending or running:
             while pending and len(running) < width and not self.report.interrupted:
                 change = pending.pop(0)
@@ -158,17 +160,19 @@ class Applier:
         if pending:
             self._mark(pending, "not started", "interrupted before it started")
 
-    def _apply_one(self, change: Change) -> Applied | None:
+    def _apply_one(self, change: Change) -> tuple[Applied | None, float]:
+        started = time.monotonic()
         if is_forget(change):
-            return None
+            return None, 0.0
         kind = self.kinds.get(kind_of(change.address))
         if kind is None:
             raise LookupError(f"no resource kind handles {change.address}")
-        return kind.apply(self.ctx, change)
+        applied = kind.apply(self.ctx, change)
+        return applied, (time.monotonic() - started) * 1000
 
-    def _settle(self, kind: str, change: Change, future: Future[Applied | None]) -> None:
+    def _settle(self, kind: str, change: Change, future: Future[tuple[Applied | None, float]]) -> None:
         try:
-            applied = future.result()
+            applied, duration_ms = future.result()
         except PreconditionFailed as exc:
             why = f"changed since the plan was read; not overwritten ({exc})"
             self._fail(kind, Outcome(change, "refused", why))
@@ -183,7 +187,8 @@ class Applier:
             self.store.record(change.address, kind=kind, managed=applied.managed,
                               fingerprints=applied.fingerprints, before=change.before)
             outcome = Outcome(change, "applied", applied.message, applied.writes)
-        log.info("apply.change.done", address=change.address, writes=outcome.writes)
+        log.info("apply.change.done", address=change.address, writes=outcome.writes,
+                 duration_ms=round(duration_ms))
         self.report.outcomes.append(outcome)
         if self.on_progress:
             self.on_progress(len(self.report.outcomes), self._total, change)
