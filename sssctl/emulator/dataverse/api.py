@@ -47,7 +47,7 @@ from .query import (
 from .schema import BY_LOGICAL, LOOKUP, PRIVILEGE, TABLES, Table
 from .security import APPROVE, Principal, require
 from .store import Row, Store, now_iso
-from .writes import body_changes, parse_guid, state_pair
+from .writes import body_changes, parse_guid, resolve_reference, state_pair
 
 API_PATH = "api/data/v9.2"
 JSON_TYPE = "application/json; odata.metadata=minimal"
@@ -245,14 +245,16 @@ class WebApi:
             return self._create(request, who, table, None)
         raise _not_allowed(method, table.entity_set)
 
-    def _query(self, request: ApiRequest, who: Principal, table: Table) -> ApiResponse:
+    def _query(
+        self, request: ApiRequest, who: Principal, table: Table, source: list[Row] | None = None
+    ) -> ApiResponse:
         _check_options(request)
         prefs = parse_prefer(_prefer_headers(request))
         select = parse_select(request.param("$select"), table)
         order = parse_orderby(request.param("$orderby"), table)
         expand = parse_expand(request.param("$expand"), table, _collection_navs(table))
         top = _top(request.param("$top"))
-        rows = self._matching_rows(request, who, table)
+        rows = self._matching_rows(request, who, table, source)
         total = len(rows)
         sort_key = sort_key_factory(order, table.pk)
         keyed = sorted(((sort_key(r), r) for r in rows), key=lambda pair: pair[0])
@@ -278,18 +280,19 @@ class WebApi:
         remaining = None if limit is None else limit - len(page)
         if len(keyed) > len(page) and (remaining is None or remaining > 0):
             cookie = encode_token(page_number + 1, raw_key(page[-1], order, table.pk), remaining)
-            path = split_path(request.path)[0]
-            body["@odata.nextLink"] = next_link(self.api, path, request.params, cookie)
+            body["@odata.nextLink"] = next_link(self.api, request.path.strip("/"), request.params, cookie)
         return json_response(200, body, _applied(prefs))
 
-    def _matching_rows(self, request: ApiRequest, who: Principal, table: Table) -> list[Row]:
+    def _matching_rows(
+        self, request: ApiRequest, who: Principal, table: Table, source: list[Row] | None
+    ) -> list[Row]:
         """Rows the filter selects among those the caller's read depth reaches."""
         reach = require(self.store, who, "Read", table)
         text = request.param("$filter")
         predicate = compile_filter(text, table.filterable, table.logical) if text else None
         return [
             r
-            for r in self.store.table(table.logical).values()
+            for r in (self.store.table(table.logical).values() if source is None else source)
             if reach.reaches(r) and (predicate is None or predicate(r))
         ]
 
@@ -302,20 +305,12 @@ class WebApi:
         return out
 
     def _expanded(self, table: Table, row: Row, item: Expansion, prefs: Preferences) -> Any:
-        if item.nav == "roleprivileges_association" and table.logical == "role":
-            select = parse_select(",".join(item.select), PRIVILEGE) if item.select else None
-            privileges = self.store.table("privilege")
+        collection = _collection_navs(table).get(item.nav)
+        if collection is not None:
+            select = parse_select(",".join(item.select), collection) if item.select else None
             return [
-                render(
-                    PRIVILEGE,
-                    privileges[p],
-                    select,
-                    prefs=prefs,
-                    resolve=self._resolve,
-                    by_logical=BY_LOGICAL,
-                )
-                for p in self.store.privileges_of_role(row["roleid"])
-                if p in privileges
+                render(collection, related, select, prefs=prefs, resolve=self._resolve, by_logical=BY_LOGICAL)
+                for related in self._related(table, row[table.pk], item.nav)
             ]
         column = table.by_nav[item.nav]
         value = row.get(column.prop)
@@ -590,10 +585,9 @@ class WebApi:
         part = rest[0]
         if part.startswith("Microsoft.Dynamics.CRM."):
             return self._bound_action(request, who, table, record_id, action=part.split(".")[-1], rest=rest)
-        if part == "roleprivileges_association" and table.logical == "role" and len(rest) == 1:
-            if method != "GET":
-                raise _not_allowed(method, part)
-            return self._role_privileges_nav(request, who, record_id)
+        nav_match = _SEGMENT.match(part)
+        if nav_match and nav_match.group("name") in _collection_navs(table):
+            return self._collection_nav(request, who, table, record_id, rest)
         row = self._existing(table, record_id)
         if part in table.by_nav:
             return self._nav(request, who, table, row, nav=part, rest=rest)
@@ -662,23 +656,63 @@ class WebApi:
             str(value),
         )
 
-    def _role_privileges_nav(self, request: ApiRequest, who: Principal, record_id: str) -> ApiResponse:
-        role_table = TABLES["roles"]
-        role = self._existing(role_table, record_id)
-        require(self.store, who, "Read", role_table, role)
-        prefs = parse_prefer(_prefer_headers(request))
-        select = parse_select(request.param("$select"), PRIVILEGE)
-        privileges = self.store.table("privilege")
-        value = [
-            render(
-                PRIVILEGE, privileges[p], select, prefs=prefs, resolve=self._resolve, by_logical=BY_LOGICAL
-            )
-            for p in self.store.privileges_of_role(record_id)
-            if p in privileges
-        ]
-        return json_response(
-            200, {"@odata.context": f"{self.api}/$metadata#privileges{_ctx_select(select)}", "value": value}
-        )
+    def _related(self, table: Table, record_id: str, nav: str) -> list[Row]:
+        """Rows on the other side of an N:N relationship."""
+        if nav == "roleprivileges_association":
+            privileges = self.store.table("privilege")
+            return [privileges[p] for p in self.store.privileges_of_role(record_id) if p in privileges]
+        roles_table = self.store.table("role")
+        if table.logical == "systemuser":
+            return [roles_table[r] for r in self.store.user_roles.get(record_id, []) if r in roles_table]
+        users = self.store.table("systemuser")
+        return [users[u] for u, held in self.store.user_roles.items() if record_id in held and u in users]
+
+    def _collection_nav(
+        self, request: ApiRequest, who: Principal, table: Table, record_id: str, rest: list[str]
+    ) -> ApiResponse:
+        method = request.method.upper()
+        match = _SEGMENT.match(rest[0])
+        assert match is not None
+        nav, key = match.group("name"), match.group("key")
+        row = self._existing(table, record_id)
+        if method == "GET" and key is None and len(rest) == 1:
+            require(self.store, who, "Read", table, row)
+            target = _collection_navs(table)[nav]
+            return self._query(request, who, target, source=self._related(table, record_id, nav))
+        if rest[-1] != "$ref" or nav != "systemuserroles_association" or table.logical != "systemuser":
+            raise _not_allowed(method, nav)
+        if method == "POST" and key is None and len(rest) == 2:
+            return self._assign_role(who, row, _json_body(request).get("@odata.id"), assign=True)
+        if method == "DELETE" and len(rest) == 2:
+            reference = f"roles({key})" if key is not None else request.param("$id")
+            return self._assign_role(who, row, reference, assign=False)
+        raise _not_allowed(method, nav)
+
+    def _assign_role(self, who: Principal, user: Row, reference: Any, *, assign: bool) -> ApiResponse:
+        """Associate or disassociate a security role (needs prvAssignRole); same business unit only."""
+        if not isinstance(reference, str):
+            raise bad_request("The request needs the role's reference as '@odata.id' (or '$id').")
+        entity_set, role_id = resolve_reference(reference, lambda ref: ref)
+        if entity_set != "roles":
+            raise bad_request(f"'{reference}' is not a reference to a role.")
+        role = self._existing(TABLES["roles"], role_id)
+        require(self.store, who, "prvAssignRole", TABLES["roles"])
+        held = list(self.store.user_roles.get(user["systemuserid"], []))
+        if assign:
+            if role["_businessunitid_value"] != user["_businessunitid_value"]:
+                raise DataverseFault(
+                    400,
+                    "0x80040203",
+                    f"The role {role_id} belongs to another business unit than the user "
+                    f"{user['systemuserid']}; assign the role copy of the user's business unit.",
+                )
+            if role_id not in held:
+                held.append(role_id)
+        elif role_id in held:
+            held.remove(role_id)
+        self.store.set_user_roles(user["systemuserid"], held)
+        self.store.update("systemuser", user["systemuserid"], {})
+        return ApiResponse(204, [("OData-Version", "4.0")])
 
     def _retrieve_user_privileges(
         self, request: ApiRequest, who: Principal, table: Table, record_id: str, rest: list[str]
@@ -689,13 +723,20 @@ class WebApi:
         user = self._existing(table, record_id)
         require(self.store, who, "Read", table, user)
         role_rows = self.store.table("role")
-        entries = [entry for role_id in self.store.user_roles.get(user["systemuserid"], [])
-                   if role_id in role_rows
-                   for entry in roles.retrieve_role_privileges(self.store, role_rows[role_id])]
-        return json_response(200, {
-            "@odata.context": f"{self.api}/$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
-            "RolePrivileges": entries,
-        })
+        entries = [
+            entry
+            for role_id in self.store.user_roles.get(user["systemuserid"], [])
+            if role_id in role_rows
+            for entry in roles.retrieve_role_privileges(self.store, role_rows[role_id])
+        ]
+        return json_response(
+            200,
+            {
+                "@odata.context": f"{self.api}/$metadata#Microsoft.Dynamics.CRM."
+                "RetrieveUserPrivilegesResponse",
+                "RolePrivileges": entries,
+            },
+        )
 
     def _bound_action(
         self,
@@ -818,7 +859,12 @@ def _ctx_select(select: list[str] | None) -> str:
 
 
 def _collection_navs(table: Table) -> dict[str, Table]:
-    return {"roleprivileges_association": PRIVILEGE} if table.logical == "role" else {}
+    """N:N navigation properties: role <-> privilege, systemuser <-> role."""
+    if table.logical == "role":
+        return {"roleprivileges_association": PRIVILEGE, "systemuserroles_association": TABLES["systemusers"]}
+    if table.logical == "systemuser":
+        return {"systemuserroles_association": TABLES["roles"]}
+    return {}
 
 
 def _organization_id(store: Store) -> str:

@@ -400,3 +400,36 @@ def test_batch_reference_to_an_undeclared_content_id_is_a_400() -> None:
         response = dv.post("$batch", content=body, headers={"Content-Type": "multipart/mixed; boundary=b"})
     assert response.status_code == 400
     assert "Content-ID Reference: '$3' does not exist in the batch context." in response.text
+
+
+def test_user_role_relationship_reads_expands_and_changes_through_ref() -> None:
+    service, _, _ = make_service()
+    root_roles = {r["name"]: r["roleid"] for r in _rows(service, "role") if r["_parentroleid_value"] is None}
+    with client(service) as dv:
+        me = dv.get("WhoAmI").json()["UserId"]
+        url = f"systemusers({me})/systemuserroles_association"
+        names = [r["name"] for r in dv.get(f"{url}?$select=name,roleid").json()["value"]]
+        assert names == ["System Administrator"]
+        reader = root_roles["Service Reader"]
+        added = dv.post(f"{url}/$ref", json={"@odata.id": f"{dv.base_url}roles({reader})"})
+        assert added.status_code == 204
+        expanded = dv.get(
+            f"systemusers({me})?$select=fullname&$expand=systemuserroles_association($select=name)"
+        )
+        assert {r["name"] for r in expanded.json()["systemuserroles_association"]} == {
+            "System Administrator",
+            "Service Reader",
+        }
+        holders = dv.get(f"roles({reader})/systemuserroles_association?$select=systemuserid").json()["value"]
+        assert [h["systemuserid"] for h in holders] == [me]
+        assert dv.delete(f"{url}({reader})/$ref").status_code == 204
+        assert len(dv.get(url).json()["value"]) == 1
+        other_unit = next(
+            r["roleid"] for r in _rows(service, "role") if r["_businessunitid_value"] != ROOT_BUSINESS_UNIT_ID
+        )
+        refused = dv.post(f"{url}/$ref", json={"@odata.id": f"roles({other_unit})"})
+        assert refused.status_code == 400 and "business unit" in refused.text
+        privileges = dv.get(
+            f"roles({reader})/roleprivileges_association?$select=name&$filter=startswith(name,'prvReadMail')"
+        )
+        assert [p["name"] for p in privileges.json()["value"]] == ["prvReadMailbox"]
