@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from filelock import FileLock
 
 # Certificates are renewed when less than this is left, so a long-running server never
 # presents an expired certificate mid-test.
@@ -54,10 +55,10 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a file readable only by its owner: it may hold a private key."""
+def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write atomically; by default readable only by its owner, as it may hold a private key."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     os.replace(tmp, path)
@@ -133,7 +134,7 @@ def _ca(data_dir: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey, bool]:
         .sign(key, hashes.SHA256())
     )
     _write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert, key, True
 
 
@@ -158,7 +159,7 @@ def _server_cert(data_dir: Path, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey
         .sign(ca_key, hashes.SHA256())
     )
     _write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def _client_cert(data_dir: Path) -> bytes:
@@ -175,19 +176,26 @@ def _client_cert(data_dir: Path) -> bytes:
 
 
 def load_key_material(data_dir: Path) -> KeyMaterial:
-    """Create what is missing or about to expire under ``data_dir`` and load the rest."""
+    """Create what is missing or about to expire under ``data_dir`` and load the rest.
+
+    A lock file serialises emulators starting at the same time on one data directory, so
+    none of them reads a CA whose key another is still replacing.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    ca, ca_key, renewed = _ca(data_dir)
-    _server_cert(data_dir, ca, ca_key, renewed)
-    der = _client_cert(data_dir)
+    with FileLock(str(data_dir / ".keys.lock")):
+        ca, ca_key, renewed = _ca(data_dir)
+        _server_cert(data_dir, ca, ca_key, renewed)
+        der = _client_cert(data_dir)
+        token_key = _load_or_create_key(data_dir / "token-signing-key.pem")
+        issuer_key = _load_or_create_key(data_dir / "issuer-signing-key.pem")
     return KeyMaterial(
         ca_file=data_dir / "ca.pem",
         server_cert_file=data_dir / "server.pem",
         server_key_file=data_dir / "server-key.pem",
         client_certificate_file=data_dir / "client-certificate.pem",
         client_certificate_der=der,
-        token_key=_load_or_create_key(data_dir / "token-signing-key.pem"),
-        issuer_key=_load_or_create_key(data_dir / "issuer-signing-key.pem"),
+        token_key=token_key,
+        issuer_key=issuer_key,
     )
 
 

@@ -50,3 +50,14 @@ def test_thumbprints_match_what_msal_sends(tmp_path: Path) -> None:
     msal_x5t = base64.urlsafe_b64encode(binascii.a2b_hex(hex_sha1)).decode()
     assert thumbprints(der)[0] == msal_x5t
     assert sha1_hex(der) == hex_sha1.upper()
+
+
+def test_concurrent_starts_agree_on_one_ca(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: load_key_material(tmp_path), range(4)))
+    ca = results[0].ca_file.read_bytes()
+    server = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
+    server.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
+    assert len({r.token_key.private_numbers().d for r in results}) == 1
