@@ -136,11 +136,11 @@ class Invocation:
     output: Output
     services: runner.Services | None = None
 
-    def options(self, command: str, *, allow_lockout: bool = False,
-                parallelism: int = 4) -> runner.RunOptions:
+    def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = 4,
+                lock: bool = True) -> runner.RunOptions:
         progress = Progress(self.output.err)
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
-                                 parallelism=parallelism, progress=progress.kind_step)
+                                 parallelism=parallelism, progress=progress.kind_step, lock=lock)
 
     def open(self, command: str, **kw: Any) -> Any:
         return runner.session(self.options(command, **kw), self.services or runner.default_services())
@@ -310,7 +310,7 @@ def cmd_export(inv: Invocation) -> int:
     from sssctl.audit.baseline import baseline, probe
     from sssctl.engine.export import SKIPPED_NOTE, to_toml
 
-    with inv.open("export") as s:
+    with inv.open("export", lock=False) as s:
         changes = probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=True))
     unread = [c for c in changes if c.action is Action.UNKNOWN]
     inv.output.echo(to_toml(s.desired, changes), nl=False)
@@ -324,7 +324,7 @@ def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
     from sssctl.audit.baseline import baseline, probe
     from sssctl.audit.checks import fails, findings_of, render_table
 
-    with inv.open("audit") as s:
+    with inv.open("audit", lock=False) as s:
         findings = findings_of(probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
     if as_json:
         rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}

@@ -61,6 +61,7 @@ class RunOptions:
     allow_lockout: bool = False
     parallelism: int = 4
     progress: Callable[[str, int, int | None], None] | None = None
+    lock: bool = True               # read-only reports (audit, export) need not wait for an apply
 
 
 @dataclass
@@ -107,7 +108,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
                                environ=opts.environ) as clients:
         who = clients.dataverse.whoami()
         url = str(getattr(clients.dataverse, "org_url", None) or desired.environment.url or "")
-        lock_id = backend.lock(opts.command)
+        lock_id = backend.lock(opts.command) if opts.lock else None
         try:
             store = StateStore(backend, backend.read(), url=url, organization_id=who.organization_id,
                                name=backend.name)
@@ -120,7 +121,8 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
             yield Session(desired, clients, store, ctx, services.load_kinds(), backend.name,
                           who.organization_id, url)
         finally:
-            backend.unlock(lock_id)
+            if lock_id is not None:
+                backend.unlock(lock_id)
 
 
 def empty_desired(desired: Desired) -> Desired:

@@ -179,3 +179,10 @@ def test_apply_asks_on_a_terminal_and_respects_no(world: World, monkeypatch: pyt
     assert not world.kind("approval").applied
     accepted = CliRunner().invoke(cli, ["apply"], input="y\n")
     assert accepted.exit_code == 0 and world.kind("approval").applied == ["approval"]
+
+
+def test_audit_and_export_do_not_wait_for_the_lock(world: World, tmp_path: Path) -> None:
+    acquire(tmp_path / "state" / "test.lock", "apply")
+    assert run("audit").exit_code == 0
+    assert run("export").exit_code == 0
+    assert run("plan").exit_code == 4
