@@ -32,8 +32,15 @@ def _is_platform_default(value: Any) -> bool:
 def _header(desired: Desired) -> dict[str, Any]:
     env = desired.environment
     document: dict[str, Any] = {"version": 1}
-    environment = {k: v for k, v in (("name", env.name), ("url", env.url), ("tenant_id", env.tenant_id),
-                                      ("cloud", env.cloud)) if v}
+    environment: dict[str, Any] = {k: v for k, v in (("name", env.name), ("url", env.url),
+                                                    ("tenant_id", env.tenant_id),
+                                                    ("cloud", env.cloud)) if v}
+    endpoints = {k: str(v) for k, v in (("login_url", env.endpoints.login_url),
+                                        ("graph_url", env.endpoints.graph_url),
+                                        ("exchange_url", env.endpoints.exchange_url),
+                                        ("ca_bundle", env.endpoints.ca_bundle)) if v}
+    if env.cloud == "custom" and endpoints:
+        environment["endpoints"] = endpoints
     document["environment"] = environment
     auth: dict[str, Any] = {"method": desired.auth.method}
     if desired.auth.client_id:
