@@ -30,7 +30,8 @@ log = structlog.get_logger(__name__)
 NAME = "exchange_scope"
 ACCESS_RIGHT = "RestrictAccess"
 UNSCOPED = "unscoped: can read every mailbox"
-MAX_CHECKS = 10
+MAX_CHECKS = 10  # Test-ApplicationAccessPolicy calls per plan, at most
+MEMBER_SCAN = 200  # synced mailboxes looked at to find some outside the group
 _SCOPE_FIELDS = ("ScopeName", "ScopeIdentity", "ScopeIdentityRaw", "PolicyScopeGroupId", "ScopeEmailAddress")
 
 
@@ -86,19 +87,22 @@ def _policies(ctx: Context, app_id: str) -> list[dict[str, Any]]:
 
 
 def _candidates(ctx: Context, group: str) -> list[str]:
-    """Mailboxes to test: the group's members if Exchange lists them, then synced Dataverse mailboxes."""
-    found: list[str] = []
+    """Mailboxes to test: one member of the group if Exchange lists them, then synced
+    Dataverse mailboxes outside it (those are the ones a working scope must deny)."""
+    members: list[str] = []
     try:
         rows = ctx.exchange.invoke("Get-DistributionGroupMember", {"Identity": group}) if ctx.exchange else []
-        found += [str(r["PrimarySmtpAddress"]) for r in rows if r.get("PrimarySmtpAddress")]
+        members = [str(r["PrimarySmtpAddress"]).lower() for r in rows if r.get("PrimarySmtpAddress")]
     except ClientError:
         pass  # not every admin endpoint offers the cmdlet; Dataverse still names real mailboxes
+    synced: list[str] = []
     try:
-        rows = list(ctx.dataverse.query("mailboxes", select=["emailaddress"], top=MAX_CHECKS))
-        found += [str(r["emailaddress"]) for r in rows if r.get("emailaddress")]
+        rows = list(ctx.dataverse.query("mailboxes", select=["emailaddress"], top=MEMBER_SCAN))
+        synced = [str(r["emailaddress"]).lower() for r in rows if r.get("emailaddress")]
     except ClientError:
         pass
-    return list(dict.fromkeys(a.lower() for a in found))
+    inside = set(members)
+    return list(dict.fromkeys(members[:1] + [a for a in synced if a not in inside]))
 
 
 def _check(ctx: Context, app_id: str, group: str) -> str:

@@ -133,7 +133,10 @@ def test_from_nothing_to_a_scoped_custom_profile_then_nothing_to_do(
         assert first.refusals() == []
         assert {c.action for c in first.plan()} == {Action.CREATE}
         first.apply()
-        assert actionable(Run(desired, clients, state).plan()) == []
+        second = Run(desired, clients, state).plan()
+        assert actionable(second) == []
+        (scope,) = [c for c in second if c.address == "exchange_scope.sss"]
+        assert "Granted for queue01@contoso.com" in scope.reason and "Denied for user015" in scope.reason
         fresh.reset_counters()
         assert Run(desired, clients, state).apply() == []
         assert fresh.counters()["writes"] == 0
