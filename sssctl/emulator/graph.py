@@ -81,16 +81,21 @@ class GraphError(Exception):
 
 
 def graph_error_body(
-    code: str, message: str, request_id: str | None = None, details: list[dict[str, str]] | None = None
+    code: str,
+    message: str,
+    request_id: str,
+    client_request_id: str | None = None,
+    details: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Graph's error envelope, with the innerError every client logs."""
+    """Graph's error envelope, with the innerError ids every client logs (the client's own
+    ``client-request-id`` is echoed so a failure can be found in the client's log)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
     error["innerError"] = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-        "request-id": request_id or str(uuid.uuid4()),
-        "client-request-id": request_id or str(uuid.uuid4()),
+        "request-id": request_id,
+        "client-request-id": client_request_id or request_id,
     }
     return {"error": error}
 
@@ -122,7 +127,8 @@ class GraphService:
         await response(scope, receive, send)
 
     async def handle(self, request: Request, path: str) -> Response:
-        request_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+        request_id = str(uuid.uuid4())
+        client_request_id = request.headers.get("client-request-id")
         try:
             caller = self._authenticate(request)
             match = _PATH.match(path)
@@ -135,9 +141,8 @@ class GraphService:
             with self.directory.lock:
                 return self._route(request, match, caller, body)
         except GraphError as exc:
-            response = JSONResponse(
-                graph_error_body(exc.code, exc.message, request_id, exc.details), status_code=exc.status
-            )
+            envelope = graph_error_body(exc.code, exc.message, request_id, client_request_id, exc.details)
+            response = JSONResponse(envelope, status_code=exc.status, headers={"request-id": request_id})
             if exc.status == 401:
                 response.headers["WWW-Authenticate"] = self.identity.challenge_header(self.base_url)
             return response
