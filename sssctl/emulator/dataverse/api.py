@@ -155,7 +155,7 @@ class WebApi:
         write = method in ("POST", "PATCH", "PUT", "DELETE") and not target.startswith("Retrieve")
         self.counters.record(method, "dataverse", target, write=write, request=not request.inner)
         try:
-            with self.store.lock:
+            with self.store.atomic():  # a refused write leaves nothing half done
                 return self._dispatch(request, who)
         except DataverseFault as fault:
             return fault_response(fault)
