@@ -166,6 +166,18 @@ def read_resource(ctx: Context, resource_app_id: str) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
+def read_resource_by_id(ctx: Context, sp_id: str) -> dict[str, Any] | None:
+    """A resource service principal by object id (consent points at it that way)."""
+    cache: dict[str, Any] = ctx.scratch.setdefault("c5_resources", {})
+    for found in list(cache.values()):
+        if found and str(found.get("id", "")).lower() == sp_id.lower():
+            return dict(found)
+    found = get_or_none(require_graph(ctx), f"servicePrincipals/{sp_id}")
+    if found is not None:
+        cache[str(found.get("appId", "")).lower()] = found
+    return found
+
+
 # --- permissions ----------------------------------------------------------------------------
 
 

@@ -81,11 +81,11 @@ def _read_one(ctx: Context, key: str, wanted: Sequence[str]) -> dict[str, Any]:
 
 
 def _assignment_name(ctx: Context, assignment: Mapping[str, Any]) -> str:
-    resource_sp = str(assignment.get("resourceId"))
-    for app_id, resource in (ctx.scratch.get("c5_resources") or {}).items():
-        if resource and str(resource.get("id")) == resource_sp:
-            return c5.role_name(ctx, app_id, str(assignment.get("appRoleId")))
-    return f"{resource_sp}:{assignment.get('appRoleId')}"
+    """An app-role assignment by permission name, whichever resource it is on."""
+    resource = c5.read_resource_by_id(ctx, str(assignment.get("resourceId")))
+    if resource is None:
+        return f"{assignment.get('resourceId')}:{assignment.get('appRoleId')}"
+    return c5.role_name(ctx, str(resource["appId"]).lower(), str(assignment.get("appRoleId")))
 
 
 def _target(desired: Desired, recorded: Mapping[str, Any] | None, key: str) -> tuple[str, list[str]] | None:

@@ -100,6 +100,10 @@ class FakeGraph:
             if sp is None:
                 raise GraphNotFound("no sp", status=404)
             return _copy(sp)
+        if m := re.fullmatch(r"servicePrincipals/([^/]+)", path):
+            if m.group(1) not in self.sps:
+                raise GraphNotFound("no sp", status=404)
+            return _copy(self.sps[m.group(1)])
         raise AssertionError(f"unexpected GET {path}")
 
     def list(self, path: str, *, params: Any = None) -> Iterator[dict[str, Any]]:

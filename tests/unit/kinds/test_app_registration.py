@@ -357,3 +357,14 @@ def test_decide_secret_up_to_date_keeps_the_held_secret_and_lists_leftovers() ->
     assert decision.reason is None
     assert decision.current is not None and decision.current["keyId"] == "k1"
     assert decision.remove_now == ("k9",)
+
+
+def test_consent_on_a_resource_the_config_no_longer_names_is_shown_by_name_and_revoked() -> None:
+    world = World()
+    world.apply(desired(permissions=("graph:Mail.ReadWrite",)))
+    want = desired(permissions=("exchange:full_access_as_app",))
+    app = by_address(world.plan(want))["app_registration.sss"]
+    assert app.before["consented"] == ["graph:Mail.ReadWrite"]
+    world.apply(want)
+    roles = {a["appRoleId"] for a in world.graph.assignments.values()}
+    assert roles == {world.graph.role_id(EXO, "full_access_as_app")}
