@@ -91,14 +91,11 @@ def _usage(ctx: Context, profile_id: str) -> dict[str, Any]:
     return {"org_default": default, "mailboxes": len(rows)}
 
 
-def _facts(
-    ctx: Context, name: str, row: Mapping[str, Any] | None, key: str
-) -> tuple[dict[str, Any], c5.SecretDecision, str | None]:
+def _secret_view(ctx: Context, key: str) -> tuple[str | None, c5.SecretDecision]:
+    """The app's id and the shared secret decision, as the app registration kind sees them."""
     app = c5.read_app(ctx, key)
-    facts = c5.secret_facts(ctx, key, app)
-    decision = c5.decide_secret(facts, c5.now(ctx), c5.rotate_days(ctx.desired, key))
-    app_id = str(app["appId"]).lower() if app else None
-    return {"row": dict(row) if row else None, "app_id": app_id}, decision, app_id
+    decision = c5.decide_secret(c5.secret_facts(ctx, key, app), c5.now(ctx), c5.rotate_days(ctx.desired, key))
+    return (str(app["appId"]).lower() if app else None), decision
 
 
 class ServerProfileCustomKind:
@@ -123,8 +120,8 @@ class ServerProfileCustomKind:
                 extra["profiles"][name] = _summary(row)
                 profile = ctx.desired.custom_profiles.get(name)
                 if profile is not None:
-                    found, decision, _ = _facts(ctx, name, row, profile.app_registration)
-                    objects[address] = found
+                    app_id, decision = _secret_view(ctx, profile.app_registration)
+                    objects[address] = {"row": row, "app_id": app_id}
                     extra["secrets"][name] = {
                         "reason": decision.reason,
                         "current": c5.describe_credential(decision.current),
@@ -154,7 +151,7 @@ class ServerProfileCustomKind:
         if profile is None:
             return _restore(address, name, row, etag, recorded)
         secret = observed.extra.get("secrets", {}).get(name) or {}
-        before = _managed_now(row, recorded, found.get("app_id"), secret.get("current"))
+        before = _managed_now(row, recorded, secret.get("current"))
         after = _managed_wanted(desired, profile, found.get("app_id"), secret)
         detail: dict[str, Any] = {
             "name": name,
@@ -228,7 +225,7 @@ def _connection(row: Mapping[str, Any]) -> str:
 
 
 def _managed_now(
-    row: Mapping[str, Any] | None, recorded: Mapping[str, Any] | None, app_id: str | None, current: str | None
+    row: Mapping[str, Any] | None, recorded: Mapping[str, Any] | None, current: str | None
 ) -> dict[str, Any]:
     if row is None:
         return {}
@@ -426,7 +423,7 @@ def _restore(
     etag: str | None,
     recorded: Mapping[str, Any] | None,
 ) -> Change:
-    before = _managed_now(row, recorded, None, None) or None
+    before = _managed_now(row, recorded, None) or None
     detail: dict[str, Any] = {"name": name, "profile_id": str(row["emailserverprofileid"]) if row else None}
     if recorded is None or row is None:
         return Change(
