@@ -111,6 +111,8 @@ def test_killed_mid_apply_state_stays_valid_and_rerun_converges(cli: Cli, admin:
     backend = LocalBackend(cli.state_dir, "e2e")
     snapshot = backend.read()                       # never half written: parses and checksums
     assert snapshot is None or snapshot.serial >= 0
+    matches = cli.run("refresh", "--detailed-exitcode")   # what the state records is what is live
+    assert matches.returncode == 0, matches.stdout + matches.stderr
     rerun = cli.run("apply", "--auto-approve")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     final = cli.run("plan", "--detailed-exitcode")
