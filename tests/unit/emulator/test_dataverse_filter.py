@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sssctl.emulator.dataverse.errors import DataverseFault
 from sssctl.emulator.dataverse.odata_filter import compile_filter, tokenize
@@ -135,3 +139,76 @@ def test_tokenizer_recognises_guids_dates_numbers_and_dotted_names() -> None:
     assert ("number", "-1.5") in kinds
     assert tokenize("Microsoft.Dynamics.CRM.In(")[0].text == "Microsoft.Dynamics.CRM.In"
     assert kinds[-1][0] == "end"
+
+
+# -- property: the parser agrees with a direct evaluation of the same expression tree ---------
+
+_INT_COLUMNS = ("incomingemaildeliverymethod", "versionnumber")
+_OPS = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+
+def _comparison() -> st.SearchStrategy[tuple[str, Any]]:
+    numbers = st.builds(
+        lambda column, op, value: (f"{column} {op} {value}", ("cmp", column, op, value)),
+        st.sampled_from(_INT_COLUMNS),
+        st.sampled_from(sorted(_OPS)),
+        st.integers(min_value=-1, max_value=35),
+    )
+    names = st.builds(
+        lambda op, value: (
+            f"name {op} '{value.replace(chr(39), chr(39) * 2)}'",
+            ("cmp", "name", op, value.casefold()),
+        ),
+        st.sampled_from(["eq", "ne"]),
+        st.sampled_from(["Bob", "bob", "Alice O'Hara", "nobody"]),
+    )
+    nulls = st.builds(
+        lambda op: (f"_emailserverprofile_value {op} null", ("null", op)), st.sampled_from(["eq", "ne"])
+    )
+    return st.one_of(numbers, names, nulls)
+
+
+def _combine(children: st.SearchStrategy[tuple[str, Any]]) -> st.SearchStrategy[tuple[str, Any]]:
+    pairs = st.tuples(children, st.sampled_from(["and", "or"]), children)
+    return st.one_of(
+        st.builds(lambda p: (f"({p[0][0]}) {p[1]} ({p[2][0]})", (p[1], p[0][1], p[2][1])), pairs),
+        st.builds(lambda c: (f"not ({c[0]})", ("not", c[1])), children),
+    )
+
+
+def _evaluate(tree: Any, row: dict[str, Any]) -> bool | None:
+    kind = tree[0]
+    if kind == "cmp":
+        value = row.get(tree[1])
+        if value is None:
+            return None
+        value = value.casefold() if isinstance(value, str) else value
+        return bool(_OPS[tree[2]](value, tree[3]))
+    if kind == "null":
+        return (row.get("_emailserverprofile_value") is None) == (tree[1] == "eq")
+    if kind == "not":
+        inner = _evaluate(tree[1], row)
+        return None if inner is None else not inner
+    left, right = _evaluate(tree[1], row), _evaluate(tree[2], row)
+    if kind == "and":
+        if left is False or right is False:
+            return False
+        return None if None in (left, right) else True
+    if left is True or right is True:
+        return True
+    return None if None in (left, right) else False
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(_comparison(), _combine, max_leaves=8))
+def test_parser_matches_direct_evaluation(expression: tuple[str, Any]) -> None:
+    text, tree = expression
+    expected = [row["id"] for row in ROWS if _evaluate(tree, row) is True]
+    assert select(text) == expected, text
