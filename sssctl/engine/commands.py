@@ -23,7 +23,6 @@ from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
-from sssctl.engine.render.common import counts
 from sssctl.state.errors import LockHeld, StateError
 
 
@@ -334,5 +333,3 @@ def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
         inv.output.echo(render_table(findings), nl=False)
     return exitcodes.ERROR if fails(findings, fail_on) else exitcodes.OK
 
-
-__all__ = ["Invocation", "Output", "cmd_apply", "cmd_destroy", "cmd_plan", "cmd_show", "counts", "guarded"]
