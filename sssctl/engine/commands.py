@@ -332,4 +332,3 @@ def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
     else:
         inv.output.echo(render_table(findings), nl=False)
     return exitcodes.ERROR if fails(findings, fail_on) else exitcodes.OK
-
