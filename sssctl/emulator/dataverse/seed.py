@@ -297,7 +297,14 @@ def build(
     business_units: int | None,
     roles: int | None,
 ) -> None:
-    """Fill an empty store with the named dataset."""
+    """Fill an empty store with the named dataset.
+
+    ``roles`` counts root roles; the built-in set is always there, so a smaller number
+    simply adds no custom roles.
+    """
+    for name, value in (("mailboxes", mailboxes), ("business_units", business_units), ("roles", roles)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{name} must be a whole number of at least 0, not {value!r}")
     if dataset == "small":
         sizes = Sizes(
             users=25,

@@ -433,3 +433,10 @@ def test_user_role_relationship_reads_expands_and_changes_through_ref() -> None:
             f"roles({reader})/roleprivileges_association?$select=name&$filter=startswith(name,'prvReadMail')"
         )
         assert [p["name"] for p in privileges.json()["value"]] == ["prvReadMailbox"]
+
+
+@pytest.mark.parametrize(("knob", "value"), [("mailboxes", -1), ("business_units", "3"), ("roles", 2.5)])
+def test_reset_refuses_sizes_that_are_not_counts(knob: str, value: object) -> None:
+    service, _, _ = make_service()
+    with pytest.raises(ValueError, match=f"{knob} must be a whole number"):
+        service.reset(dataset="large", **{knob: value})  # type: ignore[arg-type]
