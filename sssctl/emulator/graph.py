@@ -37,7 +37,6 @@ from sssctl.emulator.directory import (
     secret_hash,
 )
 from sssctl.emulator.identity import Identity
-from sssctl.logging import register_secret
 
 _READ_ROLES = frozenset(
     {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
@@ -339,7 +338,6 @@ class GraphService:
         if end <= start:
             raise _bad("Key credential end date must be after its start date.")
         text = new_secret_text()
-        register_secret(text)
         credential: dict[str, Any] = {
             "customKeyIdentifier": None,
             "displayName": sent.get("displayName"),

@@ -30,7 +30,6 @@ from sssctl.emulator import constants as c
 from sssctl.emulator.certs import thumbprints
 from sssctl.emulator.context import Caller, InvalidToken
 from sssctl.emulator.directory import GLOBAL_ADMIN_ROLE, Application, Directory, now_utc, secret_hash
-from sssctl.logging import register_secret
 
 _RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -428,7 +427,6 @@ class Identity:
         audience = self._app_scope(form)
         secret = form.get("client_secret")
         if secret:
-            register_secret(secret)
             kind = self._check_secret(app, secret)
         elif form.get("client_assertion_type") == _ASSERTION_TYPE and form.get("client_assertion"):
             kind = self._check_assertion(app, form["client_assertion"], path)
