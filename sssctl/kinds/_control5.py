@@ -151,8 +151,9 @@ def get_or_none(graph: GraphClient, path: str, **kw: Any) -> dict[str, Any] | No
     return dict(found) if found else None
 
 
-def read_app(ctx: Context, key: str) -> dict[str, Any] | None:
-    return get_or_none(require_graph(ctx), app_path(ctx.desired, key))
+def read_app(ctx: Context, key: str, *, expected: bool = False) -> dict[str, Any] | None:
+    """The app by uniqueName; ``expected`` waits out replication of one created moments ago."""
+    return get_or_none(require_graph(ctx), app_path(ctx.desired, key), wait_for_replication=expected)
 
 
 def read_resource(ctx: Context, resource_app_id: str) -> dict[str, Any] | None:

@@ -447,7 +447,7 @@ def _delete_app(ctx: Context, change: Change) -> Applied:
 
 def _apply_credential(ctx: Context, change: Change) -> Applied:
     key = str(change.detail["key"])
-    app = c5.read_app(ctx, key)
+    app = c5.read_app(ctx, key, expected=change.action is not Action.DELETE)
     if app is None:
         if change.action is Action.DELETE:
             return Applied(change.address, managed=None, message="went with the app registration")
