@@ -358,7 +358,7 @@ class Identity:
                 "user_code": user_code,
                 "verification_uri": uri,
                 "expires_in": 900,
-                "interval": 1,
+                "interval": 1,  # Entra says 5; MSAL polls at whatever is sent, and 1 keeps demos quick
                 "message": f"To sign in, use a web browser to open the page {uri} and enter the code "
                 f"{user_code} to authenticate.",
             }

@@ -130,7 +130,10 @@ class Emulator:
             "roles": roles,
         }
         self.faults = Faults()
-        self.faults.update(dict(faults or {}))
+        try:
+            self.faults.update(dict(faults or {}))
+        except (TypeError, ValueError) as exc:
+            raise EmulatorError(f"bad fault setting: {exc}") from exc
         self.counters = Counters()
         keys = load_key_material(data_dir)
         client_secret = new_secret_text()

@@ -121,3 +121,5 @@ def test_busy_port_and_bad_dataset_fail_with_a_reason() -> None:
             pass
     with pytest.raises(EmulatorError, match="unknown dataset 'huge'"), running_emulator(dataset="huge"):
         pass
+    with pytest.raises(EmulatorError, match="throtle"), running_emulator(faults={"throtle_probability": 1}):
+        pass
