@@ -337,21 +337,31 @@ def _guarded(token: str, endpoint: Callable[[Request], Any]) -> Callable[[Reques
                 },
                 status_code=401,
             )
-        response: Response = await endpoint(request)
+        try:
+            response: Response = await endpoint(request)
+        except _BadAdminRequest as exc:
+            return _admin_error(str(exc))
         return response
 
     return guarded
 
 
+class _BadAdminRequest(Exception):
+    """An admin call whose body is not a JSON object: refused rather than read as empty,
+    since an empty reset body would silently reseed with the start-up defaults."""
+
+
 async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
-    if not raw:
+    if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    except ValueError as exc:
+        raise _BadAdminRequest(f"the request body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise _BadAdminRequest("the request body must be a JSON object")
+    return body
 
 
 def _admin_error(message: str) -> JSONResponse:
@@ -388,7 +398,6 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.listen(128)
-    sock.set_inheritable(True)
     return sock
 
 
