@@ -247,3 +247,24 @@ def test_guard_refuses_removing_the_custom_profile_while_mailboxes_use_it(
     refused = c5.run("plan")
     assert refused.returncode == 1
     assert f"refusing to delete {PROFILE_ADDRESS}" in refused.stdout + refused.stderr
+
+
+def control5_only() -> str:
+    """hardened.toml reduced to its environment, sign-in and Control 5 sections."""
+    text = HARDENED.read_text(encoding="utf-8")
+    head = text[: text.index("# --- Control 1")]
+    return head + text[text.index("# --- Control 5") :]
+
+
+def test_destroy_removes_what_control5_created_and_nothing_else(c5: Cli, admin: AdminClient) -> None:
+    c5.config.write_text(control5_only(), encoding="utf-8")
+    before = {r["name"] for r in tables(admin)["emailserverprofile"]}
+    ok(c5.run("apply", "--auto-approve"))
+    assert PROFILE in {r["name"] for r in tables(admin)["emailserverprofile"]}
+    ok(c5.run("destroy", "--auto-approve"))
+    assert {r["name"] for r in tables(admin)["emailserverprofile"]} == before
+    assert not [
+        a for a in admin.snapshot()["directory"]["applications"] if a.get("uniqueName") == UNIQUE_NAME
+    ]
+    assert admin.snapshot()["exchange"]["applicationAccessPolicies"] == []
+    assert json.loads(state_file(c5).read_text(encoding="utf-8"))["resources"] == {}
