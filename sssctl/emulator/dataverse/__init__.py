@@ -12,8 +12,10 @@ each is a guess to verify against a real organisation:
 * A caller with no systemuser gets 403 ``0x80072560`` "The user is not a member of the
   organization."; a user without roles 403 ``0x80042f09``.
 * Approving without ``prvApproveRejectEmailAddress`` gets 403 ``0x80040220`` in the
-  "is missing <privilege> privilege" shape; the extra Exchange Online rule (approver must
-  also be a Global/Exchange admin or hold Delegated Mailbox Approver) is not emulated.
+  "is missing <privilege> privilege" shape. Approving a mailbox on an Exchange Online
+  profile also needs System Administrator plus a Global/Exchange administrator directory
+  role (token ``wids``) or the Delegated Mailbox Approver role [doc]; its refusal reuses
+  403 ``0x80040220`` with its own message, since the real code is unknown.
 * Writing a read-only column gets 400 ``0x80040203`` (see ``writes``); role-copy and
   role-action guesses are listed in ``roles``.
 * Test & Enable finishes at once instead of in the asynchronous job.
@@ -140,7 +142,8 @@ class DataverseService:
             return self._challenge()
         try:
             with self.store.lock:
-                who = principal_for(self.store, caller.app_id, caller.object_id)
+                wids = caller.claims.get("wids") or ()
+                who = principal_for(self.store, caller.app_id, caller.object_id, tuple(map(str, wids)))
             if api_path is None:
                 raise no_segment(next(iter(params), ("", ""))[0] or "/")
             self.protection.enter(who.id)

@@ -21,6 +21,7 @@ from .errors import (
     DUPLICATE_RECORD,
     NOT_SUPPORTED,
     ODATA_URI_PROBLEM,
+    PRIVILEGE_DENIED,
     VERSION_MISMATCH,
     DataverseFault,
     bad_request,
@@ -45,7 +46,7 @@ from .query import (
     sort_key_factory,
 )
 from .schema import BY_LOGICAL, LOOKUP, PRIVILEGE, TABLES, Table
-from .security import APPROVE, Principal, require
+from .security import APPROVE, Principal, may_approve_exchange_online, require
 from .store import Row, Store, now_iso
 from .writes import body_changes, parse_guid, resolve_reference, state_pair
 
@@ -413,7 +414,7 @@ class WebApi:
     def _before_update(self, who: Principal, table: Table, row: Row, changes: Row) -> None:
         state_pair(table, row, changes)
         if table.logical in _APPROVAL_TABLES and "emailrouteraccessapproval" in changes:
-            self._check_approval(who, table, row)
+            self._check_approval(who, table, row, changes["emailrouteraccessapproval"])
         if table.logical == "organization" and "orgdborgsettings" in changes:
             changes["orgdborgsettings"] = orgsettings.merge(
                 row.get("orgdborgsettings"), changes["orgdborgsettings"]
@@ -425,11 +426,35 @@ class WebApi:
                 changes["emailrouteraccessapproval"] = 1  # Test & Enable approves your own mailbox
             changes.update(self._test_and_enable({**row, **changes}))
 
-    def _check_approval(self, who: Principal, table: Table, row: Row) -> None:
-        """Approving needs prvApproveRejectEmailAddress, except for self-approval (reference §4.3)."""
-        if APPROVE in who.privileges or (table.logical == "mailbox" and self._may_self_approve(who, row)):
+    def _check_approval(self, who: Principal, table: Table, row: Row | None, value: Any) -> None:
+        """Approving needs prvApproveRejectEmailAddress, except for self-approval (reference §4.3);
+        approving an Exchange Online mailbox needs an administrator on top."""
+        if row is not None and table.logical == "mailbox" and self._may_self_approve(who, row):
             return
         require(self.store, who, APPROVE, table)
+        if (
+            value == 1
+            and row is not None
+            and self._exchange_online(table, row)
+            and not may_approve_exchange_online(who)
+        ):
+            raise DataverseFault(
+                403,
+                PRIVILEGE_DENIED,
+                f"Principal user (Id={who.id}) cannot approve the email address of {table.logical} "
+                f"{row[table.pk]}: mailboxes that synchronize with Exchange Online can only be approved by a "
+                "System Administrator who is also a Global administrator or Exchange administrator, or who "
+                "holds the Delegated Mailbox Approver role.",
+            )
+
+    def _exchange_online(self, table: Table, row: Row) -> bool:
+        mailbox = (
+            row
+            if table.logical == "mailbox"
+            else self.store.get("mailbox", row.get("_defaultmailbox_value") or "")
+        )
+        profile = self.store.get("emailserverprofile", (mailbox or {}).get("_emailserverprofile_value") or "")
+        return profile is not None and profile.get("emailservertypename") == "Exchange Online"
 
     def _may_self_approve(self, who: Principal, mailbox: Row) -> bool:
         """Own user mailbox at own address, unless RequirePrivilegeToSelfApproveEmailAddress is on."""
@@ -526,7 +551,7 @@ class WebApi:
         if self.store.get(table.logical, record_id) is not None:
             raise DataverseFault(412, DUPLICATE_RECORD, "A record with matching key values already exists.")
         if table.logical in _APPROVAL_TABLES and "emailrouteraccessapproval" in changes:
-            require(self.store, who, APPROVE, table)
+            self._check_approval(who, table, None, changes["emailrouteraccessapproval"])
         state_pair(table, None, changes)
         row = {**_defaults(table, who), **changes, table.pk: record_id}
         if table.logical == "role":

@@ -29,6 +29,19 @@ PRIVILEGE_ENTITY = {
     "usersettings": "UserSettings",
 }
 APPROVE = "prvApproveRejectEmailAddress"
+# Well-known Entra role template ids (the same in every tenant).
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+
+
+def may_approve_exchange_online(who: Principal) -> bool:
+    """Approving Exchange Online mailboxes also needs System Administrator plus a Global or
+    Exchange administrator, or the Delegated Mailbox Approver role (reference §4.3)."""
+    admin = bool(who.directory_roles & {GLOBAL_ADMINISTRATOR, EXCHANGE_ADMINISTRATOR})
+    delegated = "Delegated Mailbox Approver" in who.role_names
+    return "System Administrator" in who.role_names and (admin or delegated)
+
+
 _ORDER = (GLOBAL, DEEP, LOCAL, BASIC)
 
 
@@ -39,6 +52,8 @@ class Principal:
     user: Row
     role_count: int
     privileges: dict[str, int]  # privilege name -> deepest depth mask held
+    role_names: frozenset[str] = frozenset()
+    directory_roles: frozenset[str] = frozenset()  # Entra role template ids from the token's "wids"
 
     @property
     def id(self) -> str:
@@ -66,7 +81,9 @@ def find_user(store: Store, app_id: str, object_id: str) -> Row | None:
         return store.get("systemuser", user_id) if user_id else None
 
 
-def principal_for(store: Store, app_id: str, object_id: str) -> Principal:
+def principal_for(
+    store: Store, app_id: str, object_id: str, directory_roles: tuple[str, ...] = ()
+) -> Principal:
     user = find_user(store, app_id, object_id)
     if user is None or user.get("isdisabled"):
         raise DataverseFault(403, NOT_A_MEMBER, "The user is not a member of the organization.")
@@ -85,7 +102,14 @@ def principal_for(store: Store, app_id: str, object_id: str) -> Principal:
             "SecLib::RetrievePrivilegeForUser failed - no roles are assigned to "
             f"user. Returned hr = -2147209463, User: {user['systemuserid']}",
         )
-    return Principal(user=user, role_count=len(role_ids), privileges=held)
+    roles = store.table("role")
+    return Principal(
+        user=user,
+        role_count=len(role_ids),
+        privileges=held,
+        role_names=frozenset(roles[r]["name"] for r in role_ids if r in roles),
+        directory_roles=frozenset(r.lower() for r in directory_roles),
+    )
 
 
 def denied(store: Store, who: Principal, privilege: str, table: Table) -> DataverseFault:

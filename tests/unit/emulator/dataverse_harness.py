@@ -21,6 +21,13 @@ BASE = "https://dataverse.test/dataverse"
 API = f"{BASE}/api/data/v9.2"
 
 
+# Directory roles the real identity side puts in "wids", as it does for these callers.
+WIDS = {
+    constants.SSSCTL_APP_ID: ["29232cdf-9323-42fd-ade2-1d097af3e4de"],  # Exchange Administrator
+    constants.ADMIN_USER_OBJECT_ID: ["62e90394-69f5-4237-9190-012177145e10"],  # Global Administrator
+}
+
+
 class FakeVerifier:
     def verify(self, authorization: str | None, audience: str) -> Caller:
         if not authorization or not authorization.startswith("Bearer "):
@@ -33,7 +40,7 @@ class FakeVerifier:
                 tenant_id=constants.TENANT_ID,
                 audience=audience,
                 roles=(),
-                claims={},
+                claims={"wids": WIDS[value]} if value in WIDS else {},
             )
         if kind == "user":
             return Caller(
@@ -42,7 +49,7 @@ class FakeVerifier:
                 tenant_id=constants.TENANT_ID,
                 audience=audience,
                 roles=(),
-                claims={},
+                claims={"wids": WIDS[value]} if value in WIDS else {},
             )
         raise InvalidToken("bad token")
 

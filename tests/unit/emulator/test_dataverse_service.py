@@ -440,3 +440,43 @@ def test_reset_refuses_sizes_that_are_not_counts(knob: str, value: object) -> No
     service, _, _ = make_service()
     with pytest.raises(ValueError, match=f"{knob} must be a whole number"):
         service.reset(dataset="large", **{knob: value})  # type: ignore[arg-type]
+
+
+def test_exchange_online_approval_needs_an_administrator_on_top_of_the_privilege() -> None:
+    service, _, _ = make_service()
+    users = {u["systemuserid"]: u for u in _rows(service, "systemuser")}
+    roles = service.snapshot()["user_roles"]
+    managers = {r["roleid"] for r in _rows(service, "role") if r["name"] == "Sales Manager"}
+    mailboxes = [
+        m
+        for m in _rows(service, "mailbox")
+        if m["emailrouteraccessapproval"] == 2 and m["_emailserverprofile_value"] == c.DEFAULT_PROFILE_ID
+    ]
+    manager, pending = next(
+        (u, m)
+        for u, held in roles.items()
+        if set(held) & managers
+        for m in mailboxes
+        if m["_owningbusinessunit_value"] == users[u]["_businessunitid_value"] and m["_ownerid_value"] != u
+    )  # a Sales Manager may write this mailbox and holds the approve privilege
+    token = f"user:{users[manager]['azureactivedirectoryobjectid']}"
+    with (
+        client(service, token=token) as sales_manager,
+        client(service, token=f"user:{c.ADMIN_USER_OBJECT_ID}") as admin,
+    ):
+        refused = sales_manager.patch(
+            f"mailboxes({pending['mailboxid']})", json={"emailrouteraccessapproval": 1}
+        )
+        assert refused.status_code == 403, refused.text
+        assert "Exchange Online" in refused.json()["error"]["message"]
+        assert (
+            admin.patch(
+                f"mailboxes({pending['mailboxid']})", json={"emailrouteraccessapproval": 1}
+            ).status_code
+            == 204
+        )
+    with client(service, token=f"app:{c.SSSCTL_APP_ID}") as app:
+        assert (
+            app.patch(f"mailboxes({pending['mailboxid']})", json={"emailrouteraccessapproval": 3}).status_code
+            == 204
+        )
