@@ -268,3 +268,23 @@ def test_destroy_removes_what_control5_created_and_nothing_else(c5: Cli, admin: 
     ]
     assert admin.snapshot()["exchange"]["applicationAccessPolicies"] == []
     assert json.loads(state_file(c5).read_text(encoding="utf-8"))["resources"] == {}
+
+
+def test_secret_removed_from_the_app_is_drift_and_replaced(
+    c5: Cli, admin: AdminClient, emulator: EmulatorInfo
+) -> None:
+    ok(c5.run("apply", "--auto-approve"))
+    (held,) = app_data(admin)["passwordCredentials"]
+    token = admin.token(emulator.graph_url)
+    with httpx.Client(verify=trust(emulator), headers={"Authorization": f"Bearer {token}"}) as http:
+        http.post(
+            f"{emulator.graph_url}/v1.0/applications(uniqueName='{UNIQUE_NAME}')/removePassword",
+            json={"keyId": held["keyId"]},
+        ).raise_for_status()
+    plan = ok(c5.run("plan", "--detailed-exitcode"), 2)
+    assert "no longer exists on the app" in plan.stdout
+    ok(c5.run("apply", "--auto-approve"))
+    app = app_data(admin)
+    assert len(app["passwordCredentials"]) == 1
+    assert signs_in(emulator, app["appId"], custom_profile(admin)["oauthclientsecret"])
+    ok(c5.run("plan", "--detailed-exitcode"), 0)
