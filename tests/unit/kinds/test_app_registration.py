@@ -368,3 +368,19 @@ def test_consent_on_a_resource_the_config_no_longer_names_is_shown_by_name_and_r
     world.apply(want)
     roles = {a["appRoleId"] for a in world.graph.assignments.values()}
     assert roles == {world.graph.role_id(EXO, "full_access_as_app")}
+
+
+def test_graph_failure_makes_app_and_secret_unknown_not_drift() -> None:
+    from sssctl.clients.errors import GraphError
+
+    world = World()
+    world.apply(desired())
+
+    def down(path: str, **_: object) -> dict:
+        raise GraphError("Service unavailable", status=503)
+
+    world.graph.get = down  # type: ignore[method-assign]
+    changes = by_address(world.plan(desired()))
+    for address in ("app_registration.sss", "app_registration.sss.credential"):
+        assert changes[address].action is Action.UNKNOWN
+        assert "Service unavailable" in changes[address].reason

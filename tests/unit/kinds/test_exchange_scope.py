@@ -127,3 +127,18 @@ def test_describe_states_scope() -> None:
     world = scoped_world()
     observed = KIND.read(world.context(desired()))
     assert KIND.describe(observed) == {ADDRESS: {"scope": UNSCOPED, "group": None}}
+
+
+def test_exchange_refusing_to_answer_makes_the_scope_unknown() -> None:
+    from sssctl.clients.errors import ExchangeError
+
+    world = scoped_world()
+    world.apply(desired())
+
+    def refuse(cmdlet: str, parameters: object = None) -> list:
+        raise ExchangeError("The role assigned to application isn't supported in this scenario", status=403)
+
+    world.exchange.invoke = refuse  # type: ignore[method-assign,union-attr]
+    change = by_address(world.plan(desired()))[ADDRESS]
+    assert change.action is Action.UNKNOWN
+    assert "mailbox scope could not be read" in change.reason and "403" in change.reason
