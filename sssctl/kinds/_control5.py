@@ -359,6 +359,14 @@ def _find(credentials: Sequence[Mapping[str, Any]], key_id: str | None) -> Mappi
 def _needs_new(
     facts: SecretFacts, at: float, rotate_days: int
 ) -> tuple[str | None, Mapping[str, Any] | None]:
+    """Why a new secret is needed, if it is, and the credential the profiles hold.
+
+    Any doubt about what a profile holds means a new secret: the text of an existing one
+    can never be recovered, so the only safe way back to a known state is to issue one
+    more and give it to every profile. In particular, a keyId recorded right after
+    ``addPassword`` that never reached the profile's record means an apply stopped between
+    the two writes, and the profile may hold either secret.
+    """
     if facts.app is None:
         return "the app registration is new", None
     app_id = str(facts.app.get("appId", "")).lower()
