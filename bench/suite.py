@@ -1,0 +1,183 @@
+"""``make bench``: every scenario, the sssctl way and the naive way, figures side by side.
+
+Each measured run follows the same steps: reset the emulator to the same seed (identical
+data, zeroed counters, fresh service-protection windows), run the way in a fresh worker
+process, read the emulator's counters. Seconds come from a run without tracemalloc
+(tracing slows Python down); the memory peak from a second, otherwise identical run with
+tracemalloc on. ``--quick`` uses a smaller dataset and one traced run per way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.emulator_process import EmulatorFailed, emulator_process
+from bench.scenarios import HEADER, REPO, SCENARIOS, Scenario
+from sssctl.emulator.info import EmulatorInfo
+
+DEFAULT_MAILBOXES = 12_000  # naive mailbox revert stays well under 6,000 requests per 5 minutes
+QUICK_MAILBOXES = 3_000
+REQUEST_LIMIT = 6_000  # Dataverse service protection: requests per user per 5 minutes
+WORKER_TIMEOUT = 900.0
+
+
+class BenchError(RuntimeError):
+    """A run failed; the message says which and carries the worker's last words."""
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Benchmarks: sssctl next to a naive script, same emulator, same data.",
+    )
+    parser.add_argument("--mailboxes", type=int, help=f"mailboxes to seed (default {DEFAULT_MAILBOXES:,}; "
+                        f"--quick: {QUICK_MAILBOXES:,}); 5%% of them are queue mailboxes")
+    parser.add_argument("--quick", action="store_true", help="small dataset, one traced run per way")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="latency the emulator adds to every request (default 0)")
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"comma-separated scenarios (default: {','.join(SCENARIOS)})")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated data (default 1)")
+    parser.add_argument("--routes", action="store_true", help="also print the busiest routes per way")
+    args = parser.parse_args(argv)
+    unknown = [key for key in args.only.split(",") if key not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    if args.mailboxes is not None and args.mailboxes < 100:
+        parser.error("--mailboxes must be at least 100 (the large dataset's shape)")
+    if args.latency_ms < 0:
+        parser.error("--latency-ms cannot be negative")
+    args.mailboxes = args.mailboxes or (QUICK_MAILBOXES if args.quick else DEFAULT_MAILBOXES)
+    return args
+
+
+# --- one measured run --------------------------------------------------------------------------
+
+
+def _worker(job: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
+    job_file = workdir / f"job-{job['scenario']}-{job['variant']}.json"
+    job_file.write_text(json.dumps(job), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.worker", str(job_file)],
+        cwd=REPO, capture_output=True, text=True, timeout=WORKER_TIMEOUT, check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.strip().splitlines()[-20:])
+        raise BenchError(f"{job['scenario']} ({job['variant']}) failed with exit {done.returncode}:\n{tail}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def measure(
+    info: EmulatorInfo, scenario: Scenario, variant: str, workdir: Path, *, quick: bool
+) -> dict[str, Any]:
+    """Timed run (and, unless quick, a traced run for memory), each on freshly reset data."""
+    from sssctl.emulator.admin_client import AdminClient
+
+    job = {"scenario": scenario.key, "variant": variant, "info": asdict(info), "workdir": str(workdir)}
+    passes = (True,) if quick else (False, True)
+    results = []
+    with AdminClient(info, timeout=300.0) as admin:
+        for trace in passes:
+            admin.reset()
+            results.append(_worker({**job, "trace": trace}, workdir))
+    timed = results[0]
+    timed["peak_mib"] = results[-1]["peak_mib"]
+    return timed
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def census(info: EmulatorInfo, workdir: Path) -> dict[str, int]:
+    """Rows per table, counted through the Web API like any client would."""
+    from sssctl.clients.session import open_clients
+    from sssctl.config.loader import load
+
+    config = workdir / "census.toml"
+    config.write_text(HEADER, encoding="utf-8")
+    environ = {**info.environ(), "SSSCTL_STATE_DIR": str(workdir / "state-census")}
+    tables = {"mailboxes": "mailboxid", "queues": "queueid", "systemusers": "systemuserid",
+              "businessunits": "businessunitid", "roles": "roleid"}
+    with open_clients(load(config, environ), environ=environ) as clients:
+        query = clients.dataverse.query
+        return {name: sum(1 for _ in query(name, select=[key])) for name, key in tables.items()}
+
+
+def header(args: argparse.Namespace, sizes: Mapping[str, int]) -> list[str]:
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
+    sized = ", ".join(f"{count:,} {name}" for name, count in sizes.items())
+    how = ("one traced run per way (seconds include tracemalloc overhead)" if args.quick else
+           "seconds from an untraced run; memory from a second, traced run")
+    facts = report.header([
+        ("machine", machine),
+        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("emulator", f"separate process, dataset large (seed {args.seed}), latency {args.latency_ms:g} ms"),
+        ("dataset", sized),
+        ("limits", f"real Dataverse service protection ({REQUEST_LIMIT:,} requests per user per 5 min)"),
+        ("runs", how),
+        ("ratio", "naive / sssctl: how many times more the naive way costs"),
+    ])
+    return ["sssctl benchmarks: sssctl next to a naive script, same emulator, same data", "", *facts]
+
+
+def section(
+    number: int, scenario: Scenario, results: Mapping[str, Mapping[str, Any]], routes: bool
+) -> list[str]:
+    lines = ["", f"{number}. {scenario.title}", f"   sssctl: {scenario.sssctl_way}",
+             f"   naive:  {scenario.naive_way}", ""]
+    lines += report.table(results["sssctl"], results["naive"], scenario.found_label)
+    if scenario.writes and results["sssctl"]["found"] != results["naive"]["found"]:
+        lines.append("  WARNING: the two ways disagree on how many rows differ")
+    if routes:
+        for variant in ("sssctl", "naive"):
+            lines += report.routes(variant, results[variant])
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sssctl-bench-") as tmp:
+        workdir = Path(tmp)
+        with emulator_process(mailboxes=args.mailboxes, workdir=workdir,
+                              latency_ms=args.latency_ms, seed=args.seed) as info:
+            print("\n".join(header(args, census(info, workdir))), flush=True)
+            failed = False
+            for number, key in enumerate(args.only.split(","), start=1):
+                scenario = SCENARIOS[key]
+                results = {
+                    variant: measure(info, scenario, variant, workdir, quick=args.quick)
+                    for variant in ("sssctl", "naive")
+                }
+                print("\n".join(section(number, scenario, results, args.routes)), flush=True)
+                failed = failed or any(r.get("remaining") not in (0, None) for r in results.values())
+    print(f"\nTotal {time.monotonic() - started:.0f} s.")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str]) -> int:
+    from sssctl.logging import configure_logging
+
+    args = parse(argv)
+    configure_logging(log_format="json", verbose=0)
+    try:
+        return run(args)
+    except (BenchError, EmulatorFailed) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted; the emulator was stopped.", file=sys.stderr)
+        return 130
