@@ -39,7 +39,7 @@ from ..context import Counters, Faults, InvalidToken, TokenVerifier
 from . import seed
 from .api import API_PATH, ApiRequest, ApiResponse, WebApi, fault_response, target_of
 from .batch import BatchRunner
-from .errors import DataverseFault, no_segment
+from .errors import MAX_URL, DataverseFault, no_segment, url_too_long
 from .limits import ServiceProtection
 from .query import parse_prefer
 from .security import Principal, principal_for
@@ -121,9 +121,12 @@ class DataverseService:
     ) -> ApiResponse:
         """Handle one HTTP request (already read) and return the full response."""
         request_id = str(uuid.uuid4())
-        api_path = _api_path(path)
-        params = _parse_query(raw_query)
-        response = self._serve(method, api_path, params, headers, body)
+        origin = urlsplit(self.base_url)
+        length = len(f"{origin.scheme}://{origin.netloc}{path}?{raw_query}")
+        if length > MAX_URL:
+            response = fault_response(url_too_long(length, MAX_URL))
+        else:
+            response = self._serve(method, _api_path(path), _parse_query(raw_query), headers, body)
         response.headers.append(("REQ_ID", request_id))
         return response
 

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .api import API_PATH, ApiRequest, ApiResponse, fault_response
-from .errors import INVALID_ARGUMENT, DataverseFault, bad_request
+from .errors import INVALID_ARGUMENT, MAX_BATCH_URL, DataverseFault, bad_request, url_too_long
 from .store import Store
 
 MAX_OPERATIONS = 1000
@@ -213,6 +213,8 @@ class BatchRunner:
         return response, content_id
 
     def _execute(self, operation: Operation, content_ids: dict[str, str]) -> ApiResponse:
+        if len(operation.url) > MAX_BATCH_URL:
+            raise url_too_long(len(operation.url), MAX_BATCH_URL)
         self.on_operation()
         return self.handler(api_request(operation, content_ids))
 

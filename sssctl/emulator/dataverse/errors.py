@@ -57,3 +57,17 @@ def not_found(logical: str, record_id: str) -> DataverseFault:
 
 def no_segment(segment: str) -> DataverseFault:
     return DataverseFault(404, ODATA_URI_PROBLEM, f"Resource not found for the segment '{segment}'.")
+
+
+# Longest URL Dataverse reads: 32 KB on its own, 64 KB for a request inside a $batch.
+MAX_URL = 32_768
+MAX_BATCH_URL = 65_536
+
+
+def url_too_long(length: int, limit: int) -> DataverseFault:
+    return DataverseFault(
+        414,
+        ODATA_URI_PROBLEM,
+        f"The request URL has {length:,} characters, more than the {limit:,} allowed. Send long queries "
+        "inside a $batch request (up to 65,536 characters) or use fewer filter terms.",
+    )

@@ -132,18 +132,18 @@ class _Parser:
         return predicate
 
     def or_expr(self) -> Predicate:
-        left = self.and_expr()
+        terms = [self.and_expr()]
         while self.at_word("or"):
             self.take()
-            left = _or(left, self.and_expr())
-        return left
+            terms.append(self.and_expr())
+        return terms[0] if len(terms) == 1 else _any(terms)
 
     def and_expr(self) -> Predicate:
-        left = self.not_expr()
+        terms = [self.not_expr()]
         while self.at_word("and"):
             self.take()
-            left = _and(left, self.not_expr())
-        return left
+            terms.append(self.not_expr())
+        return terms[0] if len(terms) == 1 else _all(terms)
 
     def not_expr(self) -> Predicate:
         if self.at_word("not"):
@@ -375,28 +375,32 @@ def _in(column: str, values: set[Any], negate: bool) -> Predicate:
     return predicate
 
 
-def _and(left: Predicate, right: Predicate) -> Predicate:
+def _all(terms: list[Predicate]) -> Predicate:
+    """SQL AND over any number of terms, evaluated in a loop (long filters must not recurse)."""
+
     def predicate(row: Row) -> bool | None:
-        a = left(row)
-        if a is False:
-            return False
-        b = right(row)
-        if b is False:
-            return False
-        return None if a is None or b is None else True
+        unknown = False
+        for term in terms:
+            value = term(row)
+            if value is False:
+                return False
+            unknown = unknown or value is None
+        return None if unknown else True
 
     return predicate
 
 
-def _or(left: Predicate, right: Predicate) -> Predicate:
+def _any(terms: list[Predicate]) -> Predicate:
+    """SQL OR over any number of terms."""
+
     def predicate(row: Row) -> bool | None:
-        a = left(row)
-        if a is True:
-            return True
-        b = right(row)
-        if b is True:
-            return True
-        return None if a is None or b is None else False
+        unknown = False
+        for term in terms:
+            value = term(row)
+            if value is True:
+                return True
+            unknown = unknown or value is None
+        return None if unknown else False
 
     return predicate
 
@@ -411,5 +415,8 @@ def _not(inner: Predicate) -> Predicate:
 
 def compile_filter(text: str, columns: Mapping[str, str], logical: str) -> Callable[[Row], bool]:
     """Compile ``$filter`` text against a table's columns (property name -> Edm kind)."""
-    predicate = _Parser(text, columns, logical).parse()
+    try:
+        predicate = _Parser(text, columns, logical).parse()
+    except RecursionError as exc:
+        raise bad_request("The $filter expression is nested too deeply.") from exc
     return lambda row: predicate(row) is True

@@ -212,3 +212,11 @@ def test_parser_matches_direct_evaluation(expression: tuple[str, Any]) -> None:
     text, tree = expression
     expected = [row["id"] for row in ROWS if _evaluate(tree, row) is True]
     assert select(text) == expected, text
+
+
+def test_a_filter_with_thousands_of_terms_does_not_recurse() -> None:
+    long = " or ".join(f"versionnumber eq {n}" for n in range(5000))
+    assert select(long) == [1, 2, 3]
+    assert select(" and ".join(["incomingemaildeliverymethod ge 0"] * 3000)) == [1, 2, 3]
+    with pytest.raises(DataverseFault, match="nested too deeply"):
+        select("(" * 3000 + "versionnumber eq 1" + ")" * 3000)

@@ -480,3 +480,19 @@ def test_exchange_online_approval_needs_an_administrator_on_top_of_the_privilege
             app.patch(f"mailboxes({pending['mailboxid']})", json={"emailrouteraccessapproval": 3}).status_code
             == 204
         )
+
+
+def test_urls_longer_than_32_kb_are_refused_but_fit_inside_a_batch() -> None:
+    service, _, _ = make_service()
+    ids = " or ".join(f"mailboxid eq {uuid.uuid4()}" for _ in range(600))  # about 33,000 characters
+    with client(service) as dv:
+        response = dv.get(f"mailboxes?$select=name&$filter={ids}")
+        assert response.status_code == 414 and "$batch" in response.json()["error"]["message"]
+        body = (
+            "--b\r\nContent-Type: application/http\r\n\r\n"
+            f"GET /api/data/v9.2/mailboxes?$select=name&$filter={ids.replace(' ', '%20')} HTTP/1.1"
+            "\r\n\r\n\r\n"
+            "--b--\r\n"
+        )
+        batched = dv.post("$batch", content=body, headers={"Content-Type": "multipart/mixed; boundary=b"})
+        assert batched.status_code == 200 and "HTTP/1.1 200 OK" in batched.text
