@@ -27,6 +27,7 @@ from typing import Any, Protocol, TextIO
 
 import httpx
 import msal
+import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -35,6 +36,8 @@ from sssctl.clients.clouds import CloudEndpoints
 from sssctl.clients.errors import AuthError
 from sssctl.config.model import Auth, SecretRef, SecretUnavailable
 from sssctl.logging import redact_text, register_secret
+
+log = structlog.get_logger("sssctl.clients.auth")
 
 GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 EXPIRY_MARGIN = 300.0  # seconds; a token this close to expiry is fetched again
@@ -258,13 +261,26 @@ class MsalHttpAdapter:
              **kwargs: Any) -> httpx.Response:
         if isinstance(data, Mapping):
             data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
-        return self._client.post(url, params=params, data=data, headers=headers, **_timeout_only(kwargs))
+        began = time.perf_counter()
+        response = self._client.post(url, params=params, data=data, headers=headers, **_timeout_only(kwargs))
+        _log_login("POST", url, response, began)
+        return response
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
-        return self._client.get(url, params=params, headers=headers, **_timeout_only(kwargs))
+        began = time.perf_counter()
+        response = self._client.get(url, params=params, headers=headers, **_timeout_only(kwargs))
+        _log_login("GET", url, response, began)
+        return response
 
     def close(self) -> None:
         """MSAL may close its client; the run owns this one and closes it itself."""
+
+
+def _log_login(method: str, url: str, response: httpx.Response, began: float) -> None:
+    """Same event as API calls, so a slow or failing sign-in shows up in -vv output."""
+    target = httpx.URL(url).path.rstrip("/").rsplit("/", 1)[-1] or "/"
+    log.debug("http.request", method=method, service="login", target=target, status=response.status_code,
+              duration_ms=int((time.perf_counter() - began) * 1000), attempt=1)
 
 
 def _timeout_only(kwargs: Mapping[str, Any]) -> dict[str, Any]:

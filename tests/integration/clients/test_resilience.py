@@ -120,7 +120,7 @@ def test_no_secret_or_token_in_debug_logs(emulator: EmulatorInfo, calm: AdminCli
     requests = [e for e in events if e.get("event") == "http.request"]
     assert requests, "debug logging should describe every request"
     assert {"method", "service", "target", "status", "duration_ms", "attempt"} <= set(requests[0])
-    assert {e["service"] for e in requests} == {"graph", "exchange", "dataverse"}
+    assert {e["service"] for e in requests} == {"login", "graph", "exchange", "dataverse"}
     for secret in (emulator.client_secret, graph_token, exchange_token, dataverse_token):
         assert secret not in text
     assert "Bearer " not in text
