@@ -184,12 +184,19 @@ class DataverseClient:
 
     # -- reads ------------------------------------------------------------------------------
     def whoami(self) -> WhoAmI:
-        data = self._send("GET", "WhoAmI", target="WhoAmI").json()
-        return WhoAmI(
-            user_id=str(data["UserId"]),
-            business_unit_id=str(data["BusinessUnitId"]),
-            organization_id=str(data["OrganizationId"]),
-        )
+        response = self._send("GET", "WhoAmI", target="WhoAmI")
+        data = json_or_none(response.text)
+        try:
+            return WhoAmI(
+                user_id=str(data["UserId"]),
+                business_unit_id=str(data["BusinessUnitId"]),
+                organization_id=str(data["OrganizationId"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise DataverseError(
+                f"WhoAmI answered without {exc}; is environment.url a Dataverse environment?",
+                status=response.status_code, method="GET", url=self.api_url + "WhoAmI",
+            ) from exc
 
     def get(
         self, entity_set: str, key: str, *, select: Sequence[str] | None = None, expand: str | None = None

@@ -303,3 +303,11 @@ def test_query_values_encode_spaces_and_plus_safely() -> None:
     raw = seen[0].url.raw_path.decode()
     assert "$filter=emailaddress%20eq%20'a%2Bb@x.com'" in raw
     assert seen[0].url.params["$filter"] == "emailaddress eq 'a+b@x.com'"
+
+
+def test_whoami_from_something_that_is_not_dataverse_is_explained() -> None:
+    with pytest.raises(DataverseError, match="environment.url"):
+        client(lambda r: httpx.Response(200, text="<html>hello</html>")).whoami()
+    who = client(lambda r: httpx.Response(200, json={"UserId": "u", "BusinessUnitId": "b",
+                                                     "OrganizationId": "o"})).whoami()
+    assert (who.user_id, who.business_unit_id, who.organization_id) == ("u", "b", "o")
