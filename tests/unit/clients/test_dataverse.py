@@ -306,7 +306,7 @@ def test_query_values_encode_spaces_and_plus_safely() -> None:
 
 
 def test_whoami_from_something_that_is_not_dataverse_is_explained() -> None:
-    with pytest.raises(DataverseError, match="environment.url"):
+    with pytest.raises(DataverseError, match=r"environment\.url"):
         client(lambda r: httpx.Response(200, text="<html>hello</html>")).whoami()
     who = client(lambda r: httpx.Response(200, json={"UserId": "u", "BusinessUnitId": "b",
                                                      "OrganizationId": "o"})).whoami()
