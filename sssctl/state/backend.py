@@ -35,7 +35,8 @@ class Backend(Protocol):
 
 def environment_name(name: str | None, url: str | None) -> str:
     """The snapshot's file name: ``[environment] name``, else the org URL's host label."""
-    candidate = name or (urlparse(url or "").hostname or "").split(".")[0]
+    host = urlparse(url or "").hostname or ""
+    candidate = name or (host if host.replace(".", "").isdigit() else host.split(".")[0])
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", candidate).strip(".-")
     return cleaned or "default"
 

@@ -107,6 +107,7 @@ def test_environment_name_comes_from_config_or_url_host() -> None:
     assert environment_name("contoso-prod", URL) == "contoso-prod"
     assert environment_name(None, URL) == "contoso"
     assert environment_name(None, None) == "default"
+    assert environment_name(None, "https://127.0.0.1:8443/dataverse") == "127.0.0.1"
     assert environment_name("../etc/passwd", None) == "etc-passwd"
 
 
