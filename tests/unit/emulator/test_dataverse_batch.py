@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sssctl.emulator.dataverse.batch import api_request, boundary_of, parse_multipart, parse_operation
 from sssctl.emulator.dataverse.errors import DataverseFault
+
+from .dataverse_harness import client, make_service
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -111,3 +115,42 @@ def test_operation_urls_become_web_api_requests() -> None:
     query.url = "/elsewhere/mailboxes"
     with pytest.raises(DataverseFault, match="not below"):
         api_request(query, {})
+
+
+# -- robustness: damaged batch bodies are refused, never crash the service ------------------
+
+_PIECES = [
+    "\r\n",
+    "\n",
+    "-",
+    "--batch_AAA",
+    "--changeset_BBB",
+    "--batch_AAA--",
+    "$",
+    "(",
+    ")",
+    "{",
+    "}",
+    ":",
+    " ",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0), st.sampled_from([*_PIECES, ""])), min_size=1, max_size=6))
+def test_damaged_batch_bodies_never_crash_the_service(edits: list[tuple[int, str]]) -> None:
+    text = list(BODY.replace("\n", "\r\n"))
+    for position, piece in edits:
+        index = position % len(text)
+        if piece:
+            text.insert(index, piece)
+        else:
+            del text[index]
+    service, _, _ = make_service()
+    with client(service) as dv:
+        response = dv.post(
+            "$batch",
+            content="".join(text).encode(),
+            headers={"Content-Type": 'multipart/mixed; boundary="batch_AAA"'},
+        )
+    assert response.status_code < 500, response.text
