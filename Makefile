@@ -25,8 +25,9 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/sssctl demo
 
+# Options pass through, e.g. make bench BENCH_ARGS="--quick" (see bench/run.py --help).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -137,6 +137,6 @@ def read_everything(dataverse: DataverseClient, graph: GraphClient | None) -> in
         if str(role.get("_parentrootroleid_value") or role["roleid"]).lower() == str(role["roleid"]).lower():
             answer = dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": str(role["roleid"])}) or {}
             rows += len(answer.get("RolePrivileges", []))
-    for collection in GRAPH_COLLECTIONS if graph is not None else ():
-        rows += len(list(graph.list(collection)))
+    if graph is not None:
+        rows += sum(len(list(graph.list(collection))) for collection in GRAPH_COLLECTIONS)
     return rows

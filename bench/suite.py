@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from bench import report
@@ -168,10 +170,24 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a cancelled CI job) both unwind, so the emulator is always stopped.
+
+    SIGINT is set explicitly: a shell starting us in the background hands us SIGINT ignored.
+    """
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: Sequence[str]) -> int:
     from sssctl.logging import configure_logging
 
     args = parse(argv)
+    stop_on_signals()
     configure_logging(log_format="json", verbose=0)
     try:
         return run(args)
