@@ -189,10 +189,7 @@ class DataverseService:
             return fault_response(DataverseFault(405, "0x80060888", "A $batch request must use POST."))
 
         def operation_time() -> None:
-            seconds = self.faults.batch_operation_ms / 1000.0
-            if seconds > 0:
-                time.sleep(seconds)
-                simulated[0] += seconds
+            simulated[0] += self.faults.batch_operation_ms / 1000.0
 
         runner = BatchRunner(self.store, lambda request: self.web.handle(request, who), operation_time)
         prefs = parse_prefer([headers["prefer"]] if "prefer" in headers else [])
@@ -202,6 +199,11 @@ class DataverseService:
             )
         except DataverseFault as fault:
             return fault_response(fault)
+        finally:
+            # The simulated server time is spent after the work, outside the store lock, so a
+            # slow batch delays its own answer without stalling every other caller.
+            if simulated[0] > 0:
+                time.sleep(simulated[0])
         applied = [("Preference-Applied", "odata.continue-on-error")] if prefs.continue_on_error else []
         return ApiResponse(
             status, [("Content-Type", content_type), ("OData-Version", "4.0"), *applied], payload

@@ -6,6 +6,7 @@ import re
 import ssl
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -511,3 +512,34 @@ def test_request_limit_answers_429_with_retry_after(dv: httpx.Client, emulator_a
         assert emulator_admin.counters()["throttled"] >= 2
     finally:
         emulator_admin.faults(limit_requests=6000, limit_window_seconds=300)
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+def test_parallel_writes_with_one_etag_let_exactly_one_through(dv: httpx.Client) -> None:
+    mailbox = _one(dv, "mailboxes?$select=mailboxid&$top=1")
+    url = f"mailboxes({mailbox['mailboxid']})"
+    etag = mailbox["@odata.etag"]
+
+    def write(n: int) -> int:
+        response = dv.patch(url, json={"name": f"writer {n}"}, headers={"If-Match": etag})
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(write, range(8)))
+    assert statuses == [204] + [412] * 7
+
+
+def test_concurrency_limit_answers_429_at_once(dv: httpx.Client, emulator_admin: AdminClient) -> None:
+    emulator_admin.faults(limit_concurrent=2, batch_operation_ms=300)
+    body = _batch([_op("GET", "WhoAmI")])
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            responses = list(pool.map(lambda _: _post_batch(dv, body), range(4)))
+    finally:
+        emulator_admin.faults(limit_concurrent=52, batch_operation_ms=0)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) >= 1 and 429 in statuses
+    throttled = next(r for r in responses if r.status_code == 429)
+    assert _error(throttled)["code"] == "0x80072326" and throttled.headers["Retry-After"]
