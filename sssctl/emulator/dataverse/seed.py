@@ -494,9 +494,12 @@ def copy_role_to_units(
 def _roles(b: _Builder, units: list[str], extra: int) -> None:
     definitions = dict(ROLES)
     for index in range(extra):
+        # Every fifth custom role can approve mailboxes too: the allowlist has work at scale.
+        approve = {"prvApproveRejectEmailAddress": GLOBAL} if index % 5 == 0 else {}
         definitions[f"Contoso Custom Role {index + 1:03d}"] = {
             **_BASIC_USER,
             **(_SALES if index % 2 else _SERVICE),
+            **approve,
         }
     parent_of = {u: b.store.tables["businessunit"][u]["_parentbusinessunitid_value"] for u in units}
     for name, patterns in definitions.items():
