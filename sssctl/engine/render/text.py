@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sssctl.engine.plan import Action, Change, Plan
-from sssctl.engine.render.common import field_rows, sample_of, spell, summary_line, visible
+from sssctl.engine.render.common import field_rows, is_informational, sample_of, spell, summary_line, visible
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
             Action.UNKNOWN: "magenta", Action.NOOP: "cyan"}
@@ -42,8 +42,12 @@ def render(plan: Plan, *, color: bool = False) -> str:
     changes = visible(plan)
     lines: list[str] = []
     if changes:
-        intro = ("Objects changed outside sssctl since it last applied them:" if plan.refresh_only
-                 else "sssctl will perform these actions:")
+        if plan.refresh_only:
+            intro = "Objects changed outside sssctl since it last applied them:"
+        elif all(is_informational(c) for c in changes):
+            intro = "Nothing to change; for your information:"
+        else:
+            intro = "sssctl will perform these actions:"
         lines += [intro, ""]
         for change in changes:
             lines += [*render_change(change, color=color), ""]

@@ -50,6 +50,8 @@ def test_informational_noops_are_shown() -> None:
     report = Change("mailboxes", Action.NOOP, None, None, "report only: 4 drifted", detail={"report": True})
     out = text.render(plan_of(report))
     assert "  . mailboxes" in out and "report only: 4 drifted" in out
+    assert out.startswith("Nothing to change; for your information:")
+    assert out.rstrip().endswith("No changes. The environment matches the configuration.")
 
 
 def test_refresh_only_summaries() -> None:
