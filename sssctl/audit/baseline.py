@@ -21,7 +21,7 @@ from sssctl.config.model import (
     UserSettingsPolicy,
 )
 from sssctl.engine.plan import Change
-from sssctl.engine.planner import diff_all, read_all
+from sssctl.engine.planner import Reading, diff_all, read_all
 from sssctl.kinds.base import Context, Kind
 
 APPROVE_PRIVILEGE = "prvApproveRejectEmailAddress"
@@ -53,7 +53,7 @@ def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
     )
 
 
-def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> list[Change]:
+def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> tuple[list[Change], Reading]:
     """Read the baseline kinds and diff them against ``wanted``; no guards, no writes.
 
     The state is hidden from the kinds so that restores of recorded addresses (which may
@@ -62,4 +62,4 @@ def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> list[Change]:
     chosen = [k for k in kinds if k.name in PROBED_KINDS]
     probe_ctx = dataclasses.replace(ctx, desired=wanted, state={})
     reading = read_all(chosen, probe_ctx)
-    return diff_all(chosen, wanted, reading, {})
+    return diff_all(chosen, wanted, reading, {}), reading

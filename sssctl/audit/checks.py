@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sssctl.engine.plan import Action, Change
+from sssctl.engine.planner import Reading
 from sssctl.engine.render.common import field_rows, spell
 
 SEVERITY_ORDER = ("high", "medium", "low")
@@ -53,8 +54,8 @@ class Finding:
     evidence: str
 
 
-def findings_of(changes: Sequence[Change]) -> list[Finding]:
-    found: list[Finding] = []
+def findings_of(changes: Sequence[Change], reading: Reading | None = None) -> list[Finding]:
+    found: list[Finding] = first_party_mailboxes(reading) if reading is not None else []
     for change in changes:
         severity, summary = CHECKS.get(change.address, ("low", "differs from the hardened baseline"))
         if change.action is Action.UNKNOWN:
@@ -67,6 +68,16 @@ def findings_of(changes: Sequence[Change]) -> list[Finding]:
             found.append(Finding(severity, change.address, summary, evidence or change.reason))
     rank = {s: i for i, s in enumerate(("unknown", *SEVERITY_ORDER))}
     return sorted(found, key=lambda f: (rank.get(f.severity, 9), f.address))
+
+
+def first_party_mailboxes(reading: Reading) -> list[Finding]:
+    """Mailboxes still synchronizing through the built-in profile (counted by its kind's read)."""
+    observed = reading.observed.get("server_profile_default")
+    count = int((observed.extra.get("mailboxes_on_profile") or 0) if observed else 0)
+    if not count:
+        return []
+    summary = "mailboxes synchronize through the first-party Exchange Online profile"
+    return [Finding("high", "mailboxes", summary, f"{count} mailbox(es) on it")]
 
 
 def fails(findings: Sequence[Finding], threshold: str | None) -> bool:

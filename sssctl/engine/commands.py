@@ -310,7 +310,7 @@ def cmd_export(inv: Invocation) -> int:
     from sssctl.engine.export import SKIPPED_NOTE, to_toml
 
     with inv.open("export", lock=False) as s:
-        changes = probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=True))
+        changes, _ = probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=True))
     unread = [c for c in changes if c.action is Action.UNKNOWN]
     inv.output.echo(to_toml(s.desired, changes), nl=False)
     inv.output.warn(SKIPPED_NOTE)
@@ -324,7 +324,7 @@ def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
     from sssctl.audit.checks import fails, findings_of, render_table
 
     with inv.open("audit", lock=False) as s:
-        findings = findings_of(probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
+        findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
     if as_json:
         rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
                 for f in findings]

@@ -202,7 +202,7 @@ def test_audit_ranks_the_seeded_weaknesses_and_fails_on_high(cli: Cli, admin: Ad
     assert admin.counters()["writes"] == 0
     assert cli.run("audit", "--fail-on", "high").returncode == 1
     rows = json.loads(cli.run("audit", "--json").stdout)["findings"]
-    assert {r["check"] for r in rows} >= {"approval", "server_profile.default"}
+    assert {r["check"] for r in rows} >= {"approval", "server_profile.default", "mailboxes"}
 
 
 def test_export_prints_a_config_that_validates(cli: Cli, tmp_path: Path) -> None:

@@ -80,3 +80,17 @@ def test_export_writes_format_v1_from_live_values() -> None:
         "Sales Manager", "System Administrator"]
     assert document["mailbox_defaults"] == {"server_profile": "default", "incoming_email": "server_side_sync"}
     assert "user_settings" not in document
+
+
+def test_mailboxes_on_the_first_party_profile_are_a_high_finding() -> None:
+    from sssctl.engine.planner import Reading
+    from sssctl.kinds.base import Observed
+
+    reading = Reading(observed={"server_profile_default": Observed(objects={},
+                                                                   extra={"mailboxes_on_profile": 30})})
+    found = findings_of(LIVE[:1], reading)
+    assert [(f.severity, f.address, f.evidence) for f in found] == [
+        ("high", "mailboxes", "30 mailbox(es) on it"),
+        ("high", "server_profile.default", "active is true"),
+    ]
+    assert findings_of([], Reading()) == []
