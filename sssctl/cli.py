@@ -145,7 +145,7 @@ def emulator_serve_command(**options: Any) -> None:
                    "replication_delay")
     faults = {name: options.pop(name) for name in fault_names}
     try:
-        serve(out=sys.stdout, faults=faults, **options)
+        serve(out=sys.stdout, err=sys.stderr, faults=faults, **options)
     except EmulatorError as exc:
         raise click.ClickException(str(exc)) from exc
 # --- auth ---------------------------------------------------------------------------------

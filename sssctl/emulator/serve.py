@@ -48,6 +48,7 @@ def write_env_file(path: Path, info: EmulatorInfo) -> None:
 def serve(
     *,
     out: TextIO,
+    err: TextIO | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
     dataset: str = "small",
@@ -90,6 +91,12 @@ def serve(
                 write_env_file(env_file, info)
             out.write(info.to_json() + "\n")
             out.flush()
+            if err is not None:
+                err.write(
+                    f"sssctl emulator: serving {info.url} (dataset {dataset}); trust {info.ca_file}; "
+                    "Ctrl-C stops it.\n"
+                )
+                err.flush()
             while not stop.wait(0.5):
                 pass
     finally:

@@ -55,9 +55,10 @@ def test_serve_prints_one_json_line_quickly_and_stops_on_sigterm(tmp_path: Path)
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
     finally:
         process.send_signal(signal.SIGTERM)
-        out, _err = process.communicate(timeout=15)
+        out, err = process.communicate(timeout=15)
     assert process.returncode == 0
     assert out == "", "stdout must hold nothing but the one JSON line"
+    assert f"serving {info.url}" in err
     assert (tmp_path / "cache" / "sssctl" / "emulator" / "ca.pem").exists()
 
 
