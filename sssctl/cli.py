@@ -433,9 +433,10 @@ def export_command(ctx: click.Context, config_path: Path) -> None:
 def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, as_json: bool) -> None:
     """Read-only posture checks against the hardened baseline, as a table with severities.
 
-    Checks: default profile active, approval not required, self-approval allowed, roles
-    other than System Administrator holding the approve privilege, users tracking all
-    email, new mailboxes not on server-side sync. Exit 0 unless an error, or --fail-on.
+    Checks: default profile active and mailboxes still on it, approval not required,
+    self-approval allowed, roles other than System Administrator holding the approve
+    privilege, users tracking all email, new mailboxes not on server-side sync.
+    Exit 0 unless an error, or --fail-on.
 
     \b
         sssctl audit -c configs/hardened.toml --fail-on high
