@@ -33,6 +33,8 @@ def _converged(r: Result) -> str | None:
 METRICS = (
     Metric("HTTP requests (all services)", lambda r: r["requests"]),
     Metric("write operations", lambda r: r["writes"]),
+    Metric("MiB received (response bodies)", lambda r: r.get("received_mib"), digits=1),
+    Metric("MiB sent (request bodies)", lambda r: r.get("sent_mib"), digits=1),
     Metric("seconds (wall)", lambda r: r["seconds"], digits=2),
     Metric("client peak memory MiB (tracemalloc)", lambda r: r.get("peak_mib"), digits=1),
     Metric("client peak RSS MiB (whole process)", lambda r: r["rss_mib"], digits=1),
@@ -59,9 +61,14 @@ def _ratio(ours: float | int | str | None, theirs: float | int | str | None) -> 
     return f"{factor:,.1f}x" if factor < 100 else f"{factor:,.0f}x"
 
 
-def table(sssctl: Result, naive: Result, found_label: str) -> list[str]:
-    """One row per metric; the ratio is naive / sssctl (how many times more the naive way costs)."""
-    metrics = (*METRICS[:-1], Metric(found_label, lambda r: r["found"], ratio=False), METRICS[-1])
+def table(sssctl: Result, naive: Result, found_label: str, *, estimate: bool = True) -> list[str]:
+    """One row per metric; the ratio is naive / sssctl (how many times more the naive way costs).
+
+    Without ``estimate`` the RTT row is left out: with latency added by the emulator the
+    measured seconds already carry it, and adding it again would count it twice.
+    """
+    chosen = [m for m in METRICS if estimate or m.value is not _rtt_estimate]
+    metrics = (*chosen[:-1], Metric(found_label, lambda r: r["found"], ratio=False), chosen[-1])
     width = max(LABEL_WIDTH, *(len(m.label) for m in metrics))
     lines = [f"  {'metric':<{width}}  {'sssctl':>12}  {'naive':>12}  {'naive/sssctl':>12}"]
     lines.append("  " + "-" * (width + 42))

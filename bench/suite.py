@@ -137,14 +137,15 @@ def header(args: argparse.Namespace, sizes: Mapping[str, int]) -> list[str]:
 
 
 def section(
-    number: int, scenario: Scenario, results: Mapping[str, Mapping[str, Any]], routes: bool
+    number: int, scenario: Scenario, results: Mapping[str, Mapping[str, Any]], args: argparse.Namespace
 ) -> list[str]:
     lines = ["", f"{number}. {scenario.title}", f"   sssctl: {scenario.sssctl_way}",
              f"   naive:  {scenario.naive_way}", ""]
-    lines += report.table(results["sssctl"], results["naive"], scenario.found_label)
+    lines += report.table(results["sssctl"], results["naive"], scenario.found_label,
+                          estimate=args.latency_ms == 0)
     if scenario.writes and results["sssctl"]["found"] != results["naive"]["found"]:
         lines.append("  WARNING: the two ways disagree on how many rows differ")
-    if routes:
+    if args.routes:
         for variant in ("sssctl", "naive"):
             lines += report.routes(variant, results[variant])
     return lines
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
                     variant: measure(info, scenario, variant, workdir, quick=args.quick)
                     for variant in ("sssctl", "naive")
                 }
-                print("\n".join(section(number, scenario, results, args.routes)), flush=True)
+                print("\n".join(section(number, scenario, results, args)), flush=True)
                 failed = failed or any(r.get("remaining") not in (0, None) for r in results.values())
     print(f"\nTotal {time.monotonic() - started:.0f} s.")
     return 1 if failed else 0

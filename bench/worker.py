@@ -29,6 +29,7 @@ def environ_for(info: Mapping[str, str], state_dir: Path) -> dict[str, str]:
 
 def measure(job: Mapping[str, Any]) -> dict[str, Any]:
     from bench.scenarios import RUNNERS, SCENARIOS, remaining, warm_up
+    from bench.wire import counting_traffic
     from sssctl.emulator.admin_client import AdminClient
     from sssctl.emulator.info import EmulatorInfo
 
@@ -41,9 +42,10 @@ def measure(job: Mapping[str, Any]) -> dict[str, Any]:
     warm_up()
     if job["trace"]:
         tracemalloc.start()
-    started = time.perf_counter()
-    found = run(scenario, config, environ)
-    seconds = time.perf_counter() - started
+    with counting_traffic() as traffic:
+        started = time.perf_counter()
+        found = run(scenario, config, environ)
+        seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] if job["trace"] else None
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -55,6 +57,8 @@ def measure(job: Mapping[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         "peak_mib": None if peak is None else peak / MIB,
         "rss_mib": rss,
+        "sent_mib": traffic.sent / MIB,
+        "received_mib": traffic.received / MIB,
         "requests": counters["total"],
         "writes": counters["writes"],
         "throttled": counters["throttled"],
