@@ -193,8 +193,9 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: Any) -> int:
     out.echo(report.summary())
     if stats is not None:
         out.echo(
-            f"Requests: {getattr(stats, 'total', '?')} total, {getattr(stats, 'writes', '?')} writes, "
-            f"{getattr(stats, 'retries', 0)} retries, {getattr(stats, 'throttled', 0)} throttled."
+            f"HTTP requests this run: {getattr(stats, 'total', '?')} "
+            f"({getattr(stats, 'writes', '?')} writing, a $batch counting once; "
+            f"{getattr(stats, 'retries', 0)} retried, {getattr(stats, 'throttled', 0)} throttled)."
         )
     problems = [o for o in report.outcomes if o.status in ("refused", "failed")]
     for o in problems:

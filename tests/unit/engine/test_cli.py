@@ -55,7 +55,7 @@ def test_apply_then_plan_is_empty(world: World) -> None:
     result = run("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "Apply complete: 2 changed, 0 created, 0 destroyed, 0 refused." in result.output
-    assert "Requests: 7 total, 2 writes" in result.output
+    assert "HTTP requests this run: 7 (2 writing" in result.output
     again = run("plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes. The environment matches the configuration." in again.output
     listed = run("state", "list").output.splitlines()
