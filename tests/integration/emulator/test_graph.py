@@ -285,3 +285,37 @@ def test_alternate_key_with_a_quote_is_unescaped(graph: httpx.Client) -> None:
     assert created.status_code == 201
     assert created.json()["uniqueName"] == "o'brien"
     assert graph.get("/applications(uniqueName='o''brien')").status_code == 200
+
+
+def test_required_resource_access_is_replaced_wholesale(graph: httpx.Client) -> None:
+    app = _upsert(graph, "rra").json()
+    first = [
+        {"resourceAppId": c.EXCHANGE_RESOURCE_APP_ID, "resourceAccess": [{"id": FULL_ACCESS, "type": "Role"}]}
+    ]
+    assert (
+        graph.patch(f"/applications/{app['id']}", json={"requiredResourceAccess": first}).status_code == 204
+    )
+    assert graph.get(f"/applications/{app['id']}").json()["requiredResourceAccess"] == first
+    assert graph.patch(f"/applications/{app['id']}", json={"requiredResourceAccess": []}).status_code == 204
+    assert graph.get(f"/applications/{app['id']}").json()["requiredResourceAccess"] == []
+
+
+def test_deleting_a_service_principal_drops_its_assignments(graph: httpx.Client) -> None:
+    sp = _client_sp(graph, "drop")
+    path = f"/servicePrincipals(appId='{c.EXCHANGE_RESOURCE_APP_ID}')/appRoleAssignedTo"
+    body = {"principalId": sp["id"], "resourceId": EXCHANGE_SP_OBJECT_ID, "appRoleId": FULL_ACCESS}
+    assert graph.post(path, json=body).status_code == 201
+    assert graph.patch(f"/servicePrincipals/{sp['id']}", json={"tags": ["sssctl"]}).status_code == 204
+    assert graph.get(f"/servicePrincipals/{sp['id']}", params={"$select": "tags"}).json()["tags"] == [
+        "sssctl"
+    ]
+    assert graph.delete(f"/servicePrincipals/{sp['id']}").status_code == 204
+    remaining = graph.get(path).json()["value"]
+    assert sp["id"] not in {a["principalId"] for a in remaining}
+
+
+def test_password_credential_patch_is_refused(graph: httpx.Client) -> None:
+    app = _upsert(graph, "nopatch").json()
+    response = graph.patch(f"/applications/{app['id']}", json={"passwordCredentials": []})
+    assert response.status_code == 400
+    assert "addPassword" in response.json()["error"]["message"]
