@@ -42,7 +42,7 @@ from .batch import BatchRunner
 from .errors import MAX_URL, DataverseFault, no_segment, url_too_long
 from .limits import ServiceProtection
 from .query import parse_prefer
-from .security import Principal, principal_for
+from .security import Principal, impersonated, principal_for
 from .store import Store
 
 __all__ = ["DataverseService"]
@@ -147,9 +147,11 @@ class DataverseService:
             with self.store.lock:
                 wids = caller.claims.get("wids") or ()
                 who = principal_for(self.store, caller.app_id, caller.object_id, tuple(map(str, wids)))
+                limit_key = who.id  # limits stay with the signed-in caller, even when impersonating
+                who = impersonated(self.store, who, headers)
             if api_path is None:
                 raise no_segment(next(iter(params), ("", ""))[0] or "/")
-            self.protection.enter(who.id)
+            self.protection.enter(limit_key)
         except DataverseFault as fault:
             self._record(method, api_path)
             if fault.status == 429:
@@ -163,7 +165,7 @@ class DataverseService:
             else:
                 response = self.web.handle(ApiRequest(method, api_path, params, headers, body), who)
         finally:
-            limit_headers = self.protection.leave(who.id, time.perf_counter() - started + simulated[0])
+            limit_headers = self.protection.leave(limit_key, time.perf_counter() - started + simulated[0])
         response.headers.extend(limit_headers.items())
         return response
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import NO_ROLES, NOT_A_MEMBER, PRIVILEGE_DENIED, DataverseFault
-from .schema import Table
+from .schema import BY_LOGICAL, Table
 from .seed import BASIC, DEEP, GLOBAL, LOCAL
 from .store import Row, Store
 
@@ -87,14 +87,12 @@ def principal_for(
     user = find_user(store, app_id, object_id)
     if user is None or user.get("isdisabled"):
         raise DataverseFault(403, NOT_A_MEMBER, "The user is not a member of the organization.")
+    return principal_of(store, user, directory_roles)
+
+
+def principal_of(store: Store, user: Row, directory_roles: tuple[str, ...]) -> Principal:
+    """The user's effective privileges: the deepest depth any of its roles grants."""
     role_ids = store.user_roles.get(user["systemuserid"], [])
-    names = {p["privilegeid"]: p["name"] for p in store.table("privilege").values()}
-    held: dict[str, int] = {}
-    for role_id in role_ids:
-        for privilege_id, mask in store.privileges_of_role(role_id).items():
-            name = names.get(privilege_id)
-            if name is not None:
-                held[name] = max(held.get(name, 0), mask)
     if not role_ids:
         raise DataverseFault(
             403,
@@ -102,6 +100,13 @@ def principal_for(
             "SecLib::RetrievePrivilegeForUser failed - no roles are assigned to "
             f"user. Returned hr = -2147209463, User: {user['systemuserid']}",
         )
+    names = {p["privilegeid"]: p["name"] for p in store.table("privilege").values()}
+    held: dict[str, int] = {}
+    for role_id in role_ids:
+        for privilege_id, mask in store.privileges_of_role(role_id).items():
+            name = names.get(privilege_id)
+            if name is not None:
+                held[name] = max(held.get(name, 0), mask)
     roles = store.table("role")
     return Principal(
         user=user,
@@ -187,3 +192,21 @@ def require(store: Store, who: Principal, verb: str, table: Table, row: Row | No
     if not reach or (row is not None and not reach.reaches(row)):
         raise denied(store, who, name, table)
     return reach
+
+
+def impersonated(store: Store, who: Principal, headers: dict[str, str]) -> Principal:
+    """Act as another user (``CallerObjectId`` = Entra object id, ``MSCRMCallerID`` = systemuser
+    id) when the caller holds prvActOnBehalfOfAnotherUser, as Dataverse allows."""
+    object_id, user_id = headers.get("callerobjectid"), headers.get("mscrmcallerid")
+    if not object_id and not user_id:
+        return who
+    if "prvActOnBehalfOfAnotherUser" not in who.privileges:
+        raise denied(store, who, "prvActOnBehalfOfAnotherUser", BY_LOGICAL["systemuser"])
+    user = store.get("systemuser", user_id.strip()) if user_id else find_user(store, "", object_id or "")
+    if user is None or user.get("isdisabled"):
+        raise DataverseFault(
+            403,
+            NOT_A_MEMBER,
+            f"The user to act for ({object_id or user_id}) is not an enabled user of the organization.",
+        )
+    return principal_of(store, user, ())

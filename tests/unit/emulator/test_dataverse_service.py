@@ -496,3 +496,23 @@ def test_urls_longer_than_32_kb_are_refused_but_fit_inside_a_batch() -> None:
         )
         batched = dv.post("$batch", content=body, headers={"Content-Type": "multipart/mixed; boundary=b"})
         assert batched.status_code == 200 and "HTTP/1.1 200 OK" in batched.text
+
+
+def test_impersonation_needs_act_on_behalf_and_then_acts_with_the_users_privileges() -> None:
+    service, _, _ = make_service()
+    person = next(u for u in _rows(service, "systemuser") if u["internalemailaddress"] == c.user_email(2))
+    with client(service) as app, client(service, token=f"app:{c.LIMITED_APP_ID}") as limited:
+        as_person = app.get("WhoAmI", headers={"CallerObjectId": person["azureactivedirectoryobjectid"]})
+        assert as_person.json()["UserId"] == person["systemuserid"]
+        by_id = app.get("WhoAmI", headers={"MSCRMCallerID": person["systemuserid"]})
+        assert by_id.json()["UserId"] == person["systemuserid"]
+        org = app.patch(
+            f"organizations({c.ORGANIZATION_ID})",
+            json={"requireapprovalforuseremail": True},
+            headers={"CallerObjectId": person["azureactivedirectoryobjectid"]},
+        )
+        assert org.status_code == 403  # the person, not the application, lacks prvWriteOrganization
+        refused = limited.get("WhoAmI", headers={"CallerObjectId": person["azureactivedirectoryobjectid"]})
+        assert refused.status_code == 403 and "prvActOnBehalfOfAnotherUser" in refused.text
+        unknown = app.get("WhoAmI", headers={"CallerObjectId": str(uuid.uuid4())})
+        assert unknown.status_code == 403 and unknown.json()["error"]["code"] == "0x80072560"
