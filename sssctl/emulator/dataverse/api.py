@@ -308,10 +308,15 @@ class WebApi:
     def _expanded(self, table: Table, row: Row, item: Expansion, prefs: Preferences) -> Any:
         collection = _collection_navs(table).get(item.nav)
         if collection is not None:
-            select = parse_select(",".join(item.select), collection) if item.select else None
+            related = [
+                r
+                for r in self._related(table, row[table.pk], item.nav)
+                if item.predicate is None or item.predicate(r)
+            ]
+            related.sort(key=sort_key_factory(item.order, collection.pk))
             return [
-                render(collection, related, select, prefs=prefs, resolve=self._resolve, by_logical=BY_LOGICAL)
-                for related in self._related(table, row[table.pk], item.nav)
+                render(collection, r, item.select, prefs=prefs, resolve=self._resolve, by_logical=BY_LOGICAL)
+                for r in related[: item.top]
             ]
         column = table.by_nav[item.nav]
         value = row.get(column.prop)

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import DataverseFault, bad_request, no_property
+from .odata_filter import compile_filter
 from .schema import BOOL, LOOKUP, MANAGED, PICKLIST, Table
 from .store import Row
 
@@ -119,28 +120,57 @@ def parse_orderby(value: str | None, table: Table) -> list[tuple[str, bool]]:
 class Expansion:
     nav: str
     select: list[str] | None
+    predicate: Callable[[Row], bool] | None = None  # $filter inside a collection expansion
+    order: list[tuple[str, bool]] = field(default_factory=list)
+    top: int | None = None
+
+
+_COLLECTION_OPTIONS = {"$select", "$filter", "$orderby", "$top"}
 
 
 def parse_expand(value: str | None, table: Table, collections: dict[str, Table]) -> list[Expansion]:
-    """``nav`` or ``nav($select=a,b)``; collections maps collection-valued navs to their table."""
+    """``nav`` or ``nav($select=a,b)``; collection-valued navs (``collections``, nav -> table)
+    also take ``$filter``, ``$orderby`` and ``$top``, separated by ``;``."""
     result = []
     for item in _split_top(value or "", ","):
         match = re.fullmatch(r"\s*(\w+)\s*(?:\((.*)\))?\s*", item)
         if match is None:
             raise bad_request(f"Syntax error in $expand at '{item.strip()}'.")
-        nav, options = match.group(1), match.group(2) or ""
+        nav, text = match.group(1), match.group(2) or ""
         if nav not in table.by_nav and nav not in collections:
             raise no_property(nav, table.logical)
-        select = None
-        for option in options.split(";"):
+        options = {}
+        for option in _split_top(text, ";"):
             key, _, arg = option.partition("=")
-            if not key.strip():
-                continue
-            if key.strip() != "$select":
-                raise bad_request(f"The query option '{key.strip()}' is not supported inside $expand.")
-            select = [n.strip() for n in arg.split(",") if n.strip()]
-        result.append(Expansion(nav, select))
+            allowed = _COLLECTION_OPTIONS if nav in collections else {"$select"}
+            if key.strip() not in allowed:
+                raise bad_request(
+                    f"The query option '{key.strip()}' is not supported inside $expand of '{nav}'."
+                )
+            options[key.strip()] = arg.strip()
+        result.append(_expansion(nav, options, collections.get(nav)))
     return result
+
+
+def _expansion(nav: str, options: dict[str, str], target: Table | None) -> Expansion:
+    select = [n.strip() for n in options["$select"].split(",") if n.strip()] if "$select" in options else None
+    if target is None:
+        return Expansion(nav, select)
+    top = options.get("$top")
+    if top is not None and not top.isdigit():
+        raise bad_request(f"Invalid value '{top}' for $top inside $expand of '{nav}'.")
+    predicate = (
+        compile_filter(options["$filter"], target.filterable, target.logical)
+        if "$filter" in options
+        else None
+    )
+    return Expansion(
+        nav,
+        parse_select(",".join(select), target) if select else None,
+        predicate,
+        parse_orderby(options.get("$orderby"), target),
+        int(top) if top is not None else None,
+    )
 
 
 # -- rendering ---------------------------------------------------------------------------

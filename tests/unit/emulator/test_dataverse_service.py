@@ -516,3 +516,22 @@ def test_impersonation_needs_act_on_behalf_and_then_acts_with_the_users_privileg
         assert refused.status_code == 403 and "prvActOnBehalfOfAnotherUser" in refused.text
         unknown = app.get("WhoAmI", headers={"CallerObjectId": str(uuid.uuid4())})
         assert unknown.status_code == 403 and unknown.json()["error"]["code"] == "0x80072560"
+
+
+def test_collection_expansion_takes_filter_orderby_and_top() -> None:
+    service, _, _ = make_service()
+    root = next(
+        r
+        for r in _rows(service, "role")
+        if r["name"] == "Service Reader" and r["_parentroleid_value"] is None
+    )
+    options = "$select=name;$filter=startswith(name,'prvRead');$orderby=name desc;$top=3"
+    with client(service) as dv:
+        response = dv.get(
+            f"roles({root['roleid']})?$select=name&$expand=roleprivileges_association({options})"
+        )
+        assert response.status_code == 200, response.text
+        names = [p["name"] for p in response.json()["roleprivileges_association"]]
+        assert names == ["prvReadUserSettings", "prvReadUser", "prvReadRole"]
+        wrong = dv.get("mailboxes?$expand=emailserverprofile($top=1)")
+        assert wrong.status_code == 400 and "not supported inside $expand" in wrong.text
