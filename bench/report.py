@@ -34,7 +34,7 @@ METRICS = (
     Metric("HTTP requests (all services)", lambda r: r["requests"]),
     Metric("write operations", lambda r: r["writes"]),
     Metric("MiB received (response bodies)", lambda r: r.get("received_mib"), digits=1),
-    Metric("MiB sent (request bodies)", lambda r: r.get("sent_mib"), digits=1),
+    Metric("KiB sent (request bodies)", lambda r: r.get("sent_kib")),
     Metric("seconds (wall)", lambda r: r["seconds"], digits=2),
     Metric("client peak memory MiB (tracemalloc)", lambda r: r.get("peak_mib"), digits=1),
     Metric("client peak RSS MiB (whole process)", lambda r: r["rss_mib"], digits=1),

@@ -57,7 +57,7 @@ def measure(job: Mapping[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         "peak_mib": None if peak is None else peak / MIB,
         "rss_mib": rss,
-        "sent_mib": traffic.sent / MIB,
+        "sent_kib": traffic.sent / 1024,
         "received_mib": traffic.received / MIB,
         "requests": counters["total"],
         "writes": counters["writes"],
