@@ -214,13 +214,19 @@ class WebApi:
     def _retrieve_role_privileges(self, request: ApiRequest, who: Principal, key: str | None) -> ApiResponse:
         if request.method.upper() != "GET":
             raise _not_allowed(request.method, "RetrieveRolePrivilegesRole")
-        match = re.fullmatch(r"\s*RoleId\s*=\s*([0-9a-fA-F-]{36})\s*", key or "")
+        match = re.fullmatch(r"\s*RoleId\s*=\s*(@?[\w-]+)\s*", key or "")
         if match is None:
             raise bad_request(
                 "RetrieveRolePrivilegesRole needs the parameter RoleId, e.g. "
-                "RetrieveRolePrivilegesRole(RoleId=<guid>)."
+                "RetrieveRolePrivilegesRole(RoleId=<guid>) or RoleId=@p1 with ?@p1=<guid>."
             )
-        role = self._existing(TABLES["roles"], parse_guid(match.group(1), "RoleId"))
+        value = match.group(1)
+        if value.startswith("@"):  # a parameter alias, given in the query string
+            aliased = request.param(value)
+            if aliased is None:
+                raise bad_request(f"The parameter alias '{value}' has no value in the query string.")
+            value = aliased
+        role = self._existing(TABLES["roles"], parse_guid(value, "RoleId"))
         require(self.store, who, "Read", TABLES["roles"], role)
         return json_response(
             200,

@@ -535,3 +535,18 @@ def test_collection_expansion_takes_filter_orderby_and_top() -> None:
         assert names == ["prvReadUserSettings", "prvReadUser", "prvReadRole"]
         wrong = dv.get("mailboxes?$expand=emailserverprofile($top=1)")
         assert wrong.status_code == 400 and "not supported inside $expand" in wrong.text
+
+
+def test_function_parameters_may_be_aliases() -> None:
+    service, _, _ = make_service()
+    root = next(
+        r
+        for r in _rows(service, "role")
+        if r["name"] == "Service Reader" and r["_parentroleid_value"] is None
+    )
+    with client(service) as dv:
+        direct = dv.get(f"RetrieveRolePrivilegesRole(RoleId={root['roleid']})").json()
+        aliased = dv.get(f"RetrieveRolePrivilegesRole(RoleId=@p1)?@p1={root['roleid']}").json()
+        assert aliased == direct and direct["RolePrivileges"]
+        assert dv.get("RetrieveRolePrivilegesRole(RoleId=@p2)").status_code == 400
+        assert dv.get("RetrieveRolePrivilegesRole(RoleId=not-a-guid)").status_code == 400
