@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,27 +104,35 @@ def guarded(output: Output, action: Callable[[], int]) -> int:
 # --- progress -----------------------------------------------------------------------------
 
 class Progress:
-    """One overwritten status line on stderr, only when stderr is a terminal."""
+    """One overwritten status line on stderr, only when stderr is a terminal.
+
+    Kinds report from reader threads, hence the lock; :meth:`clear` wipes the line
+    before results are printed, so a plan never starts mid-line after "read mailboxes".
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.enabled = stream.isatty()
+        self._lock = threading.Lock()
+        self._shown = False
+
+    def _show(self, line: str) -> None:
+        if self.enabled:
+            with self._lock:
+                self.stream.write(f"\r\x1b[K{line}")
+                self.stream.flush()
+                self._shown = bool(line)
 
     def kind_step(self, label: str, done: int, total: int | None) -> None:
-        if self.enabled:
-            of = f"/{total}" if total is not None else ""
-            self.stream.write(f"\r\x1b[K{label} {done}{of} ...")
-            self.stream.flush()
+        of = f"/{total}" if total is not None else ""
+        self._show(f"{label} {done}{of} ...")
 
     def change_done(self, done: int, total: int, change: Change) -> None:
-        if self.enabled:
-            self.stream.write(f"\r\x1b[Kapply {done}/{total} {change.address} ...")
-            self.stream.flush()
+        self._show(f"apply {done}/{total} {change.address} ...")
 
     def clear(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        if self._shown:
+            self._show("")
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -134,12 +143,20 @@ class Invocation:
     environ: Mapping[str, str]
     output: Output
     services: runner.Services | None = None
+    progress: Progress = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = Progress(self.output.err)
 
     def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = 4,
                 lock: bool = True) -> runner.RunOptions:
-        progress = Progress(self.output.err)
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
-                                 parallelism=parallelism, progress=progress.kind_step, lock=lock)
+                                 parallelism=parallelism, progress=self.progress.kind_step, lock=lock)
+
+    def show(self, rendered: str) -> None:
+        """Print a result on stdout, after wiping any progress line."""
+        self.progress.clear()
+        self.output.echo(rendered, nl=False)
 
     def open(self, command: str, **kw: Any) -> Any:
         return runner.session(self.options(command, **kw), self.services or runner.default_services())
@@ -157,8 +174,7 @@ def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, ref
              targets: Sequence[str], allow_lockout: bool) -> int:
     with inv.open("plan", allow_lockout=allow_lockout) as s:
         p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
-    rendered = render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color)
-    inv.output.echo(rendered, nl=False)
+    inv.show(render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:
         planfile.save(out, p, environment_name=s.environment_name, config_path=str(inv.config_path.resolve()))
         inv.output.warn(f"Saved the plan to {out}. Apply exactly these changes with: sssctl apply {out}")
@@ -208,7 +224,7 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: Any) -> int:
 
 def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, auto_approve: bool,
               parallelism: int, targets: Sequence[str], allow_lockout: bool) -> int:
-    progress = Progress(inv.output.err)
+    progress = inv.progress
     if plan_file is not None:
         if targets:
             raise EngineError("--target cannot be combined with a saved plan; pass --target to `sssctl plan`")
@@ -220,7 +236,7 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
     else:
         with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
             p = runner.plan(s, targets=targets)
-            inv.output.echo(text.render(p, color=inv.output.color), nl=False)
+            inv.show(text.render(p, color=inv.output.color))
             if _nothing_to_do(p):
                 return exitcodes.OK
             report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
@@ -234,10 +250,10 @@ def _nothing_to_do(p: Plan) -> bool:
 
 
 def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, targets: Sequence[str]) -> int:
-    progress = Progress(inv.output.err)
+    progress = inv.progress
     with inv.open("destroy", parallelism=parallelism) as s:
         p = runner.destroy_plan(s, targets=targets)
-        inv.output.echo(text.render(p, color=inv.output.color), nl=False)
+        inv.show(text.render(p, color=inv.output.color))
         if _nothing_to_do(p):
             return exitcodes.OK
         report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
@@ -313,7 +329,7 @@ def cmd_export(inv: Invocation) -> int:
     with inv.open("export", lock=False) as s:
         changes, _ = probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=True))
     unread = [c for c in changes if c.action is Action.UNKNOWN]
-    inv.output.echo(to_toml(s.desired, changes), nl=False)
+    inv.show(to_toml(s.desired, changes))
     inv.output.warn(SKIPPED_NOTE)
     for c in unread:
         inv.output.warn(f"Warning: {c.address} could not be read and is missing from the export: {c.reason}")
@@ -329,7 +345,7 @@ def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
     if as_json:
         rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
                 for f in findings]
-        inv.output.echo(json.dumps({"format_version": "1.0", "findings": rows}, indent=2))
+        inv.show(json.dumps({"format_version": "1.0", "findings": rows}, indent=2) + "\n")
     else:
-        inv.output.echo(render_table(findings), nl=False)
+        inv.show(render_table(findings))
     return exitcodes.ERROR if fails(findings, fail_on) else exitcodes.OK

@@ -50,3 +50,15 @@ def test_guarded_prints_no_traceback_unless_very_verbose() -> None:
     loud = Output(verbose=2, err=io.StringIO())
     guarded(loud, boom)
     assert "Traceback" in loud.err.getvalue()  # type: ignore[attr-defined]
+
+
+def test_results_never_start_on_a_progress_line() -> None:
+    from pathlib import Path
+
+    from sssctl.engine.commands import Invocation
+
+    err, out = Terminal(), io.StringIO()
+    inv = Invocation(Path("x.toml"), {}, Output(out=out, err=err))
+    inv.progress.kind_step("read mailboxes", 5000, None)
+    inv.show("No changes.\n")
+    assert err.getvalue().endswith("\r\x1b[K") and out.getvalue() == "No changes.\n"
