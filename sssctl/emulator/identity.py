@@ -438,6 +438,7 @@ class Identity:
                 "parameter: 'client_assertion' or 'client_secret'.",
                 401,
             )
+        self._check_enterprise_app(app)
         token, lifetime = self.mint(Principal(app.data["appId"], credential_type=kind), audience)
         return {
             "token_type": "Bearer",
@@ -488,6 +489,22 @@ class Identity:
             if self.resource_for(resource) is None:
                 raise _unknown_resource(resource)
         return scopes
+
+    def _check_enterprise_app(self, app: Application) -> None:
+        """An app signs in only through its service principal, which must exist and be enabled."""
+        app_id = app.data["appId"]
+        sp = self.directory.sp_by_app_id(app_id)
+        if sp is None:
+            raise LoginError(
+                7000229,
+                "invalid_client",
+                f"The client application {app_id} is missing service principal in the tenant {c.TENANT_ID}.",
+                401,
+            )
+        if not sp.get("accountEnabled", True):
+            raise LoginError(
+                7000112, "unauthorized_client", f"Application '{app_id}'({sp['displayName']}) is disabled."
+            )
 
     def _check_secret(self, app: Application, secret: str) -> str:
         wanted = secret_hash(secret)

@@ -109,20 +109,28 @@ def test_add_password_shows_secret_text_once(graph: httpx.Client, emulator_admin
     assert graph.get(f"/applications/{app['id']}").json()["passwordCredentials"] == []
 
 
-def test_secret_from_add_password_signs_in(graph: httpx.Client, emulator: EmulatorInfo) -> None:
+def test_secret_from_add_password_signs_in_once_the_app_has_a_service_principal(
+    graph: httpx.Client, emulator: EmulatorInfo
+) -> None:
     app = _upsert(graph, "signs-in").json()
     text = graph.post(f"/applications/{app['id']}/addPassword", json={}).json()["secretText"]
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": app["appId"],
+        "client_secret": text,
+        "scope": f"{emulator.exchange_url}/.default",
+    }
     with trusting_client(emulator) as http:
-        response = http.post(
-            f"{emulator.authority}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": app["appId"],
-                "client_secret": text,
-                "scope": f"{emulator.exchange_url}/.default",
-            },
+        without_sp = http.post(f"{emulator.authority}/oauth2/v2.0/token", data=form)
+        sp = graph.post("/servicePrincipals", json={"appId": app["appId"]}).json()
+        with_sp = http.post(f"{emulator.authority}/oauth2/v2.0/token", data=form)
+        assert (
+            graph.patch(f"/servicePrincipals/{sp['id']}", json={"accountEnabled": False}).status_code == 204
         )
-    assert response.status_code == 200, response.text
+        disabled = http.post(f"{emulator.authority}/oauth2/v2.0/token", data=form)
+    assert without_sp.json()["error_codes"] == [7000229]
+    assert with_sp.status_code == 200, with_sp.text
+    assert disabled.json()["error_codes"] == [7000112]
 
 
 def test_key_credentials_are_replaced_and_key_shown_only_on_select(
