@@ -167,6 +167,12 @@ class WebApi:
             segments = split_path(_content_id(request, segments[0])) + segments[1:]
         if not segments:
             return self._service_document()
+        if segments == ["$metadata"]:
+            if request.method.upper() != "GET":
+                raise _not_allowed(request.method, "$metadata")
+            return ApiResponse(
+                200, [("Content-Type", "application/xml"), ("OData-Version", "4.0")], metadata.csdl().encode()
+            )
         match = _SEGMENT.match(segments[0])
         if match is None:
             raise no_segment(segments[0])

@@ -201,3 +201,149 @@ def _attributes(api: str, table: Table, rest: list[str], params: dict[str, str])
     cast = f"/{PICKLIST_CAST}" if picklists_only else ""
     context = f"{api}/$metadata#EntityDefinitions('{table.logical}')/Attributes{cast}{_ctx(select)}"
     return {"@odata.context": context, "value": value}
+
+
+# -- $metadata (CSDL) --------------------------------------------------------------------------
+
+_EDM = {
+    STRING: "Edm.String",
+    INT: "Edm.Int32",
+    BIGINT: "Edm.Int64",
+    BOOL: "Edm.Boolean",
+    GUID: "Edm.Guid",
+    DATETIME: "Edm.DateTimeOffset",
+    PICKLIST: "Edm.Int32",
+    LOOKUP: "Edm.Guid",
+    MANAGED: "mscrm.BooleanManagedProperty",
+}
+_PRIVILEGE_ROW = {
+    "BusinessUnitId": "Edm.Guid",
+    "Depth": "mscrm.PrivilegeDepth",
+    "PrivilegeId": "Edm.Guid",
+    "PrivilegeName": "Edm.String",
+    "RecordFilterId": "Edm.Guid",
+    "RecordFilterUniqueName": "Edm.String",
+}
+_COMPLEX_TYPES = {
+    "BooleanManagedProperty": {
+        "Value": "Edm.Boolean",
+        "CanBeChanged": "Edm.Boolean",
+        "ManagedPropertyLogicalName": "Edm.String",
+    },
+    "WhoAmIResponse": {"BusinessUnitId": "Edm.Guid", "UserId": "Edm.Guid", "OrganizationId": "Edm.Guid"},
+    "RolePrivilege": _PRIVILEGE_ROW,
+    "RetrieveRolePrivilegesRoleResponse": {"RolePrivileges": "Collection(mscrm.RolePrivilege)"},
+    "RetrieveUserPrivilegesResponse": {"RolePrivileges": "Collection(mscrm.RolePrivilege)"},
+}
+# Collection-valued (N:N) navigation properties: (table, navigation) -> target table.
+MANY_TO_MANY = {
+    ("role", "roleprivileges_association"): "privilege",
+    ("privilege", "roleprivileges_association"): "role",
+    ("role", "systemuserroles_association"): "systemuser",
+    ("systemuser", "systemuserroles_association"): "role",
+}
+
+
+def _entity_type(table: Table) -> list[str]:
+    lines = [
+        f'<EntityType Name="{table.logical}" BaseType="mscrm.crmbaseentity">',
+        f'<Key><PropertyRef Name="{table.pk}"/></Key>',
+    ]
+    for column in table.columns:
+        if not column.writeonly:
+            lines.append(f'<Property Name="{column.prop}" Type="{_EDM[column.kind]}"/>')
+    for column in table.columns:
+        for nav, target in column.navs.items():
+            lines.append(f'<NavigationProperty Name="{nav}" Type="mscrm.{target}"/>')
+    for (logical, nav), target in MANY_TO_MANY.items():
+        if logical == table.logical:
+            lines.append(f'<NavigationProperty Name="{nav}" Type="Collection(mscrm.{target})"/>')
+    lines.append("</EntityType>")
+    return lines
+
+
+def _parameter(name: str, edm: str, required: bool = True) -> str:
+    return f'<Parameter Name="{name}" Type="{edm}"' + (' Nullable="false"/>' if required else "/>")
+
+
+def _function(name: str, returns: str, parameters: list[str], bound: bool = False) -> str:
+    binding = ' IsBound="true"' if bound else ""
+    result = f'<ReturnType Type="{returns}" Nullable="false"/>'
+    return f'<Function Name="{name}"{binding}>' + "".join(parameters) + result + "</Function>"
+
+
+def _action(name: str, parameters: list[str]) -> str:
+    entity = _parameter("entity", "mscrm.role")
+    solution = _parameter("SolutionUniqueName", "Edm.String", required=False)
+    return f'<Action Name="{name}" IsBound="true">' + entity + "".join(parameters) + solution + "</Action>"
+
+
+def _operations() -> list[str]:
+    depths = ("Basic", "Local", "Deep", "Global", "RecordFilter")
+    members = "".join(f'<Member Name="{name}" Value="{value}"/>' for value, name in enumerate(depths))
+    privileges = _parameter("Privileges", "Collection(mscrm.RolePrivilege)")
+    return [
+        f'<EnumType Name="PrivilegeDepth">{members}</EnumType>',
+        _function("WhoAmI", "mscrm.WhoAmIResponse", []),
+        _function(
+            "RetrieveRolePrivilegesRole",
+            "mscrm.RetrieveRolePrivilegesRoleResponse",
+            [_parameter("RoleId", "Edm.Guid")],
+        ),
+        _function(
+            "RetrieveUserPrivileges",
+            "mscrm.RetrieveUserPrivilegesResponse",
+            [_parameter("entity", "mscrm.systemuser")],
+            bound=True,
+        ),
+        _action("AddPrivilegesRole", [privileges]),
+        _action("ReplacePrivilegesRole", [privileges]),
+        _action("RemovePrivilegeRole", [_parameter("Privilege", "mscrm.privilege")]),
+    ]
+
+
+def _container() -> list[str]:
+    lines = ['<EntityContainer Name="System">']
+    for table in TABLES.values():
+        lines.append(
+            f'<EntitySet Name="{table.entity_set}" EntityType="Microsoft.Dynamics.CRM.{table.logical}">'
+        )
+        for column in table.columns:
+            for nav, target in column.navs.items():
+                lines.append(f'<NavigationPropertyBinding Path="{nav}" Target="{_set_of(target)}"/>')
+        for (logical, nav), target in MANY_TO_MANY.items():
+            if logical == table.logical:
+                lines.append(f'<NavigationPropertyBinding Path="{nav}" Target="{_set_of(target)}"/>')
+        lines.append("</EntitySet>")
+    for name in ("WhoAmI", "RetrieveRolePrivilegesRole"):
+        lines.append(
+            f'<FunctionImport Name="{name}" Function="Microsoft.Dynamics.CRM.{name}" '
+            'IncludeInServiceDocument="false"/>'
+        )
+    lines.append("</EntityContainer>")
+    return lines
+
+
+def _set_of(logical: str) -> str:
+    return next(t.entity_set for t in TABLES.values() if t.logical == logical)
+
+
+def csdl() -> str:
+    """The service's ``$metadata`` document: the emulated tables, their keys, properties,
+    navigation properties, and the functions and actions the emulator serves."""
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>',
+        '<Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">',
+        '<EntityType Name="crmbaseentity" Abstract="true"/>',
+    ]
+    for name, properties in _COMPLEX_TYPES.items():
+        lines.append(f'<ComplexType Name="{name}">')
+        lines += [f'<Property Name="{p}" Type="{t}"/>' for p, t in properties.items()]
+        lines.append("</ComplexType>")
+    for table in TABLES.values():
+        lines += _entity_type(table)
+    lines += _operations()
+    lines += _container()
+    lines += ["</Schema>", "</edmx:DataServices></edmx:Edmx>"]
+    return "\n".join(lines)

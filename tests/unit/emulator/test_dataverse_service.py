@@ -550,3 +550,23 @@ def test_function_parameters_may_be_aliases() -> None:
         assert aliased == direct and direct["RolePrivileges"]
         assert dv.get("RetrieveRolePrivilegesRole(RoleId=@p2)").status_code == 400
         assert dv.get("RetrieveRolePrivilegesRole(RoleId=not-a-guid)").status_code == 400
+
+
+def test_metadata_document_describes_tables_keys_and_operations() -> None:
+    from defusedxml import ElementTree
+
+    service, _, _ = make_service()
+    with client(service) as dv:
+        response = dv.get("$metadata")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/xml")
+    edm = "{http://docs.oasis-open.org/odata/ns/edm}"
+    schema = ElementTree.fromstring(response.content).find(f".//{edm}Schema")
+    types = {t.get("Name"): t for t in schema.findall(f"{edm}EntityType")}
+    key = types["mailbox"].find(f"{edm}Key/{edm}PropertyRef")
+    assert key is not None and key.get("Name") == "mailboxid"
+    properties = {p.get("Name") for p in types["emailserverprofile"].findall(f"{edm}Property")}
+    assert "isoauthclientsecretset" in properties and "oauthclientsecret" not in properties
+    sets = {s.get("Name") for s in schema.findall(f"{edm}EntityContainer/{edm}EntitySet")}
+    assert "usersettingscollection" in sets
+    actions = {a.get("Name") for a in schema.findall(f"{edm}Action")}
+    assert actions == {"AddPrivilegesRole", "RemovePrivilegeRole", "ReplacePrivilegesRole"}
