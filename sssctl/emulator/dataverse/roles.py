@@ -216,7 +216,12 @@ def propagate_update(store: Store, root: Row, changes: Row) -> None:
 
 
 def delete_role(store: Store, role: Row) -> None:
+    """Delete the root copy with every business-unit copy; users lose the role."""
     require_root(role)
-    for copy in copies_of(store, role["roleid"]):
-        store.delete("role", copy["roleid"])
+    gone = {copy["roleid"] for copy in copies_of(store, role["roleid"])}
+    for role_id in gone:
+        store.delete("role", role_id)
+    for user_id, held in list(store.user_roles.items()):
+        if gone.intersection(held):
+            store.set_user_roles(user_id, [r for r in held if r not in gone])
     store.set_role_privileges(role["roleid"], {})
