@@ -18,7 +18,12 @@ each is a guess to verify against a real organisation:
   403 ``0x80040220`` with its own message, since the real code is unknown.
 * Writing a read-only column gets 400 ``0x80040203`` (see ``writes``); role-copy and
   role-action guesses are listed in ``roles``.
-* Test & Enable finishes at once instead of in the asynchronous job.
+* Test & Enable finishes at once instead of in the asynchronous job, and approves the
+  caller's own mailbox when self-approval is allowed.
+* URLs over 32 KB (64 KB inside ``$batch``) get 414 with the OData error body; the real
+  front end may answer with its own page instead.
+* Impersonation (``CallerObjectId`` / ``MSCRMCallerID``) needs prvActOnBehalfOfAnotherUser;
+  service protection limits keep counting against the signed-in caller.
 * ``roleprivilegescollection`` and the ``user_settings`` navigation are not served.
 """
 
