@@ -129,6 +129,7 @@ class DataverseService:
         origin = urlsplit(self.base_url)
         length = len(f"{origin.scheme}://{origin.netloc}{path}?{raw_query}")
         if length > MAX_URL:
+            self._record(method, _api_path(path))
             response = fault_response(url_too_long(length, MAX_URL))
         else:
             response = self._serve(method, _api_path(path), _parse_query(raw_query), headers, body)
