@@ -585,6 +585,14 @@ class Identity:
             der = base64.b64decode(blob)
             sha1, sha256 = thumbprints(der)
             if _same_thumbprint(sent_sha1, sha1) or _same_thumbprint(sent_sha256, sha256):
+                if str(credential["endDateTime"]) < now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"):
+                    raise LoginError(
+                        700027,
+                        "invalid_client",
+                        "Client assertion contains an invalid signature. [Reason - The key used is expired., "
+                        f"Thumbprint of key used by client: '{sent_sha1 or sent_sha256}']",
+                        401,
+                    )
                 return der
         raise LoginError(
             700027,

@@ -327,3 +327,33 @@ def test_password_credential_patch_is_refused(graph: httpx.Client) -> None:
     response = graph.patch(f"/applications/{app['id']}", json={"passwordCredentials": []})
     assert response.status_code == 400
     assert "addPassword" in response.json()["error"]["message"]
+
+
+def test_expired_certificate_credential_no_longer_signs_in(
+    graph: httpx.Client, emulator: EmulatorInfo
+) -> None:
+    import msal
+
+    from .msal_helpers import certificate_credential, msal_http
+
+    app = _upsert(graph, "old-cert").json()
+    graph.post("/servicePrincipals", json={"appId": app["appId"]})
+    pem = Path(emulator.client_certificate_file).read_bytes()
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    key = {"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.b64encode(der).decode()}
+    scopes = [f"{emulator.graph_url}/.default"]
+    results = []
+    for end in (None, "2020-01-01T00:00:00Z"):
+        sent = {**key, "endDateTime": end} if end else key
+        assert graph.patch(f"/applications/{app['id']}", json={"keyCredentials": [sent]}).status_code == 204
+        cca = msal.ConfidentialClientApplication(
+            app["appId"],
+            client_credential=certificate_credential(emulator),
+            authority=emulator.authority,
+            instance_discovery=False,
+            http_client=msal_http(emulator),
+        )
+        results.append(cca.acquire_token_for_client(scopes))
+    assert "access_token" in results[0], results[0]
+    assert results[1]["error_codes"] == [700027]
+    assert "expired" in results[1]["error_description"]

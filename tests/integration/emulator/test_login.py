@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ssl
 import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import msal
 import pytest
@@ -19,21 +17,10 @@ from sssctl.emulator.admin_client import AdminClient, trusting_client
 from sssctl.emulator.directory import EXPIRED_SECRET
 from sssctl.emulator.info import EmulatorInfo
 
+from .msal_helpers import certificate_credential as _certificate_credential
+from .msal_helpers import msal_http as _http
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-class _MsalHttp(httpx.Client):
-    """MSAL hands certificate assertions over as bytes; httpx would form-encode them as
-    "b'...'", so decode them first (requests does this by itself)."""
-
-    def post(self, url: Any, *, data: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
-        if isinstance(data, dict):
-            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
-        return super().post(url, data=data, **kwargs)
-
-
-def _http(info: EmulatorInfo) -> httpx.Client:
-    return _MsalHttp(verify=ssl.create_default_context(cafile=info.ca_file), timeout=10)
 
 
 def _cca(
@@ -51,12 +38,6 @@ def _cca(
 
 def _claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
-
-
-def _certificate_credential(info: EmulatorInfo) -> dict[str, str]:
-    pem = Path(info.client_certificate_file).read_bytes()
-    cert = x509.load_pem_x509_certificate(pem)
-    return {"private_key": pem.decode(), "thumbprint": cert.fingerprint(hashes.SHA1()).hex()}
 
 
 def test_client_secret_gets_a_dataverse_token_without_roles(emulator: EmulatorInfo) -> None:
