@@ -869,7 +869,13 @@ def _applied(prefs: Preferences) -> list[tuple[str, str]]:
 
 
 def _check_options(request: ApiRequest) -> None:
+    seen: set[str] = set()
     for key, _ in request.params:
+        if key.startswith("$") and key in seen:
+            raise bad_request(
+                f"Query option '{key}' was specified more than once, but it must be specified at most once."
+            )
+        seen.add(key)
         if key == "$skip":
             raise bad_request("The query parameter $skip is not supported.")
         if key.startswith("$") and key not in _QUERY_OPTIONS:

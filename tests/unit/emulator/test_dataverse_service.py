@@ -214,6 +214,8 @@ def test_methods_not_allowed_and_tables_without_create_or_delete() -> None:
         assert dv.delete(f"organizations({c.ORGANIZATION_ID})").status_code == 405
         assert dv.post("privileges", json={"name": "prvNew"}).status_code == 405
         assert dv.get("mailboxes(not-a-guid)").status_code == 400
+        twice = dv.get("mailboxes?$select=name&$select=emailaddress")
+        assert twice.status_code == 400 and "more than once" in twice.text
         value = dv.get(f"organizations({c.ORGANIZATION_ID})/requireapprovalforuseremail").json()
         assert value["value"] is False and value["@odata.context"].endswith("/requireapprovalforuseremail")
 
