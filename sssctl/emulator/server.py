@@ -320,10 +320,17 @@ class _Root:
             if not path.startswith(_SERVICE_PREFIXES):
                 path = re.sub(r"/{2,}", "/", path)
                 scope = {**scope, "path": path, "raw_path": path.encode()}
-                self.counters.record(
-                    scope["method"], "login", path.rstrip("/").rsplit("/", 1)[-1], write=False
-                )
+                self.counters.record(scope["method"], "login", _login_target(path), write=False)
         await self.app(scope, receive, send)
+
+
+def _login_target(path: str) -> str:
+    """Counter name of a login request: ``token``, ``devicecode``, ``msi``, ``issuer``, ..."""
+    if path.rstrip("/") == c.MSI_PATH:
+        return "msi"
+    if path.startswith(c.FEDERATED_ISSUER_PATH):
+        return "issuer"
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _guarded(token: str, endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:

@@ -100,9 +100,15 @@ def test_counters_record_login_graph_and_exchange(emulator: EmulatorInfo, admin:
                 "scope": f"{emulator.graph_url}/.default",
             },
         )
+        http.get(
+            emulator.msi_endpoint,
+            params={"resource": emulator.graph_url},
+            headers={"X-IDENTITY-HEADER": emulator.msi_header},
+        )
     assert _graph_get(emulator, admin).status_code == 200
     counters = admin.counters()
     assert counters["by_route"]["POST login:token"] == 1
+    assert counters["by_route"]["GET login:msi"] == 1
     assert counters["by_route"]["GET graph:applications"] == 1
     assert counters["writes"] == 0
     admin.reset_counters()
