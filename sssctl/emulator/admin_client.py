@@ -71,8 +71,10 @@ class AdminClient:
             replication_delay=0,
         )
 
-    def snapshot(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/snapshot"))
+    def snapshot(self, *services: str) -> dict[str, Any]:
+        """The whole store, or only the named parts (``"dataverse"``, ``"directory"``, ``"exchange"``)."""
+        path = f"/snapshot?services={','.join(services)}" if services else "/snapshot"
+        return dict(self._call("GET", path))
 
     def approve_device_codes(self, user_code: str | None = None) -> list[str]:
         body = {"user_code": user_code} if user_code else {}

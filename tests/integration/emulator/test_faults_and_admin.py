@@ -162,3 +162,9 @@ def test_device_codes_approve_one_by_user_code(emulator: EmulatorInfo, admin: Ad
         ]
     assert [p.status_code for p in polls] == [200, 400]
     assert admin.approve_device_codes() == [flows[1]["user_code"]]
+
+
+def test_snapshot_can_be_narrowed_to_some_services(emulator: EmulatorInfo, admin: AdminClient) -> None:
+    assert set(admin.snapshot("directory", "exchange")) == {"directory", "exchange"}
+    with pytest.raises(RuntimeError, match="unknown snapshot service"):
+        admin.snapshot("graph")
