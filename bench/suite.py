@@ -98,8 +98,18 @@ def measure(
         for trace in passes:
             admin.reset()
             results.append(_worker({**job, "trace": trace}, workdir))
-    timed = results[0]
+    return combine(results)
+
+
+def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The timed run's figures, the traced run's memory peak; convergence must hold in both."""
+    timed = dict(results[0])
     timed["peak_mib"] = results[-1]["peak_mib"]
+    left = [r["remaining"] for r in results if r["remaining"] is not None]
+    timed["remaining"] = max(left) if left else None
+    found = [r["found"] for r in results]
+    if len(set(found)) > 1:
+        raise BenchError(f"two runs on identical data found different counts: {found}")
     return timed
 
 

@@ -14,9 +14,11 @@ import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from sssctl.emulator.info import EmulatorInfo
 
 MIB = 1024 * 1024
 
@@ -27,11 +29,41 @@ def environ_for(info: Mapping[str, str], state_dir: Path) -> dict[str, str]:
     return {**base, **info, "SSSCTL_STATE_DIR": str(state_dir)}
 
 
+def measured_section(run: Callable[[], int], *, trace: bool) -> dict[str, Any]:
+    """Run ``run`` under the clock (and tracemalloc when asked), counting bytes on the wire."""
+    from bench.wire import counting_traffic
+
+    if trace:
+        tracemalloc.start()
+    try:
+        with counting_traffic() as traffic:
+            started = time.perf_counter()
+            found = run()
+            seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] / MIB if trace else None
+    finally:
+        tracemalloc.stop()
+    return {
+        "found": found,
+        "seconds": seconds,
+        "peak_mib": peak,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "sent_kib": traffic.sent / 1024,
+        "received_mib": traffic.received / MIB,
+    }
+
+
+def server_counts(info: EmulatorInfo) -> dict[str, Any]:
+    """What the emulator saw since the reset: requests, writes, 429s, per route."""
+    from sssctl.emulator.admin_client import AdminClient
+
+    with AdminClient(info) as admin:
+        counters = admin.counters()
+    return {key: counters[key] for key in ("total", "writes", "throttled", "by_route")}
+
+
 def measure(job: Mapping[str, Any]) -> dict[str, Any]:
     from bench.scenarios import RUNNERS, SCENARIOS, remaining, warm_up
-    from bench.wire import counting_traffic
-    from sssctl.emulator.admin_client import AdminClient
-    from sssctl.emulator.info import EmulatorInfo
 
     info = EmulatorInfo(**job["info"])
     scenario = SCENARIOS[job["scenario"]]
@@ -40,31 +72,12 @@ def measure(job: Mapping[str, Any]) -> dict[str, Any]:
     environ = environ_for(info.environ(), workdir / f"state-{job['variant']}-{os.getpid()}")
     run = RUNNERS[job["variant"]]
     warm_up()
-    if job["trace"]:
-        tracemalloc.start()
-    with counting_traffic() as traffic:
-        started = time.perf_counter()
-        found = run(scenario, config, environ)
-        seconds = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1] if job["trace"] else None
-    tracemalloc.stop()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    with AdminClient(info) as admin:
-        counters = admin.counters()
-    left = remaining(scenario, config, environ) if scenario.writes else None
-    return {
-        "found": found,
-        "seconds": seconds,
-        "peak_mib": None if peak is None else peak / MIB,
-        "rss_mib": rss,
-        "sent_kib": traffic.sent / 1024,
-        "received_mib": traffic.received / MIB,
-        "requests": counters["total"],
-        "writes": counters["writes"],
-        "throttled": counters["throttled"],
-        "by_route": counters["by_route"],
-        "remaining": left,
-    }
+    result = measured_section(lambda: run(scenario, config, environ), trace=bool(job["trace"]))
+    counts = server_counts(info)
+    result.update(requests=counts["total"], writes=counts["writes"], throttled=counts["throttled"],
+                  by_route=counts["by_route"])
+    result["remaining"] = remaining(scenario, config, environ) if scenario.writes else None
+    return result
 
 
 def main(argv: list[str]) -> int:
