@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated scenarios (default: {','.join(SCENARIOS)})")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data (default 1)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="timed runs per way; seconds are their median (default 1)")
     parser.add_argument("--routes", action="store_true", help="also print the busiest routes per way")
     parser.add_argument("--json-out", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
@@ -61,6 +64,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     if args.mailboxes is not None and args.mailboxes < 100:
         parser.error("--mailboxes must be at least 100 (the large dataset's shape)")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.latency_ms < 0:
         parser.error("--latency-ms cannot be negative")
     args.mailboxes = args.mailboxes or (QUICK_MAILBOXES if args.quick else DEFAULT_MAILBOXES)
@@ -86,13 +91,13 @@ def _worker(job: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
 
 
 def measure(
-    info: EmulatorInfo, scenario: Scenario, variant: str, workdir: Path, *, quick: bool
+    info: EmulatorInfo, scenario: Scenario, variant: str, workdir: Path, *, quick: bool, repeat: int = 1
 ) -> dict[str, Any]:
-    """Timed run (and, unless quick, a traced run for memory), each on freshly reset data."""
+    """Timed runs (and, unless quick, a traced run for memory), each on freshly reset data."""
     from sssctl.emulator.admin_client import AdminClient
 
     job = {"scenario": scenario.key, "variant": variant, "info": asdict(info), "workdir": str(workdir)}
-    passes = (True,) if quick else (False, True)
+    passes = (True,) if quick else (*([False] * repeat), True)
     results = []
     with AdminClient(info, timeout=300.0) as admin:
         for trace in passes:
@@ -102,8 +107,13 @@ def measure(
 
 
 def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The timed run's figures, the traced run's memory peak; convergence must hold in both."""
-    timed = dict(results[0])
+    """The timed runs' figures (median seconds), the traced run's memory peak.
+
+    Convergence must hold in every run, and every run must find the same count.
+    """
+    timed_runs = results[:-1] or results
+    timed = dict(timed_runs[0])
+    timed["seconds"] = statistics.median(r["seconds"] for r in timed_runs)
     timed["peak_mib"] = results[-1]["peak_mib"]
     left = [r["remaining"] for r in results if r["remaining"] is not None]
     timed["remaining"] = max(left) if left else None
@@ -139,8 +149,9 @@ def census(info: EmulatorInfo, workdir: Path) -> dict[str, int]:
 def header(args: argparse.Namespace, sizes: Mapping[str, int]) -> list[str]:
     machine = f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
     sized = ", ".join(f"{count:,} {name}" for name, count in sizes.items())
+    timed = "an untraced run" if args.repeat == 1 else f"the median of {args.repeat} untraced runs"
     how = ("one traced run per way (seconds include tracemalloc overhead)" if args.quick else
-           "seconds from an untraced run; memory from a second, traced run")
+           f"seconds from {timed}; memory from one more, traced run")
     facts = report.header([
         ("machine", machine),
         ("python", f"{platform.python_implementation()} {platform.python_version()}"),
@@ -185,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             for number, key in enumerate(args.only.split(","), start=1):
                 scenario = SCENARIOS[key]
                 results = {
-                    variant: measure(info, scenario, variant, workdir, quick=args.quick)
+                    variant: measure(info, scenario, variant, workdir, quick=args.quick, repeat=args.repeat)
                     for variant in ("sssctl", "naive")
                 }
                 print("\n".join(section(number, scenario, results, args)), flush=True)

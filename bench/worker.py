@@ -29,6 +29,12 @@ def environ_for(info: Mapping[str, str], state_dir: Path) -> dict[str, str]:
     return {**base, **info, "SSSCTL_STATE_DIR": str(state_dir)}
 
 
+def peak_rss_mib() -> float:
+    """The process's high-water resident set; ru_maxrss is KiB on Linux but bytes on macOS."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / MIB if sys.platform == "darwin" else peak / 1024
+
+
 def measured_section(run: Callable[[], int], *, trace: bool) -> dict[str, Any]:
     """Run ``run`` under the clock (and tracemalloc when asked), counting bytes on the wire."""
     from bench.wire import counting_traffic
@@ -47,7 +53,7 @@ def measured_section(run: Callable[[], int], *, trace: bool) -> dict[str, Any]:
         "found": found,
         "seconds": seconds,
         "peak_mib": peak,
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "rss_mib": peak_rss_mib(),
         "sent_kib": traffic.sent / 1024,
         "received_mib": traffic.received / MIB,
     }
