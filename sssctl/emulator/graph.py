@@ -69,6 +69,9 @@ _APP_PATCHABLE = frozenset(
 _SP_PATCHABLE = frozenset(
     {"accountEnabled", "appRoleAssignmentRequired", "tags", "displayName", "notes", "description"}
 )
+_AUDIENCES = frozenset(
+    {"AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"}
+)
 _MAX_TOP = 999
 _DEFAULT_TOP = 100
 
@@ -210,6 +213,7 @@ class GraphService:
     def _create_application(self, body: dict[str, Any], unique_name: str | None) -> dict[str, Any]:
         if body.get("passwordCredentials"):
             raise _bad("Property 'passwordCredentials' cannot be set on create; use addPassword.")
+        body = {k: v for k, v in body.items() if k != "passwordCredentials"}
         unique_name = unique_name or body.get("uniqueName")
         if unique_name and self._find_app_by("uniqueName", unique_name) is not None:
             raise GraphError(
@@ -285,6 +289,9 @@ class GraphService:
             raise _bad("Property 'uniqueName' is read-only once set.")
         if "displayName" in body and not body["displayName"]:
             raise _bad("Property 'displayName' must not be empty.")
+        if "signInAudience" in body and body["signInAudience"] not in _AUDIENCES:
+            raise _bad(f"Invalid value '{body['signInAudience']}' for property 'signInAudience'.")
+        _check_required_resource_access(body.get("requiredResourceAccess", []))
         for name, value in body.items():
             if name == "keyCredentials":
                 self._replace_keys(app, value)
@@ -647,6 +654,23 @@ class GraphService:
                 f"{self.base_url}{request.url.path.removeprefix(c.GRAPH_PREFIX)}?" + urlencode(query)
             )
         return JSONResponse(body)
+
+
+def _check_required_resource_access(value: Any) -> None:
+    """Graph refuses a malformed list instead of storing it; a client bug shows up here."""
+    if not isinstance(value, list):
+        raise _bad("Property 'requiredResourceAccess' must be a collection.")
+    for entry in value:
+        accesses = entry.get("resourceAccess") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not entry.get("resourceAppId") or not isinstance(accesses, list):
+            raise _bad("Each requiredResourceAccess entry needs 'resourceAppId' and a 'resourceAccess' list.")
+        for access in accesses:
+            if (
+                not isinstance(access, dict)
+                or not access.get("id")
+                or access.get("type") not in {"Role", "Scope"}
+            ):
+                raise _bad("Each resourceAccess entry needs an 'id' and a 'type' of Role or Scope.")
 
 
 def _alt_value(m: re.Match[str]) -> str:

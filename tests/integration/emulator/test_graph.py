@@ -357,3 +357,26 @@ def test_expired_certificate_credential_no_longer_signs_in(
     assert "access_token" in results[0], results[0]
     assert results[1]["error_codes"] == [700027]
     assert "expired" in results[1]["error_description"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"signInAudience": "Everyone"},
+        {"requiredResourceAccess": [{"resourceAppId": c.EXCHANGE_RESOURCE_APP_ID}]},
+        {
+            "requiredResourceAccess": [
+                {"resourceAppId": "x", "resourceAccess": [{"id": "y", "type": "Roles"}]}
+            ]
+        },
+    ],
+)
+def test_malformed_application_fields_are_refused(graph: httpx.Client, body: dict[str, Any]) -> None:
+    assert _upsert(graph, "bad", **body).status_code == 400
+
+
+def test_create_accepts_an_empty_password_list(graph: httpx.Client) -> None:
+    assert (
+        graph.post("/applications", json={"displayName": "empty", "passwordCredentials": []}).status_code
+        == 201
+    )
