@@ -48,7 +48,10 @@ _PATH = re.compile(
     r"(?:\((?P<alt>appId|uniqueName)='(?P<altvalue>(?:[^']|'')*)'\)|/(?P<id>[^/]+))?"
     r"(?:/(?P<sub>[^/]+)(?:/(?P<subid>[^/]+))?)?/?$"
 )
-_FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$")
+# ``prop eq 'text'``, or a bare GUID as Graph takes for id-typed properties (resourceId eq 1c…).
+_FILTER = re.compile(
+    r"^\s*(\w+)\s+eq\s+(?:'((?:[^']|'')*)'|([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}))\s*$"
+)
 _APP_PATCHABLE = frozenset(
     {
         "displayName",
@@ -721,7 +724,8 @@ def _filtered(
                 f"Unsupported or invalid query filter clause "
                 f"specified for property '{clause.strip()}' of resource.",
             )
-        wanted.append((match[1], match[2].replace("''", "'").lower()))
+        literal = match[2] if match[2] is not None else match[3]
+        wanted.append((match[1], literal.replace("''", "'").lower()))
     return [i for i in items if all(str(i.get(p) or "").lower() == v for p, v in wanted)]
 
 

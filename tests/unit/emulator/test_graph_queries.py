@@ -20,6 +20,15 @@ def test_eq_filter_is_case_insensitive_and_unescapes_quotes() -> None:
     assert [i["id"] for i in both] == ["3"]
 
 
+def test_guid_literals_need_no_quotes() -> None:
+    items = [
+        {"id": "1", "resourceId": "0e1f2a3b-4c5d-4e6f-8a9b-aa0000000002"},
+        {"id": "2", "resourceId": "x"},
+    ]
+    found = _filtered(items, "resourceId eq 0E1F2A3B-4C5D-4E6F-8A9B-AA0000000002", {"resourceId"})
+    assert [i["id"] for i in found] == ["1"]
+
+
 @pytest.mark.parametrize("expression", ["startswith(displayName,'a')", "notes eq 'x'", "displayName ne 'a'"])
 def test_unsupported_filters_are_refused(expression: str) -> None:
     with pytest.raises(GraphError) as caught:
