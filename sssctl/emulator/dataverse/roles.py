@@ -10,6 +10,8 @@ Guesses, documented because the reference has no captured answer:
 * ``RemovePrivilegeRole`` with ``{"PrivilegeId": …}`` instead of ``{"Privilege": {…}}``
   is refused as an unknown action parameter, like any other unknown parameter.
 * A role created through the API starts with a small bootstrap privilege set.
+* The built-in System Administrator role cannot be edited (classic CRM help: "You cannot
+  modify the System Administrator security role"); the refusal reuses 400 ``0x80040227``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DEPTH_VALUES = {"0": BASIC, "1": LOCAL, "2": DEEP, "3": GLOBAL}
 MASK_NAMES = {mask: name for name, mask in DEPTH_NAMES.items()}
 _CAN_BE = {BASIC: "canbebasic", LOCAL: "canbelocal", DEEP: "canbedeep", GLOBAL: "canbeglobal"}
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+SYSTEM_ADMINISTRATOR = "System Administrator"
 BOOTSTRAP = ("prvReadOrganization", "prvReadUserSettings", "prvWriteUserSettings")
 
 
@@ -42,8 +45,16 @@ def inherited_refusal(role: Row) -> DataverseFault:
 
 
 def require_root(role: Row) -> None:
+    """Only the root copy of a role other than System Administrator can be edited."""
     if role["_parentrootroleid_value"] != role["roleid"]:
         raise inherited_refusal(role)
+    if role["name"] == SYSTEM_ADMINISTRATOR and role.get("ismanaged"):
+        raise DataverseFault(
+            400,
+            INVALID_OPERATION,
+            "You cannot modify the System Administrator security role: it always holds every privilege. "
+            "Copy it to a new role to change privileges.",
+        )
 
 
 def _check_parameters(action: str, body: dict[str, Any], allowed: set[str]) -> None:

@@ -572,3 +572,18 @@ def test_metadata_document_describes_tables_keys_and_operations() -> None:
     assert "usersettingscollection" in sets
     actions = {a.get("Name") for a in schema.findall(f"{edm}Action")}
     assert actions == {"AddPrivilegesRole", "RemovePrivilegeRole", "ReplacePrivilegesRole"}
+
+
+def test_the_system_administrator_role_cannot_be_edited() -> None:
+    service, _, _ = make_service()
+    privileges = {p["name"]: p["privilegeid"] for p in _rows(service, "privilege")}
+    admin = next(
+        r
+        for r in _rows(service, "role")
+        if r["name"] == "System Administrator" and r["_parentroleid_value"] is None
+    )
+    with client(service) as dv:
+        body = {"Privilege": {"privilegeid": privileges["prvApproveRejectEmailAddress"]}}
+        refused = dv.post(f"roles({admin['roleid']})/Microsoft.Dynamics.CRM.RemovePrivilegeRole", json=body)
+        assert refused.status_code == 400 and "System Administrator" in refused.json()["error"]["message"]
+        assert dv.patch(f"roles({admin['roleid']})", json={"name": "Root"}).status_code == 400
