@@ -58,12 +58,15 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
                         help="timed runs per way; seconds are their median (default 1)")
     parser.add_argument("--routes", action="store_true", help="also print the busiest routes per way")
     parser.add_argument("--json-out", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--traceback", action="store_true", help="show where an unexpected error came from")
     args = parser.parse_args(argv)
     unknown = [key for key in args.only.split(",") if key not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     if args.mailboxes is not None and args.mailboxes < 100:
         parser.error("--mailboxes must be at least 100 (the large dataset's shape)")
+    if args.json_out is not None and not args.json_out.resolve().parent.is_dir():
+        parser.error(f"--json-out: directory {args.json_out.resolve().parent} does not exist")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.latency_ms < 0:
@@ -243,6 +246,12 @@ def main(argv: Sequence[str]) -> int:
         return run(args)
     except (BenchError, EmulatorFailed) as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.traceback:
+            raise
+        print(f"Error: {type(exc).__name__}: {exc}\n  (run with --traceback for where it failed)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted; the emulator was stopped.", file=sys.stderr)
