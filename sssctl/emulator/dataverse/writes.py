@@ -134,6 +134,7 @@ def body_changes(
                 changes=changes,
                 exists=exists,
                 resolve_content_id=resolve_content_id,
+                creating=creating,
             )
             continue
         column = table.by_prop.get(key)
@@ -174,6 +175,7 @@ def _bind(
     changes: Row,
     exists: Callable[[str, str], bool],
     resolve_content_id: BindResolver,
+    creating: bool,
 ) -> None:
     column = table.by_nav.get(nav)
     if column is None:
@@ -183,6 +185,8 @@ def _bind(
         )
     if column.readonly:
         raise _not_valid(column, table, "create or update")
+    if column.createonly and not creating:
+        raise _not_valid(column, table, "update")
     if value is None:
         changes[column.prop] = None
         changes[f"{column.prop}@lt"] = None

@@ -264,6 +264,11 @@ def test_role_created_at_the_root_is_copied_to_every_unit_and_deleted_with_them(
         copies = dv.get(f"roles?$filter=_parentrootroleid_value eq {role['roleid']}").json()["value"]
         assert len(copies) == 4
         copy = next(r for r in copies if r["roleid"] != role["roleid"])
+        moved = dv.patch(
+            f"roles({role['roleid']})",
+            json={"businessunitid@odata.bind": f"/businessunits({copy['_businessunitid_value']})"},
+        )
+        assert moved.status_code == 400 and "not valid for update" in moved.text
         assert dv.delete(f"roles({copy['roleid']})").status_code == 400
         assert dv.delete(f"roles({role['roleid']})").status_code == 204
         assert dv.get(f"roles?$filter=_parentrootroleid_value eq {role['roleid']}").json()["value"] == []
