@@ -468,4 +468,17 @@ def demo_command(ctx: click.Context, config_path: Path) -> None:
 
 
 def main() -> None:
-    cli(prog_name="sssctl")
+    """Run the CLI, keeping click's usage errors off exit code 2.
+
+    Exit code 2 means "changes present" (``plan --detailed-exitcode``); a pipeline must
+    never read a mistyped flag as drift, so usage errors exit 1 like every other error.
+    """
+    try:
+        code = cli.main(prog_name="sssctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        raise SystemExit(1) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
