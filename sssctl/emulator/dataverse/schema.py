@@ -364,7 +364,9 @@ SYSTEMUSER = Table(
         ),
         Column("applicationid", GUID),
         Column("azureactivedirectoryobjectid", GUID),
-        Column("businessunitid", LOOKUP, navs={"businessunitid": "businessunit"}),
+        Column(
+            "businessunitid", LOOKUP, createonly=True, navs={"businessunitid": "businessunit"}
+        ),  # SetBusinessSystemUser moves users
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
