@@ -700,10 +700,13 @@ class WebApi:
 
     def _related(self, table: Table, record_id: str, nav: str) -> list[Row]:
         """Rows on the other side of an N:N relationship."""
+        roles_table = self.store.table("role")
+        if nav == "roleprivileges_association" and table.logical == "privilege":
+            holders = {root for root, held in self.store.role_privileges.items() if record_id in held}
+            return [r for r in roles_table.values() if r["_parentrootroleid_value"] in holders]
         if nav == "roleprivileges_association":
             privileges = self.store.table("privilege")
             return [privileges[p] for p in self.store.privileges_of_role(record_id) if p in privileges]
-        roles_table = self.store.table("role")
         if table.logical == "systemuser":
             return [roles_table[r] for r in self.store.user_roles.get(record_id, []) if r in roles_table]
         users = self.store.table("systemuser")
@@ -907,11 +910,13 @@ def _ctx_select(select: list[str] | None) -> str:
 
 
 def _collection_navs(table: Table) -> dict[str, Table]:
-    """N:N navigation properties: role <-> privilege, systemuser <-> role."""
+    """N:N navigation properties, as ``metadata.MANY_TO_MANY`` declares them."""
     if table.logical == "role":
         return {"roleprivileges_association": PRIVILEGE, "systemuserroles_association": TABLES["systemusers"]}
     if table.logical == "systemuser":
         return {"systemuserroles_association": TABLES["roles"]}
+    if table.logical == "privilege":
+        return {"roleprivileges_association": TABLES["roles"]}
     return {}
 
 

@@ -592,3 +592,16 @@ def test_the_system_administrator_role_cannot_be_edited() -> None:
         refused = dv.post(f"roles({admin['roleid']})/Microsoft.Dynamics.CRM.RemovePrivilegeRole", json=body)
         assert refused.status_code == 400 and "System Administrator" in refused.json()["error"]["message"]
         assert dv.patch(f"roles({admin['roleid']})", json={"name": "Root"}).status_code == 400
+
+
+def test_privilege_side_of_the_role_relationship_lists_every_copy_holding_it() -> None:
+    service, _, _ = make_service()
+    approve = next(
+        p["privilegeid"] for p in _rows(service, "privilege") if p["name"] == "prvApproveRejectEmailAddress"
+    )
+    with client(service) as dv:
+        holders = dv.get(f"privileges({approve})/roleprivileges_association?$select=name").json()["value"]
+    names = {h["name"] for h in holders}
+    assert {"System Administrator", "Sales Manager", "Delegated Mailbox Approver"} <= names
+    assert "Basic User" not in names
+    assert len(holders) == len(names) * 4  # the root copy and one per child business unit
