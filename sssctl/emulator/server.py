@@ -469,7 +469,7 @@ def serving(
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
         )
-        server = uvicorn.Server(config)
+        server = _quick_stopping_server(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="sssctl-emulator", daemon=True
         )
@@ -486,6 +486,26 @@ def serving(
         sock.close()
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _quick_stopping_server(config: Any) -> Any:
+    """A uvicorn server that drops idle keep-alive connections at once when stopping.
+
+    Clients such as MSAL keep TLS connections open; a graceful TLS close would wait for
+    them, so every stop took the full grace period and logged an error.
+    """
+    import uvicorn
+
+    class QuickStop(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            for connection in list(self.server_state.connections):
+                cycle = getattr(connection, "cycle", None)
+                transport = getattr(connection, "transport", None)
+                if transport is not None and (cycle is None or getattr(cycle, "response_complete", False)):
+                    transport.abort()
+            await super().shutdown(sockets)
+
+    return QuickStop(config)
 
 
 def _wait_started(server: Any, thread: threading.Thread, timeout: float = 15.0) -> None:
