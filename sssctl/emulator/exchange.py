@@ -41,6 +41,8 @@ _PARAMETERS: dict[str, frozenset[str]] = {
     "Get-DistributionGroupMember": frozenset({"Identity", "ResultSize"}),
 }
 _DEFAULT_PAGE = 1000
+# Exchange stores policies in a fixed-size blob: about 300 fit when descriptions are short.
+_POLICY_LIMIT = 300
 
 
 class CmdletError(Exception):
@@ -201,6 +203,11 @@ class ExchangeService:
         right = _access_right(p.get("AccessRight"))
         app_ids = _list_of(p.get("AppId"), "AppId")
         group = self._scope(p.get("PolicyScopeGroupId"))
+        if len(self.policies) + len(app_ids) > _POLICY_LIMIT:
+            raise CmdletError(
+                "Microsoft.Exchange.Management.Tasks.ApplicationAccessPolicyLimitExceededException",
+                "The total size of App Access Policies exceeded the limit.",
+            )
         created = []
         for app_id in app_ids:
             if any(

@@ -208,3 +208,16 @@ def test_single_mailbox_can_be_the_scope(shell: Shell) -> None:
         for m in (c.user_email(3), c.user_email(4))
     ]
     assert verdicts == ["Granted", "Denied"]
+
+
+def test_policy_storage_limit_is_enforced(shell: Shell) -> None:
+    apps = [f"00000000-0000-4000-8000-{n:012d}" for n in range(301)]
+    response = shell.call(
+        "New-ApplicationAccessPolicy",
+        AppId=apps,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+    )
+    assert response.status_code == 400
+    assert "exceeded the limit" in response.json()["error"]["details"][0]["message"]
+    assert shell.ok("Get-ApplicationAccessPolicy") == []
