@@ -36,7 +36,8 @@ def elements(xml: str) -> list[tuple[str, str]]:
         return []
     if any(len(child) for child in root):
         raise _invalid("a setting must hold a text value, not nested elements")
-    inner = re.sub(r"^\s*<\w+\s*>|</\w+\s*>\s*$", "", xml.strip())
+    body = re.sub(r"^\s*<\?xml[^>]*\?>", "", xml).strip()  # an XML declaration is allowed
+    inner = re.sub(r"^\s*<\w+\s*>|</\w+\s*>\s*$", "", body)
     found = [(m.group(1), m.group(0)) for m in _ELEMENT.finditer(inner)]
     if [name for name, _ in found] != [child.tag for child in root]:
         raise _invalid("could not read the settings one by one")

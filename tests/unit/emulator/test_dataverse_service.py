@@ -105,6 +105,8 @@ def test_merge_upserts_in_place_appends_new_and_keeps_text_as_written() -> None:
         orgsettings.merge(None, "<OrgSettings><A>1</A></OrgSettings>")
         == "<OrgSettings><A>1</A></OrgSettings>"
     )
+    declared = '<?xml version="1.0" encoding="utf-8"?>\n<OrgSettings>\n  <A>2</A>\n</OrgSettings>\n'
+    assert orgsettings.merge(stored, declared) == "<OrgSettings><A>2</A><B>1</B><C /></OrgSettings>"
 
 
 @pytest.mark.parametrize(
