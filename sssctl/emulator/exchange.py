@@ -208,18 +208,16 @@ class ExchangeService:
                 "Microsoft.Exchange.Management.Tasks.ApplicationAccessPolicyLimitExceededException",
                 "The total size of App Access Policies exceeded the limit.",
             )
-        created = []
+        existing = {(x["AppId"].lower(), x["ScopeIdentityRaw"]) for x in self.policies}
         for app_id in app_ids:
-            if any(
-                x["AppId"].lower() == app_id.lower() and x["ScopeIdentityRaw"] == group.guid
-                for x in self.policies
-            ):
+            if (app_id.lower(), group.guid) in existing:
                 raise CmdletError(
                     "Microsoft.Exchange.Management.Tasks.ApplicationAccessPolicyAlreadyExistsException",
                     f"An application access policy for app {app_id} and scope {group.address} "
                     "already exists.",
                 )
-            policy = {
+        created = [
+            {
                 "Identity": f"{c.TENANT_ID}\\{app_id}:{group.guid}",
                 "AppId": app_id,
                 "ScopeName": group.name,
@@ -230,9 +228,10 @@ class ExchangeService:
                 "IsValid": True,
                 "Guid": str(uuid.uuid4()),
             }
-            self.policies.append(policy)
-            created.append(dict(policy))
-        return created
+            for app_id in app_ids
+        ]
+        self.policies.extend(created)  # all or nothing, as one cmdlet call
+        return [dict(policy) for policy in created]
 
     def _get(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         if p.get("Identity"):
