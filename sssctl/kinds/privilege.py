@@ -32,6 +32,10 @@ log = structlog.get_logger(__name__)
 PREFIX = "privilege."
 READ_PARALLELISM = 8  # well under the service's 52 concurrent requests per user
 DEPTHS = ("Basic", "Local", "Deep", "Global")
+# Dataverse refuses every edit of the built-in System Administrator role (it always holds
+# every privilege). Known by its fixed template id, or by name where templates are not read.
+SYSTEM_ADMINISTRATOR = "System Administrator"
+SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
 
 
 def depth_name(value: Any) -> str:
@@ -62,14 +66,15 @@ class Directory:
         self.root_bu = str(bus[0]["businessunitid"])
         rows = ctx.dataverse.query(
             "roles",
-            select=["roleid", "name", "_parentrootroleid_value"],
+            select=["roleid", "name", "_parentrootroleid_value", "_roletemplateid_value"],
             filter=f"_businessunitid_value eq {self.root_bu}",
         )
-        self.roles = {
-            str(r["roleid"]): str(r["name"])
-            for r in rows
+        roots = [
+            r for r in rows
             if str(r.get("_parentrootroleid_value") or r["roleid"]).lower() == str(r["roleid"]).lower()
-        }
+        ]
+        self.roles = {str(r["roleid"]): str(r["name"]) for r in roots}
+        self.fixed = {str(r["roleid"]) for r in roots if is_system_administrator(r)}
         self._privileges: dict[str, dict[str, str]] = {}
 
     def load_privileges(self) -> None:
@@ -103,6 +108,11 @@ class Directory:
             if role_name.lower() == name.lower():
                 return role_id
         return None
+
+
+def is_system_administrator(role: Mapping[str, Any]) -> bool:
+    template = str(role.get("_roletemplateid_value") or "").lower()
+    return template == SYSTEM_ADMINISTRATOR_TEMPLATE or str(role.get("name")) == SYSTEM_ADMINISTRATOR
 
 
 def resolve_privilege(ctx: Context, name: str) -> str:
@@ -165,6 +175,8 @@ class PrivilegeKind:
             depth = directory.role_privileges(role_id).get(privilege_id.lower())
             if depth is not None:
                 holders[role_name] = {"id": role_id, "depth": depth}
+                if role_id in directory.fixed:
+                    holders[role_name]["fixed"] = True
                 if allowed is not None and role_name.lower() not in allowed:
                     holders[role_name]["copies"] = directory.copies(role_id)
         return {"privilege_id": privilege_id, "holders": holders, "roles": dict(directory.roles)}
@@ -202,6 +214,7 @@ class PrivilegeKind:
                 "name": n,
                 "depth": holders[n]["depth"],
                 "copies": holders[n].get("copies", 0),
+                **({"fixed": True} if holders[n].get("fixed") else {}),
             }
             for n in losing
         ]
@@ -287,20 +300,40 @@ class PrivilegeKind:
         }
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
+        """Refuse at plan time what would fail or lock the caller out halfway through apply.
+
+        Taking a privilege from System Administrator is refused even with
+        ``--allow-lockout``: Dataverse never allows it, so no flag can make it work.
+        """
         mine = observed.get(self.name)
-        if mine is None or ctx.allow_lockout:
+        if mine is None:
             return []
         refusals = []
         for change in changes:
             if not change.address.startswith(PREFIX) or change.action is not Action.UPDATE:
                 continue
-            removed = {r["name"].lower() for r in change.detail.get("remove", [])}
-            if not removed:
+            remove = change.detail.get("remove", [])
+            fixed = sorted(r["name"] for r in remove if r.get("fixed"))
+            if fixed:
+                refusals.append(cannot_edit(change, fixed))
+            removed = {r["name"].lower() for r in remove if not r.get("fixed")}
+            if not removed or ctx.allow_lockout:
                 continue
             refusal = lockout(change, removed, mine.extra.get("caller_roles"))
             if refusal:
                 refusals.append(refusal)
         return refusals
+
+
+def cannot_edit(change: Change, fixed: Sequence[str]) -> str:
+    privilege = change.address[len(PREFIX) :]
+    names = ", ".join(fixed)
+    quoted = ", ".join(f'"{name}"' for name in fixed)
+    return (
+        f"{change.address}: {privilege} cannot be taken from {names}: Dataverse does not allow that role "
+        f"to be edited (it always holds every privilege). Add {quoted} to allowed_roles; to keep people "
+        "from approving, take that role away from them instead"
+    )
 
 
 def lockout(change: Change, removed: set[str], caller: Sequence[str] | None) -> str | None:

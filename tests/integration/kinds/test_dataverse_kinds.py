@@ -188,18 +188,70 @@ def test_privilege_removed_on_root_copy_is_gone_from_business_unit_copies(
         assert [c.action for c in Run(desired, dataverse, {}).plan()] == [Action.NOOP]
 
 
-def test_removing_the_approve_privilege_from_every_role_is_refused(
+def test_taking_the_approve_privilege_from_system_administrator_is_refused_at_plan(
     emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
 ) -> None:
-    # The emulator does not expose systemusers(<id>)/systemuserroles_association, so the
-    # caller's own roles are unknown here: the guard still refuses the certain lockout.
+    # The service refuses every edit of System Administrator (400 0x80040227), so the
+    # plan is refused up front, --allow-lockout or not, and nothing is written.
     body = '[privileges.prvApproveRejectEmailAddress]\nallowed_roles = ["Basic User"]\n'
     with connected(emulator, tmp_path, body) as (desired, dataverse):
         run = Run(desired, dataverse, {})
-        (refusal,) = run.refusals()
-        assert "--allow-lockout" in refusal
+        assert run.observed["privilege"].extra["caller_roles"] == ["System Administrator"]
         run.ctx.allow_lockout = True
-        assert run.refusals() == []
+        fresh.reset_counters()
+        (refusal,) = run.refusals()
+    assert "cannot be taken from System Administrator" in refusal
+    assert 'Add "System Administrator" to allowed_roles' in refusal
+    assert fresh.counters()["writes"] == 0
+
+
+def test_plan_removing_every_role_of_the_signed_in_identity_is_refused_unless_allowed(
+    emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
+) -> None:
+    from sssctl.emulator import constants
+    from sssctl.engine.errors import PlanRefused
+    from sssctl.engine.runner import RunOptions, default_services, plan, session
+
+    give_limited_app_the_mailbox_admin_role(emulator, tmp_path)
+    config = tmp_path / "limited.toml"
+    config.write_text(
+        HEADER + '[privileges.prvApproveRejectEmailAddress]\n'
+        'allowed_roles = ["System Administrator", "Sales Manager"]\n',
+        encoding="utf-8",
+    )
+    environ = {
+        **emulator.environ(),
+        "SSSCTL_CLIENT_ID": constants.LIMITED_APP_ID,
+        "SSSCTL_CLIENT_SECRET": constants.LIMITED_APP_SECRET,
+        "SSSCTL_STATE_DIR": str(tmp_path / "state"),
+    }
+    refused = RunOptions(config_path=config, environ=environ, command="plan")
+    with session(refused, default_services()) as s, pytest.raises(PlanRefused) as caught:
+        plan(s)
+    (refusal,) = caught.value.refusals
+    assert "only through Contoso Mailbox Admin" in refusal and "--allow-lockout" in refusal
+    allowed = RunOptions(config_path=config, environ=environ, command="plan", allow_lockout=True)
+    with session(allowed, default_services()) as s:
+        (change,) = plan(s).changes
+    assert change.action is Action.UPDATE
+    assert "Contoso Mailbox Admin" in {r["name"] for r in change.detail["remove"]}
+
+
+def give_limited_app_the_mailbox_admin_role(info: EmulatorInfo, tmp_path: Path) -> None:
+    """The weak application also gets a role holding the approve privilege (its only one)."""
+    from sssctl.emulator import constants
+
+    with connected(info, tmp_path, "") as (_, dataverse):
+        (root,) = dataverse.query("businessunits", select=["businessunitid"],
+                                  filter="_parentbusinessunitid_value eq null")
+        (role,) = dataverse.query(
+            "roles", select=["roleid"],
+            filter=f"name eq 'Contoso Mailbox Admin' and _businessunitid_value eq {root['businessunitid']}",
+        )
+        dataverse._send(
+            "POST", f"systemusers({constants.LIMITED_APP_USER_ID})/systemuserroles_association/$ref",
+            body={"@odata.id": f"{dataverse.api_url}roles({role['roleid']})"},
+        )
 
 
 def test_default_profile_deactivation_is_refused_while_mailboxes_use_it(

@@ -49,16 +49,36 @@ def test_removal_acts_on_root_copies_and_converges() -> None:
 
 def test_guard_refuses_to_remove_it_from_every_role_of_the_signed_in_identity() -> None:
     engine = Engine(seed())
-    want = allow("Sales Manager")
+    engine.dv.user_roles[engine.dv.me] = [ROLES["Sales Manager"]]
+    want = allow("System Administrator", "Basic User")
     ctx, observed = observed_for(engine, want)
     changes = KIND.diff(want, observed)
     (refusal,) = KIND.guard(ctx, changes, {"privilege": observed})
-    assert "System Administrator" in refusal and "--allow-lockout" in refusal
+    assert "only through Sales Manager" in refusal and "--allow-lockout" in refusal
     ctx.allow_lockout = True
     assert KIND.guard(ctx, changes, {"privilege": observed}) == []
-    safe = allow("System Administrator")
+    safe = allow("System Administrator", "Sales Manager")
     ctx, observed = observed_for(engine, safe)
     assert KIND.guard(ctx, KIND.diff(safe, observed), {"privilege": observed}) == []
+
+
+def test_taking_it_from_system_administrator_is_refused_even_with_allow_lockout() -> None:
+    engine = Engine(seed())
+    want = allow("Sales Manager")
+    ctx, observed = observed_for(engine, want)
+    changes = KIND.diff(want, observed)
+    ctx.allow_lockout = True
+    (refusal,) = KIND.guard(ctx, changes, {"privilege": observed})
+    assert "cannot be taken from System Administrator" in refusal
+    assert 'Add "System Administrator" to allowed_roles' in refusal
+
+
+def test_a_caller_holding_system_administrator_is_never_locked_out() -> None:
+    engine = Engine(seed())
+    want = allow("System Administrator")
+    ctx, observed = observed_for(engine, want)
+    assert "System Administrator" in observed.extra["caller_roles"]
+    assert KIND.guard(ctx, KIND.diff(want, observed), {"privilege": observed}) == []
 
 
 def test_unmanaging_gives_the_privilege_back_at_its_original_depth() -> None:
@@ -85,14 +105,14 @@ def test_unreadable_caller_roles_only_block_a_plan_that_leaves_nobody_with_it() 
     engine = Engine(seed())
     engine.dv.user_roles.clear()
     engine.dv.query = _failing_roles(engine.dv.query)  # type: ignore[method-assign]
-    keep_one = allow("Sales Manager")
+    keep_one = allow("System Administrator", "Sales Manager")
     ctx, observed = observed_for(engine, keep_one)
     assert observed.extra["caller_roles"] is None
     assert KIND.guard(ctx, KIND.diff(keep_one, observed), {"privilege": observed}) == []
     nobody = allow("Basic User")
     ctx, observed = observed_for(engine, nobody)
-    (refusal,) = KIND.guard(ctx, KIND.diff(nobody, observed), {"privilege": observed})
-    assert "from every role" in refusal
+    refusals = KIND.guard(ctx, KIND.diff(nobody, observed), {"privilege": observed})
+    assert any("from every role" in r for r in refusals)
 
 
 def _failing_roles(query):
