@@ -143,8 +143,15 @@ class GraphService:
             write = request.method in {"POST", "PATCH", "PUT", "DELETE"}
             self.counters.record(request.method, "graph", target, write=write)
             body = await _json_body(request) if request.method in {"POST", "PATCH"} else {}
+            _check_types(body)
             with self.directory.lock:
-                return self._route(request, match, caller, body)
+                try:
+                    return self._route(request, match, caller, body)
+                except (TypeError, AttributeError, ValueError) as exc:
+                    # A payload shape no check above foresaw: still the client's fault, so a 400.
+                    raise GraphError(
+                        400, "BadRequest", f"The request body could not be read: {exc}."
+                    ) from exc
         except GraphError as exc:
             envelope = graph_error_body(exc.code, exc.message, request_id, client_request_id, exc.details)
             response = JSONResponse(envelope, status_code=exc.status, headers={"request-id": request_id})
@@ -657,6 +664,62 @@ class GraphService:
                 f"{self.base_url}{request.url.path.removeprefix(c.GRAPH_PREFIX)}?" + urlencode(query)
             )
         return JSONResponse(body)
+
+
+_STRING, _OPTIONAL_STRING = (str,), (str, type(None))
+_PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(
+        (
+            "displayName",
+            "signInAudience",
+            "uniqueName",
+            "appId",
+            "principalId",
+            "resourceId",
+            "appRoleId",
+            "name",
+            "issuer",
+            "subject",
+            "keyId",
+        ),
+        _STRING,
+    ),
+    **dict.fromkeys(("description", "notes", "startDateTime", "endDateTime"), _OPTIONAL_STRING),
+    **dict.fromkeys(
+        (
+            "tags",
+            "identifierUris",
+            "requiredResourceAccess",
+            "keyCredentials",
+            "passwordCredentials",
+            "audiences",
+        ),
+        (list,),
+    ),
+    **dict.fromkeys(("api", "web", "publicClient"), (dict,)),
+    **dict.fromkeys(("accountEnabled", "appRoleAssignmentRequired"), (bool,)),
+    "isFallbackPublicClient": (bool, type(None)),
+    "passwordCredential": (dict, type(None)),
+}
+_EDM_NAMES = {str: "Edm.String", list: "Collection", dict: "complex type", bool: "Edm.Boolean"}
+
+
+def _check_types(body: dict[str, Any]) -> None:
+    """Refuse wrongly typed properties the way Graph's OData reader does, before any handler."""
+    for name, value in body.items():
+        expected = _PROPERTY_TYPES.get(name)
+        if expected is not None and not isinstance(value, expected):
+            wanted = _EDM_NAMES.get(expected[0], expected[0].__name__)
+            raise GraphError(400, "BadRequest", f"Invalid value for property '{name}': expected {wanted}.")
+    for name in ("passwordCredential",):
+        if isinstance(body.get(name), dict):
+            _check_types(body[name])
+    for item in body.get("keyCredentials") or []:
+        if not isinstance(item, dict):
+            raise GraphError(400, "BadRequest", "Each keyCredentials entry must be an object.")
+        _check_types(item)
+    if any(not isinstance(a, str) for a in body.get("audiences") or []):
+        raise GraphError(400, "BadRequest", "Invalid value for property 'audiences': expected strings.")
 
 
 def _check_required_resource_access(value: Any) -> None:
