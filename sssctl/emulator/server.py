@@ -314,7 +314,12 @@ class Emulator:
             str(body.get("client_id") or c.SSSCTL_APP_ID),
             c.ADMIN_USER_OBJECT_ID if body.get("user") else None,
         )
-        token, lifetime = self.identity.mint(principal, audience, lifetime=body.get("lifetime"))
+        lifetime = body.get("lifetime")
+        if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int)):
+            return _admin_error(
+                f"lifetime must be whole seconds (negative for an expired token), not {lifetime!r}"
+            )
+        token, lifetime = self.identity.mint(principal, audience, lifetime=lifetime)
         return JSONResponse({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"})
 
 

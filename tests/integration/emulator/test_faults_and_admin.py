@@ -84,7 +84,9 @@ def test_unknown_fault_knob_and_dataset_are_refused(emulator: EmulatorInfo, admi
         knob = http.post(f"{emulator.url}{c.ADMIN_PREFIX}/faults", json={"throtle_probability": 1})
         dataset = http.post(f"{emulator.url}{c.ADMIN_PREFIX}/reset", json={"dataset": "huge"})
         garbage = http.post(f"{emulator.url}{c.ADMIN_PREFIX}/reset", content=b"[1, 2]")
+        lifetime = http.post(f"{emulator.url}{c.ADMIN_PREFIX}/tokens", json={"lifetime": "soon"})
     assert garbage.status_code == 400 and "JSON object" in garbage.json()["error"]
+    assert lifetime.status_code == 400 and "whole seconds" in lifetime.json()["error"]
     assert knob.status_code == 400 and "throtle_probability" in knob.json()["error"]
     assert dataset.status_code == 400 and "small, large" in dataset.json()["error"]
 
