@@ -1,5 +1,16 @@
 """Local HTTPS emulator of Entra ID login, Dataverse, Microsoft Graph and Exchange admin.
 
+One origin, ``https://127.0.0.1:<port>``, trusted through ``EmulatorInfo.ca_file``:
+
+- ``/<tenant>/v2.0/.well-known/openid-configuration``, ``/<tenant>/oauth2/v2.0/token`` and
+  ``/devicecode``: sign-in for MSAL (secret, certificate, federated assertion, device code,
+  refresh token); ``/msi/token``: App Service style managed identity; ``/_issuer``: the
+  external issuer that signed ``federated_token_file``.
+- ``/dataverse/api/data/v9.2/``, ``/graph/v1.0/``, ``/exchange/adminapi/beta/<tenant>/InvokeCommand``:
+  the services, each demanding a token for its own audience.
+- ``/_emulator/...`` (bearer ``admin_token``): reset, snapshot, faults, counters, device-code
+  approval and token minting; :class:`sssctl.emulator.admin_client.AdminClient` wraps them.
+
 ``running_emulator`` is imported lazily so that reading the shared constants or context
 does not pull in the web server.
 """
