@@ -59,3 +59,19 @@ def test_non_loopback_hosts_are_refused(host: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
 def test_loopback_hosts_are_accepted(host: str) -> None:
     check_loopback(host)
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/tenant/oauth2/v2.0/token", "token"),
+        ("/tenant/oauth2/v2.0/devicecode", "devicecode"),
+        ("/msi/token", "msi"),
+        ("/_issuer/.well-known/jwks", "issuer"),
+        ("/tenant/v2.0/.well-known/openid-configuration/", "openid-configuration"),
+    ],
+)
+def test_login_requests_are_counted_by_what_they_ask_for(path: str, target: str) -> None:
+    from sssctl.emulator.server import _login_target
+
+    assert _login_target(path) == target
