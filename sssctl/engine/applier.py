@@ -21,6 +21,7 @@ from sssctl.clients.errors import PreconditionFailed
 from sssctl.engine.addresses import kind_of
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import error_text
+from sssctl.kinds._shared import fresh_reads
 from sssctl.kinds.base import Applied, Context, Kind
 from sssctl.state.store import StateStore
 
@@ -118,6 +119,7 @@ class Applier:
         self._total = 0
 
     def run(self, changes: Sequence[Change]) -> ApplyReport:
+        fresh_reads(self.ctx)  # what the plan read may be stale by now; apply reads afresh
         work = [c for c in changes if c.action in _WRITES or is_forget(c)]
         self._total = len(work)
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:

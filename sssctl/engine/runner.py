@@ -24,6 +24,7 @@ from sssctl.engine.errors import NotConfirmed, PlanIncomplete
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.planner import compute_changes
 from sssctl.engine.render.common import to_plain
+from sssctl.kinds._shared import share_reads
 from sssctl.kinds.base import Context, Kind
 from sssctl.state.backend import LocalBackend, environment_name, state_dir
 from sssctl.state.model import Snapshot, utc_now
@@ -115,7 +116,9 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
             ctx = Context(
                 desired=desired, dataverse=clients.dataverse, graph=clients.graph, exchange=clients.exchange,
                 state=store.live_view(), allow_lockout=opts.allow_lockout, progress=opts.progress,
+                whoami=who, parallelism=max(1, opts.parallelism),
             )
+            share_reads(ctx)  # one read of each small table per run, until apply starts
             log.info("run.started", command=opts.command, organization_id=who.organization_id,
                      state=backend.describe(), serial=store.serial)
             yield Session(desired, clients, store, ctx, services.load_kinds(), backend.name,

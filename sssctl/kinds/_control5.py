@@ -22,6 +22,7 @@ with ``sssctl``; only those are ever removed.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import time
@@ -35,6 +36,7 @@ import structlog
 
 from sssctl.clients.errors import GraphError, GraphNotFound
 from sssctl.config.model import AppRegistration, Desired
+from sssctl.kinds._shared import profiles_named, shared_read
 from sssctl.kinds.base import Context
 
 if TYPE_CHECKING:
@@ -152,8 +154,15 @@ def get_or_none(graph: GraphClient, path: str, **kw: Any) -> dict[str, Any] | No
 
 
 def read_app(ctx: Context, key: str, *, expected: bool = False) -> dict[str, Any] | None:
-    """The app by uniqueName; ``expected`` waits out replication of one created moments ago."""
-    return get_or_none(require_graph(ctx), app_path(ctx.desired, key), wait_for_replication=expected)
+    """The app by uniqueName; ``expected`` waits out replication of one created moments ago.
+
+    Three kinds read the same app while planning: they share one answer (copies of it).
+    """
+    if expected:
+        return get_or_none(require_graph(ctx), app_path(ctx.desired, key), wait_for_replication=True)
+    path = app_path(ctx.desired, key)
+    found = shared_read(ctx, f"app:{key}", lambda: get_or_none(require_graph(ctx), path))
+    return copy.deepcopy(found)
 
 
 def read_resource(ctx: Context, resource_app_id: str) -> dict[str, Any] | None:
@@ -445,16 +454,10 @@ def profile_recorded_key(ctx: Context, name: str) -> str | None:
 
 
 def read_profile_rows(ctx: Context, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-    """Profiles by name (case-insensitive, as Dataverse compares names)."""
-    from sssctl.kinds.server_profile_custom import PROFILE_SELECT
-
+    """Profiles by name (case-insensitive, as Dataverse compares names), from the run's one read."""
     found: dict[str, dict[str, Any] | None] = {}
     for name in names:
-        rows = list(
-            ctx.dataverse.query(
-                "emailserverprofiles", select=list(PROFILE_SELECT), filter=f"name eq {odata_string(name)}"
-            )
-        )
+        rows = profiles_named(ctx, name)
         if len(rows) > 1:
             raise LookupError(f"{len(rows)} email server profiles are named {name!r}; rename all but one")
         found[name] = dict(rows[0]) if rows else None

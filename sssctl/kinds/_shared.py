@@ -12,8 +12,8 @@ refused with 412, which is the point of If-Match.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -21,7 +21,11 @@ from sssctl.catalog import options
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.kinds.base import Context
 
+if TYPE_CHECKING:
+    from sssctl.clients.dataverse import WhoAmI
+
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 ORGANIZATION_COLUMNS = (
     "organizationid",
@@ -36,6 +40,9 @@ PAGE_SIZE = 5000
 
 _read_lock = threading.Lock()
 _write_lock = threading.Lock()
+_slots_lock = threading.Lock()
+READS = "shared_reads"  # ctx.scratch key of the per-run read cache
+SHARING = "shared_reads_on"
 
 # ACT numbering differs from incoming/outgoing (see sssctl.catalog.options).
 INCOMING_EMAIL = options.INCOMING_EMAIL
@@ -68,6 +75,76 @@ def etag_of(record: Mapping[str, Any] | None) -> str | None:
         return None
     etag = record.get("@odata.etag")
     return str(etag) if etag is not None else None
+
+
+# --- reads shared by the kinds of one run ----------------------------------------------------
+
+
+class _Slot:
+    """One shared answer: the first caller loads it, concurrent callers wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def get(self, load: Callable[[], Any]) -> Any:
+        with self.lock:
+            if not self.loaded:
+                try:
+                    self.value = load()
+                except Exception as exc:
+                    self.error = exc
+                self.loaded = True
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def shared_read(ctx: Context, key: str, load: Callable[[], T]) -> T:
+    """``load()`` once per run for every kind that asks for ``key`` (its error too).
+
+    Kinds read in parallel threads and several need the same small tables (profiles,
+    queues, the caller); without this each asked the service again. The cache lives in
+    ``ctx.scratch`` so it never outlives the run. Sharing is on only between
+    :func:`share_reads` (the engine, when a run starts) and :func:`fresh_reads` (the
+    applier, before the first write): apply must see what it writes against as it is
+    then, including its own writes, and so must any caller that did not ask to share.
+    """
+    if not ctx.scratch.get(SHARING):
+        return load()
+    with _slots_lock:
+        slots: dict[str, _Slot] = ctx.scratch.setdefault(READS, {})
+        slot = slots.setdefault(key, _Slot())
+    value: T = slot.get(load)
+    return value
+
+
+def share_reads(ctx: Context) -> None:
+    """Reads of this run (its plan) may be shared between kinds from now on."""
+    ctx.scratch[SHARING] = True
+
+
+def fresh_reads(ctx: Context) -> None:
+    """From now on (apply) nothing is shared: every read asks the service."""
+    ctx.scratch[SHARING] = False
+    forget_reads(ctx)
+
+
+def forget_reads(ctx: Context, *keys: str) -> None:
+    """Drop shared reads (all of them without ``keys``): the next caller reads again."""
+    with _slots_lock:
+        slots: dict[str, _Slot] = ctx.scratch.setdefault(READS, {})
+        for key in keys or tuple(slots):
+            slots.pop(key, None)
+
+
+def who_am_i(ctx: Context) -> WhoAmI:
+    """The signed-in identity: the engine's own WhoAmI answer when it handed one in."""
+    if ctx.whoami is not None:
+        return ctx.whoami
+    return shared_read(ctx, "whoami", ctx.dataverse.whoami)
 
 
 # --- organization -------------------------------------------------------------------------
@@ -120,19 +197,32 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
 
 
 def read_profiles(ctx: Context) -> list[dict[str, Any]]:
-    """All email server profiles (a small table: a handful per environment), read once."""
-    with _read_lock:
-        cached = ctx.scratch.get("emailserverprofiles")
-        if isinstance(cached, list):
-            return cached
-    rows = list(
-        ctx.dataverse.query(
-            "emailserverprofiles", select=["emailserverprofileid", "name", "statecode", "statuscode"]
-        )
-    )
-    with _read_lock:
-        ctx.scratch["emailserverprofiles"] = rows
-    return rows
+    """All email server profiles with every column any kind reads, once per run.
+
+    A small table (a handful of rows per environment), so one full read serves the
+    default profile, the custom profiles and the mailbox defaults alike.
+    """
+    from sssctl.kinds.server_profile_custom import PROFILE_SELECT
+
+    columns = list(dict.fromkeys(("emailserverprofileid", "name", "statecode", "statuscode",
+                                  *PROFILE_SELECT)))
+
+    def load() -> list[dict[str, Any]]:
+        return list(ctx.dataverse.query("emailserverprofiles", select=columns))
+
+    return shared_read(ctx, "emailserverprofiles", load)
+
+
+def profile_by_id(ctx: Context, profile_id: str) -> dict[str, Any] | None:
+    for row in read_profiles(ctx):
+        if str(row.get("emailserverprofileid", "")).lower() == profile_id.lower():
+            return row
+    return None
+
+
+def profiles_named(ctx: Context, name: str) -> list[dict[str, Any]]:
+    """Profiles by name, compared case-insensitively as Dataverse compares names."""
+    return [row for row in read_profiles(ctx) if str(row.get("name", "")).lower() == name.lower()]
 
 
 def profile_name(profiles: list[dict[str, Any]], profile_id: str | None) -> str | None:

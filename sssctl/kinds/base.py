@@ -16,7 +16,7 @@ from sssctl.config.model import Desired
 from sssctl.engine.plan import Change
 
 if TYPE_CHECKING:
-    from sssctl.clients.dataverse import DataverseClient
+    from sssctl.clients.dataverse import DataverseClient, WhoAmI
     from sssctl.clients.exchange import ExchangeClient
     from sssctl.clients.graph import GraphClient
 
@@ -62,6 +62,8 @@ class Context:
     allow_lockout: bool = False
     progress: Callable[[str, int, int | None], None] | None = None   # (label, done, total)
     scratch: dict[str, Any] = field(default_factory=dict)            # per-run hand-offs between kinds
+    whoami: WhoAmI | None = None        # the engine's sign-in check, so kinds need not ask again
+    parallelism: int = 4                # requests a kind may have in flight for one change
 
 
 class Kind(Protocol):

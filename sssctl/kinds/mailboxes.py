@@ -36,6 +36,7 @@ from sssctl.kinds._shared import (
     profile_id_now,
     read_profiles,
     report,
+    shared_read,
 )
 from sssctl.kinds.base import Applied, Context, Observed
 from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_profile
@@ -106,7 +107,7 @@ def drift_filter(target: Mapping[str, Any], *, with_act: bool = True) -> str | N
     return " or ".join(clauses) if clauses else "mailboxid eq null"
 
 
-def scope_filter(policy: MailboxPolicy, target: Mapping[str, Any], queues: set[str]) -> str | None:
+def scope_filter(policy: MailboxPolicy, target: Mapping[str, Any], queues: frozenset[str]) -> str | None:
     """The full ``$filter``: drift, narrowed to queue mailboxes on the server when that is cheap.
 
     With ``scope = "queues"`` and a modest number of queues the regarding ids are listed in
@@ -144,11 +145,16 @@ def synchronizes(row: Mapping[str, Any], is_user: bool) -> bool:
     )
 
 
-def queue_ids(ctx: Context) -> set[str]:
-    return {
-        str(q["queueid"]).lower()
-        for q in ctx.dataverse.query("queues", select=["queueid"], page_size=PAGE_SIZE)
-    }
+def queue_ids(ctx: Context) -> frozenset[str]:
+    """Ids of every queue (a small table), read once per run for every kind that asks."""
+    return shared_read(
+        ctx,
+        "queues",
+        lambda: frozenset(
+            str(q["queueid"]).lower()
+            for q in ctx.dataverse.query("queues", select=["queueid"], page_size=PAGE_SIZE)
+        ),
+    )
 
 
 def in_scope(policy: MailboxPolicy, is_user: bool) -> bool:
@@ -162,14 +168,17 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
     reasons: Counter[str] = Counter()
     rows: list[list[Any]] = []
     moved_from: Counter[str] = Counter()
+    synchronizing: Counter[str] = Counter()
     skipped_excluded = 0
     if policy.scope == "queues" and not queues:
-        return {"rows": [], "by_reason": {}, "moved_from": {}, "excluded_drifted": 0}
+        return {"rows": [], "by_reason": {}, "moved_from": {}, "excluded_drifted": 0, "synchronizing": {}}
     stream: Iterable[dict[str, Any]] = ctx.dataverse.query(
         "mailboxes", select=list(COLUMNS), filter=scope_filter(policy, target, queues), page_size=PAGE_SIZE
     )
     for row in stream:
         is_user = str(row.get("_regardingobjectid_value") or "").lower() not in queues
+        if synchronizes(row, is_user):
+            synchronizing[str(row.get("_emailserverprofile_value") or "").lower()] += 1
         if not in_scope(policy, is_user):
             continue
         why = drift_reasons(row, is_user, target)
@@ -199,7 +208,45 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
         "by_reason": dict(sorted(reasons.items())),
         "moved_from": dict(moved_from),
         "excluded_drifted": skipped_excluded,
+        "synchronizing": dict(synchronizing),
     }
+
+
+def shared_scan(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's one pass over the drifted mailboxes: (target defaults, what was found).
+
+    The default profile kind needs mailbox rows too (who still synchronizes through it);
+    when this pass already streams them it counts from here instead of paging the table
+    a second time.
+    """
+    policy = ctx.desired.mailboxes
+    if policy is None or policy.enforce == "off":
+        raise LookupError("mailboxes are not enforced by this config")
+
+    def load() -> tuple[dict[str, Any], dict[str, Any]]:
+        target = target_defaults(ctx)
+        return target, scan(ctx, policy, target)
+
+    return shared_read(ctx, "mailbox_scan", load)
+
+
+def synchronizing_on(ctx: Context, profile_id: str) -> int | None:
+    """Mailboxes synchronizing through ``profile_id``, if the shared pass sees all of them.
+
+    It does when it streams every mailbox (the target profile does not exist yet) or
+    every mailbox off the target profile, and the scope is not narrowed to queues on the
+    server. ``None``: the caller must count by itself.
+    """
+    policy = ctx.desired.mailboxes
+    if policy is None or policy.enforce == "off":
+        return None
+    target = target_defaults(ctx)
+    narrowed = policy.scope == "queues" and len(queue_ids(ctx)) <= QUEUES_IN_FILTER
+    off_target = target["profile_id"] is not None and target["profile_id"] != profile_id.lower()
+    if narrowed or not (drift_filter(target) is None or off_target):
+        return None
+    _, found = shared_scan(ctx)
+    return int(found.get("synchronizing", {}).get(profile_id.lower(), 0))
 
 
 def summary(found: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,8 +275,7 @@ class MailboxesKind:
             objects: dict[str, Any] = {ADDRESS: {}} if recorded else {}
             return Observed(objects=objects, recorded=recorded)
         try:
-            target = target_defaults(ctx)
-            found = scan(ctx, policy, target)
+            target, found = shared_scan(ctx)
         except Exception as exc:
             log.warning("mailboxes.read.failed", error=str(exc))
             return Observed(

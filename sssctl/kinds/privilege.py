@@ -15,6 +15,7 @@ original depth on each role that lost the privilege.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,7 +25,7 @@ import structlog
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds._shared import odata_string
+from sssctl.kinds._shared import PAGE_SIZE, odata_string, who_am_i
 from sssctl.kinds.base import Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
@@ -97,17 +98,36 @@ class Directory:
             self._privileges[role_id] = self._fetch(role_id)
         return self._privileges[role_id]
 
-    def copies(self, role_id: str) -> int:
+    def copies(self, role_ids: set[str]) -> Counter[str]:
+        """Business-unit copies following each root copy (role id, lower), in one query.
+
+        One query for every role that loses a privilege, not one per role: with hundreds
+        of business units each role has hundreds of copies, and only their number matters.
+        """
+        if not role_ids:
+            return Counter()
+        parents = " or ".join(f"_parentrootroleid_value eq {role_id}" for role_id in sorted(role_ids))
         rows = self.ctx.dataverse.query(
-            "roles", select=["roleid"], filter=f"_parentrootroleid_value eq {role_id} and roleid ne {role_id}"
+            "roles",
+            select=["_parentrootroleid_value"],
+            filter=f"({parents}) and _businessunitid_value ne {self.root_bu}",
+            page_size=PAGE_SIZE,
         )
-        return sum(1 for _ in rows)
+        return Counter(str(r["_parentrootroleid_value"]).lower() for r in rows)
 
     def role_id(self, name: str) -> str | None:
         for role_id, role_name in self.roles.items():
             if role_name.lower() == name.lower():
                 return role_id
         return None
+
+
+def count_copies(directory: Directory, objects: Mapping[str, Any]) -> None:
+    """Fill in the business-unit copies of every role that loses a privilege."""
+    losing = [h for obj in objects.values() for h in obj["holders"].values() if "copies" in h]
+    counts = directory.copies({str(h["id"]).lower() for h in losing})
+    for holder in losing:
+        holder["copies"] = counts[str(holder["id"]).lower()]
 
 
 def is_system_administrator(role: Mapping[str, Any]) -> bool:
@@ -129,7 +149,7 @@ def resolve_privilege(ctx: Context, name: str) -> str:
 def caller_roles(ctx: Context) -> list[str] | None:
     """Names of the signed-in identity's roles, or None if they cannot be read."""
     try:
-        me = ctx.dataverse.whoami()
+        me = who_am_i(ctx)
         rows = ctx.dataverse.query(
             f"systemusers({me.user_id})/systemuserroles_association", select=["name", "roleid"]
         )
@@ -162,6 +182,7 @@ class PrivilegeKind:
                 objects[address] = self._read_one(ctx, directory, name, allowed)
             except (ClientError, LookupError) as exc:
                 errors[address] = f"could not read privilege {name}: {exc}"
+        count_copies(directory, objects)
         extra = {"caller_roles": caller_roles(ctx), "root_business_unit": directory.root_bu}
         return Observed(objects=objects, errors=errors, recorded=recorded, extra=extra)
 
@@ -178,7 +199,7 @@ class PrivilegeKind:
                 if role_id in directory.fixed:
                     holders[role_name]["fixed"] = True
                 if allowed is not None and role_name.lower() not in allowed:
-                    holders[role_name]["copies"] = directory.copies(role_id)
+                    holders[role_name]["copies"] = 0  # counted for every privilege at once
         return {"privilege_id": privilege_id, "holders": holders, "roles": dict(directory.roles)}
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:

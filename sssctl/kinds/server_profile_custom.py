@@ -25,6 +25,7 @@ from sssctl.clients.errors import ClientError, NotFound
 from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds._shared import forget_reads, read_organization
 from sssctl.kinds.base import Applied, Context, Observed
 from sssctl.logging import register_secret
 
@@ -81,8 +82,8 @@ def _tenant(desired: Desired, profile: CustomProfile) -> str:
 
 def _usage(ctx: Context, profile_id: str) -> dict[str, Any]:
     """Who still uses a profile sssctl might delete: the org default and mailboxes."""
-    org = list(ctx.dataverse.query("organizations", select=["_defaultemailserverprofileid_value"], top=1))
-    default = bool(org) and str(org[0].get("_defaultemailserverprofileid_value") or "").lower() == profile_id
+    organization = read_organization(ctx)
+    default = str(organization.get("_defaultemailserverprofileid_value") or "").lower() == profile_id
     rows = list(
         ctx.dataverse.query(
             "mailboxes", select=["mailboxid"], filter=f"_emailserverprofile_value eq {profile_id}", top=1
@@ -357,7 +358,7 @@ def _write(ctx: Context, change: Change) -> Applied:
     else:
         profile_id = str(detail["profile_id"])
         ctx.dataverse.update("emailserverprofiles", profile_id, body, if_match=change.etag)
-    ctx.scratch.pop("emailserverprofiles", None)  # the shared profile list is stale now
+    forget_reads(ctx, "emailserverprofiles")  # the shared profile list is stale now
     writes = 1
     fingerprints = dict((ctx.state.get(change.address) or {}).get("fingerprints") or {})
     fingerprints.update(app_key=key, profile_id=profile_id)
@@ -477,7 +478,7 @@ def _delete(ctx: Context, change: Change) -> Applied:
         ctx.dataverse.delete("emailserverprofiles", str(change.detail["profile_id"]), if_match=change.etag)
     except NotFound:
         return Applied(change.address, managed=None, message="already gone")
-    ctx.scratch.pop("emailserverprofiles", None)
+    forget_reads(ctx, "emailserverprofiles")
     return Applied(change.address, managed=None, writes=1, message="profile deleted")
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import structlog
 
-from sssctl.clients.errors import NotFound
 from sssctl.config.model import Desired
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import (
@@ -27,11 +26,12 @@ from sssctl.kinds._shared import (
     PAGE_SIZE,
     default_profile_id,
     etag_of,
+    profile_by_id,
     read_organization,
 )
 from sssctl.kinds.base import Applied, Context, Observed
 from sssctl.kinds.mailbox_defaults import live_defaults
-from sssctl.kinds.mailboxes import queue_ids, synchronizes
+from sssctl.kinds.mailboxes import queue_ids, synchronizes, synchronizing_on
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +41,12 @@ ADDRESS = "server_profile.default"
 def mailboxes_using(ctx: Context, profile_id: str) -> int:
     """Mailboxes that synchronize through the profile (some delivery method is not none).
 
-    Counted by streaming ids page by page: ``$count`` stops at 5,000.
+    Counted by streaming ids page by page: ``$count`` stops at 5,000. When the mailboxes
+    kind's pass over the table already sees every such mailbox, its count is used.
     """
+    shared = synchronizing_on(ctx, profile_id)
+    if shared is not None:
+        return shared
     queues = queue_ids(ctx)
     rows = ctx.dataverse.query(
         "mailboxes",
@@ -84,13 +88,8 @@ class DefaultProfileKind:
         profile_id = default_profile_id(ctx, organization)
         if profile_id is None:
             return Observed(objects={ADDRESS: None}, recorded=recorded)
-        try:
-            row = ctx.dataverse.get(
-                "emailserverprofiles",
-                profile_id,
-                select=["emailserverprofileid", "name", "statecode", "statuscode"],
-            )
-        except NotFound:
+        row = profile_by_id(ctx, profile_id)
+        if row is None:
             return Observed(objects={ADDRESS: None}, recorded=recorded)
         custom = {name.lower() for name in ctx.desired.custom_profiles}
         if str(row.get("name") or "").lower() in custom:

@@ -219,7 +219,9 @@ class FakeDataverse:
     def query(
         self, entity_set: str, *, select: Any = None, filter: str | None = None, top: Any = None, **_: Any
     ) -> Iterator[dict[str, Any]]:
-        if entity_set == "emailserverprofiles":
+        if entity_set == "emailserverprofiles" and filter is None:
+            yield from [_copy(r) for r in self.profiles.values()]
+        elif entity_set == "emailserverprofiles":
             m = re.fullmatch(r"name eq '(.+)'", filter or "")
             assert m, filter
             name = m.group(1).replace("''", "'").lower()

@@ -1,0 +1,34 @@
+"""One plan reads each thing once: the request counts of a full plan cannot creep back up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.info import EmulatorInfo
+from sssctl.engine.plan import Action
+from sssctl.engine.runner import RunOptions, default_services, plan, session
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+HARDENED = Path(__file__).resolve().parents[3] / "configs" / "hardened.toml"
+
+
+def test_hardened_plan_reads_every_shared_table_once(
+    emulator: EmulatorInfo, emulator_admin: AdminClient, tmp_path: Path
+) -> None:
+    emulator_admin.reset()
+    emulator_admin.clear_faults()
+    environ = {**emulator.environ(), "SSSCTL_STATE_DIR": str(tmp_path)}
+    emulator_admin.reset_counters()
+    with session(RunOptions(config_path=HARDENED, environ=environ, command="plan"), default_services()) as s:
+        changes = plan(s).changes
+    routes = emulator_admin.counters()["by_route"]
+    assert not [c.address for c in changes if c.action is Action.UNKNOWN]
+    once = ("WhoAmI", "emailserverprofiles", "organizations", "queues", "mailboxes", "businessunits")
+    assert {name: routes.get(f"GET dataverse:{name}") for name in once} == dict.fromkeys(once, 1)
+    assert routes.get("GET dataverse:roles") == 2  # root roles, then the copies of those losing it
+    assert routes.get("GET graph:applications") == 1
+    assert emulator_admin.counters()["writes"] == 0

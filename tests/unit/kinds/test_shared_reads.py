@@ -1,0 +1,77 @@
+"""The per-run read cache: one load for concurrent callers, nothing shared outside a plan."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sssctl.config.model import Desired
+from sssctl.kinds._shared import forget_reads, fresh_reads, share_reads, shared_read
+from sssctl.kinds.base import Context
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def context() -> Context:
+    return Context(desired=Desired(version=1, source=Path("t.toml"), digest="d"), dataverse=None)  # type: ignore[arg-type]
+
+
+class Loader:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+        self.lock = threading.Lock()
+
+    def __call__(self) -> list[str]:
+        with self.lock:
+            self.calls += 1
+        time.sleep(0.02)  # long enough for every thread to arrive while the first loads
+        if self.fail:
+            raise LookupError("service said no")
+        return ["profile"]
+
+
+def test_concurrent_callers_share_one_load() -> None:
+    ctx, load = context(), Loader()
+    share_reads(ctx)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: shared_read(ctx, "emailserverprofiles", load), range(8)))
+    assert load.calls == 1 and answers == [["profile"]] * 8
+
+
+def test_an_error_is_shared_too_not_retried_by_every_kind() -> None:
+    ctx, load = context(), Loader(fail=True)
+    share_reads(ctx)
+    for _ in range(3):
+        with pytest.raises(LookupError, match="service said no"):
+            shared_read(ctx, "queues", load)
+    assert load.calls == 1
+
+
+def test_apply_and_callers_outside_a_run_always_read_afresh() -> None:
+    ctx, load = context(), Loader()
+    shared_read(ctx, "queues", load)
+    shared_read(ctx, "queues", load)
+    assert load.calls == 2
+    share_reads(ctx)
+    shared_read(ctx, "queues", load)
+    shared_read(ctx, "queues", load)
+    assert load.calls == 3
+    fresh_reads(ctx)
+    shared_read(ctx, "queues", load)
+    assert load.calls == 4
+
+
+def test_forgetting_one_read_keeps_the_others() -> None:
+    ctx, profiles, queues = context(), Loader(), Loader()
+    share_reads(ctx)
+    shared_read(ctx, "emailserverprofiles", profiles)
+    shared_read(ctx, "queues", queues)
+    forget_reads(ctx, "emailserverprofiles")
+    shared_read(ctx, "emailserverprofiles", profiles)
+    shared_read(ctx, "queues", queues)
+    assert (profiles.calls, queues.calls) == (2, 1)
