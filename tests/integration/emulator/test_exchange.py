@@ -221,3 +221,25 @@ def test_policy_storage_limit_is_enforced(shell: Shell) -> None:
     assert response.status_code == 400
     assert "exceeded the limit" in response.json()["error"]["details"][0]["message"]
     assert shell.ok("Get-ApplicationAccessPolicy") == []
+
+
+def test_exchange_knows_the_same_mailboxes_as_a_scaled_dataverse_seed() -> None:
+    from sssctl.emulator import running_emulator
+
+    with running_emulator(dataset="large", mailboxes=2000, business_units=3, roles=20) as info:
+        with AdminClient(info) as admin:
+            token = admin.token(info.exchange_url)
+            mailboxes = {
+                r["emailaddress"]
+                for r in admin.snapshot("dataverse")["dataverse"]["tables"]["mailbox"]
+                if r.get("emailaddress")
+            }
+        assert c.user_email(1900) in mailboxes and c.user_email(1901) not in mailboxes
+        url = f"{info.exchange_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand"
+        with trusting_client(info, headers={"Authorization": f"Bearer {token}"}) as http:
+            shell = Shell(http, url)
+            for address in (c.user_email(1900), c.queue_email(100), c.user_email(1901), c.queue_email(101)):
+                known = (
+                    shell.call("Test-ApplicationAccessPolicy", Identity=address, AppId=APP).status_code == 200
+                )
+                assert known == (address in mailboxes), address
