@@ -152,7 +152,10 @@ class DataverseService:
         try:
             with self.store.lock:
                 wids = caller.claims.get("wids") or ()
-                who = principal_for(self.store, caller.app_id, caller.object_id, tuple(map(str, wids)))
+                delegated = caller.claims.get("idtyp") == "user" or "scp" in caller.claims
+                who = principal_for(
+                    self.store, caller.app_id, caller.object_id, tuple(map(str, wids)), delegated=delegated
+                )
                 limit_key = who.id  # limits stay with the signed-in caller, even when impersonating
                 who = impersonated(self.store, who, headers)
             if api_path is None:

@@ -64,8 +64,13 @@ class Principal:
         return str(self.user["_businessunitid_value"])
 
 
-def find_user(store: Store, app_id: str, object_id: str) -> Row | None:
-    """Application users match on ``applicationid``, people on ``azureactivedirectoryobjectid``."""
+def find_user(store: Store, app_id: str, object_id: str, *, delegated: bool = False) -> Row | None:
+    """Application users match on ``applicationid``, people on ``azureactivedirectoryobjectid``.
+
+    A delegated token (a person signed in through some client app) carries the client's
+    app id too; Dataverse maps it to the person by ``oid``, never to that app's
+    application user, so ``delegated`` skips the application match.
+    """
     with store.lock:
         if store.caller_index is None:
             index: dict[str, str] = {}
@@ -75,16 +80,20 @@ def find_user(store: Store, app_id: str, object_id: str) -> Row | None:
                 if user.get("applicationid"):
                     index[f"app:{str(user['applicationid']).lower()}"] = user["systemuserid"]
             store.caller_index = index
-        user_id = store.caller_index.get(f"app:{app_id.lower()}") or store.caller_index.get(
-            f"oid:{object_id.lower()}"
-        )
+        by_app = None if delegated else store.caller_index.get(f"app:{app_id.lower()}")
+        user_id = by_app or store.caller_index.get(f"oid:{object_id.lower()}")
         return store.get("systemuser", user_id) if user_id else None
 
 
 def principal_for(
-    store: Store, app_id: str, object_id: str, directory_roles: tuple[str, ...] = ()
+    store: Store,
+    app_id: str,
+    object_id: str,
+    directory_roles: tuple[str, ...] = (),
+    *,
+    delegated: bool = False,
 ) -> Principal:
-    user = find_user(store, app_id, object_id)
+    user = find_user(store, app_id, object_id, delegated=delegated)
     if user is None or user.get("isdisabled"):
         raise DataverseFault(403, NOT_A_MEMBER, "The user is not a member of the organization.")
     return principal_of(store, user, directory_roles)

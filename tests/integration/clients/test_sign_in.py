@@ -98,6 +98,22 @@ def test_device_code_caches_tokens_owner_only_and_reuses_them(emulator: Emulator
     assert second_prompts.getvalue() == ""  # silent: no new device code
 
 
+def test_device_code_acts_as_the_signed_in_person_not_the_client_app(emulator: EmulatorInfo,
+                                                                       emulator_admin: AdminClient,
+                                                                       tmp_path: Path) -> None:
+    """Dataverse maps a delegated token to the person (oid), never to the app's application user."""
+    prompts = io.StringIO()
+    desired = emulator_desired(emulator, method="device_code", token_cache=tmp_path / "msal.json")
+    approver = threading.Thread(target=_approve_when_asked, args=(emulator_admin, prompts), daemon=True)
+    approver.start()
+    with open_clients(desired, environ={}, options=ClientOptions(prompt=prompts)) as clients:
+        me = clients.dataverse.whoami()
+        user = clients.dataverse.get("systemusers", me.user_id, select=["azureactivedirectoryobjectid"])
+    approver.join(5)
+    assert user["azureactivedirectoryobjectid"] == c.ADMIN_USER_OBJECT_ID
+    assert me.user_id != c.SSSCTL_APP_USER_ID
+
+
 def _approve_when_asked(admin: AdminClient, prompts: io.StringIO) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
