@@ -448,7 +448,9 @@ def serving(
 
     check_loopback(host)
     temporary = data_dir is None
+    # Absolute: the printed ca_file and certificate paths must work from any directory.
     directory = Path(tempfile.mkdtemp(prefix="sssctl-emulator-")) if data_dir is None else Path(data_dir)
+    directory = directory.resolve()
     sock = _bind("127.0.0.1" if host == "localhost" else host, port)
     try:
         bound = sock.getsockname()[1]

@@ -124,3 +124,17 @@ def test_busy_port_and_bad_dataset_fail_with_a_reason() -> None:
         pass
     with pytest.raises(EmulatorError, match="throtle"), running_emulator(faults={"throtle_probability": 1}):
         pass
+
+
+def test_printed_paths_are_absolute_even_for_a_relative_data_dir(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sssctl", "emulator", "serve", "--data-dir", "data"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        info = EmulatorInfo(**json.loads(_first_line(process, timeout=10.0)))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    for path in (info.ca_file, info.client_certificate_file, info.federated_token_file):
+        assert Path(path).is_absolute() and Path(path).exists()
