@@ -12,13 +12,15 @@ refused with 412, which is the point of If-Match.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from sssctl.catalog import options
-from sssctl.clients.dataverse import BatchOperation
+from sssctl.clients.dataverse import BatchOperation, BatchResult
 from sssctl.kinds.base import Context
 
 if TYPE_CHECKING:
@@ -288,6 +290,45 @@ def batch_operation(
     method: str, url: str, body: Mapping[str, Any] | None, headers: Mapping[str, str]
 ) -> BatchOperation:
     return BatchOperation(method=method, url=url, body=body, headers=dict(headers))
+
+
+def send_in_batches(
+    ctx: Context,
+    rows: list[Any],
+    operation: Callable[[Any], BatchOperation],
+    *,
+    label: str,
+    size: int,
+) -> Iterator[tuple[Any, BatchResult]]:
+    """Each row with the answer to its operation, ``$batch`` chunks of ``size``.
+
+    Up to ``ctx.parallelism`` chunks are in flight at once (``--parallelism``): reverting
+    tens of thousands of rows one chunk after another left the service idle while each
+    answer travelled. Answers come back in row order whatever order the chunks finish
+    in, and progress counts rows whose answer has been handed on.
+    """
+    width = max(1, ctx.parallelism)
+    window: deque[tuple[list[Any], Future[list[BatchResult]]]] = deque()
+    done = 0
+
+    def send(chunk: list[Any]) -> list[BatchResult]:
+        operations = [operation(row) for row in chunk]
+        return ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=size)
+
+    def settle() -> Iterator[tuple[Any, BatchResult]]:
+        nonlocal done
+        sent, future = window.popleft()
+        yield from zip(sent, future.result(), strict=True)
+        done += len(sent)
+        report(ctx, label, done, len(rows))
+
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="batch") as pool:
+        for chunk in chunks(rows, size):
+            if len(window) == width:
+                yield from settle()
+            window.append((chunk, pool.submit(send, chunk)))
+        while window:
+            yield from settle()
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -32,10 +32,10 @@ from sssctl.kinds._shared import (
     OUTGOING_EMAIL,
     PAGE_SIZE,
     batch_operation,
-    chunks,
     profile_id_now,
     read_profiles,
     report,
+    send_in_batches,
     shared_read,
 )
 from sssctl.kinds.base import Applied, Context, Observed
@@ -349,17 +349,16 @@ class MailboxesKind:
         reverted: list[str] = []
         conflicts: list[str] = []
         failures: list[str] = []
-        for done, chunk in enumerate(chunks(rows, BATCH_SIZE)):
-            operations = [self._operation(row, change.detail, profile_id) for row in chunk]
-            results = ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=BATCH_SIZE)
-            for row, result in zip(chunk, results, strict=True):
-                if result.error is None and 200 <= int(result.status) < 300:
-                    reverted.append(row[ROW_ID])
-                elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
-                    conflicts.append(row[ROW_ADDRESS])
-                else:
-                    failures.append(f"{row[ROW_ADDRESS]}: {result.error}")
-            report(ctx, "revert mailboxes", min((done + 1) * BATCH_SIZE, len(rows)), len(rows))
+        for row, result in send_in_batches(
+            ctx, rows, lambda row: self._operation(row, change.detail, profile_id),
+            label="revert mailboxes", size=BATCH_SIZE,
+        ):
+            if result.error is None and 200 <= int(result.status) < 300:
+                reverted.append(row[ROW_ID])
+            elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
+                conflicts.append(row[ROW_ADDRESS])
+            else:
+                failures.append(f"{row[ROW_ADDRESS]}: {result.error}")
         log.info("mailboxes.reverted", reverted=len(reverted), conflicts=len(conflicts), failed=len(failures))
         if conflicts or failures:
             raise PreconditionFailed(self._refusal(len(reverted), conflicts, failures), status=412)

@@ -14,10 +14,18 @@ from typing import Any
 
 import structlog
 
+from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Desired
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds._shared import INCOMING_FILTERING, PAGE_SIZE, batch_operation, chunks, label_of, report
+from sssctl.kinds._shared import (
+    INCOMING_FILTERING,
+    PAGE_SIZE,
+    batch_operation,
+    label_of,
+    report,
+    send_in_batches,
+)
 from sssctl.kinds.base import Applied, Context, Observed
 from sssctl.kinds.mailboxes import SAMPLE_SIZE, digest
 
@@ -144,24 +152,23 @@ class UserSettingsKind:
         value = int(change.detail["value"])
         updated: list[str] = []
         problems: list[str] = []
-        for done, chunk in enumerate(chunks(rows, BATCH_SIZE)):
-            operations = [
-                batch_operation(
-                    "PATCH",
-                    f"usersettingscollection({user_id})",
-                    {"incomingemailfilteringmethod": value},
-                    {"If-Match": str(etag) if etag else "*"},
-                )
-                for user_id, etag in chunk
-            ]
-            for (user_id, _), result in zip(
-                chunk, ctx.dataverse.batch(operations, continue_on_error=True), strict=True
-            ):
-                if result.error is None and 200 <= int(result.status) < 300:
-                    updated.append(user_id)
-                else:
-                    problems.append(f"{user_id}: {result.error or result.status}")
-            report(ctx, "update user settings", min((done + 1) * BATCH_SIZE, len(rows)), len(rows))
+
+        def operation(row: list[Any]) -> BatchOperation:
+            user_id, etag = row
+            return batch_operation(
+                "PATCH",
+                f"usersettingscollection({user_id})",
+                {"incomingemailfilteringmethod": value},
+                {"If-Match": str(etag) if etag else "*"},
+            )
+
+        for (user_id, _), result in send_in_batches(
+            ctx, rows, operation, label="update user settings", size=BATCH_SIZE
+        ):
+            if result.error is None and 200 <= int(result.status) < 300:
+                updated.append(user_id)
+            else:
+                problems.append(f"{user_id}: {result.error or result.status}")
         log.info("user_settings.updated", updated=len(updated), failed=len(problems))
         if problems:
             raise PreconditionFailed(

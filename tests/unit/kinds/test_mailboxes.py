@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -8,6 +9,7 @@ from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import MailboxDefaults, MailboxPolicy
 from sssctl.engine.plan import Action
 from sssctl.kinds.mailboxes import KIND, digest
+from tests.unit.kinds.fake_dataverse import FakeDataverse
 from tests.unit.kinds.world import CUSTOM_PROFILE, Engine, actionable, desired, mailbox_id, seed
 
 pytestmark = pytest.mark.timeout(30)
@@ -153,7 +155,7 @@ def test_thousands_of_rows_go_in_batches_of_at_most_a_thousand_with_progress() -
     (change,) = KIND.diff(want, KIND.read(ctx))
     assert change.before["drifted"] == 2504 and len(change.before["sample"]) == 10
     KIND.apply(ctx, change)
-    assert [c[1] for c in dv.calls if c[0] == "BATCH"] == ["1000", "1000", "504"]
+    assert sorted(c[1] for c in dv.calls if c[0] == "BATCH") == ["1000", "1000", "504"]
     assert [s for s in seen if s[0] == "revert mailboxes"] == [
         ("revert mailboxes", 1000, 2504),
         ("revert mailboxes", 2000, 2504),
@@ -168,3 +170,62 @@ def test_queue_scope_is_narrowed_on_the_server_and_ignores_act() -> None:
     assert "actdeliverymethod" not in query
     assert query.endswith("and (_regardingobjectid_value eq q-1 or _regardingobjectid_value eq q-2)")
     assert change.detail["sample"] == ["queue08@contoso.com"]
+
+
+def bulk_world(count: int) -> FakeDataverse:
+    dv = seed()
+    for n in range(100, 100 + count):
+        dv.add(
+            "mailboxes",
+            {
+                "mailboxid": mailbox_id(n),
+                "emailaddress": f"bulk{n}@contoso.com",
+                "incomingemaildeliverymethod": 0,
+                "outgoingemaildeliverymethod": 2,
+                "actdeliverymethod": 1,
+                "_emailserverprofile_value": None,
+                "_regardingobjectid_value": f"u-{n}",
+            },
+        )
+    return dv
+
+
+class SlowFirstChunk(FakeDataverse):
+    """The first $batch answers last, so chunks finish out of order when sent together."""
+
+    def batch(self, operations, **kw):  # type: ignore[no-untyped-def]
+        if "mailboxes(" + mailbox_id(2) + ")" in {op.url for op in operations}:
+            time.sleep(0.2)
+        return super().batch(operations, **kw)
+
+
+def revert_with(parallelism: int) -> tuple[str, list[tuple[str, int, int | None]], int]:
+    dv = bulk_world(3500)
+    dv.__class__ = SlowFirstChunk
+    engine = Engine(dv)
+    want = desired(mailboxes=MailboxPolicy(enforce="defaults", scope="users"))
+    ctx = engine.context(want)
+    ctx.parallelism = parallelism
+    seen: list[tuple[str, int, int | None]] = []
+    ctx.progress = lambda label, done, total: seen.append((label, done, total))
+    (change,) = KIND.diff(want, KIND.read(ctx))
+    for n in (150, 1500, 3550):  # one conflict in each of three chunks
+        dv.touch("mailboxes", mailbox_id(n))
+    started = time.monotonic()
+    with pytest.raises(PreconditionFailed) as refused:
+        KIND.apply(ctx, change)
+    seconds = time.monotonic() - started
+    batches = sum(1 for c in dv.calls if c[0] == "BATCH")
+    assert seconds < 10
+    return str(refused.value), [s for s in seen if s[0] == "revert mailboxes"], batches
+
+
+def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a_time() -> None:
+    one = revert_with(1)
+    four = revert_with(4)
+    assert one == four
+    message, progress, batches = four
+    assert batches == 4
+    assert message.startswith("reverted 3501 mailboxes; 3 changed since plan")
+    assert "(bulk1500@contoso.com, bulk150@contoso.com, bulk3550@contoso.com)" in message
+    assert progress == [("revert mailboxes", n, 3504) for n in (1000, 2000, 3000, 3504)]
