@@ -14,7 +14,8 @@ def test_usage_errors_exit_1_never_the_changes_present_code() -> None:
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "sssctl", "plan", "--no-such-flag"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "sssctl", "plan", "--no-such-flag"],
+        capture_output=True, text=True, check=False,
     )
     assert result.returncode == 1
     assert "No such option" in result.stderr
