@@ -15,7 +15,6 @@ counts and a digest of the reverted ids, not one entry per mailbox.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,9 +22,17 @@ from typing import Any
 import structlog
 
 from sssctl.clients.dataverse import BatchOperation
-from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Desired, MailboxPolicy
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds._rows import (
+    SAMPLE_SIZE,
+    digest,
+    forgotten,
+    read_aggregate,
+    reading,
+    settled_without_rows,
+    write_rows,
+)
 from sssctl.kinds._shared import (
     ACT,
     INCOMING_EMAIL,
@@ -34,8 +41,6 @@ from sssctl.kinds._shared import (
     batch_operation,
     profile_id_now,
     read_profiles,
-    report,
-    send_in_batches,
     shared_read,
 )
 from sssctl.kinds.base import Applied, Context, Observed
@@ -44,9 +49,7 @@ from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_
 log = structlog.get_logger(__name__)
 
 ADDRESS = "mailboxes"
-SAMPLE_SIZE = 10
 QUEUES_IN_FILTER = 50  # beyond this the URL grows long; tell queues apart after reading
-BATCH_SIZE = 1000
 COLUMNS = (
     "mailboxid",
     "emailaddress",
@@ -58,6 +61,10 @@ COLUMNS = (
 )
 # Row layout inside Change.detail["rows"] (compact: 50k rows travel in saved plans).
 ROW_ID, ROW_ETAG, ROW_KIND, ROW_ADDRESS, ROW_PROFILE = range(5)
+
+
+def enforced(desired: Desired) -> bool:
+    return desired.mailboxes is not None and desired.mailboxes.enforce != "off"
 
 
 def target_defaults(ctx: Context) -> dict[str, Any]:
@@ -201,8 +208,7 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
                 "server_profile" in why,
             ]
         )
-        if len(rows) % PAGE_SIZE == 0:
-            report(ctx, "read mailboxes", len(rows), None)
+        reading(ctx, "read mailboxes", len(rows))
     return {
         "rows": rows,
         "by_reason": dict(sorted(reasons.items())),
@@ -258,51 +264,25 @@ def summary(found: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def digest(ids: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(i.lower() for i in ids)).encode()).hexdigest()
-
-
 class MailboxesKind:
     name = "mailboxes"
 
     def addresses(self, desired: Desired) -> list[str]:
-        return [ADDRESS] if desired.mailboxes is not None and desired.mailboxes.enforce != "off" else []
+        return [ADDRESS] if enforced(desired) else []
 
     def read(self, ctx: Context) -> Observed:
-        recorded = {a: e for a, e in ctx.state.items() if a == ADDRESS}
-        policy = ctx.desired.mailboxes
-        if policy is None or policy.enforce == "off":
-            objects: dict[str, Any] = {ADDRESS: {}} if recorded else {}
-            return Observed(objects=objects, recorded=recorded)
-        try:
+        def scan_once() -> tuple[dict[str, Any], dict[str, Any]]:
             target, found = shared_scan(ctx)
-        except Exception as exc:
-            log.warning("mailboxes.read.failed", error=str(exc))
-            return Observed(
-                objects={}, errors={ADDRESS: f"could not read mailboxes: {exc}"}, recorded=recorded
-            )
-        return Observed(objects={ADDRESS: found}, recorded=recorded, extra={"target": target})
+            return found, {"target": target}
+
+        return read_aggregate(ctx, ADDRESS, managed=enforced(ctx.desired), what="mailboxes", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
-        if ADDRESS in observed.errors:
-            return [Change(ADDRESS, Action.UNKNOWN, None, None, observed.errors[ADDRESS])]
-        policy = desired.mailboxes
-        if policy is None or policy.enforce == "off":
-            if ADDRESS in observed.recorded:
-                return [
-                    Change(
-                        ADDRESS,
-                        Action.NOOP,
-                        None,
-                        None,
-                        "no longer enforced; mailboxes keep their current settings",
-                        detail={"forget": True},
-                    )
-                ]
-            return []
-        found = observed.objects.get(ADDRESS)
-        if found is None:
-            return []
+        let_go = "no longer enforced; mailboxes keep their current settings"
+        early = settled_without_rows(ADDRESS, observed, managed=enforced(desired), let_go=let_go)
+        policy, found = desired.mailboxes, observed.objects.get(ADDRESS)
+        if early is not None or policy is None or found is None:
+            return early or []
         before = summary(found)
         target = observed.extra["target"]
         after = {"drifted": 0, "defaults": target["labels"], "scope": policy.scope}
@@ -328,40 +308,27 @@ class MailboxesKind:
             "moved_from": found["moved_from"],
             "policy": {"enforce": policy.enforce, "scope": policy.scope, "exclude": sorted(policy.exclude)},
         }
-        return [
-            Change(
-                ADDRESS,
-                Action.UPDATE,
-                before,
-                after,
-                f"revert {before['drifted']} mailboxes to the defaults",
-                None,
-                detail,
-            )
-        ]
+        reason = f"revert {before['drifted']} mailboxes to the defaults"
+        return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
         if change.detail.get("forget"):
-            return Applied(ADDRESS, managed=None, message="forgotten")
+            return forgotten(ADDRESS)
         rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
         profile_name = change.detail.get("profile_name")
         profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None
-        reverted: list[str] = []
-        conflicts: list[str] = []
-        failures: list[str] = []
-        for row, result in send_in_batches(
-            ctx, rows, lambda row: self._operation(row, change.detail, profile_id),
-            label="revert mailboxes", size=BATCH_SIZE,
-        ):
-            if result.error is None and 200 <= int(result.status) < 300:
-                reverted.append(row[ROW_ID])
-            elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
-                conflicts.append(row[ROW_ADDRESS])
-            else:
-                failures.append(f"{row[ROW_ADDRESS]}: {result.error}")
-        log.info("mailboxes.reverted", reverted=len(reverted), conflicts=len(conflicts), failed=len(failures))
-        if conflicts or failures:
-            raise PreconditionFailed(self._refusal(len(reverted), conflicts, failures), status=412)
+        outcome = write_rows(
+            ctx,
+            rows,
+            lambda row: self._operation(row, change.detail, profile_id),
+            label="revert mailboxes",
+            row_id=lambda row: str(row[ROW_ID]),
+            row_name=lambda row: str(row[ROW_ADDRESS]),
+        )
+        reverted = outcome.written
+        log.info("mailboxes.reverted", reverted=len(reverted), conflicts=len(outcome.conflicts),
+                 failed=len(outcome.failures))
+        outcome.raise_unless_clean(f"reverted {len(reverted)} mailboxes")
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": digest(reverted)}
         return Applied(
             ADDRESS, managed=managed, writes=len(rows), message=f"reverted {len(reverted)} mailboxes"
@@ -381,18 +348,6 @@ class MailboxesKind:
                 body["testemailconfigurationscheduled"] = True
         headers = {"If-Match": str(row[ROW_ETAG])} if row[ROW_ETAG] else {"If-Match": "*"}
         return batch_operation("PATCH", f"mailboxes({row[ROW_ID]})", body, headers)
-
-    @staticmethod
-    def _refusal(reverted: int, conflicts: list[str], failures: list[str]) -> str:
-        parts = [f"reverted {reverted} mailboxes"]
-        if conflicts:
-            parts.append(
-                f"{len(conflicts)} changed since plan and were left alone "
-                f"({', '.join(sorted(conflicts)[:SAMPLE_SIZE])}); run plan again"
-            )
-        if failures:
-            parts.append(f"{len(failures)} failed ({'; '.join(failures[:SAMPLE_SIZE])})")
-        return "; ".join(parts)
 
     def describe(self, observed: Observed) -> dict[str, Any]:
         found = observed.objects.get(ADDRESS)

@@ -15,24 +15,32 @@ from typing import Any
 import structlog
 
 from sssctl.clients.dataverse import BatchOperation
-from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Desired
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds._rows import (
+    SAMPLE_SIZE,
+    digest,
+    forgotten,
+    read_aggregate,
+    reading,
+    settled_without_rows,
+    write_rows,
+)
 from sssctl.kinds._shared import (
     INCOMING_FILTERING,
     PAGE_SIZE,
     batch_operation,
     label_of,
-    report,
-    send_in_batches,
 )
 from sssctl.kinds.base import Applied, Context, Observed
-from sssctl.kinds.mailboxes import SAMPLE_SIZE, digest
 
 log = structlog.get_logger(__name__)
 
 ADDRESS = "user_settings"
-BATCH_SIZE = 1000
+
+
+def is_managed(desired: Desired) -> bool:
+    return desired.user_settings is not None and desired.user_settings.incoming_email_filtering is not None
 
 
 def skipped_users(ctx: Context) -> dict[str, str]:
@@ -62,8 +70,7 @@ def scan(ctx: Context, value: int) -> dict[str, Any]:
         label = label_of(INCOMING_FILTERING, row.get("incomingemailfilteringmethod")) or "unset"
         by_current[label] = by_current.get(label, 0) + 1
         rows.append([user_id, row.get("@odata.etag")])
-        if len(rows) % PAGE_SIZE == 0:
-            report(ctx, "read user settings", len(rows), None)
+        reading(ctx, "read user settings", len(rows))
     return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows)}
 
 
@@ -85,44 +92,24 @@ class UserSettingsKind:
     name = "user_settings"
 
     def addresses(self, desired: Desired) -> list[str]:
-        managed = desired.user_settings is not None and desired.user_settings.incoming_email_filtering
-        return [ADDRESS] if managed else []
+        return [ADDRESS] if is_managed(desired) else []
 
     def read(self, ctx: Context) -> Observed:
-        recorded = {a: e for a, e in ctx.state.items() if a == ADDRESS}
         policy = ctx.desired.user_settings
-        if policy is None or policy.incoming_email_filtering is None:
-            return Observed(objects={ADDRESS: {}} if recorded else {}, recorded=recorded)
-        try:
-            found = scan(ctx, INCOMING_FILTERING[policy.incoming_email_filtering])
-        except Exception as exc:
-            log.warning("user_settings.read.failed", error=str(exc))
-            return Observed(
-                objects={}, errors={ADDRESS: f"could not read user settings: {exc}"}, recorded=recorded
-            )
-        return Observed(objects={ADDRESS: found}, recorded=recorded)
+        wanted = policy.incoming_email_filtering if policy else None
+
+        def scan_once() -> tuple[dict[str, Any], dict[str, Any]]:
+            return scan(ctx, INCOMING_FILTERING[str(wanted)]), {}
+
+        return read_aggregate(ctx, ADDRESS, managed=wanted is not None, what="user settings", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
-        if ADDRESS in observed.errors:
-            return [Change(ADDRESS, Action.UNKNOWN, None, None, observed.errors[ADDRESS])]
-        policy = desired.user_settings
-        if policy is None or policy.incoming_email_filtering is None:
-            if ADDRESS in observed.recorded:
-                return [
-                    Change(
-                        ADDRESS,
-                        Action.NOOP,
-                        None,
-                        None,
-                        "no longer managed; users keep their current settings",
-                        detail={"forget": True},
-                    )
-                ]
-            return []
-        found = observed.objects.get(ADDRESS)
-        if found is None:
-            return []
-        wanted = policy.incoming_email_filtering
+        let_go = "no longer managed; users keep their current settings"
+        early = settled_without_rows(ADDRESS, observed, managed=is_managed(desired), let_go=let_go)
+        policy, found = desired.user_settings, observed.objects.get(ADDRESS)
+        wanted = policy.incoming_email_filtering if policy else None
+        if early is not None or wanted is None or found is None:
+            return early or []
         rows = found["rows"]
         before = {
             "differing": len(rows),
@@ -133,25 +120,14 @@ class UserSettingsKind:
         if not rows:
             return [Change(ADDRESS, Action.NOOP, before, after, "every user already uses this filtering")]
         detail = {"rows": rows, "value": INCOMING_FILTERING[wanted], "label": wanted}
-        return [
-            Change(
-                ADDRESS,
-                Action.UPDATE,
-                before,
-                after,
-                f"set email filtering of {len(rows)} users",
-                None,
-                detail,
-            )
-        ]
+        reason = f"set email filtering of {len(rows)} users"
+        return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
         if change.detail.get("forget"):
-            return Applied(ADDRESS, managed=None, message="forgotten")
+            return forgotten(ADDRESS)
         rows = [list(r) for r in change.detail["rows"]]
         value = int(change.detail["value"])
-        updated: list[str] = []
-        problems: list[str] = []
 
         def operation(row: list[Any]) -> BatchOperation:
             user_id, etag = row
@@ -162,20 +138,14 @@ class UserSettingsKind:
                 {"If-Match": str(etag) if etag else "*"},
             )
 
-        for (user_id, _), result in send_in_batches(
-            ctx, rows, operation, label="update user settings", size=BATCH_SIZE
-        ):
-            if result.error is None and 200 <= int(result.status) < 300:
-                updated.append(user_id)
-            else:
-                problems.append(f"{user_id}: {result.error or result.status}")
-        log.info("user_settings.updated", updated=len(updated), failed=len(problems))
-        if problems:
-            raise PreconditionFailed(
-                f"updated {len(updated)} users; {len(problems)} were not updated "
-                "(changed since plan or refused): " + "; ".join(problems[:SAMPLE_SIZE]) + "; run plan again",
-                status=412,
-            )
+        outcome = write_rows(
+            ctx, rows, operation, label="update user settings",
+            row_id=lambda row: str(row[0]), row_name=lambda row: str(row[0]),
+        )
+        updated = outcome.written
+        log.info("user_settings.updated", updated=len(updated), conflicts=len(outcome.conflicts),
+                 failed=len(outcome.failures))
+        outcome.raise_unless_clean(f"updated {len(updated)} users")
         managed = {
             "incoming_email_filtering": change.detail["label"],
             "updated": len(updated),

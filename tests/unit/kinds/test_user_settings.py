@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import UserSettingsPolicy
 from sssctl.engine.plan import Action
 from sssctl.kinds.user_settings import KIND
@@ -39,3 +40,27 @@ def test_second_apply_writes_nothing_and_state_keeps_a_digest() -> None:
     assert actionable(engine.plan(KIND, WANT)) == []
     engine.apply(KIND, WANT)
     assert engine.dv.writes == writes
+
+
+def test_a_setting_changed_since_plan_is_named_and_not_overwritten() -> None:
+    engine = Engine(seed())
+    ctx = engine.context(WANT)
+    (change,) = KIND.diff(WANT, KIND.read(ctx))
+    engine.dv.touch("usersettingscollection", "u-2")
+    with pytest.raises(PreconditionFailed) as refused:
+        KIND.apply(ctx, change)
+    assert str(refused.value).startswith("updated 2 users; 1 changed since plan and were left alone (u-2)")
+    assert refused.value.status == 412
+    assert engine.dv.row("usersettingscollection", "u-2")["incomingemailfilteringmethod"] != 3
+    assert engine.dv.row("usersettingscollection", "u-4")["incomingemailfilteringmethod"] == 3
+
+
+def test_dropping_the_policy_forgets_it_without_touching_users() -> None:
+    engine = Engine(seed())
+    engine.apply(KIND, WANT)
+    writes = engine.dv.writes
+    (change,) = engine.plan(KIND, desired())
+    assert change.action is Action.NOOP and change.detail == {"forget": True}
+    assert "users keep their current settings" in change.reason
+    engine.apply(KIND, desired())
+    assert engine.dv.writes == writes and "user_settings" not in engine.state

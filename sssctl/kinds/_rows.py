@@ -1,0 +1,128 @@
+"""What the two aggregate kinds (``mailboxes``, ``user_settings``) share.
+
+Each is one address standing for thousands of rows: the server finds the rows that
+differ, the plan shows counts and a sample, apply reverts exactly the planned rows in
+``$batch`` chunks guarded by each row's ETag, and state keeps counts and a digest of the
+ids, never one entry per row. Keeping that cycle in one place means a fix to conflict
+reporting or progress reaches both kinds at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from sssctl.clients.dataverse import BatchOperation
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
+from sssctl.kinds.base import Applied, Context, Observed
+
+log = structlog.get_logger(__name__)
+
+SAMPLE_SIZE = 10    # rows named in plans and refusals
+BATCH_SIZE = 1000   # operations per $batch request (the service's limit)
+
+
+def digest(ids: Iterable[str]) -> str:
+    """Which rows were written, in 64 characters: state must not grow with the table."""
+    return hashlib.sha256("\n".join(sorted(i.lower() for i in ids)).encode()).hexdigest()
+
+
+def reading(ctx: Context, label: str, count: int) -> None:
+    """Progress while streaming rows: a tick per page, not per row."""
+    if count % PAGE_SIZE == 0:
+        report(ctx, label, count, None)
+
+
+def read_aggregate(
+    ctx: Context, address: str, *, managed: bool, what: str, scan: Callable[[], tuple[Any, Mapping[str, Any]]]
+) -> Observed:
+    """The kind's reading: ``scan()`` gives (found, extra); a failure makes the address unknown.
+
+    When the config no longer manages the address but state remembers it, an empty
+    object stands in so the diff can offer to forget it.
+    """
+    recorded = {a: e for a, e in ctx.state.items() if a == address}
+    if not managed:
+        return Observed(objects={address: {}} if recorded else {}, recorded=recorded)
+    try:
+        found, extra = scan()
+    except Exception as exc:
+        log.warning(f"{address}.read.failed", error=str(exc))
+        return Observed(objects={}, errors={address: f"could not read {what}: {exc}"}, recorded=recorded)
+    return Observed(objects={address: found}, recorded=recorded, extra=extra)
+
+
+def settled_without_rows(
+    address: str, observed: Observed, *, managed: bool, let_go: str
+) -> list[Change] | None:
+    """The diff when no row needs comparing: unreadable, unmanaged or not found.
+
+    ``None`` means the rows decide. ``let_go`` tells the user what happens to the rows
+    when the policy leaves the config (nothing: they keep their current values).
+    """
+    if address in observed.errors:
+        return [Change(address, Action.UNKNOWN, None, None, observed.errors[address])]
+    if not managed:
+        if address in observed.recorded:
+            return [Change(address, Action.NOOP, None, None, let_go, detail={"forget": True})]
+        return []
+    if observed.objects.get(address) is None:
+        return []
+    return None
+
+
+def forgotten(address: str) -> Applied:
+    return Applied(address, managed=None, message="forgotten")
+
+
+@dataclass
+class Outcome:
+    """How the planned rows fared: written, changed by someone else since the plan, or failed."""
+
+    written: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def refusal(self, done: str) -> str:
+        """``done`` says what was written, e.g. ``"reverted 12 mailboxes"``."""
+        parts = [done]
+        if self.conflicts:
+            parts.append(
+                f"{len(self.conflicts)} changed since plan and were left alone "
+                f"({', '.join(sorted(self.conflicts)[:SAMPLE_SIZE])}); run plan again"
+            )
+        if self.failures:
+            parts.append(f"{len(self.failures)} failed ({'; '.join(self.failures[:SAMPLE_SIZE])})")
+        return "; ".join(parts)
+
+    def raise_unless_clean(self, done: str) -> None:
+        """Any row not written fails the change with 412, so its kind counts as not applied."""
+        if self.conflicts or self.failures:
+            raise PreconditionFailed(self.refusal(done), status=412)
+
+
+def write_rows(
+    ctx: Context,
+    rows: list[list[Any]],
+    operation: Callable[[list[Any]], BatchOperation],
+    *,
+    label: str,
+    row_id: Callable[[list[Any]], str],
+    row_name: Callable[[list[Any]], str],
+) -> Outcome:
+    """Send one guarded PATCH per planned row (``--parallelism`` chunks at once) and sort the answers."""
+    outcome = Outcome()
+    for row, result in send_in_batches(ctx, rows, operation, label=label, size=BATCH_SIZE):
+        if result.error is None and 200 <= int(result.status) < 300:
+            outcome.written.append(row_id(row))
+        elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
+            outcome.conflicts.append(row_name(row))
+        else:
+            outcome.failures.append(f"{row_name(row)}: {result.error or result.status}")
+    return outcome
