@@ -136,6 +136,13 @@ class FakeDataverse:
         page_size: int = 5000,
     ) -> Iterator[dict[str, Any]]:
         self.calls.append(("QUERY", entity_set, filter))
+        held = re.fullmatch(r"privileges\((.+)\)/roleprivileges_association", entity_set)
+        if held:
+            privilege = held.group(1).lower()
+            return iter([
+                dict(row) for role_id, row in self.tables.get("roles", {}).items()
+                if privilege in self.role_privileges.get(role_id, {}) and _matches(row, filter)
+            ])
         nav = re.fullmatch(r"systemusers\((.+)\)/systemuserroles_association", entity_set)
         if nav:
             roles = self.tables.get("roles", {})

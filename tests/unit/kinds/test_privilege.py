@@ -116,11 +116,34 @@ def test_unreadable_caller_roles_only_block_a_plan_that_leaves_nobody_with_it() 
 
 
 def _failing_roles(query):
+    return _failing("systemuserroles_association", query)
+
+
+def _failing(segment, query):
     from sssctl.clients.errors import NotFound
 
     def wrapped(entity_set, **kw):
-        if "systemuserroles_association" in entity_set:
-            raise NotFound("Resource not found for the segment 'systemuserroles_association'", status=404)
+        if segment in entity_set:
+            raise NotFound(f"Resource not found for the segment '{segment}'", status=404)
         return query(entity_set, **kw)
 
     return wrapped
+
+
+def test_only_the_roles_holding_it_are_asked_for_their_privileges() -> None:
+    engine = Engine(seed())
+    (change,) = engine.plan(KIND, allow("System Administrator"))
+    asked = {c[2]["RoleId"] for c in engine.dv.calls if c[0] == "FUNCTION"}
+    assert asked == {ROLES[n] for n in ("System Administrator", "System Customizer", "Sales Manager")}
+    assert change.before == {
+        "roles": {"Sales Manager": "Local", "System Administrator": "Global", "System Customizer": "Global"}
+    }
+
+
+def test_without_the_role_association_every_role_is_asked_and_the_plan_is_the_same() -> None:
+    listed = Engine(seed()).plan(KIND, allow("System Administrator"))
+    engine = Engine(seed())
+    engine.dv.query = _failing("roleprivileges_association", engine.dv.query)  # type: ignore[method-assign]
+    assert engine.plan(KIND, allow("System Administrator")) == listed
+    asked = {c[2]["RoleId"] for c in engine.dv.calls if c[0] == "FUNCTION"}
+    assert asked == set(ROLES.values())
