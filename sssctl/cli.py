@@ -135,7 +135,20 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--replication-delay", type=click.IntRange(min=0), default=0,
               help="Requests for which new Graph objects stay invisible.")
 def emulator_serve_command(**options: Any) -> None:
-    """Serve the emulator over HTTPS until Ctrl-C; prints one JSON line with its endpoints."""
+    """Serve the emulator over HTTPS until Ctrl-C; prints one JSON line with its endpoints.
+
+    The line (url, dataverse_url, authority, graph_url, exchange_url, tenant_id, ca_file,
+    client_id, client_secret, client_certificate_file, admin_token, …) is the only thing
+    on stdout, so scripts can read it; logs go to stderr. The CA is created once under
+    the data dir and reused, so trust it once.
+
+    \b
+        sssctl emulator serve --env-file emulator.env &       # small dataset
+        sssctl emulator serve --dataset large --mailboxes 20000 --latency-ms 20
+        sssctl emulator serve --throttle-probability 0.05 --replication-delay 3
+        curl --cacert ~/.cache/sssctl/emulator/ca.pem -H "Authorization: Bearer $ADMIN" \\
+             https://127.0.0.1:PORT/_emulator/counters
+    """
     import sys
 
     from sssctl.emulator.serve import serve
