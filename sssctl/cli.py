@@ -223,12 +223,20 @@ def _with_format(f: Any) -> Any:
     return f
 
 
-def _engine(ctx: click.Context, config_path: Path) -> Any:
+def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = True) -> Any:
     import os
     import sys
 
+    from click.core import ParameterSource
+
     from sssctl.engine.commands import Invocation, Output
 
+    implicit = ctx.get_parameter_source("config_path") is ParameterSource.DEFAULT
+    if config_required and implicit and not config_path.exists():
+        raise click.ClickException(
+            f"no {config_path} in this directory: name the desired-state file with -c FILE "
+            "or set SSSCTL_CONFIG (examples in configs/)"
+        )
     opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0, True)
     color = opts.color and sys.stdout.isatty()
     return Invocation(config_path, dict(os.environ), Output(color=color, verbose=opts.verbose))
@@ -298,7 +306,7 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
 
     from sssctl.engine.commands import cmd_apply
 
-    inv = _engine(ctx, config_path)
+    inv = _engine(ctx, config_path, config_required=plan_file is None)
     config_given = ctx.get_parameter_source("config_path") is not ParameterSource.DEFAULT
     _run(ctx, inv, lambda: cmd_apply(inv, plan_file=plan_file, config_given=config_given,
                                      auto_approve=auto_approve, parallelism=parallelism, targets=targets,
@@ -319,7 +327,7 @@ def show_command(ctx: click.Context, plan_file: Path | None, config_path: Path, 
     """
     from sssctl.engine.commands import cmd_show
 
-    inv = _engine(ctx, config_path)
+    inv = _engine(ctx, config_path, config_required=plan_file is None)
     _run(ctx, inv, lambda: cmd_show(inv, plan_file=plan_file, fmt=fmt or "text"))
 
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from sssctl.cli import cli
@@ -19,3 +21,17 @@ def test_usage_errors_exit_1_never_the_changes_present_code() -> None:
     )
     assert result.returncode == 1
     assert "No such option" in result.stderr
+
+
+def test_engine_commands_without_a_config_say_how_to_name_one(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SSSCTL_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sssctl", "state", "list"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 1
+    assert "-c FILE" in result.stderr and "SSSCTL_CONFIG" in result.stderr
