@@ -17,7 +17,7 @@ from typing import TextIO
 import httpx
 
 from sssctl.clients.auth import SignInSettings, TokenProvider, build_token_provider
-from sssctl.clients.clouds import resolve_cloud, scope_for
+from sssctl.clients.clouds import CloudEndpoints, resolve_cloud, scope_for
 from sssctl.clients.dataverse import DataverseClient
 from sssctl.clients.errors import AuthError
 from sssctl.clients.exchange import ExchangeClient
@@ -41,6 +41,8 @@ class Clients:
     exchange: ExchangeClient | None
     stats: RequestStats
     token_provider: TokenProvider | None = None
+    # Services left out because a setting they need is missing: name -> what to set.
+    unavailable: dict[str, str] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -70,6 +72,22 @@ def _org_url(desired: Desired) -> str:
     return url.rstrip("/")
 
 
+def _unavailable(cloud: CloudEndpoints, tenant_id: str | None, *, need_graph: bool,
+                 need_exchange: bool) -> dict[str, tuple[str, str]]:
+    """(reason, remedy) for each wanted service that these settings cannot reach."""
+    out: dict[str, tuple[str, str]] = {}
+    if need_graph and not cloud.graph_url:
+        out["graph"] = ("Graph is needed but no Graph URL is known",
+                        "set environment.endpoints.graph_url or SSSCTL_GRAPH_URL")
+    if need_exchange and not cloud.exchange_url:
+        out["exchange"] = ("Exchange is needed but no Exchange URL is known",
+                           "set environment.endpoints.exchange_url or SSSCTL_EXCHANGE_URL")
+    elif need_exchange and not tenant_id:
+        out["exchange"] = ("environment.tenant_id is needed for the Exchange admin API",
+                           "set environment.tenant_id or SSSCTL_TENANT_ID")
+    return out
+
+
 @contextmanager
 def open_clients(
     desired: Desired,
@@ -79,22 +97,26 @@ def open_clients(
     environ: Mapping[str, str] | None = None,
     max_concurrency: int = 16,
     options: ClientOptions | None = None,
+    missing_ok: bool = False,
 ) -> Iterator[Clients]:
-    """Signed-in clients for the run; Graph/Exchange only when the config manages them."""
+    """Signed-in clients for the run; Graph/Exchange only when the config manages them.
+
+    A Graph or Exchange client whose endpoint (or, for Exchange, tenant) is not configured
+    is an error, unless ``missing_ok``: then that client is ``None`` and
+    ``Clients.unavailable`` says why, so a plan can mark what needs it unknown and still
+    plan everything else.
+    """
     opts = options or ClientOptions()
     env = dict(os.environ if environ is None else environ)
     org_url = _org_url(desired)
     cloud = resolve_cloud(desired.environment)
-    if need_graph and not cloud.graph_url:
-        raise AuthError("Graph is needed but no Graph URL is known",
-                        remedy="set environment.endpoints.graph_url or SSSCTL_GRAPH_URL")
-    if need_exchange and not cloud.exchange_url:
-        raise AuthError("Exchange is needed but no Exchange URL is known",
-                        remedy="set environment.endpoints.exchange_url or SSSCTL_EXCHANGE_URL")
     tenant_id = desired.environment.tenant_id
-    if need_exchange and not tenant_id:
-        raise AuthError("environment.tenant_id is needed for the Exchange admin API",
-                        remedy="set environment.tenant_id or SSSCTL_TENANT_ID")
+    unavailable = _unavailable(cloud, tenant_id, need_graph=need_graph, need_exchange=need_exchange)
+    if unavailable and not missing_ok:
+        reason, remedy = next(iter(unavailable.values()))
+        raise AuthError(reason, remedy=remedy)
+    need_graph = need_graph and "graph" not in unavailable
+    need_exchange = need_exchange and "exchange" not in unavailable
     ssl_context = build_ssl_context(desired.environment.endpoints.ca_bundle)
     stats = RequestStats()
     policy = opts.policy or RetryPolicy()
@@ -124,7 +146,9 @@ def open_clients(
         exchange = (ExchangeClient(cloud.exchange_url, tenant_id or "",
                                    service("exchange", cloud.exchange_url, None))
                     if need_exchange else None)
-        clients = Clients(dataverse, graph, exchange, stats, provider, closers)
+        clients = Clients(dataverse, graph, exchange, stats, provider,
+                          {name: f"{why}: {remedy}" for name, (why, remedy) in unavailable.items()},
+                          closers)
     except BaseException:
         for close in reversed(closers):
             close()

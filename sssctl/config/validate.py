@@ -282,15 +282,12 @@ def _check_default_profile_use(doc: Mapping[str, Any], checker: Checker) -> None
 
 
 def endpoints_needed(doc: Mapping[str, Any]) -> tuple[str, ...]:
-    """Which custom-cloud endpoints this document needs: sign-in always, Graph and Exchange
-    only when it manages app registrations or an Exchange mailbox scope (as the clients do)."""
-    apps = _table(doc, "app_registrations")
-    needed = ["login_url"]
-    if apps or _table(doc, "server_profiles", "custom"):
-        needed.append("graph_url")
-    if any(isinstance(app, dict) and "mailbox_scope" in app for app in apps.values()):
-        needed.append("exchange_url")
-    return tuple(needed)
+    """Which custom-cloud endpoints this document cannot do without: sign-in only.
+
+    A missing Graph or Exchange endpoint is not refused here: a plan marks what needs that
+    service unknown (naming the setting to add) and still plans everything else.
+    """
+    return ("login_url",)
 
 
 def _check_endpoints(doc: Mapping[str, Any], checker: Checker) -> None:

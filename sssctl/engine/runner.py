@@ -106,7 +106,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
     backend = backend_for(desired, opts.environ)
     need_graph, need_exchange = needs_services(desired, backend.read())
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
-                               environ=opts.environ) as clients:
+                               environ=opts.environ, missing_ok=True) as clients:
         who = clients.dataverse.whoami()
         url = str(getattr(clients.dataverse, "org_url", None) or desired.environment.url or "")
         lock_id = backend.lock(opts.command) if opts.lock else None
@@ -117,6 +117,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
                 desired=desired, dataverse=clients.dataverse, graph=clients.graph, exchange=clients.exchange,
                 state=store.live_view(), allow_lockout=opts.allow_lockout, progress=opts.progress,
                 whoami=who, parallelism=max(1, opts.parallelism),
+                unavailable=dict(getattr(clients, "unavailable", None) or {}),
             )
             share_reads(ctx)  # one read of each small table per run, until apply starts
             log.info("run.started", command=opts.command, organization_id=who.organization_id,

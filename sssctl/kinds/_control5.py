@@ -141,7 +141,9 @@ def day(epoch: float | None) -> str:
 
 def require_graph(ctx: Context) -> GraphClient:
     if ctx.graph is None:
-        raise RuntimeError("no Microsoft Graph client: app registrations need Graph access")
+        why = ctx.unavailable.get("graph")
+        raise RuntimeError(f"no Microsoft Graph client ({why})" if why
+                           else "no Microsoft Graph client: app registrations need Graph access")
     return ctx.graph
 
 

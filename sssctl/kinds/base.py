@@ -64,6 +64,9 @@ class Context:
     scratch: dict[str, Any] = field(default_factory=dict)            # per-run hand-offs between kinds
     whoami: WhoAmI | None = None        # the engine's sign-in check, so kinds need not ask again
     parallelism: int = 4                # requests a kind may have in flight for one change
+    # Services without a client this run because a setting is missing ("graph", "exchange"
+    # -> what to set): what needs them is unknown, never an error that stops the plan.
+    unavailable: Mapping[str, str] = field(default_factory=dict)
 
 
 class Kind(Protocol):

@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 NAME = "exchange_scope"
 ACCESS_RIGHT = "RestrictAccess"
 UNSCOPED = "unscoped: can read every mailbox"
+NO_EXCHANGE = "no Exchange admin API configured (SSSCTL_EXCHANGE_URL)"
 MAX_CHECKS = 10  # Test-ApplicationAccessPolicy calls per plan, at most
 MEMBER_SCAN = 200  # synced mailboxes looked at to find some outside the group
 _SCOPE_FIELDS = ("ScopeName", "ScopeIdentity", "ScopeIdentityRaw", "PolicyScopeGroupId", "ScopeEmailAddress")
@@ -140,10 +141,8 @@ class ExchangeScopeKind:
         for key in keys:
             address = c5.scope_address(key)
             if ctx.exchange is None:
-                errors[address] = (
-                    "no Exchange admin API configured (SSSCTL_EXCHANGE_URL): the mailbox "
-                    "scope of the app cannot be checked"
-                )
+                why = ctx.unavailable.get("exchange") or NO_EXCHANGE
+                errors[address] = f"{why}; the mailbox scope of the app cannot be checked"
                 continue
             try:
                 objects[address] = self._read_one(ctx, key, recorded.get(address))

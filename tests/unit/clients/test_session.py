@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sssctl.clients.clouds import resolve_cloud
 from sssctl.clients.errors import AuthError, TransportError
-from sssctl.clients.session import open_clients
+from sssctl.clients.session import _unavailable, open_clients
 from sssctl.config.model import Auth, Desired, Endpoints, Environment, SecretRef
 
 pytestmark = pytest.mark.timeout(30)
@@ -64,3 +65,18 @@ def test_bad_ca_bundle_is_named(tmp_path: Path) -> None:
     desired = _env(endpoints=replace(BASE.environment.endpoints, ca_bundle=bundle))
     with pytest.raises(TransportError, match=r"ca\.pem"), open_clients(desired, environ={"SECRET_X": "x"}):
         pass
+
+
+
+def test_a_missing_endpoint_names_the_setting_and_the_variable_to_add() -> None:
+    desired = _env(endpoints=replace(BASE.environment.endpoints, graph_url=None, exchange_url=None))
+    with pytest.raises(AuthError, match="Graph URL") as caught, open_clients(
+            desired, need_graph=True, environ={"SECRET_X": "x"}):
+        pass
+    assert caught.value.remedy and "SSSCTL_GRAPH_URL" in caught.value.remedy
+    cloud = resolve_cloud(desired.environment)
+    missing = _unavailable(cloud, None, need_graph=True, need_exchange=True)
+    assert "SSSCTL_GRAPH_URL" in missing["graph"][1]
+    assert "environment.endpoints.exchange_url" in missing["exchange"][1]
+    assert "SSSCTL_EXCHANGE_URL" in missing["exchange"][1]
+    assert _unavailable(cloud, None, need_graph=False, need_exchange=False) == {}

@@ -216,11 +216,11 @@ def test_secret_of_another_type_is_refused_without_echoing_it(write: Write) -> N
     assert "got integer" in finding.message and "982451653" not in finding.render()
 
 
-def test_custom_cloud_needs_graph_and_exchange_only_when_they_are_managed(write: Write) -> None:
+def test_custom_cloud_without_graph_or_exchange_is_valid_the_plan_marks_them_unknown(write: Write) -> None:
     text = ('[environment]\ncloud = "custom"\n[environment.endpoints]\nlogin_url = "https://127.0.0.1:9443"\n'
             '[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { group = "g@contoso.com" }\n')
-    found = {f.key_path for f in findings_of(write(text))}
-    assert found == {"environment.endpoints.graph_url", "environment.endpoints.exchange_url"}
+    desired = load_ok(write(text))
+    assert desired.environment.endpoints.graph_url is None and desired.app_registrations["sss"].mailbox_scope
 
 
 def test_missing_endpoint_points_at_the_cloud_line(write: Write) -> None:
