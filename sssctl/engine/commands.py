@@ -22,7 +22,7 @@ from sssctl import exitcodes
 from sssctl.engine import planfile, runner
 from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
-from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.plan import Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.errors import LockHeld, StateError
 
@@ -149,9 +149,10 @@ class Invocation:
         self.progress = Progress(self.output.err)
 
     def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = 4,
-                lock: bool = True) -> runner.RunOptions:
+                lock: bool = True, every_service: bool = False) -> runner.RunOptions:
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
-                                 parallelism=parallelism, progress=self.progress.kind_step, lock=lock)
+                                 parallelism=parallelism, progress=self.progress.kind_step, lock=lock,
+                                 every_service=every_service)
 
     def show(self, rendered: str) -> None:
         """Print a result on stdout, after wiping any progress line."""
@@ -323,17 +324,14 @@ def cmd_state_unlock(inv: Invocation, lock_id: str) -> int:
 
 
 def cmd_export(inv: Invocation) -> int:
-    from sssctl.audit.baseline import baseline, probe
-    from sssctl.engine.export import SKIPPED_NOTE, to_toml
+    from sssctl.engine.export import export, read_live
 
-    with inv.open("export", lock=False) as s:
-        changes, _ = probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=True))
-    unread = [c for c in changes if c.action is Action.UNKNOWN]
-    inv.show(to_toml(s.desired, changes))
-    inv.output.warn(SKIPPED_NOTE)
-    for c in unread:
-        inv.output.warn(f"Warning: {c.address} could not be read and is missing from the export: {c.reason}")
-    return exitcodes.INCOMPLETE if unread else exitcodes.OK
+    with inv.open("export", lock=False, every_service=True) as s:
+        result = export(s.desired, s.kinds, read_live(s.kinds, s.ctx))
+    inv.show(result.text)
+    for why in result.unread:
+        inv.output.warn(f"Warning: could not be read, so missing from the export: {why}")
+    return exitcodes.INCOMPLETE if result.unread else exitcodes.OK
 
 
 def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:

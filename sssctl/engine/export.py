@@ -1,37 +1,73 @@
 """``sssctl export``: the live environment as a desired-state TOML to start a config from.
 
-Values come from each change's ``before`` (live values of managed fields, already in the
-user's vocabulary), read through the hardened baseline plus whatever the config names.
-Only what format v1 can say without guessing is written: aggregate policies and the
-Control-5 objects are left for the user to add (a note on stderr says so).
+Every kind reads in census mode (everything that exists, not only what the config
+names) and writes its own part of the document in ``describe()``; this module only
+assembles the parts, keeps them consistent with each other (a name referenced must be
+declared, or ``sssctl validate`` refuses the file) and renders TOML with comments where
+format v1 cannot say what is live.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import tomli_w
 
+from sssctl.audit.baseline import baseline
 from sssctl.config.model import Desired
-from sssctl.engine.plan import Action, Change
+from sssctl.engine.planner import Reading, read_all
+from sssctl.kinds.base import NOTE, Context, Kind
 
-# The built-in profile's name, as Dataverse ships it; the config calls it "default".
-DEFAULT_PROFILE_NAME = "Microsoft Exchange Online"
-
-SKIPPED_NOTE = (
-    "Not exported (add them by hand if you manage them): [mailboxes], [user_settings], "
-    "[app_registrations], [server_profiles.custom]."
-)
+# Tables the format writes inline (``client_secret = { env = "X" }``), not as [sections].
+INLINE_KEYS = frozenset({"client_secret", "credential", "mailbox_scope"})
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _is_platform_default(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("(default")
+@dataclasses.dataclass
+class Export:
+    """The rendered document, and what could not be read (so is missing from it)."""
+
+    text: str
+    unread: list[str]
 
 
-def _header(desired: Desired) -> dict[str, Any]:
+def census_desired(desired: Desired) -> Desired:
+    """What the kinds read through: the hardened baseline plus the config's own names.
+
+    Mailboxes, user settings and the Control-5 objects come from the census itself, so
+    the config's own sections for them are dropped rather than read through.
+    """
+    return dataclasses.replace(baseline(desired, keep_user_values=True), mailboxes=None)
+
+
+def read_live(kinds: Sequence[Kind], ctx: Context) -> Reading:
+    """Every kind's census. The state is hidden: a report reads the live environment only."""
+    census_ctx = dataclasses.replace(ctx, desired=census_desired(ctx.desired), state={}, census=True)
+    return read_all(kinds, census_ctx)
+
+
+def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
+    document = header(desired)
+    unread: list[str] = []
+    for kind in kinds:
+        if kind.name in reading.failures:
+            unread.append(f"{kind.name}: {reading.failures[kind.name]}")
+            continue
+        observed = reading.observed.get(kind.name)
+        if observed is None:
+            continue
+        unread += [f"{address}: {why}" for address, why in sorted(observed.errors.items())]
+        merge(document, kind.describe(observed))
+    reconcile(document)
+    return Export(render(document), unread)
+
+
+def header(desired: Desired) -> dict[str, Any]:
+    """Environment and sign-in, as the config has them (secrets stay references)."""
     env = desired.environment
-    document: dict[str, Any] = {"version": 1}
     environment: dict[str, Any] = {k: v for k, v in (("name", env.name), ("url", env.url),
                                                     ("tenant_id", env.tenant_id),
                                                     ("cloud", env.cloud)) if v}
@@ -41,41 +77,84 @@ def _header(desired: Desired) -> dict[str, Any]:
                                         ("ca_bundle", env.endpoints.ca_bundle)) if v}
     if env.cloud == "custom" and endpoints:
         environment["endpoints"] = endpoints
-    document["environment"] = environment
     auth: dict[str, Any] = {"method": desired.auth.method}
     if desired.auth.client_id:
         auth["client_id"] = desired.auth.client_id
     if desired.auth.client_secret is not None and desired.auth.client_secret.env:
         auth["client_secret"] = {"env": desired.auth.client_secret.env}
-    document["auth"] = auth
-    return document
+    source = env.url or "the live environment"
+    note = [f"Written by `sssctl export` from {source}: review it before applying."]
+    return {NOTE: note, "version": 1, "environment": environment, "auth": auth}
 
 
-def _section(change: Change, document: dict[str, Any]) -> None:
-    live = dict(change.before or {})
-    address = change.address
-    if address.startswith("org_setting."):
-        value = live.get("value")
-        if value is not None and not _is_platform_default(value):
-            document.setdefault("org_settings", {})[address.split(".", 1)[1]] = value
-    elif address == "approval":
-        document["approval"] = {k: v for k, v in live.items() if v is not None}
-    elif address.startswith("privilege."):
-        roles = sorted((live.get("roles") or {}).keys())
-        if roles:
-            document.setdefault("privileges", {})[address.split(".", 1)[1]] = {"allowed_roles": roles}
-    elif address == "server_profile.default" and "active" in live:
-        document.setdefault("server_profiles", {})["default"] = {"active": bool(live["active"])}
-    elif address == "mailbox_defaults":
-        section = {k: v for k, v in live.items() if v is not None and k != "server_profile"}
-        if live.get("server_profile") in ("default", DEFAULT_PROFILE_NAME):
-            section = {"server_profile": "default", **section}
-        document["mailbox_defaults"] = section
+def merge(into: dict[str, Any], part: Mapping[str, Any]) -> None:
+    """Deep merge: tables combine, comment lines add up, a later scalar wins."""
+    for key, value in part.items():
+        if key == NOTE:
+            into.setdefault(NOTE, []).extend(value)
+        elif isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        elif isinstance(value, Mapping):
+            into[key] = {}
+            merge(into[key], value)
+        else:
+            into[key] = value
 
 
-def to_toml(desired: Desired, changes: Sequence[Change]) -> str:
-    document = _header(desired)
-    for change in changes:
-        if change.action is not Action.UNKNOWN:
-            _section(change, document)
-    return tomli_w.dumps(document)
+def reconcile(document: dict[str, Any]) -> None:
+    """Keep the parts consistent, as ``sssctl validate`` demands.
+
+    The org default profile may be one that was not exported (format v1 cannot describe
+    it), or the built-in profile that is switched off: either way the file cannot name
+    it, so the key is left out and a comment says what is live.
+    """
+    defaults = document.get("mailbox_defaults")
+    if not isinstance(defaults, dict) or "server_profile" not in defaults:
+        return
+    wanted = str(defaults["server_profile"])
+    profiles = document.get("server_profiles", {})
+    if wanted == "default":
+        switched_off = profiles.get("default", {}).get("active") is False
+        methods = ("incoming_email", "outgoing_email", "appointments_contacts_tasks")
+        if not switched_off or all(defaults.get(m) == "none" for m in methods):
+            return
+        why = "the built-in profile, which is switched off (a config cannot ask for both)"
+    elif wanted in profiles.get("custom", {}):
+        return
+    else:
+        why = f"{wanted!r}, a profile this export could not describe (see the top of the file)"
+    del defaults["server_profile"]
+    defaults.setdefault(NOTE, []).append(f"New mailboxes use {why}; server_profile is left out.")
+
+
+# --- TOML with comments ------------------------------------------------------------------------
+
+
+def render(document: Mapping[str, Any]) -> str:
+    lines = [f"# {note}" for note in document.get(NOTE, [])]
+    lines += _body(document, ())
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _body(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
+    scalars = {k: v for k, v in table.items()
+               if k != NOTE and (not isinstance(v, Mapping) or k in INLINE_KEYS)}
+    tables = {k: v for k, v in table.items() if k != NOTE and k not in scalars}
+    lines: list[str] = []
+    if path and (scalars or table.get(NOTE)):
+        lines += ["", f"[{'.'.join(_key(p) for p in path)}]"]
+        lines += [f"# {note}" for note in table.get(NOTE, [])]
+    lines += [f"{_key(k)} = {_value(v)}" for k, v in scalars.items()]
+    for key, sub in tables.items():
+        lines += _body(sub, (*path, key))
+    return lines
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _value(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()

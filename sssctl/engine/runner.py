@@ -63,6 +63,7 @@ class RunOptions:
     parallelism: int = 4
     progress: Callable[[str, int, int | None], None] | None = None
     lock: bool = True               # read-only reports (audit, export) need not wait for an apply
+    every_service: bool = False     # export: Graph and Exchange too, wherever they are configured
 
 
 @dataclass
@@ -105,6 +106,8 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
     desired = services.load_config(opts.config_path, opts.environ)
     backend = backend_for(desired, opts.environ)
     need_graph, need_exchange = needs_services(desired, backend.read())
+    if opts.every_service:
+        need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
                                environ=opts.environ, missing_ok=True) as clients:
         who = clients.dataverse.whoami()

@@ -99,6 +99,22 @@ def _target(desired: Desired, recorded: Mapping[str, Any] | None, key: str) -> t
     return None
 
 
+def _census(ctx: Context) -> Observed:
+    """Apps behind the custom profiles that exist (export); only those sssctl created."""
+    objects: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for found in c5.census_profiles(ctx).values():
+        key = found.get("key")
+        if key is None or c5.app_address(key) in objects:
+            continue
+        try:
+            objects[c5.app_address(key)] = {"app": found["app"],
+                                            "declared": c5.declared_permissions(ctx, found["app"])}
+        except (ClientError, LookupError, ValueError, RuntimeError) as exc:
+            errors[c5.app_address(key)] = str(exc)
+    return Observed(objects=objects, errors=errors)
+
+
 class AppRegistrationKind:
     name = NAME
 
@@ -109,6 +125,8 @@ class AppRegistrationKind:
         return out
 
     def read(self, ctx: Context) -> Observed:
+        if ctx.census:
+            return _census(ctx)
         recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
         keys = set(ctx.desired.app_registrations) | {_key(a) for a in recorded}
         objects: dict[str, Any] = {}
@@ -233,15 +251,18 @@ class AppRegistrationKind:
         return _apply_app(ctx, change)
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for address, found in observed.objects.items():
-            if not _is_credential(address):
-                out[address] = _managed_now(found or {})
-            else:
-                out[address] = {
-                    "secrets": [c5.describe_credential(c) for c in (found or {}).get("credentials", [])]
-                }
-        return out
+        """The apps sssctl created that custom profiles sign in with, as the config declares them."""
+        apps: dict[str, Any] = {}
+        for address, seen in sorted(observed.objects.items()):
+            found = seen or {}
+            app = found.get("app")
+            if _is_credential(address) or not app:
+                continue
+            section: dict[str, Any] = {"display_name": str(app.get("displayName") or "")}
+            if found.get("declared"):
+                section["permissions"] = list(found["declared"])
+            apps[_key(address)] = section
+        return {"app_registrations": apps} if apps else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         """Refuse deleting an app that a server profile keeps using (sync would stop)."""

@@ -112,7 +112,9 @@ class ApprovalKind:
         return Applied(ADDRESS, managed=managed, writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return dict(observed.objects.get(ADDRESS) or {})
+        live = observed.objects.get(ADDRESS) or {}
+        section = {k: v for k, v in live.items() if v is not None}
+        return {"approval": section} if section else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         return []

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from sssctl.clients.graph import GraphClient
 
 
+# In a describe() fragment, a table's comment lines live under this key (TOML has no
+# other place for "the format cannot say this"); the export renders them as ``# ...``.
+NOTE = "#"
+
+
 @dataclass(frozen=True)
 class Observed:
     """What a kind found live, keyed by resource address.
@@ -67,6 +72,9 @@ class Context:
     # Services without a client this run because a setting is missing ("graph", "exchange"
     # -> what to set): what needs them is unknown, never an error that stops the plan.
     unavailable: Mapping[str, str] = field(default_factory=dict)
+    # ``export``: read everything that exists (every custom profile, every user's filtering
+    # method, ...), not only what the config names, so describe() can write it down.
+    census: bool = False
 
 
 class Kind(Protocol):
@@ -84,7 +92,13 @@ class Kind(Protocol):
 
     def apply(self, ctx: Context, change: Change) -> Applied: ...
 
-    def describe(self, observed: Observed) -> dict[str, Any]: ...
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        """This kind's part of a format-v1 document describing ``observed`` (for export).
+
+        Nested tables as the config file has them (``{"approval": {...}}``); what the format
+        cannot express goes into ``NOTE`` comment lines. Empty when nothing was read.
+        """
+        ...
 
     def guard(
         self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]

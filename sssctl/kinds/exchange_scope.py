@@ -23,7 +23,7 @@ from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.base import NOTE, Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +127,23 @@ def _check(ctx: Context, app_id: str, group: str) -> str:
     return "; ".join(f"{verdict} for {mailbox}" for verdict, mailbox in sorted(verdicts.items()))
 
 
+def _census(ctx: Context) -> Observed:
+    """Access policies of the apps behind the custom profiles that exist (export)."""
+    objects: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if ctx.exchange is None:
+        return Observed(objects={})
+    for found in c5.census_profiles(ctx).values():
+        key, app = found.get("key"), found.get("app")
+        if key is None or app is None:
+            continue
+        try:
+            objects[c5.scope_address(key)] = {"policies": _policies(ctx, str(app["appId"]).lower())}
+        except (ClientError, RuntimeError) as exc:
+            errors[c5.scope_address(key)] = f"mailbox scope could not be read: {exc}"
+    return Observed(objects=objects, errors=errors)
+
+
 class ExchangeScopeKind:
     name = NAME
 
@@ -134,6 +151,8 @@ class ExchangeScopeKind:
         return [c5.scope_address(k) for k, a in sorted(desired.app_registrations.items()) if a.mailbox_scope]
 
     def read(self, ctx: Context) -> Observed:
+        if ctx.census:
+            return _census(ctx)
         recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
         keys = sorted({_key(a) for a in self.addresses(ctx.desired)} | {_key(a) for a in recorded})
         objects: dict[str, Any] = {}
@@ -258,11 +277,17 @@ class ExchangeScopeKind:
         )
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return {
-            a: _before((o or {}).get("policies") or [], _known(observed.recorded.get(a)))
-            or {"scope": UNSCOPED}
-            for a, o in observed.objects.items()
-        }
+        """The group an app is restricted to, inside its ``[app_registrations.<key>]`` table."""
+        apps: dict[str, Any] = {}
+        for address, found in sorted(observed.objects.items()):
+            policies = (found or {}).get("policies") or []
+            if len(policies) == 1:
+                apps[_key(address)] = {"mailbox_scope": {"group": _scope_label(policies[0], {})}}
+            elif policies:
+                groups = ", ".join(sorted(_scope_label(p, {}) for p in policies))
+                apps[_key(address)] = {NOTE: [f"Restricted by {len(policies)} access policies ({groups}); "
+                                              "format v1 names one group, so none is exported."]}
+        return {"app_registrations": apps} if apps else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         return []

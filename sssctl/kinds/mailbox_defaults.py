@@ -183,7 +183,15 @@ class MailboxDefaultsKind:
         return Applied(ADDRESS, managed=managed, writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return dict(observed.objects.get(ADDRESS) or {})
+        """The org defaults; the built-in profile is called "default", as the config calls it."""
+        live = observed.objects.get(ADDRESS)
+        if not live:
+            return {}
+        section = {f: live[f] for f in FIELDS if live.get(f) is not None}
+        builtin = str(observed.extra.get("builtin_name") or "").strip().lower()
+        if builtin and str(section.get("server_profile", "")).strip().lower() == builtin:
+            section["server_profile"] = "default"
+        return {"mailbox_defaults": section} if section else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         return []

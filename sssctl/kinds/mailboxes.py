@@ -43,7 +43,7 @@ from sssctl.kinds._shared import (
     read_profiles,
     shared_read,
 )
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.base import NOTE, Applied, Context, Observed
 from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_profile
 
 log = structlog.get_logger(__name__)
@@ -264,6 +264,16 @@ def summary(found: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def census(ctx: Context) -> dict[str, bool]:
+    """Which kinds of mailbox exist. Every queue has a mailbox; at most one row per queue
+    can be a queue's, so one more row than there are queues shows whether users have any."""
+    queues = queue_ids(ctx)
+    rows = ctx.dataverse.query("mailboxes", select=["mailboxid", "_regardingobjectid_value"],
+                               top=len(queues) + 1)
+    users = any(str(r.get("_regardingobjectid_value") or "").lower() not in queues for r in rows)
+    return {"users": users, "queues": bool(queues)}
+
+
 class MailboxesKind:
     name = "mailboxes"
 
@@ -275,6 +285,9 @@ class MailboxesKind:
             target, found = shared_scan(ctx)
             return found, {"target": target}
 
+        if ctx.census and not enforced(ctx.desired):
+            return read_aggregate(ctx, ADDRESS, managed=True, what="mailboxes",
+                                  scan=lambda: ({"census": census(ctx)}, {}))
         return read_aggregate(ctx, ADDRESS, managed=enforced(ctx.desired), what="mailboxes", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
@@ -350,8 +363,15 @@ class MailboxesKind:
         return batch_operation("PATCH", f"mailboxes({row[ROW_ID]})", body, headers)
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        found = observed.objects.get(ADDRESS)
-        return summary(found) if found and "rows" in found else {}
+        """A report-only policy over the mailboxes that exist: exporting never proposes reverts."""
+        found = observed.objects.get(ADDRESS) or {}
+        kinds = found.get("census")
+        if kinds is None:
+            return {}
+        scope = "all" if kinds["users"] and kinds["queues"] else "queues" if kinds["queues"] else "users"
+        section: dict[str, Any] = {"enforce": "report", "scope": scope}
+        section[NOTE] = ['"report" lists mailboxes that differ from the defaults; "defaults" reverts them.']
+        return {"mailboxes": section}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         return []

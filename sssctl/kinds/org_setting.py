@@ -211,7 +211,13 @@ class OrgSettingKind:
         return Applied(change.address, managed=dict(change.after or {}), writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return {address: (obj or {}).get("value") for address, obj in observed.objects.items()}
+        """Settings present in the XML; an absent one is the platform default, left unsaid."""
+        settings = {
+            str(obj["name"]): typed(spec_of(str(obj["name"])), obj["value"])
+            for _, obj in sorted(observed.objects.items())
+            if obj and obj.get("value") is not None
+        }
+        return {"org_settings": settings} if settings else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         return []

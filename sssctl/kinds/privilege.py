@@ -336,10 +336,13 @@ class PrivilegeKind:
         )
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return {
-            address: {name: h["depth"] for name, h in (obj or {}).get("holders", {}).items()}
-            for address, obj in observed.objects.items()
+        """Each privilege's allowlist is the roles that hold it now (at whatever depth)."""
+        lists = {
+            address[len(PREFIX):]: {"allowed_roles": sorted((obj or {}).get("holders", {}))}
+            for address, obj in sorted(observed.objects.items())
+            if (obj or {}).get("holders")
         }
+        return {"privileges": lists} if lists else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         """Refuse at plan time what would fail or lock the caller out halfway through apply.

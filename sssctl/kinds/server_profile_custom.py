@@ -26,7 +26,7 @@ from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds._shared import forget_reads, read_organization
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.base import NOTE, Applied, Context, Observed
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -106,6 +106,8 @@ class ServerProfileCustomKind:
         return [c5.profile_address(n) for n in sorted(desired.custom_profiles)]
 
     def read(self, ctx: Context) -> Observed:
+        if ctx.census:
+            return Observed(objects={}, extra={"census": c5.census_profiles(ctx)})
         recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
         names = sorted(set(ctx.desired.custom_profiles) | {_name(a) for a in recorded})
         objects: dict[str, Any] = {}
@@ -184,7 +186,25 @@ class ServerProfileCustomKind:
         return _write(ctx, change)
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return {c5.profile_address(n): s for n, s in observed.extra.get("profiles", {}).items()}
+        """Profiles that sign in with an app sssctl created; the others as a comment, since
+        format v1 can only describe a profile together with its app registration."""
+        custom: dict[str, Any] = {}
+        notes: list[str] = []
+        for name, found in sorted(observed.extra.get("census", {}).items()):
+            row = found["row"]
+            if found.get("key") is None:
+                notes.append(f"Custom profile {name!r} is not exported: {found.get('why')}.")
+                continue
+            section = {"type": "exchange_online", "app_registration": found["key"]}
+            if row.get("exchangeonlinetenantid"):
+                section["tenant_id"] = str(row["exchangeonlinetenantid"]).lower()
+            if row.get("statecode") not in (0, None):
+                section[NOTE] = ["Inactive in Dataverse; format v1 has no setting for that."]
+            custom[name] = section
+        out: dict[str, Any] = {"server_profiles": {"custom": custom}} if custom else {}
+        if notes:
+            out[NOTE] = notes
+        return out
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         mine = observed.get(NAME)

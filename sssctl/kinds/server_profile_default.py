@@ -165,7 +165,10 @@ class DefaultProfileKind:
         return Applied(ADDRESS, managed=managed, writes=1, message="activated" if active else "deactivated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        return dict(observed.objects.get(ADDRESS) or {})
+        live = observed.objects.get(ADDRESS)
+        if not live or "active" not in live:
+            return {}
+        return {"server_profiles": {"default": {"active": bool(live["active"])}}}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         mine = next((c for c in changes if c.address == ADDRESS), None)

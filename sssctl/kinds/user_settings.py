@@ -32,7 +32,7 @@ from sssctl.kinds._shared import (
     batch_operation,
     label_of,
 )
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.base import NOTE, Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -54,14 +54,15 @@ def skipped_users(ctx: Context) -> dict[str, str]:
     return {str(r["systemuserid"]).lower(): str(r.get("domainname") or r["systemuserid"]) for r in rows}
 
 
-def scan(ctx: Context, value: int) -> dict[str, Any]:
+def scan(ctx: Context, value: int | None) -> dict[str, Any]:
+    """Users whose filtering differs from ``value``; ``None`` (export) reads every user."""
     skipped = skipped_users(ctx)
     by_current: dict[str, int] = {}
     rows: list[list[Any]] = []
     for row in ctx.dataverse.query(
         "usersettingscollection",
         select=["systemuserid", "incomingemailfilteringmethod"],
-        filter=f"incomingemailfilteringmethod ne {value}",
+        filter=None if value is None else f"incomingemailfilteringmethod ne {value}",
         page_size=PAGE_SIZE,
     ):
         user_id = str(row["systemuserid"])
@@ -88,6 +89,22 @@ def sample_names(ctx: Context, rows: list[list[Any]]) -> list[str]:
     return sorted(names.get(i.lower(), i) for i in ids)
 
 
+def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
+    usable = {label: n for label, n in by_current.items() if label in INCOMING_FILTERING}
+    if not usable:
+        return {}
+    chosen = max(sorted(usable), key=lambda label: usable[label])
+    section: dict[str, Any] = {"incoming_email_filtering": chosen}
+    total = sum(by_current.values())
+    if by_current.get(chosen) != total:
+        shares = ", ".join(f"{label} {n}" for label, n in sorted(by_current.items(), key=lambda p: -p[1]))
+        section[NOTE] = [
+            f"Users differ ({total} users: {shares}); the most common method was chosen.",
+            f"A plan with this file sets the other {total - by_current[chosen]} users to it.",
+        ]
+    return {"user_settings": section}
+
+
 class UserSettingsKind:
     name = "user_settings"
 
@@ -99,9 +116,12 @@ class UserSettingsKind:
         wanted = policy.incoming_email_filtering if policy else None
 
         def scan_once() -> tuple[dict[str, Any], dict[str, Any]]:
+            if ctx.census:
+                return scan(ctx, None), {"census": True}
             return scan(ctx, INCOMING_FILTERING[str(wanted)]), {}
 
-        return read_aggregate(ctx, ADDRESS, managed=wanted is not None, what="user settings", scan=scan_once)
+        managed = wanted is not None or ctx.census
+        return read_aggregate(ctx, ADDRESS, managed=managed, what="user settings", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
         let_go = "no longer managed; users keep their current settings"
@@ -154,8 +174,15 @@ class UserSettingsKind:
         return Applied(ADDRESS, managed=managed, writes=len(rows), message=f"updated {len(updated)} users")
 
     def describe(self, observed: Observed) -> dict[str, Any]:
-        found = observed.objects.get(ADDRESS) or {}
-        return {"differing": len(found.get("rows", [])), "by_current": found.get("by_current", {})}
+        """The most common filtering method; a comment gives the rest when users differ.
+
+        Only a census (every user read) shows the whole distribution: a plan's reading
+        holds just the users that differ, so it describes nothing.
+        """
+        found = observed.objects.get(ADDRESS)
+        if not found or not observed.extra.get("census"):
+            return {}
+        return describe_distribution(found.get("by_current") or {})
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
         return []

@@ -2,16 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
-
 from sssctl.audit.baseline import baseline
 from sssctl.audit.checks import fails, findings_of, render_table
-from sssctl.config.model import Desired, Environment, PrivilegeAllowlist
-from sssctl.engine.export import to_toml
+from sssctl.config.model import Desired, PrivilegeAllowlist
 from sssctl.engine.plan import Action, Change
 
 LIVE = [
@@ -66,20 +59,6 @@ def test_baseline_keeps_user_values_only_when_asked() -> None:
     assert set(export.privileges) == {"prvApproveRejectEmailAddress", "prvX"}
     assert audit.default_profile is not None and audit.default_profile.active is False
     assert audit.mailboxes is None and not audit.app_registrations
-
-
-def test_export_writes_format_v1_from_live_values() -> None:
-    desired = Desired(version=1, source=Path("x"), digest="d",
-                      environment=Environment(name="contoso", url="https://contoso.crm.dynamics.com"))
-    document = tomllib.loads(to_toml(desired, LIVE))
-    assert document["version"] == 1 and document["environment"]["name"] == "contoso"
-    assert document["server_profiles"]["default"] == {"active": True}
-    assert document["approval"] == {"require_for_users": False, "require_for_queues": True}
-    assert document["org_settings"] == {"SSSForceFilteringMethodForUserMailboxes": 3}   # defaults left out
-    assert document["privileges"]["prvApproveRejectEmailAddress"]["allowed_roles"] == [
-        "Sales Manager", "System Administrator"]
-    assert document["mailbox_defaults"] == {"server_profile": "default", "incoming_email": "server_side_sync"}
-    assert "user_settings" not in document
 
 
 def test_mailboxes_on_the_first_party_profile_are_a_high_finding() -> None:

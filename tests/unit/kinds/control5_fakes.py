@@ -95,6 +95,11 @@ class FakeGraph:
             if app is None:
                 raise GraphNotFound("no app", status=404)
             return _copy(app)
+        if m := re.fullmatch(r"applications\(appId='(.+)'\)", path):
+            found = next((a for a in self.apps.values() if a["appId"].lower() == m.group(1).lower()), None)
+            if found is None:
+                raise GraphNotFound("no app", status=404)
+            return _copy(found)
         if m := re.fullmatch(r"servicePrincipals\(appId='(.+)'\)", path):
             sp = self._sp_by_app(m.group(1))
             if sp is None:

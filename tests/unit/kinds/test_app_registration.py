@@ -243,12 +243,15 @@ def test_destroy_deletes_what_sssctl_created() -> None:
     assert not [k for k in world.state if k.startswith("app_registration")]
 
 
-def test_describe_never_shows_secret_text() -> None:
+def test_describe_exports_the_app_behind_a_profile_and_never_secret_text() -> None:
     world = World()
     world.apply(desired())
-    observed = KIND.read(world.context(desired()))
-    described = KIND.describe(observed)
-    assert "keyId" in repr(described["app_registration.sss.credential"])
+    ctx = world.context(desired())
+    ctx.census = True
+    described = KIND.describe(KIND.read(ctx))
+    wanted = desired().app_registrations["sss"]
+    assert described == {"app_registrations": {"sss": {"display_name": wanted.display_name,
+                                                       "permissions": sorted(wanted.permissions)}}}
     for text in world.graph.secrets.values():
         assert text not in repr(described)
 

@@ -123,10 +123,18 @@ def test_destroy_after_app_deleted_still_removes_the_policy_by_planned_app_id() 
     assert world.exchange.policies == []
 
 
-def test_describe_states_scope() -> None:
+def test_describe_exports_the_group_the_app_is_scoped_to() -> None:
     world = scoped_world()
-    observed = KIND.read(world.context(desired()))
-    assert KIND.describe(observed) == {ADDRESS: {"scope": UNSCOPED, "group": None}}
+    ctx = world.context(desired())
+    ctx.census = True
+    assert KIND.describe(KIND.read(ctx)) == {}           # nothing sssctl created yet
+    world.apply(desired())
+    ctx = world.context(desired())
+    ctx.census = True
+    group = desired().app_registrations["sss"].mailbox_scope
+    assert group is not None
+    described = KIND.describe(KIND.read(ctx))
+    assert described == {"app_registrations": {"sss": {"mailbox_scope": {"group": group.group}}}}
 
 
 def test_exchange_refusing_to_answer_makes_the_scope_unknown() -> None:

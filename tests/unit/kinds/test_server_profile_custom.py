@@ -177,7 +177,17 @@ def test_observed_exposes_profile_existence_for_the_default_profile_guard() -> N
     world.apply(desired())
     observed = KIND.read(world.context(desired()))
     assert observed.extra["profiles"]["Contoso EXO"]["exists"] is True
-    assert KIND.describe(observed)[ADDRESS]["active"] is True
+
+
+def test_describe_exports_profiles_with_an_app_sssctl_created_and_notes_the_others() -> None:
+    world = World()
+    world.apply(desired())
+    ctx = world.context(desired())
+    ctx.census = True
+    described = KIND.describe(KIND.read(ctx))
+    exported = described["server_profiles"]["custom"]["Contoso EXO"]
+    assert exported["type"] == "exchange_online" and exported["app_registration"] == "sss"
+    assert list(described["server_profiles"]["custom"]) == ["Contoso EXO"]
 
 
 def test_guard_accepts_mailbox_defaults_on_an_existing_unmanaged_profile() -> None:

@@ -1,0 +1,67 @@
+"""``sssctl export`` as a user runs it: what it writes validates, and planning with it
+changes nothing except what format v1 cannot express."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sssctl.emulator.admin_client import AdminClient
+from tests.e2e.conftest import Cli
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+HARDENED = Path(__file__).parents[2] / "configs" / "hardened.toml"
+
+
+def ok(result: Any, code: int = 0) -> Any:
+    assert result.returncode == code, result.stdout[-4000:] + result.stderr[-4000:]
+    return result
+
+
+def export_to(cli: Cli, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    exported = ok(cli.run("export"))
+    path = tmp_path / "exported.toml"
+    path.write_text(exported.stdout, encoding="utf-8")
+    return path, tomllib.loads(exported.stdout)
+
+
+def validates_alone(cli: Cli, path: Path) -> None:
+    bare = Cli({k: v for k, v in cli.env.items() if not k.startswith("SSSCTL_")}, cli.config,
+               cli.state_dir, cli.workdir)
+    ok(bare.run("validate", str(path), config=False))
+
+
+def planned_with(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
+    cli.config = path
+    result = cli.run("plan", "--json")
+    assert result.returncode in (0, 2), result.stdout[-4000:] + result.stderr[-4000:]
+    changes = json.loads(result.stdout)["resource_changes"]
+    return {rc["address"]: rc for rc in changes if rc["change"]["actions"] != ["no-op"]}
+
+
+def test_export_of_the_small_seed_validates_and_plans_only_what_the_format_cannot_say(
+    cli: Cli, admin: AdminClient, tmp_path: Path
+) -> None:
+    path, document = export_to(cli, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert document["mailboxes"] == {"enforce": "report", "scope": "all"}
+    assert document["user_settings"] == {"incoming_email_filtering": "leads_contacts_accounts"}
+    assert "# Users differ (26 users: leads_contacts_accounts 20, all 6)" in text
+    assert document["server_profiles"] == {"default": {"active": True}}
+    assert "Custom profile 'Exchange Online (legacy 2019)' is not exported" in text
+    validates_alone(cli, path)
+    admin.reset_counters()
+    changes = planned_with(cli, path)
+    # Users filter email two ways; one value can only describe the most common of them.
+    assert list(changes) == ["user_settings"]
+    assert changes["user_settings"]["change"]["before"]["by_current"] == {"all": 6}
+    assert admin.counters()["writes"] == 0
