@@ -65,3 +65,25 @@ def test_export_of_the_small_seed_validates_and_plans_only_what_the_format_canno
     assert list(changes) == ["user_settings"]
     assert changes["user_settings"]["change"]["before"]["by_current"] == {"all": 6}
     assert admin.counters()["writes"] == 0
+
+
+def test_export_after_the_hardened_apply_keeps_the_own_app_profile_and_scope(
+    cli: Cli, admin: AdminClient, tmp_path: Path
+) -> None:
+    cli.config.write_text(HARDENED.read_text(encoding="utf-8"), encoding="utf-8")
+    ok(cli.run("apply", "--auto-approve"))
+    path, document = export_to(cli, tmp_path)
+    assert document["app_registrations"] == {"sss": {
+        "display_name": "Dataverse SSS (Contoso)",
+        "permissions": ["exchange:full_access_as_app"],
+        "mailbox_scope": {"group": "sss-mailboxes"},      # as Exchange names the group
+    }}
+    profile = document["server_profiles"]["custom"]["Contoso EXO (own app)"]
+    assert profile["app_registration"] == "sss" and profile["type"] == "exchange_online"
+    assert document["mailbox_defaults"]["server_profile"] == "Contoso EXO (own app)"
+    assert document["server_profiles"]["default"] == {"active": False}
+    assert "client_secret =" in path.read_text() and "secretText" not in path.read_text()
+    validates_alone(cli, path)
+    admin.reset_counters()
+    assert planned_with(cli, path) == {}        # everything live is said, nothing to change
+    assert admin.counters()["writes"] == 0
