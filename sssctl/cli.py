@@ -432,9 +432,12 @@ def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) ->
 def export_command(ctx: click.Context, config_path: Path) -> None:
     """Print the live environment as a desired-state TOML to start a config from.
 
-    Only [environment] and [auth] of the config are needed; the hardened settings
-    (approval, org settings, the approve privilege, mailbox defaults, default profile) are
-    read and written with their live values. Exit 3 when something could not be read.
+    Only [environment] and [auth] of the config are needed. Everything format v1 can say
+    is written with its live value: approval, org settings, privileges, mailbox defaults,
+    the default profile, user settings (the most common method), mailboxes (report only),
+    custom profiles with the app registrations sssctl created (when Graph is configured)
+    and their mailbox scope. Comments say what the format cannot express. Exit 3 when
+    something could not be read.
 
     \b
         sssctl export -c bootstrap.toml > configs/contoso.toml

@@ -32,3 +32,17 @@ def test_no_exchange_url_marks_the_mailbox_scope_unknown_and_plans_the_rest(
     assert {"app_registration.sss", 'server_profile.custom["Contoso EXO (own app)"]', "approval",
             "mailbox_defaults", "server_profile.default"} <= planned
     assert admin.counters()["writes"] == 0
+
+
+def test_no_graph_url_marks_what_needs_graph_unknown_and_plans_the_rest(cli: Cli) -> None:
+    cli.config.write_text(HARDENED.read_text(encoding="utf-8"), encoding="utf-8")
+    del cli.env["SSSCTL_GRAPH_URL"]
+    result = cli.run("plan", "--json")
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
+    changes = {rc["address"]: rc for rc in json.loads(result.stdout)["resource_changes"]}
+    unknown = {a: rc["reason"] for a, rc in changes.items() if rc["change"]["actions"] == ["unknown"]}
+    assert set(unknown) == {"app_registration.sss", "app_registration.sss.credential", "exchange_scope.sss",
+                            'server_profile.custom["Contoso EXO (own app)"]'}
+    assert "SSSCTL_GRAPH_URL" in unknown["app_registration.sss"]
+    assert {"approval", "mailbox_defaults", "org_setting.RequirePrivilegeToSelfApproveEmailAddress"} <= {
+        a for a, rc in changes.items() if rc["change"]["actions"] == ["update"]}
