@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ...logging import register_secret
 from .errors import INVALID_ARGUMENT, VALIDATION, DataverseFault, bad_request
 from .schema import (
     BIGINT,
@@ -163,7 +162,6 @@ def body_changes(
         changes[key] = _check_type(table, column, value)
         if key in SECRET_FLAGS:
             changes[SECRET_FLAGS[key]] = bool(value)
-            register_secret(value if isinstance(value, str) else None)  # never in any log line
     return changes
 
 
