@@ -166,7 +166,12 @@ def emulator_serve_command(**options: Any) -> None:
 
 @cli.group("auth")
 def auth_group() -> None:
-    """Check how sssctl signs in and what the identity may do."""
+    """Check how sssctl signs in and what the identity may do.
+
+    \b
+        sssctl auth check -c configs/hardened.toml
+        sssctl auth check -c configs/hardened.toml --json | jq '.checks[] | select(.result != "ok")'
+    """
 
 
 @auth_group.command("check")
@@ -395,7 +400,12 @@ def state_group() -> None:
 @_config_option
 @click.pass_context
 def state_list_command(ctx: click.Context, config_path: Path) -> None:
-    """List managed addresses with their kind and last update (tab separated)."""
+    """List managed addresses with their kind and last update (tab separated).
+
+    \b
+        sssctl state list -c configs/hardened.toml
+        sssctl state list -c configs/hardened.toml | cut -f1 | grep ^org_setting
+    """
     from sssctl.engine.commands import cmd_state_list
 
     inv = _engine(ctx, config_path)
@@ -407,7 +417,14 @@ def state_list_command(ctx: click.Context, config_path: Path) -> None:
 @_config_option
 @click.pass_context
 def state_show_command(ctx: click.Context, address: str, config_path: Path) -> None:
-    """Print one address's state entry as JSON (secrets appear only as fingerprints)."""
+    """Print one address's state entry as JSON (secrets appear only as fingerprints).
+
+    The entry holds the managed values as last applied, the value found before sssctl
+    first managed the address (what ``destroy`` restores) and secret fingerprints.
+
+    \b
+        sssctl state show -c configs/hardened.toml 'server_profile.custom["Contoso EXO (own app)"]'
+    """
     from sssctl.engine.commands import cmd_state_show
 
     inv = _engine(ctx, config_path)
@@ -419,7 +436,15 @@ def state_show_command(ctx: click.Context, address: str, config_path: Path) -> N
 @_config_option
 @click.pass_context
 def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) -> None:
-    """Remove a lock left by a run that died; only when LOCK_ID matches the lock's ID."""
+    """Remove a lock left by a run that died; only when LOCK_ID matches the lock's ID.
+
+    A run that finds the lock held exits 4 and prints the holder (user, host, pid, time)
+    and its ID. Make sure that run is really gone before unlocking; a lock of a dead
+    process on the same host is taken over automatically.
+
+    \b
+        sssctl state unlock -c configs/hardened.toml 3f2a9c1e-…
+    """
     from sssctl.engine.commands import cmd_state_unlock
 
     inv = _engine(ctx, config_path)
