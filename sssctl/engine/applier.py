@@ -21,8 +21,8 @@ from sssctl.clients.errors import PreconditionFailed
 from sssctl.engine.addresses import kind_of
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import error_text
-from sssctl.kinds._shared import fresh_reads
 from sssctl.kinds.base import Applied, Context, Kind
+from sssctl.kinds.reads import fresh_reads
 from sssctl.state.store import StateStore
 
 log = structlog.get_logger(__name__)

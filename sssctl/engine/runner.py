@@ -24,8 +24,8 @@ from sssctl.engine.errors import NotConfirmed, PlanIncomplete
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.planner import compute_changes
 from sssctl.engine.render.common import to_plain
-from sssctl.kinds._shared import share_reads
 from sssctl.kinds.base import Context, Kind
+from sssctl.kinds.reads import share_reads
 from sssctl.state.backend import LocalBackend, environment_name, state_dir
 from sssctl.state.model import Snapshot, utc_now
 from sssctl.state.store import StateStore

@@ -41,9 +41,9 @@ from sssctl.kinds._shared import (
     profiles_named,
     read_organization,
     read_profiles,
-    shared_read,
 )
 from sssctl.kinds.base import Context
+from sssctl.kinds.reads import shared_read
 
 if TYPE_CHECKING:
     from sssctl.clients.graph import GraphClient

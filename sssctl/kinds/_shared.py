@@ -22,6 +22,7 @@ import structlog
 from sssctl.catalog import options
 from sssctl.clients.dataverse import BatchOperation, BatchResult
 from sssctl.kinds.base import Context
+from sssctl.kinds.reads import shared_read
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import WhoAmI
@@ -42,9 +43,6 @@ PAGE_SIZE = 5000
 
 _read_lock = threading.Lock()
 _write_lock = threading.Lock()
-_slots_lock = threading.Lock()
-READS = "shared_reads"  # ctx.scratch key of the per-run read cache
-SHARING = "shared_reads_on"
 
 # ACT numbering differs from incoming/outgoing (see sssctl.catalog.options).
 INCOMING_EMAIL = options.INCOMING_EMAIL
@@ -77,69 +75,6 @@ def etag_of(record: Mapping[str, Any] | None) -> str | None:
         return None
     etag = record.get("@odata.etag")
     return str(etag) if etag is not None else None
-
-
-# --- reads shared by the kinds of one run ----------------------------------------------------
-
-
-class _Slot:
-    """One shared answer: the first caller loads it, concurrent callers wait for it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.loaded = False
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-    def get(self, load: Callable[[], Any]) -> Any:
-        with self.lock:
-            if not self.loaded:
-                try:
-                    self.value = load()
-                except Exception as exc:
-                    self.error = exc
-                self.loaded = True
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-def shared_read(ctx: Context, key: str, load: Callable[[], T]) -> T:
-    """``load()`` once per run for every kind that asks for ``key`` (its error too).
-
-    Kinds read in parallel threads and several need the same small tables (profiles,
-    queues, the caller); without this each asked the service again. The cache lives in
-    ``ctx.scratch`` so it never outlives the run. Sharing is on only between
-    :func:`share_reads` (the engine, when a run starts) and :func:`fresh_reads` (the
-    applier, before the first write): apply must see what it writes against as it is
-    then, including its own writes, and so must any caller that did not ask to share.
-    """
-    if not ctx.scratch.get(SHARING):
-        return load()
-    with _slots_lock:
-        slots: dict[str, _Slot] = ctx.scratch.setdefault(READS, {})
-        slot = slots.setdefault(key, _Slot())
-    value: T = slot.get(load)
-    return value
-
-
-def share_reads(ctx: Context) -> None:
-    """Reads of this run (its plan) may be shared between kinds from now on."""
-    ctx.scratch[SHARING] = True
-
-
-def fresh_reads(ctx: Context) -> None:
-    """From now on (apply) nothing is shared: every read asks the service."""
-    ctx.scratch[SHARING] = False
-    forget_reads(ctx)
-
-
-def forget_reads(ctx: Context, *keys: str) -> None:
-    """Drop shared reads (all of them without ``keys``): the next caller reads again."""
-    with _slots_lock:
-        slots: dict[str, _Slot] = ctx.scratch.setdefault(READS, {})
-        for key in keys or tuple(slots):
-            slots.pop(key, None)
 
 
 def who_am_i(ctx: Context) -> WhoAmI:

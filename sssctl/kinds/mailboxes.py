@@ -41,10 +41,10 @@ from sssctl.kinds._shared import (
     batch_operation,
     profile_id_now,
     read_profiles,
-    shared_read,
 )
 from sssctl.kinds.base import NOTE, Applied, Context, Observed
 from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_profile
+from sssctl.kinds.reads import shared_read
 
 log = structlog.get_logger(__name__)
 

@@ -25,8 +25,9 @@ from sssctl.clients.errors import ClientError, NotFound
 from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds._shared import forget_reads, read_organization
+from sssctl.kinds._shared import read_organization
 from sssctl.kinds.base import NOTE, Applied, Context, Observed
+from sssctl.kinds.reads import forget_reads
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sssctl.config.model import Desired
-from sssctl.kinds._shared import forget_reads, fresh_reads, share_reads, shared_read
 from sssctl.kinds.base import Context
+from sssctl.kinds.reads import forget_reads, fresh_reads, share_reads, shared_read
 
 pytestmark = pytest.mark.timeout(30)
 
