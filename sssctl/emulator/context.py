@@ -17,7 +17,7 @@ from typing import Any, Protocol
 class Caller:
     """A caller whose bearer token the emulator issued and verified."""
 
-    app_id: str             # appid / azp claim
+    app_id: str             # appid claim (v1 access tokens)
     object_id: str          # oid claim (service principal or user object id)
     tenant_id: str
     audience: str

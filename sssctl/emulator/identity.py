@@ -110,6 +110,13 @@ class Identity:
         return f"{self.url}/{c.TENANT_ID}/v2.0"
 
     @property
+    def access_token_issuer(self) -> str:
+        """Access tokens for Dataverse, Graph and Exchange are v1 tokens, whatever endpoint
+        issued them (the resource's manifest decides, and Microsoft's first-party APIs
+        accept v1), so their ``iss`` is the v1 STS name, not the v2 discovery issuer."""
+        return f"https://sts.windows.net/{c.TENANT_ID}/"
+
+    @property
     def token_endpoint(self) -> str:
         return f"{self.url}/{c.TENANT_ID}/oauth2/v2.0/token"
 
@@ -160,7 +167,7 @@ class Identity:
                 token,
                 self.token_key.public_key(),
                 algorithms=["RS256"],
-                issuer=self.issuer,
+                issuer=self.access_token_issuer,
                 options={"verify_aud": False, "require": ["exp", "nbf", "iat", "aud", "iss"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -195,16 +202,15 @@ class Identity:
         resource_app = self.resources[audience]
         claims: dict[str, Any] = {
             "aud": audience,
-            "iss": self.issuer,
+            "iss": self.access_token_issuer,
             "iat": now,
             "nbf": now - 60 if seconds > 0 else now - 7200,
             "exp": now + seconds,
             "tid": c.TENANT_ID,
+            "idp": self.access_token_issuer,
             "appid": principal.app_id,
-            "azp": principal.app_id,
             "appidacr": principal.credential_type,
-            "azpacr": principal.credential_type,
-            "ver": "2.0",
+            "ver": "1.0",
             "uti": secrets.token_urlsafe(16),
         }
         if principal.user_id is None:

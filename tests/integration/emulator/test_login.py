@@ -47,7 +47,8 @@ def test_client_secret_gets_a_dataverse_token_without_roles(emulator: EmulatorIn
     assert "access_token" in result, result
     claims = _claims(result["access_token"])
     assert claims["aud"] == emulator.dataverse_url
-    assert claims["appid"] == emulator.client_id == claims["azp"]
+    assert claims["appid"] == emulator.client_id
+    assert claims["ver"] == "1.0" and claims["iss"] == f"https://sts.windows.net/{c.TENANT_ID}/"
     assert claims["tid"] == c.TENANT_ID
     assert claims["oid"] == c.SSSCTL_SP_OBJECT_ID
     assert claims["roles"] == []
@@ -327,9 +328,10 @@ def test_token_signature_is_checked_against_the_published_keys(emulator: Emulato
         keys = http.get(f"{emulator.authority}/discovery/v2.0/keys").json()["keys"]
     key = jwt.PyJWK(keys[0]).key
     claims = jwt.decode(
-        token, key, algorithms=["RS256"], audience=emulator.graph_url, issuer=f"{emulator.authority}/v2.0"
+        token, key, algorithms=["RS256"], audience=emulator.graph_url,
+        issuer=f"https://sts.windows.net/{c.TENANT_ID}/",
     )
-    assert claims["ver"] == "2.0"
+    assert claims["ver"] == "1.0"  # access tokens for first-party APIs are v1, as Entra issues them
 
 
 def test_auto_approved_device_code_and_short_token_lifetime() -> None:
