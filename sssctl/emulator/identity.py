@@ -219,8 +219,10 @@ class Identity:
                 oid=sp["id"] if sp else principal.app_id,
                 sub=sp["id"] if sp else principal.app_id,
                 idtyp="app",
-                roles=list(self.directory.roles_for(principal.app_id, resource_app)),
             )
+            roles = list(self.directory.roles_for(principal.app_id, resource_app))
+            if roles:  # Entra omits the claim when the app holds no role on the resource
+                claims["roles"] = roles
             wids = self.directory.directory_roles_for(principal.app_id)
             if wids:
                 claims["wids"] = list(wids)
