@@ -79,6 +79,16 @@ def field_rows(change: Change) -> list[tuple[str, Any, Any]]:
     return [(k, before.get(k), after.get(k)) for k in changed]
 
 
+def sides(change: Change, name: str) -> tuple[bool, bool]:
+    """Whether ``name`` appears before / after: a one-sided field is context, not a change.
+
+    Aggregates describe the current drift (counts by reason, a sample) before and the
+    target (defaults, scope) after; printing ``(none)`` for the missing side would read
+    as if the plan erased or invented them.
+    """
+    return name in (change.before or {}), name in (change.after or {})
+
+
 def sample_of(change: Change) -> list[str]:
     sample = change.detail.get("sample")
     if isinstance(sample, list | tuple):

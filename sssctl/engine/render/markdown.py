@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sssctl.engine.plan import Action, Change, Plan
-from sssctl.engine.render.common import field_rows, sample_of, spell, summary_line, visible
+from sssctl.engine.render.common import field_rows, sample_of, sides, spell, summary_line, visible
 
 
 def _cell(text: str) -> str:
@@ -13,6 +13,10 @@ def _cell(text: str) -> str:
 def _detail(change: Change) -> list[str]:
     lines = [f"#### `{change.address}`", "", "```diff"]
     for name, before, after in field_rows(change):
+        has_before, has_after = sides(change, name)
+        if change.action is Action.UPDATE and has_before != has_after:
+            lines.append(f"  {name}: {spell(before if has_before else after)}")  # context line
+            continue
         if change.action is not Action.CREATE:
             lines.append(f"- {name}: {spell(before)}")
         if change.action is not Action.DELETE:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from sssctl.engine.plan import Action, Change, Plan
-from sssctl.engine.render.common import field_rows, is_informational, sample_of, spell, summary_line, visible
+from sssctl.engine.render.common import (
+    field_rows,
+    is_informational,
+    sample_of,
+    sides,
+    spell,
+    summary_line,
+    visible,
+)
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
             Action.UNKNOWN: "magenta", Action.NOOP: "cyan"}
@@ -28,7 +36,7 @@ def render_change(change: Change, *, color: bool) -> list[str]:
         elif change.action is Action.DELETE:
             lines.append(f"      {name}: {spell(before)} -> (restored/removed)")
         else:
-            lines.append(f"      {name}: {spell(before)} -> {spell(after)}")
+            lines.append(f"      {name}: {_transition(change, name, before, after)}")
     sample = sample_of(change)
     if sample:
         more = f" (+{len(sample) - _SAMPLE_SHOWN} more)" if len(sample) > _SAMPLE_SHOWN else ""
@@ -36,6 +44,15 @@ def render_change(change: Change, *, color: bool) -> list[str]:
     if change.reason:
         lines.append(paint(f"      # {change.reason}", dim=True))
     return lines
+
+
+def _transition(change: Change, name: str, before: object, after: object) -> str:
+    has_before, has_after = sides(change, name)
+    if has_before and not has_after:
+        return spell(before)
+    if has_after and not has_before:
+        return spell(after)
+    return f"{spell(before)} -> {spell(after)}"
 
 
 def render(plan: Plan, *, color: bool = False) -> str:

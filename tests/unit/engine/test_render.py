@@ -87,3 +87,16 @@ def test_markdown_has_a_table_and_folded_details() -> None:
 def test_markdown_escapes_pipes_in_cells() -> None:
     change = Change("approval", Action.UPDATE, {"a": 1}, {"a": 2}, "a | b")
     assert "a \\| b" in markdown.render(plan_of(change), environment_name="e")
+
+
+def test_one_sided_fields_are_context_not_an_invented_or_erased_value() -> None:
+    change = Change("mailboxes", Action.UPDATE, {"drifted": 3, "by_reason": {"incoming_email": 3}},
+                    {"drifted": 0, "scope": "users"}, "revert 3 mailboxes")
+    out = text.render(plan_of(change), color=False)
+    assert "drifted: 3 -> 0" in out
+    assert '      by_reason: {"incoming_email": 3}\n' in out
+    assert '      scope: "users"\n' in out
+    assert "(none)" not in out
+    md = markdown.render(plan_of(change), environment_name="e")
+    assert "- drifted: 3\n+ drifted: 0" in md
+    assert '  scope: "users"' in md and "(none)" not in md
