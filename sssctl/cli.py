@@ -192,12 +192,13 @@ def auth_check_command(config_path: Path, as_json: bool) -> None:
     Exit status: 0 when everything the config needs is available, 1 otherwise.
     """
     import json
+    import os
 
-    from sssctl.clients.probe import check_config
     from sssctl.config.errors import ConfigError
+    from sssctl.engine.runner import check_access
 
     try:
-        report = check_config(config_path)
+        report = check_access(config_path, dict(os.environ))
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
         raise SystemExit(1) from None

@@ -20,9 +20,9 @@ from sssctl.config.model import (
     PrivilegeAllowlist,
     UserSettingsPolicy,
 )
+from sssctl.engine.kind import Context, Kind
 from sssctl.engine.plan import Change
 from sssctl.engine.planner import Reading, diff_all, read_all
-from sssctl.kinds.base import Context, Kind
 
 APPROVE_PRIVILEGE = "prvApproveRejectEmailAddress"
 BASELINE_ORG_SETTINGS: Mapping[str, Any] = {

@@ -7,6 +7,8 @@ service's error code, its message and the request id to quote to support.
 
 from __future__ import annotations
 
+from sssctl.errors import ChangedSinceRead
+
 
 class ClientError(Exception):
     """Base of everything a client raises."""
@@ -63,7 +65,7 @@ class NotFound(DataverseError):
     pass
 
 
-class PreconditionFailed(DataverseError):
+class PreconditionFailed(DataverseError, ChangedSinceRead):
     """If-Match failed (412): the object changed since it was read."""
 
 

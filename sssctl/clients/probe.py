@@ -14,7 +14,6 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from sssctl.clients.clouds import scope_for
@@ -63,30 +62,6 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
-
-
-def required_privileges(desired: Desired) -> dict[str, str]:
-    """Dataverse privileges this config needs, with the reason shown to the user."""
-    needed = {"prvReadOrganization": "read organization settings"}
-    if desired.org_settings or desired.approval or desired.mailbox_defaults:
-        needed["prvWriteOrganization"] = "write organization settings"
-    if desired.mailbox_defaults or desired.default_profile or desired.custom_profiles:
-        needed["prvReadEmailServerProfile"] = "read email server profiles"
-    if desired.default_profile or desired.custom_profiles:
-        needed["prvWriteEmailServerProfile"] = "change email server profiles"
-    if desired.custom_profiles:
-        needed["prvCreateEmailServerProfile"] = "create custom email server profiles"
-    if desired.mailboxes and desired.mailboxes.enforce != "off":
-        needed["prvReadMailbox"] = "read mailboxes"
-        if desired.mailboxes.enforce == "defaults":
-            needed["prvWriteMailbox"] = "update mailboxes"
-    if desired.user_settings:
-        needed["prvReadUserSettings"] = "read user settings"
-        needed["prvWriteUserSettings"] = "update user settings"
-    if desired.privileges:
-        needed["prvReadRole"] = "read security roles"
-        needed["prvWriteRole"] = "change security roles"
-    return needed
 
 
 def _failure(name: str, exc: ClientError) -> Check:
@@ -160,7 +135,7 @@ def _token_claims(token: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _dataverse_checks(desired: Desired, clients: Clients, report: Report) -> None:
+def _dataverse_checks(privileges: Mapping[str, str], clients: Clients, report: Report) -> None:
     dataverse = clients.dataverse
     who = dataverse.whoami()
     report.add(Check("sign in + WhoAmI", "ok", f"user {who.user_id}, organization {who.organization_id}"))
@@ -192,7 +167,7 @@ def _dataverse_checks(desired: Desired, clients: Clients, report: Report) -> Non
     except ClientError as exc:
         report.add(_failure("Dataverse privileges", exc))
         return
-    for privilege, reason in required_privileges(desired).items():
+    for privilege, reason in privileges.items():
         if privilege in held:
             report.add(Check(f"{privilege}", "ok", f"{reason} (depth {held[privilege] or '?'})"))
         else:
@@ -200,7 +175,7 @@ def _dataverse_checks(desired: Desired, clients: Clients, report: Report) -> Non
                              f"add {privilege} to a security role of this identity (needed to {reason})"))
 
 
-def _graph_checks(desired: Desired, clients: Clients, report: Report) -> None:
+def _graph_checks(clients: Clients, report: Report) -> None:
     graph = clients.graph
     provider = clients.token_provider
     if graph is None or provider is None:
@@ -241,37 +216,29 @@ def _exchange_checks(clients: Clients, report: Report) -> None:
     report.add(check)
 
 
-def needs(desired: Desired) -> tuple[bool, bool]:
-    """(Graph, Exchange): only what the config manages is probed."""
-    graph = bool(desired.app_registrations)
-    exchange = any(a.mailbox_scope is not None for a in desired.app_registrations.values())
-    return graph, exchange
-
-
 def run_checks(
     desired: Desired,
     *,
+    privileges: Mapping[str, str],
+    need_graph: bool,
+    need_exchange: bool,
     environ: Mapping[str, str] | None = None,
     options: ClientOptions | None = None,
 ) -> Report:
+    """Sign in and probe ``privileges`` (name -> why) and the services the config needs.
+
+    What a config needs is the resource kinds' knowledge, so the caller asks them
+    (:meth:`sssctl.engine.registry.Registry.needs`) and hands the answer in.
+    """
     report = Report()
-    need_graph, need_exchange = needs(desired)
     try:
         with open_clients(desired, need_graph=need_graph, need_exchange=need_exchange, environ=environ,
                           options=options) as clients:
-            _dataverse_checks(desired, clients, report)
-            _graph_checks(desired, clients, report)
+            _dataverse_checks(privileges, clients, report)
+            _graph_checks(clients, report)
             _exchange_checks(clients, report)
     except AuthError as exc:
         report.add(Check("sign in", "error", str(exc), exc.remedy or ""))
     except ClientError as exc:
         report.add(_failure("sign in + WhoAmI", exc))
     return report
-
-
-def check_config(path: Path, environ: Mapping[str, str] | None = None) -> Report:
-    """Load the config and run every check it calls for (config errors propagate)."""
-    from sssctl.config.loader import load
-
-    return run_checks(load(path, environ), environ=environ)
-

@@ -1,65 +1,37 @@
 """Carry out a plan: kinds in safe order, checkpointing the state after every change.
 
-Within one kind changes run one at a time unless the kind sets ``apply_concurrently =
-True`` (its changes touch disjoint objects); several ``org_setting`` changes, for
-instance, all write the one organization row and must not race each other's If-Match.
-A change refused with 412 or failing is reported and never retried; the kinds that
-depend on its kind (the documented safe sequence) are skipped, the others still apply.
+Within one kind changes run one at a time unless the kind declares ``concurrent`` (its
+changes touch disjoint objects); several ``org_setting`` changes, for instance, all
+write the one organization row and must not race each other's If-Match. A change
+refused (edited since the plan read it) or failing is reported and never retried; the
+kinds that declared they run after its kind, transitively, are skipped and listed with
+the reason (fail closed: the custom profile is never used while its app is unscoped),
+the others still apply.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import groupby
 
 import structlog
 
-from sssctl.clients.errors import PreconditionFailed
-from sssctl.engine.addresses import kind_of
+from sssctl.engine.kind import Applied, Context, Kind
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import error_text
-from sssctl.kinds.base import Applied, Context, Kind
-from sssctl.kinds.reads import fresh_reads
+from sssctl.engine.registry import Registry, registry_of
+from sssctl.errors import ChangedSinceRead
 from sssctl.state.store import StateStore
 
 log = structlog.get_logger(__name__)
 
-# Which kinds must have fully succeeded before a kind may run (transitively closed below).
-DEPENDS_ON: Mapping[str, tuple[str, ...]] = {
-    "exchange_scope": ("app_registration",),
-    "server_profile_custom": ("app_registration",),
-    "mailbox_defaults": ("server_profile_custom",),
-    "mailboxes": ("mailbox_defaults",),
-    "server_profile_default": ("mailbox_defaults", "mailboxes"),
-}
-
-
-_WRITES = (Action.CREATE, Action.UPDATE, Action.DELETE)
-
-
-def _blockers(kind: str, *, reverse: bool = False) -> set[str]:
-    """Kinds whose failure makes ``kind`` unsafe to run; inverted when tearing down."""
-    graph: dict[str, set[str]] = {}
-    for dependent, needs in DEPENDS_ON.items():
-        for needed in needs:
-            source, target = (needed, dependent) if reverse else (dependent, needed)
-            graph.setdefault(source, set()).add(target)
-    seen: set[str] = set()
-    todo = list(graph.get(kind, ()))
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(graph.get(name, ()))
-    return seen
-
-
 def is_forget(change: Change) -> bool:
-    """An aggregate policy removed from the config: nothing to write, only to forget."""
-    return change.action is Action.NOOP and bool(change.detail.get("forget"))
+    """An address sssctl stops managing: nothing to write, only to drop from state."""
+    return change.action is Action.NOOP and change.forget
 
 
 @dataclass(frozen=True)
@@ -106,9 +78,9 @@ Progress = Callable[[int, int, Change], None]
 
 
 class Applier:
-    def __init__(self, kinds: Sequence[Kind], ctx: Context, store: StateStore, *, parallelism: int = 4,
-                 on_progress: Progress | None = None, reverse: bool = False) -> None:
-        self.kinds = {k.name: k for k in kinds}
+    def __init__(self, kinds: Registry | Sequence[Kind], ctx: Context, store: StateStore, *,
+                 parallelism: int = 4, on_progress: Progress | None = None, reverse: bool = False) -> None:
+        self.registry = registry_of(kinds)
         self.ctx = ctx
         self.store = store
         self.parallelism = max(1, parallelism)
@@ -119,16 +91,16 @@ class Applier:
         self._total = 0
 
     def run(self, changes: Sequence[Change]) -> ApplyReport:
-        fresh_reads(self.ctx)  # what the plan read may be stale by now; apply reads afresh
-        work = [c for c in changes if c.action in _WRITES or is_forget(c)]
+        self.ctx.reads.stop_sharing()  # what the plan read may be stale by now; apply reads afresh
+        work = [self._owned(c) for c in changes if c.writes or is_forget(c)]
         self._total = len(work)
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            for kind, tier in groupby(work, key=lambda c: kind_of(c.address)):
+            for kind, tier in groupby(work, key=lambda c: c.kind):
                 batch = list(tier)
                 if self.report.interrupted:
                     self._mark(batch, "not started", "interrupted before it started")
                     continue
-                blocked = _blockers(kind, reverse=self.reverse) & self._failed_kinds
+                blocked = self.registry.blockers(kind, reverse=self.reverse) & self._failed_kinds
                 if blocked:
                     why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
                     self._mark(batch, "skipped", why)
@@ -138,11 +110,18 @@ class Applier:
         log.info("apply.done", outcome=self.report.summary(), writes=self.report.writes)
         return self.report
 
+    def _owned(self, change: Change) -> Change:
+        """The change with its kind: the planner stamps it; one built by hand is looked up."""
+        if change.kind:
+            return change
+        return dataclasses.replace(change, kind=self.registry.kind_of(change.address) or "")
+
     def _mark(self, changes: Sequence[Change], status: str, message: str) -> None:
         self.report.outcomes.extend(Outcome(c, status, message) for c in changes)
 
     def _run_tier(self, pool: ThreadPoolExecutor, kind: str, changes: list[Change]) -> None:
-        width = self.parallelism if getattr(self.kinds.get(kind), "apply_concurrently", False) else 1
+        declared = self.registry.get(kind)
+        width = self.parallelism if declared is not None and declared.spec.concurrent else 1
         pending = list(changes)
         running: dict[Future[tuple[Applied | None, float]], Change] = {}
         while pending or running:
@@ -166,7 +145,7 @@ class Applier:
         started = time.monotonic()
         if is_forget(change):
             return None, 0.0
-        kind = self.kinds.get(kind_of(change.address))
+        kind = self.registry.get(change.kind)
         if kind is None:
             raise LookupError(f"no resource kind handles {change.address}")
         applied = kind.apply(self.ctx, change)
@@ -175,7 +154,7 @@ class Applier:
     def _settle(self, kind: str, change: Change, future: Future[tuple[Applied | None, float]]) -> None:
         try:
             applied, duration_ms = future.result()
-        except PreconditionFailed as exc:
+        except ChangedSinceRead as exc:
             why = f"changed since the plan was read; not overwritten ({exc})"
             self._fail(kind, Outcome(change, "refused", why))
             return

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -25,6 +25,9 @@ from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.errors import LockHeld, StateError
+
+if TYPE_CHECKING:
+    from sssctl.clients.http import RequestStats
 
 
 @dataclass
@@ -200,7 +203,7 @@ def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], 
     return confirm
 
 
-def report_apply(inv: Invocation, report: ApplyReport, stats: Any) -> int:
+def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | None) -> int:
     out = inv.output
     out.echo("")
     for o in report.outcomes:
@@ -210,9 +213,9 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: Any) -> int:
     out.echo(report.summary())
     if stats is not None:
         out.echo(
-            f"HTTP requests this run: {getattr(stats, 'total', '?')} "
-            f"({getattr(stats, 'writes', '?')} writing, a $batch counting once; "
-            f"{getattr(stats, 'retries', 0)} retried, {getattr(stats, 'throttled', 0)} throttled)."
+            f"HTTP requests this run: {stats.total} "
+            f"({stats.writes} writing, a $batch counting once; "
+            f"{stats.retries} retried, {stats.throttled} throttled)."
         )
     problems = [o for o in report.outcomes if o.status in ("refused", "failed")]
     for o in problems:
@@ -243,7 +246,7 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
             report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
                                               parallelism=parallelism, on_progress=progress.change_done)
     progress.clear()
-    return report_apply(inv, report, getattr(s.clients, "stats", None))
+    return report_apply(inv, report, s.clients.stats)
 
 
 def _nothing_to_do(p: Plan) -> bool:
@@ -261,7 +264,7 @@ def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, target
                                           parallelism=parallelism, on_progress=progress.change_done,
                                           reverse=True)
     progress.clear()
-    return report_apply(inv, report, getattr(s.clients, "stats", None))
+    return report_apply(inv, report, s.clients.stats)
 
 
 def cmd_show(inv: Invocation, *, plan_file: Path | None, fmt: str) -> int:

@@ -18,8 +18,8 @@ import tomli_w
 
 from sssctl.audit.baseline import baseline
 from sssctl.config.model import Desired
+from sssctl.engine.kind import NOTE, Context, Kind
 from sssctl.engine.planner import Reading, read_all
-from sssctl.kinds.base import NOTE, Context, Kind
 
 # Tables the format writes inline (``client_secret = { env = "X" }``), not as [sections].
 INLINE_KEYS = frozenset({"client_secret", "credential", "mailbox_scope"})

@@ -35,8 +35,16 @@ class Change:
     secret: a write-only value is represented by a fingerprint or ``"(sensitive)"``.
     ``etag`` is the version the object was read at; the applier sends it as If-Match so
     an object edited after plan is refused (412) rather than overwritten.
-    ``detail`` carries kind-private data the kind's ``apply`` needs (ids, samples,
-    counts); it must be JSON-serialisable because saved plans carry it.
+
+    The engine and the renderers read only the first-class fields: ``kind`` (stamped by
+    the planner from the kind that produced the change), ``forget`` (a no-op whose
+    address sssctl stops managing: the applier drops it from state without a write),
+    ``restore`` (the write puts back the value found before sssctl managed the address,
+    so the state forgets it afterwards), ``report_only`` (a no-op listing drift the
+    config asks only to report) and ``sample`` (a few of the rows an aggregate change
+    touches). ``detail`` is private to the kind that made the change (ids its ``apply``
+    needs); nothing else reads it. Everything must be JSON-serialisable because saved
+    plans carry it.
     """
 
     address: str
@@ -46,6 +54,16 @@ class Change:
     reason: str
     etag: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = ""
+    forget: bool = False
+    restore: bool = False
+    report_only: bool = False
+    sample: tuple[str, ...] = ()
+
+    @property
+    def writes(self) -> bool:
+        """Whether applying it sends anything to a service."""
+        return self.action in (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the network. A kind whose read fails does not stop the plan; its addresses becom
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,10 +15,11 @@ from dataclasses import dataclass, field
 import structlog
 
 from sssctl.config.model import Desired
-from sssctl.engine.addresses import kind_of, kind_rank, select
+from sssctl.engine.addresses import select
 from sssctl.engine.errors import PlanRefused
+from sssctl.engine.kind import Context, Kind, Observed
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds.base import Context, Kind, Observed
+from sssctl.engine.registry import Registry, registry_of
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +56,13 @@ def read_all(kinds: Sequence[Kind], ctx: Context) -> Reading:
     return reading
 
 
-def _unknown(addresses: set[str], why: str) -> list[Change]:
-    return [Change(a, Action.UNKNOWN, None, None, why) for a in sorted(addresses)]
+def _unknown(kind: str, addresses: set[str], why: str) -> list[Change]:
+    return [Change(a, Action.UNKNOWN, None, None, why, kind=kind) for a in sorted(addresses)]
+
+
+def _stamped(kind: Kind, changes: Sequence[Change]) -> list[Change]:
+    """The changes a kind produced, each carrying that kind's name for the engine."""
+    return [dataclasses.replace(c, kind=kind.name) for c in changes]
 
 
 def _addresses_of(kind: Kind, desired: Desired, state: Mapping[str, Mapping[str, object]]) -> set[str]:
@@ -72,18 +79,18 @@ def diff_all(kinds: Sequence[Kind], desired: Desired, reading: Reading,
     for kind in kinds:
         if kind.name in reading.failures:
             why = f"could not be read: {reading.failures[kind.name]}"
-            changes.extend(_unknown(_addresses_of(kind, desired, state), why))
+            changes.extend(_unknown(kind.name, _addresses_of(kind, desired, state), why))
             continue
         try:
-            changes.extend(kind.diff(desired, reading.observed[kind.name]))
+            changes.extend(_stamped(kind, kind.diff(desired, reading.observed[kind.name])))
         except Exception as exc:
             log.warning("plan.diff.failed", kind=kind.name, error=error_text(exc))
             why = f"could not be compared: {error_text(exc)}"
-            changes.extend(_unknown(_addresses_of(kind, desired, state), why))
+            changes.extend(_unknown(kind.name, _addresses_of(kind, desired, state), why))
     return changes
 
 
-def order(changes: Sequence[Change], *, reverse: bool = False) -> list[Change]:
+def order(registry: Registry, changes: Sequence[Change], *, reverse: bool = False) -> list[Change]:
     """Safe kind order from the registry (reversed for destroy); the kind's own order inside a kind.
 
     Tearing down runs the sequence backwards, as building it up runs it forwards: the
@@ -91,7 +98,7 @@ def order(changes: Sequence[Change], *, reverse: bool = False) -> list[Change]:
     that profile, and then its app registration, are removed.
     """
     sign = -1 if reverse else 1
-    indexed = sorted(enumerate(changes), key=lambda p: (sign * kind_rank(kind_of(p[1].address)), p[0]))
+    indexed = sorted(enumerate(changes), key=lambda p: (sign * registry.rank_of(p[1].kind), p[0]))
     return [change for _, change in indexed]
 
 
@@ -106,18 +113,19 @@ def run_guards(kinds: Sequence[Kind], ctx: Context, changes: Sequence[Change], r
     return refusals
 
 
-def compute_changes(kinds: Sequence[Kind], ctx: Context, *, targets: Sequence[str] = (),
+def compute_changes(kinds: Registry | Sequence[Kind], ctx: Context, *, targets: Sequence[str] = (),
                     reverse: bool = False) -> tuple[list[Change], Reading]:
     """Read, diff against ``ctx.desired``, filter by target, order and guard.
 
     Raises :class:`PlanRefused`. ``destroy`` hands in a context whose desired state is
     empty, so every recorded address gets its restore change, and ``reverse=True``.
     """
-    reading = read_all(kinds, ctx)
-    changes = diff_all(kinds, ctx.desired, reading, ctx.state)
+    registry = registry_of(kinds)
+    reading = read_all(registry.kinds, ctx)
+    changes = diff_all(registry.kinds, ctx.desired, reading, ctx.state)
     chosen = select((c.address for c in changes), targets)
-    ordered = order([c for c in changes if c.address in chosen], reverse=reverse)
-    refusals = run_guards(kinds, ctx, ordered, reading)
+    ordered = order(registry, [c for c in changes if c.address in chosen], reverse=reverse)
+    refusals = run_guards(registry.kinds, ctx, ordered, reading)
     if refusals:
         raise PlanRefused(refusals)
     return ordered, reading

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -21,19 +21,20 @@ from sssctl.config.model import Desired
 from sssctl.engine import planfile
 from sssctl.engine.applier import Applier, ApplyReport
 from sssctl.engine.errors import NotConfirmed, PlanIncomplete
+from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.planner import compute_changes
+from sssctl.engine.registry import Registry
 from sssctl.engine.render.common import to_plain
-from sssctl.kinds.base import Context, Kind
-from sssctl.kinds.reads import share_reads
 from sssctl.state.backend import LocalBackend, environment_name, state_dir
 from sssctl.state.model import Snapshot, utc_now
 from sssctl.state.store import StateStore
 
 log = structlog.get_logger(__name__)
 
-_GRAPH_KINDS = frozenset({"app_registration", "exchange_scope", "server_profile_custom"})
-_EXCHANGE_KINDS = frozenset({"exchange_scope"})
+if TYPE_CHECKING:
+    from sssctl.clients.probe import Report
+    from sssctl.clients.session import Clients
 
 
 @dataclass
@@ -41,8 +42,8 @@ class Services:
     """The outside world of a run; tests hand in fakes, the CLI the real thing."""
 
     load_config: Callable[[Path, Mapping[str, str]], Desired]
-    open_clients: Callable[..., AbstractContextManager[Any]]
-    load_kinds: Callable[[], list[Kind]]
+    open_clients: Callable[..., AbstractContextManager[Clients]]
+    load_kinds: Callable[[], Registry]
 
 
 def default_services() -> Services:
@@ -69,10 +70,10 @@ class RunOptions:
 @dataclass
 class Session:
     desired: Desired
-    clients: Any
+    clients: Clients
     store: StateStore
     ctx: Context
-    kinds: list[Kind]
+    kinds: Registry
     environment_name: str
     organization_id: str
     url: str
@@ -87,31 +88,29 @@ class Session:
 
 def backend_for(desired: Desired, environ: Mapping[str, str]) -> LocalBackend:
     name = environment_name(desired.environment.name, desired.environment.url)
-    directory = getattr(desired, "state_dir", None) or state_dir(environ)
+    directory = desired.state_dir or state_dir(environ)
     return LocalBackend(Path(directory), name)
 
 
-def needs_services(desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:
+def needs_services(registry: Registry, desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:
     """Whether Graph / Exchange clients are needed: by the config, or to restore state."""
     recorded = {str(e.get("kind")) for e in (snapshot.resources.values() if snapshot else ())}
-    graph = bool(desired.app_registrations) or bool(recorded & _GRAPH_KINDS)
-    exchange = any(a.mailbox_scope for a in desired.app_registrations.values()) or bool(
-        recorded & _EXCHANGE_KINDS
-    )
-    return graph, exchange
+    needs = registry.needs(desired, recorded)
+    return needs.graph, needs.exchange
 
 
 @contextmanager
 def session(opts: RunOptions, services: Services) -> Iterator[Session]:
     desired = services.load_config(opts.config_path, opts.environ)
     backend = backend_for(desired, opts.environ)
-    need_graph, need_exchange = needs_services(desired, backend.read())
+    kinds = services.load_kinds()
+    need_graph, need_exchange = needs_services(kinds, desired, backend.read())
     if opts.every_service:
         need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
                                environ=opts.environ, missing_ok=True) as clients:
         who = clients.dataverse.whoami()
-        url = str(getattr(clients.dataverse, "org_url", None) or desired.environment.url or "")
+        url = str(clients.dataverse.org_url or desired.environment.url or "")
         lock_id = backend.lock(opts.command) if opts.lock else None
         try:
             store = StateStore(backend, backend.read(), url=url, organization_id=who.organization_id,
@@ -120,12 +119,12 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
                 desired=desired, dataverse=clients.dataverse, graph=clients.graph, exchange=clients.exchange,
                 state=store.live_view(), allow_lockout=opts.allow_lockout, progress=opts.progress,
                 whoami=who, parallelism=max(1, opts.parallelism),
-                unavailable=dict(getattr(clients, "unavailable", None) or {}),
+                unavailable=dict(clients.unavailable),
             )
-            share_reads(ctx)  # one read of each small table per run, until apply starts
+            ctx.reads.share()  # one read of each small table per run, until apply starts
             log.info("run.started", command=opts.command, organization_id=who.organization_id,
                      state=backend.describe(), serial=store.serial)
-            yield Session(desired, clients, store, ctx, services.load_kinds(), backend.name,
+            yield Session(desired, clients, store, ctx, kinds, backend.name,
                           who.organization_id, url)
         finally:
             if lock_id is not None:
@@ -225,3 +224,14 @@ def apply_saved(s: Session, saved: planfile.SavedPlan, *, parallelism: int,
     planfile.check_fresh(saved.plan, url=s.url, organization_id=s.organization_id,
                          lineage=s.store.lineage, serial=s.store.serial, config_digest=s.desired.digest)
     return execute(s, saved.plan, parallelism=parallelism, on_progress=on_progress)
+
+
+def check_access(config_path: Path, environ: Mapping[str, str], services: Services | None = None) -> Report:
+    """``auth check``: sign in and probe what the config's kinds say they need, writing nothing."""
+    from sssctl.clients.probe import run_checks
+
+    services = services or default_services()
+    desired = services.load_config(config_path, environ)
+    needs = services.load_kinds().needs(desired)
+    return run_checks(desired, privileges=needs.privileges, need_graph=needs.graph,
+                      need_exchange=needs.exchange, environ=environ)

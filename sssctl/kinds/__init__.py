@@ -1,18 +1,20 @@
 """Registry of resource kinds, in the order their changes must be applied.
 
 The order is the documented safe sequence: the app registration and its consent first,
-then the custom profile that uses it, then mailbox defaults and mailboxes moved onto it,
-the organisation-wide settings, and only at the very end the default profile deactivated.
+then its mailbox scope and the custom profile that uses it, then mailbox defaults and
+mailboxes moved onto it, the organisation-wide settings, and only at the very end the
+default profile deactivated. Adding a kind means adding its module here (see
+:mod:`sssctl.engine.kind`).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from sssctl.kinds.base import Kind
+from sssctl.engine.registry import Registry
 
 KIND_MODULES: tuple[str, ...] = (
-    "app_registration",        # app_registration.<key>
+    "app_registration",        # app_registration.<key>, app_registration.<key>.credential
     "exchange_scope",          # exchange_scope.<key>
     "server_profile_custom",   # server_profile.custom["<name>"]
     "mailbox_defaults",        # mailbox_defaults
@@ -25,10 +27,6 @@ KIND_MODULES: tuple[str, ...] = (
 )
 
 
-def load_kinds(names: tuple[str, ...] = KIND_MODULES) -> list[Kind]:
-    """Import each kind module and return its ``KIND`` object, in apply order."""
-    kinds: list[Kind] = []
-    for name in names:
-        module = importlib.import_module(f"sssctl.kinds.{name}")
-        kinds.append(module.KIND)
-    return kinds
+def load_kinds(names: tuple[str, ...] = KIND_MODULES) -> Registry:
+    """Import each kind module and register its ``KIND`` object, in apply order."""
+    return Registry(tuple(importlib.import_module(f"sssctl.kinds.{name}").KIND for name in names))

@@ -15,7 +15,7 @@ environment in one tenant never share, and never rotate away, each other's secre
 
 Secrets: a secret is created with a lifetime of ``rotate_days + GRACE_DAYS`` and replaced
 once it is ``rotate_days`` old or expires within ``GRACE_DAYS``. Its text exists only in
-memory (``ctx.scratch["secrets"]``) between the two kinds' changes of one apply; state
+memory (a ``NewSecret`` hand-off) between the two kinds' changes of one apply; state
 keeps the keyId, hint and expiry. Credentials sssctl creates carry a display name starting
 with ``sssctl``; only those are ever removed.
 """
@@ -36,14 +36,13 @@ import structlog
 
 from sssctl.clients.errors import GraphError, GraphNotFound
 from sssctl.config.model import AppRegistration, Desired
+from sssctl.engine.kind import Context
 from sssctl.kinds._shared import (
     default_profile_id,
     profiles_named,
     read_organization,
     read_profiles,
 )
-from sssctl.kinds.base import Context
-from sssctl.kinds.reads import shared_read
 
 if TYPE_CHECKING:
     from sssctl.clients.graph import GraphClient
@@ -169,31 +168,33 @@ def read_app(ctx: Context, key: str, *, expected: bool = False) -> dict[str, Any
     if expected:
         return get_or_none(require_graph(ctx), app_path(ctx.desired, key), wait_for_replication=True)
     path = app_path(ctx.desired, key)
-    found = shared_read(ctx, f"app:{key}", lambda: get_or_none(require_graph(ctx), path))
+    found = ctx.reads.get(f"app:{key}", lambda: get_or_none(require_graph(ctx), path))
     return copy.deepcopy(found)
 
 
 def read_resource(ctx: Context, resource_app_id: str) -> dict[str, Any] | None:
     """A resource's service principal with its app roles, read once per run."""
-    cache: dict[str, Any] = ctx.scratch.setdefault("c5_resources", {})
-    if resource_app_id not in cache:
-        cache[resource_app_id] = get_or_none(
-            require_graph(ctx), f"servicePrincipals(appId={odata_string(resource_app_id)})"
-        )
-    found = cache[resource_app_id]
-    return dict(found) if found else None
+    path = f"servicePrincipals(appId={odata_string(resource_app_id)})"
+    return _resource(ctx, path, f"resource:{resource_app_id.lower()}")
 
 
 def read_resource_by_id(ctx: Context, sp_id: str) -> dict[str, Any] | None:
     """A resource service principal by object id (consent points at it that way)."""
-    cache: dict[str, Any] = ctx.scratch.setdefault("c5_resources", {})
-    for found in list(cache.values()):
-        if found and str(found.get("id", "")).lower() == sp_id.lower():
-            return dict(found)
-    found = get_or_none(require_graph(ctx), f"servicePrincipals/{sp_id}")
-    if found is not None:
-        cache[str(found.get("appId", "")).lower()] = found
-    return found
+    return _resource(ctx, f"servicePrincipals/{sp_id}", f"resource-sp:{sp_id.lower()}")
+
+
+def _resource(ctx: Context, path: str, key: str) -> dict[str, Any] | None:
+    """One resource service principal, filed under both its appId and its object id."""
+
+    def load() -> dict[str, Any] | None:
+        found = get_or_none(require_graph(ctx), path)
+        if found is not None:
+            ctx.reads.put(f"resource:{str(found.get('appId', '')).lower()}", found)
+            ctx.reads.put(f"resource-sp:{str(found.get('id', '')).lower()}", found)
+        return found
+
+    found = ctx.reads.get(key, load, lifetime="run")
+    return dict(found) if found else None
 
 
 # --- permissions ----------------------------------------------------------------------------
@@ -541,7 +542,7 @@ def census_profiles(ctx: Context) -> dict[str, dict[str, Any]]:
                                            "why": why}
         return found
 
-    return shared_read(ctx, "census_profiles", load)
+    return ctx.reads.get("census_profiles", load)
 
 
 def _app_behind(ctx: Context, client_id: Any) -> tuple[dict[str, Any] | None, str]:

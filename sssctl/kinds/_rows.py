@@ -18,9 +18,9 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
+from sssctl.engine.kind import Context, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
-from sssctl.kinds.base import Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -70,15 +70,13 @@ def settled_without_rows(
         return [Change(address, Action.UNKNOWN, None, None, observed.errors[address])]
     if not managed:
         if address in observed.recorded:
-            return [Change(address, Action.NOOP, None, None, let_go, detail={"forget": True})]
+            return [Change(address, Action.NOOP, None, None, let_go, forget=True)]
         return []
     if observed.objects.get(address) is None:
         return []
     return None
 
 
-def forgotten(address: str) -> Applied:
-    return Applied(address, managed=None, message="forgotten")
 
 
 @dataclass

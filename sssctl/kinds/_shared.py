@@ -21,8 +21,8 @@ import structlog
 
 from sssctl.catalog import options
 from sssctl.clients.dataverse import BatchOperation, BatchResult
-from sssctl.kinds.base import Context
-from sssctl.kinds.reads import shared_read
+from sssctl.engine.kind import Context, Privilege
+from sssctl.kinds.handoffs import OrganizationVersions
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import WhoAmI
@@ -39,9 +39,14 @@ ORGANIZATION_COLUMNS = (
     "requireapprovalforqueueemail",
 )
 DEFAULT_PROFILE_NAME = "Microsoft Exchange Online"
+
+# Privileges several kinds declare (``auth check`` probes them once).
+READ_ORGANIZATION = Privilege("prvReadOrganization", "read organization settings")
+WRITE_ORGANIZATION = Privilege("prvWriteOrganization", "write organization settings")
+READ_PROFILES = Privilege("prvReadEmailServerProfile", "read email server profiles")
+WRITE_PROFILES = Privilege("prvWriteEmailServerProfile", "change email server profiles")
 PAGE_SIZE = 5000
 
-_read_lock = threading.Lock()
 _write_lock = threading.Lock()
 
 # ACT numbering differs from incoming/outgoing (see sssctl.catalog.options).
@@ -81,7 +86,7 @@ def who_am_i(ctx: Context) -> WhoAmI:
     """The signed-in identity: the engine's own WhoAmI answer when it handed one in."""
     if ctx.whoami is not None:
         return ctx.whoami
-    return shared_read(ctx, "whoami", ctx.dataverse.whoami)
+    return ctx.reads.get("whoami", ctx.dataverse.whoami)
 
 
 # --- organization -------------------------------------------------------------------------
@@ -90,32 +95,24 @@ def who_am_i(ctx: Context) -> WhoAmI:
 def read_organization(ctx: Context) -> dict[str, Any]:
     """The organization row, read once per run and shared by every kind that needs it.
 
-    Reads may run in parallel threads, so the first caller reads under a lock and the
-    others wait for and reuse its answer (or its error).
+    Reads may run in parallel threads, so the first caller reads and the others wait for
+    and reuse its answer (or its error). It lives for the run, apply included, and
+    :func:`write_organization` drops it after each of our writes.
     """
-    with _read_lock:
-        cached = ctx.scratch.get("organization")
-        if isinstance(cached, dict):
-            return cached
-        if isinstance(cached, Exception):
-            raise cached
-        try:
-            rows = list(ctx.dataverse.query("organizations", select=list(ORGANIZATION_COLUMNS), top=1))
-        except Exception as exc:
-            ctx.scratch["organization"] = exc
-            raise
+
+    def load() -> dict[str, Any]:
+        rows = list(ctx.dataverse.query("organizations", select=list(ORGANIZATION_COLUMNS), top=1))
         if not rows:
-            error = LookupError("the environment returned no organization row")
-            ctx.scratch["organization"] = error
-            raise error
-        ctx.scratch["organization"] = rows[0]
-        return rows[0]
+            raise LookupError("the environment returned no organization row")
+        return dict(rows[0])
+
+    return ctx.reads.get("organization", load, lifetime="run")
 
 
 def write_organization(ctx: Context, organization_id: str, body: Mapping[str, Any], etag: str | None) -> None:
     """PATCH the organization with If-Match, following the ETags our own writes produced."""
     with _write_lock:
-        chain: dict[str, str] = ctx.scratch.setdefault("organization_etags", {})
+        chain = ctx.handoffs.setdefault("organization", OrganizationVersions()).produced_from
         current = etag
         while current is not None and current in chain:
             current = chain[current]
@@ -127,7 +124,7 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
         new_etag = etag_of(fresh)
         if current is not None and new_etag is not None:
             chain[current] = new_etag
-        ctx.scratch.pop("organization", None)
+        ctx.reads.forget("organization")
 
 
 # --- server profiles ----------------------------------------------------------------------
@@ -147,7 +144,7 @@ def read_profiles(ctx: Context) -> list[dict[str, Any]]:
     def load() -> list[dict[str, Any]]:
         return list(ctx.dataverse.query("emailserverprofiles", select=columns))
 
-    return shared_read(ctx, "emailserverprofiles", load)
+    return ctx.reads.get("emailserverprofiles", load)
 
 
 def profile_by_id(ctx: Context, profile_id: str) -> dict[str, Any] | None:

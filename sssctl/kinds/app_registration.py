@@ -9,7 +9,7 @@ Two addresses per app, checkpointed separately so a crash never loses track of a
   lists are revoked).
 * ``app_registration.<key>.credential``: the client secret. Its change creates a new
   secret (``addPassword``) when :func:`~sssctl.kinds._control5.decide_secret` says so,
-  hands the text to the server profile through ``ctx.scratch`` and records the new keyId in
+  hands the text to the server profile through a ``NewSecret`` hand-off and records the new keyId in
   state *before* the profile is touched; or it removes leftover sssctl secrets nobody
   uses. The old secret the profile held is removed by the profile's change once the
   profile holds the new one.
@@ -24,9 +24,10 @@ import structlog
 
 from sssctl.clients.errors import ClientError, GraphConflict, GraphError, GraphNotFound
 from sssctl.config.model import AppRegistration, Desired
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds.handoffs import AppIds, NewSecret
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -115,8 +116,12 @@ def _census(ctx: Context) -> Observed:
     return Observed(objects=objects, errors=errors)
 
 
-class AppRegistrationKind:
-    name = NAME
+class AppRegistrationKind(KindDefaults):
+    spec = KindSpec(
+        name=NAME,
+        prefix="app_registration",
+        services=frozenset({"graph"}),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         out: list[str] = []
@@ -290,7 +295,7 @@ class AppRegistrationKind:
 
 def _forget(address: str, reason: str, detail: Mapping[str, Any]) -> Change:
     """Nothing left to write: the engine just drops the address from state."""
-    return Change(address, Action.NOOP, None, None, reason, detail={**detail, "forget": True})
+    return Change(address, Action.NOOP, None, None, reason, detail=detail, forget=True)
 
 
 # --- helpers: values ------------------------------------------------------------------------------
@@ -437,7 +442,7 @@ def _apply_app(ctx: Context, change: Change) -> Applied:
     sp_id, created = _service_principal(ctx, str(app["appId"]))
     writes += created
     writes += _consent(ctx, sp_id, change.detail.get("wanted", []), new_sp=bool(created))
-    ctx.scratch.setdefault("apps", {})[key] = {"app_id": str(app["appId"]), "object_id": str(app["id"])}
+    ctx.handoffs.put(key, AppIds(app_id=str(app["appId"]), object_id=str(app["id"])))
     log.info("app_registration.applied", address=change.address, writes=writes)
     return Applied(
         change.address,
@@ -504,7 +509,7 @@ def _apply_credential(ctx: Context, change: Change) -> Applied:
 
 
 def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> dict[str, Any]:
-    """addPassword; the text goes to scratch only, registered for redaction at once."""
+    """addPassword; the text goes to a hand-off in memory only, registered for redaction at once."""
     at = c5.now(ctx)
     body = {
         "passwordCredential": {
@@ -517,7 +522,7 @@ def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> d
     register_secret(text)
     if not text:
         raise RuntimeError(f"Graph returned no secret text for app registration {key!r}")
-    ctx.scratch.setdefault("secrets", {})[key] = {"text": text, **c5.fingerprint(created)}
+    ctx.handoffs.put(key, NewSecret(text=text, fingerprint=c5.fingerprint(created)))
     log.info("credential.created", app=key, secret_key_id=created.get("keyId"))
     return created
 

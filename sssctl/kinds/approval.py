@@ -12,9 +12,16 @@ from typing import Any
 import structlog
 
 from sssctl.config.model import Approval, Desired
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds._shared import as_bool, etag_of, read_organization, write_organization
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds._shared import (
+    READ_ORGANIZATION,
+    WRITE_ORGANIZATION,
+    as_bool,
+    etag_of,
+    read_organization,
+    write_organization,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +42,12 @@ def managed_fields(approval: Approval | None) -> dict[str, bool]:
     return {field: value for field, value in values.items() if value is not None}
 
 
-class ApprovalKind:
-    name = "approval"
+class ApprovalKind(KindDefaults):
+    spec = KindSpec(
+        name="approval",
+        prefix=ADDRESS,
+        privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [ADDRESS] if managed_fields(desired.approval) else []
@@ -86,7 +97,7 @@ class ApprovalKind:
                     before,
                     original,
                     "no longer managed; already original",
-                    detail={"forget": True},
+                    forget=True,
                 )
             ]
         return [
@@ -97,18 +108,17 @@ class ApprovalKind:
                 original,
                 "no longer managed: restore the original values",
                 etag,
-                {**detail, "restore": True},
+                detail,
+                restore=True,
             )
         ]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return Applied(ADDRESS, managed=None, message="forgotten")
         after = dict(change.after or {})
         body = {COLUMNS[field]: bool(value) for field, value in after.items()}
         write_organization(ctx, str(change.detail["organization_id"]), body, change.etag)
         log.info("approval.written", fields=sorted(after))
-        managed = None if change.detail.get("restore") else after
+        managed = None if change.restore else after
         return Applied(ADDRESS, managed=managed, writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:

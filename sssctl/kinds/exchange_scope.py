@@ -21,9 +21,10 @@ import structlog
 
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
+from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds.base import NOTE, Applied, Context, Observed
+from sssctl.kinds.handoffs import AppIds
 
 log = structlog.get_logger(__name__)
 
@@ -144,8 +145,13 @@ def _census(ctx: Context) -> Observed:
     return Observed(objects=objects, errors=errors)
 
 
-class ExchangeScopeKind:
-    name = NAME
+class ExchangeScopeKind(KindDefaults):
+    spec = KindSpec(
+        name=NAME,
+        prefix="exchange_scope",
+        after=("app_registration",),
+        services=frozenset({"graph", "exchange"}),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [c5.scope_address(k) for k, a in sorted(desired.app_registrations.items()) if a.mailbox_scope]
@@ -207,7 +213,7 @@ class ExchangeScopeKind:
                         before,
                         before,
                         "no policy left to remove",
-                        detail={**detail, "forget": True},
+                        detail=detail, forget=True,
                     )
                 return Change(
                     address,
@@ -305,9 +311,9 @@ def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str]) -> 
 
 def _app_id(ctx: Context, key: str, planned: str | None) -> str:
     """The app's id now; on destroy the app may already be gone, so the planned id serves."""
-    known = (ctx.scratch.get("apps") or {}).get(key)
+    known = ctx.handoffs.get(AppIds, key)
     if known:
-        return str(known["app_id"]).lower()
+        return known.app_id.lower()
     app = c5.read_app(ctx, key)
     if app is None and planned:
         return planned.lower()

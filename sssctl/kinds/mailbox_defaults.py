@@ -15,11 +15,15 @@ from typing import Any
 import structlog
 
 from sssctl.config.model import Desired, MailboxDefaults
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import (
     ACT,
     INCOMING_EMAIL,
     OUTGOING_EMAIL,
+    READ_ORGANIZATION,
+    READ_PROFILES,
+    WRITE_ORGANIZATION,
     default_profile_id,
     etag_of,
     label_of,
@@ -30,7 +34,6 @@ from sssctl.kinds._shared import (
     write_organization,
 )
 from sssctl.kinds._xml import XmlValueError, parse_elements, replace_elements
-from sssctl.kinds.base import Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -94,8 +97,13 @@ def same(field: str, left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
-class MailboxDefaultsKind:
-    name = "mailbox_defaults"
+class MailboxDefaultsKind(KindDefaults):
+    spec = KindSpec(
+        name="mailbox_defaults",
+        prefix=ADDRESS,
+        after=("server_profile_custom",),
+        privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION, READ_PROFILES),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [ADDRESS] if managed_fields(desired.mailbox_defaults) else []
@@ -137,7 +145,7 @@ class MailboxDefaultsKind:
             reason = "no longer managed; already original" if restore else "already set"
             return [
                 Change(
-                    ADDRESS, Action.NOOP, before, wanted, reason, detail={"forget": True} if restore else {}
+                    ADDRESS, Action.NOOP, before, wanted, reason, forget=restore
                 )
             ]
         return [self._update(observed, before, wanted, differing, restore)]
@@ -157,7 +165,6 @@ class MailboxDefaultsKind:
         }
         detail: dict[str, Any] = {
             "organization_id": observed.extra.get("organization_id"),
-            "restore": restore,
         }
         if elements:
             detail["defaultemailsettings"] = replace_elements(observed.extra.get("xml"), elements)
@@ -166,11 +173,10 @@ class MailboxDefaultsKind:
         reason = (
             "no longer managed: restore the original defaults" if restore else "org mailbox defaults differ"
         )
-        return Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail)
+        return Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail,
+                      restore=restore)
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return Applied(ADDRESS, managed=None, message="forgotten")
         body: dict[str, Any] = {}
         if "defaultemailsettings" in change.detail:
             body["defaultemailsettings"] = change.detail["defaultemailsettings"]
@@ -179,7 +185,7 @@ class MailboxDefaultsKind:
             body["defaultemailserverprofileid@odata.bind"] = f"/emailserverprofiles({profile_id})"
         write_organization(ctx, str(change.detail["organization_id"]), body, change.etag)
         log.info("mailbox_defaults.written", fields=sorted(body))
-        managed = None if change.detail.get("restore") else dict(change.after or {})
+        managed = None if change.restore else dict(change.after or {})
         return Applied(ADDRESS, managed=managed, writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:

@@ -23,11 +23,11 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired, MailboxPolicy
+from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     digest,
-    forgotten,
     read_aggregate,
     reading,
     settled_without_rows,
@@ -42,9 +42,7 @@ from sssctl.kinds._shared import (
     profile_id_now,
     read_profiles,
 )
-from sssctl.kinds.base import NOTE, Applied, Context, Observed
 from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_profile
-from sssctl.kinds.reads import shared_read
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +59,11 @@ COLUMNS = (
 )
 # Row layout inside Change.detail["rows"] (compact: 50k rows travel in saved plans).
 ROW_ID, ROW_ETAG, ROW_KIND, ROW_ADDRESS, ROW_PROFILE = range(5)
+
+
+def reverts(desired: Desired) -> bool:
+    """Whether the policy writes mailboxes (``report`` only reads them)."""
+    return desired.mailboxes is not None and desired.mailboxes.enforce == "defaults"
 
 
 def enforced(desired: Desired) -> bool:
@@ -154,8 +157,7 @@ def synchronizes(row: Mapping[str, Any], is_user: bool) -> bool:
 
 def queue_ids(ctx: Context) -> frozenset[str]:
     """Ids of every queue (a small table), read once per run for every kind that asks."""
-    return shared_read(
-        ctx,
+    return ctx.reads.get(
         "queues",
         lambda: frozenset(
             str(q["queueid"]).lower()
@@ -233,7 +235,7 @@ def shared_scan(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
         target = target_defaults(ctx)
         return target, scan(ctx, policy, target)
 
-    return shared_read(ctx, "mailbox_scan", load)
+    return ctx.reads.get("mailbox_scan", load)
 
 
 def synchronizing_on(ctx: Context, profile_id: str) -> int | None:
@@ -274,8 +276,14 @@ def census(ctx: Context) -> dict[str, bool]:
     return {"users": users, "queues": bool(queues)}
 
 
-class MailboxesKind:
-    name = "mailboxes"
+class MailboxesKind(KindDefaults):
+    spec = KindSpec(
+        name="mailboxes",
+        prefix=ADDRESS,
+        after=("mailbox_defaults",),
+        privileges=(Privilege("prvReadMailbox", "read mailboxes"),
+                    Privilege("prvWriteMailbox", "update mailboxes", only_if=reverts)),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [ADDRESS] if enforced(desired) else []
@@ -309,7 +317,8 @@ class MailboxesKind:
                     before,
                     None,
                     f"report only: {before['drifted']} mailboxes differ from the defaults (not changed)",
-                    detail={"report": True, **before},
+                    report_only=True,
+                    sample=tuple(before["sample"]),
                 )
             ]
         detail = {
@@ -325,8 +334,6 @@ class MailboxesKind:
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return forgotten(ADDRESS)
         rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
         profile_name = change.detail.get("profile_name")
         profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None

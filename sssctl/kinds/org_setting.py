@@ -19,10 +19,17 @@ import structlog
 
 from sssctl.catalog.orgdborgsettings import lookup
 from sssctl.config.model import Desired
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds._shared import as_bool, etag_of, read_organization, write_organization
+from sssctl.kinds._shared import (
+    READ_ORGANIZATION,
+    WRITE_ORGANIZATION,
+    as_bool,
+    etag_of,
+    read_organization,
+    write_organization,
+)
 from sssctl.kinds._xml import XmlValueError, orgsettings_patch, parse_elements
-from sssctl.kinds.base import Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -84,8 +91,12 @@ def is_default_mark(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(DEFAULT_MARK)
 
 
-class OrgSettingKind:
-    name = "org_setting"
+class OrgSettingKind(KindDefaults):
+    spec = KindSpec(
+        name="org_setting",
+        prefix="org_setting",
+        privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [PREFIX + name for name in desired.org_settings]
@@ -167,7 +178,7 @@ class OrgSettingKind:
                 before,
                 before,
                 "no longer managed; it was unset and has no catalogue default to write back, so it stays",
-                detail={"forget": True},
+                forget=True,
             )
         if current == target:
             return Change(
@@ -176,13 +187,12 @@ class OrgSettingKind:
                 before,
                 after,
                 "no longer managed; already at its original value",
-                detail={"forget": True},
+                forget=True,
             )
         detail = {
             "name": spec.name,
             "text": target_text,
             "organization_id": observed.extra.get("organization_id"),
-            "restore": True,
         }
         return Change(
             address,
@@ -192,11 +202,10 @@ class OrgSettingKind:
             "no longer managed: restore the original value",
             observed.etags.get(address),
             detail,
+            restore=True,
         )
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return Applied(change.address, managed=None, message="forgotten")
         name = str(change.detail["name"])
         text = str(change.detail["text"])
         write_organization(
@@ -206,7 +215,7 @@ class OrgSettingKind:
             change.etag,
         )
         log.info("org_setting.written", address=change.address)
-        if change.detail.get("restore"):
+        if change.restore:
             return Applied(change.address, managed=None, writes=1, message="restored")
         return Applied(change.address, managed=dict(change.after or {}), writes=1, message="updated")
 

@@ -24,9 +24,9 @@ import structlog
 
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import PAGE_SIZE, odata_string, who_am_i
-from sssctl.kinds.base import Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -178,8 +178,13 @@ def caller_roles(ctx: Context) -> list[str] | None:
         return None
 
 
-class PrivilegeKind:
-    name = "privilege"
+class PrivilegeKind(KindDefaults):
+    spec = KindSpec(
+        name="privilege",
+        prefix="privilege",
+        privileges=(Privilege("prvReadRole", "read security roles"),
+                    Privilege("prvWriteRole", "change security roles")),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [PREFIX + name for name in desired.privileges]
@@ -286,7 +291,7 @@ class PrivilegeKind:
                 before,
                 after,
                 "no longer managed; nothing to give back",
-                detail={"forget": True},
+                forget=True,
             )
         detail = {
             "privilege_id": live["privilege_id"],
@@ -297,8 +302,6 @@ class PrivilegeKind:
         return Change(address, Action.UPDATE, before, after, reason, None, detail)
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return Applied(change.address, managed=None, message="forgotten")
         privilege_id = str(change.detail["privilege_id"])
         writes = 0
         for role in change.detail.get("remove", []):

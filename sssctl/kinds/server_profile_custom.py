@@ -6,7 +6,7 @@ recorded (the keyId it last gave the profile), from Graph (that keyId still exis
 not due for rotation) and from ``isoauthclientsecretset``; the rule lives in
 :func:`sssctl.kinds._control5.decide_secret` and is shared with ``app_registration``.
 When a new secret is needed, the app registration's credential change (applied just
-before, same run) leaves its text in ``ctx.scratch["secrets"]``; this kind writes it into
+before, same run) leaves its text in a ``NewSecret`` hand-off; this kind writes it into
 the profile, checks the profile reports it set, and only then removes the secrets the
 profile held before (once every profile using that app holds the new one).
 
@@ -23,11 +23,11 @@ import structlog
 
 from sssctl.clients.errors import ClientError, NotFound
 from sssctl.config.model import CustomProfile, Desired
+from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds._shared import read_organization
-from sssctl.kinds.base import NOTE, Applied, Context, Observed
-from sssctl.kinds.reads import forget_reads
+from sssctl.kinds._shared import READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES, read_organization
+from sssctl.kinds.handoffs import AppIds, NewSecret, SecretHolders
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -100,8 +100,15 @@ def _secret_view(ctx: Context, key: str) -> tuple[str | None, c5.SecretDecision]
     return (str(app["appId"]).lower() if app else None), decision
 
 
-class ServerProfileCustomKind:
-    name = NAME
+class ServerProfileCustomKind(KindDefaults):
+    spec = KindSpec(
+        name=NAME,
+        prefix=PREFIX,
+        after=("app_registration", "exchange_scope"),
+        services=frozenset({"dataverse", "graph"}),
+        privileges=(READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES,
+                    Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [c5.profile_address(n) for n in sorted(desired.custom_profiles)]
@@ -182,7 +189,7 @@ class ServerProfileCustomKind:
     def apply(self, ctx: Context, change: Change) -> Applied:
         if change.action is Action.DELETE:
             return _delete(ctx, change)
-        if change.detail.get("restore"):
+        if change.restore:
             return _restore_apply(ctx, change)
         return _write(ctx, change)
 
@@ -334,27 +341,27 @@ def _missing_profile(
 
 
 def _app_id_now(ctx: Context, key: str) -> str:
-    known = (ctx.scratch.get("apps") or {}).get(key)
+    known = ctx.handoffs.get(AppIds, key)
     if known:
-        return str(known["app_id"]).lower()
+        return known.app_id.lower()
     app = c5.read_app(ctx, key)
     if app is None:
         raise LookupError(f"app registration {key!r} does not exist; apply its change first")
     return str(app["appId"]).lower()
 
 
-def _secret_now(ctx: Context, key: str) -> Mapping[str, Any]:
-    secret: Mapping[str, Any] | None = (ctx.scratch.get("secrets") or {}).get(key)
-    if not secret:
+def _secret_now(ctx: Context, key: str) -> NewSecret:
+    secret = ctx.handoffs.get(NewSecret, key)
+    if secret is None:
         raise LookupError(
             f"the new client secret of app_registration.{key} was not created in this run "
             f"(its credential change failed or was not targeted); run apply again without --target"
         )
-    register_secret(str(secret["text"]))
+    register_secret(secret.text)
     return secret
 
 
-def _body(ctx: Context, change: Change, with_secret: Mapping[str, Any] | None) -> dict[str, Any]:
+def _body(ctx: Context, change: Change, with_secret: NewSecret | None) -> dict[str, Any]:
     detail = change.detail
     body: dict[str, Any] = dict(EXCHANGE_ONLINE_COLUMNS)
     body.update(
@@ -365,7 +372,7 @@ def _body(ctx: Context, change: Change, with_secret: Mapping[str, Any] | None) -
         # A new record starts active; state columns belong to updates (SetState via PATCH).
         body.update(statecode=0, statuscode=1)
     if with_secret is not None:
-        body["oauthclientsecret"] = with_secret["text"]
+        body["oauthclientsecret"] = with_secret.text
     return body
 
 
@@ -379,18 +386,18 @@ def _write(ctx: Context, change: Change) -> Applied:
     else:
         profile_id = str(detail["profile_id"])
         ctx.dataverse.update("emailserverprofiles", profile_id, body, if_match=change.etag)
-    forget_reads(ctx, "emailserverprofiles")  # the shared profile list is stale now
+    ctx.reads.forget("emailserverprofiles")  # the shared profile list is stale now
     writes = 1
     fingerprints = dict((ctx.state.get(change.address) or {}).get("fingerprints") or {})
     fingerprints.update(app_key=key, profile_id=profile_id)
     if secret is not None:
         _verify_secret_set(ctx, profile_id, str(detail["name"]))
         fingerprints.update(
-            secret_key_id=str(secret["key_id"]),
-            secret_hint=str(secret["hint"]),
-            secret_expires=str(secret["expires"]),
+            secret_key_id=secret.fingerprint["key_id"],
+            secret_hint=secret.fingerprint["hint"],
+            secret_expires=secret.fingerprint["expires"],
         )
-        writes += _retire_old_secrets(ctx, change, str(secret["key_id"]))
+        writes += _retire_old_secrets(ctx, change, secret.fingerprint["key_id"])
     managed = {k: v for k, v in (change.after or {}).items() if k != "secret"}
     managed["client_id"] = body["oauthclientid"]
     log.info("server_profile.written", address=change.address, writes=writes)
@@ -415,7 +422,7 @@ def _verify_secret_set(ctx: Context, profile_id: str, name: str) -> None:
 def _retire_old_secrets(ctx: Context, change: Change, new_key_id: str) -> int:
     """Once every profile sharing the app holds the new secret, remove the other sssctl ones."""
     key = str(change.detail["app_key"])
-    holders: dict[str, str] = ctx.scratch.setdefault("profile_keys", {}).setdefault(key, {})
+    holders = ctx.handoffs.setdefault(key, SecretHolders()).key_id_by_profile
     holders[str(change.detail["name"])] = new_key_id
     if any(holders.get(n) != new_key_id for n in change.detail.get("sharing", [])):
         return 0
@@ -455,7 +462,7 @@ def _restore(
             before,
             "not managed",
             etag=etag,
-            detail={**detail, "forget": recorded is not None},
+            detail=detail, forget=recorded is not None,
         )
     original = recorded.get("original")
     if original is None:
@@ -476,7 +483,7 @@ def _restore(
         after,
         "restore the values found before sssctl managed it (the secret cannot be restored)",
         etag=etag,
-        detail={**detail, "restore": True},
+        detail=detail, restore=True,
     )
 
 
@@ -499,7 +506,7 @@ def _delete(ctx: Context, change: Change) -> Applied:
         ctx.dataverse.delete("emailserverprofiles", str(change.detail["profile_id"]), if_match=change.etag)
     except NotFound:
         return Applied(change.address, managed=None, message="already gone")
-    forget_reads(ctx, "emailserverprofiles")
+    ctx.reads.forget("emailserverprofiles")
     return Applied(change.address, managed=None, writes=1, message="profile deleted")
 
 

@@ -18,18 +18,20 @@ from typing import Any
 import structlog
 
 from sssctl.config.model import Desired
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import (
     ACT,
     INCOMING_EMAIL,
     OUTGOING_EMAIL,
     PAGE_SIZE,
+    READ_PROFILES,
+    WRITE_PROFILES,
     default_profile_id,
     etag_of,
     profile_by_id,
     read_organization,
 )
-from sssctl.kinds.base import Applied, Context, Observed
 from sssctl.kinds.mailbox_defaults import live_defaults
 from sssctl.kinds.mailboxes import queue_ids, synchronizes, synchronizing_on
 
@@ -74,8 +76,13 @@ def stops_sync(methods: Mapping[str, Any]) -> bool:
     )
 
 
-class DefaultProfileKind:
-    name = "server_profile_default"
+class DefaultProfileKind(KindDefaults):
+    spec = KindSpec(
+        name="server_profile_default",
+        prefix=ADDRESS,
+        after=("mailbox_defaults", "mailboxes"),
+        privileges=(READ_PROFILES, WRITE_PROFILES),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [ADDRESS] if desired.default_profile is not None else []
@@ -126,7 +133,7 @@ class DefaultProfileKind:
             original = observed.recorded[ADDRESS].get("original") or {}
             if original.get("active") is None:
                 return [
-                    Change(ADDRESS, Action.NOOP, None, None, "no longer managed", detail={"forget": True})
+                    Change(ADDRESS, Action.NOOP, None, None, "no longer managed", forget=True)
                 ]
             wanted, restore = bool(original["active"]), True
         else:
@@ -134,7 +141,7 @@ class DefaultProfileKind:
         if live is None:
             reason = "the built-in Microsoft Exchange Online profile does not exist in this environment"
             if restore:
-                return [Change(ADDRESS, Action.NOOP, None, None, reason, detail={"forget": True})]
+                return [Change(ADDRESS, Action.NOOP, None, None, reason, forget=True)]
             return [Change(ADDRESS, Action.UNKNOWN, None, {"active": wanted}, reason)]
         before = {"name": live["name"], "active": live["active"]}
         after = {"name": live["name"], "active": wanted}
@@ -142,24 +149,23 @@ class DefaultProfileKind:
             reason = "no longer managed; already original" if restore else "already in that state"
             return [
                 Change(
-                    ADDRESS, Action.NOOP, before, after, reason, detail={"forget": True} if restore else {}
+                    ADDRESS, Action.NOOP, before, after, reason, forget=restore
                 )
             ]
         reason = "activate" if wanted else "deactivate"
         if restore:
             reason = f"no longer managed: {reason} (its original state)"
-        detail = {"id": live["id"], "restore": restore}
-        return [Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail)]
+        detail = {"id": live["id"]}
+        return [Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail,
+                       restore=restore)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return Applied(ADDRESS, managed=None, message="forgotten")
         active = bool((change.after or {})["active"])
         body = {"statecode": 0, "statuscode": 1} if active else {"statecode": 1, "statuscode": 2}
         profile_id = str(change.detail["id"])
         ctx.dataverse.update("emailserverprofiles", profile_id, body, if_match=change.etag)
         log.info("server_profile_default.written", active=active)
-        if change.detail.get("restore"):
+        if change.restore:
             return Applied(ADDRESS, managed=None, writes=1, message="restored")
         managed = {"id": profile_id, "name": (change.after or {}).get("name"), "active": active}
         return Applied(ADDRESS, managed=managed, writes=1, message="activated" if active else "deactivated")

@@ -16,11 +16,11 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
+from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     digest,
-    forgotten,
     read_aggregate,
     reading,
     settled_without_rows,
@@ -32,7 +32,6 @@ from sssctl.kinds._shared import (
     batch_operation,
     label_of,
 )
-from sssctl.kinds.base import NOTE, Applied, Context, Observed
 
 log = structlog.get_logger(__name__)
 
@@ -105,8 +104,13 @@ def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
     return {"user_settings": section}
 
 
-class UserSettingsKind:
-    name = "user_settings"
+class UserSettingsKind(KindDefaults):
+    spec = KindSpec(
+        name="user_settings",
+        prefix=ADDRESS,
+        privileges=(Privilege("prvReadUserSettings", "read user settings"),
+                    Privilege("prvWriteUserSettings", "update user settings")),
+    )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [ADDRESS] if is_managed(desired) else []
@@ -144,8 +148,6 @@ class UserSettingsKind:
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        if change.detail.get("forget"):
-            return forgotten(ADDRESS)
         rows = [list(r) for r in change.detail["rows"]]
         value = int(change.detail["value"])
 

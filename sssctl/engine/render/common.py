@@ -14,7 +14,7 @@ NO_DRIFT = "No drift. Live values match what sssctl last applied."
 
 def is_informational(change: Change) -> bool:
     """A no-op that still has something to say: a policy in ``report`` mode or being forgotten."""
-    return change.action is Action.NOOP and bool(change.detail.get("report") or change.detail.get("forget"))
+    return change.action is Action.NOOP and (change.report_only or change.forget)
 
 
 def visible(plan: Plan) -> list[Change]:
@@ -90,7 +90,4 @@ def sides(change: Change, name: str) -> tuple[bool, bool]:
 
 
 def sample_of(change: Change) -> list[str]:
-    sample = change.detail.get("sample")
-    if isinstance(sample, list | tuple):
-        return [str(s) for s in sample]
-    return []
+    return [str(s) for s in change.sample]

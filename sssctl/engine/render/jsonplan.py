@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from sssctl import __version__
-from sssctl.engine.addresses import kind_of
 from sssctl.engine.plan import Plan
 from sssctl.engine.render.common import counts, to_plain
 
@@ -31,7 +30,7 @@ def to_document(plan: Plan, *, environment_name: str) -> dict[str, Any]:
         "resource_changes": [
             {
                 "address": c.address,
-                "kind": kind_of(c.address),
+                "kind": c.kind,
                 "change": {
                     "actions": [c.action.word], "before": to_plain(c.before), "after": to_plain(c.after),
                 },

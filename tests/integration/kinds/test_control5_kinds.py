@@ -14,9 +14,11 @@ from sssctl.config.loader import load
 from sssctl.config.model import Desired
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
+from sssctl.engine.applier import Outcome
+from sssctl.engine.kind import Context, Kind, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import load_kinds
-from sssctl.kinds.base import Applied, Context, Kind, Observed
+from tests.support.applying import apply_changes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -52,7 +54,7 @@ class Run:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.desired, self.state = desired, state
-        self.kinds: list[Kind] = load_kinds(NAMES)
+        self.kinds: list[Kind] = list(load_kinds(NAMES))
         self.ctx = Context(
             desired=desired,
             dataverse=clients.dataverse,
@@ -70,26 +72,10 @@ class Run:
         changes = self.plan()
         return [r for k in self.kinds for r in k.guard(self.ctx, changes, self.observed)]
 
-    def apply(self) -> list[Applied]:
-        done = []
-        by_name = {k.name: k for k in self.kinds}
-        for change in self.plan():
-            if change.action not in (Action.CREATE, Action.UPDATE, Action.DELETE):
-                continue
-            name = change.address.split(".")[0].replace("server_profile", "server_profile_custom")
-            applied = by_name[name].apply(self.ctx, change)
-            done.append(applied)
-            if applied.managed is None:
-                self.state.pop(change.address, None)
-                continue
-            old = self.state.get(change.address)
-            self.state[change.address] = {
-                "kind": name,
-                "managed": dict(applied.managed),
-                "fingerprints": dict(applied.fingerprints),
-                "original": old["original"] if old else (dict(change.before) if change.before else None),
-            }
-        return done
+    def apply(self) -> list[Outcome]:
+        """Apply the plan through the real applier; the changes it applied."""
+        outcomes = apply_changes(self.kinds, self.ctx, self.plan(), self.state)
+        return [o for o in outcomes if o.status == "applied"]
 
 
 @pytest.fixture

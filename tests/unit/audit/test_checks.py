@@ -62,8 +62,8 @@ def test_baseline_keeps_user_values_only_when_asked() -> None:
 
 
 def test_mailboxes_on_the_first_party_profile_are_a_high_finding() -> None:
+    from sssctl.engine.kind import Observed
     from sssctl.engine.planner import Reading
-    from sssctl.kinds.base import Observed
 
     reading = Reading(observed={"server_profile_default": Observed(objects={},
                                                                    extra={"mailboxes_on_profile": 30})})

@@ -23,9 +23,11 @@ except ModuleNotFoundError:  # Python 3.10
 
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Approval, Desired, Environment
+from sssctl.engine.kind import Applied, Context, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.engine.registry import Registry
 from sssctl.engine.runner import Services
-from sssctl.kinds.base import Applied, Context, Observed
+from sssctl.kinds import load_kinds
 
 ORG_ID = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"
 URL = "https://contoso.crm.dynamics.com"
@@ -58,7 +60,15 @@ class FakeKind:
     applied: list[str] = field(default_factory=list)
     read_barrier: threading.Barrier | None = None
     apply_concurrently: bool = False
+    after: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def spec(self) -> KindSpec:
+        """The real kind's address prefix, with the dependencies this test declares."""
+        real = {k.spec.name: k.spec for k in load_kinds()}[self.name]
+        return KindSpec(name=self.name, prefix=real.prefix, after=self.after,
+                        concurrent=self.apply_concurrently)
 
     def addresses(self, desired: Desired) -> list[str]:
         return sorted(self.wanted(desired))
@@ -172,6 +182,7 @@ class FakeClients:
     graph: Any = None
     exchange: Any = None
     stats: FakeStats = field(default_factory=FakeStats)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,7 +201,7 @@ class World:
             yield FakeClients(dataverse=self.dataverse)
 
         return Services(load_config=desired_from, open_clients=open_clients,
-                        load_kinds=lambda: list(self.kinds))
+                        load_kinds=lambda: Registry(tuple(self.kinds)))  # type: ignore[arg-type]
 
 
 def standard_world() -> World:

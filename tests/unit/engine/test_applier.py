@@ -11,8 +11,8 @@ import pytest
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Desired, Environment
 from sssctl.engine.applier import Applier
+from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds.base import Context
 from sssctl.state.backend import LocalBackend
 from sssctl.state.store import StateStore
 from tests.unit.engine.fakes import ORG_ID as ORG
@@ -63,9 +63,10 @@ def test_a_changed_object_is_refused_and_independent_changes_still_apply(tmp_pat
 def test_kinds_after_a_failed_kind_in_the_safe_sequence_are_skipped(tmp_path: Path) -> None:
     custom = FakeKind("server_profile_custom", lambda d: {},
                       apply_errors={'server_profile.custom["X"]': RuntimeError("boom")})
-    default = FakeKind("server_profile_default", lambda d: {})
+    defaults = FakeKind("mailbox_defaults", lambda d: {}, after=("server_profile_custom",))
+    default = FakeKind("server_profile_default", lambda d: {}, after=("mailbox_defaults",))
     org = FakeKind("org_setting", org_settings_wanted)
-    applier, _ = setup(tmp_path, [custom, default, org])
+    applier, _ = setup(tmp_path, [custom, defaults, org, default])
     report = applier.run([
         Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
         Change("mailbox_defaults", Action.UPDATE, {"p": "d"}, {"p": "X"}, "r"),
@@ -85,7 +86,7 @@ def test_forget_noops_drop_the_address_without_calling_the_kind(tmp_path: Path) 
     applier, backend = setup(tmp_path, [kind])
     applier.store.record("mailboxes", kind="mailboxes", managed={"n": 1}, fingerprints={}, before={"n": 0})
     report = applier.run([Change("mailboxes", Action.NOOP, None, None, "no longer managed",
-                                 detail={"forget": True})])
+                                 forget=True)])
     assert [o.status for o in report.outcomes] == ["forgotten"] and not kind.applied
     assert backend.read().resources == {}  # type: ignore[union-attr]
 
@@ -117,11 +118,11 @@ def test_ctrl_c_stops_scheduling_and_keeps_what_completed(tmp_path: Path) -> Non
 
 
 def test_tearing_down_skips_what_a_failed_dependent_still_needs(tmp_path: Path) -> None:
-    defaults = FakeKind("mailbox_defaults", lambda d: {},
+    defaults = FakeKind("mailbox_defaults", lambda d: {}, after=("server_profile_custom",),
                         apply_errors={"mailbox_defaults": RuntimeError("412")})
-    custom = FakeKind("server_profile_custom", lambda d: {})
+    custom = FakeKind("server_profile_custom", lambda d: {}, after=("app_registration",))
     apps = FakeKind("app_registration", lambda d: {})
-    applier, _ = setup(tmp_path, [defaults, custom, apps])
+    applier, _ = setup(tmp_path, [apps, custom, defaults])
     applier.reverse = True
     report = applier.run([
         Change("mailbox_defaults", Action.UPDATE, {"p": "X"}, {"p": "default"}, "restore"),

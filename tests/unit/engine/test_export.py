@@ -10,8 +10,8 @@ import pytest
 
 from sssctl.config.model import Desired, Environment
 from sssctl.engine.export import export, reconcile, render
+from sssctl.engine.kind import NOTE, Observed
 from sssctl.engine.planner import Reading
-from sssctl.kinds.base import NOTE, Observed
 from sssctl.kinds.mailbox_defaults import KIND as MAILBOX_DEFAULTS
 from sssctl.kinds.mailboxes import KIND as MAILBOXES
 from sssctl.kinds.org_setting import KIND as ORG_SETTING

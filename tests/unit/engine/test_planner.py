@@ -7,9 +7,10 @@ import pytest
 
 from sssctl.config.model import Approval, Desired, Environment
 from sssctl.engine.errors import PlanRefused
+from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import compute_changes, order
-from sssctl.kinds.base import Context
+from sssctl.kinds import load_kinds
 from tests.unit.engine.fakes import FakeDataverse, FakeKind, approval_wanted, org_settings_wanted
 
 pytestmark = pytest.mark.timeout(30)
@@ -25,10 +26,11 @@ def ctx_for(d: Desired, state: dict[str, dict[str, object]] | None = None) -> Co
 
 
 def kinds() -> list[FakeKind]:
+    """In the registry's safe order, which is the order changes come in."""
     return [
-        FakeKind("org_setting", org_settings_wanted, live={"org_setting.A": {"value": 1}}),
         FakeKind("approval", approval_wanted,
                  live={"approval": {"require_for_users": False, "require_for_queues": None}}),
+        FakeKind("org_setting", org_settings_wanted, live={"org_setting.A": {"value": 1}}),
     ]
 
 
@@ -41,7 +43,7 @@ def test_changes_come_in_the_safe_kind_order() -> None:
 
 def test_a_failed_read_makes_every_address_of_the_kind_unknown_including_recorded_ones() -> None:
     ks = kinds()
-    ks[0].fail_read = "403 prvReadOrganization missing"
+    ks[1].fail_read = "403 prvReadOrganization missing"
     state = {"org_setting.Old": {"kind": "org_setting", "managed": {"value": 1}, "original": {"value": 0}}}
     d = desired(org_settings={"A": 2}, approval=Approval(require_for_users=True))
     changes, reading = compute_changes(ks, ctx_for(d, state))
@@ -84,8 +86,9 @@ def test_removed_from_config_means_restore() -> None:
 
 
 def test_destroy_order_is_the_safe_sequence_backwards() -> None:
-    changes = [Change(a, Action.DELETE, {}, None, "") for a in (
+    registry = load_kinds()
+    changes = [Change(a, Action.DELETE, {}, None, "", kind=registry.kind_of(a) or "") for a in (
         "app_registration.sss", 'server_profile.custom["X"]', "mailbox_defaults", "server_profile.default")]
-    backwards = [c.address for c in order(changes, reverse=True)]
+    backwards = [c.address for c in order(registry, changes, reverse=True)]
     assert backwards == ["server_profile.default", "mailbox_defaults", 'server_profile.custom["X"]',
                          "app_registration.sss"]

@@ -12,11 +12,12 @@ def plan_of(*changes: Change, refresh_only: bool = False) -> Plan:
 
 
 CHANGES = (
-    Change('server_profile.custom["EXO"]', Action.CREATE, None, {"name": "EXO", "active": True}, "missing"),
+    Change('server_profile.custom["EXO"]', Action.CREATE, None, {"name": "EXO", "active": True}, "missing",
+           kind="server_profile_custom"),
     Change("approval", Action.UPDATE, {"require_for_users": False, "require_for_queues": True},
            {"require_for_users": True, "require_for_queues": True}, "approval is not required"),
     Change("mailboxes", Action.UPDATE, {"drifted": 3}, {"drifted": 0}, "3 mailboxes drifted",
-           detail={"sample": [f"u{i}@contoso.com" for i in range(12)]}),
+           sample=tuple(f"u{i}@contoso.com" for i in range(12))),
     Change("org_setting.Gone", Action.DELETE, {"value": 1}, None, "created by sssctl"),
     Change("privilege.prvX", Action.UNKNOWN, None, None, "could not be read: 403 denied"),
     Change("org_setting.Same", Action.NOOP, {"value": 1}, {"value": 1}, ""),
@@ -47,7 +48,7 @@ def test_empty_plan_says_the_environment_matches() -> None:
 
 
 def test_informational_noops_are_shown() -> None:
-    report = Change("mailboxes", Action.NOOP, None, None, "report only: 4 drifted", detail={"report": True})
+    report = Change("mailboxes", Action.NOOP, None, None, "report only: 4 drifted", report_only=True)
     out = text.render(plan_of(report))
     assert "  . mailboxes" in out and "report only: 4 drifted" in out
     assert out.startswith("Nothing to change; for your information:")

@@ -26,7 +26,10 @@ from sssctl.config.model import (
     MailboxDefaults,
     MailboxScope,
 )
-from sssctl.kinds.base import Applied, Context
+from sssctl.engine.applier import Outcome
+from sssctl.engine.kind import Context
+from sssctl.engine.plan import Change
+from tests.support.applying import apply_changes
 
 EXO = "00000002-0000-0ff1-ce00-000000000000"
 GRAPH = "00000003-0000-0000-c000-000000000000"
@@ -412,46 +415,16 @@ class World:
             changes += kind.diff(want, observed[kind.name])
         return [r for kind in self.kinds() for r in kind.guard(ctx, changes, observed)]
 
-    def apply(self, want: Desired, *, stop_after: str | None = None) -> list[Applied]:
-        """Plan then apply every actionable change; ``stop_after`` simulates a crash."""
-        from sssctl.engine.plan import Action
+    def apply(self, want: Desired, *, stop_after: str | None = None) -> list[Outcome]:
+        """Plan, then apply through the real applier; ``stop_after`` simulates a crash."""
 
-        ctx = self.context(want)
-        done: list[Applied] = []
-        by_name = {k.name: k for k in self.kinds()}
-        for change in self.plan(want):
-            if change.action not in (Action.CREATE, Action.UPDATE, Action.DELETE):
-                if change.detail.get("forget"):
-                    self.state.pop(change.address, None)
-                continue
-            kind = by_name[_kind_of(change.address)]
-            applied = kind.apply(ctx, change)
-            self._record(change, applied)
-            done.append(applied)
+        def crash(change: Change) -> None:
             if stop_after == change.address:
                 raise KeyboardInterrupt(change.address)
-        return done
 
-    def _record(self, change: Any, applied: Applied) -> None:
-        if applied.managed is None:
-            self.state.pop(change.address, None)
-            return
-        entry = self.state.get(change.address)
-        self.state[change.address] = {
-            "kind": _kind_of(change.address),
-            "managed": dict(applied.managed),
-            "original": entry["original"] if entry else (dict(change.before) if change.before else None),
-            "fingerprints": dict(applied.fingerprints),
-            "updated_at": "now",
-        }
-
-
-def _kind_of(address: str) -> str:
-    if address.startswith("app_registration."):
-        return "app_registration"
-    if address.startswith("exchange_scope."):
-        return "exchange_scope"
-    return "server_profile_custom"
+        outcomes = apply_changes(self.kinds(), self.context(want), self.plan(want), self.state,
+                                 after_each=crash)
+        return [o for o in outcomes if o.status == "applied"]
 
 
 def actionable(changes: list[Any]) -> list[Any]:

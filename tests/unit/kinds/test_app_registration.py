@@ -7,6 +7,7 @@ import pytest
 from sssctl.engine.plan import Action
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds.app_registration import KIND
+from tests.support.applying import ChangeFailed
 from tests.unit.kinds.control5_fakes import DAY, EXO, GRAPH, T0, World, actionable, desired
 
 pytestmark = pytest.mark.timeout(30)
@@ -166,7 +167,7 @@ def test_crash_after_profile_write_before_checkpoint_is_resolved_with_a_fresh_se
     world.apply(desired())
     world.now = T0 + 200 * DAY
     world.dataverse.fail_verify = True
-    with pytest.raises(RuntimeError, match="does not report its client secret"):
+    with pytest.raises(ChangeFailed, match="does not report its client secret"):
         world.apply(desired())
     world.dataverse.fail_verify = False
     cred = by_address(world.plan(desired()))["app_registration.sss.credential"]
@@ -287,7 +288,7 @@ def test_app_deleted_out_of_band_after_leaving_the_config_is_just_forgotten() ->
     changes = by_address(world.plan(empty))
     for address in ("app_registration.sss", "app_registration.sss.credential"):
         assert changes[address].action is Action.NOOP
-        assert changes[address].detail["forget"] is True
+        assert changes[address].forget is True
     world.apply(empty)
     assert not [a for a in world.state if a.startswith("app_registration")]
 

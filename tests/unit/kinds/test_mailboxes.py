@@ -66,7 +66,7 @@ def test_report_shows_drift_without_changing_anything() -> None:
     engine = Engine(seed())
     (change,) = engine.plan(KIND, desired(mailboxes=MailboxPolicy(enforce="report", scope="all")))
     assert change.action is Action.NOOP
-    assert change.detail["report"] is True and change.detail["drifted"] == 5
+    assert change.report_only and change.before is not None and change.before["drifted"] == 5
     assert "report only: 5 mailboxes" in change.reason
 
 
@@ -104,7 +104,7 @@ def test_dropping_the_policy_forgets_it_without_touching_mailboxes() -> None:
     engine = Engine(seed())
     engine.apply(KIND, desired(mailboxes=USERS))
     (change,) = engine.plan(KIND, desired())
-    assert change.action is Action.NOOP and change.detail == {"forget": True}
+    assert change.action is Action.NOOP and change.forget and change.detail == {}
     engine.apply(KIND, desired())
     assert engine.state == {}
 
@@ -169,7 +169,7 @@ def test_queue_scope_is_narrowed_on_the_server_and_ignores_act() -> None:
     (query,) = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "mailboxes"]
     assert "actdeliverymethod" not in query
     assert query.endswith("and (_regardingobjectid_value eq q-1 or _regardingobjectid_value eq q-2)")
-    assert change.detail["sample"] == ["queue08@contoso.com"]
+    assert change.sample == ("queue08@contoso.com",) and change.report_only
 
 
 def bulk_world(count: int) -> FakeDataverse:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from sssctl.config.model import Desired
-from sssctl.kinds.base import Context
-from sssctl.kinds.reads import forget_reads, fresh_reads, share_reads, shared_read
+from sssctl.engine.kind import Context
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -37,41 +36,41 @@ class Loader:
 
 def test_concurrent_callers_share_one_load() -> None:
     ctx, load = context(), Loader()
-    share_reads(ctx)
+    ctx.reads.share()
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: shared_read(ctx, "emailserverprofiles", load), range(8)))
+        answers = list(pool.map(lambda _: ctx.reads.get("emailserverprofiles", load), range(8)))
     assert load.calls == 1 and answers == [["profile"]] * 8
 
 
 def test_an_error_is_shared_too_not_retried_by_every_kind() -> None:
     ctx, load = context(), Loader(fail=True)
-    share_reads(ctx)
+    ctx.reads.share()
     for _ in range(3):
         with pytest.raises(LookupError, match="service said no"):
-            shared_read(ctx, "queues", load)
+            ctx.reads.get("queues", load)
     assert load.calls == 1
 
 
 def test_apply_and_callers_outside_a_run_always_read_afresh() -> None:
     ctx, load = context(), Loader()
-    shared_read(ctx, "queues", load)
-    shared_read(ctx, "queues", load)
+    ctx.reads.get("queues", load)
+    ctx.reads.get("queues", load)
     assert load.calls == 2
-    share_reads(ctx)
-    shared_read(ctx, "queues", load)
-    shared_read(ctx, "queues", load)
+    ctx.reads.share()
+    ctx.reads.get("queues", load)
+    ctx.reads.get("queues", load)
     assert load.calls == 3
-    fresh_reads(ctx)
-    shared_read(ctx, "queues", load)
+    ctx.reads.stop_sharing()
+    ctx.reads.get("queues", load)
     assert load.calls == 4
 
 
 def test_forgetting_one_read_keeps_the_others() -> None:
     ctx, profiles, queues = context(), Loader(), Loader()
-    share_reads(ctx)
-    shared_read(ctx, "emailserverprofiles", profiles)
-    shared_read(ctx, "queues", queues)
-    forget_reads(ctx, "emailserverprofiles")
-    shared_read(ctx, "emailserverprofiles", profiles)
-    shared_read(ctx, "queues", queues)
+    ctx.reads.share()
+    ctx.reads.get("emailserverprofiles", profiles)
+    ctx.reads.get("queues", queues)
+    ctx.reads.forget("emailserverprofiles")
+    ctx.reads.get("emailserverprofiles", profiles)
+    ctx.reads.get("queues", queues)
     assert (profiles.calls, queues.calls) == (2, 1)

@@ -60,7 +60,7 @@ def test_dropping_the_policy_forgets_it_without_touching_users() -> None:
     engine.apply(KIND, WANT)
     writes = engine.dv.writes
     (change,) = engine.plan(KIND, desired())
-    assert change.action is Action.NOOP and change.detail == {"forget": True}
+    assert change.action is Action.NOOP and change.forget and change.detail == {}
     assert "users keep their current settings" in change.reason
     engine.apply(KIND, desired())
     assert engine.dv.writes == writes and "user_settings" not in engine.state

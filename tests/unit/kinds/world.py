@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from sssctl.config.model import Desired
+from sssctl.engine.applier import Outcome
+from sssctl.engine.kind import Context, Kind
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds.base import Applied, Context, Kind
+from tests.support.applying import apply_changes
 from tests.unit.kinds.fake_dataverse import FakeDataverse
 
 ORG = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"
@@ -183,22 +185,12 @@ class Engine:
         ctx = self.context(want)
         return kind.diff(want, kind.read(ctx))
 
-    def apply(self, kind: Kind, want: Desired) -> list[Applied]:
+    def apply(self, kind: Kind, want: Desired) -> list[Outcome]:
+        """Plan, then apply through the real applier (writes only; forgotten no-ops too)."""
         ctx = self.context(want)
         changes = kind.diff(want, kind.read(ctx))
-        done = []
-        for change in changes:
-            forget = change.action is Action.NOOP and change.detail.get("forget")
-            if change.action not in (Action.CREATE, Action.UPDATE, Action.DELETE) and not forget:
-                continue
-            applied = kind.apply(ctx, change)
-            done.append(applied)
-            if applied.managed is None:
-                self.state.pop(change.address, None)
-            else:
-                entry = self.state.setdefault(change.address, {"kind": kind.name, "original": change.before})
-                entry["managed"] = dict(applied.managed)
-        return done
+        outcomes = apply_changes([kind], ctx, changes, self.state)
+        return [o for o in outcomes if o.status == "applied"]
 
 
 def actionable(changes: list[Change]) -> list[Change]:

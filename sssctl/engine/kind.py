@@ -1,0 +1,302 @@
+"""The contract between the engine and the resource kinds, owned by the engine.
+
+A resource kind is a module under ``sssctl/kinds/`` exposing ``KIND``, an object that
+satisfies :class:`Kind`: it declares itself with a :class:`KindSpec` (address prefix,
+the kinds it must run after, the services and privileges it needs, whether its writes
+may overlap) and does four things, **read**, **diff**, **apply** and **describe**, plus
+an optional **guard** over the whole plan. The engine sees kinds only through this
+module: it is handed a :class:`~sssctl.engine.registry.Registry` and never names a
+concrete kind, the way Terraform core sees providers only through their interface.
+
+Adding a resource kind touches two files: the new module ``sssctl/kinds/<name>.py``
+(a class with ``spec``, ``addresses``, ``read``, ``diff`` and ``apply``; ``guard`` and
+``describe`` may come from :class:`KindDefaults`) and the ordered list in
+``sssctl/kinds/__init__.py`` that says where it runs in the safe sequence. Its
+``spec.after`` names the kinds whose failure must stop it (fail closed), its
+``spec.services`` the clients it needs (``auth check`` and the runner ask it), its
+``spec.privileges`` what ``auth check`` probes in Dataverse.
+
+Kinds talk to the outside world only through :class:`Context`, and to each other only
+through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off) and
+the one per-run read cache ``ctx.reads``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from sssctl.config.model import Desired
+from sssctl.engine.plan import Change
+from sssctl.errors import ChangedSinceRead
+
+__all__ = ["NOTE", "Applied", "ChangedSinceRead", "Context", "Handoffs", "Kind", "KindDefaults",
+           "KindSpec", "Observed", "Privilege", "ReadCache", "Service"]
+
+if TYPE_CHECKING:
+    from sssctl.clients.dataverse import DataverseClient, WhoAmI
+    from sssctl.clients.exchange import ExchangeClient
+    from sssctl.clients.graph import GraphClient
+
+T = TypeVar("T")
+
+Service = Literal["dataverse", "graph", "exchange"]
+
+# In a describe() fragment, a table's comment lines live under this key (TOML has no
+# other place for "the format cannot say this"); the export renders them as ``# ...``.
+NOTE = "#"
+
+
+@dataclass(frozen=True)
+class Privilege:
+    """A Dataverse privilege a kind needs, why (shown by ``auth check``), and when.
+
+    ``only_if`` narrows it to configs that really need it (a mailbox policy in ``report``
+    mode reads mailboxes but never writes them); without it the privilege is needed
+    whenever the kind manages anything.
+    """
+
+    name: str
+    reason: str
+    only_if: Callable[[Desired], bool] | None = None
+
+    def needed_by(self, desired: Desired) -> bool:
+        return self.only_if is None or self.only_if(desired)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What a kind declares about itself when it is registered.
+
+    ``prefix`` is the address prefix in the user's words (``server_profile.custom``);
+    every address the kind owns is the prefix itself or starts with it followed by ``.``
+    or ``[``. ``after`` lists the kinds whose changes must all have succeeded before this
+    kind may write: the engine skips this kind's changes when one of them failed, so a
+    failure never leaves a weaker posture (the custom profile is never used while its app
+    is unscoped). ``concurrent`` says its changes touch disjoint objects and may be
+    written at the same time.
+    """
+
+    name: str
+    prefix: str
+    after: tuple[str, ...] = ()
+    services: frozenset[Service] = frozenset({"dataverse"})
+    privileges: tuple[Privilege, ...] = ()
+    concurrent: bool = False
+
+    def owns(self, address: str) -> bool:
+        if address == self.prefix:
+            return True
+        return address.startswith(self.prefix) and address[len(self.prefix)] in ".["
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a kind found live, keyed by resource address.
+
+    ``objects[address]`` is ``None`` when the object does not exist. An address listed in
+    ``errors`` could not be read; its diff must be ``Action.UNKNOWN``, never a guess.
+    ``recorded`` is the state snapshot's entry for the address (managed values,
+    fingerprints), handed in by the engine so write-only fields can be judged. ``extra``
+    is private to the kind that read it.
+    """
+
+    objects: Mapping[str, Mapping[str, Any] | None]
+    etags: Mapping[str, str | None] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+    recorded: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of one applied change: what the state should now remember."""
+
+    address: str
+    managed: Mapping[str, Any] | None       # None: the address is no longer managed
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    writes: int = 0
+    message: str = ""
+
+
+class _Slot:
+    """One shared answer: the first caller loads it, concurrent callers wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def get(self, load: Callable[[], Any]) -> Any:
+        with self.lock:
+            if not self.loaded:
+                try:
+                    self.value = load()
+                except Exception as exc:
+                    self.error = exc
+                self.loaded = True
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class ReadCache:
+    """The one read cache of a run: each table or object is fetched once, not per kind.
+
+    Kinds read concurrently and several need the same rows (profiles, the organization,
+    the app). Two lifetimes: ``plan`` answers are shared only while the plan is computed
+    and are dropped when apply starts (apply must see what it writes against as it is
+    then, including its own writes); ``run`` answers are facts the run's own writes do
+    not change (a resource's app roles) or that the writer drops itself after writing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[str, str], _Slot] = {}
+        self.sharing = False
+
+    def get(self, key: str, load: Callable[[], T], *, lifetime: Literal["plan", "run"] = "plan") -> T:
+        if lifetime == "plan" and not self.sharing:
+            return load()
+        with self._lock:
+            slot = self._slots.setdefault((lifetime, key), _Slot())
+        value: T = slot.get(load)
+        return value
+
+    def put(self, key: str, value: Any, *, lifetime: Literal["plan", "run"] = "run") -> None:
+        """Remember an answer learned on the way (a row found by one key, filed under another)."""
+        slot = _Slot()
+        slot.get(lambda: value)
+        with self._lock:
+            self._slots[(lifetime, key)] = slot
+
+    def forget(self, *keys: str) -> None:
+        """Drop answers (every plan-lifetime one without ``keys``): the next caller reads again."""
+        with self._lock:
+            for slot_key in list(self._slots):
+                lifetime, key = slot_key
+                if (key in keys) if keys else lifetime == "plan":
+                    del self._slots[slot_key]
+
+    def share(self) -> None:
+        """Reads of this run (its plan) may be shared between kinds from now on."""
+        self.sharing = True
+
+    def stop_sharing(self) -> None:
+        """From now on (apply) plan-lifetime answers are read afresh by every caller."""
+        self.sharing = False
+        self.forget()
+
+
+class Handoffs:
+    """Typed hand-offs between kinds within one run: one declared object per hand-off.
+
+    A kind that produces something another kind needs later in the same apply (the id
+    of an app it created, the text of a secret that exists only in memory) puts a small
+    dataclass here under a key; the consumer asks for that type. Nothing is keyed by a
+    bare string alone and nothing outlives the run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[type[Any], str], Any] = {}
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[(type(value), key)] = value
+
+    def get(self, kind: type[T], key: str) -> T | None:
+        with self._lock:
+            found = self._items.get((kind, key))
+        return found if isinstance(found, kind) else None
+
+    def setdefault(self, key: str, value: T) -> T:
+        with self._lock:
+            found: T = self._items.setdefault((type(value), key), value)
+        return found
+
+
+@dataclass
+class Context:
+    """Everything a kind may touch. Nothing in a kind reaches for globals."""
+
+    desired: Desired
+    dataverse: DataverseClient
+    graph: GraphClient | None = None
+    exchange: ExchangeClient | None = None
+    state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    clock: Callable[[], float] | None = None
+    allow_lockout: bool = False
+    progress: Callable[[str, int, int | None], None] | None = None   # (label, done, total)
+    whoami: WhoAmI | None = None        # the engine's sign-in check, so kinds need not ask again
+    parallelism: int = 4                # requests a kind may have in flight for one change
+    # Services without a client this run because a setting is missing ("graph", "exchange"
+    # -> what to set): what needs them is unknown, never an error that stops the plan.
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    # ``export``: read everything that exists (every custom profile, every user's filtering
+    # method, ...), not only what the config names, so describe() can write it down.
+    census: bool = False
+    reads: ReadCache = field(default_factory=ReadCache)
+    handoffs: Handoffs = field(default_factory=Handoffs)
+
+
+class Kind(Protocol):
+    """A resource kind: what it declares, and the four things it does."""
+
+    spec: KindSpec
+
+    @property
+    def name(self) -> str: ...
+
+    def addresses(self, desired: Desired) -> list[str]:
+        """Addresses this kind manages under ``desired`` (for --target and destroy)."""
+        ...
+
+    def read(self, ctx: Context) -> Observed: ...
+
+    def diff(self, desired: Desired, observed: Observed) -> list[Change]: ...
+
+    def apply(self, ctx: Context, change: Change) -> Applied:
+        """Carry out one change; raise :class:`ChangedSinceRead` when If-Match refuses it."""
+        ...
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        """This kind's part of a format-v1 document describing ``observed`` (for export).
+
+        Nested tables as the config file has them (``{"approval": {...}}``); what the format
+        cannot express goes into ``NOTE`` comment lines. Empty when nothing was read.
+        """
+        ...
+
+    def guard(
+        self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]
+    ) -> list[str]:
+        """Refusals this kind raises against the whole plan (empty list: no objection).
+
+        ``changes`` is every change of the plan, ``observed`` every kind's reading keyed by
+        kind name, so a kind can refuse an unsafe combination (deactivating a profile that
+        mailboxes still use, removing the caller's last approve privilege …). Pure: no I/O.
+        """
+        ...
+
+
+class KindDefaults:
+    """What a kind gets unless it says otherwise: its name from its spec, no objection to
+    any plan, nothing to export."""
+
+    spec: KindSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def describe(self, observed: Observed) -> dict[str, Any]:
+        return {}
+
+    def guard(
+        self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]
+    ) -> list[str]:
+        return []

@@ -1,0 +1,55 @@
+"""What one kind hands to another within one apply: one small declared type per hand-off.
+
+They live on ``ctx.handoffs`` (see :class:`sssctl.engine.kind.Handoffs`), keyed by the
+app registration key or another name the two kinds share, and die with the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AppIds:
+    """The app registration as created or updated this run (key: the app's config key).
+
+    The custom profile and the mailbox scope need the app's id moments after it was
+    created, before the directory would answer a read reliably.
+    """
+
+    app_id: str
+    object_id: str
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    """A client secret created this run (key: the app's config key).
+
+    Its text exists only here, in memory, between the app registration's credential change
+    and the server profile change that stores it; state keeps only ``fingerprint``.
+    """
+
+    text: str
+    fingerprint: Mapping[str, str]
+
+
+@dataclass
+class SecretHolders:
+    """Which custom profile now holds which secret of one app (key: the app's config key).
+
+    Old secrets are removed only once every profile sharing the app holds the new one.
+    """
+
+    key_id_by_profile: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OrganizationVersions:
+    """ETags our own writes produced on the one organization row (key: ``"organization"``).
+
+    Three kinds write that row one change after another, each planned at the same ETag;
+    following this chain tells our own earlier write apart from anyone else's edit.
+    """
+
+    produced_from: dict[str, str] = field(default_factory=dict)
