@@ -302,11 +302,12 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
         sssctl apply -c configs/hardened.toml  # plan, show, ask "Apply these N changes?"
         sssctl apply --auto-approve            # pipelines (stdin is not a terminal)
 
-    A saved plan is refused when the state, the configuration or the environment moved
-    since it was made; an object edited since the plan is refused by its ETag, never
-    overwritten. The state is saved after every change, so an interrupted apply can
-    simply be run again. Exit status 0 when everything applied, 1 otherwise, 3 when the
-    plan has unknowns, 4 when another run holds the lock.
+    A saved plan is refused when it was edited, when another sssctl release made it,
+    when the state, the configuration or the environment moved since it was made, or
+    when its changes differ from the ones derived again from fresh reads; the config is
+    found beside the plan unless -c names it. The state is saved after every change, so
+    an interrupted apply can simply be run again. Exit status 0 when everything applied,
+    1 otherwise, 3 when the plan has unknowns, 4 when another run holds the lock.
     """
     from click.core import ParameterSource
 

@@ -180,7 +180,8 @@ def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, ref
         p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
     inv.show(render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:
-        planfile.save(out, p, environment_name=s.environment_name, config_path=str(inv.config_path.resolve()))
+        planfile.save(out, p, environment_name=s.environment_name, config_path=inv.config_path,
+                      targets=targets)
         inv.output.warn(f"Saved the plan to {out}. Apply exactly these changes with: sssctl apply {out}")
     return plan_exit_code(p, detailed=detailed)
 
@@ -234,7 +235,7 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
             raise EngineError("--target cannot be combined with a saved plan; pass --target to `sssctl plan`")
         saved = planfile.load(plan_file)
         if not config_given:
-            inv.config_path = Path(saved.config_path)
+            inv.config_path = _config_of(saved, plan_file)
         with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
             report = runner.apply_saved(s, saved, parallelism=parallelism, on_progress=progress.change_done)
     else:
@@ -247,6 +248,16 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
                                               parallelism=parallelism, on_progress=progress.change_done)
     progress.clear()
     return report_apply(inv, report, s.clients.stats)
+
+
+def _config_of(saved: planfile.SavedPlan, plan_file: Path) -> Path:
+    """The config the plan names, found beside the plan file as it was when the plan was made."""
+    if not saved.config_file.is_file():
+        raise EngineError(
+            f"the plan names the config {saved.config_path} (relative to {plan_file.parent}), which is not "
+            f"there ({saved.config_file}); pass the same config with -c FILE"
+        )
+    return saved.config_file
 
 
 def _nothing_to_do(p: Plan) -> bool:

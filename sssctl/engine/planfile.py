@@ -1,18 +1,48 @@
-"""Saved plans: ``plan --out FILE`` writes one, ``apply FILE`` reads it back.
+"""Saved plans: ``plan --out FILE`` writes one, ``apply FILE`` reads it back as untrusted data.
 
 A saved plan is a promise about a moment: this state (lineage + serial), this config
-(digest), this organization. :func:`check_fresh` refuses to apply it once any of those
-moved, and every change still carries the ETag it was read at, so objects edited in the
-meantime are refused by the server (If-Match) instead of overwritten. The file holds no
-secrets (changes never do) but describes the environment, hence mode 0600.
+(digest), this organization, these changes. It travels between machines and pipeline
+jobs, so nothing in it is taken on trust:
+
+* **Integrity.** The file carries a SHA-256 digest of its own canonical JSON (sorted
+  keys, fixed separators). :func:`load` checks it before reading any field, so an edit
+  or a corruption (a truncated upload, a flipped byte) is refused. It is a plain digest,
+  not a signature: whoever can edit the file can also recompute it. What makes a
+  consistent forgery useless is re-derivation (:func:`proven_changes`): at apply time
+  the engine reads the environment afresh, derives the plan again from the
+  configuration, runs every guard on those fresh reads, and executes the saved changes
+  only once each one is proven equal to a freshly derived one. A forged plan can at
+  most ask for what the configuration asks for anyway.
+* **Strict reading.** Bounded size, strict JSON (no NaN/Infinity, no duplicate keys),
+  and every field type-checked; unknown or missing fields are refused.
+* **Portability.** The config is recorded by digest and by a path relative to the plan
+  file's directory, so a plan made in one checkout applies from another that holds the
+  same config. Because the plan names its config, a pipeline that cannot trust the
+  plan's storage should also pass ``-c`` to pin the config it reviewed.
+* **Release.** Only the sssctl release that wrote a plan applies it, as Terraform does:
+  another release may derive changes differently.
+
+The file holds no secrets (changes never do) but describes the environment, hence
+mode 0600.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
+import enum
+import functools
+import hashlib
+import hmac
 import json
+import math
 import os
+import stat
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sssctl import __version__
@@ -20,54 +50,70 @@ from sssctl.engine.errors import EngineError, StalePlan
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render.common import to_plain
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+MAX_BYTES = 64 * 1024 * 1024
+INTEGRITY_KEY = "integrity"
+_MAX_NUMBER_TEXT = 100          # digits of one JSON number: int() of megabytes of digits is slow
 _ACTIONS = {a.word: a for a in Action}
+_AGAIN = "make a new one with `sssctl plan --out`"
+
+# Fields that differ between a saved change and a fresh one when the object itself moved
+# on since the plan; any other difference means the change is not the one derived now.
+_MOVED_FIELDS = frozenset({"before", "etag", "detail"})
+# Prose for people, re-worded by time ("expires in 3 days") and never read by ``apply``.
+_UNCOMPARED_FIELDS = frozenset({"reason"})
+
+
+class InvalidPlanFile(EngineError):
+    """The file is not an intact saved plan this release can apply."""
 
 
 @dataclass(frozen=True)
 class SavedPlan:
     plan: Plan
     environment_name: str
-    config_path: str
+    config_path: str        # as recorded: relative to the plan file's directory
+    config_file: Path       # ``config_path`` resolved against the plan file's directory
     sssctl_version: str
+    targets: tuple[str, ...]
+
+
+# --- writing ------------------------------------------------------------------------------
 
 
 def change_to_dict(change: Change) -> dict[str, Any]:
-    return {
-        "address": change.address,
-        "action": change.action.word,
-        "before": _plain(change.before),
-        "after": _plain(change.after),
-        "reason": change.reason,
-        "etag": change.etag,
-        "detail": _plain(change.detail) or {},
-    }
+    """Every dataclass field of the change, so new fields are carried without edits here."""
+    return {f.name: _json_value(getattr(change, f.name)) for f in dataclasses.fields(change)}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Action):
+        return value.word
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:
     """Plain JSON types (kinds may hand in read-only mappings); refuse what JSON cannot hold."""
     plain = to_plain(value)
     try:
-        json.dumps(plain)
-    except TypeError as exc:
+        json.dumps(plain, allow_nan=False)
+    except (TypeError, ValueError) as exc:
         raise EngineError(f"a change holds a value a saved plan cannot carry: {exc}") from exc
     return plain
 
 
-def change_from_dict(data: dict[str, Any]) -> Change:
-    return Change(
-        address=str(data["address"]),
-        action=_ACTIONS[str(data["action"])],
-        before=data.get("before"),
-        after=data.get("after"),
-        reason=str(data.get("reason", "")),
-        etag=data.get("etag"),
-        detail=data.get("detail") or {},
-    )
+def relative_config_path(config_path: Path, plan_path: Path) -> str:
+    """The config as seen from the plan file's directory (POSIX separators)."""
+    relative = os.path.relpath(Path(config_path).resolve(), Path(plan_path).resolve().parent)
+    return Path(relative).as_posix()
 
 
-def to_document(plan: Plan, *, environment_name: str, config_path: str) -> dict[str, Any]:
-    return {
+def to_document(plan: Plan, *, environment_name: str, config_path: str,
+                targets: Sequence[str] = ()) -> dict[str, Any]:
+    """The plan as JSON, sealed with the digest of everything else in the document."""
+    document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "sssctl_version": __version__,
         "environment": {"url": plan.environment_url, "organization_id": plan.organization_id,
@@ -76,13 +122,25 @@ def to_document(plan: Plan, *, environment_name: str, config_path: str) -> dict[
         "config": {"path": config_path, "digest": plan.config_digest},
         "created_at": plan.created_at,
         "refresh_only": plan.refresh_only,
+        "targets": list(targets),
         "changes": [change_to_dict(c) for c in plan.changes],
     }
+    document[INTEGRITY_KEY] = content_digest(document)
+    return document
 
 
-def save(path: Path, plan: Plan, *, environment_name: str, config_path: str) -> None:
-    text = json.dumps(to_document(plan, environment_name=environment_name, config_path=config_path),
-                      indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def content_digest(document: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of every key but the integrity one."""
+    body = {k: v for k, v in document.items() if k != INTEGRITY_KEY}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def save(path: Path, plan: Plan, *, environment_name: str, config_path: Path,
+         targets: Sequence[str] = ()) -> None:
+    document = to_document(plan, environment_name=environment_name,
+                           config_path=relative_config_path(config_path, path), targets=targets)
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -91,33 +149,296 @@ def save(path: Path, plan: Plan, *, environment_name: str, config_path: str) -> 
     os.replace(tmp, path)
 
 
+# --- reading ------------------------------------------------------------------------------
+
+
 def load(path: Path) -> SavedPlan:
+    """Read a saved plan, refusing anything but an intact plan of this format and release."""
+    document = _parse(_read_bounded(path), path)
+    _check_integrity(document, path)
+    _check_format_and_release(document, path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise EngineError(f"plan file {path} does not exist") from exc
-    except (OSError, ValueError) as exc:
-        raise EngineError(f"plan file {path} cannot be read as JSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format_version") != FORMAT_VERSION:
-        found = document.get("format_version") if isinstance(document, dict) else None
-        raise EngineError(f"{path} is not an sssctl plan of format {FORMAT_VERSION} (found {found!r})")
+        fields = _coerce(document, _DOCUMENT, "plan")
+        return _saved_plan(fields, path)
+    except _Mismatch as exc:
+        raise InvalidPlanFile(f"plan file {path} is malformed: {exc}; {_AGAIN}") from None
+
+
+def _read_bounded(path: Path) -> bytes:
+    """At most MAX_BYTES of a regular file; a FIFO or device would hang or never end."""
     try:
-        env, state, config = document["environment"], document["state"], document["config"]
-        plan = Plan(
-            changes=tuple(change_from_dict(c) for c in document["changes"]),
-            environment_url=str(env["url"]),
-            organization_id=str(env["organization_id"]),
-            state_lineage=state.get("lineage"),
-            state_serial=int(state["serial"]),
-            config_digest=str(config["digest"]),
-            created_at=str(document.get("created_at", "")),
-            refresh_only=bool(document.get("refresh_only", False)),
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InvalidPlanFile(f"plan file {path} does not exist") from None
+    except OSError as exc:
+        raise InvalidPlanFile(f"plan file {path} cannot be opened: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise InvalidPlanFile(f"plan file {path} is not a regular file")
+        raw = handle.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise InvalidPlanFile(f"plan file {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB, "
+                              f"so it is not a plan sssctl wrote; {_AGAIN}")
+    return raw
+
+
+def _parse(raw: bytes, path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys,
+                              parse_constant=_no_constant, parse_float=_finite_float,
+                              parse_int=_bounded_int)
+    except UnicodeDecodeError as exc:
+        raise InvalidPlanFile(f"plan file {path} is not UTF-8 text ({exc.reason}); {_AGAIN}") from None
+    except ValueError as exc:
+        raise InvalidPlanFile(f"plan file {path} cannot be read as JSON: {exc}; {_AGAIN}") from None
+    except RecursionError:
+        raise InvalidPlanFile(f"plan file {path} is nested too deeply to be a plan; {_AGAIN}") from None
+    if not isinstance(document, dict):
+        raise InvalidPlanFile(f"{path} is not an sssctl plan (a JSON object); {_AGAIN}")
+    return document
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    if len(text) > _MAX_NUMBER_TEXT:
+        raise ValueError(f"a number of {len(text)} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_TEXT:
+        raise ValueError(f"a number of {len(text)} characters")
+    return int(text)
+
+
+def _check_integrity(document: dict[str, Any], path: Path) -> None:
+    recorded = document.get(INTEGRITY_KEY)
+    if recorded is None:
+        if document.get("format_version") == "1":
+            raise InvalidPlanFile(_format_one(path))
+        raise InvalidPlanFile(f"{path} is not an sssctl plan: it carries no integrity digest; {_AGAIN}")
+    try:
+        expected = content_digest(document)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidPlanFile(f"plan file {path} cannot be checked: {exc}; {_AGAIN}") from None
+    if not isinstance(recorded, str) or not hmac.compare_digest(recorded.encode("utf-8", "replace"),
+                                                                expected.encode("ascii")):
+        raise InvalidPlanFile(
+            f"plan file {path} was modified after sssctl wrote it (its content does not match its "
+            f"integrity digest), so nothing in it is used; {_AGAIN} and review it"
         )
-        return SavedPlan(plan, str(env.get("name", "")), str(config["path"]),
-                         str(document.get("sssctl_version", "")))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        why = f"plan file {path} is malformed ({exc!r}); make a new one with `sssctl plan --out`"
-        raise EngineError(why) from exc
+
+
+def _format_one(path: Path) -> str:
+    return (f"{path} is a plan of format 1, which is not bound to its content and can no longer be "
+            f"applied; re-run `sssctl plan --out {path.name}` and apply the new plan")
+
+
+def _check_format_and_release(document: dict[str, Any], path: Path) -> None:
+    found = document.get("format_version")
+    if found == "1":
+        raise InvalidPlanFile(_format_one(path))
+    if found != FORMAT_VERSION:
+        raise InvalidPlanFile(f"{path} is not an sssctl plan of format {FORMAT_VERSION} "
+                              f"(found {found!r}); {_AGAIN}")
+    release = document.get("sssctl_version")
+    if release != __version__:
+        shown = release if isinstance(release, str) else repr(release)
+        raise InvalidPlanFile(
+            f"{path} was made by sssctl {shown[:40]}, and this is sssctl {__version__}: a saved plan is "
+            f"applied only by the release that made it. Re-run `sssctl plan --out {path.name}` "
+            "with this release"
+        )
+
+
+def _saved_plan(fields: dict[str, Any], path: Path) -> SavedPlan:
+    env, state, config = fields["environment"], fields["state"], fields["config"]
+    changes: tuple[Change, ...] = fields["changes"]
+    _check_semantics(changes, state["serial"], config["path"])
+    plan = Plan(
+        changes=changes, environment_url=env["url"], organization_id=env["organization_id"],
+        state_lineage=state["lineage"], state_serial=state["serial"], config_digest=config["digest"],
+        created_at=fields["created_at"], refresh_only=fields["refresh_only"],
+    )
+    config_file = Path(os.path.normpath(Path(path).resolve().parent / config["path"]))
+    return SavedPlan(plan, env["name"], config["path"], config_file, fields["sssctl_version"],
+                     fields["targets"])
+
+
+def _check_semantics(changes: Sequence[Change], serial: int, config_path: str) -> None:
+    if serial < 0:
+        raise _Mismatch(f"state.serial is negative ({serial})")
+    if not config_path or "\0" in config_path or PurePosixPath(config_path).is_absolute():
+        raise _Mismatch("config.path must be a path relative to the plan file's directory")
+    seen: set[str] = set()
+    for change in changes:
+        if not change.address.strip():
+            raise _Mismatch("a change has an empty address")
+        if change.address in seen:
+            raise _Mismatch(f"the address {change.address} appears twice")
+        seen.add(change.address)
+
+
+# --- type checking ------------------------------------------------------------------------
+
+
+class _Mismatch(Exception):
+    """A field of the wrong type, missing or unknown; the message names it."""
+
+
+_DOCUMENT: dict[str, Any] = {
+    "format_version": str,
+    "sssctl_version": str,
+    "environment": {"url": str, "organization_id": str, "name": str},
+    "state": {"lineage": str | None, "serial": int},
+    "config": {"path": str, "digest": str},
+    "created_at": str,
+    "refresh_only": bool,
+    "targets": tuple[str, ...],
+    "changes": tuple[Change, ...],
+    INTEGRITY_KEY: str,
+}
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as ``hint`` describes it, or :class:`_Mismatch` naming ``where``.
+
+    ``hint`` is a type annotation (of a :class:`Change` field, say) or a dict spelling
+    out a JSON object's keys.
+    """
+    if isinstance(hint, dict):
+        return _object(value, hint, where)
+    if hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _dataclass(value, hint, where)
+    origin = typing.get_origin(hint)
+    if origin is not None:
+        return _generic(value, origin, typing.get_args(hint), where)
+    return _scalar(value, hint, where)
+
+
+def _object(value: Any, keys: Mapping[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Mismatch(f"{where} must be a JSON object, not {_json_type(value)}")
+    missing = sorted(set(keys) - set(value))
+    unknown = sorted(set(value) - set(keys))
+    if missing or unknown:
+        said = [f"missing {', '.join(missing)}"] if missing else []
+        said += [f"unknown {', '.join(unknown)}"] if unknown else []
+        raise _Mismatch(f"{where} has {'; '.join(said)}")
+    return {key: _coerce(value[key], hint, f"{where}.{key}") for key, hint in keys.items()}
+
+
+@functools.cache
+def _field_hints(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _dataclass(value: Any, cls: type, where: str) -> Any:
+    return cls(**_object(value, _field_hints(cls), where))
+
+
+def _generic(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:
+    if origin is typing.Union or origin is types.UnionType:
+        for option in args:
+            try:
+                return _coerce(value, option, where)
+            except _Mismatch:
+                continue
+        raise _Mismatch(f"{where} must be {' or '.join(_name(a) for a in args)}, not {_json_type(value)}")
+    if origin is typing.Literal:
+        if any(type(value) is type(a) and value == a for a in args):
+            return value
+        raise _Mismatch(f"{where} must be one of {', '.join(repr(a) for a in args)}")
+    if origin in (dict, collections.abc.Mapping):
+        if not isinstance(value, dict):
+            raise _Mismatch(f"{where} must be a JSON object, not {_json_type(value)}")
+        return {k: _coerce(v, args[1] if args else Any, f"{where}.{k}") for k, v in value.items()}
+    if origin in (tuple, list, frozenset, set, collections.abc.Sequence, collections.abc.Set):
+        return _sequence(value, origin, args, where)
+    raise _Mismatch(f"{where} has a type this release cannot read ({_name(origin)})")
+
+
+def _sequence(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:
+    if not isinstance(value, list):
+        raise _Mismatch(f"{where} must be a JSON array, not {_json_type(value)}")
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(value) != len(args):
+            raise _Mismatch(f"{where} must have {len(args)} items, not {len(value)}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    item = args[0] if args else Any
+    items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (frozenset, collections.abc.Set):
+        return frozenset(items)
+    if origin is set:
+        return set(items)
+    return items if origin is list else tuple(items)
+
+
+def _scalar(value: Any, hint: Any, where: str) -> Any:
+    if hint is type(None) or hint is None:
+        if value is None:
+            return None
+    elif hint is Action:
+        if isinstance(value, str) and value in _ACTIONS:
+            return _ACTIONS[value]
+        raise _Mismatch(f"{where} must be one of {', '.join(sorted(_ACTIONS))}, not {_shown(value)}")
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except (ValueError, TypeError):
+            raise _Mismatch(f"{where} is not a known {hint.__name__} ({_shown(value)})") from None
+    elif hint is bool or hint is str:
+        if isinstance(value, hint):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    else:
+        raise _Mismatch(f"{where} has a type this release cannot read ({_name(hint)})")
+    raise _Mismatch(f"{where} must be {_name(hint)}, not {_json_type(value)}")
+
+
+def _name(hint: Any) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", float: "a number",
+             type(None): "null"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "an array",
+             dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool) else _json_type(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- applying -----------------------------------------------------------------------------
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -150,3 +471,43 @@ def check_fresh(saved: Plan, *, url: str, organization_id: str, lineage: str | N
         raise StalePlan(
             "the saved plan cannot be applied: " + "; ".join(reasons) + ". Run `sssctl plan --out` again"
         )
+
+
+def proven_changes(saved: Sequence[Change], fresh: Sequence[Change]) -> list[Change]:
+    """The saved (reviewed) changes, in the fresh safe order, once each equals a fresh one.
+
+    ``fresh`` is the plan derived at apply time from the same config and targets, on fresh
+    reads and with every guard run again. A saved change that is missing, extra, or
+    differs in any field but its prose is refused, naming the address, and nothing is
+    applied. The saved changes are what runs, so the ETags the reviewer saw are the ones
+    sent as If-Match.
+    """
+    saved_by = {c.address: c for c in saved}
+    fresh_by = {c.address: c for c in fresh}
+    problems = [f"{a}: the saved plan carries a change the configuration does not derive now"
+                for a in sorted(saved_by.keys() - fresh_by.keys())]
+    problems += [f"{a}: the configuration now derives a change the saved plan lacks"
+                 for a in sorted(fresh_by.keys() - saved_by.keys())]
+    for address in sorted(saved_by.keys() & fresh_by.keys()):
+        problem = _difference(saved_by[address], fresh_by[address])
+        if problem:
+            problems.append(f"{address}: {problem}")
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise StalePlan(
+            "the saved plan does not match what its configuration derives from the environment now, "
+            f"so nothing was applied:\n{listed}\n"
+            "If the plan file was edited, discard it; otherwise run `sssctl plan --out` again and review it"
+        )
+    return [saved_by[c.address] for c in fresh]
+
+
+def _difference(saved: Change, fresh: Change) -> str | None:
+    mine, theirs = change_to_dict(saved), change_to_dict(fresh)
+    differ = sorted(k for k in mine.keys() | theirs.keys()
+                    if k not in _UNCOMPARED_FIELDS and mine.get(k) != theirs.get(k))
+    if not differ:
+        return None
+    if set(differ) <= _MOVED_FIELDS:
+        return f"the object changed since the plan was made ({', '.join(differ)} differ from a fresh read)"
+    return f"the saved change is not the one derived now ({', '.join(differ)} differ)"

@@ -221,9 +221,20 @@ def apply_interactive(s: Session, p: Plan, *, confirm: Callable[[Plan], bool], p
 
 def apply_saved(s: Session, saved: planfile.SavedPlan, *, parallelism: int,
                 on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
+    """Apply the saved changes only once a fresh derivation proves each of them.
+
+    The header must still describe this run; then the plan is computed again from fresh
+    reads with the targets the plan recorded (every guard runs again, on what is live
+    now), and the saved changes must equal the fresh ones. See :mod:`planfile`.
+    """
     planfile.check_fresh(saved.plan, url=s.url, organization_id=s.organization_id,
                          lineage=s.store.lineage, serial=s.store.serial, config_digest=s.desired.digest)
-    return execute(s, saved.plan, parallelism=parallelism, on_progress=on_progress)
+    require_complete(saved.plan)
+    fresh, _ = compute_changes(s.kinds, s.ctx, targets=saved.targets)
+    require_complete(s.plan_of(fresh))
+    proven = planfile.proven_changes(saved.plan.changes, fresh)
+    return execute(s, dataclasses.replace(saved.plan, changes=tuple(proven)), parallelism=parallelism,
+                   on_progress=on_progress)
 
 
 def check_access(config_path: Path, environ: Mapping[str, str], services: Services | None = None) -> Report:

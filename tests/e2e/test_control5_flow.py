@@ -177,17 +177,18 @@ def test_failure_between_secret_and_profile_is_recovered_next_run(
     add_expiring_secret(admin, emulator, c5, days=5)
     plan_file = tmp_path / "rotate.plan"
     ok(c5.run("plan", "--out", str(plan_file)))
-    # someone touches the profile after the plan: the secret is created, the profile refused
-    token = admin.token(emulator.dataverse_url)
-    profile_id = custom_profile(admin)["emailserverprofileid"]
-    with httpx.Client(verify=trust(emulator), headers={"Authorization": f"Bearer {token}"}) as http:
-        http.patch(
-            f"{emulator.dataverse_url}/api/data/v9.2/emailserverprofiles({profile_id})",
-            json={"description": "edited by hand"},
-            headers={"If-Match": "*"},
-        ).raise_for_status()
-    failed = c5.run("apply", str(plan_file))
-    assert failed.returncode == 1
+    # an outage starts right after the new secret is created: the profile write fails.
+    # Latency holds every request back, so the next one is refused whatever the timing.
+    admin.faults(latency_ms=250)
+    failing = c5.start("apply", str(plan_file))
+    deadline = time.monotonic() + 120
+    while len(app_data(admin)["passwordCredentials"]) < 3 and failing.poll() is None:
+        assert time.monotonic() < deadline, "the new secret was never created"
+        time.sleep(0.02)
+    admin.faults(error_probability=1.0, latency_ms=0)
+    failing.communicate(timeout=180)
+    admin.clear_faults()
+    assert failing.returncode == 1
     assert len(app_data(admin)["passwordCredentials"]) == 3  # in use, expiring, and the lost one
     plan = ok(c5.run("plan", "--detailed-exitcode"), 2)
     assert "interrupted apply" in plan.stdout

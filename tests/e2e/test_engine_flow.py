@@ -52,10 +52,11 @@ def test_saved_plan_refuses_an_object_changed_after_plan(cli: Cli, admin: AdminC
     plan_file = tmp_path / "p.plan"
     assert cli.run("plan", "--out", str(plan_file)).returncode == 0
     someone_else_patches_the_organization(cli, {"requireapprovalforqueueemail": True})
+    admin.reset_counters()
     result = cli.run("apply", str(plan_file))
     assert result.returncode == 1, result.stdout
-    assert "approval: refused" in result.stdout
-    assert "Error: approval was refused" in result.stderr
+    assert "approval: the object changed since the plan was made" in result.stderr
+    assert admin.counters()["writes"] == 0        # the whole plan is refused before any write
     assert organization(admin)["requireapprovalforuseremail"] is False     # not overwritten
     snapshot = LocalBackend(cli.state_dir, "e2e").read()
     assert snapshot is None or "approval" not in snapshot.resources

@@ -106,9 +106,9 @@ def test_object_changed_after_plan_is_refused_and_named(world: World) -> None:
     world.kind("org_setting").touch("org_setting.Alpha", {"value": False})
     result = run("apply", "p.plan")
     assert result.exit_code == 1
-    assert "org_setting.Alpha: refused" in result.output
-    assert "approval: applied" in result.output
-    assert "Error: org_setting.Alpha was refused" in result.stderr
+    assert "org_setting.Alpha: the object changed since the plan was made" in result.stderr
+    assert "nothing was applied" in result.stderr
+    assert not world.kind("approval").applied   # the whole plan is refused, not just the edited object
     assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": False}
 
 
