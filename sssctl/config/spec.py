@@ -301,6 +301,9 @@ ENV_FALLBACKS: Mapping[str, tuple[str, ...]] = {
     "AZURE_CLIENT_ID": ("auth", "client_id"),
     "AZURE_FEDERATED_TOKEN_FILE": ("auth", "federated_token_file"),
     "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": ("auth", "service_connection_id"),
+    # set by the AzureCLI@2 / AzurePowerShell@5 tasks of Azure Pipelines; first match wins
+    "AZURESUBSCRIPTION_TENANT_ID": ("environment", "tenant_id"),
+    "AZURESUBSCRIPTION_CLIENT_ID": ("auth", "client_id"),
 }
 
 

@@ -49,3 +49,16 @@ def test_a_malformed_service_connection_id_in_the_file_is_refused(write: Write) 
     assert finding.key_path == "auth.service_connection_id"
     assert "GUID" in finding.message
 
+
+
+def test_the_azure_cli_task_variables_are_enough_for_a_pipeline(write: Write) -> None:
+    environ = {"AZURESUBSCRIPTION_TENANT_ID": TENANT, "AZURESUBSCRIPTION_CLIENT_ID": CLIENT,
+               "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": CONNECTION}
+    desired = load_ok(write(""), environ)
+    assert (desired.environment.tenant_id, desired.auth.client_id) == (TENANT, CLIENT)
+    assert desired.auth.service_connection_id == CONNECTION
+
+
+def test_azure_client_id_wins_over_the_task_variable(write: Write) -> None:
+    environ = {"AZURE_CLIENT_ID": CLIENT, "AZURESUBSCRIPTION_CLIENT_ID": OTHER}
+    assert load_ok(write(""), environ).auth.client_id == CLIENT
