@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -73,3 +76,11 @@ def test_init_into_a_directory_says_to_name_a_file(tmp_path: Path) -> None:
 def test_an_unknown_example_name_lists_the_known_ones() -> None:
     with pytest.raises(InitError, match="hardened, lockdown, minimal"):
         example_path("strict")
+
+
+def test_shell_completion_offers_init_and_its_examples() -> None:
+    env = {**os.environ, "_SSSCTL_COMPLETE": "bash_complete", "COMP_WORDS": "sssctl init --example ",
+           "COMP_CWORD": "3"}
+    done = subprocess.run([sys.executable, "-m", "sssctl"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.stdout.split() == [f"plain,{name}" for name in EXAMPLES]
