@@ -500,9 +500,10 @@ def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, as
 
 @cli.command("demo")
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              default="configs/hardened.toml", show_default=True, help="Desired-state file to demonstrate.")
+              default=None, help="Desired-state file to demonstrate (default: the packaged hardened "
+                                 "example).")
 @click.pass_context
-def demo_command(ctx: click.Context, config_path: Path) -> None:
+def demo_command(ctx: click.Context, config_path: Path | None) -> None:
     """Run plan -> apply -> plan against the built-in emulator; nothing leaves this machine.
 
     Starts the emulator on 127.0.0.1, points the config at it, keeps state in a
@@ -512,10 +513,35 @@ def demo_command(ctx: click.Context, config_path: Path) -> None:
         sssctl demo
         sssctl demo -c configs/lockdown.toml
     """
-    from sssctl.engine.demo import run_demo
+    from sssctl.engine.demo import example_path, run_demo
 
-    inv = _engine(ctx, config_path)
-    _run(ctx, inv, lambda: run_demo(config_path, inv.output))
+    config = config_path or example_path("hardened")
+    inv = _engine(ctx, config)
+    _run(ctx, inv, lambda: run_demo(config, inv.output))
+
+
+@cli.command("init")
+@click.argument("path", type=click.Path(path_type=Path), default="sssctl.toml")
+@click.option("--example", type=click.Choice(["hardened", "lockdown", "minimal"]), default="hardened",
+              show_default=True, help="Which example to start from.")
+@click.option("--force", is_flag=True, help="Overwrite PATH if it already exists.")
+def init_command(path: Path, example: str, force: bool) -> None:
+    """Write an example desired state to start from (default ./sssctl.toml).
+
+    hardened: all five controls; lockdown: stop all synchronization; minimal: one setting.
+    An existing file is never overwritten without --force.
+
+    \b
+        sssctl init
+        sssctl init --example lockdown configs/incident.toml
+    """
+    from sssctl.engine.demo import InitError, write_example
+
+    try:
+        click.echo(write_example(example, path, force=force))
+    except InitError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 def main() -> None:

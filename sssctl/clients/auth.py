@@ -32,6 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from sssctl.clients.azure_devops import pipeline_assertion_source
 from sssctl.clients.clouds import CloudEndpoints
 from sssctl.clients.errors import AuthError
 from sssctl.config.model import Auth, SecretRef, SecretUnavailable
@@ -224,6 +225,9 @@ def federated_assertion_source(
             return value
 
         return from_file
+    from_pipeline = pipeline_assertion_source(auth.service_connection_id, environ, http_client)
+    if from_pipeline is not None:
+        return from_pipeline
     request_url = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
     request_token = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if request_url and request_token:
@@ -243,7 +247,8 @@ def federated_assertion_source(
         return from_github
     raise AuthError("workload_identity needs a federated token",
                     remedy="set auth.federated_token_file or AZURE_FEDERATED_TOKEN_FILE, or run in GitHub "
-                           "Actions with `permissions: id-token: write`")
+                           "Actions with `permissions: id-token: write`, or in Azure Pipelines with "
+                           "auth.service_connection_id")
 
 
 # -- providers -------------------------------------------------------------------------------------

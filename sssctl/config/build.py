@@ -59,6 +59,7 @@ def auth(raw: Mapping[str, Any], resolve: Resolve) -> model.Auth:
         certificate_password=_secret(_t(raw, "certificate_password"), (*here, "certificate_password"),
                                      resolve),
         federated_token_file=_path(raw, "federated_token_file", here, resolve),
+        service_connection_id=raw.get("service_connection_id"),
         managed_identity_client_id=raw.get("managed_identity_client_id"),
         token_cache=_path(raw, "token_cache", here, resolve),
     )

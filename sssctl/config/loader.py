@@ -183,6 +183,26 @@ def _apply_environment(merged: _Merged, environ: Mapping[str, str]) -> None:
         if _set(merged.doc, path, {"env": name} if name == "SSSCTL_CLIENT_SECRET" else value):
             _forget_below(merged, path)
             merged.origins[path] = Source(f"${name}", Path.cwd())
+    _apply_fallbacks(merged, environ)
+
+
+def _apply_fallbacks(merged: _Merged, environ: Mapping[str, str]) -> None:
+    """Fill keys still unset from the standard Azure variables (spec.ENV_FALLBACKS)."""
+    for name, path in spec.ENV_FALLBACKS.items():
+        value = environ.get(name)
+        if not value or _lookup(merged.doc, path) is not None:
+            continue
+        if _set(merged.doc, path, value):
+            merged.origins[path] = Source(f"${name}", Path.cwd())
+
+
+def _lookup(doc: Mapping[str, Any], path: KeyPath) -> Any:
+    current: Any = doc
+    for key in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(key)
+    return current
 
 
 def _expand_user(value: str) -> Path:

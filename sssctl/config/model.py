@@ -94,6 +94,7 @@ class Auth:
     certificate_file: Path | None = None          # PEM (key + cert) or PFX
     certificate_password: SecretRef | None = None  # PFX passphrase
     federated_token_file: Path | None = None       # default: $AZURE_FEDERATED_TOKEN_FILE
+    service_connection_id: str | None = None       # Azure Pipelines workload identity federation
     managed_identity_client_id: str | None = None  # user-assigned identity; None = system-assigned
     token_cache: Path | None = None                # device_code: persistent MSAL cache (0600)
 

@@ -164,6 +164,10 @@ AUTH = Table(
         "certificate_password": SecretRefSpec("PFX passphrase: { env = NAME } or { file = PATH }."),
         "federated_token_file": Scalar("string", "workload_identity: token file "
                                        "(default $AZURE_FEDERATED_TOKEN_FILE).", format=NON_EMPTY),
+        "service_connection_id": Scalar("string", "workload_identity in Azure Pipelines: id of the workload "
+                                        "identity federation service connection (env "
+                                        "SSSCTL_SERVICE_CONNECTION_ID, default "
+                                        "$AZURESUBSCRIPTION_SERVICE_CONNECTION_ID).", format=GUID),
         "managed_identity_client_id": Scalar("string", "User-assigned managed identity; omit for "
                                              "system-assigned.", format=GUID),
         "token_cache": Scalar("string", "device_code: persistent token cache file (kept 0600).",
@@ -286,6 +290,20 @@ ENV_OVERRIDES: Mapping[str, tuple[str, ...]] = {
     "SSSCTL_CLIENT_ID": ("auth", "client_id"),
     "SSSCTL_CLIENT_SECRET": ("auth", "client_secret"),
     "SSSCTL_CLIENT_CERTIFICATE": ("auth", "certificate_file"),
+    "SSSCTL_SERVICE_CONNECTION_ID": ("auth", "service_connection_id"),
+}
+
+# The variables other Azure tools read (azure-identity, the Azure CLI task of Azure Pipelines,
+# AKS workload identity). They only fill a key that neither an SSSCTL_* variable nor the
+# file sets: an explicit choice is never swapped for an ambient value.
+ENV_FALLBACKS: Mapping[str, tuple[str, ...]] = {
+    "AZURE_TENANT_ID": ("environment", "tenant_id"),
+    "AZURE_CLIENT_ID": ("auth", "client_id"),
+    "AZURE_FEDERATED_TOKEN_FILE": ("auth", "federated_token_file"),
+    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": ("auth", "service_connection_id"),
+    # set by the AzureCLI@2 / AzurePowerShell@5 tasks of Azure Pipelines; first match wins
+    "AZURESUBSCRIPTION_TENANT_ID": ("environment", "tenant_id"),
+    "AZURESUBSCRIPTION_CLIENT_ID": ("auth", "client_id"),
 }
 
 

@@ -26,6 +26,9 @@ DATAVERSE_RESOURCE_APP_ID = "00000007-0000-0000-c000-000000000000"
 FEDERATED_ISSUER_PATH = "/_issuer"
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 FEDERATED_SUBJECT = "repo:contoso/sss-config:ref:refs/heads/main"
+# Azure Pipelines names a workload identity federation service connection this way
+# (sc://<organization>/<project>/<service connection name>); see emulator.azure_devops.
+AZURE_DEVOPS_SUBJECT = "sc://contoso/sss-config/sssctl-prod"
 
 DEFAULT_PROFILE_ID = "7eedeb22-6a30-4a66-808b-00c25a95b03f"
 DEFAULT_PROFILE_NAME = "Microsoft Exchange Online"

@@ -213,16 +213,21 @@ class Directory:
                 "usage": "Verify",
             }
         ]
-        app.federated.append(
-            {
-                "id": str(uuid.uuid4()),
-                "name": "emulator-issuer",
-                "issuer": self._issuer_url,
-                "subject": c.FEDERATED_SUBJECT,
-                "audiences": [c.FEDERATED_AUDIENCE],
-                "description": "The emulator's own external issuer",
-            }
-        )
+        for name, subject, description in (
+            ("emulator-issuer", c.FEDERATED_SUBJECT, "The emulator's own external issuer"),
+            ("azure-devops-service-connection", c.AZURE_DEVOPS_SUBJECT,
+             "Azure Pipelines service connection sssctl-prod"),
+        ):
+            app.federated.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "name": name,
+                    "issuer": self._issuer_url,
+                    "subject": subject,
+                    "audiences": [c.FEDERATED_AUDIENCE],
+                    "description": description,
+                }
+            )
         self._add_sp(c.SSSCTL_SP_OBJECT_ID, c.SSSCTL_APP_ID, "sssctl", [], owner=c.TENANT_ID)
         for resource_id, role_id in SSSCTL_GRANTS:
             self._add_assignment(c.SSSCTL_SP_OBJECT_ID, resource_id, role_id, created)

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sssctl.emulator import azure_devops
 from sssctl.emulator import constants as c
 from sssctl.emulator.certs import load_key_material
 from sssctl.emulator.context import Counters, Faults, TokenVerifier
@@ -244,6 +245,7 @@ class Emulator:
                 Mount(c.DATAVERSE_PREFIX, app=self.dataverse.app),
                 Mount(c.GRAPH_PREFIX, app=self.graph),
                 Mount(c.EXCHANGE_PREFIX, app=self.exchange),
+                Mount(azure_devops.PREFIX, app=azure_devops.AzureDevOpsOidc(self.identity, self.admin_token)),
                 *self.identity.routes(),
             ]
         )

@@ -5,16 +5,57 @@ It starts the emulator in-process, points the chosen config at it through the
 environment is never changed), keeps state in a temporary directory, and runs
 plan -> apply -> plan. The point it proves is the last step: the second plan is empty.
 Everything temporary is removed and the server stopped, even on Ctrl-C.
+
+The example configs ship inside the package (``sssctl/examples``, copies of the
+``configs/`` files users read in a clone, kept identical by a test), so ``sssctl demo`` and
+``sssctl init`` work from any directory after ``pip install`` / ``pipx install``.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from sssctl import exitcodes
 from sssctl.engine.commands import Invocation, Output, cmd_apply, cmd_plan
+
+EXAMPLES = ("hardened", "lockdown", "minimal")
+
+
+class InitError(Exception):
+    """``sssctl init`` cannot write the example; the message says why and what to do."""
+
+
+def example_path(name: str) -> Path:
+    """The packaged example config ``name`` (one of :data:`EXAMPLES`)."""
+    if name not in EXAMPLES:
+        raise InitError(f"unknown example {name!r}; choose one of: {', '.join(EXAMPLES)}")
+    path = Path(str(resources.files("sssctl") / "examples" / f"{name}.toml"))
+    if not path.is_file():
+        raise InitError(f"the packaged example {path} is missing: this installation of sssctl is incomplete; "
+                        "reinstall it (pip install --force-reinstall sssctl)")
+    return path
+
+
+def write_example(name: str, destination: Path, *, force: bool) -> str:
+    """Write example ``name`` to ``destination``; an existing file is kept unless ``force``."""
+    text = example_path(name).read_text(encoding="utf-8")
+    if destination.is_dir():
+        raise InitError(f"{destination} is a directory; name the file to write, "
+                        f"e.g. {destination / 'sssctl.toml'}")
+    try:
+        with destination.open("w" if force else "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise InitError(f"{destination} already exists and was left unchanged; "
+                        "pass --force to overwrite it, or name another file") from None
+    except OSError as exc:
+        raise InitError(f"cannot write {destination}: {exc.strerror}") from exc
+    return (f"Wrote {destination} from the {name} example. Replace the placeholder URL and GUIDs (or set "
+            f"SSSCTL_* variables), then: sssctl validate {destination}\n"
+            "Editor completion: sssctl schema > sssctl.schema.json (the file's first line points at it).")
 
 
 def _heading(output: Output, title: str) -> None:
