@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from sssctl import __version__
+from sssctl import __version__, exitcodes
 
 
 @dataclass
@@ -558,4 +560,10 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(1) from None
+    if code == exitcodes.INTERRUPTED:
+        # Ctrl-C: leave without waiting for worker threads still holding a request; the
+        # state was saved whole and the lock released on the way out.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -37,7 +37,7 @@ def is_forget(change: Change) -> bool:
 @dataclass(frozen=True)
 class Outcome:
     change: Change
-    status: str          # applied | forgotten | refused | failed | skipped | not started
+    status: str          # applied | forgotten | stopped | refused | failed | skipped | not started
     message: str = ""
     writes: int = 0
 
@@ -69,7 +69,7 @@ class ApplyReport:
             f"{self.count('applied', Action.DELETE)} destroyed",
             f"{self.count('refused')} refused",
         ]
-        extra = ("forgotten", "failed", "skipped", "not started")
+        extra = ("forgotten", "stopped", "failed", "skipped", "not started")
         parts += [f"{n} {s}" for s in extra if (n := self.count(s))]
         return f"{head}: {', '.join(parts)}."
 
@@ -94,21 +94,36 @@ class Applier:
         self.ctx.reads.stop_sharing()  # what the plan read may be stale by now; apply reads afresh
         work = [self._owned(c) for c in changes if c.writes or is_forget(c)]
         self._total = len(work)
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply")
+        aborted = False
+        try:
             for kind, tier in groupby(work, key=lambda c: c.kind):
-                batch = list(tier)
-                if self.report.interrupted:
-                    self._mark(batch, "not started", "interrupted before it started")
-                    continue
-                blocked = self.registry.blockers(kind, reverse=self.reverse) & self._failed_kinds
-                if blocked:
-                    why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
-                    self._mark(batch, "skipped", why)
-                    self._failed_kinds.add(kind)
-                    continue
-                self._run_tier(pool, kind, batch)
+                self._run_kind(pool, kind, list(tier))
+        except KeyboardInterrupt:
+            aborted = True      # the second Ctrl-C: leave at once, the state is whole
+            raise
+        finally:
+            # Waiting for in-flight requests is what the first Ctrl-C asked for, not the second.
+            pool.shutdown(wait=not aborted, cancel_futures=True)
         log.info("apply.done", outcome=self.report.summary(), writes=self.report.writes)
         return self.report
+
+    @property
+    def stopping(self) -> bool:
+        return self.report.interrupted or self.ctx.stop.is_set()
+
+    def _run_kind(self, pool: ThreadPoolExecutor, kind: str, batch: list[Change]) -> None:
+        if self.stopping:
+            self.report.interrupted = True
+            self._mark(batch, "not started", "interrupted before it started")
+            return
+        blocked = self.registry.blockers(kind, reverse=self.reverse) & self._failed_kinds
+        if blocked:
+            why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
+            self._mark(batch, "skipped", why)
+            self._failed_kinds.add(kind)
+            return
+        self._run_tier(pool, kind, batch)
 
     def _owned(self, change: Change) -> Change:
         """The change with its kind: the planner stamps it; one built by hand is looked up."""
@@ -125,16 +140,21 @@ class Applier:
         pending = list(changes)
         running: dict[Future[tuple[Applied | None, float]], Change] = {}
         while pending or running:
-            while pending and len(running) < width and not self.report.interrupted:
+            while pending and len(running) < width and not self.stopping:
                 change = pending.pop(0)
                 running[pool.submit(self._apply_one, change)] = change
-            if self.report.interrupted and not running:
+            if self.stopping and not running:
+                self.report.interrupted = True
                 break
             try:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
+                # Without the CLI's SIGINT handler (library use) the first Ctrl-C lands
+                # here: treat it as the first press. A second one leaves at once.
+                if self.ctx.stop.is_set():
+                    raise
                 log.warning("apply.interrupted", running=len(running))
-                self.report.interrupted = True
+                self.ctx.stop.set()
                 continue
             for future in done:
                 self._settle(kind, running.pop(future), future)
@@ -167,7 +187,11 @@ class Applier:
         else:
             self.store.record(change.address, kind=kind, managed=applied.managed,
                               fingerprints=applied.fingerprints, before=change.before)
-            outcome = Outcome(change, "applied", applied.message, applied.writes)
+            status = "applied" if applied.complete else "stopped"
+            outcome = Outcome(change, status, applied.message, applied.writes)
+            if not applied.complete:
+                self.report.interrupted = True
+                self._failed_kinds.add(kind)   # its dependents must not run on a half-done change
         log.info("apply.change.done", address=change.address, writes=outcome.writes,
                  duration_ms=round(duration_ms))
         self.report.outcomes.append(outcome)

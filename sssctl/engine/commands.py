@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sssctl import exitcodes
-from sssctl.engine import planfile, runner
+from sssctl.engine import interrupts, planfile, runner
 from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Change, Plan
@@ -94,8 +94,9 @@ def guarded(output: Output, action: Callable[[], int]) -> int:
     try:
         return action()
     except KeyboardInterrupt:
-        output.warn("Interrupted. Whatever completed was saved in the state; run the command again.")
-        return exitcodes.ERROR
+        output.warn("\nAborted. Every change that finished is saved in the state; run the command again "
+                    "to finish the rest.")
+        return exitcodes.INTERRUPTED
     except Exception as exc:
         if output.verbose >= 2:
             output.warn("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
@@ -156,6 +157,11 @@ class Invocation:
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
                                  parallelism=parallelism, progress=self.progress.kind_step, lock=lock,
                                  every_service=every_service)
+
+    def announce(self, sentence: str) -> None:
+        """A sentence for the person at the keyboard, on its own line, never glued to progress."""
+        self.progress.clear()
+        self.output.warn(f"\n{sentence}")
 
     def show(self, rendered: str) -> None:
         """Print a result on stdout, after wiping any progress line."""
@@ -222,8 +228,9 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | Non
     for o in problems:
         out.warn(f"Error: {o.change.address} was {o.status}: {o.message}")
     if report.interrupted:
-        out.warn("Interrupted: the changes listed as applied are saved in the state; "
+        out.warn("Stopped: the changes listed as applied are saved in the state; "
                  "run apply again to finish.")
+        return exitcodes.INTERRUPTED
     return exitcodes.OK if report.ok else exitcodes.ERROR
 
 
@@ -236,7 +243,8 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
         saved = planfile.load(plan_file)
         if not config_given:
             inv.config_path = _config_of(saved, plan_file)
-        with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
+        with (inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s,
+              interrupts.graceful(s.ctx.stop, inv.announce)):
             report = runner.apply_saved(s, saved, parallelism=parallelism, on_progress=progress.change_done)
     else:
         with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
@@ -244,8 +252,9 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
             inv.show(text.render(p, color=inv.output.color))
             if _nothing_to_do(p):
                 return exitcodes.OK
-            report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
-                                              parallelism=parallelism, on_progress=progress.change_done)
+            with interrupts.graceful(s.ctx.stop, inv.announce):
+                report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
+                                                  parallelism=parallelism, on_progress=progress.change_done)
     progress.clear()
     return report_apply(inv, report, s.clients.stats)
 
@@ -271,9 +280,10 @@ def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, target
         inv.show(text.render(p, color=inv.output.color))
         if _nothing_to_do(p):
             return exitcodes.OK
-        report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
-                                          parallelism=parallelism, on_progress=progress.change_done,
-                                          reverse=True)
+        with interrupts.graceful(s.ctx.stop, inv.announce):
+            report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
+                                              parallelism=parallelism, on_progress=progress.change_done,
+                                              reverse=True)
     progress.clear()
     return report_apply(inv, report, s.clients.stats)
 

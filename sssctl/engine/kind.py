@@ -119,6 +119,9 @@ class Applied:
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     writes: int = 0
     message: str = ""
+    # False when the change stopped part-way (Ctrl-C between chunks): what was written is
+    # recorded, the run reports it as stopped, and the next plan shows what is left.
+    complete: bool = True
 
 
 class _Slot:
@@ -241,6 +244,9 @@ class Context:
     census: bool = False
     reads: ReadCache = field(default_factory=ReadCache)
     handoffs: Handoffs = field(default_factory=Handoffs)
+    # Set by the first Ctrl-C: finish what is in flight, start nothing new (between
+    # changes, and between ``$batch`` chunks inside an aggregate change).
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 class Kind(Protocol):

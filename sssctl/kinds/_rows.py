@@ -18,7 +18,7 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
-from sssctl.engine.kind import Context, Observed
+from sssctl.engine.kind import Applied, Context, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
 
@@ -86,6 +86,15 @@ class Outcome:
     written: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    unsent: int = 0     # rows never sent because the run was asked to stop
+
+    def applied(self, address: str, managed: Mapping[str, Any], *, done: str, total: int) -> Applied:
+        """What state records: everything written, and whether the run stopped part-way."""
+        if self.unsent:
+            message = f"stopped: {done} ({total} planned); run apply again to finish the rest"
+            return Applied(address, managed=managed, writes=total - self.unsent, message=message,
+                           complete=False)
+        return Applied(address, managed=managed, writes=total, message=done)
 
     def refusal(self, done: str) -> str:
         """``done`` says what was written, e.g. ``"reverted 12 mailboxes"``."""
@@ -116,11 +125,14 @@ def write_rows(
 ) -> Outcome:
     """Send one guarded PATCH per planned row (``--parallelism`` chunks at once) and sort the answers."""
     outcome = Outcome()
+    answered = 0
     for row, result in send_in_batches(ctx, rows, operation, label=label, size=BATCH_SIZE):
+        answered += 1
         if result.error is None and 200 <= int(result.status) < 300:
             outcome.written.append(row_id(row))
         elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
             outcome.conflicts.append(row_name(row))
         else:
             outcome.failures.append(f"{row_name(row)}: {result.error or result.status}")
+    outcome.unsent = len(rows) - answered
     return outcome

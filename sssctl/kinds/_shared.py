@@ -237,7 +237,8 @@ def send_in_batches(
     Up to ``ctx.parallelism`` chunks are in flight at once (``--parallelism``): reverting
     tens of thousands of rows one chunk after another left the service idle while each
     answer travelled. Answers come back in row order whatever order the chunks finish
-    in, and progress counts rows whose answer has been handed on.
+    in, and progress counts rows whose answer has been handed on. Once ``ctx.stop`` is
+    set (Ctrl-C) no new chunk is sent; the rows of chunks never sent are not yielded.
     """
     width = max(1, ctx.parallelism)
     window: deque[tuple[list[Any], Future[list[BatchResult]]]] = deque()
@@ -258,6 +259,8 @@ def send_in_batches(
         for chunk in chunks(rows, size):
             if len(window) == width:
                 yield from settle()
+            if ctx.stop.is_set():
+                break
             window.append((chunk, pool.submit(send, chunk)))
         while window:
             yield from settle()

@@ -350,9 +350,7 @@ class MailboxesKind(KindDefaults):
                  failed=len(outcome.failures))
         outcome.raise_unless_clean(f"reverted {len(reverted)} mailboxes")
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": digest(reverted)}
-        return Applied(
-            ADDRESS, managed=managed, writes=len(rows), message=f"reverted {len(reverted)} mailboxes"
-        )
+        return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
 
     def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None) -> BatchOperation:
         body: dict[str, Any] = {}

@@ -173,7 +173,7 @@ class UserSettingsKind(KindDefaults):
             "updated": len(updated),
             "digest": digest(updated),
         }
-        return Applied(ADDRESS, managed=managed, writes=len(rows), message=f"updated {len(updated)} users")
+        return outcome.applied(ADDRESS, managed, done=f"updated {len(updated)} users", total=len(rows))
 
     def describe(self, observed: Observed) -> dict[str, Any]:
         """The most common filtering method; a comment gives the rest when users differ.

@@ -233,8 +233,8 @@ def test_ctrl_c_mid_apply_stops_cleanly_and_rerun_converges(cli: Cli, admin: Adm
     wait_for(lambda: admin.counters()["writes"] >= 1 or run.poll() is not None, what="the first write")
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
-    assert run.returncode == 1, out + err
-    assert "Interrupted" in err or "Apply interrupted" in out
+    assert run.returncode == 130, out + err
+    assert "Stopping:" in err and "Apply interrupted" in out
     assert not (cli.state_dir / "e2e.lock").exists()
     assert LocalBackend(cli.state_dir, "e2e").read() is not None
     admin.clear_faults()

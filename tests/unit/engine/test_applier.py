@@ -11,7 +11,7 @@ import pytest
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Desired, Environment
 from sssctl.engine.applier import Applier
-from sssctl.engine.kind import Context
+from sssctl.engine.kind import Applied, Context
 from sssctl.engine.plan import Action, Change
 from sssctl.state.backend import LocalBackend
 from sssctl.state.store import StateStore
@@ -132,3 +132,30 @@ def test_tearing_down_skips_what_a_failed_dependent_still_needs(tmp_path: Path) 
     statuses = [o.status for o in report.outcomes]
     assert statuses == ["failed", "skipped", "skipped"]
     assert not custom.applied and not apps.applied
+
+
+def test_a_stop_request_starts_nothing_new_and_reports_the_rest_not_started(tmp_path: Path) -> None:
+    kind = FakeKind("org_setting", org_settings_wanted)
+    applier, backend = setup(tmp_path, [kind])
+    kind.apply_hook = lambda change: applier.ctx.stop.set() if change.address == "org_setting.A" else None
+    report = applier.run([upd("org_setting.A"), upd("org_setting.B")])
+    assert report.interrupted and not report.ok
+    assert [(o.change.address, o.status) for o in report.outcomes] == [
+        ("org_setting.A", "applied"), ("org_setting.B", "not started")]
+    assert set(backend.read().resources) == {"org_setting.A"}  # type: ignore[union-attr]
+
+
+def test_a_change_stopped_part_way_is_recorded_and_its_dependents_skipped(tmp_path: Path) -> None:
+    defaults = FakeKind("mailbox_defaults", lambda d: {})
+    mailboxes = FakeKind("mailboxes", lambda d: {}, after=("mailbox_defaults",))
+    default = FakeKind("server_profile_default", lambda d: {}, after=("mailboxes",))
+    applier, backend = setup(tmp_path, [defaults, mailboxes, default])
+    partial = Applied("mailboxes", managed={"reverted": 1}, writes=1, message="stopped: 1", complete=False)
+    mailboxes.apply = lambda ctx, change: partial  # type: ignore[method-assign]
+    report = applier.run([
+        Change("mailboxes", Action.UPDATE, {"drifted": 3}, {"drifted": 0}, "revert"),
+        Change("server_profile.default", Action.UPDATE, {"active": True}, {"active": False}, "r"),
+    ])
+    assert [o.status for o in report.outcomes] == ["stopped", "not started"]
+    assert report.interrupted and not default.applied
+    assert backend.read().resources["mailboxes"]["managed"] == {"reverted": 1}  # type: ignore[union-attr]

@@ -50,6 +50,24 @@ def test_apply_reverts_with_etags_then_a_second_apply_writes_nothing() -> None:
     assert engine.dv.writes == writes
 
 
+def test_a_stop_request_lets_the_chunk_in_flight_finish_and_sends_no_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1)
+    engine = Engine(seed())
+    want = desired(mailboxes=USERS)
+    ctx = engine.context(want)
+    ctx.parallelism = 1
+    ctx.progress = lambda label, done, total: ctx.stop.set()   # Ctrl-C as the first chunk lands
+    (change,) = actionable(KIND.diff(want, KIND.read(ctx)))
+    applied = KIND.apply(ctx, change)
+    assert not applied.complete and applied.writes == 1
+    assert applied.message.startswith("stopped: reverted 1 mailboxes (3 planned)")
+    assert applied.managed is not None and applied.managed["reverted"] == 1
+    (left,) = actionable(engine.plan(KIND, want))
+    assert left.before is not None and left.before["drifted"] == 2   # the next run resumes there
+
+
 def test_a_mailbox_changed_since_plan_is_named_and_not_overwritten() -> None:
     engine = Engine(seed())
     want = desired(mailboxes=USERS)
