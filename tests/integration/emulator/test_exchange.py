@@ -36,6 +36,16 @@ class Shell:
         return list(response.json()["value"])
 
 
+def _restrict_to_sss_group(shell: Shell, **extra: Any) -> list[dict[str, Any]]:
+    return shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+        **extra,
+    )
+
+
 @pytest.fixture
 def shell(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Shell]:
     emulator_admin.reset()
@@ -47,13 +57,7 @@ def shell(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Shell
 
 
 def test_new_policy_then_get_returns_it(shell: Shell) -> None:
-    created = shell.ok(
-        "New-ApplicationAccessPolicy",
-        AppId=APP,
-        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
-        AccessRight="RestrictAccess",
-        Description="sssctl",
-    )
+    created = _restrict_to_sss_group(shell, Description="sssctl")
     assert len(created) == 1
     policy = created[0]
     assert policy["Identity"].startswith(f"{c.TENANT_ID}\\{APP}:S-1-5-21-")
@@ -262,12 +266,7 @@ def test_a_missing_object_is_a_404_shaped_as_the_module_prints_it(shell: Shell) 
 
 
 def test_policy_objects_carry_the_documented_properties(shell: Shell) -> None:
-    policy = shell.ok(
-        "New-ApplicationAccessPolicy",
-        AppId=APP,
-        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
-        AccessRight="RestrictAccess",
-    )[0]
+    policy = _restrict_to_sss_group(shell)[0]
     assert set(policy) >= {
         "ScopeName", "ScopeIdentity", "Identity", "AppId", "ScopeIdentityRaw", "Description", "AccessRight",
         "ShardType", "IsValid",
