@@ -19,7 +19,8 @@ from sssctl.clients.responses import describe_status, json_or_none, request_id_o
 
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 READ_VERBS = ("Get-", "Test-")
-_TYPE_PREFIX = re.compile(r"^\|[^|]*\|\s*")
+# "Ex6F9304|Microsoft.Exchange...Exception|text": an optional site code, then the exception type.
+_TYPE_PREFIX = re.compile(r"^(?:Ex[0-9A-Fa-f]+)?\|[^|]*\|\s*")
 
 
 def exchange_error_message(body: Any, fallback: str) -> tuple[str | None, str]:

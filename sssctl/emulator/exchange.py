@@ -1,9 +1,26 @@
 """The Exchange Online admin API (``/adminapi/beta/{tenant}/InvokeCommand``) for the
 ApplicationAccessPolicy cmdlets sssctl uses to restrict its app to chosen mailboxes.
 
-Shapes follow identity reference §2.1/§2.3: ``{"value": [...]}`` answers paged with
-``@odata.nextLink``, errors whose useful text sits in ``error.details[0].message`` behind a
-``|Type.Name|`` prefix, and the documented evaluation order for Test-ApplicationAccessPolicy.
+The endpoint is what the ExchangeOnlineManagement v3 module speaks; Microsoft documents the
+cmdlets, not the wire format, so the shapes come from these sources:
+
+* cmdlets, parameters, the ~300-policy limit text and the evaluation order:
+  https://learn.microsoft.com/en-us/powershell/module/exchange/new-applicationaccesspolicy,
+  https://learn.microsoft.com/en-us/powershell/module/exchange/test-applicationaccesspolicy and
+  https://learn.microsoft.com/en-us/graph/auth-limit-mailbox-access (identity reference §2.1);
+* policy objects (``ScopeName``, ``ScopeIdentity``, ``Identity`` = ``<tenant>\\<app>:<raw>``,
+  ``ScopeIdentityRaw`` = ``<SID>;<guid>``, ``AccessRight``, ``ShardType``, ``IsValid``): the
+  New-ApplicationAccessPolicy output shown in auth-limit-mailbox-access above;
+* answers ``{"@odata.context", "adminapi.warnings@odata.type", "@adminapi.warnings", "value"}``
+  paged with ``@odata.nextLink`` (identity reference §2.3, as CIPP and ScubaGear read them);
+* errors as the module prints them from the REST body (PowerShell/PowerShell issue 19793 and
+  public scripts quoting it): ``error.code`` "NotFound" with HTTP 404 for
+  ManagementObjectNotFoundException, else "BadRequest" with 400; the cmdlet's text in
+  ``error.message``; ``details[0]`` = ``{"code": "Client", "target": "", "message":
+  "Ex6F9304|<exception type>|<text>"}``; ``innererror`` typed
+  ``Microsoft.Exchange.Admin.OData.Core.ODataServiceException`` with the
+  DirectInvokeCmdletExecutionException as ``internalexception``. Only the not-found error's
+  ``Ex…`` site code has been seen published; other errors carry the bare ``|Type|text`` form.
 """
 
 from __future__ import annotations
@@ -45,26 +62,40 @@ _DEFAULT_PAGE = 1000
 _POLICY_LIMIT = 300
 
 
+_NOT_FOUND_TYPE = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+# Exchange prefixes a cmdlet error with the code of the site that threw it; only this one is public.
+_SITE_CODES = {_NOT_FOUND_TYPE: "Ex6F9304"}
+_STATUS_CODES = {400: "BadRequest", 404: "NotFound"}
+_INVOKE_EXCEPTION = "Microsoft.Exchange.Management.PSDirectInvoke.DirectInvokeCmdletExecutionException"
+
+
 class CmdletError(Exception):
     """A cmdlet failure as PowerShell reports it: an exception type name and its text."""
 
-    def __init__(self, type_name: str, text: str, status: int = 400) -> None:
+    def __init__(self, type_name: str, text: str, status: int | None = None) -> None:
         super().__init__(text)
-        self.type_name, self.text, self.status = type_name, text, status
+        self.type_name, self.text = type_name, text
+        self.status = status or (404 if type_name == _NOT_FOUND_TYPE else 400)
 
     def body(self) -> dict[str, Any]:
+        site = _SITE_CODES.get(self.type_name, "")
         return {
             "error": {
-                "code": "BadRequest" if self.status == 400 else str(self.status),
-                "message": "Invalid Operation",
+                "code": _STATUS_CODES.get(self.status, str(self.status)),
+                "message": self.text,
                 "details": [
-                    {"code": "BadRequest", "target": "", "message": f"|{self.type_name}|{self.text}"}
+                    {"code": "Client", "target": "", "message": f"{site}|{self.type_name}|{self.text}"}
                 ],
                 "innererror": {
                     "message": self.text,
-                    "type": self.type_name,
-                    "internalexception": {"message": self.text, "type": self.type_name},
+                    "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                    "internalexception": {
+                        "message": f"Exception of type '{_INVOKE_EXCEPTION}' was thrown.",
+                        "type": _INVOKE_EXCEPTION,
+                    },
                 },
+                "adminapi.warnings@odata.type": "#Collection(String)",
+                "@adminapi.warnings": [],
             }
         }
 
@@ -208,7 +239,7 @@ class ExchangeService:
                 "Microsoft.Exchange.Management.Tasks.ApplicationAccessPolicyLimitExceededException",
                 "The total size of App Access Policies exceeded the limit.",
             )
-        existing = {(x["AppId"].lower(), x["ScopeIdentityRaw"]) for x in self.policies}
+        existing = {(x["AppId"].lower(), _scope_guid(x)) for x in self.policies}
         for app_id in app_ids:
             if (app_id.lower(), group.guid) in existing:
                 raise CmdletError(
@@ -216,15 +247,17 @@ class ExchangeService:
                     f"An application access policy for app {app_id} and scope {group.address} "
                     "already exists.",
                 )
+        raw = f"{_sid(group.guid)};{group.guid}"
         created = [
             {
-                "Identity": f"{c.TENANT_ID}\\{app_id}:{group.guid}",
-                "AppId": app_id,
                 "ScopeName": group.name,
                 "ScopeIdentity": group.display_name or group.name,
-                "ScopeIdentityRaw": group.guid,
-                "AccessRight": right,
+                "Identity": f"{c.TENANT_ID}\\{app_id}:{raw}",
+                "AppId": app_id,
+                "ScopeIdentityRaw": raw,
                 "Description": str(p.get("Description") or ""),
+                "AccessRight": right,
+                "ShardType": "All",
                 "IsValid": True,
                 "Guid": str(uuid.uuid4()),
             }
@@ -263,7 +296,7 @@ class ExchangeService:
                 "AppId": app_id,
                 "Mailbox": mailbox,
                 "MailboxId": str(uuid.uuid5(uuid.NAMESPACE_URL, mailbox)),
-                "MailboxSid": f"S-1-5-21-0-0-0-{uuid.UUID(_mailbox_guid(mailbox)).int % 100000}",
+                "MailboxSid": _sid(_mailbox_guid(mailbox)),
                 "AccessCheckResult": self._evaluate(app_id, mailbox),
             }
         ]
@@ -288,7 +321,7 @@ class ExchangeService:
     def _evaluate(self, app_id: str, mailbox: str) -> str:
         """DenyAccess wins; a matching RestrictAccess grants; Restrict elsewhere denies; else granted."""
         mine = [x for x in self.policies if x["AppId"].lower() in {app_id.lower(), "*"}]
-        covering = [x for x in mine if self._covers(x["ScopeIdentityRaw"], mailbox)]
+        covering = [x for x in mine if self._covers(_scope_guid(x), mailbox)]
         if any(x["AccessRight"] == "DenyAccess" for x in covering):
             return "Denied"
         if any(x["AccessRight"] == "RestrictAccess" for x in covering):
@@ -359,6 +392,18 @@ def _is_exchange_admin(caller: Caller) -> bool:
     if caller.claims.get("idtyp") == "user":
         return bool(set(caller.claims.get("wids", ())) & _ADMIN_ROLES)
     return _MANAGE_ROLE in caller.roles and bool(set(caller.claims.get("wids", ())) & _ADMIN_ROLES)
+
+
+def _sid(guid: str) -> str:
+    """A stable security identifier for a recipient, in the domain-SID form Exchange shows."""
+    number = uuid.UUID(guid).int
+    parts = [(number >> shift) % 4294967296 for shift in (0, 32, 64)]
+    return f"S-1-5-21-{parts[0]}-{parts[1]}-{parts[2]}-{(number >> 96) % 100000}"
+
+
+def _scope_guid(policy: dict[str, Any]) -> str:
+    """``ScopeIdentityRaw`` is ``<SID>;<guid>``: the guid names the recipient."""
+    return str(policy["ScopeIdentityRaw"]).rpartition(";")[2]
 
 
 def _mailbox_guid(address: str) -> str:

@@ -75,6 +75,36 @@ _SP_PATCHABLE = frozenset(
 _AUDIENCES = frozenset(
     {"AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"}
 )
+# The entity type a write to each segment carries; actions (addPassword, ...) take parameters, not an entity.
+_ENTITY_TYPES = {
+    "applications": "application",
+    "servicePrincipals": "servicePrincipal",
+    "appRoleAssignedTo": "appRoleAssignment",
+    "appRoleAssignments": "appRoleAssignment",
+    "federatedIdentityCredentials": "federatedIdentityCredential",
+}
+# Graph types a client could plausibly name instead: naming one of these where another is expected
+# is "not assignable"; any other name "could not be resolved by the model".
+_KNOWN_TYPES = frozenset(
+    {
+        *_ENTITY_TYPES.values(),
+        "directoryObject",
+        "user",
+        "group",
+        "device",
+        "passwordCredential",
+        "keyCredential",
+        "requiredResourceAccess",
+        "resourceAccess",
+        "apiApplication",
+        "webApplication",
+        "publicClientApplication",
+        "implicitGrantSettings",
+        "permissionScope",
+        "appRole",
+    }
+)
+_GRAPH_NAMESPACE = "microsoft.graph."
 _MAX_TOP = 999
 _DEFAULT_TOP = 100
 
@@ -143,6 +173,7 @@ class GraphService:
             write = request.method in {"POST", "PATCH", "PUT", "DELETE"}
             self.counters.record(request.method, "graph", target, write=write)
             body = await _json_body(request) if request.method in {"POST", "PATCH"} else {}
+            body = _without_annotations(body, _ENTITY_TYPES.get(match["sub"] or match["set"]))
             _check_types(body)
             with self.directory.lock:
                 try:
@@ -276,8 +307,7 @@ class GraphService:
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
 
     def _upsert_missing(self, request: Request, m: re.Match[str], body: dict[str, Any], key: str) -> Response:
-        prefer = request.headers.get("prefer", "").lower()
-        if m["alt"] != "uniqueName" or "create-if-missing" not in prefer:
+        if m["alt"] != "uniqueName" or not _prefers_create(request):
             raise _not_found(key)
         created = self._create_application(body, _alt_value(m))
         return JSONResponse(
@@ -504,18 +534,33 @@ class GraphService:
             )
         self._require(caller, [_APP_WRITE])
         sp_or_none = self._sp(m)
-        if sp_or_none is None:
-            raise _not_found(key)
         if request.method == "PATCH":
-            unknown = sorted(set(body) - _SP_PATCHABLE)
-            if unknown:
-                raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.servicePrincipal'.")
+            _check_sp_patch(body)
+            if sp_or_none is None:
+                return self._upsert_missing_sp(request, m, body, key)
             sp_or_none.update(body)
             return Response(status_code=204)
+        if sp_or_none is None:
+            raise _not_found(key)
         if request.method == "DELETE":
             self._delete_sp(sp_or_none)
             return Response(status_code=204)
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _upsert_missing_sp(
+        self, request: Request, m: re.Match[str], body: dict[str, Any], key: str
+    ) -> Response:
+        """PATCH by appId with ``Prefer: create-if-missing`` creates the service principal (201),
+        as documented for upsert: https://learn.microsoft.com/en-us/graph/api/serviceprincipal-upsert
+        Without the header a missing one is a 404, as for any PATCH."""
+        if m["alt"] != "appId" or not _prefers_create(request):
+            raise _not_found(key)
+        created = self._create_sp({"appId": _alt_value(m)})
+        created.update(body)
+        return JSONResponse(
+            {"@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals/$entity", **created},
+            status_code=201,
+        )
 
     def _delete_sp(self, sp: dict[str, Any]) -> None:
         self.directory.service_principals.pop(sp["id"], None)
@@ -722,6 +767,57 @@ def _check_types(body: dict[str, Any]) -> None:
         raise GraphError(400, "BadRequest", "Invalid value for property 'audiences': expected strings.")
 
 
+def _without_annotations(body: dict[str, Any], expected: str | None) -> dict[str, Any]:
+    """Drop OData instance annotations (``@odata.type``, ``displayName@odata.type``, any
+    ``@namespace.term``) as Graph's reader does, after checking a top-level ``@odata.type``
+    names the entity type the segment expects.
+
+    Microsoft's SDKs send ``"@odata.type": "#microsoft.graph.application"`` on every write.
+    OData JSON Format v4.01 §4.5.3 (control information ``odata.type``) and §20 (instance
+    annotations): https://docs.oasis-open.org/odata/odata-json-format/v4.01/odata-json-format-v4.01.html
+    Graph's texts for a wrong type, as the service answers them:
+    https://github.com/microsoftgraph/msgraph-beta-sdk-dotnet/issues/87 (unresolvable name) and
+    https://learn.microsoft.com/en-us/graph/errors (Request_BadRequest).
+    ``@odata.bind`` is not an annotation but a reference operation, so it stays and is refused
+    as an unknown property where the emulator does not support it.
+    """
+    sent = body.get("@odata.type")
+    if sent is not None:
+        _check_odata_type(sent, expected)
+    stripped: dict[str, Any] = _strip(body)
+    return stripped
+
+
+def _check_odata_type(sent: Any, expected: str | None) -> None:
+    name = str(sent).removeprefix("#")
+    short = name[len(_GRAPH_NAMESPACE) :] if name.startswith(_GRAPH_NAMESPACE) else None
+    if short is None or short not in _KNOWN_TYPES:
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            f"A type named '{name}' could not be resolved by the model. When a model is available, "
+            "each type name must resolve to a valid type.",
+        )
+    if expected is not None and short != expected:
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            f"A resource with type '{name}' was found, but it is not assignable to the expected type "
+            f"'{_GRAPH_NAMESPACE}{expected}'. The type specified in the resource must be equal to either "
+            "the expected type or a derived type.",
+        )
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _strip(v) for k, v in value.items() if "@" not in k or k.endswith("@odata.bind")
+        }
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
 def _check_required_resource_access(value: Any) -> None:
     """Graph refuses a malformed list instead of storing it; a client bug shows up here."""
     if not isinstance(value, list):
@@ -737,6 +833,18 @@ def _check_required_resource_access(value: Any) -> None:
                 or access.get("type") not in {"Role", "Scope"}
             ):
                 raise _bad("Each resourceAccess entry needs an 'id' and a 'type' of Role or Scope.")
+
+
+def _check_sp_patch(body: dict[str, Any]) -> None:
+    unknown = sorted(set(body) - _SP_PATCHABLE)
+    if unknown:
+        raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.servicePrincipal'.")
+
+
+def _prefers_create(request: Request) -> bool:
+    """``Prefer`` may come as several header lines or one comma-separated line (RFC 7240 §2)."""
+    preferences = ",".join(request.headers.getlist("prefer")).lower()
+    return "create-if-missing" in {p.split(";")[0].strip() for p in preferences.split(",")}
 
 
 def _alt_value(m: re.Match[str]) -> str:

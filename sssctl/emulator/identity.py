@@ -753,13 +753,18 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _tenant(request: Request) -> str:
+    """An unknown tenant is ``invalid_tenant`` / AADSTS90002 (InvalidTenantName) on discovery and
+    token requests alike, as Entra answers:
+    https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes"""
     tenant = str(request.path_params.get("tenant", ""))
     if tenant.lower() not in {c.TENANT_ID, c.TENANT_DOMAIN, "organizations", "common"}:
         raise LoginError(
             90002,
-            "invalid_request",
+            "invalid_tenant",
             f"Tenant '{tenant}' not found. Check to make sure you have "
-            "the correct tenant ID and are signing into the correct cloud.",
+            "the correct tenant ID and are signing into the correct cloud. Check with your "
+            "subscription administrator, this may happen if there are no active subscriptions "
+            "for the tenant.",
         )
     return tenant
 

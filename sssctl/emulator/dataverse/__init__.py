@@ -42,7 +42,7 @@ from starlette.types import Receive, Scope, Send
 from .. import constants
 from ..context import Counters, Faults, InvalidToken, TokenVerifier
 from . import seed
-from .api import API_PATH, ApiRequest, ApiResponse, WebApi, fault_response, target_of
+from .api import API_PATH, ApiRequest, ApiResponse, WebApi, fault_response, header_fields, target_of
 from .batch import BatchRunner
 from .errors import MAX_URL, DataverseFault, no_segment, url_too_long
 from .limits import ServiceProtection
@@ -114,7 +114,7 @@ class DataverseService:
         body = await request.body()
         path = scope.get("path", "")
         raw_query = scope.get("query_string", b"").decode("latin-1")
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = header_fields((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
         response = await run_in_threadpool(self.serve, request.method, path, raw_query, headers, body)
         await Response(response.body, status_code=response.status, headers=dict(response.headers))(
             scope, receive, send

@@ -11,12 +11,12 @@ import json
 import re
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import Counters
-from . import metadata, orgsettings, roles
+from . import access, metadata, orgsettings, roles
 from .errors import (
     DUPLICATE_RECORD,
     NOT_SUPPORTED,
@@ -25,6 +25,7 @@ from .errors import (
     VERSION_MISMATCH,
     DataverseFault,
     bad_request,
+    no_http_resource,
     no_segment,
     not_found,
 )
@@ -69,6 +70,21 @@ _NO_CREATE = {"organization", "usersettings", "privilege"}
 _NO_DELETE = {"organization", "usersettings", "privilege", "businessunit"}
 _APPROVAL_TABLES = {"mailbox", "systemuser", "queue"}
 ROLE_ACTIONS = {"AddPrivilegesRole", "RemovePrivilegeRole", "ReplacePrivilegesRole"}
+
+
+def header_fields(lines: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header lines by lower-case name; a field sent on several lines is joined with ", ".
+
+    RFC 9110 §5.3 makes repeated lines of a list-valued field equal to one comma-separated
+    line, and RFC 7240 §2 makes ``Prefer`` such a field: Microsoft's count-rows example sends
+    ``odata.include-annotations`` and ``odata.maxpagesize`` as two ``Prefer`` lines
+    (https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query/count-rows).
+    """
+    fields: dict[str, str] = {}
+    for name, value in lines:
+        key = name.lower()
+        fields[key] = f"{fields[key]}, {value}" if key in fields else value
+    return fields
 
 
 @dataclass
@@ -189,6 +205,8 @@ class WebApi:
         if table is None:
             raise no_segment(name)
         if key is None:
+            if segments[1:] == ["$count"]:
+                return self._count(request, who, table)
             if len(segments) > 1:
                 raise no_segment(segments[1])
             return self._collection(request, who, table)
@@ -205,7 +223,9 @@ class WebApi:
     def _whoami(
         self, request: ApiRequest, who: Principal, key: str | None, segments: list[str]
     ) -> ApiResponse:
-        if request.method.upper() != "GET" or len(segments) > 1 or key not in (None, ""):
+        if request.method.upper() != "GET":
+            raise no_http_resource(self._request_uri(request))
+        if len(segments) > 1 or key not in (None, ""):
             raise _not_allowed(request.method, "WhoAmI")
         return json_response(
             200,
@@ -219,7 +239,7 @@ class WebApi:
 
     def _retrieve_role_privileges(self, request: ApiRequest, who: Principal, key: str | None) -> ApiResponse:
         if request.method.upper() != "GET":
-            raise _not_allowed(request.method, "RetrieveRolePrivilegesRole")
+            raise no_http_resource(self._request_uri(request))
         match = re.fullmatch(r"\s*RoleId\s*=\s*(@?[\w-]+)\s*", key or "")
         if match is None:
             raise bad_request(
@@ -296,13 +316,40 @@ class WebApi:
             body["@odata.nextLink"] = next_link(self.api, request.path.strip("/"), request.params, cookie)
         return json_response(200, body, _applied(prefs))
 
+    def _count(self, request: ApiRequest, who: Principal, table: Table) -> ApiResponse:
+        """``GET <entityset>/$count``: the bare number as text/plain (OData Protocol §11.2.10),
+        capped like ``$count=true`` at 5,000:
+        https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query/count-rows"""
+        if request.method.upper() != "GET":
+            raise no_http_resource(self._request_uri(request))
+        _check_options(request)
+        total = len(self._matching_rows(request, who, table, None))
+        return ApiResponse(
+            200,
+            [("Content-Type", "text/plain; charset=utf-8"), ("OData-Version", "4.0")],
+            str(min(total, MAX_PAGE)).encode(),
+        )
+
+    def _request_uri(self, request: ApiRequest) -> str:
+        return f"{self.api}/{request.path.strip('/')}"
+
     def _matching_rows(
         self, request: ApiRequest, who: Principal, table: Table, source: list[Row] | None
     ) -> list[Row]:
         """Rows the filter selects among those the caller's read depth reaches."""
         reach = require(self.store, who, "Read", table)
         text = request.param("$filter")
-        predicate = compile_filter(text, table.filterable, table.logical) if text else None
+        predicate = (
+            compile_filter(
+                text,
+                table.filterable,
+                table.logical,
+                aliases=_aliases(request),
+                lookups=_Lookups(self.store, table),
+            )
+            if text
+            else None
+        )
         return [
             r
             for r in (self.store.table(table.logical).values() if source is None else source)
@@ -626,7 +673,8 @@ class WebApi:
         method = request.method.upper()
         part = rest[0]
         if part.startswith("Microsoft.Dynamics.CRM."):
-            return self._bound_action(request, who, table, record_id, action=part.split(".")[-1], rest=rest)
+            action = part.removeprefix("Microsoft.Dynamics.CRM.")
+            return self._bound_action(request, who, table, record_id, action=action, rest=rest)
         nav_match = _SEGMENT.match(part)
         if nav_match and nav_match.group("name") in _collection_navs(table):
             return self._collection_nav(request, who, table, record_id, rest)
@@ -764,7 +812,7 @@ class WebApi:
     ) -> ApiResponse:
         """The privileges a user holds through its roles (how ``auth check`` probes without writing)."""
         if request.method.upper() != "GET" or len(rest) > 1:
-            raise _not_allowed(request.method, "RetrieveUserPrivileges")
+            raise no_http_resource(self._request_uri(request))
         user = self._existing(table, record_id)
         require(self.store, who, "Read", table, user)
         role_rows = self.store.table("role")
@@ -783,6 +831,26 @@ class WebApi:
             },
         )
 
+    def _retrieve_principal_access(
+        self, request: ApiRequest, who: Principal, user_id: str, rest: list[str]
+    ) -> ApiResponse:
+        if request.method.upper() != "GET" or len(rest) > 1:
+            raise no_http_resource(self._request_uri(request))
+        users = TABLES["systemusers"]
+        user = self._existing(users, user_id)
+        require(self.store, who, "Read", users, user)
+        parameters = rest[0].removeprefix("Microsoft.Dynamics.CRM.RetrievePrincipalAccess")
+        target, record_id = access.target_reference(parameters[1:-1], _aliases(request))
+        record = self._existing(target, record_id)
+        return json_response(
+            200,
+            {
+                "@odata.context": f"{self.api}/$metadata#Microsoft.Dynamics.CRM."
+                "RetrievePrincipalAccessResponse",
+                "AccessRights": access.access_rights(self.store, user, target, record),
+            },
+        )
+
     def _bound_action(
         self,
         request: ApiRequest,
@@ -795,6 +863,8 @@ class WebApi:
     ) -> ApiResponse:
         if table.logical == "systemuser" and action in ("RetrieveUserPrivileges", "RetrieveUserPrivileges()"):
             return self._retrieve_user_privileges(request, who, table, record_id, rest)
+        if table.logical == "systemuser" and action.startswith("RetrievePrincipalAccess("):
+            return self._retrieve_principal_access(request, who, record_id, rest)
         if table.logical != "role" or action not in ROLE_ACTIONS or len(rest) > 1:
             raise no_segment(rest[0])
         if request.method.upper() != "POST":
@@ -855,6 +925,33 @@ def _content_id(request: ApiRequest, reference: str) -> str:
     if path is None:
         raise bad_request(f"Content-ID Reference: '{reference}' does not exist in the batch context.")
     return path
+
+
+def _aliases(request: ApiRequest) -> dict[str, str]:
+    """The query string's parameter aliases (``@p1=...``)."""
+    return {k: v for k, v in request.params if k.startswith("@")}
+
+
+class _Lookups:
+    """Follows a table's single-valued navigation properties for ``$filter`` (``nav/prop``)."""
+
+    def __init__(self, store: Store, table: Table) -> None:
+        self.store, self.table = store, table
+
+    def columns(self, nav: str) -> tuple[str, dict[str, str]] | None:
+        column = self.table.by_nav.get(nav)
+        if column is None:
+            return None
+        target = BY_LOGICAL[column.navs[nav]]
+        return target.logical, target.filterable
+
+    def related(self, row: Mapping[str, Any], nav: str) -> Row | None:
+        column = self.table.by_nav[nav]
+        value = row.get(column.prop)
+        target = column.navs[nav]
+        if value is None or lookup_target(column.navs, row, column.prop) != target:
+            return None
+        return self.store.get(target, str(value))
 
 
 def _prefer_headers(request: ApiRequest) -> list[str]:

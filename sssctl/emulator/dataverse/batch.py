@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .api import API_PATH, ApiRequest, ApiResponse, fault_response
+from .api import API_PATH, ApiRequest, ApiResponse, fault_response, header_fields
 from .errors import INVALID_ARGUMENT, MAX_BATCH_URL, DataverseFault, bad_request, url_too_long
 from .store import Store
 
@@ -55,15 +55,15 @@ def _headers_and_body(text: str) -> tuple[dict[str, str], str]:
     head, _, body = text.partition("\n\n")
     if not _ and not head.strip():
         return {}, ""
-    headers: dict[str, str] = {}
+    lines: list[tuple[str, str]] = []
     for line in head.split("\n"):
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
         if not colon:
             raise bad_request(f"The batch part header line '{line.strip()}' is not 'Name: value'.")
-        headers[name.strip().lower()] = value.strip()
-    return headers, body
+        lines.append((name.strip(), value.strip()))
+    return header_fields(lines), body
 
 
 def parse_multipart(body: str, boundary: str) -> list[Part]:

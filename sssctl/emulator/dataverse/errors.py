@@ -2,7 +2,10 @@
 
 Every failure the service produces is a :class:`DataverseFault`; the HTTP layer turns it
 into the documented body ``{"error": {"code": "0x…", "message": "…"}}``. Codes and their
-HTTP statuses follow reference §1.10.
+HTTP statuses follow reference §1.10; the texts of an unknown segment, an unknown property
+in ``$select`` or in a body, and a function called with the wrong method follow
+"Troubleshoot Dataverse Web API client errors":
+https://learn.microsoft.com/en-us/troubleshoot/power-platform/power-apps/dataverse/web-api-client-errors
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from __future__ import annotations
 # Hex codes used by the emulator (reference §1.10).
 OBJECT_DOES_NOT_EXIST = "0x80040217"
 ODATA_URI_PROBLEM = "0x80060888"
+RESOURCE_NOT_FOUND = "0x8006088a"
+# OData's own reader failures (unknown property in $select or in a body) carry no Dataverse code.
+ODATA_READER = "0x0"
 PRIVILEGE_DENIED = "0x80040220"
 NO_ROLES = "0x80042f09"
 NOT_A_MEMBER = "0x80072560"
@@ -45,10 +51,26 @@ def bad_request(message: str, code: str = ODATA_URI_PROBLEM) -> DataverseFault:
     return DataverseFault(400, code, message)
 
 
-def no_property(name: str, logical: str) -> DataverseFault:
+def no_property(name: str, logical: str, code: str = ODATA_URI_PROBLEM) -> DataverseFault:
+    """In ``$select`` the troubleshooting page shows code ``0x0``; in ``$filter``, ``$orderby`` and
+    ``$expand`` Dataverse answers ``0x80060888``."""
     return bad_request(
-        f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{logical}'."
+        f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{logical}'.", code
     )
+
+
+def invalid_body_property(name: str, logical: str) -> DataverseFault:
+    return bad_request(
+        "An error occurred while validating input parameters: Microsoft.Crm.CrmException: "
+        f"Invalid property '{name}' was found in entity 'Microsoft.Dynamics.CRM.{logical}'. ---> "
+        "Microsoft.OData.ODataException: Does not support untyped value in non-open type.",
+        ODATA_READER,
+    )
+
+
+def no_http_resource(uri: str) -> DataverseFault:
+    """A function called with POST (or an action with GET): ASP.NET's routing text, no code."""
+    return DataverseFault(404, "", f"No HTTP resource was found that matches the request URI '{uri}'.")
 
 
 def not_found(logical: str, record_id: str) -> DataverseFault:
@@ -56,7 +78,7 @@ def not_found(logical: str, record_id: str) -> DataverseFault:
 
 
 def no_segment(segment: str) -> DataverseFault:
-    return DataverseFault(404, ODATA_URI_PROBLEM, f"Resource not found for the segment '{segment}'.")
+    return DataverseFault(404, RESOURCE_NOT_FOUND, f"Resource not found for the segment '{segment}'.")
 
 
 # Longest URL Dataverse reads: 32 KB on its own, 64 KB for a request inside a $batch.

@@ -12,15 +12,27 @@ clients meet in practice:
   (Edm.Guid vs Edm.String).
 
 The compiled predicate returns ``True`` only for rows the filter selects.
+
+Also documented and handled here:
+
+* parameter aliases (``In(PropertyName=@p1,PropertyValues=@p2)&@p1='name'&@p2=["a","b"]``):
+  an alias stands for the literal given in the query string, as OData URL Conventions §5.1.1.13
+  define; the ``In`` collection may hold JSON double-quoted strings
+  (https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query/filter-rows
+  "Use parameter aliases with filter conditions", and the ``In`` function reference
+  https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/in);
+* a column of the row a single-valued navigation property points at
+  (``emailserverprofile/name eq 'x'``), filter-rows "Filter on lookup column property values".
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import DataverseFault, bad_request, no_property
 
@@ -44,10 +56,12 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
+  | (?P<dstring>"(?:[^"\\]|\\.)*")
+  | (?P<alias>@[A-Za-z_]\w*)
   | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
   | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?(?![\w-]))
   | (?P<number>-?\d+(?:\.\d+)?(?![\w.]))
-  | (?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)
+  | (?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*(?:/[A-Za-z_]\w*)?)
   | (?P<punct>[(),=\[\]])
     """,
     re.VERBOSE,
@@ -65,20 +79,46 @@ class Token:
     pos: int
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split a ``$filter`` into tokens, refusing any character the grammar does not know."""
-    tokens: list[Token] = []
+class Lookups(Protocol):
+    """What a filter needs to follow a single-valued navigation property of its table."""
+
+    def columns(self, nav: str) -> tuple[str, Mapping[str, str]] | None:
+        """(target logical name, its filterable columns), or None if ``nav`` is no lookup."""
+        ...
+
+    def related(self, row: Row, nav: str) -> Row | None:
+        """The row ``nav`` points at, or None."""
+        ...
+
+
+def tokenize(text: str, aliases: Mapping[str, str] | None = None) -> list[Token]:
+    """Split a ``$filter`` into tokens, refusing any character the grammar does not know.
+
+    An alias is replaced by the tokens of its value; a value may not name another alias."""
+    tokens = [*_tokens(text, aliases or {}, nested=False), Token("end", "", len(text))]
+    return tokens
+
+
+def _tokens(text: str, aliases: Mapping[str, str], *, nested: bool) -> Iterator[Token]:
     pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
             raise _syntax(text, pos, f"unexpected character '{text[pos]}'")
         kind = match.lastgroup or ""
-        if kind != "ws":
-            tokens.append(Token(kind, match.group(), pos))
+        if kind == "alias":
+            yield from _alias_tokens(match.group(), pos, aliases, nested=nested)
+        elif kind != "ws":
+            yield Token(kind, match.group(), pos)
         pos = match.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
+
+
+def _alias_tokens(name: str, pos: int, aliases: Mapping[str, str], *, nested: bool) -> Iterator[Token]:
+    value = aliases.get(name)
+    if value is None or nested:
+        raise bad_request(f"The parameter alias '{name}' has no value in the query string.")
+    for token in _tokens(value, aliases, nested=True):
+        yield Token(token.kind, token.text, pos)
 
 
 def _syntax(text: str, pos: int, why: str) -> DataverseFault:
@@ -95,12 +135,20 @@ class Operand:
 
 
 class _Parser:
-    def __init__(self, text: str, columns: Mapping[str, str], logical: str) -> None:
+    def __init__(
+        self,
+        text: str,
+        columns: Mapping[str, str],
+        logical: str,
+        aliases: Mapping[str, str] | None = None,
+        lookups: Lookups | None = None,
+    ) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text, aliases)
         self.index = 0
         self.columns = columns
         self.logical = logical
+        self.lookups = lookups
 
     # -- token helpers ---------------------------------------------------------------
     def peek(self) -> Token:
@@ -200,10 +248,24 @@ class _Parser:
         )
 
     def column(self, name: str) -> Operand:
+        if "/" in name:
+            return self.lookup_column(name)
         kind = self.columns.get(name)
         if kind is None:
             raise no_property(name, self.logical)
         return Operand(kind, column=name)
+
+    def lookup_column(self, path: str) -> Operand:
+        """``nav/prop``: the predicate reads it through :class:`_Navigable`."""
+        nav, prop = path.split("/")
+        target = self.lookups.columns(nav) if self.lookups is not None else None
+        if target is None:
+            raise no_property(nav, self.logical)
+        logical, columns = target
+        kind = columns.get(prop)
+        if kind is None:
+            raise no_property(prop, logical)
+        return Operand(kind, column=path)
 
     def string_function(self) -> Predicate:
         name = self.take().text.lower()
@@ -229,7 +291,7 @@ class _Parser:
                 value = self.take()
                 if value.kind != "string":
                     raise _syntax(self.text, value.pos, "PropertyName must be a string literal")
-                params["PropertyName"] = value.text[1:-1]
+                params["PropertyName"] = value.text[1:-1].replace("''", "'")
             else:
                 raise bad_request(f"Unknown parameter '{key.text}' for function In.")
             if self.peek().text != ",":
@@ -247,13 +309,22 @@ class _Parser:
         values: list[str] = []
         while self.peek().text != "]":
             token = self.take()
-            if token.kind not in ("string", "guid", "number"):
+            if token.kind not in ("string", "dstring", "guid", "number"):
                 raise _syntax(self.text, token.pos, "PropertyValues holds string literals")
-            values.append(token.text[1:-1].replace("''", "'") if token.kind == "string" else token.text)
+            values.append(_list_item(token))
             if self.peek().text == ",":
                 self.take()
         self.expect("]")
         return values
+
+
+def _list_item(token: Token) -> str:
+    """A collection item as text: OData quotes strings with ', JSON (and Microsoft's examples) with "."""
+    if token.kind == "string":
+        return token.text[1:-1].replace("''", "'")
+    if token.kind == "dstring":
+        return str(json.loads(token.text))
+    return token.text
 
 
 def _number(text: str) -> int | float:
@@ -413,10 +484,43 @@ def _not(inner: Predicate) -> Predicate:
     return predicate
 
 
-def compile_filter(text: str, columns: Mapping[str, str], logical: str) -> Callable[[Row], bool]:
-    """Compile ``$filter`` text against a table's columns (property name -> Edm kind)."""
+class _Navigable(Mapping[str, Any]):
+    """A row whose ``nav/prop`` keys read the row ``nav`` points at, so predicates need not know."""
+
+    def __init__(self, row: Row, lookups: Lookups) -> None:
+        self.row, self.lookups = row, lookups
+
+    def __getitem__(self, key: str) -> Any:
+        if "/" not in key:
+            return self.row[key]
+        nav, prop = key.split("/")
+        related = self.lookups.related(self.row, nav)
+        return None if related is None else related.get(prop)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.row)
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+def compile_filter(
+    text: str,
+    columns: Mapping[str, str],
+    logical: str,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    lookups: Lookups | None = None,
+) -> Callable[[Row], bool]:
+    """Compile ``$filter`` text against a table's columns (property name -> Edm kind).
+
+    ``aliases`` are the query string's ``@name=value`` parameters; ``lookups`` lets the filter
+    follow single-valued navigation properties."""
     try:
-        predicate = _Parser(text, columns, logical).parse()
+        predicate = _Parser(text, columns, logical, aliases, lookups).parse()
     except RecursionError as exc:
         raise bad_request("The $filter expression is nested too deeply.") from exc
-    return lambda row: predicate(row) is True
+    if lookups is None or "/" not in text:
+        return lambda row: predicate(row) is True
+    follow = lookups
+    return lambda row: predicate(_Navigable(row, follow)) is True

@@ -14,13 +14,13 @@ import binascii
 import fnmatch
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import total_ordering
 from typing import Any
 from urllib.parse import quote
 
-from .errors import DataverseFault, bad_request, no_property
+from .errors import ODATA_READER, DataverseFault, bad_request, no_property
 from .odata_filter import compile_filter
 from .schema import BOOL, LOOKUP, MANAGED, PICKLIST, Table
 from .store import Row
@@ -95,7 +95,7 @@ def parse_select(value: str | None, table: Table) -> list[str] | None:
     names = [n.strip() for n in value.split(",") if n.strip()]
     for name in names:
         if name not in table.by_prop or table.by_prop[name].writeonly:
-            raise no_property(name, table.logical)
+            raise no_property(name, table.logical, ODATA_READER)
     return names
 
 
@@ -232,7 +232,7 @@ def _annotate(
         out[f"{prop}@{FORMATTED}"] = formatted
 
 
-def lookup_target(navs: dict[str, str], row: Row, prop: str) -> str | None:
+def lookup_target(navs: dict[str, str], row: Mapping[str, Any], prop: str) -> str | None:
     return row.get(f"{prop}@lt") or (next(iter(navs.values())) if navs else None)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .errors import INVALID_ARGUMENT, VALIDATION, DataverseFault, bad_request
+from .errors import INVALID_ARGUMENT, VALIDATION, DataverseFault, bad_request, invalid_body_property
 from .schema import (
     BIGINT,
     BOOL,
@@ -143,11 +143,7 @@ def body_changes(
                     f"The property '{key}' is a navigation property; use '{key}@odata.bind' "
                     "with an entity reference to set it."
                 )
-            raise bad_request(
-                f"The property '{key}' does not exist on type 'Microsoft.Dynamics.CRM."
-                f"{table.logical}'. Make sure to only use property names that are defined by the "
-                "type or mark the type as open type."
-            )
+            raise invalid_body_property(key, table.logical)
         if column.kind == LOOKUP:
             raise bad_request(
                 "CRM do not support direct update of Entity Reference properties, Use Navigation "

@@ -36,6 +36,16 @@ class Shell:
         return list(response.json()["value"])
 
 
+def _restrict_to_sss_group(shell: Shell, **extra: Any) -> list[dict[str, Any]]:
+    return shell.ok(
+        "New-ApplicationAccessPolicy",
+        AppId=APP,
+        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
+        AccessRight="RestrictAccess",
+        **extra,
+    )
+
+
 @pytest.fixture
 def shell(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Shell]:
     emulator_admin.reset()
@@ -47,16 +57,11 @@ def shell(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[Shell
 
 
 def test_new_policy_then_get_returns_it(shell: Shell) -> None:
-    created = shell.ok(
-        "New-ApplicationAccessPolicy",
-        AppId=APP,
-        PolicyScopeGroupId=SSS_GROUP_ADDRESS,
-        AccessRight="RestrictAccess",
-        Description="sssctl",
-    )
+    created = _restrict_to_sss_group(shell, Description="sssctl")
     assert len(created) == 1
     policy = created[0]
-    assert policy["Identity"] == f"{c.TENANT_ID}\\{APP}:{SSS_GROUP_ID}"
+    assert policy["Identity"].startswith(f"{c.TENANT_ID}\\{APP}:S-1-5-21-")
+    assert policy["Identity"].endswith(f";{SSS_GROUP_ID}")
     assert (policy["AppId"], policy["AccessRight"], policy["IsValid"]) == (APP, "RestrictAccess", True)
     assert (policy["ScopeName"], policy["ScopeIdentity"]) == ("sss-mailboxes", "SSS Mailboxes")
     assert shell.ok("Get-ApplicationAccessPolicy") == created
@@ -70,7 +75,7 @@ def test_scope_group_may_be_named_by_name_or_guid(shell: Shell) -> None:
         PolicyScopeGroupId="SSS Mailboxes",
         AccessRight="DenyAccess",
     )
-    assert by_name[0]["ScopeIdentityRaw"] == SSS_GROUP_ID
+    assert by_name[0]["ScopeIdentityRaw"].endswith(f";{SSS_GROUP_ID}")
     by_guid = shell.call(
         "New-ApplicationAccessPolicy", AppId=APP, PolicyScopeGroupId=SSS_GROUP_ID, AccessRight="DenyAccess"
     )
@@ -86,7 +91,7 @@ def test_distribution_group_is_refused(shell: Shell) -> None:
     )
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["message"] == "Invalid Operation"
+    assert "mail-enabled security group" in error["message"]
     assert error["details"][0]["message"].startswith("|Microsoft.Exchange.")
     assert "mail-enabled security group" in error["details"][0]["message"]
 
@@ -134,7 +139,7 @@ def test_access_check_follows_the_documented_order(shell: Shell) -> None:
     assert other == {member: "Denied", outsider: "Granted"}
     assert (
         shell.call("Test-ApplicationAccessPolicy", Identity="nobody@contoso.com", AppId=APP).status_code
-        == 400
+        == 404
     )
 
 
@@ -149,7 +154,7 @@ def test_set_and_remove_policy(shell: Shell, emulator_admin: AdminClient) -> Non
     assert shell.ok("Get-ApplicationAccessPolicy")[0]["Description"] == "changed"
     assert shell.ok("Remove-ApplicationAccessPolicy", Identity=identity, Confirm=False) == []
     assert shell.ok("Get-ApplicationAccessPolicy") == []
-    assert shell.call("Remove-ApplicationAccessPolicy", Identity=identity).status_code == 400
+    assert shell.call("Remove-ApplicationAccessPolicy", Identity=identity).status_code == 404
     counters = emulator_admin.counters()
     assert counters["by_route"]["POST exchange:New-ApplicationAccessPolicy"] == 1
     assert counters["writes"] == 4  # New, Set, Remove, failed Remove
@@ -192,7 +197,7 @@ def test_group_members_are_listed(shell: Shell) -> None:
     addresses = [m["PrimarySmtpAddress"] for m in members]
     assert c.user_email(1) in addresses and c.queue_email(1) in addresses
     assert c.user_email(20) not in addresses
-    assert shell.call("Get-DistributionGroupMember", Identity="nobody@contoso.com").status_code == 400
+    assert shell.call("Get-DistributionGroupMember", Identity="nobody@contoso.com").status_code == 404
 
 
 def test_single_mailbox_can_be_the_scope(shell: Shell) -> None:
@@ -243,3 +248,30 @@ def test_exchange_knows_the_same_mailboxes_as_a_scaled_dataverse_seed() -> None:
                     shell.call("Test-ApplicationAccessPolicy", Identity=address, AppId=APP).status_code == 200
                 )
                 assert known == (address in mailboxes), address
+
+
+def test_a_missing_object_is_a_404_shaped_as_the_module_prints_it(shell: Shell) -> None:
+    response = shell.call("Get-ApplicationAccessPolicy", Identity="no-such-policy")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "NotFound" and "object 'no-such-policy' couldn't be found" in error["message"]
+    detail = error["details"][0]
+    assert (detail["code"], detail["target"]) == ("Client", "")
+    assert detail["message"].startswith(
+        "Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|"
+        "The operation couldn't be performed because object 'no-such-policy' couldn't be found"
+    )
+    assert error["innererror"]["type"] == "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+    assert error["innererror"]["internalexception"]["type"].endswith("DirectInvokeCmdletExecutionException")
+
+
+def test_policy_objects_carry_the_documented_properties(shell: Shell) -> None:
+    policy = _restrict_to_sss_group(shell)[0]
+    assert set(policy) >= {
+        "ScopeName", "ScopeIdentity", "Identity", "AppId", "ScopeIdentityRaw", "Description", "AccessRight",
+        "ShardType", "IsValid",
+    }
+    sid, _, guid = policy["ScopeIdentityRaw"].partition(";")
+    assert sid.startswith("S-1-5-21-") and guid == SSS_GROUP_ID
+    assert policy["Identity"] == f"{c.TENANT_ID}\\{APP}:{policy['ScopeIdentityRaw']}"
+    assert policy["ShardType"] == "All"

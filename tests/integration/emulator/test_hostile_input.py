@@ -4,6 +4,7 @@ never a 500: a server error would send a client's retry logic down the wrong pat
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -155,4 +156,4 @@ def test_exchange_answers_bad_parameters_with_a_cmdlet_error(
     )
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
-        assert response.json()["error"]["details"][0]["message"].startswith("|")
+        assert re.match(r"^(Ex[0-9A-F]+)?\|[\w.]+\|", response.json()["error"]["details"][0]["message"])

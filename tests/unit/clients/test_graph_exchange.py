@@ -130,6 +130,8 @@ def test_exchange_error_text_comes_from_details() -> None:
     inner = {"error": {"message": "Invalid Operation",
                        "innererror": {"internalexception": {"message": "Inner text"}}}}
     assert exchange_error_message(inner, "x") == (None, "Inner text")
+    coded = {"error": {"code": "NotFound", "details": [{"message": "Ex6F9304|Microsoft.Exchange.X|Gone."}]}}
+    assert exchange_error_message(coded, "x") == ("NotFound", "Gone.")
 
 
 def test_exchange_writes_are_not_replayed_after_a_drop() -> None:

@@ -200,7 +200,8 @@ def test_bind_errors_name_the_problem() -> None:
         unknown = dv.patch(url, json={"colour": "blue"})
         assert (
             unknown.status_code == 400
-            and "does not exist on type 'Microsoft.Dynamics.CRM.mailbox'" in unknown.text
+            and "Invalid property 'colour' was found in entity 'Microsoft.Dynamics.CRM.mailbox'"
+            in unknown.text
         )
         wrong_type = dv.patch(url, json={"actdeliverymethod": "1"})
         assert wrong_type.status_code == 400 and "Edm.Int32" in wrong_type.text
