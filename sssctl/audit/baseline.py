@@ -80,8 +80,8 @@ def builtin_profile_id(reading: Reading) -> str | None:
 
 def _own_app(ctx: Context, reading: Reading) -> list[OwnAppProfile]:
     observed = reading.observed.get("server_profile_default")
-    if "server_profile_default" in reading.failures or (observed and observed.errors):
-        why = "the built-in profile could not be told apart from custom ones"
+    if observed is None or observed.errors:
+        why = "the built-in profile was not read, so it cannot be told apart from custom ones"
         return [OwnAppProfile(address_of("*"), None, (), unreadable=why)]
     try:
         return read_own_app_profiles(ctx, builtin_profile_id(reading))

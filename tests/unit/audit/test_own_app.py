@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sssctl.audit.baseline import baseline
+from sssctl.audit.baseline import baseline, probe
 from sssctl.audit.checks import findings_of
 from sssctl.audit.own_app import OWN_APP, OwnAppProfile, read_own_app_profiles
 from sssctl.clients.errors import ClientError
@@ -86,3 +86,11 @@ def test_the_baseline_no_longer_prefers_one_profile_for_new_mailboxes() -> None:
     wanted = baseline(Desired(version=1, source=Path("x"), digest="d"), keep_user_values=False)
     assert wanted.mailbox_defaults is not None and wanted.mailbox_defaults.server_profile is None
     assert wanted.mailbox_defaults.incoming_email == "server_side_sync"
+
+
+def test_without_the_built_in_profile_read_the_check_is_unknown_and_reads_nothing() -> None:
+    ctx = context([], None, exchange=False)
+    changes, reading = probe([], ctx, baseline(ctx.desired, keep_user_values=False))
+    [finding] = findings_of(changes, reading)
+    assert (finding.severity, finding.address) == ("unknown", 'server_profile.custom["*"]')
+    assert "built-in profile was not read" in finding.evidence
