@@ -480,24 +480,29 @@ def export_command(ctx: click.Context, config_path: Path) -> None:
 @cli.command("audit")
 @_config_option
 @click.option("--fail-on", type=click.Choice(["high", "medium", "low"]), default=None,
-              help="Exit 1 when a finding is at least this severe (unreadable objects count as high).")
+              help="Exit 5 when a finding is at least this severe (unreadable objects count as high).")
 @click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
 @click.pass_context
 def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, as_json: bool) -> None:
     """Read-only posture checks against the hardened baseline, as a table with severities.
 
-    Checks: default profile active and mailboxes still on it, approval not required,
-    self-approval allowed, roles other than System Administrator holding the approve
-    privilege, users tracking all email, new mailboxes not on server-side sync.
-    Exit 0 unless an error, or --fail-on.
+    Checks: default profile active and mailboxes still on it, an active custom profile
+    whose app Exchange does not restrict to a group (an own app scoped by an application
+    access policy is the hardened posture), approval not required, self-approval allowed,
+    roles other than System Administrator holding the approve privilege, users tracking
+    all email, new mailboxes not on server-side sync.
+    Exit status: 0 success, 1 error, 5 a finding at or above --fail-on.
 
     \b
         sssctl audit -c configs/hardened.toml --fail-on high
     """
+    from sssctl import exitcodes
     from sssctl.engine.commands import cmd_audit
 
     inv = _engine(ctx, config_path)
-    _run(ctx, inv, lambda: cmd_audit(inv, fail_on=fail_on, as_json=as_json))
+    # cmd_audit answers ERROR for findings over the threshold; they have their own code.
+    _run(ctx, inv, lambda: exitcodes.FINDINGS if cmd_audit(inv, fail_on=fail_on, as_json=as_json)
+         else exitcodes.OK)
 
 
 @cli.command("demo")

@@ -2,8 +2,11 @@
 
 Kinds read only what a desired state names, so both commands hand them this baseline:
 the settings every Server-Side Synchronization lockdown cares about (ARCHITECTURE §3,
-controls 1-4). Control 5 (own app, custom profile) has no neutral baseline and is left
-out; so are the aggregate mailbox policy and anything needing Graph or Exchange.
+controls 1-4). Which profile new mailboxes default to is not part of it: the built-in
+profile (judged by ``server_profile.default``) and an own-app profile (Control 5, judged
+by :mod:`sssctl.audit.own_app`: hardened only when Exchange scopes its app) are both
+legitimate, so naming one here would flag the other. The aggregate mailbox policy is
+left out.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sssctl.audit.own_app import OWN_APP, OwnAppProfile, address_of, read_own_app_profiles
+from sssctl.clients.errors import ClientError
 from sssctl.config.model import (
     Approval,
     DefaultProfile,
@@ -20,7 +25,7 @@ from sssctl.config.model import (
     PrivilegeAllowlist,
     UserSettingsPolicy,
 )
-from sssctl.engine.kind import Context, Kind
+from sssctl.engine.kind import Context, Kind, Observed
 from sssctl.engine.plan import Change
 from sssctl.engine.planner import Reading, diff_all, read_all
 
@@ -45,7 +50,7 @@ def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
             APPROVE_PRIVILEGE: PrivilegeAllowlist(APPROVE_PRIVILEGE, ("System Administrator",)),
             **(mine.privileges if mine else {}),
         },
-        mailbox_defaults=MailboxDefaults(server_profile="default", incoming_email="server_side_sync",
+        mailbox_defaults=MailboxDefaults(server_profile=None, incoming_email="server_side_sync",
                                          outgoing_email="server_side_sync",
                                          appointments_contacts_tasks="server_side_sync"),
         user_settings=UserSettingsPolicy(incoming_email_filtering="email_enabled_records"),
@@ -57,9 +62,28 @@ def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> tuple[list[Ch
     """Read the baseline kinds and diff them against ``wanted``; no guards, no writes.
 
     The state is hidden from the kinds so that restores of recorded addresses (which may
-    need Graph or Exchange) do not enter a read-only report.
+    need Graph or Exchange) do not enter a read-only report. The own-app profiles ride
+    along in the reading under :data:`OWN_APP`.
     """
     chosen = [k for k in kinds if k.name in PROBED_KINDS]
     probe_ctx = dataclasses.replace(ctx, desired=wanted, state={})
     reading = read_all(chosen, probe_ctx)
+    reading.observed[OWN_APP] = Observed(objects={}, extra={"profiles": _own_app(probe_ctx, reading)})
     return diff_all(chosen, wanted, reading, {}), reading
+
+
+def builtin_profile_id(reading: Reading) -> str | None:
+    observed = reading.observed.get("server_profile_default")
+    live = observed.objects.get("server_profile.default") if observed else None
+    return str(live["id"]) if live and live.get("id") else None
+
+
+def _own_app(ctx: Context, reading: Reading) -> list[OwnAppProfile]:
+    observed = reading.observed.get("server_profile_default")
+    if observed is None or observed.errors:
+        why = "the built-in profile was not read, so it cannot be told apart from custom ones"
+        return [OwnAppProfile(address_of("*"), None, (), unreadable=why)]
+    try:
+        return read_own_app_profiles(ctx, builtin_profile_id(reading))
+    except ClientError as exc:
+        return [OwnAppProfile(address_of("*"), None, (), unreadable=f"could not be read: {exc}")]

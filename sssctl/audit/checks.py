@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sssctl.audit.own_app import OWN_APP, OwnAppProfile
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import Reading
 from sssctl.engine.render.common import field_rows, spell
@@ -54,8 +55,14 @@ class Finding:
     evidence: str
 
 
+UNSCOPED_APP = "its app is not restricted by an Exchange application access policy: it can read every mailbox"
+NO_OWN_APP = "an active profile that does not sign in with an app of yours: no mailbox scope can limit it"
+
+
 def findings_of(changes: Sequence[Change], reading: Reading | None = None) -> list[Finding]:
-    found: list[Finding] = first_party_mailboxes(reading) if reading is not None else []
+    found: list[Finding] = []
+    if reading is not None:
+        found += first_party_mailboxes(reading) + own_app_findings(reading)
     for change in changes:
         severity, summary = CHECKS.get(change.address, ("low", "differs from the hardened baseline"))
         if change.action is Action.UNKNOWN:
@@ -78,6 +85,25 @@ def first_party_mailboxes(reading: Reading) -> list[Finding]:
         return []
     summary = "mailboxes synchronize through the first-party Exchange Online profile"
     return [Finding("high", "mailboxes", summary, f"{count} mailbox(es) on it")]
+
+
+def own_app_findings(reading: Reading) -> list[Finding]:
+    """Active custom profiles whose app is unscoped, or that use no app of yours.
+
+    A scoped own app is the hardened posture of Control 5, so it yields nothing.
+    """
+    observed = reading.observed.get(OWN_APP)
+    profiles: Sequence[OwnAppProfile] = observed.extra.get("profiles", ()) if observed else ()
+    found: list[Finding] = []
+    for profile in profiles:
+        if profile.unreadable is not None:
+            found.append(Finding("unknown", profile.address, "could not be checked", profile.unreadable))
+        elif profile.app_id is None:
+            found.append(Finding("high", profile.address, NO_OWN_APP, "no OAuth client id"))
+        elif not profile.scoped_to:
+            evidence = f"app {profile.app_id}: no RestrictAccess policy"
+            found.append(Finding("high", profile.address, UNSCOPED_APP, evidence))
+    return found
 
 
 def fails(findings: Sequence[Finding], threshold: str | None) -> bool:

@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_HEADER = re.compile(r"^\s*\[\[?\s*(?P<path>[^\]]+?)\s*\]\]?\s*(#.*)?$")
+# Written so that no line, however long, makes a pattern backtrack more than linearly.
+_HEADER = re.compile(r"^\s*\[\[?(?P<path>[^\]]*)\]\]?\s*(#.*)?$")
+# Key paths are remembered to this many parts; deeper ones (which the loader refuses)
+# are located by that prefix, so a hostile file cannot make the index quadratic.
+MAX_PARTS = 32
 _KEY = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)"""
 _ASSIGN = re.compile(rf"^\s*(?P<path>{_KEY}(?:\s*\.\s*{_KEY})*)\s*=")
 _SEGMENT = re.compile(r"""\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[A-Za-z0-9_-]+))\s*(?:\.|$)""")
@@ -55,14 +59,14 @@ class LineIndex:
             inside = _opens_multiline(line)
             header = _HEADER.match(line)
             if header:
-                table = split_key(header.group("path"))
+                table = split_key(header.group("path").strip())[:MAX_PARTS]
                 self._remember(table, number)
                 continue
             assign = _ASSIGN.match(line)
             if assign:
                 key = split_key(assign.group("path"))
                 if key:
-                    self._remember(table + key, number)
+                    self._remember((table + key)[:MAX_PARTS], number)
 
     def _remember(self, path: tuple[str, ...], number: int) -> None:
         for end in range(1, len(path) + 1):
@@ -70,7 +74,7 @@ class LineIndex:
 
     def line_of(self, path: Sequence[str]) -> int | None:
         """Line of ``path`` or of its nearest declared ancestor; ``None`` if nothing matches."""
-        for end in range(len(path), 0, -1):
+        for end in range(min(len(path), MAX_PARTS), 0, -1):
             found = self._lines.get(tuple(path[:end]))
             if found is not None:
                 return found

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,16 @@ def test_help_shows_an_example(command: str) -> None:
     code, output = run(command, "--help")
     assert code == 0
     assert f"sssctl {command}" in output
+
+
+@pytest.mark.timeout(60)
+def test_extends_of_standard_input_is_refused_while_a_writer_keeps_it_open(write: Write) -> None:
+    """A pipe that never ends must not hang validate: it is not a regular file, so not read."""
+    path = write('extends = "/dev/stdin"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSSCTL_")}
+    with subprocess.Popen([sys.executable, "-m", "sssctl", "validate", str(path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.wait(timeout=45) == 1          # stdin is still open: nothing waited for EOF
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+    assert f"{path}:2: extends: base file /dev/stdin cannot be read: it is a FIFO (named pipe)" in out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 from pathlib import Path
 
 import pytest
 
 from sssctl.config import spec
-from sssctl.config.loader import load, load_many, state_dir
+from sssctl.config.loader import MAX_EXTENDS, MAX_FILE_BYTES, MAX_KEYS, load, load_many, state_dir
 from sssctl.config.model import SecretRef
 from sssctl.logging import redact_text
 from tests.unit.config.conftest import Write, findings_of, load_ok, only
@@ -207,3 +209,68 @@ def test_load_uses_os_environ_by_default(write: Write, monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SSSCTL_URL", "https://from-env.crm.dynamics.com")
     assert load(write("")).environment.url == "https://from-env.crm.dynamics.com"
+
+
+# --- hostile files: only regular files, bounded, refused with the project's own error ----------
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_extends_pointing_at_a_device_is_refused_at_the_extends_line(write: Write, device: str) -> None:
+    path = write(f'extends = "{device}"\n')
+    finding = only(findings_of(path))
+    assert (finding.file, finding.key_path, finding.line) == (str(path), "extends", 2)
+    assert f"base file {device} cannot be read: it is" in finding.message
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_without_writer_is_refused_without_blocking(write: Write, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.toml")
+    assert "FIFO" in only(findings_of(tmp_path / "pipe.toml")).message
+    assert "FIFO" in only(findings_of(write('extends = "pipe.toml"\n'))).message
+
+
+def test_a_directory_is_named_as_such(tmp_path: Path) -> None:
+    message = only(findings_of(tmp_path)).message
+    assert message == "cannot read file: it is a directory; name a regular TOML file"
+
+
+def test_a_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * MAX_FILE_BYTES + b"\n")
+    assert "file too large" in only(findings_of(big)).message
+
+
+def test_a_utf8_byte_order_mark_is_accepted_and_utf16_is_named(tmp_path: Path) -> None:
+    text = 'version = 1\n[environment]\nname = "bom"\n'
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(codecs.BOM_UTF8 + text.encode())
+    assert load_ok(bom).environment.name == "bom"
+    wide = tmp_path / "wide.toml"
+    wide.write_text(text, encoding="utf-16")
+    assert "UTF-16" in only(findings_of(wide)).message
+
+
+@pytest.mark.parametrize(("text", "key_path", "line", "message"), [
+    ("[org_settings]\nX = 0x" + "f" * 40 + "\n", "org_settings.X", 3, "integer out of range"),
+    ("[approval]\nrequire_for_users = " + "9" * 5000 + "\n", "", None, "thousands of digits"),
+    ('[org_settings]\n"' + "k" * 40_000 + '" = 1\n', "org_settings." + "k" * 39 + "…", 3,
+     "key longer than 256 characters"),
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "", None, "nested too deeply"),
+    ("a = " + "[" * 17 + "]" * 17 + "\n", "a", 2, "nested too deeply (more than 16 levels)"),
+    ("[" + ".".join(["a"] * 100_000) + "]\n", "", 2, "dotted key of more than 32 parts"),
+    ("".join(f"k{i} = 1\n" for i in range(MAX_KEYS + 1)), "", None, f"more than {MAX_KEYS} keys"),
+])
+def test_hostile_documents_name_file_key_path_and_line(
+    write: Write, text: str, key_path: str, line: int | None, message: str
+) -> None:
+    path = write(text)
+    finding = only(findings_of(path))
+    assert (finding.file, finding.key_path, finding.line) == (str(path), key_path, line)
+    assert message in finding.message
+
+
+def test_an_extends_chain_has_a_length_limit(write: Write) -> None:
+    write("", "f0.toml")
+    for i in range(1, MAX_EXTENDS + 2):
+        last = write(f'extends = "f{i - 1}.toml"\n', f"f{i}.toml")
+    assert f"longer than {MAX_EXTENDS} files" in only(findings_of(last)).message

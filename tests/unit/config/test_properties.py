@@ -1,4 +1,5 @@
-"""Whatever the input, loading answers with a Desired or a ConfigError, never anything else."""
+"""Whatever the input, loading answers with a Desired or a ConfigError, never anything else,
+within a per-example time limit (hypothesis ``deadline``) and a memory bound (tracemalloc peak)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+import tracemalloc
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +57,26 @@ _DIR = Path(tempfile.mkdtemp(prefix="sssctl-prop-"))
 atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 
 
-def _outcome(text: str) -> None:
+# Far above what a config of a few hundred KB needs, far below what a runaway would take.
+PEAK_BYTES = 64 * 1024 * 1024
+
+
+def _outcome(content: str | bytes) -> None:
     path = _DIR / "doc.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
+    tracemalloc.start()
     try:
         result = load(path, {})
     except ConfigError as exc:
         assert exc.findings
         assert all(isinstance(f.message, str) and f.message for f in exc.findings)
+        assert all(len(f.key_path) < 1000 for f in exc.findings)
     else:
         assert isinstance(result, Desired)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < PEAK_BYTES, f"loading took {peak} bytes at its peak"
 
 
 def _mutate(doc: Any, data: st.DataObject) -> Any:
@@ -86,7 +99,8 @@ def _mutate(doc: Any, data: st.DataObject) -> Any:
     return doc
 
 
-COMMON = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+COMMON = settings(max_examples=150, deadline=timedelta(seconds=5),
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @pytest.mark.timeout(120)
@@ -116,6 +130,52 @@ def test_damaged_example_text(name: str, data: st.DataObject) -> None:
         cut = data.draw(st.integers(min_value=0, max_value=12))
         text = text[:at] + data.draw(st.text(max_size=8)) + text[at + cut:]
     _outcome(text)
+
+
+def _nested(opening: str, closing: str, inner: str = "1") -> st.SearchStrategy[str]:
+    return st.integers(min_value=1, max_value=60_000).map(lambda n: opening * n + inner + closing * n)
+
+
+_KEY_PART = st.sampled_from(["a", '"b.c"', "'d'", "org_settings", "0"])
+hostile_values = st.one_of(
+    _nested("[", "]"), _nested("{b = ", "}"), _nested("[{a = ", "}]"),
+    st.integers(min_value=1, max_value=20_000).map(lambda n: "9" * n),
+    st.integers(min_value=1, max_value=20_000).map(lambda n: "0x" + "f" * n),
+    st.integers(min_value=1, max_value=20_000).map(lambda n: "-0o" + "7" * n),
+    st.integers(min_value=0, max_value=30_000).map(lambda n: "[" + "1, " * n + "]"),
+    st.integers(min_value=0, max_value=100_000).map(lambda n: '"' + "x" * n + '"'),
+)
+hostile_keys = st.one_of(
+    st.integers(min_value=1, max_value=60_000).map(lambda n: '"' + "k" * n + '"'),
+    st.lists(_KEY_PART, min_size=1, max_size=20_000).map(".".join),
+)
+hostile_lines = st.one_of(
+    st.tuples(hostile_keys, hostile_values).map(lambda kv: f"{kv[0]} = {kv[1]}\n"),
+    hostile_keys.map(lambda key: f"[{key}]\n"),
+    hostile_keys.map(lambda key: f"[[{key}]]\n"),
+    st.integers(min_value=1, max_value=3000).map(lambda n: "".join(f"k{i} = {i}\n" for i in range(n))),
+)
+
+
+@pytest.mark.timeout(300)
+@COMMON
+@given(st.sampled_from(sorted(EXAMPLES)), st.lists(hostile_lines, min_size=1, max_size=3), st.data())
+def test_hostile_text_inside_an_example(name: str, lines: list[str], data: st.DataObject) -> None:
+    """Deep nesting, huge integers, long and deep keys, many keys, anywhere in a real config."""
+    text = EXAMPLES[name]
+    for line in lines:
+        at = data.draw(st.sampled_from([0, *(i + 1 for i, ch in enumerate(text) if ch == "\n")]))
+        text = text[:at] + line + text[at:]
+    _outcome(text)
+
+
+@pytest.mark.timeout(300)
+@COMMON
+@given(st.sampled_from(sorted(EXAMPLES)), st.sampled_from(["utf-8-sig", "utf-16", "utf-32", "latin-1"]),
+       st.binary(max_size=64))
+def test_any_encoding_and_prefix_bytes(name: str, encoding: str, prefix: bytes) -> None:
+    """A byte-order mark is accepted (UTF-8) or refused clearly, like any leading garbage."""
+    _outcome(prefix + EXAMPLES[name].encode(encoding, "replace"))
 
 
 # The committed JSON Schema may be looser than the validator (it cannot check references

@@ -1,0 +1,92 @@
+"""Control 5 as the audit sees it: every active profile besides the built-in one must sign
+in with an app that Exchange restricts to some mailboxes.
+
+An own-app profile is the hardened posture only when its app is scoped: an app holding
+``full_access_as_app`` without an Exchange *application access policy* (``RestrictAccess``)
+reads every mailbox in the tenant, which is no better than the first-party trust it
+replaced. So for each active custom profile the audit reads the app it signs in with
+(``oauthclientid``, the app's appId) and that app's policies. Inactive profiles synchronize
+nothing and are not judged. What cannot be read is reported as such, never as compliant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sssctl.clients.errors import ClientError
+from sssctl.engine.kind import Context
+
+OWN_APP = "audit_own_app_profiles"     # their entry in the audit's reading
+RESTRICT_ACCESS = "RestrictAccess"
+PROFILE_COLUMNS = ("emailserverprofileid", "name", "statecode", "oauthclientid")
+
+
+@dataclass(frozen=True)
+class OwnAppProfile:
+    """One active custom profile and what Exchange says about its app."""
+
+    address: str
+    app_id: str | None            # None: the profile signs in without an app registration
+    scoped_to: tuple[str, ...]    # the groups its RestrictAccess policies name; empty: unscoped
+    unreadable: str | None = None  # why the scope could not be checked
+
+
+def address_of(name: str) -> str:
+    return f'server_profile.custom["{name}"]'
+
+
+def read_own_app_profiles(ctx: Context, builtin_id: str | None) -> list[OwnAppProfile]:
+    """Every active profile other than the built-in one, with its app's mailbox scope."""
+    rows = [row for row in ctx.dataverse.query("emailserverprofiles", select=list(PROFILE_COLUMNS))
+            if _is_custom_and_active(row, builtin_id)]
+    if not any(_app_id(row) for row in rows):
+        return [OwnAppProfile(address_of(str(row.get("name"))), None, ()) for row in rows]
+    try:
+        policies = _restrict_policies(ctx)
+    except (ClientError, RuntimeError) as exc:
+        why = f"the mailbox scope of its app could not be read from Exchange: {exc}"
+        return [_judged(row, [], why) for row in rows]
+    return [_judged(row, policies, None) for row in rows]
+
+
+def _is_custom_and_active(row: Mapping[str, Any], builtin_id: str | None) -> bool:
+    profile_id = str(row.get("emailserverprofileid") or "").lower()
+    return profile_id != str(builtin_id or "").lower() and row.get("statecode") == 0
+
+
+def _app_id(row: Mapping[str, Any]) -> str | None:
+    value = row.get("oauthclientid")
+    return str(value).strip().lower() if isinstance(value, str) and value.strip() else None
+
+
+def _restrict_policies(ctx: Context) -> list[Mapping[str, Any]]:
+    if ctx.exchange is None:
+        why = ctx.unavailable.get("exchange") or "no Exchange admin API configured (SSSCTL_EXCHANGE_URL)"
+        raise RuntimeError(why)
+    return [row for row in ctx.exchange.invoke("Get-ApplicationAccessPolicy", {})
+            if row.get("AccessRight") == RESTRICT_ACCESS]
+
+
+def _judged(row: Mapping[str, Any], policies: Sequence[Mapping[str, Any]], why: str | None) -> OwnAppProfile:
+    address, app_id = address_of(str(row.get("name"))), _app_id(row)
+    if app_id is None:
+        return OwnAppProfile(address, None, ())
+    if why is not None:
+        return OwnAppProfile(address, app_id, (), unreadable=why)
+    groups = tuple(sorted({_scope_name(p) for p in policies if app_id in _app_ids(p)}))
+    return OwnAppProfile(address, app_id, groups)
+
+
+def _app_ids(policy: Mapping[str, Any]) -> set[str]:
+    value = policy.get("AppId")
+    values = value if isinstance(value, list) else [value]
+    return {str(v).strip().lower() for v in values if v}
+
+
+def _scope_name(policy: Mapping[str, Any]) -> str:
+    for field in ("ScopeName", "PolicyScopeGroupId", "ScopeIdentity", "Identity"):
+        if policy.get(field):
+            return str(policy[field])
+    return "a group"

@@ -1,0 +1,96 @@
+"""Control 5 in the audit: a scoped own app is hardened; unscoped, app-less or unreadable is not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from sssctl.audit.baseline import baseline, probe
+from sssctl.audit.checks import findings_of
+from sssctl.audit.own_app import OWN_APP, OwnAppProfile, read_own_app_profiles
+from sssctl.clients.errors import ClientError
+from sssctl.config.model import Desired
+from sssctl.engine.kind import Context, Observed
+from sssctl.engine.planner import Reading
+
+BUILTIN, OWN, OTHER, IDLE = "b0", "p1", "p2", "p3"
+APP, OTHER_APP = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"
+PROFILES = [
+    {"emailserverprofileid": BUILTIN, "name": "Microsoft Exchange Online", "statecode": 0,
+     "oauthclientid": None},
+    {"emailserverprofileid": OWN, "name": "Own", "statecode": 0, "oauthclientid": APP.upper()},
+    {"emailserverprofileid": OTHER, "name": "Other", "statecode": 0, "oauthclientid": OTHER_APP},
+    {"emailserverprofileid": IDLE, "name": "Idle", "statecode": 1, "oauthclientid": OTHER_APP},
+]
+SCOPED = {"AppId": APP, "AccessRight": "RestrictAccess", "ScopeName": "sss-mailboxes"}
+DENY = {"AppId": [OTHER_APP], "AccessRight": "DenyAccess", "ScopeName": "vip"}
+
+
+class FakeDataverse:
+    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.rows = rows
+
+    def query(self, entity_set: str, **_: Any) -> Iterator[Mapping[str, Any]]:
+        assert entity_set == "emailserverprofiles"
+        return iter(self.rows)
+
+
+class FakeExchange:
+    def __init__(self, policies: Sequence[Mapping[str, Any]] | None) -> None:
+        self.policies = policies
+
+    def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        assert cmdlet == "Get-ApplicationAccessPolicy"
+        if self.policies is None:
+            raise ClientError("Exchange answered 503")
+        return list(self.policies)
+
+
+def context(rows: Sequence[Mapping[str, Any]], policies: Sequence[Mapping[str, Any]] | None,
+            *, exchange: bool = True) -> Context:
+    desired = Desired(version=1, source=Path("x"), digest="d")
+    return Context(desired=desired, dataverse=cast(Any, FakeDataverse(rows)),
+                   exchange=cast(Any, FakeExchange(policies)) if exchange else None)
+
+
+def audited(profiles: list[OwnAppProfile]) -> list[tuple[str, str, str]]:
+    reading = Reading(observed={OWN_APP: Observed(objects={}, extra={"profiles": profiles})})
+    return [(f.severity, f.address, f.evidence) for f in findings_of([], reading)]
+
+
+def test_a_scoped_own_app_is_hardened_and_an_unscoped_one_is_a_high_finding() -> None:
+    profiles = read_own_app_profiles(context(PROFILES, [SCOPED, DENY]), BUILTIN)
+    assert [(p.address, p.scoped_to) for p in profiles] == [
+        ('server_profile.custom["Own"]', ("sss-mailboxes",)),
+        ('server_profile.custom["Other"]', ()),                      # DenyAccess scopes nothing
+    ]
+    assert audited(profiles) == [
+        ("high", 'server_profile.custom["Other"]', f"app {OTHER_APP}: no RestrictAccess policy")]
+
+
+def test_an_active_profile_without_an_own_app_is_a_finding_and_asks_exchange_nothing() -> None:
+    rows = [{**PROFILES[1], "oauthclientid": None}]
+    profiles = read_own_app_profiles(context(rows, None), BUILTIN)
+    assert audited(profiles) == [("high", 'server_profile.custom["Own"]', "no OAuth client id")]
+
+
+def test_an_unreadable_scope_is_unknown_never_compliant() -> None:
+    for ctx in (context(PROFILES, None), context(PROFILES, [SCOPED], exchange=False)):
+        found = audited(read_own_app_profiles(ctx, BUILTIN))
+        assert [(severity, address) for severity, address, _ in found] == [
+            ("unknown", 'server_profile.custom["Other"]'), ("unknown", 'server_profile.custom["Own"]')]
+
+
+def test_the_baseline_no_longer_prefers_one_profile_for_new_mailboxes() -> None:
+    wanted = baseline(Desired(version=1, source=Path("x"), digest="d"), keep_user_values=False)
+    assert wanted.mailbox_defaults is not None and wanted.mailbox_defaults.server_profile is None
+    assert wanted.mailbox_defaults.incoming_email == "server_side_sync"
+
+
+def test_without_the_built_in_profile_read_the_check_is_unknown_and_reads_nothing() -> None:
+    ctx = context([], None, exchange=False)
+    changes, reading = probe([], ctx, baseline(ctx.desired, keep_user_values=False))
+    [finding] = findings_of(changes, reading)
+    assert (finding.severity, finding.address) == ("unknown", 'server_profile.custom["*"]')
+    assert "built-in profile was not read" in finding.evidence
