@@ -132,6 +132,15 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
 @click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")
 @click.option("--drop-probability", type=_PROBABILITY, default=0.0, help="Chance of a dropped connection.")
+@click.option("--lost-response-probability", type=_PROBABILITY, default=0.0,
+              help="Chance that a request is carried out but its response is lost (connection dropped).")
+@click.option("--malformed-probability", type=_PROBABILITY, default=0.0,
+              help="Chance of a 200 answer with an HTML page instead of JSON (a broken proxy).")
+@click.option("--fault-seed", type=click.IntRange(min=0), default=None, help="Seed faults, to replay a run.")
+@click.option("--fault-service", type=click.Choice(["login", "dataverse", "graph", "exchange"]), default="",
+              help="Inject faults into this service only.")
+@click.option("--fault-route", default="", help="Inject faults only into paths starting with this prefix.")
+@click.option("--max-faults", type=click.IntRange(min=0), default=0, help="Stop after this many faults.")
 @click.option("--replication-delay", type=click.IntRange(min=0), default=0,
               help="Requests for which new Graph objects stay invisible.")
 def emulator_serve_command(**options: Any) -> None:
@@ -155,8 +164,11 @@ def emulator_serve_command(**options: Any) -> None:
     from sssctl.emulator.server import EmulatorError
 
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
-                   "replication_delay")
+                   "replication_delay", "lost_response_probability", "fault_service", "fault_route",
+                   "max_faults", "malformed_probability")
     faults = {name: options.pop(name) for name in fault_names}
+    seed = options.pop("fault_seed")
+    faults["fault_seed"] = -1 if seed is None else seed
     try:
         serve(out=sys.stdout, err=sys.stderr, faults=faults, **options)
     except EmulatorError as exc:
