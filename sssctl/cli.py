@@ -256,7 +256,10 @@ def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = Tr
         )
     opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0, True)
     color = opts.color and sys.stdout.isatty()
-    return Invocation(config_path, dict(os.environ), Output(color=color, verbose=opts.verbose))
+    from sssctl.logging import redacting
+
+    output = Output(color=color, verbose=opts.verbose, out=redacting(sys.stdout), err=redacting(sys.stderr))
+    return Invocation(config_path, dict(os.environ), output)
 
 
 def _run(ctx: click.Context, inv: Any, body: Any) -> None:
