@@ -137,7 +137,7 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--malformed-probability", type=_PROBABILITY, default=0.0,
               help="Chance of a 200 answer with an HTML page instead of JSON (a broken proxy).")
 @click.option("--fault-seed", type=click.IntRange(min=0), default=None, help="Seed faults, to replay a run.")
-@click.option("--fault-service", type=click.Choice(["login", "dataverse", "graph", "exchange"]), default="",
+@click.option("--fault-service", type=click.Choice(["login", "dataverse", "graph", "exchange"]),
               help="Inject faults into this service only.")
 @click.option("--fault-route", default="", help="Inject faults only into paths starting with this prefix.")
 @click.option("--max-faults", type=click.IntRange(min=0), default=0, help="Stop after this many faults.")
@@ -167,7 +167,7 @@ def emulator_serve_command(**options: Any) -> None:
                    "replication_delay", "lost_response_probability", "fault_service", "fault_route",
                    "max_faults", "malformed_probability")
     faults = {name: options.pop(name) for name in fault_names}
-    seed = options.pop("fault_seed")
+    seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
     faults["fault_seed"] = -1 if seed is None else seed
     try:
         serve(out=sys.stdout, err=sys.stderr, faults=faults, **options)

@@ -4,6 +4,10 @@ Service clients (Dataverse, Graph, Exchange) hand a request to :class:`HttpServi
 back the final ``httpx.Response`` (possibly an error status once retries are spent); they
 turn statuses into meanings. Nothing above the clients ever sees an HTTP detail.
 
+Every byte that comes back is untrusted: a request (and so its token) only goes to the
+origin the service was configured with, redirects are never followed, and each attempt is
+bounded in wall-clock time and body size (:class:`ReplyLimits`).
+
 Replay rule, because a write that reached the server must not be done twice: GET, PUT,
 DELETE and PATCH with ``If-Match`` may be replayed after any transient failure; POST and a
 plain PATCH are replayed only when the server said "not processed" (429, 503) or when the
