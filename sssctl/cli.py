@@ -134,6 +134,15 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
 @click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")
 @click.option("--drop-probability", type=_PROBABILITY, default=0.0, help="Chance of a dropped connection.")
+@click.option("--lost-response-probability", type=_PROBABILITY, default=0.0,
+              help="Chance that a request is carried out but its response is lost (connection dropped).")
+@click.option("--malformed-probability", type=_PROBABILITY, default=0.0,
+              help="Chance of a 200 answer with an HTML page instead of JSON (a broken proxy).")
+@click.option("--fault-seed", type=click.IntRange(min=0), default=None, help="Seed faults, to replay a run.")
+@click.option("--fault-service", type=click.Choice(["login", "dataverse", "graph", "exchange"]),
+              help="Inject faults into this service only.")
+@click.option("--fault-route", default="", help="Inject faults only into paths starting with this prefix.")
+@click.option("--max-faults", type=click.IntRange(min=0), default=0, help="Stop after this many faults.")
 @click.option("--replication-delay", type=click.IntRange(min=0), default=0,
               help="Requests for which new Graph objects stay invisible.")
 def emulator_serve_command(**options: Any) -> None:
@@ -157,8 +166,11 @@ def emulator_serve_command(**options: Any) -> None:
     from sssctl.emulator.server import EmulatorError
 
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
-                   "replication_delay")
+                   "replication_delay", "lost_response_probability", "fault_service", "fault_route",
+                   "max_faults", "malformed_probability")
     faults = {name: options.pop(name) for name in fault_names}
+    seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
+    faults["fault_seed"] = -1 if seed is None else seed
     try:
         serve(out=sys.stdout, err=sys.stderr, faults=faults, **options)
     except EmulatorError as exc:
@@ -247,7 +259,10 @@ def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = Tr
         )
     opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0, True)
     color = opts.color and sys.stdout.isatty()
-    return Invocation(config_path, dict(os.environ), Output(color=color, verbose=opts.verbose))
+    from sssctl.logging import redacting
+
+    output = Output(color=color, verbose=opts.verbose, out=redacting(sys.stdout), err=redacting(sys.stderr))
+    return Invocation(config_path, dict(os.environ), output)
 
 
 def _run(ctx: click.Context, inv: Any, body: Any) -> None:

@@ -13,7 +13,7 @@ import re
 import sys
 import threading
 from collections.abc import Mapping, MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -53,6 +53,30 @@ def redact_text(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+class _RedactingStream:
+    """Writes through to ``stream`` with :func:`redact_text` applied; all else is delegated."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def redacting(stream: TextIO) -> TextIO:
+    """``stream`` with every write redacted like a log event.
+
+    Results and ``Error:`` lines quote what servers answered (error messages, names, echoed
+    request bodies), so they get the same masking as logs: a secret a server echoes back,
+    or a token it quotes, never reaches the terminal or a CI log.
+    """
+    return cast(TextIO, _RedactingStream(stream))
 
 
 def redact_value(key: str, value: Any) -> Any:

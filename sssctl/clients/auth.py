@@ -34,7 +34,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from sssctl.clients.azure_devops import pipeline_assertion_source
 from sssctl.clients.clouds import CloudEndpoints
-from sssctl.clients.errors import AuthError
+from sssctl.clients.errors import AuthError, TransportError, UntrustedReply
+from sssctl.clients.http import RETRY_STATUSES, HttpService, RequestStats, describe_origin
+from sssctl.clients.responses import json_or_none
 from sssctl.config.model import Auth, SecretRef, SecretUnavailable
 from sssctl.logging import redact_text, register_secret
 
@@ -42,6 +44,10 @@ log = structlog.get_logger("sssctl.clients.auth")
 
 GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 EXPIRY_MARGIN = 300.0  # seconds; a token this close to expiry is fetched again
+
+# Entra's "try again later" answers, sent with HTTP 400 or 429 as well as 5xx: a request loop
+# it broke off (50196) and a transient error (90033).
+TRANSIENT_AADSTS = frozenset({50196, 90033})
 
 # AADSTS code -> (what happened, what to do)
 _AADSTS_REMEDIES: dict[str, tuple[str, str]] = {
@@ -252,44 +258,84 @@ def federated_assertion_source(
 
 
 # -- providers -------------------------------------------------------------------------------------
+def is_transient_login_answer(response: httpx.Response) -> bool:
+    """True when Entra says "try again later" in its body (``error_codes``), whatever the status."""
+    if response.status_code < 400:
+        return False
+    body = json_or_none(response.text)
+    codes = body.get("error_codes") if isinstance(body, dict) else None
+    return isinstance(codes, list) and any(code in TRANSIENT_AADSTS for code in codes)
+
+
 class MsalHttpAdapter:
-    """Lets MSAL use our verifying ``httpx.Client`` as if it were a requests session.
+    """Lets MSAL use our HTTP layer as if it were a requests session.
+
+    Sign-in gets what every other call gets: retries of 429, 5xx, dropped connections and
+    Entra's transient AADSTS codes, from the run's one retry budget, with the deadline and
+    size cap. When the retries are spent the adapter raises an :class:`AuthError` that says
+    the service was unavailable, rather than handing MSAL an answer it would report as a
+    configuration problem. Token requests may be sent again: a second token is harmless.
 
     MSAL hands form values as bytes (a client assertion, for one); requests sends those as
     text but httpx would send ``b'...'``, which Entra rejects as a malformed JWT.
     """
 
-    def __init__(self, client: httpx.Client) -> None:
-        self._client = client
+    def __init__(self, service: HttpService) -> None:
+        self._service = service
 
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
-             **kwargs: Any) -> httpx.Response:
+             **_: Any) -> httpx.Response:
         if isinstance(data, Mapping):
             data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
-        began = time.perf_counter()
-        response = self._client.post(url, params=params, data=data, headers=headers, **_timeout_only(kwargs))
-        _log_login("POST", url, response, began)
-        return response
+            return self._send("POST", url, params=params, data=data, headers=headers)
+        content = data.encode() if isinstance(data, str) else data
+        return self._send("POST", url, params=params, content=content, headers=headers)
 
-    def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
-        began = time.perf_counter()
-        response = self._client.get(url, params=params, headers=headers, **_timeout_only(kwargs))
-        _log_login("GET", url, response, began)
-        return response
+    def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> httpx.Response:
+        return self._send("GET", url, params=params, headers=headers)
 
     def close(self) -> None:
         """MSAL may close its client; the run owns this one and closes it itself."""
 
+    def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        target = httpx.URL(url).path.rstrip("/").rsplit("/", 1)[-1] or "/"
+        try:
+            response = self._service.request(method, url, replayable=True, target=target, **kw)
+        except TransportError as exc:
+            raise _unreachable(url, exc) from exc
+        except UntrustedReply as exc:
+            raise AuthError(f"sign-in: {redact_text(str(exc))}",
+                            remedy="check the login URL / cloud in [environment]") from exc
+        if response.status_code in RETRY_STATUSES or response.status_code >= 500 \
+                or is_transient_login_answer(response):
+            raise _unavailable(url, response)
+        return response
 
-def _log_login(method: str, url: str, response: httpx.Response, began: float) -> None:
-    """Same event as API calls, so a slow or failing sign-in shows up in -vv output."""
-    target = httpx.URL(url).path.rstrip("/").rsplit("/", 1)[-1] or "/"
-    log.debug("http.request", method=method, service="login", target=target, status=response.status_code,
-              duration_ms=int((time.perf_counter() - began) * 1000), attempt=1)
+
+def _unreachable(url: str, exc: TransportError) -> AuthError:
+    text = redact_text(str(exc))
+    if "not trusted" in text or "CERTIFICATE_VERIFY_FAILED" in text:
+        return AuthError(f"sign-in: the TLS certificate of {describe_origin(url)} is not trusted: {text}",
+                         remedy="if it is signed by a private CA (the emulator's, a proxy's), set "
+                                "environment.endpoints.ca_bundle or SSSCTL_CA_BUNDLE to its PEM file")
+    return AuthError(f"sign-in could not reach {describe_origin(url)}: {text}",
+                     remedy="check the network and the login URL / cloud; the attempts were retried "
+                            "within the run's retry budget")
 
 
-def _timeout_only(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"timeout": kwargs["timeout"]} if kwargs.get("timeout") is not None else {}
+def _unavailable(url: str, response: httpx.Response) -> AuthError:
+    body = json_or_none(response.text)
+    detail = ""
+    if isinstance(body, dict) and body.get("error_description"):
+        detail = ": " + redact_text(str(body["error_description"]).splitlines()[0])[:300]
+    codes = body.get("error_codes") if isinstance(body, dict) else None
+    code = f"AADSTS{codes[0]}" if isinstance(codes, list) and codes else f"HTTP {response.status_code}"
+    status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    return AuthError(
+        f"sign-in failed: the login service {describe_origin(url)} answered {status}{detail}, "
+        "and still did after the retries; it is unavailable or throttling, which says nothing "
+        "about the sign-in settings", code=code,
+        remedy="wait a few minutes and run again; if it persists, check the Microsoft Entra service health")
 
 
 class MsalClientProvider:
@@ -482,6 +528,11 @@ class SignInSettings:
     environ: Mapping[str, str]
     http_client: httpx.Client
     prompt: TextIO | None = None
+    # The HTTP layer sign-in goes through; by default one over http_client with its own budget.
+    login: HttpService | None = None
+
+    def login_service(self) -> HttpService:
+        return self.login or HttpService("login", self.http_client, token=None, stats=RequestStats())
 
 
 def _require(value: str | None, what: str, env_name: str) -> str:
@@ -494,7 +545,7 @@ def _msal_common(settings: SignInSettings) -> dict[str, Any]:
     return {
         "authority": settings.cloud.authority(_require(settings.tenant_id, "environment.tenant_id",
                                                        "SSSCTL_TENANT_ID")),
-        "http_client": MsalHttpAdapter(settings.http_client),
+        "http_client": MsalHttpAdapter(settings.login_service()),
         "instance_discovery": False,
         "azure_region": False,
     }
@@ -551,7 +602,7 @@ def build_token_provider(settings: SignInSettings) -> TokenProvider:
     if auth.method == "managed_identity":
         identity: Any = (msal.UserAssignedManagedIdentity(client_id=auth.managed_identity_client_id)
                          if auth.managed_identity_client_id else msal.SystemAssignedManagedIdentity())
-        client = msal.ManagedIdentityClient(identity, http_client=MsalHttpAdapter(settings.http_client))
+        client = msal.ManagedIdentityClient(identity, http_client=MsalHttpAdapter(settings.login_service()))
         return ManagedIdentityProvider(client, auth.managed_identity_client_id)
     if auth.method == "device_code":
         return _device_code_provider(settings, where)

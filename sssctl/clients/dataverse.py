@@ -18,14 +18,25 @@ import httpx
 
 from sssctl.clients.errors import (
     DataverseError,
+    MalformedReply,
     NotFound,
     PreconditionFailed,
     PrivilegeDenied,
     Throttled,
     ValidationFailed,
 )
-from sssctl.clients.http import HttpService, encode_query, parse_retry_after
-from sssctl.clients.responses import describe_status, error_parts, json_or_none, request_id_of
+from sssctl.clients.http import HttpService, check_same_origin, encode_query, parse_retry_after
+from sssctl.clients.paging import PageGuard
+from sssctl.clients.responses import (
+    collection_page,
+    describe_status,
+    error_parts,
+    json_body,
+    json_object,
+    json_or_none,
+    request_id_of,
+    require_guid,
+)
 
 Record = dict[str, Any]
 
@@ -185,25 +196,25 @@ class DataverseClient:
     # -- reads ------------------------------------------------------------------------------
     def whoami(self) -> WhoAmI:
         response = self._send("GET", "WhoAmI", target="WhoAmI")
-        data = json_or_none(response.text)
         try:
-            return WhoAmI(
-                user_id=str(data["UserId"]),
-                business_unit_id=str(data["BusinessUnitId"]),
-                organization_id=str(data["OrganizationId"]),
-            )
-        except (KeyError, TypeError) as exc:
+            data = json_object(response, service="dataverse", what="WhoAmI")
+            missing = ", ".join(k for k in ("UserId", "BusinessUnitId", "OrganizationId") if k not in data)
+        except MalformedReply as exc:
+            data, missing = {}, f"JSON ({exc})"
+        if missing:
             raise DataverseError(
-                f"WhoAmI answered without {exc}; is environment.url a Dataverse environment?",
+                f"WhoAmI answered without {missing}; is environment.url a Dataverse environment?",
                 status=response.status_code, method="GET", url=self.api_url + "WhoAmI",
-            ) from exc
+            )
+        return WhoAmI(*(require_guid(data[key], service="dataverse", what=f"WhoAmI {key}")
+                        for key in ("UserId", "BusinessUnitId", "OrganizationId")))
 
     def get(
         self, entity_set: str, key: str, *, select: Sequence[str] | None = None, expand: str | None = None
     ) -> Record:
         params = _query_params(select=select, expand=expand)
         response = self._send("GET", self._record_path(entity_set, key), params=params, target=entity_set)
-        record: Record = response.json()
+        record: Record = json_object(response, service="dataverse", what=f"GET {entity_set}")
         if "@odata.etag" not in record and response.headers.get("ETag"):
             record["@odata.etag"] = response.headers["ETag"]
         return record
@@ -228,30 +239,36 @@ class DataverseClient:
         params = _query_params(select=select, filter=filter, orderby=orderby, expand=expand, top=top)
         headers = {} if top is not None else {"Prefer": f"odata.maxpagesize={page_size}"}
         url: str | None = entity_set
+        guard = PageGuard("dataverse", entity_set, self._url(entity_set) + encode_query(params))
         yielded = 0
         first = True
         while url is not None:
             response = self._send("GET", url, params=params if first else None, headers=headers,
                                   target=entity_set)
             first = False
-            page = response.json()
+            page = collection_page(response, service="dataverse", what=f"GET {entity_set}")
             del response  # hold one page, not its raw text as well, while the caller iterates
-            for row in page.get("value", []):
+            url = guard.next_url(page)  # checked before any row is used: a bad page yields nothing
+            for row in page["value"]:
                 yield row
                 yielded += 1
                 if top is not None and yielded >= top:
                     return
-            url = page.get("@odata.nextLink")
             del page
 
     # -- writes -----------------------------------------------------------------------------
     def create(self, entity_set: str, body: Mapping[str, Any]) -> str:
         response = self._send("POST", entity_set, body=body, target=entity_set)
-        new_id = id_from_entity_id(response.headers.get("OData-EntityId") or response.headers.get("Location"))
-        if new_id is None:
-            payload = json_or_none(response.text) or {}
-            new_id = next((str(v) for k, v in payload.items()
-                           if k.endswith("id") and _GUID.match(str(v))), None)
+        entity_id = response.headers.get("OData-EntityId") or response.headers.get("Location")
+        if entity_id:
+            # Never followed, but an address elsewhere means the answer is not this service's.
+            check_same_origin(entity_id, self.api_url, service="dataverse",
+                              what=f"the address of the record created in {entity_set}")
+            return require_guid(id_from_entity_id(entity_id), service="dataverse",
+                                what=f"the id of the record created in {entity_set}")
+        payload = json_or_none(response.text)
+        new_id = next((str(v) for k, v in payload.items() if k.endswith("id") and _GUID.match(str(v))),
+                      None) if isinstance(payload, dict) else None
         if new_id is None:
             raise DataverseError(f"create in {entity_set} returned no record id",
                                  status=response.status_code, method="POST", url=self._url(entity_set))
@@ -273,8 +290,7 @@ class DataverseClient:
         self, name: str, body: Mapping[str, Any] | None = None, *, bound: tuple[str, str] | None = None
     ) -> Any:
         path = _operation_path(name, bound)
-        response = self._send("POST", path, body=dict(body or {}), target=name)
-        return json_or_none(response.text)
+        return _optional_json(self._send("POST", path, body=dict(body or {}), target=name), name)
 
     def function(
         self, name: str, params: Mapping[str, Any] | None = None, *, bound: tuple[str, str] | None = None
@@ -282,7 +298,7 @@ class DataverseClient:
         """Call a function; GUID-shaped string parameters are passed as Edm.Guid."""
         arguments = ",".join(f"{key}={odata_literal(value)}" for key, value in (params or {}).items())
         path = _operation_path(name, bound) + f"({arguments})"
-        return json_or_none(self._send("GET", path, target=name).text)
+        return _optional_json(self._send("GET", path, target=name), name)
 
     # -- $batch -----------------------------------------------------------------------------
     def batch(
@@ -342,6 +358,13 @@ class DataverseClient:
 
 
 # -- query and path helpers -------------------------------------------------------------------
+def _optional_json(response: httpx.Response, name: str) -> Any:
+    """None for an action that answers 204 or nothing; otherwise the body must be JSON."""
+    if response.status_code == 204 or not response.content.strip():
+        return None
+    return json_body(response, service="dataverse", what=name)
+
+
 def _query_params(
     *,
     select: Sequence[str] | None = None,

@@ -99,3 +99,41 @@ class GraphConflict(GraphError):
 
 class ExchangeError(ServiceError):
     """Exchange admin InvokeCommand error; message taken from ``error.details`` when present."""
+
+
+class UntrustedReply(ClientError):
+    """The service answered, but the answer cannot be used as it stands.
+
+    A plan marks what depended on it unknown; nothing is written on the strength of it.
+    ``url`` is the request's address without its query string.
+    """
+
+    def __init__(self, message: str, *, service: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
+        self.url = url
+
+
+class ForeignLink(UntrustedReply):
+    """A link, ``Location`` or redirect pointed at another scheme, host or port.
+
+    Following it would hand the service's access token to whoever runs that host, so it
+    is refused before a single byte is sent there.
+    """
+
+
+class PagingRunaway(UntrustedReply):
+    """Paging did not end: a ``@odata.nextLink`` came back twice, or more pages arrived than
+    the row count allows, or the page ceiling was reached."""
+
+
+class MalformedReply(UntrustedReply):
+    """Not JSON where JSON is due, or not the shape the API documents (types, required keys)."""
+
+
+class ReplyTooLarge(UntrustedReply):
+    """The body exceeded the size cap; reading stopped there instead of filling memory."""
+
+
+class DeadlineExceeded(TransportError):
+    """The whole request (connect, send, every read) took longer than its wall-clock deadline."""

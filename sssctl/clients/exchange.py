@@ -15,7 +15,8 @@ import httpx
 
 from sssctl.clients.errors import ExchangeError
 from sssctl.clients.http import HttpService
-from sssctl.clients.responses import describe_status, json_or_none, request_id_of
+from sssctl.clients.paging import PageGuard
+from sssctl.clients.responses import collection_page, describe_status, json_or_none, request_id_of
 
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 READ_VERBS = ("Get-", "Test-")
@@ -66,16 +67,17 @@ class ExchangeClient:
         replayable = cmdlet.startswith(READ_VERBS)
         rows: list[dict[str, Any]] = []
         url: str | None = self.url
+        guard = PageGuard("exchange", cmdlet, self.url)
         while url is not None:
             response = self.http.request("POST", url, json=body, headers=headers, replayable=replayable,
                                          target=cmdlet)
             if response.status_code >= 400:
                 raise self._error(response, cmdlet)
-            page = json_or_none(response.text) or {}
-            value = page.get("value")
-            if isinstance(value, list):
-                rows.extend(item for item in value if isinstance(item, dict))
-            url = page.get("@odata.nextLink")
+            # Every cmdlet answers a collection, even an empty one; an empty or non-JSON body is
+            # a broken answer, never "no objects" (which would read as "no policy exists").
+            page = collection_page(response, service="exchange", what=cmdlet)
+            url = guard.next_url(page)
+            rows.extend(page["value"])
         return rows
 
     def _error(self, response: httpx.Response, cmdlet: str) -> ExchangeError:

@@ -16,7 +16,15 @@ import structlog
 
 from sssctl.clients.errors import GraphConflict, GraphError, GraphNotFound
 from sssctl.clients.http import HttpService, encode_query
-from sssctl.clients.responses import describe_status, error_parts, json_or_none, request_id_of
+from sssctl.clients.paging import PageGuard
+from sssctl.clients.responses import (
+    collection_page,
+    describe_status,
+    error_parts,
+    json_object,
+    json_or_none,
+    request_id_of,
+)
 
 log = structlog.get_logger("sssctl.clients.graph")
 
@@ -109,36 +117,47 @@ class GraphClient:
     ) -> dict[str, Any]:
         response = self._with_replication_wait(lambda: self._send("GET", path, params=params),
                                                wait_for_replication)
-        data: dict[str, Any] = response.json()
-        return data
+        return json_object(response, service="graph", what=f"GET {_graph_target(path)}")
 
     def list(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``@odata.nextLink`` verbatim page by page."""
         url: str | None = path
+        target = _graph_target(path)
+        first_url = self._url(path)
+        if params:
+            first_url += ("&" if "?" in first_url else "?") + encode_query(
+                {k: str(v) for k, v in params.items()})[1:]
+        guard = PageGuard("graph", target, first_url)
         first = True
         while url is not None:
-            page = self._send("GET", url, params=params if first else None).json()
+            page = collection_page(self._send("GET", url, params=params if first else None),
+                                   service="graph", what=f"GET {target}")
             first = False
-            yield from page.get("value", [])
-            url = page.get("@odata.nextLink")
+            url = guard.next_url(page)
+            yield from page["value"]
 
     def post(
         self, path: str, body: Mapping[str, Any], *, wait_for_replication: bool = False
     ) -> dict[str, Any] | None:
         response = self._with_replication_wait(lambda: self._send("POST", path, body=body),
                                                wait_for_replication)
-        result: dict[str, Any] | None = json_or_none(response.text)
-        return result
+        return _optional_object(response, f"POST {_graph_target(path)}")
 
     def patch(
         self, path: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
     ) -> dict[str, Any] | None:
         response = self._send("PATCH", path, body=body, headers=headers)
-        result: dict[str, Any] | None = json_or_none(response.text)
-        return result
+        return _optional_object(response, f"PATCH {_graph_target(path)}")
 
     def delete(self, path: str) -> None:
         self._send("DELETE", path)
+
+
+def _optional_object(response: httpx.Response, what: str) -> dict[str, Any] | None:
+    """None for 204 No Content; any other body must be a JSON object."""
+    if response.status_code == 204 or not response.content.strip():
+        return None
+    return json_object(response, service="graph", what=what)
 
 
 def _graph_target(path: str) -> str:

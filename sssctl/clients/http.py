@@ -4,6 +4,10 @@ Service clients (Dataverse, Graph, Exchange) hand a request to :class:`HttpServi
 back the final ``httpx.Response`` (possibly an error status once retries are spent); they
 turn statuses into meanings. Nothing above the clients ever sees an HTTP detail.
 
+Every byte that comes back is untrusted: a request (and so its token) only goes to the
+origin the service was configured with, redirects are never followed, and each attempt is
+bounded in wall-clock time and body size (:class:`ReplyLimits`).
+
 Replay rule, because a write that reached the server must not be done twice: GET, PUT,
 DELETE and PATCH with ``If-Match`` may be replayed after any transient failure; POST and a
 plain PATCH are replayed only when the server said "not processed" (429, 503) or when the
@@ -28,7 +32,13 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from sssctl.clients.errors import TransportError
+from sssctl.clients.errors import (
+    DeadlineExceeded,
+    ForeignLink,
+    MalformedReply,
+    ReplyTooLarge,
+    TransportError,
+)
 
 log = structlog.get_logger("sssctl.clients.http")
 
@@ -38,9 +48,67 @@ REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_CONCURRENCY = 52  # Dataverse's documented concurrent-request limit per user
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+# Hop-by-hop framing of the original body; the copy handed on is already decoded and whole.
+_FRAMING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
 Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
 TokenSource = Callable[[], str]
+ResponseTest = Callable[[httpx.Response], bool]
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    """Bounds on one attempt: wall-clock time from connecting to the last body byte, and body size.
+
+    httpx's own timeouts apply per network operation, so a server that trickles a byte every
+    few seconds would otherwise hold a run forever; the size cap stops a huge or endless body
+    before it fills memory (the largest legitimate page, 5,000 rows, is a few MiB).
+    """
+
+    deadline: float = 300.0
+    max_body_bytes: int = 64 * 1024 * 1024
+
+
+def origin_of(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in, for comparisons."""
+    parsed = httpx.URL(url)
+    scheme = parsed.scheme.lower()
+    return scheme, parsed.host.lower(), parsed.port or DEFAULT_PORTS.get(scheme)
+
+
+def describe_origin(url: str | httpx.URL) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+
+
+def check_same_origin(url: str | httpx.URL, allowed: str, *, service: str, what: str) -> None:
+    """Refuse ``url`` unless scheme, host and port equal those of ``allowed``.
+
+    Tokens are issued for one resource; anything else (another host, plain http, another
+    port on the same host) could be a different party, so it never sees the token.
+    """
+    try:
+        same = origin_of(url) == origin_of(allowed)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        same = False
+    if not same:
+        shown = describe_origin(url) if _parses(url) else repr(str(url)[:200])
+        raise ForeignLink(
+            f"{service}: refused to follow {what} to {shown}: it is not {describe_origin(allowed)}, "
+            "the address this run signed in for, so the access token was not sent; if the service "
+            "really moved, correct the endpoint in the configuration",
+            service=service, url=str(allowed),
+        )
+
+
+def _parses(url: str | httpx.URL) -> bool:
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return True
 
 
 def build_ssl_context(ca_bundle: Path | str | None = None) -> ssl.SSLContext:
@@ -261,8 +329,14 @@ class HttpService:
         sleep: Sleeper = time.sleep,
         clock: Clock = time.monotonic,
         default_headers: Mapping[str, str] | None = None,
+        origin: str | None = None,
+        limits: ReplyLimits | None = None,
+        retry_when: ResponseTest | None = None,
     ) -> None:
         self.service = service
+        self.origin = origin  # the only scheme://host:port a request (and its token) may go to
+        self.limits = limits or ReplyLimits()
+        self._retry_when = retry_when  # answers worth retrying beyond RETRY_STATUSES
         self.client = client
         self._token = token
         self.stats = stats
@@ -280,12 +354,19 @@ class HttpService:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         content: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         replayable: bool | None = None,
         target: str | None = None,
     ) -> httpx.Response:
-        """Send, retrying transient failures within the budgets; return the last response."""
+        """Send, retrying transient failures within the budgets; return the last response.
+
+        A redirect is never followed: it ends in :class:`ForeignLink` (another origin) or
+        :class:`MalformedReply` (same origin), because the services never redirect API calls.
+        """
         method = method.upper()
+        if self.origin is not None:
+            check_same_origin(url, self.origin, service=self.service, what="a request")
         merged = {**self._default_headers, **(headers or {})}
         if replayable is None:
             replayable = method in REPLAYABLE_METHODS or (method == "PATCH" and "If-Match" in merged)
@@ -295,7 +376,7 @@ class HttpService:
         while True:
             attempt += 1
             response, error = self._send_once(
-                method, url=url, params=params, json=json, content=content, headers=merged,
+                method, url=url, params=params, json=json, content=content, data=data, headers=merged,
                 target=target, attempt=attempt)
             delay = self._retry_delay(response, error, replayable, attempt, started)
             if delay is None:
@@ -314,6 +395,8 @@ class HttpService:
                         f"{type(error).__name__}: {error}{unsure}"
                     ) from error
                 assert response is not None
+                if 300 <= response.status_code < 400:
+                    raise self._redirect_refused(response, url)
                 return response
             throttled = response is not None and response.status_code == 429
             self.stats.count_retry(throttled=throttled)
@@ -329,6 +412,7 @@ class HttpService:
         params: Mapping[str, Any] | None,
         json: Any,
         content: bytes | None,
+        data: Mapping[str, Any] | None,
         headers: dict[str, str],
         target: str,
         attempt: int,
@@ -338,18 +422,18 @@ class HttpService:
         if self.limiter is not None:
             self.limiter.acquire()
         began = time.perf_counter()
+        started = self._clock()
         try:
             self.stats.count_request(self.service, method)
-            response = self.client.request(
-                method, url, params=params, json=json, content=content, headers=headers
-            )
-            response.read()
-            # httpx links response and stream in a cycle, so a read page would live until the
-            # next full garbage collection; a plain stream lets it go as soon as it is dropped.
-            response.stream = httpx.ByteStream(response.content)
+            request = self.client.build_request(
+                method, url, params=params, json=json, content=content, data=data, headers=headers,
+                timeout=httpx.Timeout(self.limits.deadline, connect=min(10.0, self.limits.deadline)))
+            response = self._receive(request, started, target)
         except httpx.TransportError as exc:
             log.debug("http.request", method=method, service=self.service, target=target, status=None,
                       error=type(exc).__name__, duration_ms=_ms(began), attempt=attempt)
+            if self._clock() - started >= self.limits.deadline:
+                raise self._too_slow(method, target) from exc
             return None, exc
         finally:
             if self.limiter is not None:
@@ -362,6 +446,67 @@ class HttpService:
             elif response.status_code < 400:
                 self.limiter.on_success()
         return response, None
+
+    def _receive(self, request: httpx.Request, started: float, target: str) -> httpx.Response:
+        """Stream the answer within the deadline and size cap; return it fully read.
+
+        The copy returned holds plain bytes, so a page lets go of its memory as soon as the
+        caller drops it (a streamed httpx response lives in a cycle until the next full
+        garbage collection).
+        """
+        streamed = self.client.send(request, stream=True)
+        try:
+            body = self._read_capped(streamed, started, request.method, target)
+        finally:
+            streamed.close()
+            streamed.stream = httpx.ByteStream(b"")  # break httpx's response <-> stream cycle
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _FRAMING_HEADERS]
+        return httpx.Response(streamed.status_code, headers=headers, content=body, request=request,
+                              extensions=streamed.extensions)
+
+    def _read_capped(self, response: httpx.Response, started: float, method: str, target: str) -> bytes:
+        cap = self.limits.max_body_bytes
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > cap:
+            raise self._too_large(method, target, f"it announced {int(announced):,} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                raise self._too_large(method, target, f"reading stopped after {size:,} bytes")
+            if self._clock() - started > self.limits.deadline:
+                raise self._too_slow(method, target)
+        return b"".join(chunks)
+
+    def _too_large(self, method: str, target: str, detail: str) -> ReplyTooLarge:
+        return ReplyTooLarge(
+            f"{method} {self.service}:{target}: the answer is larger than the "
+            f"{self.limits.max_body_bytes:,}-byte cap ({detail}); nothing was taken from it. A page "
+            "this size is not what the service sends; check the endpoint in the configuration",
+            service=self.service)
+
+    def _too_slow(self, method: str, target: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{method} {self.service}:{target}: no complete answer within {self.limits.deadline:g} s "
+            "(connect, send and every read together); it was not retried, because a reply this slow "
+            "would only hold the run longer. Check the network and the service's health, then run again")
+
+    def _redirect_refused(self, response: httpx.Response, url: str) -> ForeignLink | MalformedReply:
+        location = response.headers.get("Location", "")
+        where = httpx.URL(url).join(location) if location and _parses(location) else None
+        if where is not None and origin_of(where) != origin_of(url):
+            try:
+                check_same_origin(where, url, service=self.service,
+                                  what=f"a redirect (HTTP {response.status_code})")
+            except ForeignLink as refused:
+                return refused
+        return MalformedReply(
+            f"{self.service}: answered HTTP {response.status_code} (a redirect) to {_target_of(url)}; "
+            "sssctl does not follow redirects with a token, and the service does not send them for "
+            "API calls: check the endpoint in the configuration",
+            service=self.service, url=url.split("?", 1)[0])
 
     def _retry_delay(
         self,
@@ -381,7 +526,7 @@ class HttpService:
         else:
             assert response is not None
             status = response.status_code
-            if status not in RETRY_STATUSES:
+            if status not in RETRY_STATUSES and not (self._retry_when and self._retry_when(response)):
                 return None
             if not replayable and status not in NOT_PROCESSED_STATUSES:
                 return None

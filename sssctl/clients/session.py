@@ -16,7 +16,12 @@ from typing import TextIO
 
 import httpx
 
-from sssctl.clients.auth import SignInSettings, TokenProvider, build_token_provider
+from sssctl.clients.auth import (
+    SignInSettings,
+    TokenProvider,
+    build_token_provider,
+    is_transient_login_answer,
+)
 from sssctl.clients.clouds import CloudEndpoints, resolve_cloud, scope_for
 from sssctl.clients.dataverse import DataverseClient
 from sssctl.clients.errors import AuthError
@@ -26,6 +31,7 @@ from sssctl.clients.http import (
     MAX_CONCURRENCY,
     HttpService,
     RateLimiter,
+    ReplyLimits,
     RequestStats,
     RetryPolicy,
     build_ssl_context,
@@ -59,6 +65,7 @@ class ClientOptions:
     transport: httpx.BaseTransport | None = None
     prompt: TextIO | None = None
     replication_timeout: float = 60.0
+    limits: ReplyLimits | None = None
 
 
 def _org_url(desired: Desired) -> str:
@@ -124,9 +131,13 @@ def open_clients(
     try:
         login_http = new_http_client(ssl_context, transport=opts.transport)
         closers.append(login_http.close)
+        # Sign-in draws on the run's retry budget but not on its request counts, which report
+        # what the run cost in API calls.
+        login = HttpService("login", login_http, token=None, stats=RequestStats(), policy=policy,
+                            sleep=opts.sleep, limits=opts.limits, retry_when=is_transient_login_answer)
         provider = build_token_provider(SignInSettings(
             auth=desired.auth, cloud=cloud, tenant_id=tenant_id, environ=env,
-            http_client=login_http, prompt=opts.prompt,
+            http_client=login_http, prompt=opts.prompt, login=login,
         ))
 
         def service(name: str, resource: str, limiter: RateLimiter | None) -> HttpService:
@@ -134,7 +145,8 @@ def open_clients(
             closers.append(client.close)
             scope = scope_for(resource)
             return HttpService(name, client, token=lambda: provider.token(scope), stats=stats,
-                               policy=policy, limiter=limiter, sleep=opts.sleep)
+                               policy=policy, limiter=limiter, sleep=opts.sleep, origin=resource,
+                               limits=opts.limits)
 
         # The limiter's waits are short and real (pacing, or the rest of a Retry-After another
         # thread already slept); only retry back-off uses the injectable sleeper.

@@ -68,7 +68,13 @@ class AdminClient:
             throttle_probability=0,
             error_probability=0,
             drop_probability=0,
+            lost_response_probability=0,
+            malformed_probability=0,
             replication_delay=0,
+            fault_seed=-1,
+            fault_service="",
+            fault_route="",
+            max_faults=0,
         )
 
     def snapshot(self, *services: str) -> dict[str, Any]:

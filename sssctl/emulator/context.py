@@ -50,6 +50,12 @@ class Faults:
     throttle_probability: float = 0.0    # random 429 with Retry-After
     error_probability: float = 0.0       # random 503
     drop_probability: float = 0.0        # connection closed without a response
+    lost_response_probability: float = 0.0  # request fully processed, then closed without a response
+    malformed_probability: float = 0.0   # 200 with an HTML body, as a captive portal or broken proxy sends
+    fault_seed: int = -1                 # >= 0: fault decisions replay exactly (sequential callers)
+    fault_service: str = ""              # only login | dataverse | graph | exchange ("" = all)
+    fault_route: str = ""                # only paths starting with this, e.g. "/exchange/adminapi"
+    max_faults: int = 0                  # stop injecting after this many faults (0 = no limit)
     retry_after_seconds: float = 1.0
     replication_delay: int = 0           # new Graph objects invisible for the next N requests
     # Dataverse service protection limits, per caller (documented defaults).

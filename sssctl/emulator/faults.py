@@ -1,23 +1,55 @@
-"""Injected trouble: latency, random 429 with Retry-After, random 503 and dropped connections.
+"""Injected trouble: latency, random 429 with Retry-After, random 503, dropped connections,
+lost responses (the request is carried out, then the connection drops before the answer)
+and malformed answers (200 with an HTML page where JSON is due).
 
 It wraps every service except the admin API (tests must always be able to switch faults off
 again). Each answer uses the envelope of the service that was asked, because clients parse
 them differently: Dataverse's hex codes, Graph's ``TooManyRequests`` and Entra's JSON.
+
+Faults can be narrowed to one service or one path prefix, capped at a number of
+injections (a burst), and seeded: with ``fault_seed`` the same sequence of requests meets
+the same faults, so a failing run can be replayed. Every change of the knobs restarts the
+sequence (reseeds, and zeroes the burst count).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sssctl.emulator import constants as c
 from sssctl.emulator.context import Counters, Faults
+
+SERVICES = ("login", "dataverse", "graph", "exchange")
+PROBABILITIES = ("throttle_probability", "error_probability", "drop_probability", "lost_response_probability",
+                 "malformed_probability")
+# What a captive portal or a misconfigured proxy answers in place of the service: 200, not JSON.
+MALFORMED_BODY = "<html><head><title>Sign in to the network</title></head><body>Proxy</body></html>"
+
+
+def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
+    """Update the knobs, or change nothing and raise ValueError naming what is wrong."""
+    trial = dataclasses.replace(faults)
+    trial.update(dict(values))
+    if trial.fault_service not in ("", *SERVICES):
+        raise ValueError(f"fault_service must be one of {', '.join(SERVICES)} (or empty for all), "
+                         f"not {trial.fault_service!r}")
+    if trial.fault_route and not trial.fault_route.startswith("/"):
+        raise ValueError(f"fault_route is a path prefix starting with '/', not {trial.fault_route!r}")
+    for name in PROBABILITIES:
+        if not 0.0 <= getattr(trial, name) <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, not {getattr(trial, name)}")
+    if trial.max_faults < 0:
+        raise ValueError(f"max_faults must be 0 (no limit) or more, not {trial.max_faults}")
+    faults.update(dict(values))
 
 
 def _service(path: str) -> str:
@@ -96,10 +128,32 @@ class FaultMiddleware:
     def __init__(self, app: ASGIApp, *, faults: Faults, counters: Counters, rng: random.Random | None = None):
         self.app, self.faults, self.counters = app, faults, counters
         self.rng = rng or random.Random()  # noqa: S311 - fault injection, not cryptography
+        self.injected = 0
+        self.restart()
+
+    def restart(self) -> None:
+        """Begin the fault sequence again: reseed (when seeded) and zero the burst count."""
+        self.injected = 0
+        if self.faults.fault_seed >= 0:
+            self.rng.seed(self.faults.fault_seed)
+
+    def _targeted(self, path: str) -> bool:
+        faults = self.faults
+        if faults.fault_service and _service(path) != faults.fault_service:
+            return False
+        if faults.fault_route and not path.startswith(faults.fault_route):
+            return False
+        return not (faults.max_faults and self.injected >= faults.max_faults)
+
+    def _roll(self, probability: float) -> bool:
+        """Draw only for knobs that are on, so turning one off does not shift the others' sequence."""
+        hit = bool(probability) and self.rng.random() < probability
+        self.injected += hit
+        return hit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(c.ADMIN_PREFIX):
+        if scope["type"] != "http" or path.startswith(c.ADMIN_PREFIX) or not self._targeted(path):
             await self.app(scope, receive, send)
             return
         faults = self.faults
@@ -107,10 +161,14 @@ class FaultMiddleware:
         if delay > 0:
             await asyncio.sleep(delay / 1000)
         service = _service(path)
-        if faults.drop_probability and self.rng.random() < faults.drop_probability:
+        if self._roll(faults.drop_probability):
             await _drop(receive, send)
             return
-        if faults.throttle_probability and self.rng.random() < faults.throttle_probability:
+        if self._roll(faults.lost_response_probability):
+            await self.app(scope, receive, _discard)
+            await _drop(receive, send)
+            return
+        if self._roll(faults.throttle_probability):
             self.counters.record_throttled()
             seconds = faults.retry_after_seconds
             response = JSONResponse(
@@ -120,10 +178,17 @@ class FaultMiddleware:
             )
             await response(scope, receive, send)
             return
-        if faults.error_probability and self.rng.random() < faults.error_probability:
+        if self._roll(faults.error_probability):
             await JSONResponse(unavailable_body(service), status_code=503)(scope, receive, send)
             return
+        if self._roll(faults.malformed_probability):
+            await HTMLResponse(MALFORMED_BODY)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+async def _discard(_message: Message) -> None:
+    """The service's answer to a request whose response is then lost."""
 
 
 async def _drop(receive: Receive, send: Send) -> None:

@@ -32,7 +32,7 @@ from sssctl.emulator.certs import load_key_material
 from sssctl.emulator.context import Counters, Faults, TokenVerifier
 from sssctl.emulator.directory import Directory, new_secret_text
 from sssctl.emulator.exchange import ExchangeService
-from sssctl.emulator.faults import FaultMiddleware
+from sssctl.emulator.faults import FaultMiddleware, apply_fault_settings
 from sssctl.emulator.graph import GraphService
 from sssctl.emulator.identity import Identity, Principal
 from sssctl.emulator.info import EmulatorInfo
@@ -133,7 +133,7 @@ class Emulator:
         }
         self.faults = Faults()
         try:
-            self.faults.update(dict(faults or {}))
+            apply_fault_settings(self.faults, dict(faults or {}))
         except (TypeError, ValueError) as exc:
             raise EmulatorError(f"bad fault setting: {exc}") from exc
         self.counters = Counters()
@@ -207,9 +207,8 @@ class Emulator:
         self.tls_files = (str(keys.server_cert_file), str(keys.server_key_file))
         # The Dataverse service seeds its default dataset when built; only other data needs a reseed.
         self._reset(self.seed_args, dataverse=self.seed_args != _DATAVERSE_DEFAULTS)
-        self.app: ASGIApp = _Root(
-            FaultMiddleware(self._router(), faults=self.faults, counters=self.counters), self.counters
-        )
+        self.fault_injector = FaultMiddleware(self._router(), faults=self.faults, counters=self.counters)
+        self.app: ASGIApp = _Root(self.fault_injector, self.counters)
 
     def reset(self, **overrides: Any) -> None:
         """Reseed every service; arguments left out keep the values the emulator started with."""
@@ -290,9 +289,10 @@ class Emulator:
     async def _admin_faults(self, request: Request) -> Response:
         if request.method == "POST":
             try:
-                self.faults.update(await _json(request))
+                apply_fault_settings(self.faults, await _json(request))
             except (ValueError, TypeError) as exc:
                 return _admin_error(str(exc))
+            self.fault_injector.restart()
         return JSONResponse(self.faults.to_dict())
 
     async def _admin_approve(self, request: Request) -> Response:

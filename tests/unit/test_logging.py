@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 import structlog
 
-from sssctl.logging import REDACTED, configure_logging, redact_text, redaction_processor, register_secret
+from sssctl.logging import (
+    REDACTED,
+    configure_logging,
+    redact_text,
+    redacting,
+    redaction_processor,
+    register_secret,
+)
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2NvbnRvc28ifQ.c2lnbmF0dXJlLXZhbHVl"
 CLIENT_SECRET = "Zx8Q~registered.secret-value_42"
@@ -76,3 +84,34 @@ def test_short_values_are_not_registered_to_avoid_masking_everything() -> None:
     register_secret("abc")
     register_secret(None)
     assert redact_text("abc def") == "abc def"
+
+
+def test_redacting_stream_masks_what_is_written_and_delegates_the_rest() -> None:
+    register_secret(CLIENT_SECRET)
+    target = io.StringIO()
+    stream = redacting(target)
+    assert stream.write(f"Error: the server echoed {CLIENT_SECRET} and Bearer {JWT}\n") > 0
+    stream.flush()
+    assert CLIENT_SECRET not in target.getvalue() and JWT not in target.getvalue()
+    assert target.getvalue().count(REDACTED) == 2
+    assert stream.isatty() is False
+
+
+def test_error_lines_the_cli_prints_are_redacted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sssctl.cli import cli
+    from sssctl.engine import commands
+
+    register_secret(CLIENT_SECRET)
+
+    def echoing_server(*_: object, **__: object) -> int:
+        raise RuntimeError(f"Exchange said: parameter 'AppSecret' with value '{CLIENT_SECRET}' is invalid")
+
+    monkeypatch.setattr(commands, "cmd_plan", echoing_server)
+    config = tmp_path / "sssctl.toml"
+    config.write_text("version = 1\n")
+    result = CliRunner().invoke(cli, ["plan", "-c", str(config)])
+    assert result.exit_code == 1
+    assert "Error: Exchange said" in result.output
+    assert CLIENT_SECRET not in result.output and REDACTED in result.output

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -144,10 +145,12 @@ def test_update_uses_if_match_and_never_upserts() -> None:
 
 
 def test_create_returns_id_from_odata_entity_id() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(204, headers={"OData-EntityId": f"{API}emailserverprofiles(1111-aa)"})
+    new_id = "11111111-2222-3333-4444-555555555555"
 
-    assert client(handler).create("emailserverprofiles", {"name": "p"}) == "1111-aa"
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(204, headers={"OData-EntityId": f"{API}emailserverprofiles({new_id})"})
+
+    assert client(handler).create("emailserverprofiles", {"name": "p"}) == new_id
 
 
 def test_functions_and_bound_actions() -> None:
@@ -308,6 +311,7 @@ def test_query_values_encode_spaces_and_plus_safely() -> None:
 def test_whoami_from_something_that_is_not_dataverse_is_explained() -> None:
     with pytest.raises(DataverseError, match=r"environment\.url"):
         client(lambda r: httpx.Response(200, text="<html>hello</html>")).whoami()
-    who = client(lambda r: httpx.Response(200, json={"UserId": "u", "BusinessUnitId": "b",
-                                                     "OrganizationId": "o"})).whoami()
-    assert (who.user_id, who.business_unit_id, who.organization_id) == ("u", "b", "o")
+    ids = [str(uuid.UUID(int=n)) for n in (1, 2, 3)]
+    who = client(lambda r: httpx.Response(200, json=dict(zip(("UserId", "BusinessUnitId", "OrganizationId"),
+                                                             ids, strict=True)))).whoami()
+    assert [who.user_id, who.business_unit_id, who.organization_id] == ids
