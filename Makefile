@@ -5,7 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+# Azurite, Microsoft's storage emulator, for the azurerm state backend tests (Node.js + npm).
+AZURITE_VERSION := 3.35.0
+AZURITE := .azurite/node_modules/.bin/azurite-blob
+
+.PHONY: install azurite test lint demo bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +19,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Installed on demand like the venv; without npm the Azurite tests skip and say why.
+$(AZURITE):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --no-save --prefix .azurite azurite@$(AZURITE_VERSION); \
+	else echo "npm not found: the Azure Blob state tests will be skipped"; fi
+
+azurite: $(AZURITE)
+
+test: $(STAMP) $(AZURITE)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -30,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .azurite .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -237,6 +237,30 @@ _format_options = (
 )
 
 
+def _lock_timeout(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from sssctl.state.errors import StateError
+    from sssctl.state.locking import parse_duration
+
+    try:
+        return parse_duration(value)
+    except StateError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_lock_timeout_option = click.option(
+    "--lock-timeout", metavar="DURATION", default="0", envvar="SSSCTL_LOCK_TIMEOUT", callback=_lock_timeout,
+    help="Wait this long (30s, 5m) for a state lock another run holds, then exit 4. Default 0: do not wait.",
+)
+
+
+def _locking(inv: Any, seconds: float) -> Any:
+    """Hand --lock-timeout to the run the way every setting travels: in its environment."""
+    from sssctl.state.locking import LOCK_TIMEOUT_ENV
+
+    inv.environ = {**inv.environ, LOCK_TIMEOUT_ENV: str(int(seconds))}
+    return inv
+
+
 def _with_format(f: Any) -> Any:
     for option in reversed(_format_options):
         f = option(f)
@@ -309,9 +333,11 @@ def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, det
               help="Changes of one kind applied at the same time (kinds that allow it).")
 @_target_option
 @click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
+@_lock_timeout_option
 @click.pass_context
 def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Path, auto_approve: bool,
-                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool) -> None:
+                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool,
+                  lock_timeout: float) -> None:
     """Apply a saved plan, or plan and apply after confirmation.
 
     \b
@@ -330,7 +356,7 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
 
     from sssctl.engine.commands import cmd_apply
 
-    inv = _engine(ctx, config_path, config_required=plan_file is None)
+    inv = _locking(_engine(ctx, config_path, config_required=plan_file is None), lock_timeout)
     config_given = ctx.get_parameter_source("config_path") is not ParameterSource.DEFAULT
     _run(ctx, inv, lambda: cmd_apply(inv, plan_file=plan_file, config_given=config_given,
                                      auto_approve=auto_approve, parallelism=parallelism, targets=targets,
@@ -385,9 +411,10 @@ def refresh_command(ctx: click.Context, *, config_path: Path, detailed_exitcode:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True)
 @_target_option
+@_lock_timeout_option
 @click.pass_context
 def destroy_command(ctx: click.Context, *, config_path: Path, auto_approve: bool, parallelism: int,
-                    targets: tuple[str, ...]) -> None:
+                    targets: tuple[str, ...], lock_timeout: float) -> None:
     """Restore what sssctl changed to the values found before, and forget it.
 
     Objects sssctl created are deleted; settings it changed get their original values
@@ -399,19 +426,21 @@ def destroy_command(ctx: click.Context, *, config_path: Path, auto_approve: bool
     """
     from sssctl.engine.commands import cmd_destroy
 
-    inv = _engine(ctx, config_path)
+    inv = _locking(_engine(ctx, config_path), lock_timeout)
     _run(ctx, inv, lambda: cmd_destroy(inv, auto_approve=auto_approve, parallelism=parallelism,
                                        targets=targets))
 
 
 @cli.group("state")
 def state_group() -> None:
-    """Inspect the state snapshot and its lock.
+    """Inspect, move and edit the state snapshot and its lock.
 
     \b
         sssctl state list
         sssctl state show org_setting.RequirePrivilegeToSelfApproveEmailAddress
         sssctl state unlock 3f2a…               # the ID printed by the run that holds it
+        sssctl state pull > backup.json
+        sssctl state migrate --from local       # after switching [state] to azurerm
     """
 
 
@@ -468,6 +497,97 @@ def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) ->
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_state_unlock(inv, lock_id))
+
+
+def _state_run(ctx: click.Context, config_path: Path, body: Any, lock_timeout: float = 0.0) -> None:
+    """Run a ``sssctl.state.commands`` function with the loaded config, its environment and output."""
+    inv = _locking(_engine(ctx, config_path), lock_timeout)
+
+    def call() -> int:
+        from sssctl.config.loader import load
+
+        return int(body(load(inv.config_path, inv.environ), inv.environ, inv.output))
+
+    _run(ctx, inv, call)
+
+
+@state_group.command("pull")
+@_config_option
+@click.option("--previous", is_flag=True, help="The snapshot kept before the last write (recovery).")
+@click.pass_context
+def state_pull_command(ctx: click.Context, config_path: Path, previous: bool) -> None:
+    """Print the state snapshot as stored (JSON with its checksum), from any backend.
+
+    \b
+        sssctl state pull -c prod.toml > prod-state.json
+        sssctl state pull -c prod.toml --previous > before-last-write.json
+    """
+    from sssctl.state import commands
+
+    _state_run(ctx, config_path, lambda d, env, out: commands.pull(d, env, out, previous=previous))
+
+
+@state_group.command("push")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@_config_option
+@click.option("--force", is_flag=True, help="Allow an older serial of the same lineage (never another).")
+@_lock_timeout_option
+@click.pass_context
+def state_push_command(ctx: click.Context, file: Path, config_path: Path, force: bool,
+                       lock_timeout: float) -> None:
+    """Write a snapshot FILE (from `state pull`) to the configured backend.
+
+    Refused unless FILE passes its checksum, has the stored snapshot's lineage and a newer
+    serial (--force allows an older one, e.g. the previous snapshot after a bad write).
+
+    \b
+        sssctl state push -c prod.toml prod-state.json
+    """
+    from sssctl.state import commands
+
+    _state_run(ctx, config_path, lambda d, env, out: commands.push(d, env, out, file, force=force),
+               lock_timeout)
+
+
+@state_group.command("rm")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@_config_option
+@_lock_timeout_option
+@click.pass_context
+def state_rm_command(ctx: click.Context, addresses: tuple[str, ...], config_path: Path,
+                     lock_timeout: float) -> None:
+    """Stop managing ADDRESS: forget it in the state, change nothing in the environment.
+
+    \b
+        sssctl state rm -c prod.toml org_setting.SSSForceFilteringMethodForUserMailboxes
+    """
+    from sssctl.state import commands
+
+    _state_run(ctx, config_path, lambda d, env, out: commands.remove(d, env, out, addresses), lock_timeout)
+
+
+@state_group.command("migrate")
+@click.option("--from", "source", required=True, metavar="BACKEND",
+              help="Where the state lived before: local, local:DIR (relative to the config), azurerm, "
+                   "or azurerm:CONTAINER/KEY.")
+@_config_option
+@_lock_timeout_option
+@click.pass_context
+def state_migrate_command(ctx: click.Context, source: str, config_path: Path, lock_timeout: float) -> None:
+    """Copy the state from the backend used before to the one [state] configures now.
+
+    An azurerm source uses the account and credentials of [state] / SSSCTL_STATE_* (keys of
+    the backend not selected are ignored, so they can stay while moving back). Refused when
+    the target already holds another lineage or a newer serial; the source is left as is.
+
+    \b
+        sssctl state migrate -c prod.toml --from local            # local -> the configured blob
+        sssctl state migrate -c prod.toml --from local:old-state
+        sssctl state migrate -c prod.toml --from azurerm          # blob -> the configured local dir
+    """
+    from sssctl.state import commands
+
+    _state_run(ctx, config_path, lambda d, env, out: commands.migrate(d, env, out, source), lock_timeout)
 
 
 @cli.command("export")

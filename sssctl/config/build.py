@@ -65,6 +65,24 @@ def auth(raw: Mapping[str, Any], resolve: Resolve) -> model.Auth:
     )
 
 
+def state(raw: Mapping[str, Any], resolve: Resolve) -> model.StateSettings:
+    here = ("state",)
+    # The default sits beside the file that names the environment, not in the current
+    # directory: a pipeline and a laptop running from different folders share one snapshot.
+    path = (_path(raw, "path", here, resolve) if "path" in raw
+            else resolve(("environment", "name"), "state"))
+    return model.StateSettings(
+        backend=cast(model.StateBackendName, raw.get("backend", "local")),
+        path=path,
+        account_url=raw.get("account_url"),
+        container=raw.get("container"),
+        key=raw.get("key"),
+        lease_seconds=raw.get("lease_seconds", 60),
+        sas_token=_secret(_t(raw, "sas_token"), (*here, "sas_token"), resolve),
+        connection_string=_secret(_t(raw, "connection_string"), (*here, "connection_string"), resolve),
+    )
+
+
 def _app(key: str, raw: Mapping[str, Any]) -> model.AppRegistration:
     credential = _t(raw, "credential") or {}
     scope = _t(raw, "mailbox_scope")
@@ -117,4 +135,5 @@ def desired(doc: Mapping[str, Any], *, source: Path, digest: str, resolve: Resol
             incoming_email_filtering=r.get("incoming_email_filtering"))),
         app_registrations={key: _app(key, raw) for key, raw in (_t(doc, "app_registrations") or {}).items()},
         state_dir=state_dir,
+        state=state(_t(doc, "state") or {}, resolve),
     )

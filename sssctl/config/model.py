@@ -99,6 +99,28 @@ class Auth:
     token_cache: Path | None = None                # device_code: persistent MSAL cache (0600)
 
 
+StateBackendName = Literal["local", "azurerm"]
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """The ``[state]`` table: where the snapshot and its lock live (ARCHITECTURE §6).
+
+    ``path`` is already resolved (relative to the file that wrote it, or ``state/`` beside
+    the file that names the environment). The azurerm keys stay None for a local backend
+    unless the file sets them, which is what ``state migrate --from azurerm`` reads.
+    """
+
+    backend: StateBackendName = "local"
+    path: Path | None = None
+    account_url: str | None = None
+    container: str | None = None
+    key: str | None = None
+    lease_seconds: int = 60
+    sas_token: SecretRef | None = None
+    connection_string: SecretRef | None = None
+
+
 @dataclass(frozen=True)
 class DefaultProfile:
     """The built-in "Microsoft Exchange Online" server profile."""
@@ -184,5 +206,6 @@ class Desired:
     mailboxes: MailboxPolicy | None = None
     user_settings: UserSettingsPolicy | None = None
     app_registrations: Mapping[str, AppRegistration] = field(default_factory=dict)
-    # Where local state snapshots live, from $SSSCTL_STATE_DIR; None = the default ("state").
+    # Where local state snapshots live, from $SSSCTL_STATE_DIR; it wins over [state] path.
     state_dir: Path | None = None
+    state: StateSettings = field(default_factory=StateSettings)

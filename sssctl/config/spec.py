@@ -38,6 +38,20 @@ def _https_url(text: str) -> bool:
     return parts.scheme == "https" and bool(parts.hostname) and " " not in text
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def storage_url_ok(text: str) -> bool:
+    """HTTPS, or plain HTTP to a loopback host only (the storage emulator, Azurite)."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    if " " in text or not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+
+
 _GUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
 _PERMISSION_RE = rf"(exchange|graph|{_GUID_RE}):[^\s:]+"
@@ -62,6 +76,12 @@ PERMISSION = Format(
 PRIVILEGE = Format("privilege", "^prv[A-Za-z0-9_]+$",
                    'a privilege name starting with "prv", e.g. prvApproveRejectEmailAddress',
                    _matcher("prv[A-Za-z0-9_]+"))
+STORAGE_URL = Format("storage_url", "^(https://[^\\s/?#]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])([:/]|$))",
+                     "an https:// storage account URL (plain http:// only to a loopback emulator)",
+                     storage_url_ok)
+BLOB_NAME = Format("blob_name", "^[^/\\\\\\s][^\\\\]{0,1023}$",
+                   "a blob name of 1..1024 characters, not starting with '/' or a space, without '\\'",
+                   _matcher(r"[^/\\\s][^\\]{0,1023}"))
 NAME = Format("name", "^[A-Za-z0-9_-]+$", "letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]+"))
 NON_EMPTY = Format("non_empty", "\\S", "a non-empty string", lambda text: bool(text.strip()))
 
@@ -221,6 +241,37 @@ APP_REGISTRATION = Table(
     required=frozenset({"display_name"}),
 )
 
+STATE_BACKENDS = ("local", "azurerm")
+
+STATE = Table(
+    "Where the state snapshot and its lock live (default: local, state/ beside the file that "
+    "names the environment). Keys of the backend not selected are ignored.",
+    {
+        "backend": Scalar("string", "local or azurerm (Azure Blob with a lease lock) "
+                          "(env SSSCTL_STATE_BACKEND).", enum=STATE_BACKENDS),
+        "path": Scalar("string", "local: directory of the snapshots, relative to this file "
+                       "(env SSSCTL_STATE_DIR).", format=NON_EMPTY),
+        "account_url": Scalar("string", "azurerm: storage account blob endpoint, e.g. "
+                              "https://contosotfstate.blob.core.windows.net (env SSSCTL_STATE_ACCOUNT_URL).",
+                              format=STORAGE_URL),
+        "container": Scalar("string", "azurerm: blob container (env SSSCTL_STATE_CONTAINER).",
+                            format=Format("container", "^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$",
+                                          "a container name: 3..63 lowercase letters, digits and "
+                                          "single hyphens, starting and ending with a letter or digit",
+                                          _matcher(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]"))),
+        "key": Scalar("string", "azurerm: blob name, default <environment name>.sssctl.json "
+                      "(env SSSCTL_STATE_KEY).", format=BLOB_NAME),
+        "lease_seconds": Scalar("integer", "azurerm: duration of the renewable lease that is the lock "
+                                "(15..60, default 60): a killed run's lock expires after it.",
+                                minimum=15, maximum=60),
+        "sas_token": SecretRefSpec("azurerm: SAS token instead of the [auth] identity: "
+                                   "{ env = NAME } or { file = PATH } (env SSSCTL_STATE_SAS_TOKEN)."),
+        "connection_string": SecretRefSpec("azurerm: storage connection string instead of the [auth] "
+                                           "identity: { env = NAME } or { file = PATH } "
+                                           "(env SSSCTL_STATE_CONNECTION_STRING)."),
+    },
+)
+
 DOCUMENT = Table(
     "sssctl desired state, format v1.",
     {
@@ -229,6 +280,7 @@ DOCUMENT = Table(
                           format=NON_EMPTY),
         "environment": ENVIRONMENT,
         "auth": AUTH,
+        "state": STATE,
         "server_profiles": SERVER_PROFILES,
         "approval": Table(
             "Only approved mailboxes synchronize (organization columns).",
@@ -291,6 +343,18 @@ ENV_OVERRIDES: Mapping[str, tuple[str, ...]] = {
     "SSSCTL_CLIENT_SECRET": ("auth", "client_secret"),
     "SSSCTL_CLIENT_CERTIFICATE": ("auth", "certificate_file"),
     "SSSCTL_SERVICE_CONNECTION_ID": ("auth", "service_connection_id"),
+    "SSSCTL_STATE_BACKEND": ("state", "backend"),
+    "SSSCTL_STATE_ACCOUNT_URL": ("state", "account_url"),
+    "SSSCTL_STATE_CONTAINER": ("state", "container"),
+    "SSSCTL_STATE_KEY": ("state", "key"),
+}
+
+# Secret-carrying variables that stand in for a reference in the file. They are read by the
+# state layer when it connects (never copied into the document), so they win over the file
+# like every other variable without ever being validated as an inline secret.
+STATE_SECRET_ENV: Mapping[str, tuple[str, ...]] = {
+    "SSSCTL_STATE_SAS_TOKEN": ("state", "sas_token"),
+    "SSSCTL_STATE_CONNECTION_STRING": ("state", "connection_string"),
 }
 
 # The variables other Azure tools read (azure-identity, the Azure CLI task of Azure Pipelines,

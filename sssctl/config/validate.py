@@ -302,9 +302,23 @@ def _check_endpoints(doc: Mapping[str, Any], checker: Checker) -> None:
                         near=("environment", "cloud"))
 
 
+def _check_state(doc: Mapping[str, Any], checker: Checker) -> None:
+    """An azurerm backend needs its container, and one credential at most (else: the [auth] identity)."""
+    state = _table(doc, "state")
+    if state.get("backend") != "azurerm":
+        return
+    if "container" not in state:
+        checker.add(("state", "container"), 'backend = "azurerm" needs state.container '
+                    "(or the environment variable SSSCTL_STATE_CONTAINER)", near=("state", "backend"))
+    if "sas_token" in state and "connection_string" in state:
+        checker.add(("state", "connection_string"), "give either sas_token or connection_string, not both "
+                    "(without either, sssctl signs in to storage with the [auth] identity)")
+
+
 def validate(doc: Mapping[str, Any], locate: Locate) -> list[Finding]:
     """Every finding for ``doc`` (already merged and overridden), in the order met."""
     checker = Checker(locate)
     checker.table(spec.DOCUMENT, doc, ())
     check_references(doc, checker)
+    _check_state(doc, checker)
     return checker.findings

@@ -9,6 +9,7 @@ under the lock that also covers the writes.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.planner import compute_changes
 from sssctl.engine.registry import Registry
 from sssctl.engine.render.common import to_plain
-from sssctl.state.backend import LocalBackend, environment_name, state_dir
+from sssctl.state import factory as state_factory
+from sssctl.state import locking as state_locking
+from sssctl.state.backend import Backend
 from sssctl.state.model import Snapshot, utc_now
 from sssctl.state.store import StateStore
 
@@ -35,6 +38,10 @@ log = structlog.get_logger(__name__)
 if TYPE_CHECKING:
     from sssctl.clients.probe import Report
     from sssctl.clients.session import Clients
+
+# They write no state: a saved plan is refused at apply if the state moved, which is the real
+# guard, so a scheduled drift check never collides with a pull-request plan or an apply.
+_LOCK_FREE_COMMANDS = frozenset({"plan", "refresh"})
 
 
 @dataclass
@@ -86,10 +93,16 @@ class Session:
         )
 
 
-def backend_for(desired: Desired, environ: Mapping[str, str]) -> LocalBackend:
-    name = environment_name(desired.environment.name, desired.environment.url)
-    directory = desired.state_dir or state_dir(environ)
-    return LocalBackend(Path(directory), name)
+def backend_for(desired: Desired, environ: Mapping[str, str]) -> Backend:
+    return state_factory.backend_for(desired, environ)
+
+
+def _take_lock(backend: Backend, opts: RunOptions) -> str | None:
+    if not opts.lock or opts.command in _LOCK_FREE_COMMANDS:
+        return None
+    timeout = state_locking.parse_duration(opts.environ.get(state_locking.LOCK_TIMEOUT_ENV) or "0")
+    return state_locking.acquire(backend, opts.command, timeout=timeout,
+                                 notify=lambda message: print(message, file=sys.stderr, flush=True))
 
 
 def needs_services(registry: Registry, desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:
@@ -111,7 +124,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
                                environ=opts.environ, missing_ok=True) as clients:
         who = clients.dataverse.whoami()
         url = str(clients.dataverse.org_url or desired.environment.url or "")
-        lock_id = backend.lock(opts.command) if opts.lock else None
+        lock_id = _take_lock(backend, opts)
         try:
             store = StateStore(backend, backend.read(), url=url, organization_id=who.organization_id,
                                name=backend.name)

@@ -24,3 +24,7 @@ class LockHeld(StateError):
     def __init__(self, message: str, *, holder: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.holder = dict(holder)
+
+
+class StateConflict(StateError):
+    """A conditional write lost: the stored snapshot is not the one this writer replaces."""

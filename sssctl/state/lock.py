@@ -4,6 +4,12 @@
 metadata is what lets the second run say *who* holds the lock and how to break it.
 A lock left by a process that died on this host is taken over with a warning: the pid
 is checked only on the same host, since a pid means nothing elsewhere.
+
+The lock file is untrusted input like any file on disk. A live acquirer writes the file
+under the guard lock, so a reader holding the guard that finds it empty, unparsable, or
+with a ``pid`` that is not a positive integer is looking at the leftover of a crash (or
+of someone else's hand), never at a lock being written: such a lock is stale, not a lock
+that blocks forever.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from sssctl.state.model import utc_now
 log = structlog.get_logger(__name__)
 
 
-def _holder_name() -> str:
+def holder_name() -> str:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -37,28 +43,43 @@ def _holder_name() -> str:
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process, or a pid no process can have
         return False
     except PermissionError:
         return True
     return True
 
 
+_MAX_LOCK_BYTES = 64 * 1024  # a real lock file is ~250 bytes; never read a huge one into memory
+
+
 def read_lock(path: Path) -> dict[str, Any] | None:
     """The lock's metadata, ``{}`` if the file exists but is unreadable, None if absent."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_LOCK_BYTES + 1)
     except FileNotFoundError:
         return None
+    except OSError:
+        return {}
+    if len(raw) > _MAX_LOCK_BYTES:
+        return {}
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
+def well_formed(info: dict[str, Any]) -> bool:
+    """Whether the metadata is what :func:`acquire` writes (anything else is a crash leftover)."""
+    pid = info.get("pid")
+    return (isinstance(info.get("id"), str) and isinstance(info.get("host"), str)
+            and isinstance(pid, int) and not isinstance(pid, bool) and pid > 0)
+
+
 def describe_holder(info: dict[str, Any]) -> str:
-    if not info:
+    if not well_formed(info):
         return "an unknown holder (the lock file is unreadable)"
     return (
         f"{info.get('holder', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, "
@@ -76,7 +97,7 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     info = {
         "id": str(uuid.uuid4()),
-        "holder": _holder_name(),
+        "holder": holder_name(),
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "created_at": utc_now(),
@@ -102,7 +123,7 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
 
 def _try_create(path: Path, info: dict[str, Any]) -> bool:
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -113,9 +134,12 @@ def _try_create(path: Path, info: dict[str, Any]) -> bool:
 
 
 def _is_stale(info: dict[str, Any]) -> bool:
-    pid = info.get("pid")
+    """Only called under the guard lock, where a malformed file cannot be one being written."""
+    if not well_formed(info):
+        return True
+    pid = int(info["pid"])
     same_host = info.get("host") == socket.gethostname()
-    return same_host and isinstance(pid, int) and pid != os.getpid() and not _pid_alive(pid)
+    return same_host and pid != os.getpid() and not _pid_alive(pid)
 
 
 def release(path: Path, lock_id: str) -> None:
@@ -131,6 +155,9 @@ def force_unlock(path: Path, lock_id: str) -> dict[str, Any]:
     current = read_lock(path)
     if current is None:
         raise StateError(f"there is no lock to remove ({path} does not exist)")
+    if not well_formed(current):
+        path.unlink(missing_ok=True)  # nobody can hold an unreadable lock: any ID removes it
+        return current
     if current.get("id") != lock_id:
         raise StateError(
             f"lock ID {lock_id} does not match the current lock, held by {describe_holder(current)}; "

@@ -80,16 +80,16 @@ class Snapshot:
             )
         if document.get("checksum") != checksum_of(document):
             raise StateCorrupt(f"state file {where} fails its checksum: it was edited or cut short")
-        try:
-            return cls(
-                lineage=str(document["lineage"]),
-                serial=int(document["serial"]),
-                environment=dict(document["environment"]),
-                resources={str(a): dict(e) for a, e in document["resources"].items()},
-                updated_at=str(document.get("updated_at", "")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StateCorrupt(f"state file {where} is missing or has a malformed field: {exc}") from exc
+        problem = _shape_problem(document)
+        if problem:
+            raise StateCorrupt(f"state file {where} has a malformed field: {problem}")
+        return cls(
+            lineage=document["lineage"],
+            serial=document["serial"],
+            environment=dict(document["environment"]),
+            resources={a: dict(e) for a, e in document["resources"].items()},
+            updated_at=str(document.get("updated_at", "")),
+        )
 
     def with_resources(self, resources: Mapping[str, Mapping[str, Any]], **env: Any) -> Snapshot:
         """The next snapshot: new resources, serial + 1, environment facts refreshed."""
@@ -98,3 +98,28 @@ class Snapshot:
             self, serial=self.serial + 1, resources=dict(resources), environment=environment,
             updated_at=utc_now(),
         )
+
+
+def _shape_problem(document: Mapping[str, Any]) -> str | None:
+    """What is wrong with the document's shape, if anything.
+
+    The checksum proves the file is whole, not that its author was sssctl: anyone can
+    compute it. So every field later code relies on is checked for its type here.
+    """
+    serial = document.get("serial")
+    if not isinstance(document.get("lineage"), str) or not document["lineage"]:
+        return "lineage must be a non-empty string"
+    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+        return "serial must be a non-negative integer"
+    if not isinstance(document.get("environment"), dict):
+        return "environment must be an object"
+    resources = document.get("resources")
+    if not isinstance(resources, dict):
+        return "resources must be an object"
+    for address, entry in resources.items():
+        if not isinstance(entry, dict):
+            return f"resources.{address} must be an object"
+        for key in ("managed", "original", "fingerprints"):
+            if entry.get(key) is not None and not isinstance(entry[key], dict):
+                return f"resources.{address}.{key} must be an object or null"
+    return None

@@ -23,7 +23,7 @@ class StateStore:
                 f"this state ({backend.describe()}) belongs to organization {snapshot.organization_id} at "
                 f"{snapshot.environment.get('url', '?')}, but the configuration signs in to organization "
                 f"{organization_id} at {url}. Use the state of that environment "
-                "(another [environment] name or SSSCTL_STATE_DIR)"
+                "(another [environment] name, [state] location or SSSCTL_STATE_DIR)"
             )
         self.backend = backend
         self.existed = snapshot is not None
@@ -84,7 +84,7 @@ class StateStore:
         following = self._snapshot.with_resources(
             resources, url=self._url, organization_id=self._organization_id
         )
-        self.backend.write(following)
+        self.backend.write(following, replaces=self._snapshot if self.existed else None)
         self._snapshot = following
         self.existed = True
 

@@ -8,7 +8,7 @@ in place; a failed change is raised again so a test can expect it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sssctl.engine.applier import Applier, Outcome
@@ -26,9 +26,11 @@ ORGANIZATION = "00000000-0000-0000-0000-00000000a11c"
 class MemoryBackend:
     """A state backend that keeps the snapshot in memory (one test, one process)."""
 
+    name = "test"
+
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None
-        self.writes = 0
+        self.previous: Snapshot | None = None
 
     def describe(self) -> str:
         return "memory"
@@ -36,15 +38,22 @@ class MemoryBackend:
     def read(self) -> Snapshot | None:
         return self.snapshot
 
-    def write(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
-        self.writes += 1
+    def read_previous(self) -> Snapshot | None:
+        return self.previous
+
+    def write(self, snapshot: Snapshot, *, replaces: Snapshot | None) -> None:
+        if replaces is not None and self.snapshot is not None and replaces.serial != self.snapshot.serial:
+            raise AssertionError("a write must replace the snapshot it read")
+        self.previous, self.snapshot = self.snapshot, snapshot
 
     def lock(self, command: str) -> str:
         return "memory-lock"
 
     def unlock(self, lock_id: str) -> None:
         return None
+
+    def force_unlock(self, lock_id: str) -> Mapping[str, Any]:
+        return {}
 
 
 class ChangeFailed(Exception):

@@ -60,7 +60,9 @@ def test_a_plan_applies_from_another_directory_with_its_config(world: World, tmp
     for name in ("p.plan", "sssctl.toml"):
         shutil.copy(tmp_path / name, other / name)
     (tmp_path / "sssctl.toml").unlink()
-    monkeypatch.chdir(tmp_path / "state")
+    elsewhere = tmp_path / "elsewhere"      # neither checkout: the plan names its config itself
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     result = run("apply", str(other / "p.plan"))
     assert result.exit_code == 0, result.output
     assert sorted(world.kind("org_setting").applied + world.kind("approval").applied) == [

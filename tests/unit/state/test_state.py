@@ -178,4 +178,4 @@ def test_an_unwritable_state_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     backend = LocalBackend(blocker, "x")
     with pytest.raises(StateError, match=r"cannot write state file .* run apply again"):
-        backend.write(Snapshot.new(url=URL, organization_id=ORG, name="x"))
+        backend.write(Snapshot.new(url=URL, organization_id=ORG, name="x"), replaces=None)

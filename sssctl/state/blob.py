@@ -1,0 +1,279 @@
+"""The ``azurerm`` backend: the snapshot in one Azure blob, a lease on that blob as the lock.
+
+As in Terraform's azurerm backend, the lock is a lease on the state blob itself (created
+empty on first use), so holding the lock and guarding the writes are one mechanism. Unlike
+Terraform's infinite lease, the lease here is bounded (60 s by default) and renewed by a
+background thread while the run lasts: the lock of a killed runner expires by itself.
+The lock's metadata (holder, lock ID, host, command, time) rides on the blob, so a
+second run can say who holds it. Every write carries the lease and the ETag read just
+before, and the previous content is copied to ``<key>.bak`` first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobClient, BlobLeaseClient, ContentSettings
+
+from sssctl.state.backend import MAX_SNAPSHOT_BYTES, check_replaces, parse_snapshot, serialize
+from sssctl.state.errors import LockHeld, StateConflict, StateError
+from sssctl.state.lock import holder_name
+from sssctl.state.model import Snapshot, utc_now
+
+log = structlog.get_logger(__name__)
+
+LOCK_METADATA = "sssctllock"          # metadata names must be C# identifiers
+_MAX_METADATA_CHARS = 4096
+_LEASE_HELD = frozenset({"LeaseAlreadyPresent", "LeaseIdMismatchWithLeaseOperation"})
+
+
+def encode_lock(info: Mapping[str, Any]) -> str:
+    return base64.b64encode(json.dumps(dict(info), sort_keys=True).encode("utf-8")).decode("ascii")
+
+
+def decode_lock(value: str | None) -> dict[str, str]:
+    """Lock metadata from the blob: untrusted, so anything odd reads as "no metadata" ({})."""
+    if not value or len(value) > _MAX_METADATA_CHARS:
+        return {}
+    try:
+        data = json.loads(base64.b64decode(value, validate=True).decode("utf-8"))
+    except (binascii.Error, ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+
+
+def describe_holder(info: Mapping[str, str]) -> str:
+    if not info:
+        return "an unknown holder (the lease carries no sssctl lock metadata)"
+    return (f"{info.get('holder', '?')} (on {info.get('host', '?')}, running '{info.get('command', '?')}' "
+            f"since {info.get('created_at', '?')}), lock ID {info.get('id', '?')}")
+
+
+def public_url(url: str) -> str:
+    """The blob URL without its query: a SAS token must never reach a message or a log."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class BlobBackend:
+    """One environment's snapshot in ``blob``; ``<blob>.bak`` keeps the previous one."""
+
+    def __init__(self, blob: BlobClient, backup: BlobClient, name: str, *, lease_seconds: int = 60) -> None:
+        if not 15 <= lease_seconds <= 60:
+            raise StateError(f"lease_seconds must be 15..60 (Azure's bounds), got {lease_seconds}")
+        self.name = name
+        self._blob = blob
+        self._backup = backup
+        self._lease_seconds = lease_seconds
+        self._lease: BlobLeaseClient | None = None
+        self._lock_info: dict[str, str] = {}
+        self._stop_renewing = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._lease_problem: str | None = None
+
+    def describe(self) -> str:
+        return public_url(self._blob.url)
+
+    # -- reading ------------------------------------------------------------------------
+    def _download(self, blob: BlobClient) -> tuple[bytes, str | None]:
+        """The blob's bytes and ETag; (b"", None) when it does not exist."""
+        try:
+            downloader = blob.download_blob()
+            if downloader.size > MAX_SNAPSHOT_BYTES:
+                raise StateError(f"state blob {public_url(blob.url)} is {downloader.size} bytes, more than "
+                                 "any snapshot sssctl writes; sssctl will not trust it")
+            return downloader.readall(), downloader.properties.etag
+        except ResourceNotFoundError:
+            return b"", None
+        except AzureError as exc:
+            raise self._storage_error("read", exc) from exc
+
+    def _parse(self, raw: bytes, blob: BlobClient) -> Snapshot | None:
+        if not raw:
+            return None  # the empty blob a lock created: nothing written yet
+        return parse_snapshot(raw, public_url(blob.url), recover_hint=(
+            f"The previous snapshot is kept in {public_url(self._backup.url)}; inspect both "
+            "(`sssctl state pull`) and push the right one back with `sssctl state push FILE`"))
+
+    def read(self) -> Snapshot | None:
+        return self._parse(self._download(self._blob)[0], self._blob)
+
+    def read_previous(self) -> Snapshot | None:
+        return self._parse(self._download(self._backup)[0], self._backup)
+
+    # -- writing ------------------------------------------------------------------------
+    def write(self, snapshot: Snapshot, *, replaces: Snapshot | None) -> None:
+        raw, etag = self._download(self._blob)
+        check_replaces(self._parse(raw, self._blob), replaces, self.describe())
+        if self._lease_problem:
+            raise StateError(f"the lock on {self.describe()} was lost ({self._lease_problem}); nothing was "
+                             "written. The last change was applied but not recorded: run apply again")
+        try:
+            if raw:
+                self._backup.upload_blob(raw, overwrite=True, content_settings=_JSON)
+            self._blob.upload_blob(
+                serialize(snapshot), overwrite=True, lease=self._lease, content_settings=_JSON,
+                metadata=self._metadata(), etag=etag,
+                match_condition=MatchConditions.IfNotModified if etag else MatchConditions.IfMissing,
+            )
+        except ResourceModifiedError as exc:
+            if _code(exc) == "ConditionNotMet":
+                raise StateConflict(f"the state {self.describe()} changed between read and write (ETag "
+                                    "mismatch); nothing was written. Run `sssctl plan` again") from exc
+            raise self._storage_error("write", exc) from exc
+        except AzureError as exc:
+            raise self._storage_error("write", exc) from exc
+
+    def _metadata(self) -> dict[str, str] | None:
+        return {LOCK_METADATA: encode_lock(self._lock_info)} if self._lock_info else None
+
+    # -- locking ------------------------------------------------------------------------
+    def lock(self, command: str) -> str:
+        self._ensure_blob()
+        lease = BlobLeaseClient(self._blob, lease_id=str(uuid.uuid4()))
+        try:
+            lease.acquire(lease_duration=self._lease_seconds)
+        except HttpResponseError as exc:
+            if exc.status_code == 409 and _code(exc) in _LEASE_HELD | {None}:
+                raise self._held() from exc
+            raise self._storage_error("lock", exc) from exc
+        except AzureError as exc:
+            raise self._storage_error("lock", exc) from exc
+        info = {"id": str(uuid.uuid4()), "holder": holder_name(), "host": socket.gethostname(),
+                "pid": str(os.getpid()), "command": command, "created_at": utc_now()}
+        try:
+            self._blob.set_blob_metadata({LOCK_METADATA: encode_lock(info)}, lease=lease)
+        except AzureError as exc:
+            lease.release()
+            raise self._storage_error("lock", exc) from exc
+        self._lease, self._lock_info, self._lease_problem = lease, info, None
+        self._start_renewing(lease)
+        return info["id"]
+
+    def _ensure_blob(self) -> None:
+        """A lease needs a blob: create the empty placeholder once, as Terraform does."""
+        try:
+            self._blob.upload_blob(b"", overwrite=False, content_settings=_JSON)
+        except (ResourceExistsError, ResourceModifiedError):
+            pass
+        except HttpResponseError as exc:
+            if exc.status_code != 412:  # leased by someone else: the lease attempt will say who
+                raise self._storage_error("lock", exc) from exc
+        except AzureError as exc:
+            raise self._storage_error("lock", exc) from exc
+
+    def _held(self) -> LockHeld:
+        info = self._current_lock_info()
+        return LockHeld(
+            f"the state is locked by {describe_holder(info)}. Wait for that run to finish (--lock-timeout "
+            f"waits for it); the lease of a run that died expires within {self._lease_seconds} s by itself, "
+            f"or run `sssctl state unlock {info.get('id', '<ID>')}` (blob {self.describe()})",
+            holder=info,
+        )
+
+    def _current_lock_info(self) -> dict[str, str]:
+        try:
+            properties = self._blob.get_blob_properties()
+        except AzureError:
+            return {}
+        return decode_lock((properties.metadata or {}).get(LOCK_METADATA))
+
+    def _start_renewing(self, lease: BlobLeaseClient) -> None:
+        self._stop_renewing = threading.Event()
+        stop = self._stop_renewing
+
+        def renew() -> None:
+            while not stop.wait(self._lease_seconds / 3):
+                try:
+                    lease.renew()
+                except AzureError as exc:
+                    self._lease_problem = f"renewing the lease failed: {_code(exc) or type(exc).__name__}"
+                    log.warning("state.lease.lost", blob=self.describe(), reason=self._lease_problem)
+                    return
+
+        self._renewer = threading.Thread(target=renew, name="sssctl-lease-renewal", daemon=True)
+        self._renewer.start()
+
+    def _stop(self) -> None:
+        self._stop_renewing.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+            self._renewer = None
+
+    def unlock(self, lock_id: str) -> None:
+        lease = self._lease
+        if lease is None or self._lock_info.get("id") != lock_id:
+            return
+        self._stop()
+        self._lease, self._lock_info = None, {}
+        try:
+            self._blob.set_blob_metadata({}, lease=lease)
+            lease.release()
+        except AzureError as exc:
+            log.warning("state.lease.release_failed", blob=self.describe(),
+                        reason=_code(exc) or type(exc).__name__,
+                        hint=f"the lease expires within {self._lease_seconds} s by itself")
+
+    def force_unlock(self, lock_id: str) -> Mapping[str, Any]:
+        try:
+            properties = self._blob.get_blob_properties()
+        except ResourceNotFoundError as exc:
+            raise StateError(f"there is no lock to remove ({self.describe()} does not exist)") from exc
+        except AzureError as exc:
+            raise self._storage_error("unlock", exc) from exc
+        if properties.lease.state != "leased":
+            raise StateError(f"there is no lock to remove (the state blob {self.describe()} is not leased)")
+        info = decode_lock((properties.metadata or {}).get(LOCK_METADATA))
+        if not info:
+            raise StateError(
+                f"the lease on {self.describe()} carries no sssctl lock metadata, so no ID can match; "
+                "an sssctl lease expires by itself within a minute. A lease from another tool must be "
+                "broken with that tool (or `az storage blob lease break`); nothing was changed")
+        if info.get("id") != lock_id:
+            raise StateError(f"lock ID {lock_id} does not match the current lock, held by "
+                             f"{describe_holder(info)}; nothing was broken")
+        try:
+            BlobLeaseClient(self._blob).break_lease(lease_break_period=0)
+            self._blob.set_blob_metadata({})
+        except AzureError as exc:
+            raise self._storage_error("unlock", exc) from exc
+        return info
+
+    def _storage_error(self, what: str, exc: AzureError) -> StateError:
+        status = getattr(exc, "status_code", None)
+        reason = _code(exc) or (f"HTTP {status}" if status else type(exc).__name__)
+        remedy = {
+            401: "check the credential ([auth] identity, SAS token or connection string)",
+            403: "give the identity the Storage Blob Data Contributor role on the container, "
+                 "or use a SAS with read, write, create and delete permissions",
+            404: "create the container first (see README, State)",
+        }.get(status or 0, "check the account URL and connectivity, then run again")
+        return StateError(f"cannot {what} the state blob {self.describe()}: {reason}. What to do: {remedy}")
+
+
+_JSON = ContentSettings(content_type="application/json")
+
+
+def _code(exc: AzureError) -> str | None:
+    code = getattr(exc, "error_code", None)
+    return str(code) if code else None

@@ -1,0 +1,115 @@
+"""Build the backend a configuration names: ``[state]`` plus the ``SSSCTL_STATE_*`` variables.
+
+Environment variables win over the file (ARCHITECTURE §3); the location keys arrive
+already overridden by the loader, the secret-carrying ones (SAS token, connection string)
+are read here, at the moment a connection is made, so they never enter the document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sssctl.config.model import Desired, SecretRef, SecretUnavailable, StateSettings
+from sssctl.config.spec import storage_url_ok
+from sssctl.state.backend import Backend, LocalBackend, environment_name
+from sssctl.state.errors import StateError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AzureSasCredential, TokenCredential
+
+DEFAULT_DIRECTORY = Path("state")
+
+
+def snapshot_name(desired: Desired) -> str:
+    return environment_name(desired.environment.name, desired.environment.url)
+
+
+def backend_for(desired: Desired, environ: Mapping[str, str]) -> Backend:
+    """The backend of the configuration in effect."""
+    return open_backend(desired, desired.state, environ)
+
+
+def open_backend(desired: Desired, settings: StateSettings, environ: Mapping[str, str]) -> Backend:
+    name = snapshot_name(desired)
+    if settings.backend == "azurerm":
+        return _blob_backend(desired, settings, name, environ)
+    return LocalBackend(desired.state_dir or settings.path or DEFAULT_DIRECTORY, name)
+
+
+def settings_from_spec(spec: str, current: StateSettings, base: Path) -> StateSettings:
+    """``state migrate --from``: ``local``, ``local:DIR``, ``azurerm`` or ``azurerm:CONTAINER/KEY``.
+
+    The "before" backend is the configured ``[state]`` with another backend (and location)
+    chosen: account and credentials of an ``azurerm`` source come from the same keys and
+    variables, which are ignored while the local backend is selected.
+    """
+    kind, _, where = spec.partition(":")
+    if kind == "local":
+        path = (base / where) if where else (current.path if current.backend == "local" else None)
+        return dataclasses.replace(current, backend="local", path=path or base / DEFAULT_DIRECTORY)
+    if kind == "azurerm":
+        container, _, key = where.partition("/")
+        if where and not (container and key):
+            raise StateError(f"--from {spec!r}: write azurerm:CONTAINER/KEY, "
+                             "e.g. azurerm:sssctl/prod.sssctl.json")
+        return dataclasses.replace(current, backend="azurerm", container=container or current.container,
+                                   key=key or current.key)
+    raise StateError(f"--from {spec!r} is not a state backend: write local, local:DIR, azurerm or "
+                     "azurerm:CONTAINER/KEY")
+
+
+def _secret(ref: SecretRef | None, env_name: str, environ: Mapping[str, str], what: str) -> str | None:
+    from sssctl.logging import register_secret  # lazily: structlog is slow to import
+
+    try:
+        value = environ.get(env_name) or (ref.resolve(environ) if ref is not None else None)
+    except SecretUnavailable as exc:
+        raise StateError(f"state.{what}: {exc}; set it, or remove state.{what} to sign in to storage "
+                         "with the [auth] identity") from exc
+    register_secret(value)
+    return value
+
+
+def _blob_backend(desired: Desired, settings: StateSettings, name: str,
+                  environ: Mapping[str, str]) -> Backend:
+    from azure.storage.blob import BlobServiceClient
+
+    from sssctl.state.blob import BlobBackend, public_url
+
+    if not settings.container:
+        raise StateError('[state] backend = "azurerm" needs container (or SSSCTL_STATE_CONTAINER)')
+    connection = _secret(settings.connection_string, "SSSCTL_STATE_CONNECTION_STRING", environ,
+                         "connection_string")
+    sas = None if connection else _secret(settings.sas_token, "SSSCTL_STATE_SAS_TOKEN", environ, "sas_token")
+    if connection:
+        try:
+            service = BlobServiceClient.from_connection_string(connection)
+        except (ValueError, KeyError) as exc:  # the message could quote the secret: never shown
+            raise StateError("the storage connection string is malformed (its text is not shown); "
+                             "copy it again from the storage account's Access keys") from exc
+    elif settings.account_url:
+        service = BlobServiceClient(settings.account_url, credential=_credential(desired, environ, sas))
+    else:
+        raise StateError('[state] backend = "azurerm" needs account_url (or SSSCTL_STATE_ACCOUNT_URL), '
+                         "or a connection_string")
+    if not storage_url_ok(public_url(service.url)):
+        raise StateError(f"the storage endpoint {public_url(service.url)} is not HTTPS; plain HTTP is "
+                         "accepted only for a loopback emulator")
+    container = service.get_container_client(settings.container)
+    key = settings.key or f"{name}.sssctl.json"
+    return BlobBackend(container.get_blob_client(key), container.get_blob_client(f"{key}.bak"), name,
+                       lease_seconds=settings.lease_seconds)
+
+
+def _credential(desired: Desired, environ: Mapping[str, str],
+                sas: str | None) -> AzureSasCredential | TokenCredential:
+    from azure.core.credentials import AzureSasCredential
+
+    if sas:
+        return AzureSasCredential(sas.lstrip("?"))
+    from sssctl.state.identity import ConfigIdentityCredential
+
+    return ConfigIdentityCredential(desired, environ)
