@@ -38,6 +38,9 @@ _ACTIONS = {Action.CREATE: "create", Action.UPDATE: "update", Action.DELETE: "de
             Action.NOOP: "no-op", Action.UNKNOWN: "read"}
 # Fields holding fingerprints or descriptions of write-only values; marked as Terraform marks them.
 _SENSITIVE = re.compile(r"secret|password|credential|certificate", re.IGNORECASE)
+# Where the name starts in the user's spelling of the two profile kinds' addresses.
+_ADDRESS_PREFIX = {"server_profile_default": "server_profile.",
+                   "server_profile_custom": "server_profile.custom"}
 _INDEX = re.compile(r'^\[(?P<key>"(?:[^"\\]|\\.)*")\]$')
 
 
@@ -47,7 +50,7 @@ def name_and_index(address: str, kind: str) -> tuple[str, str | None]:
     Terraform's ``name`` is what follows the type in the address; a keyed instance also
     has an ``index``. Singletons (``approval``, ``mailboxes``) are named after themselves.
     """
-    prefix = kind.replace("server_profile_", "server_profile.", 1)
+    prefix = _ADDRESS_PREFIX.get(kind, kind)
     rest = address[len(prefix):] if address.startswith(prefix) else address
     keyed = _INDEX.match(rest)
     if keyed:
