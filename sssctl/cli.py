@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -17,17 +17,22 @@ from sssctl import __version__, exitcodes
 class GlobalOptions:
     log_format: str
     verbose: int
-    color: bool
+    color: str = "auto"        # always | never | auto (NO_COLOR, FORCE_COLOR, then the terminal)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="sssctl")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default=None,
-              help="Log format on stderr. Default: console on a terminal, json otherwise.")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr (-v info, -vv debug).")
-@click.option("--no-color", is_flag=True, help="Plain output without ANSI colours.")
+              help="Log format: console (default, also in CI) or json lines. Env: SSSCTL_LOG_FORMAT.")
+@click.option("-v", "--verbose", count=True,
+              help="More detail (-v info, -vv debug). Env: SSSCTL_LOG=debug|info|warning, "
+                   "SSSCTL_LOG_PATH=FILE to append logs to a file.")
+@click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default=None,
+              help="ANSI colours. auto (default): on a terminal, unless NO_COLOR is set; "
+                   "FORCE_COLOR forces them for CI logs that render ANSI.")
+@click.option("--no-color", is_flag=True, help="Same as --color=never.")
 @click.pass_context
-def cli(ctx: click.Context, log_format: str | None, verbose: int, no_color: bool) -> None:
+def cli(ctx: click.Context, log_format: str | None, verbose: int, color: str | None, no_color: bool) -> None:
     """Lock down Dynamics 365 Server-Side Synchronization, declaratively.
 
     Describe the wanted state in a TOML file, then let sssctl read the live environment,
@@ -41,10 +46,17 @@ def cli(ctx: click.Context, log_format: str | None, verbose: int, no_color: bool
     Try it without touching Microsoft: `sssctl demo` runs the whole loop against the
     built-in emulator.
     """
-    from sssctl.logging import configure_logging
+    import sys
 
-    resolved = configure_logging(log_format=log_format, verbose=verbose, color=not no_color)
-    ctx.obj = GlobalOptions(log_format=resolved, verbose=verbose, color=not no_color)
+    from sssctl.logging import LoggingSetupError, color_wanted, configure_logging
+
+    mode = color or ("never" if no_color else "auto")
+    try:
+        resolved = configure_logging(log_format=log_format, verbose=verbose,
+                                     color=None if mode == "auto" else color_wanted(mode, sys.stderr))
+    except LoggingSetupError as exc:
+        raise click.ClickException(str(exc)) from None
+    ctx.obj = GlobalOptions(log_format=resolved, verbose=verbose, color=mode)
 
 
 # --- configuration: validate, schema -----------------------------------------------------
@@ -281,18 +293,25 @@ def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = Tr
             f"no {config_path} in this directory: name the desired-state file with -c FILE "
             "or set SSSCTL_CONFIG (examples in configs/)"
         )
-    opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0, True)
-    color = opts.color and sys.stdout.isatty()
-    from sssctl.logging import redacting
+    from sssctl.engine.render.progress import RunProgress
+    from sssctl.logging import color_wanted, redacting
 
+    opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0)
+    color = color_wanted(opts.color, sys.stdout)
     output = Output(color=color, verbose=opts.verbose, out=redacting(sys.stdout), err=redacting(sys.stderr))
-    return Invocation(config_path, dict(os.environ), output)
+    inv = Invocation(config_path, dict(os.environ), output)
+    inv.progress = cast(Any, RunProgress(inv.output.err))   # plain lines and a heartbeat without a TTY
+    return inv
 
 
 def _run(ctx: click.Context, inv: Any, body: Any) -> None:
     from sssctl.engine.commands import guarded
 
-    ctx.exit(guarded(inv.output, body))
+    try:
+        code = guarded(inv.output, body)
+    finally:
+        inv.progress.close()
+    ctx.exit(code)
 
 
 @cli.command("plan")
@@ -321,8 +340,27 @@ def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, det
     from sssctl.engine.commands import cmd_plan
 
     inv = _engine(ctx, config_path)
-    _run(ctx, inv, lambda: cmd_plan(inv, out=out, detailed=detailed_exitcode, fmt=fmt or "text",
-                                    refresh_only=refresh_only, targets=targets, allow_lockout=allow_lockout))
+    _run(ctx, inv, _explaining_refusal(inv, fmt, lambda: cmd_plan(
+        inv, out=out, detailed=detailed_exitcode, fmt=fmt or "text", refresh_only=refresh_only,
+        targets=targets, allow_lockout=allow_lockout)))
+
+
+def _explaining_refusal(inv: Any, fmt: str | None, body: Any) -> Any:
+    """A refused plan still prints valid JSON / Markdown saying why; the error and exit 1 follow."""
+    from sssctl.engine.errors import PlanRefused
+    from sssctl.engine.render import jsonplan, markdown
+
+    def run() -> int:
+        try:
+            return int(body())
+        except PlanRefused as exc:
+            if fmt == "json":
+                inv.show(jsonplan.dumps(jsonplan.refused_document(exc.refusals)))
+            elif fmt == "markdown":
+                inv.show(markdown.render_refused(exc.refusals))
+            raise
+
+    return run
 
 
 @cli.command("apply")
@@ -616,9 +654,14 @@ def export_command(ctx: click.Context, config_path: Path) -> None:
 @_config_option
 @click.option("--fail-on", type=click.Choice(["high", "medium", "low"]), default=None,
               help="Exit 5 when a finding is at least this severe (unreadable objects count as high).")
-@click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "sarif"]), default="table",
+              show_default=True,
+              help="table for people, json for scripts, markdown for a job summary, "
+                   "sarif (2.1.0) for GitHub code scanning.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_context
-def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, as_json: bool) -> None:
+def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, fmt: str,
+                  as_json: bool) -> None:
     """Read-only posture checks against the hardened baseline, as a table with severities.
 
     Checks: default profile active and mailboxes still on it, an active custom profile
@@ -630,14 +673,14 @@ def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, as
 
     \b
         sssctl audit -c configs/hardened.toml --fail-on high
+        sssctl audit --format sarif > sssctl.sarif          # github/codeql-action/upload-sarif
+        sssctl audit --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
-    from sssctl import exitcodes
     from sssctl.engine.commands import cmd_audit
 
     inv = _engine(ctx, config_path)
-    # cmd_audit answers ERROR for findings over the threshold; they have their own code.
-    _run(ctx, inv, lambda: exitcodes.FINDINGS if cmd_audit(inv, fail_on=fail_on, as_json=as_json)
-         else exitcodes.OK)
+    as_json = as_json or fmt == "json"
+    _run(ctx, inv, lambda: cmd_audit(inv, fail_on=fail_on, as_json=as_json, fmt=fmt))
 
 
 @cli.command("demo")

@@ -9,6 +9,7 @@ with :func:`register_secret` and masked wherever it appears, whatever the key.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -98,21 +99,92 @@ def redaction_processor(
     return {key: redact_value(key, value) for key, value in event_dict.items()}
 
 
+LOG_FORMATS = ("console", "json")
+# SSSCTL_LOG takes TF_LOG's words; trace and warn are accepted as their nearest levels.
+_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "warning": logging.WARNING, "error": logging.ERROR}
+COLOR_MODES = ("auto", "always", "never")
+
+
+class LoggingSetupError(ValueError):
+    """A logging or colour setting that cannot be honoured; the message says which and how to fix it."""
+
+
+def color_wanted(mode: str, stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """``--color`` beats the environment; then NO_COLOR (no-color.org), then FORCE_COLOR, then the stream.
+
+    FORCE_COLOR is for CI logs that render ANSI although they are not terminals; like
+    Node and Python tools, ``FORCE_COLOR=0`` does not force anything.
+    """
+    env = os.environ if environ is None else environ
+    if mode not in COLOR_MODES:
+        raise LoggingSetupError(f"--color={mode} is not one of {', '.join(COLOR_MODES)}")
+    if mode != "auto":
+        return mode == "always"
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    return stream.isatty()
+
+
+def _format_of(log_format: str | None, env: Mapping[str, str]) -> str:
+    chosen = (log_format or env.get("SSSCTL_LOG_FORMAT") or "console").strip().lower()
+    if chosen not in LOG_FORMATS:
+        raise LoggingSetupError(
+            f"SSSCTL_LOG_FORMAT={chosen!r} is not a log format: use console or json (or unset it)"
+        )
+    return chosen
+
+
+def _level_of(verbose: int, env: Mapping[str, str]) -> int:
+    if verbose > 0:
+        return logging.INFO if verbose == 1 else logging.DEBUG
+    word = env.get("SSSCTL_LOG", "").strip().lower()
+    if not word:
+        return logging.WARNING
+    if word not in _LEVELS:
+        raise LoggingSetupError(
+            f"SSSCTL_LOG={word!r} is not a log level: use debug, info or warning (or unset it)"
+        )
+    return _LEVELS[word]
+
+
+def _log_file(path: str) -> TextIO:
+    """Append, like TF_LOG_PATH; created private because debug logs describe the tenant."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding="utf-8", buffering=1)  # lives as long as the process
+    except OSError as exc:
+        raise LoggingSetupError(
+            f"SSSCTL_LOG_PATH={path}: cannot open it for appending ({exc.strerror}); "
+            "name a writable file, or unset SSSCTL_LOG_PATH to log on stderr"
+        ) from None
+
+
 def configure_logging(
-    *, log_format: str | None = None, verbose: int = 0, color: bool = True, stream: TextIO | None = None
+    *, log_format: str | None = None, verbose: int = 0, color: bool | None = None,
+    stream: TextIO | None = None, environ: Mapping[str, str] | None = None,
 ) -> str:
     """Configure structlog once per process; returns the format actually chosen.
 
-    Logs always go to stderr so that stdout stays clean for plans and JSON output.
+    Logs go to stderr, so that stdout stays clean for plans and JSON output, or to
+    ``SSSCTL_LOG_PATH``. Human console lines are the default everywhere, CI included: JSON
+    lines interleaved with a plan are unreadable, so they come only when asked for
+    (``--log-format json`` or ``SSSCTL_LOG_FORMAT=json``). ``-v``/``-vv`` win over
+    ``SSSCTL_LOG``. ``color=None`` decides from NO_COLOR, FORCE_COLOR and the stream.
     """
-    out = stream if stream is not None else sys.stderr
-    chosen = log_format or ("console" if out.isatty() else "json")
-    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    env = os.environ if environ is None else environ
+    chosen = _format_of(log_format, env)
+    level = _level_of(verbose, env)
+    path = env.get("SSSCTL_LOG_PATH", "").strip()
+    out = stream if stream is not None else _log_file(path) if path else sys.stderr
     renderer: Any
     if chosen == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=True)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=color and out.isatty())
+        colors = color_wanted("auto", out, env) if color is None else color
+        renderer = structlog.dev.ConsoleRenderer(colors=colors)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sssctl import exitcodes
-from sssctl.engine import interrupts, planfile, runner
+from sssctl.engine import interrupts, planfile, runner, targeting
 from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Change, Plan
+from sssctl.engine.render import confirm as approval
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.errors import LockHeld, StateError
 
@@ -184,6 +185,7 @@ def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, ref
              targets: Sequence[str], allow_lockout: bool) -> int:
     with inv.open("plan", allow_lockout=allow_lockout) as s:
         p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
+        targeting.review(p, targets, inv.output.warn)
     inv.show(render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:
         planfile.save(out, p, environment_name=s.environment_name, config_path=inv.config_path,
@@ -205,7 +207,7 @@ def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], 
                 "stdin is not a terminal, so sssctl cannot ask for confirmation; "
                 "use --auto-approve, or save a plan with `sssctl plan --out FILE` and apply that file"
             )
-        return click.confirm(f"{verb} these {len(p.actionable)} changes?", default=False, err=True)
+        return approval.approved(f"{verb} these {len(p.actionable)} changes?")
 
     return confirm
 
@@ -249,6 +251,7 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
     else:
         with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
             p = runner.plan(s, targets=targets)
+            targeting.review(p, targets, inv.output.warn)
             inv.show(text.render(p, color=inv.output.color))
             if _nothing_to_do(p):
                 return exitcodes.OK
@@ -358,16 +361,19 @@ def cmd_export(inv: Invocation) -> int:
     return exitcodes.INCOMPLETE if result.unread else exitcodes.OK
 
 
-def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool) -> int:
+def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool, fmt: str = "table") -> int:
+    from sssctl.audit import formats
     from sssctl.audit.baseline import baseline, probe
-    from sssctl.audit.checks import fails, findings_of, render_table
+    from sssctl.audit.checks import fails, findings_of
 
-    with inv.open("audit", lock=False) as s:
+    # Every service it can reach: an own-app profile is judged by its app's Exchange scope
+    # even when this config does not manage Control 5.
+    with inv.open("audit", lock=False, every_service=True) as s:
         findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
     if as_json:
         rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
                 for f in findings]
         inv.show(json.dumps({"format_version": "1.0", "findings": rows}, indent=2) + "\n")
     else:
-        inv.show(render_table(findings))
-    return exitcodes.ERROR if fails(findings, fail_on) else exitcodes.OK
+        inv.show(formats.render(findings, fmt, config_path=inv.config_path))
+    return exitcodes.FINDINGS if fails(findings, fail_on) else exitcodes.OK

@@ -163,7 +163,7 @@ def test_secrets_never_reach_state_plans_or_logs(cli: Cli, emulator: EmulatorInf
     outputs = [cli.run("-vv", "plan", "--out", str(plan_file)), cli.run("-vv", "apply", str(plan_file))]
     outputs.append(cli.run("-vv", "plan", "--json"))
     assert [o.returncode for o in outputs] == [0, 0, 0], outputs[1].stdout + outputs[1].stderr
-    summary = json.loads(outputs[2].stdout)["summary"]
+    summary = json.loads(outputs[2].stdout)["sssctl"]["summary"]
     assert summary["add"] + summary["change"] + summary["destroy"] + summary["unknown"] == 0
     texts = [o.stdout + o.stderr for o in outputs]
     texts += [plan_file.read_text(), cli.state_file.read_text()]

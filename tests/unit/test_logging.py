@@ -11,6 +11,8 @@ import structlog
 
 from sssctl.logging import (
     REDACTED,
+    LoggingSetupError,
+    color_wanted,
     configure_logging,
     redact_text,
     redacting,
@@ -115,3 +117,86 @@ def test_error_lines_the_cli_prints_are_redacted(monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 1
     assert "Error: Exchange said" in result.output
     assert CLIENT_SECRET not in result.output and REDACTED in result.output
+
+
+# --- configuration: format, level, file and colour like TF_LOG / TF_LOG_PATH / NO_COLOR -----------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _configured(environ: dict[str, str], **kwargs: object) -> tuple[str, str]:
+    stream = io.StringIO()
+    chosen = configure_logging(stream=stream, environ=environ, **kwargs)  # type: ignore[arg-type]
+    log = structlog.get_logger("test")
+    log.debug("debug.event")
+    log.info("info.event")
+    log.warning("warning.event", detail="x")
+    return chosen, stream.getvalue()
+
+
+def test_console_is_the_default_even_without_a_terminal() -> None:
+    chosen, output = _configured({})
+    assert chosen == "console" and "warning.event" in output and not output.lstrip().startswith("{")
+
+
+def test_json_only_when_asked_by_flag_or_environment() -> None:
+    assert _configured({"SSSCTL_LOG_FORMAT": "json"})[0] == "json"
+    assert _configured({"SSSCTL_LOG_FORMAT": "json"}, log_format="console")[0] == "console"
+    assert json.loads(_configured({}, log_format="json")[1].splitlines()[0])["event"] == "warning.event"
+
+
+@pytest.mark.parametrize(("level", "shown", "hidden"), [
+    ("debug", ["debug.event", "info.event"], []),
+    ("INFO", ["info.event"], ["debug.event"]),
+    ("warning", ["warning.event"], ["info.event"]),
+])
+def test_sssctl_log_sets_the_level(level: str, shown: list[str], hidden: list[str]) -> None:
+    output = _configured({"SSSCTL_LOG": level})[1]
+    assert all(e in output for e in shown) and not any(e in output for e in hidden)
+
+
+def test_verbose_flags_win_over_sssctl_log() -> None:
+    assert "debug.event" in _configured({"SSSCTL_LOG": "warning"}, verbose=2)[1]
+
+
+@pytest.mark.parametrize("environ", [{"SSSCTL_LOG": "loud"}, {"SSSCTL_LOG_FORMAT": "xml"}])
+def test_a_bad_setting_names_the_variable_and_the_choices(environ: dict[str, str]) -> None:
+    with pytest.raises(LoggingSetupError) as caught:
+        _configured(environ)
+    name = next(iter(environ))
+    assert name in str(caught.value) and "unset it" in str(caught.value)
+
+
+def test_sssctl_log_path_appends_to_a_private_file(tmp_path: Path) -> None:
+    path = tmp_path / "sssctl.log"
+    register_secret(CLIENT_SECRET)
+    for run in ("first.run", "second.run"):
+        configure_logging(environ={"SSSCTL_LOG_PATH": str(path)})
+        structlog.get_logger("test").warning(run, secret_text=CLIENT_SECRET)
+    text = path.read_text()
+    assert text.index("first.run") < text.index("second.run") and CLIENT_SECRET not in text
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_an_unwritable_log_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LoggingSetupError, match=r"SSSCTL_LOG_PATH=.*cannot open it"):
+        configure_logging(environ={"SSSCTL_LOG_PATH": str(tmp_path / "missing" / "x.log")})
+
+
+@pytest.mark.parametrize(("mode", "environ", "tty", "expected"), [
+    ("auto", {}, True, True),
+    ("auto", {}, False, False),
+    ("auto", {"NO_COLOR": "1"}, True, False),
+    ("auto", {"FORCE_COLOR": "1"}, False, True),
+    ("auto", {"FORCE_COLOR": "0"}, False, False),
+    ("auto", {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False, False),
+    ("always", {"NO_COLOR": "1"}, False, True),
+    ("never", {"FORCE_COLOR": "1"}, True, False),
+])
+def test_colour_follows_flag_then_no_color_then_force_color_then_terminal(
+        mode: str, environ: dict[str, str], tty: bool, expected: bool) -> None:
+    stream = _Terminal() if tty else io.StringIO()
+    assert color_wanted(mode, stream, environ) is expected

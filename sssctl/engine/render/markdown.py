@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render.common import field_rows, sample_of, sides, spell, summary_line, visible
+from sssctl.engine.render.text import INCOMPLETE_NOTE
 
 
 def _cell(text: str) -> str:
@@ -31,6 +34,8 @@ def _detail(change: Change) -> list[str]:
 def render(plan: Plan, *, environment_name: str) -> str:
     title = "drift report" if plan.refresh_only else "plan"
     lines = [f"### sssctl {title} for `{environment_name}`", "", f"**{summary_line(plan)}**", ""]
+    if plan.unknown:
+        lines += [f"> [!WARNING]\n> {INCOMPLETE_NOTE}", ""]
     changes = visible(plan)
     if not changes:
         return "\n".join(lines)
@@ -41,4 +46,13 @@ def render(plan: Plan, *, environment_name: str) -> str:
     for change in changes:
         lines += _detail(change)
     lines += ["</details>", ""]
+    return "\n".join(lines)
+
+
+def render_refused(refusals: Sequence[str], *, environment_name: str | None = None) -> str:
+    """A refused plan still gets its comment, so reviewers see why nothing can be applied."""
+    where = f" for `{environment_name}`" if environment_name else ""
+    lines = [f"### sssctl plan{where}", "", "**The plan is refused: nothing can be applied.**", ""]
+    lines += [f"- {_cell(reason)}" for reason in refusals]
+    lines += ["", "Change the configuration (or the environment) so these checks pass, then plan again.", ""]
     return "\n".join(lines)

@@ -169,15 +169,24 @@ def test_missing_config_is_an_error_not_a_traceback(world: World, tmp_path: Path
     assert result.exit_code == 1 and "Traceback" not in result.output + result.stderr
 
 
-def test_apply_asks_on_a_terminal_and_respects_no(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("answer", ["n", "y", "Y", "yes please", ""])
+def test_apply_on_a_terminal_refuses_anything_but_yes(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                      answer: str) -> None:
     from sssctl.engine import commands
 
     monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
-    declined = CliRunner().invoke(cli, ["apply"], input="n\n")
-    assert declined.exit_code == 1 and "Apply these 2 changes? [y/N]" in declined.output
+    declined = CliRunner().invoke(cli, ["apply"], input=f"{answer}\n")
+    assert declined.exit_code == 1
+    assert "Apply these 2 changes?" in declined.output and "Only 'yes' will be accepted" in declined.output
     assert "apply cancelled; nothing was changed" in declined.stderr
     assert not world.kind("approval").applied
-    accepted = CliRunner().invoke(cli, ["apply"], input="y\n")
+
+
+def test_apply_on_a_terminal_applies_after_yes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sssctl.engine import commands
+
+    monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
+    accepted = CliRunner().invoke(cli, ["apply"], input="yes\n")
     assert accepted.exit_code == 0 and world.kind("approval").applied == ["approval"]
 
 

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import json
-
 from sssctl.engine.plan import Action, Change, Plan
-from sssctl.engine.render import jsonplan, markdown, text
+from sssctl.engine.render import markdown, text
 
 
 def plan_of(*changes: Change, refresh_only: bool = False) -> Plan:
@@ -59,21 +57,6 @@ def test_refresh_only_summaries() -> None:
     assert "No drift" in text.render(plan_of(refresh_only=True))
     drift = Change("approval", Action.UPDATE, {"u": True}, {"u": False}, "changed outside sssctl")
     assert "Drift: 1 managed object(s)" in text.render(plan_of(drift, refresh_only=True))
-
-
-def test_json_is_the_stable_policy_shape() -> None:
-    document = json.loads(jsonplan.render(plan_of(*CHANGES), environment_name="contoso"))
-    assert document["format_version"] == "1.0"
-    assert document["environment"] == {"name": "contoso", "url": "https://x", "organization_id": "org"}
-    first = document["resource_changes"][0]
-    assert first["address"] == 'server_profile.custom["EXO"]'
-    assert first["kind"] == "server_profile_custom"
-    after = {"name": "EXO", "active": True}
-    assert first["change"] == {"actions": ["create"], "before": None, "after": after}
-    actions = [rc["change"]["actions"][0] for rc in document["resource_changes"]]
-    assert actions == ["create", "update", "update", "delete", "unknown", "no-op"]
-    assert document["summary"] == {"add": 1, "change": 2, "destroy": 1, "unknown": 1, "no_op": 1}
-    assert document["complete"] is False
 
 
 def test_markdown_has_a_table_and_folded_details() -> None:

@@ -1,0 +1,77 @@
+"""What a pipeline sees from the command line: targets, refused plans, colour and log settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sssctl.cli import cli
+from tests.unit.engine.fakes import World
+from tests.unit.engine.test_cli import run, world
+
+__all__ = ["world"]   # the fixture, shared with the other CLI tests
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_target_warns_terraform_style_and_plans_only_it(world: World) -> None:
+    result = run("plan", "--json", "--target", "approval")
+    assert result.exit_code == 0
+    assert "Warning: Resource targeting is in effect" in result.stderr
+    assert [rc["address"] for rc in json.loads(result.stdout)["resource_changes"]] == ["approval"]
+
+
+def test_a_target_that_matches_nothing_fails_and_names_it(world: World) -> None:
+    result = run("plan", "--target", "approval", "--target", "org_settings.Alpha")
+    assert result.exit_code == 1
+    assert "--target org_settings.Alpha matches no address" in result.stderr
+    assert "No changes" not in result.output
+    assert run("apply", "--auto-approve", "--target", "aproval").exit_code == 1
+    assert not world.kind("approval").applied
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--markdown"])
+def test_a_refused_plan_still_prints_its_document_and_exits_1(world: World, fmt: str) -> None:
+    world.kind("approval").refusals = ["mailboxes still use the default profile"]
+    result = run("plan", fmt)
+    assert result.exit_code == 1
+    assert "the plan is refused" in result.stderr
+    if fmt == "--json":
+        document = json.loads(result.stdout)
+        assert document["errored"] is True and document["applyable"] is False
+        assert document["sssctl"]["refused"] == ["mailboxes still use the default profile"]
+    else:
+        assert "The plan is refused" in result.stdout and "mailboxes still use the default" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "markdown", "table"])
+def test_audit_formats(world: World, fmt: str) -> None:
+    result = run("audit", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    if fmt == "sarif":
+        assert json.loads(result.stdout)["version"] == "2.1.0"
+    elif fmt == "markdown":
+        assert result.stdout.startswith("### sssctl audit")
+    assert json.loads(run("audit", "--format", "json").stdout)["format_version"] == "1.0"
+
+
+@pytest.mark.parametrize(("args", "env", "coloured"), [
+    (["--color", "always"], {}, True),
+    ([], {"FORCE_COLOR": "1"}, True),
+    (["--no-color"], {"FORCE_COLOR": "1"}, False),
+    (["--color", "always", "--no-color"], {}, True),
+    ([], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
+])
+def test_colour_of_the_plan(world: World, args: list[str], env: dict[str, str], coloured: bool) -> None:
+    result = CliRunner(env={"NO_COLOR": None, "FORCE_COLOR": None, **env}).invoke(
+        cli, [*args, "plan"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert ("\x1b[" in result.stdout) is coloured
+
+
+def test_a_bad_log_setting_is_exit_1_with_the_fix(world: World) -> None:
+    result = CliRunner(env={"SSSCTL_LOG": "chatty"}).invoke(cli, ["plan"])
+    assert result.exit_code == 1
+    assert "SSSCTL_LOG='chatty' is not a log level" in result.output
