@@ -22,7 +22,7 @@ import structlog
 
 from sssctl.engine.kind import Applied, Context, Kind
 from sssctl.engine.plan import Action, Change
-from sssctl.engine.planner import error_text
+from sssctl.engine.planner import error_text, tears_down
 from sssctl.engine.registry import Registry, registry_of
 from sssctl.errors import ChangedSinceRead
 from sssctl.state.store import StateStore
@@ -95,12 +95,12 @@ class Applier:
         work = [self._owned(c) for c in changes if c.writes or is_forget(c)]
         self._total = len(work)
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            for kind, tier in groupby(work, key=lambda c: c.kind):
+            for (kind, down), tier in groupby(work, key=lambda c: (c.kind, self.reverse or tears_down(c))):
                 batch = list(tier)
                 if self.report.interrupted:
                     self._mark(batch, "not started", "interrupted before it started")
                     continue
-                blocked = self.registry.blockers(kind, reverse=self.reverse) & self._failed_kinds
+                blocked = self.registry.blockers(kind, reverse=down) & self._failed_kinds
                 if blocked:
                     why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
                     self._mark(batch, "skipped", why)
