@@ -171,7 +171,7 @@ class MailboxDefaultsKind(KindDefaults):
                     ADDRESS, Action.NOOP, before, wanted, reason, forget=restore
                 )
             ]
-        return [self._update(observed, before, wanted, differing, restore, sorted(returning))]
+        return [self._update(observed, before, wanted, differing, restore, returning=sorted(returning))]
 
     def _update(
         self,
@@ -180,6 +180,7 @@ class MailboxDefaultsKind(KindDefaults):
         after: dict[str, Any],
         differing: list[str],
         restore: bool,
+        *,
         returning: list[str],
     ) -> Change:
         elements = {
@@ -217,7 +218,8 @@ class MailboxDefaultsKind(KindDefaults):
         write_organization(ctx, str(change.detail["organization_id"]), body, change.etag)
         log.info("mailbox_defaults.written", fields=sorted(body))
         let_go = set(change.detail.get("no_longer_managed") or ())
-        managed = None if change.restore else {k: v for k, v in (change.after or {}).items() if k not in let_go}
+        after = change.after or {}
+        managed = None if change.restore else {k: v for k, v in after.items() if k not in let_go}
         return Applied(ADDRESS, managed=managed, writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired, MailboxPolicy
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     digest,
@@ -33,7 +34,6 @@ from sssctl.kinds._rows import (
     settled_without_rows,
     write_rows,
 )
-from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._shared import (
     ACT,
     INCOMING_EMAIL,

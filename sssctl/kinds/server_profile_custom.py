@@ -26,7 +26,13 @@ from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds._shared import PAGE_SIZE, READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES, read_organization
+from sssctl.kinds._shared import (
+    PAGE_SIZE,
+    READ_ORGANIZATION,
+    READ_PROFILES,
+    WRITE_PROFILES,
+    read_organization,
+)
 from sssctl.kinds.handoffs import AppIds, NewSecret, SecretHolders
 from sssctl.logging import register_secret
 

@@ -92,8 +92,9 @@ def test_lockdown_after_hardened_stops_everything_and_tears_down_the_own_app(
     assert all(all(m[k] == v for k, v in none.items()) for m in snapshot["mailbox"])
     built_in = next(p for p in snapshot["emailserverprofile"] if p["name"] == BUILT_IN)
     assert built_in["statecode"] == 1
-    resources = json.loads((hardened.state_dir / "contoso-prod.json").read_text(encoding="utf-8"))["resources"]
-    assert not [a for a in resources if a.startswith(("app_registration", "exchange_scope", "server_profile.custom"))]
+    state = json.loads((hardened.state_dir / "contoso-prod.json").read_text(encoding="utf-8"))
+    control5 = ("app_registration", "exchange_scope", "server_profile.custom")
+    assert not [a for a in state["resources"] if a.startswith(control5)]
 
 
 def test_destroy_after_hardened_restores_the_built_in_profile_for_every_mailbox(
