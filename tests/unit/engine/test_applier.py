@@ -132,3 +132,21 @@ def test_tearing_down_skips_what_a_failed_dependent_still_needs(tmp_path: Path) 
     statuses = [o.status for o in report.outcomes]
     assert statuses == ["failed", "skipped", "skipped"]
     assert not custom.applied and not apps.applied
+
+
+def test_a_switch_tears_down_only_after_the_build_up_it_depends_on_applied(tmp_path: Path) -> None:
+    apps = FakeKind("app_registration", lambda d: {})
+    custom = FakeKind("server_profile_custom", lambda d: {}, after=("app_registration",))
+    defaults = FakeKind("mailbox_defaults", lambda d: {}, after=("server_profile_custom",))
+    boxes = FakeKind("mailboxes", lambda d: {}, after=("mailbox_defaults",),
+                     apply_errors={"mailboxes": RuntimeError("503")})
+    applier, _ = setup(tmp_path, [apps, custom, defaults, boxes])
+    report = applier.run([   # not destroy: lockdown after hardened, in the planner's order
+        Change("mailbox_defaults", Action.UPDATE, {"p": "X"}, {"p": "default"}, "stop"),
+        Change("mailboxes", Action.UPDATE, {"drifted": 3}, {"drifted": 0}, "stop"),
+        Change('server_profile.custom["X"]', Action.DELETE, {"a": 1}, None, "created by sssctl"),
+        Change("app_registration.sss", Action.DELETE, {"a": 1}, None, "created by sssctl"),
+    ])
+    statuses = [o.status for o in report.outcomes]
+    assert statuses == ["applied", "failed", "skipped", "skipped"]
+    assert not custom.applied and not apps.applied
