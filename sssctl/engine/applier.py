@@ -22,7 +22,7 @@ import structlog
 
 from sssctl.engine.kind import Applied, Context, Kind
 from sssctl.engine.plan import Action, Change
-from sssctl.engine.planner import error_text
+from sssctl.engine.planner import error_text, tears_down
 from sssctl.engine.registry import Registry, registry_of
 from sssctl.errors import ChangedSinceRead
 from sssctl.state.store import StateStore
@@ -97,8 +97,8 @@ class Applier:
         pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply")
         aborted = False
         try:
-            for kind, tier in groupby(work, key=lambda c: c.kind):
-                self._run_kind(pool, kind, list(tier))
+            for (kind, down), tier in groupby(work, key=lambda c: (c.kind, self.reverse or tears_down(c))):
+                self._run_kind(pool, kind, list(tier), down=down)
         except KeyboardInterrupt:
             aborted = True      # the second Ctrl-C: leave at once, the state is whole
             raise
@@ -112,12 +112,13 @@ class Applier:
     def stopping(self) -> bool:
         return self.report.interrupted or self.ctx.stop.is_set()
 
-    def _run_kind(self, pool: ThreadPoolExecutor, kind: str, batch: list[Change]) -> None:
+    def _run_kind(self, pool: ThreadPoolExecutor, kind: str, batch: list[Change], *, down: bool) -> None:
+        """One kind's changes, building up or (``down``) tearing down, unless a dependency failed."""
         if self.stopping:
             self.report.interrupted = True
             self._mark(batch, "not started", "interrupted before it started")
             return
-        blocked = self.registry.blockers(kind, reverse=self.reverse) & self._failed_kinds
+        blocked = self.registry.blockers(kind, reverse=down) & self._failed_kinds
         if blocked:
             why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
             self._mark(batch, "skipped", why)

@@ -90,16 +90,26 @@ def diff_all(kinds: Sequence[Kind], desired: Desired, reading: Reading,
     return changes
 
 
+def tears_down(change: Change) -> bool:
+    """Whether a change undoes what the config no longer asks for (delete, restore, forget)."""
+    return change.action is Action.DELETE or change.restore or change.forget
+
+
 def order(registry: Registry, changes: Sequence[Change], *, reverse: bool = False) -> list[Change]:
-    """Safe kind order from the registry (reversed for destroy); the kind's own order inside a kind.
+    """Safe kind order from the registry; the kind's own order inside a kind.
 
     Tearing down runs the sequence backwards, as building it up runs it forwards: the
     default profile comes back and mailbox defaults move off the custom profile before
-    that profile, and then its app registration, are removed.
+    that profile, and then its app registration, are removed. A plan that does both (a
+    switch from one config to another) builds first, then tears down backwards, so
+    mailboxes have left a profile before it, its secret and its app go. ``reverse``
+    (destroy) tears everything down.
     """
-    sign = -1 if reverse else 1
-    indexed = sorted(enumerate(changes), key=lambda p: (sign * registry.rank_of(p[1].kind), p[0]))
-    return [change for _, change in indexed]
+    def key(pair: tuple[int, Change]) -> tuple[bool, int, int]:
+        down = reverse or tears_down(pair[1])
+        return down, (-1 if down else 1) * registry.rank_of(pair[1].kind), pair[0]
+
+    return [change for _, change in sorted(enumerate(changes), key=key)]
 
 
 def run_guards(kinds: Sequence[Kind], ctx: Context, changes: Sequence[Change], reading: Reading) -> list[str]:

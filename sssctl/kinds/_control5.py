@@ -100,6 +100,20 @@ def profile_address(name: str) -> str:
     return f'server_profile.custom["{name}"]'
 
 
+def leaving_profiles(ctx: Context) -> dict[str, str]:
+    """Custom profiles this plan deletes, ``{profile id: address}``: sssctl created them
+    (state holds no original) and the config no longer declares them."""
+    kept = {profile_address(name) for name in ctx.desired.custom_profiles}
+    out: dict[str, str] = {}
+    for address, entry in ctx.state.items():
+        if entry.get("kind") != "server_profile_custom" or entry.get("original") or address in kept:
+            continue
+        profile_id = (entry.get("fingerprints") or {}).get("profile_id")
+        if profile_id:
+            out[str(profile_id).lower()] = address
+    return out
+
+
 def key_of_address(address: str, prefix: str) -> str:
     return address[len(prefix) + 1 :]
 

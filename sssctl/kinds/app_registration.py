@@ -160,8 +160,9 @@ class AppRegistrationKind(KindDefaults):
         keys = set(desired.app_registrations) | {_key(a) for a in observed.recorded}
         changes: list[Change] = []
         for key in sorted(keys):
-            changes.append(self._diff_app(desired, observed, key))
-            changes.append(self._diff_credential(desired, observed, key))
+            pair = [self._diff_app(desired, observed, key), self._diff_credential(desired, observed, key)]
+            # Torn down backwards: the secret is removed before the app that holds it.
+            changes += pair if key in desired.app_registrations else pair[::-1]
         return changes
 
     def _diff_app(self, desired: Desired, observed: Observed, key: str) -> Change:
@@ -179,7 +180,10 @@ class AppRegistrationKind(KindDefaults):
             if before is None:
                 return _forget(address, "no longer in the config and already gone from Entra ID", detail)
             if recorded.get("original") is None:
-                reason = "no longer in the config: sssctl created it, so it is deleted"
+                reason = (
+                    "no longer in the config: sssctl created it, so the app registration is deleted with its "
+                    "service principal and admin consent, last, once no custom profile signs in with it"
+                )
                 return Change(address, Action.DELETE, before, None, reason, detail=detail)
         if target is None:
             return Change(address, Action.NOOP, before, before, "nothing recorded to restore", detail=detail)
@@ -219,12 +223,14 @@ class AppRegistrationKind(KindDefaults):
             detail["remove_now"] = list(secret.get("ours", []))
             if not detail["remove_now"]:
                 return _forget(address, "no secret created by sssctl is left on the app", detail)
+            count = len(detail["remove_now"])
             return Change(
                 address,
                 Action.DELETE,
                 before,
                 None,
-                "the app registration is no longer managed",
+                f"the app registration is no longer managed: its {count} client secret(s) created by "
+                "sssctl are removed, after the custom profile that held them is gone",
                 detail=detail,
             )
         after = {"type": app.credential.type, "rotate_days": app.credential.rotate_days}

@@ -220,7 +220,8 @@ class ExchangeScopeKind(KindDefaults):
                     Action.DELETE,
                     before,
                     None,
-                    "no longer in the config: remove the access policy sssctl created",
+                    "no longer in the config: remove the access policy sssctl created, after the custom "
+                    "profile using the app is gone",
                     detail=detail,
                 )
             group = str(original["group"])

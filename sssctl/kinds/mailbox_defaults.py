@@ -59,6 +59,26 @@ def managed_fields(defaults: MailboxDefaults | None) -> dict[str, str]:
     return {field: value for field, value in values.items() if value is not None}
 
 
+def restored_fields(desired: Desired, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fields sssctl managed that the config no longer names, with the value found before.
+
+    Dropping ``server_profile`` from the config (the incident switch from hardened.toml to
+    lockdown.toml) puts the organization default back on the profile it had, so a custom
+    profile that is being removed is no longer the default. Shared with ``mailboxes``,
+    which moves the mailboxes to the same profile.
+    """
+    if recorded is None:
+        return {}
+    managed = recorded.get("managed") or {}
+    original = recorded.get("original") or {}
+    named = managed_fields(desired.mailbox_defaults)
+    return {
+        field: original[field]
+        for field in FIELDS
+        if field in managed and field not in named and original.get(field) is not None
+    }
+
+
 def live_defaults(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
     """The org defaults in user words, plus what apply needs (ids, raw XML, ETag).
 
@@ -128,11 +148,14 @@ class MailboxDefaultsKind(KindDefaults):
             return []
         wanted = managed_fields(desired.mailbox_defaults)
         restore = False
+        returning: dict[str, Any] = {}
         if wanted:
             if "server_profile" in wanted:
                 wanted["server_profile"] = wanted_profile(
                     wanted["server_profile"], observed.extra.get("builtin_name")
                 )
+            returning = restored_fields(desired, observed.recorded.get(ADDRESS))
+            wanted.update(returning)
         elif ADDRESS in observed.recorded:
             original = observed.recorded[ADDRESS].get("original") or {}
             wanted = {f: v for f, v in original.items() if f in FIELDS and v is not None}
@@ -148,7 +171,7 @@ class MailboxDefaultsKind(KindDefaults):
                     ADDRESS, Action.NOOP, before, wanted, reason, forget=restore
                 )
             ]
-        return [self._update(observed, before, wanted, differing, restore)]
+        return [self._update(observed, before, wanted, differing, restore, returning=sorted(returning))]
 
     def _update(
         self,
@@ -157,6 +180,8 @@ class MailboxDefaultsKind(KindDefaults):
         after: dict[str, Any],
         differing: list[str],
         restore: bool,
+        *,
+        returning: list[str],
     ) -> Change:
         elements = {
             ELEMENTS[field][0]: str(ELEMENTS[field][1][after[field]])
@@ -173,6 +198,13 @@ class MailboxDefaultsKind(KindDefaults):
         reason = (
             "no longer managed: restore the original defaults" if restore else "org mailbox defaults differ"
         )
+        if "server_profile" in differing and (restore or "server_profile" in returning):
+            reason += (
+                f"; new mailboxes go back to {after['server_profile']!r}, the profile they had before "
+                f"sssctl, and leave {before.get('server_profile')!r}"
+            )
+        if returning:
+            detail["no_longer_managed"] = returning
         return Change(ADDRESS, Action.UPDATE, before, after, reason, observed.etags.get(ADDRESS), detail,
                       restore=restore)
 
@@ -185,7 +217,9 @@ class MailboxDefaultsKind(KindDefaults):
             body["defaultemailserverprofileid@odata.bind"] = f"/emailserverprofiles({profile_id})"
         write_organization(ctx, str(change.detail["organization_id"]), body, change.etag)
         log.info("mailbox_defaults.written", fields=sorted(body))
-        managed = None if change.restore else dict(change.after or {})
+        let_go = set(change.detail.get("no_longer_managed") or ())
+        after = change.after or {}
+        managed = None if change.restore else {k: v for k, v in after.items() if k not in let_go}
         return Applied(ADDRESS, managed=managed, writes=1, message="updated")
 
     def describe(self, observed: Observed) -> dict[str, Any]:

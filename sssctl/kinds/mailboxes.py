@@ -25,6 +25,7 @@ from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired, MailboxPolicy
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     digest,
@@ -42,7 +43,7 @@ from sssctl.kinds._shared import (
     profile_id_now,
     read_profiles,
 )
-from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, wanted_profile
+from sssctl.kinds.mailbox_defaults import live_defaults, managed_fields, restored_fields, wanted_profile
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +76,7 @@ def target_defaults(ctx: Context) -> dict[str, Any]:
     live, facts = live_defaults(ctx)
     merged = dict(live)
     merged.update(managed_fields(ctx.desired.mailbox_defaults))
+    merged.update(restored_fields(ctx.desired, ctx.state.get("mailbox_defaults")))
     if merged.get("server_profile"):
         merged["server_profile"] = wanted_profile(str(merged["server_profile"]), facts.get("builtin_name"))
     profiles = read_profiles(ctx)
@@ -170,19 +172,27 @@ def in_scope(policy: MailboxPolicy, is_user: bool) -> bool:
     return policy.scope == "all" or (policy.scope == "users") == is_user
 
 
-def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict[str, Any]:
-    """Stream the drifted mailboxes and summarise them (counts, sample, compact rows)."""
+def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any], *,
+         only_on: Iterable[str] = ()) -> dict[str, Any]:
+    """Stream the drifted mailboxes and summarise them (counts, sample, compact rows).
+
+    ``only_on`` narrows the pass to mailboxes on those profiles (ids).
+    """
     queues = queue_ids(ctx)
     excluded = {address.strip().lower() for address in policy.exclude}
     reasons: Counter[str] = Counter()
     rows: list[list[Any]] = []
     moved_from: Counter[str] = Counter()
+    leaving: Counter[str] = Counter()
     synchronizing: Counter[str] = Counter()
     skipped_excluded = 0
     if policy.scope == "queues" and not queues:
-        return {"rows": [], "by_reason": {}, "moved_from": {}, "excluded_drifted": 0, "synchronizing": {}}
+        return {"rows": [], "by_reason": {}, "moved_from": {}, "excluded_drifted": 0, "synchronizing": {},
+                "leaving": {}}
+    narrowed = " or ".join(f"_emailserverprofile_value eq {p}" for p in sorted(only_on))
     stream: Iterable[dict[str, Any]] = ctx.dataverse.query(
-        "mailboxes", select=list(COLUMNS), filter=scope_filter(policy, target, queues), page_size=PAGE_SIZE
+        "mailboxes", select=list(COLUMNS), filter=narrowed or scope_filter(policy, target, queues),
+        page_size=PAGE_SIZE,
     )
     for row in stream:
         is_user = str(row.get("_regardingobjectid_value") or "").lower() not in queues
@@ -201,6 +211,8 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
         profile = str(row.get("_emailserverprofile_value") or "").lower()
         if synchronizes(row, is_user):
             moved_from[profile] += 1
+        if "server_profile" in why:
+            leaving[profile] += 1
         rows.append(
             [
                 str(row["mailboxid"]),
@@ -217,6 +229,7 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any]) -> dict
         "moved_from": dict(moved_from),
         "excluded_drifted": skipped_excluded,
         "synchronizing": dict(synchronizing),
+        "leaving": dict(leaving),
     }
 
 
@@ -255,6 +268,26 @@ def synchronizing_on(ctx: Context, profile_id: str) -> int | None:
         return None
     _, found = shared_scan(ctx)
     return int(found.get("synchronizing", {}).get(profile_id.lower(), 0))
+
+
+def let_go_scan(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The policy left the config, but its mailboxes sit on a custom profile this plan deletes.
+
+    They must not be left on a profile that is gone (nor on an app about to be deleted), so
+    they move, within the scope the policy had, to the organization default as it will be
+    after this plan; their delivery methods stay as they are.
+    """
+    managed = (ctx.state.get(ADDRESS) or {}).get("managed") or {}
+    leaving = leaving_profiles(ctx)
+    scope = managed.get("scope")
+    target = dict(target_defaults(ctx), incoming=None, outgoing=None, act=None)
+    extra = {"target": target, "let_go": sorted(set(leaving.values()))}
+    empty: dict[str, Any] = {"rows": []}
+    if scope not in ("users", "queues", "all") or target["profile_id"] in (None, *leaving):
+        return empty, extra   # nowhere safe to move them: the profile's guard refuses deleting it
+    exclude = tuple(str(a) for a in managed.get("exclude") or ())
+    policy = MailboxPolicy(enforce="defaults", scope=scope, exclude=exclude)
+    return scan(ctx, policy, target, only_on=leaving), extra
 
 
 def summary(found: Mapping[str, Any]) -> dict[str, Any]:
@@ -296,10 +329,14 @@ class MailboxesKind(KindDefaults):
         if ctx.census and not enforced(ctx.desired):
             return read_aggregate(ctx, ADDRESS, managed=True, what="mailboxes",
                                   scan=lambda: ({"census": census(ctx)}, {}))
+        if not enforced(ctx.desired) and ADDRESS in ctx.state and leaving_profiles(ctx):
+            return read_aggregate(ctx, ADDRESS, managed=True, what="mailboxes", scan=lambda: let_go_scan(ctx))
         return read_aggregate(ctx, ADDRESS, managed=enforced(ctx.desired), what="mailboxes", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
         let_go = "no longer enforced; mailboxes keep their current settings"
+        if "let_go" in observed.extra and ADDRESS not in observed.errors:
+            return [self._leave(observed, let_go)]
         early = settled_without_rows(ADDRESS, observed, managed=enforced(desired), let_go=let_go)
         policy, found = desired.mailboxes, observed.objects.get(ADDRESS)
         if early is not None or policy is None or found is None:
@@ -333,6 +370,25 @@ class MailboxesKind(KindDefaults):
         reason = f"revert {before['drifted']} mailboxes to the defaults"
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
+    def _leave(self, observed: Observed, let_go: str) -> Change:
+        """The policy's last change: move mailboxes off the profiles this plan deletes, then forget."""
+        found = observed.objects.get(ADDRESS) or {}
+        if not found.get("rows"):
+            return Change(ADDRESS, Action.NOOP, None, None, let_go, forget=True)
+        before = summary(found)
+        target = observed.extra["target"]
+        profiles = ", ".join(observed.extra["let_go"])
+        reason = (
+            f"no longer enforced: {before['drifted']} mailboxes on {profiles}, which this plan deletes, "
+            f"move to {target['profile_name']!r} (the organization default after this plan) keeping "
+            "their delivery methods; every other mailbox keeps its settings"
+        )
+        after = {"drifted": 0, "defaults": {"server_profile": target["profile_name"]}}
+        detail = {"rows": found["rows"], "incoming": None, "outgoing": None, "act": None,
+                  "profile_name": target["profile_name"], "moved_from": found.get("moved_from", {})}
+        return Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail, restore=True,
+                      sample=tuple(before["sample"]))
+
     def apply(self, ctx: Context, change: Change) -> Applied:
         rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
         profile_name = change.detail.get("profile_name")
@@ -349,6 +405,9 @@ class MailboxesKind(KindDefaults):
         log.info("mailboxes.reverted", reverted=len(reverted), conflicts=len(outcome.conflicts),
                  failed=len(outcome.failures))
         outcome.raise_unless_clean(f"reverted {len(reverted)} mailboxes")
+        if change.restore:
+            return Applied(ADDRESS, managed=None, writes=len(rows),
+                           message=f"moved {len(reverted)} mailboxes off the deleted profile")
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": digest(reverted)}
         return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
 

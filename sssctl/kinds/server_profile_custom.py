@@ -26,7 +26,13 @@ from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds._shared import READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES, read_organization
+from sssctl.kinds._shared import (
+    PAGE_SIZE,
+    READ_ORGANIZATION,
+    READ_PROFILES,
+    WRITE_PROFILES,
+    read_organization,
+)
 from sssctl.kinds.handoffs import AppIds, NewSecret, SecretHolders
 from sssctl.logging import register_secret
 
@@ -82,15 +88,29 @@ def _tenant(desired: Desired, profile: CustomProfile) -> str:
 
 
 def _usage(ctx: Context, profile_id: str) -> dict[str, Any]:
-    """Who still uses a profile sssctl might delete: the org default and mailboxes."""
+    """Who still uses a profile sssctl might delete: the org default and mailboxes (counted,
+    so the guard can tell whether the plan moves every one of them)."""
     organization = read_organization(ctx)
     default = str(organization.get("_defaultemailserverprofileid_value") or "").lower() == profile_id
-    rows = list(
-        ctx.dataverse.query(
-            "mailboxes", select=["mailboxid"], filter=f"_emailserverprofile_value eq {profile_id}", top=1
-        )
+    rows = ctx.dataverse.query(
+        "mailboxes", select=["mailboxid"], filter=f"_emailserverprofile_value eq {profile_id}",
+        page_size=PAGE_SIZE,
     )
-    return {"org_default": default, "mailboxes": len(rows)}
+    return {"id": profile_id, "org_default": default, "mailboxes": sum(1 for _ in rows)}
+
+
+def _still_used(ctx: Context, profile_id: str) -> list[str]:
+    """Fresh, at apply time: what still points at the profile about to be deleted."""
+    users = []
+    organization = next(iter(ctx.dataverse.query(
+        "organizations", select=["_defaultemailserverprofileid_value"], top=1)), {})
+    if str(organization.get("_defaultemailserverprofileid_value") or "").lower() == profile_id.lower():
+        users.append("the organization default")
+    mailboxes = list(ctx.dataverse.query(
+        "mailboxes", select=["mailboxid"], filter=f"_emailserverprofile_value eq {profile_id}", top=1))
+    if mailboxes:
+        users.append("mailboxes")
+    return users
 
 
 def _secret_view(ctx: Context, key: str) -> tuple[str | None, c5.SecretDecision]:
@@ -221,9 +241,10 @@ class ServerProfileCustomKind(KindDefaults):
         by_address = {c.address: c for c in changes}
         for change in changes:
             if change.address.startswith(PREFIX) and change.action is Action.DELETE:
-                usage = extra.get("usage", {}).get(_name(change.address)) or {}
+                name = _name(change.address)
+                usage = _left_after(name, extra.get("usage", {}).get(name) or {}, by_address, observed)
                 if usage.get("org_default") or usage.get("mailboxes"):
-                    refusals.append(_in_use_message(_name(change.address), usage))
+                    refusals.append(_in_use_message(name, usage))
         wanted = ctx.desired.mailbox_defaults.server_profile if ctx.desired.mailbox_defaults else None
         if wanted and wanted.strip().lower() not in ("default", DEFAULT_PROFILE_NAME.lower()):
             refusals += _missing_profile(wanted, ctx.desired, by_address, extra)
@@ -308,12 +329,36 @@ def _referenced(ctx: Context, known: Mapping[str, Any]) -> dict[str, bool]:
     return {wanted: rows[wanted] is not None}
 
 
+def _left_after(
+    name: str, usage: Mapping[str, Any], changes: Mapping[str, Change], observed: Mapping[str, Observed]
+) -> dict[str, Any]:
+    """What still uses the profile once the plan's earlier changes are applied.
+
+    The org default leaves it when the plan's ``mailbox_defaults`` change names another
+    profile; mailboxes leave it when the ``mailboxes`` change moves every one of them (its
+    reading counts the mailboxes it moves off each profile). Anything left refuses the
+    deletion: a mailbox must never point at a deleted profile or at an app that is gone.
+    """
+    left = dict(usage)
+    defaults = changes.get("mailbox_defaults")
+    if defaults is not None and defaults.action is Action.UPDATE:
+        moved_to = str((defaults.after or {}).get("server_profile") or name)
+        left["org_default"] = left.get("org_default") and moved_to.strip().lower() == name.lower()
+    moves = changes.get("mailboxes")
+    reading = observed.get("mailboxes")
+    if moves is not None and moves.action is Action.UPDATE and reading is not None:
+        leaving = (reading.objects.get("mailboxes") or {}).get("leaving") or {}
+        moved = int(leaving.get(str(usage.get("id") or "").lower(), 0))
+        left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - moved)
+    return left
+
+
 def _in_use_message(name: str, usage: Mapping[str, Any]) -> str:
     users = []
     if usage.get("org_default"):
         users.append("it is the organisation's default profile for new mailboxes")
     if usage.get("mailboxes"):
-        users.append("mailboxes still synchronize through it")
+        users.append(f"{usage['mailboxes']} mailboxes would still point at it after this plan")
     return (
         f'refusing to delete server_profile.custom["{name}"]: {" and ".join(users)}. '
         "Point mailbox_defaults.server_profile and the mailboxes at another profile, apply that, "
@@ -452,7 +497,8 @@ def _restore(
     etag: str | None,
     recorded: Mapping[str, Any] | None,
 ) -> Change:
-    before = _managed_now(row, recorded, None) or None
+    held = ((recorded or {}).get("fingerprints") or {}).get("secret_key_id")
+    before = _managed_now(row, recorded, f"keyId {held}" if held else None) or None
     detail: dict[str, Any] = {"name": name, "profile_id": str(row["emailserverprofileid"]) if row else None}
     if recorded is None or row is None:
         return Change(
@@ -471,7 +517,8 @@ def _restore(
             Action.DELETE,
             before,
             None,
-            "no longer in the config: sssctl created it, so it is deleted",
+            "no longer in the config: sssctl created it, so the custom profile is deleted, after the "
+            "organization default and every mailbox have left it and before its app and secret go",
             etag=etag,
             detail=detail,
         )
@@ -502,6 +549,12 @@ def _restore_apply(ctx: Context, change: Change) -> Applied:
 
 
 def _delete(ctx: Context, change: Change) -> Applied:
+    users = _still_used(ctx, str(change.detail["profile_id"]))
+    if users:
+        raise RuntimeError(
+            f"{change.address} was not deleted: {' and '.join(users)} still point at it; "
+            "its app registration and secret are kept. Move them to another profile and run apply again"
+        )
     try:
         ctx.dataverse.delete("emailserverprofiles", str(change.detail["profile_id"]), if_match=change.etag)
     except NotFound:

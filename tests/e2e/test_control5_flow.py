@@ -244,6 +244,8 @@ def test_guard_refuses_removing_the_custom_profile_while_mailboxes_use_it(
     text = text.replace(
         "[server_profiles.default]\nactive = false", "[server_profiles.default]\nactive = true"
     )
+    # one mailbox the policy leaves alone would still point at the deleted profile
+    text = text.replace('enforce = "defaults"', 'enforce = "defaults"\nexclude = ["user001@contoso.com"]')
     c5.config.write_text(text, encoding="utf-8")
     refused = c5.run("plan")
     assert refused.returncode == 1

@@ -159,3 +159,21 @@ def test_a_change_stopped_part_way_is_recorded_and_its_dependents_skipped(tmp_pa
     assert [o.status for o in report.outcomes] == ["stopped", "not started"]
     assert report.interrupted and not default.applied
     assert backend.read().resources["mailboxes"]["managed"] == {"reverted": 1}  # type: ignore[union-attr]
+
+
+def test_a_switch_tears_down_only_after_the_build_up_it_depends_on_applied(tmp_path: Path) -> None:
+    apps = FakeKind("app_registration", lambda d: {})
+    custom = FakeKind("server_profile_custom", lambda d: {}, after=("app_registration",))
+    defaults = FakeKind("mailbox_defaults", lambda d: {}, after=("server_profile_custom",))
+    boxes = FakeKind("mailboxes", lambda d: {}, after=("mailbox_defaults",),
+                     apply_errors={"mailboxes": RuntimeError("503")})
+    applier, _ = setup(tmp_path, [apps, custom, defaults, boxes])
+    report = applier.run([   # not destroy: lockdown after hardened, in the planner's order
+        Change("mailbox_defaults", Action.UPDATE, {"p": "X"}, {"p": "default"}, "stop"),
+        Change("mailboxes", Action.UPDATE, {"drifted": 3}, {"drifted": 0}, "stop"),
+        Change('server_profile.custom["X"]', Action.DELETE, {"a": 1}, None, "created by sssctl"),
+        Change("app_registration.sss", Action.DELETE, {"a": 1}, None, "created by sssctl"),
+    ])
+    statuses = [o.status for o in report.outcomes]
+    assert statuses == ["applied", "failed", "skipped", "skipped"]
+    assert not custom.applied and not apps.applied

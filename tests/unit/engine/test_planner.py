@@ -92,3 +92,15 @@ def test_destroy_order_is_the_safe_sequence_backwards() -> None:
     backwards = [c.address for c in order(registry, changes, reverse=True)]
     assert backwards == ["server_profile.default", "mailbox_defaults", 'server_profile.custom["X"]',
                          "app_registration.sss"]
+
+
+def test_a_plan_that_builds_and_tears_down_builds_first_then_tears_down_backwards() -> None:
+    registry = load_kinds()
+    planned = [("app_registration.sss", Action.DELETE), ('server_profile.custom["X"]', Action.DELETE),
+               ("mailboxes", Action.UPDATE), ("mailbox_defaults", Action.UPDATE),
+               ("org_setting.A", Action.UPDATE)]
+    changes = [Change(a, action, {}, None, "", kind=registry.kind_of(a) or "",
+                      restore=a == "org_setting.A") for a, action in planned]
+    assert [c.address for c in order(registry, changes)] == [
+        "mailbox_defaults", "mailboxes",                                      # built up in safe order
+        "org_setting.A", 'server_profile.custom["X"]', "app_registration.sss"]  # then torn down backwards

@@ -76,3 +76,18 @@ def test_removed_section_restores_the_original_defaults() -> None:
     assert org["_defaultemailserverprofileid_value"] == DEFAULT_PROFILE
     assert "<IncomingEmailDeliveryMethod>2</IncomingEmailDeliveryMethod>" in org["defaultemailsettings"]
     assert engine.state == {}
+
+
+def test_a_field_dropped_from_the_config_goes_back_to_its_original_value() -> None:
+    engine = Engine(seed())
+    engine.apply(KIND, desired(mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO",
+                                                                  incoming_email="server_side_sync")))
+    lockdown = desired(mailbox_defaults=MailboxDefaults(incoming_email="none"))
+    (change,) = engine.plan(KIND, lockdown)
+    assert change.after == {"incoming_email": "none", "server_profile": "Microsoft Exchange Online"}
+    assert "go back to 'Microsoft Exchange Online'" in change.reason
+    engine.apply(KIND, lockdown)
+    assert engine.dv.row("organizations", ORG)["_defaultemailserverprofileid_value"] == DEFAULT_PROFILE
+    assert engine.state["mailbox_defaults"]["managed"] == {"incoming_email": "none"}
+    (again,) = engine.plan(KIND, lockdown)
+    assert again.action is Action.NOOP

@@ -247,3 +247,36 @@ def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a
     assert message.startswith("reverted 3501 mailboxes; 3 changed since plan")
     assert "(bulk1500@contoso.com, bulk150@contoso.com, bulk3550@contoso.com)" in message
     assert progress == [("revert mailboxes", n, 3504) for n in (1000, 2000, 3000, 3504)]
+
+
+def test_dropping_the_policy_moves_mailboxes_off_a_custom_profile_the_plan_deletes() -> None:
+    engine = Engine(seed())
+    on_custom = desired(mailboxes=USERS, mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO"))
+    engine.apply(KIND, on_custom)
+    engine.state["mailbox_defaults"] = {
+        "kind": "mailbox_defaults", "managed": {"server_profile": "Contoso EXO"},
+        "original": {"server_profile": "Microsoft Exchange Online"}}
+    engine.state['server_profile.custom["Contoso EXO"]'] = {
+        "kind": "server_profile_custom", "managed": {}, "original": None,
+        "fingerprints": {"profile_id": CUSTOM_PROFILE}}
+    (change,) = engine.plan(KIND, desired())
+    assert change.action is Action.UPDATE and change.restore
+    assert change.before["drifted"] == 5 and "keeping their delivery methods" in change.reason  # with user04
+    methods = [engine.dv.row("mailboxes", mailbox_id(1))[c] for c in ("incomingemaildeliverymethod",
+                                                                      "actdeliverymethod")]
+    engine.apply(KIND, desired())
+    moved = engine.dv.row("mailboxes", mailbox_id(1))
+    assert moved["_emailserverprofile_value"] == "7eedeb22-6a30-4a66-808b-00c25a95b03f"
+    assert [moved[c] for c in ("incomingemaildeliverymethod", "actdeliverymethod")] == methods
+    assert "mailboxes" not in engine.state
+
+
+def test_dropping_the_policy_moves_nothing_when_the_custom_profile_stays() -> None:
+    engine = Engine(seed())
+    engine.apply(KIND, desired(mailboxes=USERS,
+                               mailbox_defaults=MailboxDefaults(server_profile="Contoso EXO")))
+    engine.state['server_profile.custom["Contoso EXO"]'] = {
+        "kind": "server_profile_custom", "managed": {}, "original": {"active": True},
+        "fingerprints": {"profile_id": CUSTOM_PROFILE}}
+    (change,) = engine.plan(KIND, desired())
+    assert change.action is Action.NOOP and change.forget

@@ -159,8 +159,60 @@ def test_guard_refuses_deleting_a_profile_still_used_by_mailboxes_or_the_org_def
     refusals = world.guard(desired(apps=False, profiles=(), group=None))
     text = " ".join(refusals)
     assert 'refusing to delete server_profile.custom["Contoso EXO"]' in text
-    assert "default profile" in text and "mailboxes still synchronize" in text
+    assert "default profile" in text and "1 mailboxes would still point at it" in text
     assert "refusing to delete app_registration.sss" not in text  # the profile is deleted in the same plan
+
+
+def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
+    """The guard over a teardown plan whose mailbox changes move ``moved`` mailboxes off the
+    profile and point the org default at ``default_to`` (as lockdown after hardened does)."""
+    from sssctl.engine.kind import Observed
+    from sssctl.engine.plan import Change
+
+    empty = desired(apps=False, profiles=(), group=None)
+    ctx = world.context(empty)
+    observed = {kind.name: kind.read(ctx) for kind in world.kinds()}
+    changes = [c for kind in world.kinds() for c in kind.diff(empty, observed[kind.name])]
+    profile_id = profile_row(world)["emailserverprofileid"]
+    changes += [
+        Change("mailbox_defaults", Action.UPDATE, {"server_profile": "Contoso EXO"},
+               {"server_profile": default_to}, "restore"),
+        Change("mailboxes", Action.UPDATE, {"drifted": 2}, {"drifted": 0}, "move"),
+    ]
+    observed["mailboxes"] = Observed(objects={"mailboxes": {"leaving": {profile_id.lower(): moved}}})
+    return [r for kind in world.kinds() for r in kind.guard(ctx, changes, observed)]
+
+
+def used_by_everything(world: World) -> None:
+    world.apply(desired())
+    profile_id = profile_row(world)["emailserverprofileid"]
+    world.dataverse.default_profile = profile_id
+    world.dataverse.mailbox_profiles = [profile_id, profile_id]
+
+
+def test_guard_accepts_deleting_a_profile_the_plan_moves_everything_off() -> None:
+    world = World()
+    used_by_everything(world)
+    assert guard_with_moves(world, moved=2, default_to="Microsoft Exchange Online") == []
+
+
+def test_guard_refuses_when_the_plan_leaves_a_mailbox_or_the_org_default_on_it() -> None:
+    world = World()
+    used_by_everything(world)
+    short = " ".join(guard_with_moves(world, moved=1, default_to="Microsoft Exchange Online"))
+    assert "1 mailboxes would still point at it" in short and "default profile" not in short
+    kept = " ".join(guard_with_moves(world, moved=2, default_to="contoso exo"))
+    assert "default profile for new mailboxes" in kept and "mailboxes would" not in kept
+
+
+def test_delete_is_refused_at_apply_time_while_something_still_points_at_the_profile() -> None:
+    world = World()
+    used_by_everything(world)
+    world.dataverse.default_profile = None
+    change = by_address(world.plan(desired(apps=False, profiles=(), group=None)))[ADDRESS]
+    with pytest.raises(RuntimeError, match="mailboxes still point at it; its app registration and secret"):
+        KIND.apply(world.context(desired(apps=False, profiles=(), group=None)), change)
+    assert profile_row(world)
 
 
 def test_guard_refuses_deleting_the_app_while_a_kept_profile_uses_it() -> None:
