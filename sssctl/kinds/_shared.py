@@ -129,6 +129,32 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
 
 # --- server profiles ----------------------------------------------------------------------
 
+# Column values of an "Exchange Online / OAuth (Cross Tenant)" profile. The reference marks
+# this mapping partly [guess] (the portal's UI->column mapping is undocumented): keep every
+# such value in this one table so a correction is one edit.
+EWS_URL = "https://outlook.office365.com/EWS/Exchange.asmx"
+EXCHANGE_ONLINE_COLUMNS: Mapping[str, Any] = {
+    "servertype": 0,  # "Exchange Server": Exchange Online on Dynamics online
+    "useautodiscover": False,
+    "incomingserverlocation": EWS_URL,
+    "outgoingserverlocation": EWS_URL,
+    "incomingcredentialretrieval": 7,  # OAuth with Microsoft Entra ID
+    "outgoingcredentialretrieval": 7,
+    "incomingauthenticationprotocol": 4,  # OAuth
+    "outgoingauthenticationprotocol": 4,
+    "usedefaulttenantid": False,  # the tenant id below is used, possibly another tenant
+}
+PROFILE_SELECT = (
+    "emailserverprofileid",
+    "name",
+    *EXCHANGE_ONLINE_COLUMNS,
+    "exchangeonlinetenantid",
+    "oauthclientid",
+    "isoauthclientsecretset",
+    "statecode",
+    "statuscode",
+)
+
 
 def read_profiles(ctx: Context) -> list[dict[str, Any]]:
     """All email server profiles with every column any kind reads, once per run.
@@ -136,8 +162,6 @@ def read_profiles(ctx: Context) -> list[dict[str, Any]]:
     A small table (a handful of rows per environment), so one full read serves the
     default profile, the custom profiles and the mailbox defaults alike.
     """
-    from sssctl.kinds.server_profile_custom import PROFILE_SELECT
-
     columns = list(dict.fromkeys(("emailserverprofileid", "name", "statecode", "statuscode",
                                   *PROFILE_SELECT)))
 

@@ -27,6 +27,7 @@ from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, O
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds._shared import (
+    EXCHANGE_ONLINE_COLUMNS,
     PAGE_SIZE,
     READ_ORGANIZATION,
     READ_PROFILES,
@@ -42,31 +43,6 @@ NAME = "server_profile_custom"
 PREFIX = "server_profile.custom"
 DEFAULT_PROFILE_NAME = "Microsoft Exchange Online"
 
-# Column values of an "Exchange Online / OAuth (Cross Tenant)" profile. The reference marks
-# this mapping partly [guess] (the portal's UI->column mapping is undocumented): keep every
-# such value in this one table so a correction is one edit.
-EWS_URL = "https://outlook.office365.com/EWS/Exchange.asmx"
-EXCHANGE_ONLINE_COLUMNS: Mapping[str, Any] = {
-    "servertype": 0,  # "Exchange Server": Exchange Online on Dynamics online
-    "useautodiscover": False,
-    "incomingserverlocation": EWS_URL,
-    "outgoingserverlocation": EWS_URL,
-    "incomingcredentialretrieval": 7,  # OAuth with Microsoft Entra ID
-    "outgoingcredentialretrieval": 7,
-    "incomingauthenticationprotocol": 4,  # OAuth
-    "outgoingauthenticationprotocol": 4,
-    "usedefaulttenantid": False,  # the tenant id below is used, possibly another tenant
-}
-PROFILE_SELECT = (
-    "emailserverprofileid",
-    "name",
-    *EXCHANGE_ONLINE_COLUMNS,
-    "exchangeonlinetenantid",
-    "oauthclientid",
-    "isoauthclientsecretset",
-    "statecode",
-    "statuscode",
-)
 _CREDENTIAL_LABELS = {
     7: "oauth_entra_id",
     2: "server_to_server",

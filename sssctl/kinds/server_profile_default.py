@@ -20,6 +20,8 @@ import structlog
 from sssctl.config.model import Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds._defaults_reads import live_defaults
+from sssctl.kinds._mailbox_scan import queue_ids, synchronizes, synchronizing_on
 from sssctl.kinds._shared import (
     ACT,
     INCOMING_EMAIL,
@@ -32,8 +34,6 @@ from sssctl.kinds._shared import (
     profile_by_id,
     read_organization,
 )
-from sssctl.kinds.mailbox_defaults import live_defaults
-from sssctl.kinds.mailboxes import queue_ids, synchronizes, synchronizing_on
 
 log = structlog.get_logger(__name__)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sssctl.engine.plan import Action
-from sssctl.kinds.server_profile_custom import EWS_URL, KIND
+from sssctl.kinds._shared import EWS_URL
+from sssctl.kinds.server_profile_custom import KIND
 from tests.unit.kinds.control5_fakes import TENANT, World, actionable, desired
 
 pytestmark = pytest.mark.timeout(30)
