@@ -4,7 +4,9 @@ The trap this module exists for: the *appointments, contacts and tasks* (ACT) op
 numbers its values differently from incoming and outgoing email. Server-side sync is ``2``
 for incoming/outgoing but ``1`` for ACT, and ``2`` means *none* for ACT. Code that reuses
 one table for all three silently switches ACT synchronization off when it meant to turn
-it on. Always go through :func:`to_dataverse` / :func:`to_label` with the right vocabulary.
+it on. So each field is paired with its own vocabulary exactly once, where it is read and
+written (``ELEMENTS`` in ``sssctl/kinds/_defaults_reads.py``, the mailbox scan's columns),
+and the validator and JSON Schema take their choices from :data:`VOCABULARIES`.
 """
 
 from __future__ import annotations
@@ -43,26 +45,6 @@ def _vocabulary(name: str) -> Mapping[str, int]:
         return VOCABULARIES[name]
     except KeyError:
         raise UnknownOption(f"no option vocabulary named {name!r}") from None
-
-
-def to_dataverse(vocabulary: str, label: str) -> int:
-    """The integer Dataverse stores for ``label`` in ``vocabulary`` (e.g. ACT server_side_sync -> 1)."""
-    values = _vocabulary(vocabulary)
-    if label not in values:
-        raise UnknownOption(f"{label!r} is not one of {vocabulary}: {', '.join(values)}")
-    return values[label]
-
-
-def to_label(vocabulary: str, value: int | str) -> str:
-    """The label for a live value; accepts ``"2"`` too, because XML hands integers over as text."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UnknownOption(f"{value!r} is not an integer option value of {vocabulary}") from None
-    for label, candidate in _vocabulary(vocabulary).items():
-        if candidate == number:
-            return label
-    raise UnknownOption(f"{number} is not a known value of {vocabulary}")
 
 
 def labels(vocabulary: str) -> tuple[str, ...]:

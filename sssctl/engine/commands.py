@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sssctl import exitcodes
+from sssctl.clients.errors import AuthError
+from sssctl.config.errors import ConfigError
 from sssctl.engine import interrupts, planfile, runner, targeting
 from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
@@ -65,29 +67,14 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
         return f"Error: {exc}", exc.exit_code
     if isinstance(exc, StateError):
         return f"Error: {exc}", exitcodes.ERROR
-    findings = getattr(exc, "findings", None)
-    if findings is not None:
-        lines = [f"Error: the configuration is not valid ({len(findings)} problem(s)):"]
-        lines += [f"  {_finding(f)}" for f in findings]
+    if isinstance(exc, ConfigError):
+        lines = [f"Error: the configuration is not valid ({len(exc.findings)} problem(s)):"]
+        lines += [f"  {f.render()}" for f in exc.findings]
         return "\n".join(lines), exitcodes.ERROR
-    remedy = getattr(exc, "remedy", None)
     message = f"Error: {type(exc).__name__}: {exc}" if not str(exc) else f"Error: {exc}"
-    if remedy:
-        message += f"\n  What to do: {remedy}"
+    if isinstance(exc, AuthError) and exc.remedy:
+        message += f"\n  What to do: {exc.remedy}"
     return message, exitcodes.ERROR
-
-
-def _finding(finding: Any) -> str:
-    if callable(getattr(finding, "render", None)):
-        return str(finding.render())
-    where = f"{getattr(finding, 'file', '')}"
-    line = getattr(finding, "line", None)
-    if line:
-        where += f":{line}"
-    key = getattr(finding, "key_path", "")
-    hint = getattr(finding, "suggestion", None)
-    tail = f" (did you mean {hint}?)" if hint else ""
-    return f"{where}: {key}: {getattr(finding, 'message', finding)}{tail}"
 
 
 def guarded(output: Output, action: Callable[[], int]) -> int:

@@ -66,10 +66,10 @@ def test_lockdown_stops_all_synchronization() -> None:
     assert desired.default_profile is not None and desired.default_profile.active is False
     defaults = desired.mailbox_defaults
     assert defaults is not None
-    assert options.to_dataverse("incoming_email", defaults.incoming_email or "") == 0
-    assert options.to_dataverse("outgoing_email", defaults.outgoing_email or "") == 0
+    assert options.INCOMING_EMAIL[defaults.incoming_email or ""] == 0
+    assert options.OUTGOING_EMAIL[defaults.outgoing_email or ""] == 0
     act = defaults.appointments_contacts_tasks or ""
-    assert options.to_dataverse("appointments_contacts_tasks", act) == 2
+    assert options.APPOINTMENTS_CONTACTS_TASKS[act] == 2
     assert desired.mailboxes is not None and desired.mailboxes.scope == "all"
 
 
