@@ -894,6 +894,32 @@ def fleet_matrix_command(ctx: click.Context, *, fleet_file: Path, members: tuple
     _fleet_run(ctx, lambda out: commands.cmd_matrix(out, fleet_file, members, fmt=fmt))
 
 
+@cli.command("diff")
+@click.argument("left", required=False)
+@click.argument("right", required=False)
+@click.option("--fleet", "fleet_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="LEFT and RIGHT are members of this fleet; alone: every member against its baseline.")
+@_PARALLEL
+@_fleet_format
+@click.pass_context
+def diff_command(ctx: click.Context, *, left: str | None, right: str | None, fleet_file: Path | None,
+                 parallel: int, fmt: str | None) -> None:
+    """Compare the live posture of two environments (not their URLs, ids or names).
+
+    Both are read as `sssctl export` reads them. Exit status: 0 equal, 2 different,
+    3 something could not be read, 1 error.
+
+    \b
+        sssctl diff configs/fleet/test.toml configs/fleet/prod.toml
+        sssctl diff --fleet configs/fleet/fleet.toml test prod --markdown
+        sssctl diff --fleet configs/fleet/fleet.toml           # every member against the baseline
+    """
+    from sssctl.fleet.diffing import cmd_diff
+
+    _fleet_run(ctx, lambda out: cmd_diff(out, left, right, fleet_path=fleet_file, environ=dict(os.environ),
+                                         parallel=parallel, fmt=fmt or "text"))
+
+
 def main() -> None:
     """Run the CLI, keeping click's usage errors off exit code 2.
 

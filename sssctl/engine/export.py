@@ -50,6 +50,12 @@ def read_live(kinds: Sequence[Kind], ctx: Context) -> Reading:
 
 
 def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
+    document, unread = assemble(desired, kinds, reading)
+    return Export(render(document), unread)
+
+
+def assemble(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> tuple[dict[str, Any], list[str]]:
+    """The export as a document, and what could not be read; ``sssctl diff`` compares these."""
     document = header(desired)
     unread: list[str] = []
     for kind in kinds:
@@ -62,7 +68,7 @@ def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
         unread += [f"{address}: {why}" for address, why in sorted(observed.errors.items())]
         merge(document, kind.describe(observed))
     reconcile(document)
-    return Export(render(document), unread)
+    return document, unread
 
 
 def header(desired: Desired) -> dict[str, Any]:
