@@ -135,6 +135,9 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--business-units", type=click.IntRange(min=1), help="Business units to seed.")
 @click.option("--roles", type=click.IntRange(min=1), help="Security roles to seed.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated data.")
+@click.option("--organizations", type=click.IntRange(1, 200), default=1, show_default=True,
+              help="Dataverse organizations to serve in the one tenant (org1 at /dataverse, "
+                   "orgN at /dataverse-orgN), each with its own data.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the CA, certificates and keys live (default: the per-user cache).")
 @click.option("--env-file", type=click.Path(path_type=Path, dir_okay=False),
@@ -169,6 +172,7 @@ def emulator_serve_command(**options: Any) -> None:
         sssctl emulator serve --env-file emulator.env &       # small dataset
         sssctl emulator serve --dataset large --mailboxes 20000 --latency-ms 20
         sssctl emulator serve --throttle-probability 0.05 --replication-delay 3
+        sssctl emulator serve --organizations 20            # a fleet of 20 environments
         curl --cacert ~/.cache/sssctl/emulator/ca.pem -H "Authorization: Bearer $ADMIN" \\
              https://127.0.0.1:PORT/_emulator/counters
     """
@@ -727,6 +731,193 @@ def init_command(path: Path, example: str, force: bool) -> None:
     except InitError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+# --- fleets and environment diff ----------------------------------------------------------
+
+
+def _fleet_output(ctx: click.Context) -> Any:
+    from sssctl.engine.commands import Output
+    from sssctl.logging import color_wanted, redacting
+
+    opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0)
+    return Output(color=color_wanted(opts.color, sys.stdout), verbose=opts.verbose,
+                  out=redacting(sys.stdout), err=redacting(sys.stderr))
+
+
+def _fleet_run(ctx: click.Context, body: Any) -> None:
+    from sssctl.engine.commands import guarded
+
+    ctx.exit(guarded(_fleet_output(ctx), lambda: body(_fleet_output(ctx))))
+
+
+_FLEET_FILE = click.argument("fleet_file", type=click.Path(path_type=Path, dir_okay=False))
+_MEMBERS = click.option("--member", "members", multiple=True, metavar="NAME",
+                        help="Only this member (repeat for several). Default: every member.")
+_PARALLEL = click.option("--parallel-environments", "parallel", type=click.IntRange(1, 64), default=4,
+                         show_default=True, help="Environments in flight at once.")
+
+
+def _fleet_format(f: Any) -> Any:
+    f = click.option("--markdown", "fmt", flag_value="markdown", help="One Markdown PR comment.")(f)
+    return click.option("--json", "fmt", flag_value="json", help="JSON: every member's result and plan.")(f)
+
+
+@cli.group("fleet")
+def fleet_group() -> None:
+    """Run a command over every environment of a fleet file, a few at a time.
+
+    A fleet file lists members, each with its own config (usually an overlay that
+    `extends` a shared baseline), state and lock. Output: a summary table, then each
+    member's plan. Exit status: the most severe of the members' (same codes as the
+    single-environment commands).
+
+    \b
+        sssctl fleet validate configs/fleet/fleet.toml
+        sssctl fleet plan configs/fleet/fleet.toml --out plans/ --markdown
+        sssctl fleet apply plans/
+        sssctl fleet matrix configs/fleet/fleet.toml --format github
+    """
+
+
+@fleet_group.command("validate")
+@_FLEET_FILE
+@_MEMBERS
+@_fleet_format
+@click.pass_context
+def fleet_validate_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...],
+                           fmt: str | None) -> None:
+    """Check the fleet file and every member's config offline (with the member's overrides)."""
+    from sssctl.fleet import commands
+
+    _fleet_run(ctx, lambda out: commands.cmd_validate(out, fleet_file, members, environ=dict(os.environ),
+                                                      fmt=fmt or "text"))
+
+
+@fleet_group.command("plan")
+@_FLEET_FILE
+@_MEMBERS
+@_PARALLEL
+@_fleet_format
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Save one plan per member in this directory (then: sssctl fleet apply DIR).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when any member has changes.")
+@click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
+@click.pass_context
+def fleet_plan_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], parallel: int,
+                       fmt: str | None, out_dir: Path | None, detailed_exitcode: bool,
+                       allow_lockout: bool) -> None:
+    """Plan every member; no state is written and no lock taken.
+
+    \b
+        sssctl fleet plan fleet.toml --detailed-exitcode --parallel-environments 8
+        sssctl fleet plan fleet.toml --member prod --member uat --json
+    """
+    from sssctl.fleet import commands
+
+    _fleet_run(ctx, lambda out: commands.cmd_plan(
+        out, fleet_file, members, environ=dict(os.environ), parallel=parallel, fmt=fmt or "text",
+        detailed=detailed_exitcode, out_dir=out_dir, allow_lockout=allow_lockout))
+
+
+@fleet_group.command("refresh")
+@_FLEET_FILE
+@_MEMBERS
+@_PARALLEL
+@_fleet_format
+@click.pass_context
+def fleet_refresh_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], parallel: int,
+                          fmt: str | None) -> None:
+    """Report each member's drift from its state (exit 2 when any drifted)."""
+    from sssctl.fleet import commands
+
+    _fleet_run(ctx, lambda out: commands.cmd_plan(
+        out, fleet_file, members, environ=dict(os.environ), parallel=parallel, fmt=fmt or "text",
+        detailed=True, refresh_only=True))
+
+
+@fleet_group.command("apply")
+@click.argument("target", type=click.Path(path_type=Path))
+@_MEMBERS
+@_PARALLEL
+@_fleet_format
+@click.option("--auto-approve", is_flag=True, help="Apply a FLEETFILE's fresh plans without review.")
+@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Concurrent writes within one member.")
+@click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
+@click.pass_context
+def fleet_apply_command(ctx: click.Context, *, target: Path, members: tuple[str, ...], parallel: int,
+                        fmt: str | None, auto_approve: bool, parallelism: int, allow_lockout: bool) -> None:
+    """Apply the saved plans of DIR (from `fleet plan --out DIR`), or a FLEETFILE with --auto-approve.
+
+    Each member locks its own state; one member's failure never stops the others.
+    """
+    from sssctl.fleet import commands
+
+    _fleet_run(ctx, lambda out: commands.cmd_apply(
+        out, target, members, environ=dict(os.environ), parallel=parallel, parallelism=parallelism,
+        fmt=fmt or "text", auto_approve=auto_approve, allow_lockout=allow_lockout))
+
+
+@fleet_group.command("audit")
+@_FLEET_FILE
+@_MEMBERS
+@_PARALLEL
+@_fleet_format
+@click.option("--fail-on", type=click.Choice(["high", "medium", "low"]),
+              help="Exit 5 when a member has a finding at or above this severity.")
+@click.pass_context
+def fleet_audit_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], parallel: int,
+                        fmt: str | None, fail_on: str | None) -> None:
+    """Read-only posture findings for every member."""
+    from sssctl.fleet import commands
+
+    _fleet_run(ctx, lambda out: commands.cmd_audit(
+        out, fleet_file, members, environ=dict(os.environ), parallel=parallel, fmt=fmt or "text",
+        fail_on=fail_on))
+
+
+@fleet_group.command("matrix")
+@_FLEET_FILE
+@_MEMBERS
+@click.option("--format", "fmt", type=click.Choice(["github", "azure-devops"]), required=True)
+@click.pass_context
+def fleet_matrix_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], fmt: str) -> None:
+    """Print the job matrix (one member per job) for GitHub Actions or Azure Pipelines.
+
+    \b
+        echo "matrix=$(sssctl fleet matrix fleet.toml --format github)" >> "$GITHUB_OUTPUT"
+        #   strategy: { matrix: "${{ fromJSON(needs.fleet.outputs.matrix) }}" }
+    """
+    from sssctl.fleet import commands
+
+    _fleet_run(ctx, lambda out: commands.cmd_matrix(out, fleet_file, members, fmt=fmt))
+
+
+@cli.command("diff")
+@click.argument("left", required=False)
+@click.argument("right", required=False)
+@click.option("--fleet", "fleet_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="LEFT and RIGHT are members of this fleet; alone: every member against its baseline.")
+@_PARALLEL
+@_fleet_format
+@click.pass_context
+def diff_command(ctx: click.Context, *, left: str | None, right: str | None, fleet_file: Path | None,
+                 parallel: int, fmt: str | None) -> None:
+    """Compare the live posture of two environments (not their URLs, ids or names).
+
+    Both are read as `sssctl export` reads them. Exit status: 0 equal, 2 different,
+    3 something could not be read, 1 error.
+
+    \b
+        sssctl diff configs/fleet/test.toml configs/fleet/prod.toml
+        sssctl diff --fleet configs/fleet/fleet.toml test prod --markdown
+        sssctl diff --fleet configs/fleet/fleet.toml           # every member against the baseline
+    """
+    from sssctl.fleet.diffing import cmd_diff
+
+    _fleet_run(ctx, lambda out: cmd_diff(out, left, right, fleet_path=fleet_file, environ=dict(os.environ),
+                                         parallel=parallel, fmt=fmt or "text"))
 
 
 def main() -> None:

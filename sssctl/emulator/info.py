@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class EmulatorInfo:
     msi_endpoint: str              # IDENTITY_ENDPOINT for managed identity
     msi_header: str                # IDENTITY_HEADER for managed identity
     federated_token_file: str      # a signed federated assertion accepted for client_id
+    # Every organization served, the first being ``dataverse_url``: [{"name", "dataverse_url"}].
+    organizations: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

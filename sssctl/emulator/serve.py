@@ -61,6 +61,7 @@ def serve(
     auto_approve_device_codes: bool = False,
     token_lifetime: int = 3600,
     faults: Mapping[str, Any] | None = None,
+    organizations: int = 1,
 ) -> None:
     """Start, announce, wait for a stop signal, stop. Raises ``EmulatorError`` on bad input."""
     from sssctl.emulator.server import check_loopback, running_emulator
@@ -86,6 +87,7 @@ def serve(
             faults=faults,
             auto_approve_device_codes=auto_approve_device_codes,
             token_lifetime=token_lifetime,
+            organizations=organizations,
         ) as info:
             if env_file is not None:
                 write_env_file(env_file, info)
@@ -93,7 +95,8 @@ def serve(
             out.flush()
             if err is not None:
                 err.write(
-                    f"sssctl emulator: serving {info.url} (dataset {dataset}); trust {info.ca_file}; "
+                    f"sssctl emulator: serving {info.url} (dataset {dataset}, "
+                    f"{len(info.organizations)} organization(s)); trust {info.ca_file}; "
                     "Ctrl-C stops it.\n"
                 )
                 err.flush()

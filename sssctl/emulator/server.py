@@ -1,7 +1,8 @@
 """One HTTPS server for every emulated service, and the admin API tests drive it with.
 
 Layout of the one origin (``https://127.0.0.1:<port>``): login at the root
-(``/<tenant>/...``, ``/msi/token``, ``/_issuer``), Dataverse under ``/dataverse``, Graph
+(``/<tenant>/...``, ``/msi/token``, ``/_issuer``), Dataverse under ``/dataverse`` (further
+organizations under ``/dataverse-org2``, ``/dataverse-org3``, ...), Graph
 under ``/graph``, Exchange under ``/exchange`` and the admin API under ``/_emulator``.
 """
 
@@ -49,6 +50,7 @@ _DATAVERSE_DEFAULTS = {
     "roles": None,
 }
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_ORGANIZATIONS = 200
 _SERVICE_PREFIXES = (c.DATAVERSE_PREFIX, c.GRAPH_PREFIX, c.EXCHANGE_PREFIX, c.ADMIN_PREFIX)
 
 
@@ -121,8 +123,10 @@ class Emulator:
         auto_approve_device_codes: bool = False,
         dataverse_factory: DataverseFactory | None = None,
         token_lifetime: int = 3600,
+        organizations: int = 1,
     ) -> None:
         _check_dataset(dataset, mailboxes, business_units, roles)
+        _check_organizations(organizations)
         self.url = url
         self.seed_args: dict[str, Any] = {
             "dataset": dataset,
@@ -153,13 +157,14 @@ class Emulator:
             f"{url}{c.GRAPH_PREFIX}",
             f"{url}{c.EXCHANGE_PREFIX}",
         )
+        org_prefixes = organization_prefixes(organizations)
         self.identity = Identity(
             url=url,
             directory=self.directory,
             token_key=keys.token_key,
             issuer_key=keys.issuer_key,
             resources={
-                dataverse_url: c.DATAVERSE_RESOURCE_APP_ID,
+                **{f"{url}{prefix}": c.DATAVERSE_RESOURCE_APP_ID for prefix in org_prefixes.values()},
                 graph_url: c.GRAPH_RESOURCE_APP_ID,
                 exchange_url: c.EXCHANGE_RESOURCE_APP_ID,
             },
@@ -168,9 +173,14 @@ class Emulator:
             auto_approve_device_codes=auto_approve_device_codes,
         )
         verifier: TokenVerifier = self.identity
-        self.dataverse = (dataverse_factory or default_dataverse_factory())(
-            verifier=verifier, base_url=dataverse_url, counters=self.counters, faults=self.faults
-        )
+        factory = dataverse_factory or default_dataverse_factory()
+        # One tenant, several organizations: each its own store, URL (token audience) and limits.
+        self.organizations: dict[str, tuple[str, DataverseLike]] = {
+            name: (prefix, factory(verifier=verifier, base_url=f"{url}{prefix}", counters=self.counters,
+                                   faults=self.faults))
+            for name, prefix in org_prefixes.items()
+        }
+        self.dataverse = self.organizations["org1"][1]
         self.graph = GraphService(
             directory=self.directory,
             identity=self.identity,
@@ -203,6 +213,8 @@ class Emulator:
             msi_endpoint=f"{url}{c.MSI_PATH}",
             msi_header=msi_header,
             federated_token_file=str(federated_file),
+            organizations=[{"name": name, "dataverse_url": f"{url}{prefix}"}
+                           for name, prefix in org_prefixes.items()],
         )
         self.tls_files = (str(keys.server_cert_file), str(keys.server_key_file))
         # The Dataverse service seeds its default dataset when built; only other data needs a reseed.
@@ -221,8 +233,10 @@ class Emulator:
         self.directory.reset(mailboxes=args["mailboxes"], large=args["dataset"] == "large")
         self.exchange.reset()
         self.identity.reset()
-        if dataverse:
-            self.dataverse.reset(**args)
+        for number, (name, (_, service)) in enumerate(self.organizations.items()):
+            # The first organization keeps the seed asked for; the others get their own data.
+            if dataverse or name != "org1":
+                service.reset(**{**args, "seed": args["seed"] + number})
         self.counters.reset()
         log.info("emulator.reset", duration_ms=round((time.perf_counter() - started) * 1000), **args)
 
@@ -241,7 +255,7 @@ class Emulator:
         return Router(
             routes=[
                 Mount(c.ADMIN_PREFIX, app=self._admin_router()),
-                Mount(c.DATAVERSE_PREFIX, app=self.dataverse.app),
+                *(Mount(prefix, app=service.app) for prefix, service in self.organizations.values()),
                 Mount(c.GRAPH_PREFIX, app=self.graph),
                 Mount(c.EXCHANGE_PREFIX, app=self.exchange),
                 Mount(azure_devops.PREFIX, app=azure_devops.AzureDevOpsOidc(self.identity, self.admin_token)),
@@ -403,6 +417,22 @@ def _check_dataset(
             raise EmulatorError(f"{name} must be a positive whole number, not {value!r}")
 
 
+def organization_prefixes(count: int) -> dict[str, str]:
+    """Path prefix of each organization: ``/dataverse``, then ``/dataverse-org2``, ... .
+
+    Distinct prefixes (not nested ones) keep each organization's URL, and so its token
+    audience, from being a prefix of another's.
+    """
+    return {f"org{n}": c.DATAVERSE_PREFIX if n == 1 else f"{c.DATAVERSE_PREFIX}-org{n}"
+            for n in range(1, count + 1)}
+
+
+def _check_organizations(count: int) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_ORGANIZATIONS:
+        raise EmulatorError(f"organizations must be a whole number from 1 to {MAX_ORGANIZATIONS}, "
+                            f"not {count!r}")
+
+
 def check_loopback(host: str) -> None:
     """The emulator hands out admin tokens and secrets; it must never listen beyond this machine."""
     if host not in _LOOPBACK:
@@ -444,6 +474,7 @@ def serving(
     auto_approve_device_codes: bool = False,
     dataverse_factory: DataverseFactory | None = None,
     token_lifetime: int = 3600,
+    organizations: int = 1,
 ) -> Iterator[Emulator]:
     """Run the emulator over HTTPS in a background thread; yields it once it accepts connections."""
     import uvicorn
@@ -469,6 +500,7 @@ def serving(
             auto_approve_device_codes=auto_approve_device_codes,
             dataverse_factory=dataverse_factory,
             token_lifetime=token_lifetime,
+            organizations=organizations,
         )
         cert, key = emulator.tls_files
         config = uvicorn.Config(
@@ -545,6 +577,7 @@ def running_emulator(
     faults: Mapping[str, Any] | None = None,
     auto_approve_device_codes: bool = False,
     token_lifetime: int = 3600,
+    organizations: int = 1,
 ) -> Iterator[EmulatorInfo]:
     """The public way to run the emulator in-process: yields its connection facts."""
     with serving(
@@ -559,5 +592,6 @@ def running_emulator(
         faults=faults,
         auto_approve_device_codes=auto_approve_device_codes,
         token_lifetime=token_lifetime,
+        organizations=organizations,
     ) as emulator:
         yield emulator.info

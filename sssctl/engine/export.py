@@ -50,6 +50,12 @@ def read_live(kinds: Sequence[Kind], ctx: Context) -> Reading:
 
 
 def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
+    document, unread = assemble(desired, kinds, reading)
+    return Export(render(document), unread)
+
+
+def assemble(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> tuple[dict[str, Any], list[str]]:
+    """The export as a document, and what could not be read; ``sssctl diff`` compares these."""
     document = header(desired)
     unread: list[str] = []
     for kind in kinds:
@@ -62,28 +68,27 @@ def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
         unread += [f"{address}: {why}" for address, why in sorted(observed.errors.items())]
         merge(document, kind.describe(observed))
     reconcile(document)
-    return Export(render(document), unread)
+    return document, unread
 
 
 def header(desired: Desired) -> dict[str, Any]:
-    """Environment and sign-in, as the config has them (secrets stay references)."""
+    """Environment and sign-in as portable settings (secrets stay references).
+
+    No URL, endpoint or CA path is written: they belong to the machine and the run
+    (``SSSCTL_URL``, ``SSSCTL_CA_BUNDLE`` ...), so the file plans cleanly against the
+    environment it came from wherever it is used, and diffs of two exports show posture.
+    """
     env = desired.environment
-    environment: dict[str, Any] = {k: v for k, v in (("name", env.name), ("url", env.url),
-                                                    ("tenant_id", env.tenant_id),
-                                                    ("cloud", env.cloud)) if v}
-    endpoints = {k: str(v) for k, v in (("login_url", env.endpoints.login_url),
-                                        ("graph_url", env.endpoints.graph_url),
-                                        ("exchange_url", env.endpoints.exchange_url),
-                                        ("ca_bundle", env.endpoints.ca_bundle)) if v}
-    if env.cloud == "custom" and endpoints:
-        environment["endpoints"] = endpoints
+    environment: dict[str, Any] = {k: v for k, v in (("name", env.name), ("tenant_id", env.tenant_id))
+                                   if v}
+    if env.cloud not in ("public", "custom"):
+        environment["cloud"] = env.cloud
     auth: dict[str, Any] = {"method": desired.auth.method}
     if desired.auth.client_id:
         auth["client_id"] = desired.auth.client_id
     if desired.auth.client_secret is not None and desired.auth.client_secret.env:
         auth["client_secret"] = {"env": desired.auth.client_secret.env}
-    source = env.url or "the live environment"
-    note = [f"Written by `sssctl export` from {source}: review it before applying."]
+    note = ["Written by `sssctl export`: review it before applying (URL, endpoints: SSSCTL_URL, SSSCTL_*)."]
     return {NOTE: note, "version": 1, "environment": environment, "auth": auth}
 
 

@@ -83,6 +83,7 @@ def test_export_after_the_hardened_apply_keeps_the_own_app_profile_and_scope(
     assert document["mailbox_defaults"]["server_profile"] == "Contoso EXO (own app)"
     assert document["server_profiles"]["default"] == {"active": False}
     assert "client_secret =" in path.read_text() and "secretText" not in path.read_text()
+    assert "127.0.0.1" not in path.read_text() and ".pem" not in path.read_text()   # nothing machine-specific
     validates_alone(cli, path)
     admin.reset_counters()
     assert planned_with(cli, path) == {}        # everything live is said, nothing to change

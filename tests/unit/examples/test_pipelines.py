@@ -31,7 +31,7 @@ def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_there_are_plan_apply_and_drift_workflows() -> None:
-    assert {p.stem for p in WORKFLOWS} == {"sssctl-plan", "sssctl-apply", "sssctl-drift"}
+    assert {p.stem for p in WORKFLOWS} == {"sssctl-plan", "sssctl-apply", "sssctl-drift", "sssctl-fleet"}
 
 
 def test_actionlint_accepts_every_workflow() -> None:

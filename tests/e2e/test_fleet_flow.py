@@ -1,0 +1,134 @@
+"""A fleet as a platform team runs it: twenty environments served by one emulator, planned,
+applied and compared through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.info import EmulatorInfo
+from tests.e2e.conftest import DATAVERSE_CONFIG
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+MEMBERS = 20
+
+
+@pytest.fixture(scope="module")
+def fleet_emulator() -> Iterator[EmulatorInfo]:
+    from sssctl.emulator import running_emulator
+
+    with running_emulator(dataset="small", organizations=MEMBERS) as info:
+        yield info
+
+
+@pytest.fixture(autouse=True)
+def fresh(fleet_emulator: EmulatorInfo) -> None:
+    """Every organization reseeded: each test starts from untouched environments."""
+    with AdminClient(fleet_emulator) as admin:
+        admin.reset()
+
+
+def write_fleet(tmp_path: Path, info: EmulatorInfo, *, unreachable: str | None = None) -> Path:
+    """The baseline, one overlay per member, and the fleet file naming each organization's URL."""
+    (tmp_path / "baseline.toml").write_text(DATAVERSE_CONFIG.replace('name = "e2e"\n', ""), encoding="utf-8")
+    lines = ["version = 1", 'baseline = "org1"', ""]
+    for org in info.organizations:
+        name = org["name"]
+        overlay = f'version = 1\nextends = "baseline.toml"\n[environment]\nname = "fleet-{name}"\n'
+        (tmp_path / f"{name}.toml").write_text(overlay, encoding="utf-8")
+        url = "https://127.0.0.1:9/dataverse" if name == unreachable else org["dataverse_url"]
+        lines += [f"[members.{name}]", f'config = "{name}.toml"', f'url = "{url}"', ""]
+    path = tmp_path / "fleet.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def sssctl(info: EmulatorInfo, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSSCTL_", "MSAL_"))}
+    env.update({k: v for k, v in info.environ().items() if k != "SSSCTL_URL"})
+    env["SSSCTL_STATE_DIR"] = str(tmp_path / "state")
+    return subprocess.run([sys.executable, "-m", "sssctl", *args], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=400, check=False)
+
+
+def members_of(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    document = json.loads(result.stdout)
+    return {m["member"]: m for m in document["members"]}
+
+
+def test_a_twenty_member_fleet_plans_applies_and_converges(fleet_emulator: EmulatorInfo,
+                                                            tmp_path: Path) -> None:
+    fleet = write_fleet(tmp_path, fleet_emulator)
+    first = sssctl(fleet_emulator, tmp_path, "fleet", "plan", str(fleet), "--detailed-exitcode",
+                   "--parallel-environments", "8", "--json")
+    assert first.returncode == 2, first.stderr[-3000:]
+    planned = members_of(first)
+    assert sorted(planned) == sorted(f"org{n}" for n in range(1, MEMBERS + 1))
+    assert all(m["exit_code"] == 2 and m["changes"] > 0 for m in planned.values())
+    applied = sssctl(fleet_emulator, tmp_path, "fleet", "apply", str(fleet), "--auto-approve",
+                     "--parallel-environments", "8")
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
+    assert len(list((tmp_path / "state").glob("fleet-org*.json"))) == MEMBERS   # one state per member
+    again = sssctl(fleet_emulator, tmp_path, "fleet", "plan", str(fleet), "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.startswith("member") and again.stdout.count("no changes") == MEMBERS
+
+
+def test_an_unreachable_member_fails_alone_and_the_others_converge_from_saved_plans(
+    fleet_emulator: EmulatorInfo, tmp_path: Path
+) -> None:
+    fleet = write_fleet(tmp_path, fleet_emulator, unreachable="org3")
+    plans = tmp_path / "plans"
+    planned = sssctl(fleet_emulator, tmp_path, "fleet", "plan", str(fleet), "--member", "org2",
+                     "--member", "org3", "--member", "org4", "--out", str(plans), "--json")
+    assert planned.returncode == 1
+    assert members_of(planned)["org3"]["exit_code"] == 1
+    assert sorted(p.name for p in plans.glob("*.plan.json")) == ["org2.plan.json", "org4.plan.json"]
+    applied = sssctl(fleet_emulator, tmp_path, "fleet", "apply", str(plans), "--json")
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
+    assert {m: r["result"] for m, r in members_of(applied).items()} == {"org2": "applied", "org4": "applied"}
+    after = sssctl(fleet_emulator, tmp_path, "fleet", "plan", str(fleet), "--member", "org2",
+                   "--member", "org3", "--member", "org4", "--detailed-exitcode", "--json")
+    codes = {m: r["exit_code"] for m, r in members_of(after).items()}
+    assert codes == {"org2": 0, "org3": 1, "org4": 0} and after.returncode == 1
+    assert members_of(after)["org3"]["error"]
+
+
+def test_the_matrix_fans_out_one_job_per_member(fleet_emulator: EmulatorInfo, tmp_path: Path) -> None:
+    fleet = write_fleet(tmp_path, fleet_emulator)
+    github = sssctl(fleet_emulator, tmp_path, "fleet", "matrix", str(fleet), "--format", "github")
+    assert github.returncode == 0, github.stderr
+    assert [job["member"] for job in json.loads(github.stdout)["include"]] == [
+        f"org{n}" for n in range(1, MEMBERS + 1)]
+    azure = sssctl(fleet_emulator, tmp_path, "fleet", "matrix", str(fleet), "--format", "azure-devops")
+    matrix = yaml.safe_load(azure.stdout)
+    assert len(matrix) == MEMBERS
+    assert all(isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in matrix.values())
+
+
+def test_diff_names_exactly_the_controls_that_differ_and_nothing_between_equals(
+    fleet_emulator: EmulatorInfo, tmp_path: Path
+) -> None:
+    fleet = write_fleet(tmp_path, fleet_emulator)
+    hardened = sssctl(fleet_emulator, tmp_path, "fleet", "apply", str(fleet), "--auto-approve",
+                      "--member", "org5", "--member", "org6")
+    assert hardened.returncode == 0, hardened.stdout[-3000:] + hardened.stderr[-3000:]
+    same = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org6", "--json")
+    assert same.returncode == 0, same.stdout[-3000:] + same.stderr[-3000:]
+    assert json.loads(same.stdout)["comparisons"][0]["differences"] == []
+    differ = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org7", "--json")
+    assert differ.returncode == 2, differ.stdout[-3000:] + differ.stderr[-3000:]
+    found = json.loads(differ.stdout)["comparisons"][0]["differences"]
+    assert {d["path"].split(".")[0] for d in found} == {"approval", "org_settings"}
+    text = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org7")
+    assert "Control 1: mailbox approval" in text.stdout and "127.0.0.1" not in text.stdout
