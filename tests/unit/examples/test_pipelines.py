@@ -115,3 +115,33 @@ def test_azure_devops_applies_the_saved_plan_in_an_approved_environment() -> Non
     assert scripts == ['sssctl apply "$(Pipeline.Workspace)/sssctl-plan/sssctl.plan"']
     plan = _azure_cli_tasks({"stages": [stages["plan"]]})[0]
     assert "--detailed-exitcode" in plan["inputs"]["inlineScript"]
+
+
+AZURE_FLEET = EXAMPLES / "azure-devops" / "sssctl-fleet.yml"
+
+
+def test_azure_devops_fleet_fans_out_over_the_printed_matrix() -> None:
+    """The plan job expands the output variable the matrix job sets, one job per member."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sssctl.cli import cli
+
+    pipeline = _load(AZURE_FLEET)
+    jobs = {job["job"]: job for job in pipeline["jobs"]}
+    printer = next(step for step in jobs["matrix"]["steps"] if step.get("name") == "fleet")
+    variable = re.search(r"variable=(\w+);isOutput=true", printer["script"])
+    assert variable is not None and "fleet matrix" in printer["script"]
+    wanted = f"$[ dependencies.matrix.outputs['fleet.{variable.group(1)}'] ]"
+    assert jobs["plan"]["dependsOn"] == "matrix" and jobs["plan"]["strategy"]["matrix"] == wanted
+    (task,) = [step for step in jobs["plan"]["steps"] if step.get("task") == "AzureCLI@2"]
+    assert task["inputs"]["azureSubscription"] == "${{ variables.serviceConnection }}"
+    assert task["env"] == {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}
+    assert '--member "$(member)"' in task["inputs"]["inlineScript"]
+    fleet = Path(__file__).resolve().parents[3] / "configs" / "fleet" / "fleet.toml"
+    printed = CliRunner().invoke(cli, ["fleet", "matrix", str(fleet), "--format", "azure-devops"])
+    assert printed.exit_code == 0, printed.output
+    matrix = json.loads(printed.output)
+    assert matrix and all(re.fullmatch(r"[A-Za-z0-9_]+", name) for name in matrix)   # Azure job names
+    assert all("member" in values for values in matrix.values())
