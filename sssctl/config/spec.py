@@ -242,7 +242,8 @@ APP_REGISTRATION = Table(
 )
 
 STATE_BACKENDS = ("local", "azurerm")
-_SSSCTL_VARIABLE_NOTE = re.compile(r" ?\(env SSSCTL_[A-Z_]+\)|env SSSCTL_[A-Z_]+, ")
+# "(env SSSCTL_X)" and "(env SSSCTL_X, default $AZURE...)": both fill [auth] only
+_SSSCTL_VARIABLE_NOTE = re.compile(r" ?\(env SSSCTL_[^)]*\)")
 
 
 def _without_sssctl_variables(table: Table) -> Table:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sssctl.config import spec
 from sssctl.config.errors import ConfigError
 from sssctl.config.loader import load
 from sssctl.config.model import Auth, SecretRef
@@ -160,3 +161,11 @@ def test_sssctl_sign_in_variables_change_auth_and_never_state_auth(tmp_path: Pat
     assert (desired.auth.method, desired.auth.client_id) == ("certificate", OTHER_APP)
     assert desired.state.auth == Auth(method="client_secret", client_id=STATE_APP,
                                       client_secret=SecretRef(env="STATE_SECRET"))
+
+
+def test_state_auth_has_exactly_the_auth_keys_and_promises_no_sssctl_variable() -> None:
+    state_auth = spec.STATE.fields["auth"]
+    assert isinstance(state_auth, spec.Table)
+    assert list(state_auth.fields) == list(spec.AUTH.fields)
+    assert all("SSSCTL_" not in node.doc for node in state_auth.fields.values())
+    assert "SSSCTL_CLIENT_ID" in spec.AUTH.fields["client_id"].doc  # [auth] keeps its variables
