@@ -25,27 +25,41 @@ BINARY = ROOT / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's documented development account (public, the same on every installation).
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-_LISTENING = re.compile(r"listens on http://127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(r"listens on https?://127\.0\.0\.1:(\d+)")
+
+
+@dataclass(frozen=True)
+class Tls:
+    """Azurite over HTTPS with this certificate, accepting Entra bearer tokens (``--oauth basic``).
+
+    ``ca_file`` is the CA that issued the certificate, for the clients to trust.
+    """
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
 
 
 @dataclass(frozen=True)
 class Azurite:
     port: int
+    tls: Tls | None = None
 
     @property
     def account_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/{ACCOUNT}"
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-                f"BlobEndpoint={self.account_url};")
+        return (f"DefaultEndpointsProtocol={'https' if self.tls else 'http'};AccountName={ACCOUNT};"
+                f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.account_url};")
 
     def new_container(self) -> str:
         from azure.storage.blob import BlobServiceClient
 
         name = f"t{uuid.uuid4().hex[:20]}"
-        BlobServiceClient.from_connection_string(self.connection_string).create_container(name)
+        verify = {"connection_verify": str(self.tls.ca_file)} if self.tls else {}
+        BlobServiceClient.from_connection_string(self.connection_string, **verify).create_container(name)
         return name
 
 
@@ -60,14 +74,15 @@ def _ensure_installed() -> None:
 
 
 @contextmanager
-def running_azurite(location: Path) -> Iterator[Azurite]:
+def running_azurite(location: Path, tls: Tls | None = None) -> Iterator[Azurite]:
     _ensure_installed()
+    https = ["--cert", str(tls.cert_file), "--key", str(tls.key_file), "--oauth", "basic"] if tls else []
     process = subprocess.Popen(
         [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location),
-         "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"],
+         "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent", *https],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        yield Azurite(_wait_for_port(process))
+        yield Azurite(_wait_for_port(process), tls)
     finally:
         process.terminate()
         try:

@@ -49,8 +49,8 @@ def environment(raw: Mapping[str, Any], resolve: Resolve) -> model.Environment:
     )
 
 
-def auth(raw: Mapping[str, Any], resolve: Resolve) -> model.Auth:
-    here = ("auth",)
+def auth(raw: Mapping[str, Any], resolve: Resolve, here: tuple[str, ...] = ("auth",)) -> model.Auth:
+    """``[auth]``, or another table of the same keys at ``here`` (``[state.auth]``)."""
     return model.Auth(
         method=cast(model.AuthMethod, raw.get("method", "client_secret")),
         client_id=raw.get("client_id"),
@@ -80,6 +80,7 @@ def state(raw: Mapping[str, Any], resolve: Resolve) -> model.StateSettings:
         lease_seconds=raw.get("lease_seconds", 60),
         sas_token=_secret(_t(raw, "sas_token"), (*here, "sas_token"), resolve),
         connection_string=_secret(_t(raw, "connection_string"), (*here, "connection_string"), resolve),
+        auth=_optional(raw, "auth", lambda r: auth(r, resolve, (*here, "auth"))),
     )
 
 

@@ -119,6 +119,7 @@ class StateSettings:
     lease_seconds: int = 60
     sas_token: SecretRef | None = None
     connection_string: SecretRef | None = None
+    auth: Auth | None = None  # [state.auth]; None signs in to storage with the [auth] identity
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Union
 from urllib.parse import urlsplit
 
@@ -242,6 +242,23 @@ APP_REGISTRATION = Table(
 )
 
 STATE_BACKENDS = ("local", "azurerm")
+# "(env SSSCTL_X)" and "(env SSSCTL_X, default $AZURE...)": both fill [auth] only
+_SSSCTL_VARIABLE_NOTE = re.compile(r" ?\(env SSSCTL_[^)]*\)")
+
+
+def _without_sssctl_variables(table: Table) -> Table:
+    """The same keys with their docs no longer promising an ``SSSCTL_*`` override.
+
+    Those variables name the one ``[auth]`` identity; letting them also replace a separate
+    storage identity would silently merge the two back into one.
+    """
+    def undocumented(node: Node) -> Node:
+        if isinstance(node, Scalar | SecretRefSpec):
+            return replace(node, doc=_SSSCTL_VARIABLE_NOTE.sub("", node.doc))
+        return node
+
+    return Table(table.doc, {key: undocumented(node) for key, node in table.fields.items()}, table.required)
+
 
 STATE = Table(
     "Where the state snapshot and its lock live (default: local, state/ beside the file that "
@@ -269,6 +286,12 @@ STATE = Table(
         "connection_string": SecretRefSpec("azurerm: storage connection string instead of the [auth] "
                                            "identity: { env = NAME } or { file = PATH } "
                                            "(env SSSCTL_STATE_CONNECTION_STRING)."),
+        "auth": _without_sssctl_variables(Table(
+            "azurerm: the identity that signs in to storage, if not the [auth] one: the same keys and "
+            "methods as [auth], secrets only by reference. The SSSCTL_* sign-in variables apply to "
+            "[auth] only.",
+            AUTH.fields,
+        )),
     },
 )
 

@@ -302,6 +302,9 @@ def _check_endpoints(doc: Mapping[str, Any], checker: Checker) -> None:
                         near=("environment", "cloud"))
 
 
+_STORAGE_CREDENTIALS = ("sas_token", "connection_string", "auth")
+
+
 def _check_state(doc: Mapping[str, Any], checker: Checker) -> None:
     """An azurerm backend needs its container, and one credential at most (else: the [auth] identity)."""
     state = _table(doc, "state")
@@ -310,9 +313,11 @@ def _check_state(doc: Mapping[str, Any], checker: Checker) -> None:
     if "container" not in state:
         checker.add(("state", "container"), 'backend = "azurerm" needs state.container '
                     "(or the environment variable SSSCTL_STATE_CONTAINER)", near=("state", "backend"))
-    if "sas_token" in state and "connection_string" in state:
-        checker.add(("state", "connection_string"), "give either sas_token or connection_string, not both "
-                    "(without either, sssctl signs in to storage with the [auth] identity)")
+    given = [key for key in _STORAGE_CREDENTIALS if key in state]
+    if len(given) > 1:
+        checker.add(("state", given[-1]), f"give one of {', '.join(_STORAGE_CREDENTIALS)}, not "
+                    f"{' and '.join(given)} (without any, sssctl signs in to storage with the [auth] "
+                    "identity)")
 
 
 def validate(doc: Mapping[str, Any], locate: Locate) -> list[Finding]:

@@ -142,6 +142,11 @@ def _server_cert(data_dir: Path, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey
     key_path, cert_path = data_dir / "server-key.pem", data_dir / "server.pem"
     if not renew and _still_valid(cert_path) is not None and key_path.exists():
         return
+    _write_loopback_leaf(ca, ca_key, cert_path, key_path)
+
+
+def _write_loopback_leaf(ca: x509.Certificate, ca_key: rsa.RSAPrivateKey, cert_path: Path,
+                         key_path: Path) -> None:
     key = _new_key()
     names: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
@@ -173,6 +178,17 @@ def _client_cert(data_dir: Path) -> bytes:
     cert = _builder(name, name, key.public_key()).sign(key, hashes.SHA256())
     _write_private(path, _key_pem(key) + cert.public_bytes(serialization.Encoding.PEM))
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def issue_server_certificate(data_dir: Path, cert_file: Path, key_file: Path) -> None:
+    """A loopback TLS server certificate (localhost, 127.0.0.1, ::1) for another local server,
+    issued by the CA under ``data_dir``: a client trusting the emulator's CA file (sssctl's
+    ``ca_bundle``) then trusts that server too, Azurite for instance, with no second CA."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_dir / ".keys.lock")):
+        ca, ca_key, renewed = _ca(data_dir)
+        _server_cert(data_dir, ca, ca_key, renewed)  # a renewed CA must not strand the emulator's
+    _write_loopback_leaf(ca, ca_key, cert_file, key_file)
 
 
 def load_key_material(data_dir: Path) -> KeyMaterial:

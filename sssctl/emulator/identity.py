@@ -36,6 +36,13 @@ _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _VERIFIED_CACHE_LIMIT = 4096
 
+# Azure Storage is a first-party resource of every tenant (the appId Azure Storage itself
+# accepts as an audience). Entra issues it v1 tokens whose ``aud`` is the identifier URI
+# and that carry no ``roles``: access is Azure RBAC, decided by the storage account.
+# sssctl's own services never accept them; Azurite (the storage emulator) does.
+STORAGE_AUDIENCE = "https://storage.azure.com"
+STORAGE_RESOURCE_APP_ID = "e406a681-f3d4-42a8-90b6-c2b029497af1"
+
 
 class LoginError(Exception):
     """An Entra token-endpoint error: AADSTS code, OAuth error and HTTP status."""
@@ -101,6 +108,7 @@ class Identity:
     _verified: dict[str, tuple[Caller, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.resources = {STORAGE_AUDIENCE: STORAGE_RESOURCE_APP_ID, **self.resources}
         self.kid = _kid(self.token_key.public_key())
         self.issuer_kid = _kid(self.issuer_key.public_key())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sssctl.config.model import Desired, SecretRef, SecretUnavailable, StateSettings
 from sssctl.config.spec import storage_url_ok
@@ -84,14 +84,16 @@ def _blob_backend(desired: Desired, settings: StateSettings, name: str,
     connection = _secret(settings.connection_string, "SSSCTL_STATE_CONNECTION_STRING", environ,
                          "connection_string")
     sas = None if connection else _secret(settings.sas_token, "SSSCTL_STATE_SAS_TOKEN", environ, "sas_token")
+    transport = _transport(desired)
     if connection:
         try:
-            service = BlobServiceClient.from_connection_string(connection)
+            service = BlobServiceClient.from_connection_string(connection, **transport)
         except (ValueError, KeyError) as exc:  # the message could quote the secret: never shown
             raise StateError("the storage connection string is malformed (its text is not shown); "
                              "copy it again from the storage account's Access keys") from exc
     elif settings.account_url:
-        service = BlobServiceClient(settings.account_url, credential=_credential(desired, environ, sas))
+        credential = _credential(desired, settings, environ, sas)
+        service = BlobServiceClient(settings.account_url, credential=credential, **transport)
     else:
         raise StateError('[state] backend = "azurerm" needs account_url (or SSSCTL_STATE_ACCOUNT_URL), '
                          "or a connection_string")
@@ -104,7 +106,15 @@ def _blob_backend(desired: Desired, settings: StateSettings, name: str,
                        lease_seconds=settings.lease_seconds)
 
 
-def _credential(desired: Desired, environ: Mapping[str, str],
+def _transport(desired: Desired) -> dict[str, Any]:
+    """The SDK's keyword for a transport that trusts ``ca_bundle`` too; none without one."""
+    from sssctl.state.transport import storage_transport
+
+    transport = storage_transport(desired.environment.endpoints.ca_bundle)
+    return {} if transport is None else {"transport": transport}
+
+
+def _credential(desired: Desired, settings: StateSettings, environ: Mapping[str, str],
                 sas: str | None) -> AzureSasCredential | TokenCredential:
     from azure.core.credentials import AzureSasCredential
 
@@ -112,4 +122,4 @@ def _credential(desired: Desired, environ: Mapping[str, str],
         return AzureSasCredential(sas.lstrip("?"))
     from sssctl.state.identity import ConfigIdentityCredential
 
-    return ConfigIdentityCredential(desired, environ)
+    return ConfigIdentityCredential(desired, environ, settings)

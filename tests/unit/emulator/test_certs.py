@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from sssctl.emulator.certs import load_key_material, sha1_hex, thumbprints
+from sssctl.emulator.certs import issue_server_certificate, load_key_material, sha1_hex, thumbprints
 
 
 def test_material_is_created_private_and_reused(tmp_path: Path) -> None:
@@ -61,3 +61,16 @@ def test_concurrent_starts_agree_on_one_ca(tmp_path: Path) -> None:
     server = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
     server.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
     assert len({r.token_key.private_numbers().d for r in results}) == 1
+
+
+def test_a_certificate_for_another_loopback_server_chains_to_the_same_ca(tmp_path: Path) -> None:
+    material = load_key_material(tmp_path / "emulator")
+    issue_server_certificate(tmp_path / "emulator", tmp_path / "azurite.pem", tmp_path / "azurite-key.pem")
+    ca = x509.load_pem_x509_certificate(material.ca_file.read_bytes())
+    leaf = x509.load_pem_x509_certificate((tmp_path / "azurite.pem").read_bytes())
+    leaf.verify_directly_issued_by(ca)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
+    assert (tmp_path / "azurite-key.pem").stat().st_mode & 0o077 == 0
+    emulator_server = x509.load_pem_x509_certificate(material.server_cert_file.read_bytes())
+    assert leaf.public_key() != emulator_server.public_key()  # its own key, not the emulator's

@@ -12,7 +12,7 @@ from sssctl.emulator import constants as c
 from sssctl.emulator.certs import load_key_material
 from sssctl.emulator.context import InvalidToken
 from sssctl.emulator.directory import Directory
-from sssctl.emulator.identity import Identity, Principal
+from sssctl.emulator.identity import STORAGE_AUDIENCE, Identity, Principal
 
 URL = "https://127.0.0.1:9"
 DATAVERSE = f"{URL}/dataverse"
@@ -92,3 +92,14 @@ def test_delegated_token_is_for_the_admin_user(identity: Identity) -> None:
     caller = identity.verify(f"Bearer {token}", DATAVERSE)
     assert caller.object_id == c.ADMIN_USER_OBJECT_ID
     assert caller.claims["scp"] == "user_impersonation" and caller.claims["idtyp"] == "user"
+
+
+def test_storage_gets_a_v1_token_without_roles_as_entra_issues_it(identity: Identity) -> None:
+    audience = identity.resource_for("https://storage.azure.com/")
+    assert audience == STORAGE_AUDIENCE
+    claims = jwt.decode(_token(identity, audience), options={"verify_signature": False})
+    assert (claims["aud"], claims["iss"], claims["ver"]) == (
+        "https://storage.azure.com", f"https://sts.windows.net/{c.TENANT_ID}/", "1.0")
+    assert claims["appid"] == c.SSSCTL_APP_ID and "roles" not in claims
+    with pytest.raises(InvalidToken, match="audience"):
+        identity.verify(f"Bearer {_token(identity, audience)}", DATAVERSE)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from sssctl.config import spec
 from sssctl.config.errors import ConfigError
 from sssctl.config.loader import load
+from sssctl.config.model import Auth, SecretRef
 from sssctl.state.backend import LocalBackend
 from sssctl.state.errors import StateError
 from sssctl.state.factory import backend_for, settings_from_spec
@@ -76,7 +78,8 @@ def test_azurerm_needs_a_container_and_at_most_one_credential(tmp_path: Path) ->
                    'connection_string = { env = "B" }\n')
     found = problems(config)
     assert any(p.startswith("state.container:") and "SSSCTL_STATE_CONTAINER" in p for p in found)
-    assert any(p.startswith("state.connection_string:") and "not both" in p for p in found)
+    assert any(p.startswith("state.connection_string:") and "not sas_token and connection_string" in p
+               for p in found)
 
 
 def test_plain_http_is_refused_unless_loopback_even_from_a_connection_string(tmp_path: Path) -> None:
@@ -110,3 +113,59 @@ def test_migrate_sources(tmp_path: Path) -> None:
     for bad in ("s3:bucket", "azurerm:onlycontainer"):
         with pytest.raises(StateError, match="--from"):
             settings_from_spec(bad, current, tmp_path)
+
+
+
+AZURERM = '[state]\nbackend = "azurerm"\ncontainer = "sssctl"\naccount_url = "https://a.blob.core.windows.net"\n'
+MAIN_APP = "11111111-1111-1111-1111-111111111111"
+STATE_APP = "22222222-2222-2222-2222-222222222222"
+OTHER_APP = "33333333-3333-3333-3333-333333333333"
+
+
+def test_state_auth_takes_the_auth_keys_paths_relative_to_its_file(tmp_path: Path) -> None:
+    config = write(tmp_path, ENV + AZURERM + '[state.auth]\nmethod = "certificate"\n'
+                   f'client_id = "{STATE_APP}"\ncertificate_file = "certs/state.pem"\n'
+                   'certificate_password = { env = "STATE_PFX" }\n')
+    state_auth = load(config, {}).state.auth
+    assert state_auth is not None
+    assert (state_auth.method, state_auth.client_id) == ("certificate", STATE_APP)
+    assert state_auth.certificate_file == tmp_path / "certs" / "state.pem"
+    assert state_auth.certificate_password == SecretRef(env="STATE_PFX")
+    assert load(write(tmp_path / "none", ENV + AZURERM), {}).state.auth is None
+
+
+def test_state_auth_mistakes_are_the_auth_findings_at_its_own_path(tmp_path: Path) -> None:
+    config = write(tmp_path, ENV + AZURERM + '[state.auth]\nmethod = "client_secrett"\n'
+                   'client_id = "not-a-guid"\nclient_secret = "hunter2-inline"\ncleint_id = "x"\n')
+    found = problems(config)
+    assert any(p.startswith("state.auth.method:10:") and p.endswith(" client_secret") for p in found)
+    assert any(p.startswith("state.auth.client_id:11:") and "GUID" in p for p in found)
+    assert any(p.startswith("state.auth.client_secret:12:") and "inline secrets" in p for p in found)
+    assert any(p.startswith("state.auth.cleint_id:13:") and p.endswith(" client_id") for p in found)
+    assert not any("hunter2" in p for p in found)
+
+
+def test_state_auth_is_one_storage_credential_among_sas_and_connection_string(tmp_path: Path) -> None:
+    config = write(tmp_path, ENV + AZURERM + 'sas_token = { env = "SAS" }\n[state.auth]\n'
+                   'method = "managed_identity"\n')
+    found = problems(config)
+    assert any(p.startswith("state.auth:") and "not sas_token and auth" in p for p in found)
+
+
+def test_sssctl_sign_in_variables_change_auth_and_never_state_auth(tmp_path: Path) -> None:
+    config = write(tmp_path, ENV + f'[auth]\nclient_id = "{MAIN_APP}"\n' + AZURERM +
+                   f'[state.auth]\nclient_id = "{STATE_APP}"\nclient_secret = {{ env = "STATE_SECRET" }}\n')
+    environ = {"SSSCTL_CLIENT_ID": OTHER_APP, "SSSCTL_AUTH_METHOD": "certificate",
+               "SSSCTL_CLIENT_SECRET": "from-the-variable", "AZURE_CLIENT_ID": OTHER_APP}
+    desired = load(config, environ)
+    assert (desired.auth.method, desired.auth.client_id) == ("certificate", OTHER_APP)
+    assert desired.state.auth == Auth(method="client_secret", client_id=STATE_APP,
+                                      client_secret=SecretRef(env="STATE_SECRET"))
+
+
+def test_state_auth_has_exactly_the_auth_keys_and_promises_no_sssctl_variable() -> None:
+    state_auth = spec.STATE.fields["auth"]
+    assert isinstance(state_auth, spec.Table)
+    assert list(state_auth.fields) == list(spec.AUTH.fields)
+    assert all("SSSCTL_" not in node.doc for node in state_auth.fields.values())
+    assert "SSSCTL_CLIENT_ID" in spec.AUTH.fields["client_id"].doc  # [auth] keeps its variables
