@@ -120,7 +120,7 @@ class Applier:
             return
         blocked = self.registry.blockers(kind, reverse=down) & self._failed_kinds
         if blocked:
-            why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
+            why = f"depends on {', '.join(sorted(blocked))}, which did not fully apply"
             self._mark(batch, "skipped", why)
             self._failed_kinds.add(kind)
             return
