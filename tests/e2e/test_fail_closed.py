@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from sssctl.emulator.admin_client import AdminClient, trusting_client
 from sssctl.emulator.info import EmulatorInfo
 from tests.e2e.conftest import Cli
+from tests.e2e.test_engine_flow import someone_else_patches_the_organization
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -100,3 +100,20 @@ def test_an_app_registration_edited_after_plan_out_is_refused_and_nothing_is_wri
     apps = [a for a in admin.snapshot("directory")["directory"]["applications"]
             if a.get("uniqueName") == UNIQUE_NAME]
     assert [a["displayName"] for a in apps] == ["Renamed again after review"]
+
+
+
+def test_refresh_reports_drift_on_a_value_that_was_already_compliant_when_adopted(
+        hardened: Cli, admin: AdminClient) -> None:
+    someone_else_patches_the_organization(
+        hardened, {"requireapprovalforuseremail": True, "requireapprovalforqueueemail": True})
+    first = ran(hardened.run("plan", "--json"))
+    assert '"address": "approval"' in first.stdout and '"no-op"' in first.stdout
+    ran(hardened.run("apply", "--auto-approve"))
+    ran(hardened.run("refresh", "--detailed-exitcode"))
+
+    someone_else_patches_the_organization(hardened, {"requireapprovalforqueueemail": False})
+
+    drift = ran(hardened.run("refresh", "--detailed-exitcode"), 2)
+    assert "approval" in drift.stdout and "require_for_queues" in drift.stdout
+    ran(hardened.run("plan", "--detailed-exitcode"), 2)
