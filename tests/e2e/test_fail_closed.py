@@ -117,3 +117,20 @@ def test_refresh_reports_drift_on_a_value_that_was_already_compliant_when_adopte
     drift = ran(hardened.run("refresh", "--detailed-exitcode"), 2)
     assert "approval" in drift.stdout and "require_for_queues" in drift.stdout
     ran(hardened.run("plan", "--detailed-exitcode"), 2)
+
+
+def test_a_lost_answer_to_the_new_secret_is_settled_without_a_second_secret(
+        hardened: Cli, admin: AdminClient) -> None:
+    admin.faults(lost_response_probability=1.0, max_faults=1, fault_route="/graph/v1.0/applications/")
+
+    applied = ran(hardened.run("apply", "--auto-approve"))
+
+    assert "apply.answer_lost" in applied.stderr
+    assert "refused" not in outcome_line(applied.stdout, "app_registration.sss.credential")
+    apps = [a for a in admin.snapshot("directory")["directory"]["applications"]
+            if a.get("uniqueName") == UNIQUE_NAME]
+    assert len(apps) == 1 and len(apps[0]["passwordCredentials"]) == 1
+    admin.clear_faults()
+    admin.reset_counters()
+    ran(hardened.run("apply", "--auto-approve"))
+    assert admin.counters()["writes"] == 0
