@@ -51,7 +51,8 @@ def app_is_scoped(snapshot: dict[str, Any]) -> bool:
 def assert_no_weaker_posture_and_nothing_twice(admin: AdminClient, checkpoint: str) -> None:
     snapshot = admin.snapshot()
     custom = custom_profile_ids(snapshot)
-    on_custom = [m for m in snapshot["dataverse"]["tables"]["mailbox"] if m["_emailserverprofile_value"] in custom]
+    mailboxes = snapshot["dataverse"]["tables"]["mailbox"]
+    on_custom = [m for m in mailboxes if m["_emailserverprofile_value"] in custom]
     assert not on_custom or app_is_scoped(snapshot), (
         f"{checkpoint}: {len(on_custom)} mailboxes use the custom profile while its app is unscoped")
     assert len(our_apps(snapshot)) <= 1, f"{checkpoint}: the app registration exists twice"
