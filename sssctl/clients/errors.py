@@ -7,7 +7,7 @@ service's error code, its message and the request id to quote to support.
 
 from __future__ import annotations
 
-from sssctl.errors import ChangedSinceRead
+from sssctl.errors import ChangedSinceRead, WriteOutcomeUnknown
 
 
 class ClientError(Exception):
@@ -25,6 +25,10 @@ class AuthError(ClientError):
 
 class TransportError(ClientError):
     """The request did not get an HTTP answer (connection refused, reset, timeout, TLS)."""
+
+
+class OutcomeUnknown(TransportError, WriteOutcomeUnknown):
+    """A write's answer was lost after the request left; it may or may not have taken effect."""
 
 
 class ServiceError(ClientError):

@@ -36,6 +36,7 @@ from sssctl.clients.errors import (
     DeadlineExceeded,
     ForeignLink,
     MalformedReply,
+    OutcomeUnknown,
     ReplyTooLarge,
     TransportError,
 )
@@ -373,11 +374,17 @@ class HttpService:
         target = target or _target_of(url)
         started = self._clock()
         attempt = 0
+        lost = False        # an earlier attempt may have been carried out without an answer
         while True:
             attempt += 1
             response, error = self._send_once(
                 method, url=url, params=params, json=json, content=content, data=data, headers=merged,
                 target=target, attempt=attempt)
+            if response is not None and lost and response.status_code == 412 and "If-Match" in merged:
+                raise OutcomeUnknown(
+                    f"{method} {self.service}:{target}: the answer to the first attempt was lost and the "
+                    "resend was refused (HTTP 412): the first attempt may have changed the object")
+            lost = lost or (error is not None and not _never_sent(error))
             delay = self._retry_delay(response, error, replayable, attempt, started)
             if delay is None:
                 if error is not None and _tls_refused(error):
@@ -387,12 +394,13 @@ class HttpService:
                         "environment.endpoints.ca_bundle or SSSCTL_CA_BUNDLE to its PEM file"
                     ) from error
                 if error is not None:
-                    unsure = "" if replayable or _never_sent(error) else (
-                        "; the change may or may not have been made, so it was not sent again "
-                        "(run plan to see the current state)")
-                    raise TransportError(
+                    unsure = not (replayable or _never_sent(error))
+                    failure = OutcomeUnknown if unsure else TransportError
+                    raise failure(
                         f"{method} {self.service}:{target} failed after {attempt} attempt(s): "
-                        f"{type(error).__name__}: {error}{unsure}"
+                        f"{type(error).__name__}: {error}" + (
+                            "; the change may or may not have been made, so it was not sent again "
+                            "(run plan to see the current state)" if unsure else "")
                     ) from error
                 assert response is not None
                 if 300 <= response.status_code < 400:

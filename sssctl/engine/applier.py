@@ -20,9 +20,11 @@ from itertools import groupby
 
 import structlog
 
+from sssctl.engine.adoption import adoptable
 from sssctl.engine.kind import Applied, Context, Kind
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import error_text, tears_down
+from sssctl.engine.reconcile import apply_settling_lost_answers
 from sssctl.engine.registry import Registry, registry_of
 from sssctl.errors import ChangedSinceRead
 from sssctl.state.store import StateStore
@@ -105,6 +107,8 @@ class Applier:
         finally:
             # Waiting for in-flight requests is what the first Ctrl-C asked for, not the second.
             pool.shutdown(wait=not aborted, cancel_futures=True)
+        if not self.reverse:
+            adopt(self.registry, self.ctx, self.store, changes)
         log.info("apply.done", outcome=self.report.summary(), writes=self.report.writes)
         return self.report
 
@@ -120,7 +124,7 @@ class Applier:
             return
         blocked = self.registry.blockers(kind, reverse=down) & self._failed_kinds
         if blocked:
-            why = f"skipped: depends on {', '.join(sorted(blocked))}, which did not fully apply"
+            why = f"depends on {', '.join(sorted(blocked))}, which did not fully apply"
             self._mark(batch, "skipped", why)
             self._failed_kinds.add(kind)
             return
@@ -169,7 +173,7 @@ class Applier:
         kind = self.registry.get(change.kind)
         if kind is None:
             raise LookupError(f"no resource kind handles {change.address}")
-        applied = kind.apply(self.ctx, change)
+        applied = apply_settling_lost_answers(kind, self.ctx, change)
         return applied, (time.monotonic() - started) * 1000
 
     def _settle(self, kind: str, change: Change, future: Future[tuple[Applied | None, float]]) -> None:
@@ -203,3 +207,12 @@ class Applier:
         log.warning("apply.change.failed", address=outcome.change.address, status=outcome.status)
         self._failed_kinds.add(kind)
         self.report.outcomes.append(outcome)
+
+
+def adopt(registry: Registry, ctx: Context, store: StateStore, changes: Sequence[Change]) -> None:
+    """Record the plan's compliant addresses the state does not know yet (see :mod:`adoption`)."""
+    found = adoptable(registry, ctx.desired, changes, store.resources)
+    if found:
+        store.adopt({c.address: (c.kind or registry.kind_of(c.address) or "", c.after or {}, c.before)
+                     for c in found})
+        log.info("apply.adopted", addresses=len(found))

@@ -241,6 +241,7 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
             targeting.review(p, targets, inv.output.warn)
             inv.show(text.render(p, color=inv.output.color))
             if _nothing_to_do(p):
+                runner.adopt_compliant(s, p)
                 return exitcodes.OK
             with interrupts.graceful(s.ctx.stop, inv.announce):
                 report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),

@@ -76,7 +76,10 @@ class KindSpec:
     kind may write: the engine skips this kind's changes when one of them failed, so a
     failure never leaves a weaker posture (the custom profile is never used while its app
     is unscoped). ``concurrent`` says its changes touch disjoint objects and may be
-    written at the same time.
+    written at the same time. ``adopts_compliant`` says an address found already as the
+    config wants it is recorded in the state at apply (so later drift on it is reported);
+    a kind whose objects are identified by what its own apply learned says False (see
+    :mod:`sssctl.engine.adoption`).
     """
 
     name: str
@@ -85,6 +88,7 @@ class KindSpec:
     services: frozenset[Service] = frozenset({"dataverse"})
     privileges: tuple[Privilege, ...] = ()
     concurrent: bool = False
+    adopts_compliant: bool = True
 
     def owns(self, address: str) -> bool:
         if address == self.prefix:
@@ -183,6 +187,11 @@ class ReadCache:
                 lifetime, key = slot_key
                 if (key in keys) if keys else lifetime == "plan":
                     del self._slots[slot_key]
+
+    def forget_everything(self) -> None:
+        """Drop run-lifetime answers too: after a write whose answer was lost, nothing read is sure."""
+        with self._lock:
+            self._slots.clear()
 
     def share(self) -> None:
         """Reads of this run (its plan) may be shared between kinds from now on."""

@@ -20,7 +20,7 @@ import structlog
 
 from sssctl.config.model import Desired
 from sssctl.engine import planfile
-from sssctl.engine.applier import Applier, ApplyReport
+from sssctl.engine.applier import Applier, ApplyReport, adopt
 from sssctl.engine.errors import NotConfirmed, PlanIncomplete
 from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change, Plan
@@ -220,6 +220,11 @@ def execute(s: Session, p: Plan, *, parallelism: int,
     applier = Applier(s.kinds, s.ctx, s.store, parallelism=parallelism, on_progress=on_progress,
                       reverse=reverse)
     return applier.run(p.changes)
+
+
+def adopt_compliant(s: Session, p: Plan) -> None:
+    """An apply with nothing to write still starts managing what it found compliant."""
+    adopt(s.kinds, s.ctx, s.store, p.changes)
 
 
 def apply_interactive(s: Session, p: Plan, *, confirm: Callable[[Plan], bool], parallelism: int,

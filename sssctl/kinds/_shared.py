@@ -22,6 +22,7 @@ import structlog
 from sssctl.catalog import options
 from sssctl.clients.dataverse import BatchOperation, BatchResult
 from sssctl.engine.kind import Context, Privilege
+from sssctl.errors import WriteOutcomeUnknown
 from sssctl.kinds.handoffs import OrganizationVersions
 
 if TYPE_CHECKING:
@@ -116,7 +117,12 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
         current = etag
         while current is not None and current in chain:
             current = chain[current]
-        ctx.dataverse.update("organizations", organization_id, body, if_match=current)
+        try:
+            ctx.dataverse.update("organizations", organization_id, body, if_match=current)
+        except WriteOutcomeUnknown as lost:
+            log.warning("apply.answer_lost", target="organization", error=str(lost))
+            if not _organization_shows(ctx, organization_id, body):
+                raise
         # The write succeeded, so nobody else changed the row between our read and now;
         # the fresh ETag is the version we produced (a foreign write in the instant
         # between PATCH and this GET would be adopted: an accepted, tiny window).
@@ -125,6 +131,31 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
         if current is not None and new_etag is not None:
             chain[current] = new_etag
         ctx.reads.forget("organization")
+
+
+def _organization_shows(ctx: Context, organization_id: str, body: Mapping[str, Any]) -> bool:
+    """Whether the organization row holds what a write whose answer was lost sent.
+
+    If so the write took effect, and the caller goes on to adopt the row's new ETag into
+    the chain, so the next change to the same row is not refused by our own write.
+    """
+    expected = dict(_as_read(column, value) for column, value in body.items())
+    fresh = ctx.dataverse.get("organizations", organization_id, select=list(expected))
+    return all(_same(fresh.get(column), value) for column, value in expected.items())
+
+
+def _as_read(column: str, value: Any) -> tuple[str, Any]:
+    """A written column as a read shows it: ``x@odata.bind: /set(id)`` reads as ``_x_value: id``."""
+    if column.endswith("@odata.bind"):
+        bound = str(value).rsplit("(", 1)[-1].rstrip(")")
+        return f"_{column.removesuffix('@odata.bind')}_value", bound
+    return column, value
+
+
+def _same(live: Any, sent: Any) -> bool:
+    if isinstance(live, str) and isinstance(sent, str):
+        return live.lower() == sent.lower()
+    return bool(live == sent)
 
 
 # --- server profiles ----------------------------------------------------------------------

@@ -121,6 +121,7 @@ class AppRegistrationKind(KindDefaults):
         name=NAME,
         prefix="app_registration",
         services=frozenset({"graph"}),
+        adopts_compliant=False,
     )
 
     def addresses(self, desired: Desired) -> list[str]:

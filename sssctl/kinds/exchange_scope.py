@@ -151,6 +151,7 @@ class ExchangeScopeKind(KindDefaults):
         prefix="exchange_scope",
         after=("app_registration",),
         services=frozenset({"graph", "exchange"}),
+        adopts_compliant=False,
     )
 
     def addresses(self, desired: Desired) -> list[str]:

@@ -104,6 +104,7 @@ class ServerProfileCustomKind(KindDefaults):
         services=frozenset({"dataverse", "graph"}),
         privileges=(READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES,
                     Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
+        adopts_compliant=False,
     )
 
     def addresses(self, desired: Desired) -> list[str]:

@@ -80,6 +80,23 @@ class StateStore:
                 }
             self._write(resources)
 
+    def adopt(self, entries: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any] | None]]) -> None:
+        """Start managing addresses found compliant, in one write.
+
+        ``entries`` is ``{address: (kind, managed, found)}``: what the config asks for and
+        the live value that already satisfied it, which is the original ``destroy`` restores.
+        """
+        with self._lock:
+            resources = dict(self._snapshot.resources)
+            fresh = {a: e for a, e in entries.items() if a not in resources}
+            if not fresh:
+                return
+            for address, (kind, managed, found) in fresh.items():
+                resources[address] = {"kind": kind, "managed": dict(managed),
+                                      "original": dict(found) if found is not None else None,
+                                      "fingerprints": {}, "updated_at": utc_now()}
+            self._write(resources)
+
     def _write(self, resources: dict[str, Mapping[str, Any]]) -> None:
         following = self._snapshot.with_resources(
             resources, url=self._url, organization_id=self._organization_id

@@ -79,19 +79,3 @@ def test_a_non_json_exchange_answer_makes_the_plan_incomplete(emulator: Emulator
     finally:
         calm.reset()
 
-
-def test_a_write_whose_answer_is_lost_fails_cleanly_and_releases_the_lock(
-        emulator: EmulatorInfo, calm: AdminClient, tmp_path: Path) -> None:
-    calm.reset()
-    try:
-        calm.faults(lost_response_probability=1.0, max_faults=1,
-                    fault_route="/dataverse/api/data/v9.2/organizations(")
-        result = _run(emulator, tmp_path, "apply", "--auto-approve")
-        assert result.exit_code == exitcodes.ERROR, result.output
-        assert "Traceback" not in result.output
-        assert not list(tmp_path.glob("*.lock")), "the state lock must be released"
-        calm.clear_faults()
-        assert _run(emulator, tmp_path, "apply", "--auto-approve").exit_code == exitcodes.OK
-        assert _run(emulator, tmp_path, "plan", "--detailed-exitcode").exit_code == exitcodes.OK
-    finally:
-        calm.reset()

@@ -1,0 +1,87 @@
+"""A write whose answer was lost is settled in the same run: read again, then decide.
+
+When the connection drops after a write left (or the resend of an If-Match write is
+refused because the first attempt already changed the object), the service may or may
+not have carried it out. Reporting that as "changed since the plan was read" would be
+wrong, and a blind resend could duplicate an app, a secret or a policy. So the applier
+reads the kind again, derives the address's change afresh from the same config, and:
+
+* the fresh change is a no-op: the write took effect. It is recorded as applied, with
+  the state's fingerprints kept (nothing new was learned about write-only values);
+* the fresh change still writes, and either every value it concerns is what the plan
+  read (nothing took effect) or the kind sends no If-Match (its apply converges from
+  whatever is live, as a re-run would): it is applied once more, from the fresh read,
+  so a half-made app or a partly sent ``$batch`` is finished, never created twice;
+* otherwise someone else changed the values since the plan read them: refused, and
+  nothing more is sent.
+
+A second lost answer is not chased further: the run reports it and the next plan shows
+what is live.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from sssctl.engine.kind import Applied, Context, Kind
+from sssctl.engine.plan import Action, Change
+from sssctl.engine.render.common import to_plain
+from sssctl.errors import ChangedSinceRead, WriteOutcomeUnknown
+
+log = structlog.get_logger(__name__)
+
+
+def apply_settling_lost_answers(kind: Kind, ctx: Context, change: Change) -> Applied:
+    """``kind.apply``, and when the answer was lost, a fresh read decides what happened."""
+    try:
+        return kind.apply(ctx, change)
+    except WriteOutcomeUnknown as lost:
+        log.warning("apply.answer_lost", address=change.address, error=str(lost))
+        return _settle(kind, ctx, change, lost)
+
+
+def _settle(kind: Kind, ctx: Context, change: Change, lost: WriteOutcomeUnknown) -> Applied:
+    fresh = _fresh_change(kind, ctx, change.address)
+    if _took_effect(change, fresh):
+        log.info("apply.answer_lost.took_effect", address=change.address)
+        return _confirmed(ctx, change, fresh)
+    assert fresh is not None      # _took_effect covers a change that is gone
+    if fresh.writes and (_same_values(change.before, fresh.before) or change.etag is None):
+        log.info("apply.answer_lost.resent", address=change.address)
+        retried = kind.apply(ctx, dataclasses.replace(fresh, kind=change.kind))
+        return dataclasses.replace(retried, writes=retried.writes + 1,
+                                   message=f"{retried.message} (sent again after a lost answer)")
+    raise ChangedSinceRead(
+        f"the answer to the write was lost ({lost}), and a fresh read shows the values changed by "
+        "someone else since the plan read them; nothing more was sent") from lost
+
+
+def _fresh_change(kind: Kind, ctx: Context, address: str) -> Change | None:
+    ctx.reads.forget_everything()
+    observed = kind.read(ctx)
+    return next((c for c in kind.diff(ctx.desired, observed) if c.address == address), None)
+
+
+def _took_effect(change: Change, fresh: Change | None) -> bool:
+    if fresh is None:       # the kind no longer derives anything: a delete or restore went through
+        return change.action is Action.DELETE or change.restore
+    if fresh.action is Action.UNKNOWN:
+        raise RuntimeError(f"the answer to the write was lost and the object cannot be read again: "
+                           f"{fresh.reason}")
+    return fresh.action is Action.NOOP and not fresh.report_only
+
+
+def _confirmed(ctx: Context, change: Change, fresh: Change | None) -> Applied:
+    gone = change.action is Action.DELETE or change.restore or (fresh is not None and fresh.forget)
+    recorded = ctx.state.get(change.address) or {}
+    managed = None if gone else dict((fresh.after if fresh else None) or change.after or {})
+    return Applied(change.address, managed=managed, fingerprints=dict(recorded.get("fingerprints") or {}),
+                   writes=1, message="applied (its answer was lost; a fresh read shows it in effect)")
+
+
+def _same_values(planned: Mapping[str, Any] | None, live: Mapping[str, Any] | None) -> bool:
+    return bool(to_plain(planned) == to_plain(live))

@@ -1,0 +1,96 @@
+"""Writes whose answer is lost are settled in the same run, against the real emulator.
+
+The emulator's lost-response fault carries a request out and then drops the connection,
+exactly what a proxy timing out after the service committed looks like. The run must
+read again and record the write as applied (or send it once more when it did not take
+effect); the next apply writes nothing, and nothing exists twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sssctl import exitcodes
+from sssctl.cli import cli
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.info import EmulatorInfo
+from sssctl.engine import runner
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+HARDENED = Path(__file__).resolve().parents[3] / "configs" / "hardened.toml"
+UNIQUE_NAME = "sssctl-contoso-prod-sss"
+
+
+@pytest.fixture
+def fresh(emulator_admin: AdminClient) -> Iterator[AdminClient]:
+    emulator_admin.reset()
+    emulator_admin.clear_faults()
+    yield emulator_admin
+    emulator_admin.clear_faults()
+
+
+def environ(emulator: EmulatorInfo, state_dir: Path) -> dict[str, str]:
+    return {**emulator.environ(), "SSSCTL_STATE_DIR": str(state_dir)}
+
+
+def run(emulator: EmulatorInfo, state_dir: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--log-format", "json", *args, "-c", str(HARDENED)],
+                              env=environ(emulator, state_dir))
+
+
+def lose_next_answer(admin: AdminClient, route: str) -> None:
+    admin.faults(lost_response_probability=1.0, max_faults=1, fault_route=route)
+
+
+def assert_nothing_left_to_write(emulator: EmulatorInfo, admin: AdminClient, state_dir: Path) -> None:
+    admin.clear_faults()
+    admin.reset_counters()
+    again = run(emulator, state_dir, "apply", "--auto-approve")
+    assert again.exit_code == exitcodes.OK, again.output
+    assert admin.counters()["writes"] == 0
+
+
+def nothing_twice(admin: AdminClient) -> None:
+    snapshot = admin.snapshot("directory", "exchange")
+    apps = [a for a in snapshot["directory"]["applications"] if a.get("uniqueName") == UNIQUE_NAME]
+    assert len(apps) == 1
+    assert len(apps[0]["passwordCredentials"]) == 1
+    assert len(snapshot["exchange"]["applicationAccessPolicies"]) == 1
+
+
+@pytest.mark.parametrize("route", [
+    pytest.param("/dataverse/api/data/v9.2/organizations(", id="organization PATCH with If-Match"),
+    pytest.param("/graph/v1.0/applications/", id="addPassword"),
+])
+def test_a_lost_answer_is_settled_in_the_same_run(emulator: EmulatorInfo, fresh: AdminClient,
+                                                  tmp_path: Path, route: str) -> None:
+    lose_next_answer(fresh, route)
+
+    applied = run(emulator, tmp_path, "apply", "--auto-approve")
+
+    assert applied.exit_code == exitcodes.OK, applied.output
+    assert "apply.answer_lost" in applied.output      # the fault really hit a write
+    assert "changed since the plan was read" not in applied.output
+    assert not list(tmp_path.glob("*.lock")), "the state lock must be released"
+    nothing_twice(fresh)
+    assert_nothing_left_to_write(emulator, fresh, tmp_path)
+
+
+def test_a_lost_answer_to_the_app_upsert_never_makes_a_second_app(emulator: EmulatorInfo, fresh: AdminClient,
+                                                                    tmp_path: Path) -> None:
+    opts = runner.RunOptions(config_path=HARDENED, environ=environ(emulator, tmp_path), command="apply")
+    with runner.session(opts, runner.default_services()) as s:
+        planned = runner.plan(s)
+        lose_next_answer(fresh, f"/graph/v1.0/applications(uniqueName='{UNIQUE_NAME}')")
+        report = runner.execute(s, planned, parallelism=4)
+    assert report.ok, report.summary()
+    (app,) = [o for o in report.outcomes if o.change.address == "app_registration.sss"]
+    assert "sent again after a lost answer" in app.message or "fresh read" in app.message
+    nothing_twice(fresh)
+    assert_nothing_left_to_write(emulator, fresh, tmp_path)
