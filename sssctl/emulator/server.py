@@ -17,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -177,7 +178,7 @@ class Emulator:
         # One tenant, several organizations: each its own store, URL (token audience) and limits.
         self.organizations: dict[str, tuple[str, DataverseLike]] = {
             name: (prefix, factory(verifier=verifier, base_url=f"{url}{prefix}", counters=self.counters,
-                                   faults=self.faults))
+                                   faults=self.faults, **_identity_of(name)))
             for name, prefix in org_prefixes.items()
         }
         self.dataverse = self.organizations["org1"][1]
@@ -425,6 +426,13 @@ def organization_prefixes(count: int) -> dict[str, str]:
     """
     return {f"org{n}": c.DATAVERSE_PREFIX if n == 1 else f"{c.DATAVERSE_PREFIX}-org{n}"
             for n in range(1, count + 1)}
+
+
+def _identity_of(organization: str) -> dict[str, str]:
+    """The first organization keeps the well-known id; every other gets its own, stable one."""
+    if organization == "org1":
+        return {}
+    return {"organization_id": str(uuid.uuid5(uuid.UUID(c.ORGANIZATION_ID), organization))}
 
 
 def _check_organizations(count: int) -> None:

@@ -53,12 +53,14 @@ def write_fleet(tmp_path: Path, info: EmulatorInfo, *, unreachable: str | None =
     return path
 
 
-def sssctl(info: EmulatorInfo, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSSCTL_", "MSAL_"))}
-    env.update({k: v for k, v in info.environ().items() if k != "SSSCTL_URL"})
-    env["SSSCTL_STATE_DIR"] = str(tmp_path / "state")
-    return subprocess.run([sys.executable, "-m", "sssctl", *args], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=400, check=False)
+def sssctl(info: EmulatorInfo, tmp_path: Path, *args: str,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SSSCTL_", "MSAL_"))}
+    environ.update({k: v for k, v in info.environ().items() if k != "SSSCTL_URL"})
+    environ["SSSCTL_STATE_DIR"] = str(tmp_path / "state")
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "sssctl", *args], env=environ, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=400, check=False)
 
 
 def members_of(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
@@ -132,3 +134,18 @@ def test_diff_names_exactly_the_controls_that_differ_and_nothing_between_equals(
     assert {d["path"].split(".")[0] for d in found} == {"approval", "org_settings"}
     text = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org7")
     assert "Control 1: mailbox approval" in text.stdout and "127.0.0.1" not in text.stdout
+
+
+def test_the_state_of_one_environment_is_refused_by_another(fleet_emulator: EmulatorInfo,
+                                                           tmp_path: Path) -> None:
+    """Each organization has its own id, so a snapshot pointed at the wrong one is refused."""
+    first, second = fleet_emulator.organizations[:2]
+    config = tmp_path / "shared.toml"
+    config.write_text(DATAVERSE_CONFIG.replace('name = "e2e"', 'name = "shared"'), encoding="utf-8")
+    applied = sssctl(fleet_emulator, tmp_path, "apply", "--auto-approve", "-c", str(config),
+                     env={"SSSCTL_URL": first["dataverse_url"]})
+    assert applied.returncode == 0, applied.stderr
+    refused = sssctl(fleet_emulator, tmp_path, "plan", "-c", str(config),
+                     env={"SSSCTL_URL": second["dataverse_url"]})
+    assert refused.returncode == 1
+    assert "belongs to organization" in refused.stderr

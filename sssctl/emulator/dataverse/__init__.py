@@ -56,8 +56,10 @@ __all__ = ["DataverseService"]
 class DataverseService:
     """One emulated organisation: its data, its Web API and its limits."""
 
-    def __init__(self, *, verifier: TokenVerifier, counters: Counters, faults: Faults, base_url: str) -> None:
+    def __init__(self, *, verifier: TokenVerifier, counters: Counters, faults: Faults, base_url: str,
+                 organization_id: str = constants.ORGANIZATION_ID) -> None:
         self.verifier = verifier
+        self.organization_id = organization_id
         self.counters = counters
         self.faults = faults
         self.base_url = base_url.rstrip("/")
@@ -78,7 +80,8 @@ class DataverseService:
     ) -> None:
         """Replace all data with a freshly built dataset and forget the limit windows."""
         store = Store()
-        _build(store, dataset, seed, mailboxes=mailboxes, business_units=business_units, roles=roles)
+        _build(store, dataset, seed, mailboxes=mailboxes, business_units=business_units, roles=roles,
+               organization_id=self.organization_id)
         with self.store.lock:
             self.store.tables = store.tables
             self.store.role_privileges = store.role_privileges
@@ -229,6 +232,7 @@ def _build(
     mailboxes: int | None,
     business_units: int | None,
     roles: int | None,
+    organization_id: str,
 ) -> None:
     try:
         seed.build(
@@ -238,6 +242,7 @@ def _build(
             mailboxes=mailboxes,
             business_units=business_units,
             roles=roles,
+            organization_id=organization_id,
         )
     except ValueError as exc:
         raise ValueError(f"cannot seed Dataverse: {exc}") from exc

@@ -296,11 +296,13 @@ def build(
     mailboxes: int | None,
     business_units: int | None,
     roles: int | None,
+    organization_id: str = constants.ORGANIZATION_ID,
 ) -> None:
     """Fill an empty store with the named dataset.
 
     ``roles`` counts root roles; the built-in set is always there, so a smaller number
-    simply adds no custom roles.
+    simply adds no custom roles. ``organization_id`` gives a second organization of the
+    same tenant its own identity, as every Dataverse environment has.
     """
     for name, value in (("mailboxes", mailboxes), ("business_units", business_units), ("roles", roles)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -333,7 +335,20 @@ def build(
     units = _business_units(builder, sizes.business_units)
     _roles(builder, units, sizes.extra_roles)
     _principals(builder, units, sizes)
+    if organization_id != constants.ORGANIZATION_ID:
+        _assign_organization(store, organization_id)
     store.version = max(store.version, builder.version + 1)
+
+
+def _assign_organization(store: Store, organization_id: str) -> None:
+    """Every row that names the organization names ``organization_id`` instead."""
+    for rows in store.tables.values():
+        for row in rows.values():
+            for column in ("organizationid", "_organizationid_value"):
+                if row.get(column) == constants.ORGANIZATION_ID:
+                    row[column] = organization_id
+    organizations = store.table("organization")
+    organizations[organization_id] = organizations.pop(constants.ORGANIZATION_ID)
 
 
 def _split(total: int) -> tuple[int, int]:
