@@ -2,8 +2,9 @@
 
 A plan that reads whole tables may need fewer requests than one that asks precise
 questions, yet move many times the data. Both ways use httpx underneath, so wrapping
-``httpx.Client.send`` sees every request either way makes; a non-streamed response is
-fully read inside ``send``, so its size is known when it returns.
+``httpx.Client.send`` sees every request either way makes. A non-streamed response is
+fully read inside ``send``, so its size is known when it returns; a streamed one (sssctl
+streams every body to cap its size) is counted when it is closed, after it was read.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ def counting_traffic() -> Iterator[Traffic]:
     def send(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         response = original(self, request, **kwargs)
         traffic.sent += len(request.content)
-        traffic.received += response.num_bytes_downloaded
+        if not kwargs.get("stream"):
+            traffic.received += response.num_bytes_downloaded
+            return response
+        close = response.close
+
+        def counted_close() -> None:
+            if not response.is_closed:      # closing twice must not count twice
+                traffic.received += response.num_bytes_downloaded
+            close()
+
+        response.close = counted_close  # type: ignore[method-assign]
         return response
 
     httpx.Client.send = send  # type: ignore[method-assign]
