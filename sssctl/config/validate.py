@@ -269,7 +269,8 @@ def check_references(doc: Mapping[str, Any], checker: Checker) -> None:
                     f"known: {', '.join(repr(k) for k in known)}", suggest(wanted, known))
     _check_default_profile_use(doc, checker)
     for key, app in apps.items():
-        _check_mailbox_scope(("app_registrations", key, "mailbox_scope"), _table(app, "mailbox_scope"), checker)
+        scope = _table(app, "mailbox_scope")
+        _check_mailbox_scope(("app_registrations", key, "mailbox_scope"), scope, checker)
 
 
 def _check_mailbox_scope(path: KeyPath, scope: Mapping[str, Any], checker: Checker) -> None:
