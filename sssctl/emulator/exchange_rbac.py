@@ -377,7 +377,7 @@ class RbacCmdlets:
             raw = str(p["RecipientAdministrativeUnitScope"])
             if raw not in self.units():
                 raise not_found(raw)
-            unit = (AU_ID if raw in {AU_ID, AU_NAME} else raw, raw)
+            unit = (raw, raw)
         role = known[role.lower()]
         name = str(p.get("Name") or f"{role}-{pointer['DisplayName']}")
         return [self.store.new_assignment(name, pointer, role, scope, unit)]
