@@ -14,7 +14,7 @@ import pytest
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID, SSS_GROUP_MEMBERS
 from tests.e2e.conftest import Cli
-from tests.e2e.test_control5_flow import HARDENED, app_data, custom_profile, ok, tables
+from tests.e2e.test_control5_flow import HARDENED, app_data, apply_then_converged, custom_profile, ok, tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -56,11 +56,7 @@ def test_from_nothing_to_an_rbac_scoped_custom_profile_in_one_apply(
         rbac_cli: Cli, admin: AdminClient) -> None:
     plan = ok(rbac_cli.run("plan", "--detailed-exitcode"), 2)
     assert "Application EWS.AccessAsApp" in plan.stdout
-    ok(rbac_cli.run("apply", "--auto-approve"))
-    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
-    admin.reset_counters()
-    ok(rbac_cli.run("apply", "--auto-approve"))
-    assert admin.counters()["writes"] == 0
+    apply_then_converged(rbac_cli, admin)
 
     app = app_data(admin)
     live = exchange(admin)
