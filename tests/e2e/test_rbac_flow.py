@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sssctl import exitcodes
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID, SSS_GROUP_MEMBERS
 from tests.e2e.conftest import Cli
@@ -95,9 +96,12 @@ def test_a_scope_with_a_tenant_wide_consent_is_reported_unscoped_and_fixed(
     grant_full_access(rbac_cli, admin, app_id)
     plan = ok(rbac_cli.run("plan", "--detailed-exitcode"), 2)
     assert "unscoped: tenant-wide consent of exchange:full_access_as_app" in plan.stdout
+    audit = ok(rbac_cli.run("audit", "--fail-on", "high"), exitcodes.FINDINGS)
+    assert "tenant-wide consent of exchange:full_access_as_app voids its RBAC scope" in audit.stdout
     ok(rbac_cli.run("apply", "--auto-approve"))
     assert exchange_consent(admin, app_id) == []
     ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+    assert "voids" not in ok(rbac_cli.run("audit")).stdout
 
 
 def test_propagation_delay_is_pending_then_verified_without_drift(rbac_cli: Cli, admin: AdminClient) -> None:
