@@ -15,7 +15,15 @@ from sssctl import exitcodes
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID, SSS_GROUP_MEMBERS
 from tests.e2e.conftest import Cli
-from tests.e2e.test_control5_flow import HARDENED, app_data, apply_then_converged, custom_profile, ok, tables
+from tests.e2e.test_control5_flow import (
+    HARDENED,
+    app_data,
+    apply_then_converged,
+    custom_profile,
+    ok,
+    tables,
+    trust,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -122,7 +130,7 @@ def grant_full_access(cli: Cli, admin: AdminClient, app_id: str) -> None:
     token = admin.token(info.graph_url)
     body = {"principalId": sp["id"], "resourceId": EXCHANGE_SP_OBJECT_ID,
             "appRoleId": EXCHANGE_ROLES["full_access_as_app"]}
-    with httpx.Client(verify=info.ca_file, headers={"Authorization": f"Bearer {token}"}) as http:
+    with httpx.Client(verify=trust(info), headers={"Authorization": f"Bearer {token}"}) as http:
         response = http.post(f"{info.graph_url}/v1.0/servicePrincipals/{EXCHANGE_SP_OBJECT_ID}/"
                              "appRoleAssignedTo", json=body)
     assert response.status_code == 201, response.text
