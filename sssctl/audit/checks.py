@@ -100,8 +100,12 @@ def own_app_findings(reading: Reading) -> list[Finding]:
             found.append(Finding("unknown", profile.address, "could not be checked", profile.unreadable))
         elif profile.app_id is None:
             found.append(Finding("high", profile.address, NO_OWN_APP, "no OAuth client id"))
+        elif profile.voided_by:
+            evidence = (f"app {profile.app_id}: tenant-wide consent of {', '.join(profile.voided_by)} "
+                        "voids its RBAC scope (grants are additive)")
+            found.append(Finding("high", profile.address, UNSCOPED_APP, evidence))
         elif not profile.scoped_to:
-            evidence = f"app {profile.app_id}: no RestrictAccess policy"
+            evidence = f"app {profile.app_id}: no RestrictAccess policy and no RBAC scope"
             found.append(Finding("high", profile.address, UNSCOPED_APP, evidence))
     return found
 

@@ -7,16 +7,23 @@ reads every mailbox in the tenant, which is no better than the first-party trust
 replaced. So for each active custom profile the audit reads the app it signs in with
 (``oauthclientid``, the app's appId) and that app's policies. Inactive profiles synchronize
 nothing and are not judged. What cannot be read is reported as such, never as compliant.
+
+RBAC for Applications scopes an app too, but only when the app holds no tenant-wide Entra
+ID consent of a mailbox permission: grants are additive, so such a consent without an
+access policy narrowing it voids every RBAC scope (the app is reported unscoped).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sssctl.clients.errors import ClientError
 from sssctl.engine.kind import Context
+from sssctl.kinds._control5.rbac import get_one, invoke
+from sssctl.kinds._control5.rbac_scope import mailbox_consent
 
 OWN_APP = "audit_own_app_profiles"     # their entry in the audit's reading
 RESTRICT_ACCESS = "RestrictAccess"
@@ -29,8 +36,9 @@ class OwnAppProfile:
 
     address: str
     app_id: str | None            # None: the profile signs in without an app registration
-    scoped_to: tuple[str, ...]    # the groups its RestrictAccess policies name; empty: unscoped
+    scoped_to: tuple[str, ...]    # the groups its RestrictAccess policies name, or its RBAC scopes
     unreadable: str | None = None  # why the scope could not be checked
+    voided_by: tuple[str, ...] = ()  # tenant-wide mailbox consents that void its RBAC scope
 
 
 def address_of(name: str) -> str:
@@ -48,7 +56,33 @@ def read_own_app_profiles(ctx: Context, builtin_id: str | None) -> list[OwnAppPr
     except (ClientError, RuntimeError) as exc:
         why = f"the mailbox scope of its app could not be read from Exchange: {exc}"
         return [_judged(row, [], why) for row in rows]
-    return [_judged(row, policies, None) for row in rows]
+    judged = [_judged(row, policies, None) for row in rows]
+    try:
+        return [_with_rbac(ctx, profile) for profile in judged]
+    except (ClientError, RuntimeError) as exc:
+        why = f"the RBAC scope or Entra ID consent of its app could not be read: {exc}"
+        return [dataclasses.replace(p, unreadable=why) if p.app_id and not p.scoped_to else p for p in judged]
+
+
+def _with_rbac(ctx: Context, profile: OwnAppProfile) -> OwnAppProfile:
+    """An app without an access policy may still be scoped by RBAC, unless a consent voids it."""
+    if profile.app_id is None or profile.scoped_to or profile.unreadable:
+        return profile
+    if get_one(ctx, "Get-ServicePrincipal", profile.app_id) is None:
+        return profile
+    assignments = invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": profile.app_id})
+    scopes = tuple(sorted({str(a.get("CustomResourceScope") or a.get("RecipientAdministrativeUnitScope")
+                               or "the whole organization") for a in assignments}))
+    if not scopes:
+        return profile
+    if ctx.graph is None:
+        raise RuntimeError(ctx.unavailable.get("graph") or "no Microsoft Graph configured")
+    consent = tuple(sorted(c["name"] for c in mailbox_consent(ctx, profile.app_id)))
+    if consent:
+        return dataclasses.replace(profile, voided_by=consent)
+    if "the whole organization" in scopes:
+        return profile
+    return dataclasses.replace(profile, scoped_to=tuple(f"RBAC scope {s}" for s in scopes))
 
 
 def _is_custom_and_active(row: Mapping[str, Any], builtin_id: str | None) -> bool:

@@ -92,7 +92,18 @@ def _app(key: str, raw: Mapping[str, Any]) -> model.AppRegistration:
         display_name=raw["display_name"],
         permissions=tuple(raw.get("permissions", ())),
         credential=model.CredentialSpec(rotate_days=credential.get("rotate_days", 180)),
-        mailbox_scope=model.MailboxScope(group=scope["group"]) if scope else None,
+        mailbox_scope=_mailbox_scope(scope) if scope else None,
+    )
+
+
+def _mailbox_scope(raw: Mapping[str, Any]) -> model.MailboxScope:
+    return model.MailboxScope(
+        group=raw.get("group"),
+        method=raw.get("method", "access_policy"),
+        administrative_unit=raw.get("administrative_unit"),
+        filter=raw.get("filter"),
+        canary=raw.get("canary"),
+        propagation_minutes=raw.get("propagation_minutes", 120),
     )
 
 

@@ -167,9 +167,32 @@ class CredentialSpec:
     rotate_days: int = 180
 
 
+ScopeMethod = Literal["access_policy", "rbac"]
+
+
 @dataclass(frozen=True)
 class MailboxScope:
-    group: str                          # mail-enabled security group (address or name)
+    """Exactly one of ``group``, ``administrative_unit``, ``filter`` is set (validated)."""
+
+    group: str | None = None            # mail-enabled security group (address or name)
+    method: ScopeMethod = "access_policy"
+    administrative_unit: str | None = None   # rbac only
+    filter: str | None = None           # rbac only: OPATH recipient filter
+    canary: str | None = None           # rbac only: mailbox the verification must find granted
+    propagation_minutes: int = 120      # rbac only: grace for a new assignment to take effect
+
+    @property
+    def rbac(self) -> bool:
+        return self.method == "rbac"
+
+    @property
+    def target(self) -> str:
+        """The scope in the user's words, for plans and errors."""
+        if self.group:
+            return self.group
+        if self.administrative_unit:
+            return f"administrative unit {self.administrative_unit}"
+        return f"filter {self.filter}"
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ def node_schema(node: spec.Node) -> dict[str, Any]:
                                  "additionalProperties": False}
         if node.required:
             table["required"] = sorted(node.required)
+        if node.one_of:
+            table["oneOf"] = [{"required": [key]} for key in node.one_of]
         return table
     mapping: dict[str, Any] = {"type": "object", "description": node.doc,
                                "additionalProperties": node_schema(node.value)}

@@ -122,6 +122,8 @@ class Table:
     doc: str
     fields: Mapping[str, Node]
     required: frozenset[str] = frozenset()
+    # Exactly one of these keys must be written (alternatives that name the same thing).
+    one_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,30 @@ SERVER_PROFILES = Table(
     },
 )
 
+SCOPE_METHODS = ("access_policy", "rbac")
+SCOPE_TARGETS = ("group", "administrative_unit", "filter")
+
+MAILBOX_SCOPE = Table(
+    "Restrict the app to these mailboxes in Exchange: exactly one of group, administrative_unit, filter.",
+    {
+        "group": Scalar("string", "Mail-enabled security group (address or name).", format=NON_EMPTY),
+        "administrative_unit": Scalar("string", "rbac only: Exchange administrative unit (name or id).",
+                                      format=NON_EMPTY),
+        "filter": Scalar("string", "rbac only: OPATH recipient filter, e.g. \"CustomAttribute1 -eq 'SSS'\".",
+                         format=NON_EMPTY),
+        "method": Scalar("string", "access_policy (default: Entra consent narrowed by an application "
+                         "access policy) or rbac (Exchange RBAC for Applications, no tenant-wide consent).",
+                         enum=SCOPE_METHODS),
+        "canary": Scalar("string", "rbac only: the in-scope mailbox the verification must find granted "
+                         "before consent and access policy are removed (default: the first in scope).",
+                         format=EMAIL),
+        "propagation_minutes": Scalar("integer", "rbac only: how long a new role assignment may take to "
+                                      "take effect before it counts as drift (0..1440, default 120).",
+                                      minimum=0, maximum=1440),
+    },
+    one_of=SCOPE_TARGETS,
+)
+
 APP_REGISTRATION = Table(
     "An Entra ID app registration that the custom profile signs in with (control 5).",
     {
@@ -232,11 +258,7 @@ APP_REGISTRATION = Table(
                                       minimum=1, maximum=730),
             },
         ),
-        "mailbox_scope": Table(
-            "Restrict the app to these mailboxes in Exchange.",
-            {"group": Scalar("string", "Mail-enabled security group (address or name).", format=NON_EMPTY)},
-            required=frozenset({"group"}),
-        ),
+        "mailbox_scope": MAILBOX_SCOPE,
     },
     required=frozenset({"display_name"}),
 )

@@ -134,6 +134,10 @@ class Checker:
         # a misspelt required key is one problem, not two
         for key in sorted(node.required - value.keys() - suggested):
             self.add((*path, key), f"missing required key {key!r}")
+        given = [key for key in node.one_of if key in value]
+        if node.one_of and len(given) != 1 and not (suggested & set(node.one_of)):
+            written = f"; found {', '.join(given)}" if given else ""
+            self.add(path, f"needs exactly one of {', '.join(node.one_of)}{written}")
 
     def unknown_key(self, node: spec.Table, path: KeyPath, key: str) -> str | None:
         """Report a key the table does not define; answers the suggestion made, if any."""
@@ -264,6 +268,19 @@ def check_references(doc: Mapping[str, Any], checker: Checker) -> None:
                     f'{wanted!r} is neither "default" nor a declared [server_profiles.custom."<name>"]; '
                     f"known: {', '.join(repr(k) for k in known)}", suggest(wanted, known))
     _check_default_profile_use(doc, checker)
+    for key, app in apps.items():
+        scope = _table(app, "mailbox_scope")
+        _check_mailbox_scope(("app_registrations", key, "mailbox_scope"), scope, checker)
+
+
+def _check_mailbox_scope(path: KeyPath, scope: Mapping[str, Any], checker: Checker) -> None:
+    """An application access policy can only name a group; the rest needs RBAC for Applications."""
+    if scope.get("method", "access_policy") != "access_policy":
+        return
+    for key in ("administrative_unit", "filter", "canary", "propagation_minutes"):
+        if key in scope:
+            checker.add((*path, key), f'{key} needs method = "rbac": an application access policy '
+                        "scopes by one mail-enabled security group only", near=(*path, key))
 
 
 def _check_default_profile_use(doc: Mapping[str, Any], checker: Checker) -> None:

@@ -71,6 +71,8 @@ class AdminClient:
             lost_response_probability=0,
             malformed_probability=0,
             replication_delay=0,
+            rbac_propagation_seconds=0,
+            sync_rejects_rbac_only=False,
             fault_seed=-1,
             fault_service="",
             fault_route="",

@@ -58,6 +58,8 @@ class Faults:
     max_faults: int = 0                  # stop injecting after this many faults (0 = no limit)
     retry_after_seconds: float = 1.0
     replication_delay: int = 0           # new Graph objects invisible for the next N requests
+    rbac_propagation_seconds: float = 0.0  # Exchange RBAC role assignments take effect after this
+    sync_rejects_rbac_only: bool = False  # Test & Enable fails for apps reaching mailboxes by RBAC alone
     # Dataverse service protection limits, per caller (documented defaults).
     limit_requests: int = 6000
     limit_execution_seconds: float = 1200.0

@@ -38,8 +38,9 @@ from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
+from sssctl.emulator import exchange_rbac as rbac
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
-from sssctl.emulator.directory import Directory, Recipient
+from sssctl.emulator.directory import SSS_GROUP_ID, Directory, Recipient
 from sssctl.emulator.identity import Identity
 
 _PATH = re.compile(r"^/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand/?$", re.IGNORECASE)
@@ -56,6 +57,8 @@ _PARAMETERS: dict[str, frozenset[str]] = {
     "Remove-ApplicationAccessPolicy": frozenset({"Identity", "Confirm"}),
     "Test-ApplicationAccessPolicy": frozenset({"Identity", "AppId"}),
     "Get-DistributionGroupMember": frozenset({"Identity", "ResultSize"}),
+    "Get-Recipient": frozenset({"Identity", "ResultSize"}),
+    **rbac.PARAMETERS,
 }
 _DEFAULT_PAGE = 1000
 # Exchange stores policies in a fixed-size blob: about 300 fit when descriptions are short.
@@ -117,15 +120,58 @@ class ExchangeService:
             "Remove-ApplicationAccessPolicy": self._remove,
             "Test-ApplicationAccessPolicy": self._test,
             "Get-DistributionGroupMember": self._members,
+            "Get-Recipient": self._get_recipient,
         }
+        self.rbac = rbac.RbacStore()
+        self._rbac_cmdlets = rbac.RbacCmdlets(
+            self.rbac, entra_sp=directory.sp_by_app_id, mailbox=self.mailbox_view, units=self._units,
+            delay=lambda: faults.rbac_propagation_seconds,
+        )
+        self._cmdlets.update(self._rbac_cmdlets.cmdlets)
 
     def reset(self) -> None:
         with self._lock:
             self.policies.clear()
+            self.rbac.reset()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"applicationAccessPolicies": [dict(p) for p in self.policies]}
+            return {"applicationAccessPolicies": [dict(p) for p in self.policies], **self.rbac.snapshot()}
+
+    def sync_reaches(self, app_id: str, mailbox: str, autodiscover: bool) -> bool:
+        """Whether server-side sync signing in as the app opens ``mailbox`` over EWS.
+
+        Additive, as Exchange decides it: Entra consent of full_access_as_app counts as
+        narrowed by any access policy; an RBAC role counts once in effect, never through
+        AutoDiscover (documented limit), and not at all when ``sync_rejects_rbac_only`` plays
+        the undocumented case of server-side sync refusing an app without Entra consent.
+        """
+        with self._lock:
+            view = self.mailbox_view(mailbox)
+            if view is None:
+                return False
+            consent = rbac.EWS_CONSENT in self.directory.roles_for(app_id, c.EXCHANGE_RESOURCE_APP_ID)
+            if consent and self._evaluate(app_id, view.address) == "Granted":
+                return True
+            if autodiscover or self.faults.sync_rejects_rbac_only:
+                return False
+            return self._rbac_cmdlets.reaches(
+                app_id, view, frozenset({"Application EWS.AccessAsApp"}))
+
+    def mailbox_view(self, raw: str) -> rbac.Mailbox | None:
+        address = raw.strip().lower()
+        if not self.directory.mailbox_exists(address):
+            return None
+        groups = frozenset(rbac.distinguished_name(r.name) for r in self.directory.recipients.values()
+                           if r.kind != "UserMailbox" and address in r.members)
+        sss = self.directory.recipients.get(SSS_GROUP_ID)
+        attributes = dict([rbac.SSS_ATTRIBUTE]) if sss is not None and address in sss.members else {}
+        return rbac.Mailbox(address, groups, attributes)
+
+    def _units(self) -> dict[str, frozenset[str]]:
+        sss = self.directory.recipients.get(SSS_GROUP_ID)
+        members = sss.members if sss is not None else frozenset()
+        return {rbac.AU_ID: members, rbac.AU_NAME: members}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -198,7 +244,10 @@ class ExchangeService:
                 "System.Management.Automation.ParameterBindingException",
                 f"A parameter cannot be found that matches parameter name '{unknown[0]}'.",
             )
-        return handler(parameters)
+        try:
+            return handler(parameters)
+        except rbac.RbacError as exc:
+            raise CmdletError(exc.type_name, exc.text) from exc
 
     def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
         size = _page_size(request.headers.get("prefer", ""))
@@ -317,6 +366,18 @@ class ExchangeService:
             }
             for address in sorted(group.members)
         ]
+
+    def _get_recipient(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        """A recipient with the distinguished name a ``MemberOfGroup`` filter needs."""
+        recipient = self._recipient(p.get("Identity"))
+        if recipient is None:
+            raise _not_found(p.get("Identity"))
+        return [{
+            "Name": recipient.name, "DisplayName": recipient.display_name or recipient.name,
+            "PrimarySmtpAddress": recipient.address, "RecipientTypeDetails": recipient.kind,
+            "DistinguishedName": rbac.distinguished_name(recipient.name), "Guid": recipient.guid,
+            "ExternalDirectoryObjectId": recipient.guid, "Identity": recipient.name,
+        }]
 
     def _evaluate(self, app_id: str, mailbox: str) -> str:
         """DenyAccess wins; a matching RestrictAccess grants; Restrict elsewhere denies; else granted."""

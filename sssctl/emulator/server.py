@@ -196,6 +196,9 @@ class Emulator:
             counters=self.counters,
             faults=self.faults,
         )
+        web = getattr(self.dataverse, "web", None)
+        if web is not None:  # Test & Enable asks Exchange whether the profile's app gets in
+            web.mailbox_access = self.exchange.sync_reaches
         federated_file = data_dir / "federated-token.jwt"
         federated_file.write_text(self.identity.federated_assertion())
         self.info = EmulatorInfo(

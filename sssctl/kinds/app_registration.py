@@ -27,6 +27,7 @@ from sssctl.config.model import AppRegistration, Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds._control5 import rbac
 from sssctl.kinds.handoffs import AppIds, NewSecret
 from sssctl.logging import register_secret
 
@@ -189,13 +190,24 @@ class AppRegistrationKind(KindDefaults):
         if target is None:
             return Change(address, Action.NOOP, before, before, "nothing recorded to restore", detail=detail)
         wanted = sorted(p["name"] for p in found.get("wanted", []))
+        rbac_scoped = _scoped_by_rbac(desired, key)
+        consented = [w for w in wanted if not (rbac_scoped and rbac.is_mailbox_permission(w))]
         after = {
             "display_name": target[0],
             "permissions": wanted,
-            "consented": wanted,
+            "consented": consented,
             "service_principal": True,
         }
         detail["wanted"] = found.get("wanted", [])
+        detail["to_consent"] = [p for p in detail["wanted"] if p["name"] in consented]
+        if rbac_scoped and before is not None:
+            # Tenant-wide mailbox consent is the mailbox scope's to remove, after its RBAC
+            # role assignment exists: removing it here first would cut the app off.
+            kept = [c for c in before["consented"] if not rbac.is_mailbox_permission(c)]
+            before = {**before, "consented": kept}
+            detail["left_to_scope"] = [[a["resource_sp_id"], a["role_id"]]
+                                       for a in found.get("assignments", [])
+                                       if rbac.is_mailbox_permission(a["name"])]
         if before is None:
             return Change(
                 address, Action.CREATE, None, after, "the app registration does not exist", detail=detail
@@ -300,6 +312,11 @@ class AppRegistrationKind(KindDefaults):
         return refusals
 
 
+def _scoped_by_rbac(desired: Desired, key: str) -> bool:
+    app = desired.app_registrations.get(key)
+    return bool(app is not None and app.mailbox_scope is not None and app.mailbox_scope.rbac)
+
+
 def _forget(address: str, reason: str, detail: Mapping[str, Any]) -> Change:
     """Nothing left to write: the engine just drops the address from state."""
     return Change(address, Action.NOOP, None, None, reason, detail=detail, forget=True)
@@ -389,15 +406,19 @@ def _service_principal(ctx: Context, app_id: str) -> tuple[str, int]:
     return str(created["id"]), 1
 
 
-def _consent(ctx: Context, sp_id: str, wanted: Sequence[Mapping[str, Any]], *, new_sp: bool) -> int:
+def _consent(ctx: Context, sp_id: str, wanted: Sequence[Mapping[str, Any]], *, new_sp: bool,
+             leave: Sequence[Sequence[str]] = ()) -> int:
     """Grant what is missing, revoke what the config no longer lists; duplicates are success.
 
     A service principal created moments ago has no assignments yet and may not even be
-    listable while it replicates, so it is not asked.
+    listable while it replicates, so it is not asked. ``leave`` lists (resource, role)
+    pairs another change removes in its own safe order.
     """
     graph = c5.require_graph(ctx)
     live = [] if new_sp else _assignments(ctx, sp_id)
+    left = {(str(r).lower(), str(i).lower()) for r, i in leave}
     have = {(str(a["resourceId"]).lower(), str(a["appRoleId"]).lower()): a for a in live}
+    have = {pair: a for pair, a in have.items() if pair not in left}
     want = {(str(p["resource_sp_id"]).lower(), str(p["role_id"]).lower()): p for p in wanted}
     writes = 0
     for pair, perm in want.items():
@@ -448,7 +469,9 @@ def _apply_app(ctx: Context, change: Change) -> Applied:
         app = dict(c5.require_graph(ctx).get(c5.app_path(ctx.desired, key), wait_for_replication=True))
     sp_id, created = _service_principal(ctx, str(app["appId"]))
     writes += created
-    writes += _consent(ctx, sp_id, change.detail.get("wanted", []), new_sp=bool(created))
+    wanted = change.detail.get("to_consent", change.detail.get("wanted", []))
+    writes += _consent(ctx, sp_id, wanted, new_sp=bool(created),
+                       leave=change.detail.get("left_to_scope", ()))
     ctx.handoffs.put(key, AppIds(app_id=str(app["appId"]), object_id=str(app["id"])))
     log.info("app_registration.applied", address=change.address, writes=writes)
     return Applied(

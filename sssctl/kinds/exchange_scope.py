@@ -20,10 +20,11 @@ from typing import Any
 import structlog
 
 from sssctl.clients.errors import ClientError
-from sssctl.config.model import Desired
+from sssctl.config.model import Desired, MailboxScope
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds._control5 import rbac, rbac_scope
 from sssctl.kinds.handoffs import AppIds
 
 log = structlog.get_logger(__name__)
@@ -41,9 +42,19 @@ def _key(address: str) -> str:
     return c5.key_of_address(address, NAME)
 
 
-def _group_of(desired: Desired, key: str) -> str | None:
+def _scope_of(desired: Desired, key: str) -> MailboxScope | None:
     app = desired.app_registrations.get(key)
-    return app.mailbox_scope.group if app is not None and app.mailbox_scope is not None else None
+    return app.mailbox_scope if app is not None else None
+
+
+def _group_of(desired: Desired, key: str) -> str | None:
+    """The group of an access policy (an RBAC scope is planned by :mod:`rbac_scope`)."""
+    scope = _scope_of(desired, key)
+    return scope.group if scope is not None and not scope.rbac else None
+
+
+def _recorded_rbac(recorded: Mapping[str, Any] | None) -> bool:
+    return ((recorded or {}).get("managed") or {}).get("method") == "rbac"
 
 
 def _known(recorded: Mapping[str, Any] | None) -> dict[str, str]:
@@ -88,12 +99,13 @@ def _policies(ctx: Context, app_id: str) -> list[dict[str, Any]]:
     return mine
 
 
-def _candidates(ctx: Context, group: str) -> list[str]:
+def _candidates(ctx: Context, group: str | None) -> list[str]:
     """Mailboxes to test: one member of the group if Exchange lists them, then synced
     Dataverse mailboxes outside it (those are the ones a working scope must deny)."""
     members: list[str] = []
     try:
-        rows = ctx.exchange.invoke("Get-DistributionGroupMember", {"Identity": group}) if ctx.exchange else []
+        asked = {"Identity": group}
+        rows = ctx.exchange.invoke("Get-DistributionGroupMember", asked) if ctx.exchange and group else []
         members = [str(r["PrimarySmtpAddress"]).lower() for r in rows if r.get("PrimarySmtpAddress")]
     except ClientError:
         pass  # not every admin endpoint offers the cmdlet; Dataverse still names real mailboxes
@@ -172,16 +184,24 @@ class ExchangeScopeKind(KindDefaults):
                 continue
             try:
                 objects[address] = self._read_one(ctx, key, recorded.get(address))
-            except (ClientError, RuntimeError) as exc:
+            except (ClientError, RuntimeError, LookupError) as exc:
                 errors[address] = f"mailbox scope could not be read: {exc}"
         return Observed(objects=objects, errors=errors, recorded=recorded)
 
     def _read_one(self, ctx: Context, key: str, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
         app = c5.read_app(ctx, key)
+        scope = _scope_of(ctx.desired, key)
+        if scope is not None and scope.rbac:
+            app_id = str(app["appId"]).lower() if app else None
+            policies = _policies(ctx, app_id) if app_id else []
+            return rbac_scope.read(ctx, key, app_id, scope, candidates=_candidates, policies=policies)
         if app is None:
             return {"app_id": None, "policies": [], "check": None}
         app_id = str(app["appId"]).lower()
         policies = _policies(ctx, app_id)
+        if scope is None and _recorded_rbac(recorded):
+            return {"app_id": app_id, "policies": policies, "check": None,
+                    **rbac.read_objects(ctx, key, app_id).to_dict()}
         group = _group_of(ctx.desired, key) or ((recorded or {}).get("managed") or {}).get("group")
         check = _check(ctx, app_id, str(group)) if policies and group else None
         return {"app_id": app_id, "policies": policies, "check": check}
@@ -200,6 +220,13 @@ class ExchangeScopeKind(KindDefaults):
         before = _before(policies, known)
         group = _group_of(desired, key)
         detail: dict[str, Any] = {"key": key, "app_id": found.get("app_id")}
+        scope = _scope_of(desired, key)
+        if scope is not None and scope.rbac:
+            app = desired.app_registrations[key]
+            roles = rbac.roles_for(app.permissions)
+            return rbac_scope.diff(address, found, key, scope, roles=roles, detail=detail)
+        if scope is None and _recorded_rbac(observed.recorded.get(address)):
+            return _rbac_teardown(address, found, detail)
         checked = f" (checked: {found['check']})" if found.get("check") else ""
         if group is None:
             recorded = observed.recorded.get(address)
@@ -248,6 +275,8 @@ class ExchangeScopeKind(KindDefaults):
             raise RuntimeError("no Exchange admin API configured (SSSCTL_EXCHANGE_URL)")
         key = str(change.detail["key"])
         app_id = _app_id(ctx, key, change.detail.get("app_id"))
+        if change.detail.get("method") == "rbac":
+            return _apply_rbac(ctx, change, key, app_id)
         policies = _policies(ctx, app_id)
         writes = 0
         if change.action is Action.DELETE:
@@ -309,6 +338,31 @@ def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str]) -> 
     if len(groups) == 1:
         return {"scope": f"scoped to {groups[0]}", "group": groups[0]}
     return {"scope": "scoped to " + ", ".join(groups), "group": groups}
+
+
+def _rbac_teardown(address: str, found: Mapping[str, Any], detail: dict[str, Any]) -> Change:
+    """The RBAC scope left the config: remove what sssctl made, after the profile using it."""
+    detail["method"] = "rbac"
+    made = found.get("pointer") or found.get("scope") or found.get("assignments")
+    before = {"scope": "scoped by RBAC" if made else "no RBAC objects left", "method": "rbac"}
+    if not made:
+        return Change(address, Action.NOOP, before, before, "no RBAC objects left to remove",
+                      detail=detail, forget=True)
+    return Change(address, Action.DELETE, before, None, "no longer in the config: remove the role "
+                  "assignments, management scope and service principal pointer sssctl created", detail=detail)
+
+
+def _apply_rbac(ctx: Context, change: Change, key: str, app_id: str) -> Applied:
+    if change.action is Action.DELETE:
+        writes = rbac_scope.remove(ctx, key, app_id)
+        return Applied(change.address, managed=None, writes=writes, message="RBAC scope removed")
+    app = ctx.desired.app_registrations[key]
+    scope = app.mailbox_scope
+    assert scope is not None  # planned from it
+    writes, message = rbac_scope.apply(ctx, key, app_id, scope, detail=change.detail, candidates=_candidates,
+                                       display_name=app.display_name)
+    log.info("exchange_scope.applied", address=change.address, writes=writes, method="rbac")
+    return Applied(change.address, managed=dict(change.after or {}), writes=writes, message=message)
 
 
 def _app_id(ctx: Context, key: str, planned: str | None) -> str:

@@ -88,6 +88,15 @@ def edit_state(cli: Cli, change: Any) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
 
 
+def apply_then_converged(cli: Cli, admin: AdminClient) -> None:
+    """One apply does it all: the next plan is empty and the next apply writes nothing."""
+    ok(cli.run("apply", "--auto-approve"))
+    ok(cli.run("plan", "--detailed-exitcode"), 0)
+    admin.reset_counters()
+    ok(cli.run("apply", "--auto-approve"))
+    assert admin.counters()["writes"] == 0
+
+
 def test_hardened_config_validates(cli: Cli) -> None:
     ok(cli.run("validate", str(HARDENED), config=False))
 
@@ -97,11 +106,7 @@ def test_from_nothing_to_a_scoped_custom_profile_in_one_apply(
 ) -> None:
     ok(c5.run("plan", "--detailed-exitcode"), 2)
     started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
-    ok(c5.run("apply", "--auto-approve"))
-    ok(c5.run("plan", "--detailed-exitcode"), 0)
-    admin.reset_counters()
-    ok(c5.run("apply", "--auto-approve"))
-    assert admin.counters()["writes"] == 0
+    apply_then_converged(c5, admin)
 
     profile = custom_profile(admin)
     app = app_data(admin)

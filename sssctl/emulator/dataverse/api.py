@@ -164,6 +164,9 @@ class WebApi:
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/{API_PATH}"
         self.counters = counters
+        # Set by the emulator when Exchange runs beside Dataverse: (app id, mailbox address,
+        # uses AutoDiscover) -> whether the profile's app can open that mailbox.
+        self.mailbox_access: Callable[[str, str, bool], bool] | None = None
 
     # -- entry point -----------------------------------------------------------------
     def handle(self, request: ApiRequest, who: Principal) -> ApiResponse:
@@ -562,7 +565,7 @@ class WebApi:
         needs_approval = organization.get(
             "requireapprovalforqueueemail" if is_queue else "requireapprovalforuseremail"
         )
-        ok = profile is not None and profile.get("statecode") == 0
+        ok = profile is not None and profile.get("statecode") == 0 and self._app_reaches(profile, mailbox)
         mail_ok = ok and not (needs_approval and mailbox.get("emailrouteraccessapproval") != 1)
         result: Row = {
             "testemailconfigurationscheduled": False,
@@ -591,6 +594,14 @@ class WebApi:
             else:
                 result[status] = 0
         return result
+
+    def _app_reaches(self, profile: Row, mailbox: Row) -> bool:
+        """A profile signing in as its own app connects only if Exchange lets that app in."""
+        client_id = profile.get("oauthclientid")
+        if not client_id or self.mailbox_access is None:
+            return True
+        address = str(mailbox.get("emailaddress") or "")
+        return self.mailbox_access(str(client_id), address, bool(profile.get("useautodiscover")))
 
     def _create(
         self, request: ApiRequest, who: Principal, table: Table, record_id: str | None

@@ -41,6 +41,8 @@ class FakeExchange:
         self.policies = policies
 
     def invoke(self, cmdlet: str, parameters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        if cmdlet == "Get-ServicePrincipal":
+            return []  # no RBAC pointer: an app without a policy has no RBAC scope either
         assert cmdlet == "Get-ApplicationAccessPolicy"
         if self.policies is None:
             raise ClientError("Exchange answered 503")
@@ -66,7 +68,8 @@ def test_a_scoped_own_app_is_hardened_and_an_unscoped_one_is_a_high_finding() ->
         ('server_profile.custom["Other"]', ()),                      # DenyAccess scopes nothing
     ]
     assert audited(profiles) == [
-        ("high", 'server_profile.custom["Other"]', f"app {OTHER_APP}: no RestrictAccess policy")]
+        ("high", 'server_profile.custom["Other"]',
+         f"app {OTHER_APP}: no RestrictAccess policy and no RBAC scope")]
 
 
 def test_an_active_profile_without_an_own_app_is_a_finding_and_asks_exchange_nothing() -> None:

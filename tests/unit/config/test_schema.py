@@ -59,7 +59,7 @@ def test_org_settings_schema_lists_only_stored_settings_with_types_and_ranges() 
 # (3.0 and 3 are the same JSON number), and stricter string shapes kept in Python.
 BEYOND_SCHEMA = {
     "custom-cloud-without-login-url", "dangling-profile", "dangling-app", "profile-named-default",
-    "defaults-on-a-deactivated-profile",
+    "defaults-on-a-deactivated-profile", "scope-au-needs-rbac",
     "float-for-number", "secret-env-name",
 }
 

@@ -162,6 +162,17 @@ BAD = [
                  "app_registrations.sss.credential.type", "not one of", None, id="credential-type"),
     pytest.param('[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { grop = "g@contoso.com" }\n',
                  "app_registrations.sss.mailbox_scope.grop", "unknown key", "group", id="scope-typo"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\n'
+                 'mailbox_scope = { group = "g@contoso.com", filter = "Office -eq \'x\'", method = "rbac" }\n',
+                 "app_registrations.sss.mailbox_scope", "exactly one of group, administrative_unit, filter",
+                 None, id="scope-two-targets"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { method = "rbac" }\n',
+                 "app_registrations.sss.mailbox_scope", "exactly one of", None, id="scope-no-target"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { group = "g@c.com", method = "rbca" }\n',
+                 "app_registrations.sss.mailbox_scope.method", "not one of", "rbac", id="scope-method-typo"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { administrative_unit = "EU" }\n',
+                 "app_registrations.sss.mailbox_scope.administrative_unit", 'needs method = "rbac"', None,
+                 id="scope-au-needs-rbac"),
     pytest.param('[server_profiles.custom."Own app"]\napp_registration = "sss"\n',
                  'server_profiles.custom."Own app".app_registration', "no [app_registrations.sss]", None,
                  id="dangling-app"),
@@ -221,6 +232,14 @@ def test_custom_cloud_without_graph_or_exchange_is_valid_the_plan_marks_them_unk
             '[app_registrations.sss]\ndisplay_name = "x"\nmailbox_scope = { group = "g@contoso.com" }\n')
     desired = load_ok(write(text))
     assert desired.environment.endpoints.graph_url is None and desired.app_registrations["sss"].mailbox_scope
+
+
+def test_rbac_scope_by_filter_is_read_into_the_model(write: Write) -> None:
+    text = ('[app_registrations.sss]\ndisplay_name = "x"\n'
+            'mailbox_scope = { filter = "CustomAttribute1 -eq \'SSS\'", method = "rbac", canary = "a@contoso.com" }\n')
+    scope = load_ok(write(text)).app_registrations["sss"].mailbox_scope
+    assert scope is not None and scope.rbac and scope.group is None
+    assert (scope.filter, scope.canary, scope.propagation_minutes) == ("CustomAttribute1 -eq 'SSS'", "a@contoso.com", 120)
 
 
 def test_missing_endpoint_points_at_the_cloud_line(write: Write) -> None:

@@ -1,0 +1,256 @@
+"""``exchange_scope.<key>`` under ``method = "rbac"``: read, plan and converge in safe order.
+
+The order inside one change is what keeps the app scoped at every moment and lets a
+migration from an application access policy happen in one plan: (1) the Exchange pointer
+to the app's service principal, (2) the management scope, (3) one role assignment per
+mailbox permission, (4) verification with ``Test-ServicePrincipalAuthorization`` on the
+canary mailbox, then (5) the tenant-wide Entra ID consent of mailbox permissions is
+removed and (6) only then the old access policy. A step that fails stops the change, so
+the old policy and consent stay in place. While a new assignment has not taken effect
+(see :data:`rbac.PROPAGATION`), the consent is kept if an access policy still narrows
+it, and the plan says "pending" instead of reporting drift until the configured grace
+has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from sssctl.clients.errors import ClientError, GraphNotFound
+from sssctl.config.model import MailboxScope
+from sssctl.engine.kind import Context
+from sssctl.engine.plan import Action, Change
+from sssctl.kinds._control5 import rbac
+from sssctl.kinds._control5.graph import get_or_none, read_resource_by_id, require_graph
+from sssctl.kinds._control5.names import iso, now, odata_string
+from sssctl.kinds._control5.permissions import role_name
+
+log = structlog.get_logger(__name__)
+
+MAX_CHECKS = 10  # Test-ServicePrincipalAuthorization calls per plan, at most
+Candidates = Callable[[Context, str | None], list[str]]
+
+
+def mailbox_consent(ctx: Context, app_id: str) -> list[dict[str, str]]:
+    """The app's tenant-wide Entra ID consents of mailbox permissions (the additive trap)."""
+    graph = require_graph(ctx)
+    sp = get_or_none(graph, f"servicePrincipals(appId={odata_string(app_id)})")
+    if sp is None:
+        return []
+    found = []
+    for assignment in graph.list(f"servicePrincipals/{sp['id']}/appRoleAssignments"):
+        resource = read_resource_by_id(ctx, str(assignment.get("resourceId")))
+        if resource is None:
+            continue
+        name = role_name(ctx, str(resource["appId"]).lower(), str(assignment.get("appRoleId")))
+        if rbac.is_mailbox_permission(name):
+            found.append({"name": name, "id": str(assignment["id"]),
+                          "resource_id": str(assignment["resourceId"])})
+    return found
+
+
+def verdicts(ctx: Context, app_id: str, scope: MailboxScope, candidates: Candidates) -> dict[str, str | None]:
+    """One mailbox the app reaches (the canary when configured) and one it must not."""
+    found: dict[str, str | None] = {"inside": None, "outside": None, "canary": scope.canary}
+    tested = [scope.canary] if scope.canary else []
+    for mailbox in [*tested, *candidates(ctx, scope.group)][:MAX_CHECKS]:
+        try:
+            granted = rbac.test_access(ctx, app_id, mailbox)
+        except ClientError:
+            continue
+        slot = "inside" if granted else "outside"
+        found[slot] = found[slot] or mailbox
+        if mailbox == scope.canary and not granted:
+            break  # the canary is the mailbox that must work; another one granted proves nothing
+        if found["inside"] and found["outside"]:
+            break
+    return found
+
+
+def read(ctx: Context, key: str, app_id: str | None, scope: MailboxScope, *, candidates: Candidates,
+         policies: list[dict[str, Any]]) -> dict[str, Any]:
+    if app_id is None:
+        return {"method": "rbac", "app_id": None, "filter": rbac.recipient_filter(ctx, scope),
+                "now": now(ctx)}
+    reading = rbac.read_objects(ctx, key, app_id)
+    checked = verdicts(ctx, app_id, scope, candidates) if reading.assignments else None
+    return {
+        "method": "rbac", "app_id": app_id, **reading.to_dict(), "policies": policies,
+        "consent": mailbox_consent(ctx, app_id), "filter": rbac.recipient_filter(ctx, scope),
+        "check": checked, "now": now(ctx),
+    }
+
+
+def _current(found: Mapping[str, Any], target: str) -> dict[str, Any]:
+    """How the app is scoped now, plainly: a tenant-wide consent without a policy voids any scope."""
+    consent = sorted(c["name"] for c in found.get("consent") or [])
+    if consent and not found.get("policies"):
+        return {"scope": f"unscoped: tenant-wide consent of {', '.join(consent)} reaches every mailbox, "
+                         "whatever the Exchange scope says", "method": None}
+    if found.get("policies"):
+        return {"scope": "scoped by an application access policy", "method": "access_policy"}
+    if found.get("assignments"):
+        return {"scope": f"scoped to {target} by RBAC", "method": "rbac"}
+    return {"scope": "no mailbox access", "method": None}
+
+
+def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Sequence[str]) -> list[str]:
+    steps = []
+    if not found.get("pointer"):
+        steps.append("create the Exchange service principal pointer")
+    live_scope = found.get("scope")
+    if found.get("filter") and (live_scope is None or live_scope.get("RecipientFilter") != found["filter"]):
+        steps.append(f"{'update' if live_scope else 'create'} management scope {rbac.scope_name(key)!r}")
+    assignments = found.get("assignments") or []
+    missing = [r for r in roles if not any(a.get("Role") == r and rbac.assignment_matches(a, key, scope)
+                                           for a in assignments)]
+    if missing:
+        steps.append("assign " + ", ".join(missing))
+    extra = [a for a in assignments
+             if a.get("Role") not in roles or not rbac.assignment_matches(a, key, scope)]
+    if extra:
+        steps.append("remove role assignment " + ", ".join(str(a.get("Name")) for a in extra))
+    if found.get("consent"):
+        names = ", ".join(sorted(c["name"] for c in found["consent"]))
+        steps.append(f"remove the tenant-wide consent of {names} (it voids the scope)")
+    if found.get("policies"):
+        steps.append("remove the application access policy, last")
+    return steps
+
+
+def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, *, roles: Sequence[str],
+         detail: dict[str, Any]) -> Change:
+    before = _current(found, scope.target)
+    after = {"scope": f"scoped to {scope.target} by RBAC", "method": "rbac", "roles": list(roles)}
+    before = {**before, "roles": sorted({str(a.get("Role")) for a in found.get("assignments") or []})}
+    detail.update({"method": "rbac", "roles": list(roles)})
+    steps = _steps(found, key, scope, roles)
+    if steps:
+        action = Action.CREATE if not found.get("pointer") and not found.get("policies") else Action.UPDATE
+        reason = "; ".join(steps) + f", in that order ({rbac.PROPAGATION})"
+        return Change(address, action, before, after, reason, detail=detail)
+    check = found.get("check") or {}
+    if check.get("inside"):
+        tail = f"; denied for {check['outside']}" if check.get("outside") else ""
+        return Change(address, Action.NOOP, before, after,
+                      f"scoped to {scope.target} by RBAC (checked: granted for {check['inside']}{tail})",
+                      detail=detail)
+    made = rbac.created_at(found.get("assignments") or [])
+    deadline = (made or 0.0) + scope.propagation_minutes * 60
+    if made is not None and float(found.get("now") or 0.0) < deadline:
+        return Change(address, Action.NOOP, before, after,
+                      f"pending: the role assignments made at {iso(made)} are not in effect yet; Exchange "
+                      f"takes up to 2 hours, drift only after {iso(deadline)}", detail=detail)
+    detail["recreate"] = True
+    return Change(address, Action.UPDATE, before, after,
+                  f"the role assignments are not in effect {scope.propagation_minutes} minutes after they "
+                  "were made (no in-scope mailbox is granted): re-create them", detail=detail)
+
+
+# --- apply ----------------------------------------------------------------------------------
+
+
+def _ensure_pointer(ctx: Context, app_id: str, display_name: str) -> int:
+    if rbac.get_one(ctx, "Get-ServicePrincipal", app_id) is not None:
+        return 0
+    graph = require_graph(ctx)
+    sp = graph.get(f"servicePrincipals(appId={odata_string(app_id)})", wait_for_replication=True)
+    rbac.invoke(ctx, "New-ServicePrincipal", {"AppId": app_id, "ObjectId": str(sp["id"]),
+                                              "DisplayName": display_name})
+    return 1
+
+
+def _ensure_scope(ctx: Context, key: str, wanted: str | None) -> int:
+    if wanted is None:
+        return 0
+    live = rbac.get_one(ctx, "Get-ManagementScope", rbac.scope_name(key))
+    if live is None:
+        rbac.invoke(ctx, "New-ManagementScope",
+                    {"Name": rbac.scope_name(key), "RecipientRestrictionFilter": wanted})
+        return 1
+    if live.get("RecipientFilter") != wanted:
+        rbac.invoke(ctx, "Set-ManagementScope", {"Identity": rbac.scope_name(key),
+                                                 "RecipientRestrictionFilter": wanted})
+        return 1
+    return 0
+
+
+def _ensure_assignments(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, roles: Sequence[str],
+                        recreate: bool) -> int:
+    """New assignments first, then the ones no longer wanted: never a moment with fewer grants
+    than the config asks (and a wider one goes only after the narrow one exists)."""
+    live = rbac.invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id})
+    keep = [] if recreate else [a for a in live
+                                if rbac.assignment_matches(a, key, scope) and a.get("Role") in roles]
+    writes = 0
+    for role in roles:
+        if any(a.get("Role") == role for a in keep):
+            continue
+        name = rbac.assignment_name(key, role)
+        if any(a.get("Name") == name for a in live):
+            rbac.invoke(ctx, "Remove-ManagementRoleAssignment", {"Identity": name})
+            writes += 1
+        where = ({"RecipientAdministrativeUnitScope": scope.administrative_unit} if scope.administrative_unit
+                 else {"CustomResourceScope": rbac.scope_name(key)})
+        rbac.invoke(ctx, "New-ManagementRoleAssignment", {"Name": name, "App": app_id, "Role": role, **where})
+        writes += 1
+    made = {rbac.assignment_name(key, r) for r in roles}
+    for assignment in live:
+        if assignment.get("Name") not in made and assignment not in keep:
+            rbac.invoke(ctx, "Remove-ManagementRoleAssignment", {"Identity": assignment["Name"]})
+            writes += 1
+    return writes
+
+
+def _remove_consent(ctx: Context, consent: Sequence[Mapping[str, str]]) -> int:
+    graph = require_graph(ctx)
+    for grant in consent:
+        with contextlib.suppress(GraphNotFound):  # already gone is what we want
+            graph.delete(f"servicePrincipals/{grant['resource_id']}/appRoleAssignedTo/{grant['id']}")
+        log.info("consent.revoked", permission=grant["name"], reason="rbac scope")
+    return len(consent)
+
+
+def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: Mapping[str, Any],
+          candidates: Candidates, display_name: str) -> tuple[int, str]:
+    """Steps (1)..(6) of the module docstring; answers (writes, what happened)."""
+    writes = _ensure_pointer(ctx, app_id, display_name)
+    writes += _ensure_scope(ctx, key, rbac.recipient_filter(ctx, scope))
+    roles = list(detail.get("roles") or [])
+    writes += _ensure_assignments(ctx, key, app_id, scope, roles=roles, recreate=bool(detail.get("recreate")))
+    check = verdicts(ctx, app_id, scope, candidates) if roles else {"inside": None}
+    policies = [p for p in rbac.invoke(ctx, "Get-ApplicationAccessPolicy", {})
+                if str(p.get("AppId") or "").lower() == app_id and p.get("AccessRight") == "RestrictAccess"]
+    consent = mailbox_consent(ctx, app_id)
+    if check.get("inside") is None and policies:
+        return writes, (f"pending: role assignments made, not in effect yet ({rbac.PROPAGATION}); the "
+                        "tenant-wide consent and the access policy stay until they are, apply again then")
+    writes += _remove_consent(ctx, consent)
+    for policy in policies:
+        rbac.invoke(ctx, "Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
+        writes += 1
+    state = f"verified on {check['inside']}" if check.get("inside") else f"pending ({rbac.PROPAGATION})"
+    return writes, f"scoped to {scope.target} by RBAC, {state}"
+
+
+def remove(ctx: Context, key: str, app_id: str) -> int:
+    """Tear down what sssctl made for the app: its assignments, its scope, the pointer."""
+    writes = 0
+    if rbac.get_one(ctx, "Get-ServicePrincipal", app_id) is not None:
+        for assignment in rbac.invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id}):
+            if str(assignment.get("Name", "")).startswith(rbac.scope_name(key) + " "):
+                rbac.invoke(ctx, "Remove-ManagementRoleAssignment", {"Identity": assignment["Name"]})
+                writes += 1
+    if rbac.get_one(ctx, "Get-ManagementScope", rbac.scope_name(key)) is not None:
+        rbac.invoke(ctx, "Remove-ManagementScope", {"Identity": rbac.scope_name(key)})
+        writes += 1
+    pointer = rbac.get_one(ctx, "Get-ServicePrincipal", app_id)
+    if pointer is not None and not rbac.invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id}):
+        rbac.invoke(ctx, "Remove-ServicePrincipal", {"Identity": app_id})
+        writes += 1
+    return writes
+

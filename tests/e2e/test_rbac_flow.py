@@ -1,0 +1,136 @@
+"""Control 5 scoped by Exchange RBAC for Applications: configs/hardened-rbac.toml through the
+CLI against the emulator, from nothing, by migration from an access policy, through the
+consent trap and through the propagation delay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sssctl import exitcodes
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID, SSS_GROUP_MEMBERS
+from tests.e2e.conftest import Cli
+from tests.e2e.test_control5_flow import (
+    HARDENED,
+    app_data,
+    apply_then_converged,
+    custom_profile,
+    ok,
+    tables,
+    trust,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+HARDENED_RBAC = Path(__file__).parents[2] / "configs" / "hardened-rbac.toml"
+ADDRESS = "exchange_scope.sss"
+
+
+@pytest.fixture
+def rbac_cli(cli: Cli) -> Cli:
+    cli.config.write_text(HARDENED_RBAC.read_text(encoding="utf-8"), encoding="utf-8")
+    return cli
+
+
+def exchange(admin: AdminClient) -> dict[str, Any]:
+    return dict(admin.snapshot("exchange")["exchange"])
+
+
+def exchange_consent(admin: AdminClient, app_id: str) -> list[dict[str, Any]]:
+    """Tenant-wide app-role assignments on the app's service principal."""
+    directory = admin.snapshot("directory")["directory"]
+    sp = next(s for s in directory["servicePrincipals"] if s["appId"].lower() == app_id.lower())
+    return [a for a in directory["appRoleAssignments"] if a["principalId"] == sp["id"]]
+
+
+def scope_reason(cli: Cli) -> str:
+    """What the plan says about the mailbox scope, no-op included (the JSON plan keeps those)."""
+    document = json.loads(ok(cli.run("plan", "--json")).stdout)
+    return str(next(c["sssctl"]["reason"] for c in document["resource_changes"] if c["address"] == ADDRESS))
+
+
+def synced_in_scope(admin: AdminClient) -> dict[str, bool]:
+    """Mailbox address -> whether Test & Enable succeeded on the custom profile."""
+    profile = custom_profile(admin)["emailserverprofileid"]
+    return {m["emailaddress"]: m["mailboxstatus"] == 1 for m in tables(admin)["mailbox"]
+            if m["_emailserverprofile_value"] == profile and m["emailaddress"] in SSS_GROUP_MEMBERS}
+
+
+def test_from_nothing_to_an_rbac_scoped_custom_profile_in_one_apply(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    plan = ok(rbac_cli.run("plan", "--detailed-exitcode"), 2)
+    assert "Application EWS.AccessAsApp" in plan.stdout
+    apply_then_converged(rbac_cli, admin)
+
+    app = app_data(admin)
+    live = exchange(admin)
+    assert live["applicationAccessPolicies"] == []
+    (pointer,) = live["servicePrincipals"]
+    assert pointer["AppId"].lower() == app["appId"].lower()
+    (assignment,) = live["managementRoleAssignments"]
+    assert assignment["Role"] == "Application EWS.AccessAsApp"
+    assert assignment["CustomResourceScope"] == "sssctl sss"
+    assert exchange_consent(admin, app["appId"]) == []   # no tenant-wide mailbox consent at all
+    reached = synced_in_scope(admin)
+    assert reached and all(reached.values())            # Test & Enable reached them through RBAC alone
+    assert "scoped to sss-mailboxes@contoso.com by RBAC (checked: granted for" in scope_reason(rbac_cli)
+
+
+def test_migration_from_an_access_policy_in_one_apply(cli: Cli, admin: AdminClient) -> None:
+    cli.config.write_text(HARDENED.read_text(encoding="utf-8"), encoding="utf-8")
+    ok(cli.run("apply", "--auto-approve"))
+    app_id = app_data(admin)["appId"]
+    assert exchange(admin)["applicationAccessPolicies"] and exchange_consent(admin, app_id)
+
+    cli.config.write_text(HARDENED_RBAC.read_text(encoding="utf-8"), encoding="utf-8")
+    plan = ok(cli.run("plan", "--detailed-exitcode"), 2)
+    assert "remove the application access policy, last" in plan.stdout
+    ok(cli.run("apply", "--auto-approve"))
+    live = exchange(admin)
+    assert live["applicationAccessPolicies"] == [] and live["managementRoleAssignments"]
+    assert exchange_consent(admin, app_id) == []
+    ok(cli.run("plan", "--detailed-exitcode"), 0)
+
+
+def test_a_scope_with_a_tenant_wide_consent_is_reported_unscoped_and_fixed(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    app_id = app_data(admin)["appId"]
+    grant_full_access(rbac_cli, admin, app_id)
+    plan = ok(rbac_cli.run("plan", "--detailed-exitcode"), 2)
+    assert "unscoped: tenant-wide consent of exchange:full_access_as_app" in plan.stdout
+    audit = ok(rbac_cli.run("audit", "--fail-on", "high"), exitcodes.FINDINGS)
+    assert "tenant-wide consent of exchange:full_access_as_app voids its RBAC scope" in audit.stdout
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    assert exchange_consent(admin, app_id) == []
+    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+    assert "voids" not in ok(rbac_cli.run("audit")).stdout
+
+
+def test_propagation_delay_is_pending_then_verified_without_drift(rbac_cli: Cli, admin: AdminClient) -> None:
+    admin.faults(rbac_propagation_seconds=3600)
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+    assert scope_reason(rbac_cli).startswith("pending: the role assignments")
+    admin.faults(rbac_propagation_seconds=0)
+    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+    assert "checked: granted for" in scope_reason(rbac_cli)
+
+
+def grant_full_access(cli: Cli, admin: AdminClient, app_id: str) -> None:
+    """An administrator grants tenant-wide admin consent of full_access_as_app behind sssctl's back."""
+    directory = admin.snapshot("directory")["directory"]
+    sp = next(s for s in directory["servicePrincipals"] if s["appId"].lower() == app_id.lower())
+    info = admin.info
+    token = admin.token(info.graph_url)
+    body = {"principalId": sp["id"], "resourceId": EXCHANGE_SP_OBJECT_ID,
+            "appRoleId": EXCHANGE_ROLES["full_access_as_app"]}
+    with httpx.Client(verify=trust(info), headers={"Authorization": f"Bearer {token}"}) as http:
+        response = http.post(f"{info.graph_url}/v1.0/servicePrincipals/{EXCHANGE_SP_OBJECT_ID}/"
+                             "appRoleAssignedTo", json=body)
+    assert response.status_code == 201, response.text
