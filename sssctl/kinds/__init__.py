@@ -17,6 +17,7 @@ KIND_MODULES: tuple[str, ...] = (
     "app_registration",        # app_registration.<key>, app_registration.<key>.credential
     "exchange_scope",          # exchange_scope.<key>
     "server_profile_custom",   # server_profile.custom["<name>"]
+    "canary",                  # canary["<profile name>"] (RBAC-scoped own-app profiles only)
     "mailbox_defaults",        # mailbox_defaults
     "mailboxes",               # mailboxes
     "approval",                # approval

@@ -53,3 +53,15 @@ class OrganizationVersions:
     """
 
     produced_from: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class MailboxVersions:
+    """ETags our own writes gave single mailboxes earlier in the run (key: ``"mailboxes"``).
+
+    The canary moves one mailbox before the mailbox policy reverts the rest, so the
+    policy's planned ETag for that row is stale because of our own write; following this
+    tells it apart from someone else's edit, which still makes If-Match refuse the row.
+    """
+
+    produced: dict[str, str] = field(default_factory=dict)

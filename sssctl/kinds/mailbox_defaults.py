@@ -43,7 +43,7 @@ class MailboxDefaultsKind(KindDefaults):
     spec = KindSpec(
         name="mailbox_defaults",
         prefix=ADDRESS,
-        after=("server_profile_custom",),
+        after=("server_profile_custom", "canary"),
         privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION, READ_PROFILES),
     )
 

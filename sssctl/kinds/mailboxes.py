@@ -49,15 +49,24 @@ from sssctl.kinds._shared import (
     batch_operation,
     profile_id_now,
 )
+from sssctl.kinds.handoffs import MailboxVersions
 
 log = structlog.get_logger(__name__)
+
+
+def _ours_followed(ctx: Context, row: list[Any]) -> list[Any]:
+    """The row with the ETag our own earlier write produced (the canary's), if there was one."""
+    versions = ctx.handoffs.get(MailboxVersions, "mailboxes")
+    if versions is not None and str(row[ROW_ID]).lower() in versions.produced:
+        row[ROW_ETAG] = versions.produced[str(row[ROW_ID]).lower()]
+    return row
 
 
 class MailboxesKind(KindDefaults):
     spec = KindSpec(
         name="mailboxes",
         prefix=ADDRESS,
-        after=("mailbox_defaults",),
+        after=("mailbox_defaults", "canary"),
         privileges=(Privilege("prvReadMailbox", "read mailboxes"),
                     Privilege("prvWriteMailbox", "update mailboxes", only_if=reverts)),
     )
@@ -134,7 +143,7 @@ class MailboxesKind(KindDefaults):
                       sample=tuple(before["sample"]))
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
+        rows: list[list[Any]] = [_ours_followed(ctx, list(r)) for r in change.detail["rows"]]
         profile_name = change.detail.get("profile_name")
         profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None
         outcome = write_rows(

@@ -113,12 +113,18 @@ def test_a_scope_with_a_tenant_wide_consent_is_reported_unscoped_and_fixed(
 
 
 def test_propagation_delay_is_pending_then_verified_without_drift(rbac_cli: Cli, admin: AdminClient) -> None:
+    """While the role assignment propagates, the scope is pending (a no-op, not drift) and the
+    canary cannot pass, so no mailbox moves onto the profile; once it is in effect, apply
+    finishes the job."""
     admin.faults(rbac_propagation_seconds=3600)
-    ok(rbac_cli.run("apply", "--auto-approve"))
-    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+    stopped = rbac_cli.run("apply", "--auto-approve")
+    assert stopped.returncode == exitcodes.ERROR, stopped.stdout + stopped.stderr
+    assert 'canary["Contoso EXO (own app)"] was failed' in stopped.stderr
+    assert "mailboxes: skipped" in stopped.stdout
+    assert synced_in_scope(admin) == {}                  # nothing moved onto an app not yet in effect
     assert scope_reason(rbac_cli).startswith("pending: the role assignments")
     admin.faults(rbac_propagation_seconds=0)
-    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+    apply_then_converged(rbac_cli, admin)
     assert "checked: granted for" in scope_reason(rbac_cli)
 
 
@@ -134,3 +140,26 @@ def grant_full_access(cli: Cli, admin: AdminClient, app_id: str) -> None:
         response = http.post(f"{info.graph_url}/v1.0/servicePrincipals/{EXCHANGE_SP_OBJECT_ID}/"
                              "appRoleAssignedTo", json=body)
     assert response.status_code == 201, response.text
+
+
+def test_a_failing_canary_stops_the_run_before_any_other_mailbox_moves(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    """Server-side sync refuses RBAC-only apps here: the canary fails, goes back to where it
+    was, and the defaults, the mailbox policy and the default profile are left alone."""
+    admin.faults(sync_rejects_rbac_only=True)
+    stopped = rbac_cli.run("apply", "--auto-approve")
+    assert stopped.returncode == exitcodes.ERROR, stopped.stdout + stopped.stderr
+    assert "failed Test & Enable on profile 'Contoso EXO (own app)'" in stopped.stderr
+    for skipped in ("mailbox_defaults", "mailboxes", "server_profile.default"):
+        assert f"{skipped}: skipped" in stopped.stdout
+    profile = custom_profile(admin)["emailserverprofileid"]
+    live = tables(admin)
+    assert [m["emailaddress"] for m in live["mailbox"] if m["_emailserverprofile_value"] == profile] == []
+    (organization,) = live["organization"]
+    assert organization["_defaultemailserverprofileid_value"] != profile
+    built_in = next(p for p in live["emailserverprofile"] if p["name"] == "Microsoft Exchange Online")
+    assert built_in["statecode"] == 0                    # still synchronizing as before: not weaker
+    admin.faults(sync_rejects_rbac_only=False)
+    apply_then_converged(rbac_cli, admin)
+    reached = synced_in_scope(admin)     # approval is required by now, so unapproved ones fail their test
+    assert reached and any(reached.values())

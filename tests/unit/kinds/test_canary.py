@@ -1,0 +1,58 @@
+"""The canary's plan: only RBAC-scoped own-app profiles get one, and a passed test is left alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from sssctl.config.loader import load
+from sssctl.config.model import Desired
+from sssctl.engine.kind import Observed
+from sssctl.engine.plan import Action
+from sssctl.kinds.canary import KIND, address_of, canaried
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+PROFILE = "Contoso EXO (own app)"
+ADDRESS = address_of(PROFILE)
+
+
+def rbac() -> Desired:
+    return load(CONFIGS / "hardened-rbac.toml", {})
+
+
+def test_only_profiles_whose_app_is_rbac_scoped_get_a_canary() -> None:
+    assert canaried(load(CONFIGS / "hardened.toml", {})) == {}
+    assert list(canaried(rbac())) == [PROFILE]
+    assert KIND.addresses(rbac()) == ['canary["Contoso EXO (own app)"]']
+
+
+def test_a_passed_canary_is_a_no_op_and_anything_else_moves_and_tests_one_mailbox() -> None:
+    passed = Observed(objects={ADDRESS: {"mailbox": "user003@contoso.com", "on_profile": True,
+                                         "test": "passed"}})
+    (change,) = KIND.diff(rbac(), passed)
+    assert change.action is Action.NOOP
+    (change,) = KIND.diff(rbac(), Observed(objects={ADDRESS: None}))
+    assert change.action is Action.UPDATE and "before any other mailbox moves" in change.reason
+    assert change.detail == {"profile": PROFILE, "app_key": "sss", "mailbox": None}
+    assert change.before == {"mailbox": "(the first in-scope mailbox, chosen at apply)", "test": "not run"}
+
+
+def test_a_named_canary_is_carried_and_an_unreadable_one_is_unknown() -> None:
+    desired = rbac()
+    app = desired.app_registrations["sss"]
+    assert app.mailbox_scope is not None
+    named = replace(desired, app_registrations={"sss": replace(
+        app, mailbox_scope=replace(app.mailbox_scope, canary="user005@contoso.com"))})
+    live = {"mailbox": "user005@contoso.com", "on_profile": False, "test": "not run"}
+    (change,) = KIND.diff(named, Observed(objects={ADDRESS: live}))
+    assert change.detail["mailbox"] == "user005@contoso.com"
+    (unknown,) = KIND.diff(named, Observed(objects={}, errors={ADDRESS: "could not read the canary: 503"}))
+    assert unknown.action is Action.UNKNOWN
+
+
+def test_the_mailbox_moves_wait_for_the_canary() -> None:
+    from sssctl.kinds import load_kinds
+
+    registry = load_kinds()
+    for dependent in ("mailbox_defaults", "mailboxes", "server_profile_default"):
+        assert "canary" in registry.blockers(dependent)
