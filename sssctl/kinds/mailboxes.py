@@ -54,12 +54,11 @@ from sssctl.kinds.handoffs import MailboxVersions
 log = structlog.get_logger(__name__)
 
 
-def _ours_followed(ctx: Context, row: list[Any]) -> list[Any]:
-    """The row with the ETag our own earlier write produced (the canary's), if there was one."""
-    versions = ctx.handoffs.get(MailboxVersions, "mailboxes")
-    if versions is not None and str(row[ROW_ID]).lower() in versions.produced:
-        row[ROW_ETAG] = versions.produced[str(row[ROW_ID]).lower()]
-    return row
+def _etag_of(row: list[Any], ours: MailboxVersions | None) -> str | None:
+    """The planned ETag, or the one our own earlier write of the row produced (the canary's)."""
+    if ours is not None and str(row[ROW_ID]).lower() in ours.produced:
+        return ours.produced[str(row[ROW_ID]).lower()]
+    return str(row[ROW_ETAG]) if row[ROW_ETAG] else None
 
 
 class MailboxesKind(KindDefaults):
@@ -143,13 +142,14 @@ class MailboxesKind(KindDefaults):
                       sample=tuple(before["sample"]))
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        rows: list[list[Any]] = [_ours_followed(ctx, list(r)) for r in change.detail["rows"]]
+        rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
+        ours = ctx.handoffs.get(MailboxVersions, "mailboxes")
         profile_name = change.detail.get("profile_name")
         profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None
         outcome = write_rows(
             ctx,
             rows,
-            lambda row: self._operation(row, change.detail, profile_id),
+            lambda row: self._operation(row, change.detail, profile_id, _etag_of(row, ours)),
             label="revert mailboxes",
             row_id=lambda row: str(row[ROW_ID]),
             row_name=lambda row: str(row[ROW_ADDRESS]),
@@ -164,7 +164,8 @@ class MailboxesKind(KindDefaults):
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": digest(reverted)}
         return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
 
-    def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None) -> BatchOperation:
+    def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None,
+                   etag: str | None) -> BatchOperation:
         body: dict[str, Any] = {}
         if detail.get("incoming") is not None:
             body["incomingemaildeliverymethod"] = detail["incoming"]
@@ -176,7 +177,7 @@ class MailboxesKind(KindDefaults):
             body["emailserverprofile@odata.bind"] = f"/emailserverprofiles({profile_id})"
             if row[ROW_PROFILE]:
                 body["testemailconfigurationscheduled"] = True
-        headers = {"If-Match": str(row[ROW_ETAG])} if row[ROW_ETAG] else {"If-Match": "*"}
+        headers = {"If-Match": etag or "*"}
         return batch_operation("PATCH", f"mailboxes({row[ROW_ID]})", body, headers)
 
     def describe(self, observed: Observed) -> dict[str, Any]:
