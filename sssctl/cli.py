@@ -143,6 +143,12 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--token-lifetime", type=click.IntRange(min=1), default=3600, show_default=True,
               help="Seconds an issued access token stays valid.")
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Added to every request.")
+@click.option("--batch-operation-ms", type=click.FloatRange(min=0), default=0.0,
+              help="Server time of each operation inside a Dataverse $batch (charged to the time limit).")
+@click.option("--request-operation-ms", type=click.FloatRange(min=0), default=0.0,
+              help="Server time of each Dataverse request sent alone (charged to the time limit).")
+@click.option("--dop-hint", type=click.IntRange(min=1), default=4, show_default=True,
+              help="The x-ms-dop-hint Dataverse answers with (recommended parallelism).")
 @click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
 @click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")
 @click.option("--drop-probability", type=_PROBABILITY, default=0.0, help="Chance of a dropped connection.")
@@ -178,7 +184,8 @@ def emulator_serve_command(**options: Any) -> None:
     from sssctl.emulator.server import EmulatorError
 
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
-                   "replication_delay", "lost_response_probability", "fault_service", "fault_route",
+                   "batch_operation_ms", "request_operation_ms", "dop_hint", "replication_delay",
+                   "lost_response_probability", "fault_service", "fault_route",
                    "max_faults", "malformed_probability")
     faults = {name: options.pop(name) for name in fault_names}
     seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
