@@ -39,6 +39,7 @@ from sssctl.clients.errors import (
     ReplyTooLarge,
     TransportError,
 )
+from sssctl.clients.responses import error_parts
 
 log = structlog.get_logger("sssctl.clients.http")
 
@@ -691,9 +692,8 @@ def _error_message(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return ""
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return " ".join(str(message).split())[:200] if message else ""
+    _, message, _ = error_parts(body, "")
+    return " ".join(message.split())[:200]
 
 
 def _tls_refused(error: BaseException) -> bool:
