@@ -116,11 +116,12 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
         current = etag
         while current is not None and current in chain:
             current = chain[current]
-        ctx.dataverse.update("organizations", organization_id, body, if_match=current)
-        # The write succeeded, so nobody else changed the row between our read and now;
-        # the fresh ETag is the version we produced (a foreign write in the instant
-        # between PATCH and this GET would be adopted: an accepted, tiny window).
-        fresh = ctx.dataverse.get("organizations", organization_id, select=["organizationid"])
+        # The answer carries the version this write produced (return=representation), so
+        # the next write of the row follows our own ETag in one request, not a PATCH and a GET.
+        fresh = ctx.dataverse.update("organizations", organization_id, body, if_match=current,
+                                     returning=["organizationid"])
+        if fresh is None:  # the preference was not honoured: read the version back
+            fresh = ctx.dataverse.get("organizations", organization_id, select=["organizationid"])
         new_etag = etag_of(fresh)
         if current is not None and new_etag is not None:
             chain[current] = new_etag

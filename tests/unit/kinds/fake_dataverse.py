@@ -163,10 +163,12 @@ class FakeDataverse:
         ]
 
     def update(
-        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None
-    ) -> None:
+        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None,
+        returning: Sequence[str] | None = None,
+    ) -> dict[str, Any] | None:
         self.calls.append(("PATCH", entity_set, dict(body)))
         self._patch(entity_set, key, body, if_match)
+        return dict(self.row(entity_set, key)) if returning is not None else None
 
     def _patch(self, entity_set: str, key: str, body: Mapping[str, Any], if_match: str | None) -> None:
         try:

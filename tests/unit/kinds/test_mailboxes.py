@@ -150,7 +150,8 @@ def test_a_mailbox_without_any_profile_is_drift() -> None:
     assert "user05@contoso.com" in change.before["sample"]
 
 
-def test_thousands_of_rows_go_in_batches_of_at_most_a_thousand_with_progress() -> None:
+def test_thousands_of_rows_go_in_batches_of_batch_size_with_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)  # the chunking, whatever the size chosen
     dv = seed()
     for n in range(100, 2600):
         dv.add(
@@ -238,7 +239,10 @@ def revert_with(parallelism: int) -> tuple[str, list[tuple[str, int, int | None]
     return str(refused.value), [s for s in seen if s[0] == "revert mailboxes"], batches
 
 
-def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a_time() -> None:
+def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)
     one = revert_with(1)
     four = revert_with(4)
     assert one == four
