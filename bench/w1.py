@@ -83,6 +83,7 @@ def _options(config: Path, environ: Mapping[str, str], command: str) -> Any:
 
 def sssctl_run(info: EmulatorInfo, config: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Plan, apply, then plan and apply again (which must write nothing), as the CLI does."""
+    from bench.worker import peak_rss_mib
     from sssctl.engine import runner
 
     out: dict[str, Any] = {}
@@ -91,6 +92,7 @@ def sssctl_run(info: EmulatorInfo, config: Path, environ: Mapping[str, str]) -> 
         started = time.perf_counter()
         plan = runner.plan(s)
         out["plan_seconds"] = time.perf_counter() - started
+        out["plan_rss_mib"] = peak_rss_mib()
         plan_counts = _counters(info)
         out["plan_requests"] = plan_counts["total"]
         out["plan_routes"] = plan_counts["by_route"]

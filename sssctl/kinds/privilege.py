@@ -55,16 +55,18 @@ class Directory:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        bus = list(
+        units = list(
             ctx.dataverse.query(
                 "businessunits",
-                select=["businessunitid", "name"],
-                filter="_parentbusinessunitid_value eq null",
+                select=["businessunitid", "_parentbusinessunitid_value"],
+                page_size=PAGE_SIZE,
             )
         )
+        bus = [u for u in units if not u.get("_parentbusinessunitid_value")]
         if len(bus) != 1:
             raise LookupError(f"expected one root business unit, found {len(bus)}")
         self.root_bu = str(bus[0]["businessunitid"])
+        self.child_units = len(units) - 1
         rows = ctx.dataverse.query(
             "roles",
             select=["roleid", "name", "_parentrootroleid_value", "_roletemplateid_value"],
@@ -121,21 +123,13 @@ class Directory:
         return self._privileges[role_id]
 
     def copies(self, role_ids: set[str]) -> Counter[str]:
-        """Business-unit copies following each root copy (role id, lower), in one query.
+        """Business-unit copies following each root copy (role id, lower): one per child unit.
 
-        One query for every role that loses a privilege, not one per role: with hundreds
-        of business units each role has hundreds of copies, and only their number matters.
+        Dataverse gives every business unit its own copy of every root role, so the count
+        comes from the business units already read, without a query of the role copies
+        (with hundreds of units each role has hundreds of them, and only their number matters).
         """
-        if not role_ids:
-            return Counter()
-        parents = " or ".join(f"_parentrootroleid_value eq {role_id}" for role_id in sorted(role_ids))
-        rows = self.ctx.dataverse.query(
-            "roles",
-            select=["_parentrootroleid_value"],
-            filter=f"({parents}) and _businessunitid_value ne {self.root_bu}",
-            page_size=PAGE_SIZE,
-        )
-        return Counter(str(r["_parentrootroleid_value"]).lower() for r in rows)
+        return Counter(dict.fromkeys(role_ids, self.child_units))
 
     def role_id(self, name: str) -> str | None:
         for role_id, role_name in self.roles.items():
