@@ -257,6 +257,14 @@ def header_number(value: str | None) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+class PastDeadline(Exception):
+    """Waiting for the limiter (a pause the service asked for) would end after the run's deadline."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"{wait:.0f} s")
+        self.wait = wait
+
+
 class RateLimiter:
     """Adaptive concurrency plus a token bucket for one service, shared by every thread.
 
@@ -305,13 +313,16 @@ class RateLimiter:
     def paused_until(self) -> float:
         return self._paused_until
 
-    def acquire(self) -> None:
+    def acquire(self, deadline: float | None = None) -> None:
+        """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``."""
         with self._slots:
             while self._in_flight >= self.limit:
-                self._slots.wait()
+                if deadline is not None and self._clock() >= deadline:
+                    raise PastDeadline(0.0)
+                self._slots.wait(timeout=None if deadline is None else max(0.01, deadline - self._clock()))
             self._in_flight += 1
         try:
-            self._wait_for_token()
+            self._wait_for_token(deadline)
         except BaseException:
             self.release()
             raise
@@ -321,7 +332,7 @@ class RateLimiter:
             self._in_flight = max(0, self._in_flight - 1)
             self._slots.notify()
 
-    def _wait_for_token(self) -> None:
+    def _wait_for_token(self, deadline: float | None) -> None:
         while True:
             with self._lock:
                 now = self._clock()
@@ -333,6 +344,8 @@ class RateLimiter:
                         self._tokens -= 1.0
                         return
                     wait = (1.0 - self._tokens) / self.rate
+            if deadline is not None and now + wait > deadline:
+                raise PastDeadline(wait)
             self._sleep(wait)
 
     def _set_limit(self, limit: int) -> None:
@@ -519,7 +532,14 @@ class HttpService:
         if self._token is not None:
             headers = {**headers, "Authorization": f"Bearer {self._token()}"}
         if self.limiter is not None:
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire(self.policy.deadline)
+            except PastDeadline as waiting:
+                raise DeadlineExceeded(
+                    f"{method} {self.service}:{target} was not sent: the service asked the run to pause "
+                    f"{waiting.wait:.0f} s more, past the run's --timeout of {self.policy.timeout or 0:g} s. "
+                    "What was applied so far is kept; run again later, or with a longer --timeout "
+                    "(or none), to finish") from None
         began = time.perf_counter()
         started = self._clock()
         try:
@@ -632,7 +652,11 @@ class HttpService:
             return None
         deadline = self.policy.deadline
         if deadline is not None and self._clock() + delay > deadline:
-            return None
+            raise DeadlineExceeded(
+                f"{self.service}:{target}: the service asked the run to wait {delay:.0f} s "
+                f"({_error_message(response) or 'too many requests'}), which ends after the run's "
+                f"--timeout of {self.policy.timeout or 0:g} s. What was applied so far is kept; run "
+                "again later, or with a longer --timeout (or none), to finish")
         if delay >= LONG_WAIT:
             self._announce_wait(response, delay, target)
         return delay
