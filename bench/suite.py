@@ -80,15 +80,21 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def _worker(job: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
     job_file = workdir / f"job-{job['scenario']}-{job['variant']}.json"
+    return run_worker("bench.worker", job, job_file, f"{job['scenario']} ({job['variant']})")
+
+
+def run_worker(module: str, job: Mapping[str, Any], job_file: Path, what: str,
+               timeout: float = WORKER_TIMEOUT) -> dict[str, Any]:
+    """Run ``python -m module JOB.json`` in a fresh process; its last stdout line is the JSON result."""
     job_file.write_text(json.dumps(job), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.worker", str(job_file)],
-        cwd=REPO, capture_output=True, text=True, timeout=WORKER_TIMEOUT, check=False,
+        [sys.executable, "-m", module, str(job_file)],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         tail = "\n".join(done.stderr.strip().splitlines()[-20:])
-        raise BenchError(f"{job['scenario']} ({job['variant']}) failed with exit {done.returncode}:\n{tail}")
+        raise BenchError(f"{what} failed with exit {done.returncode}:\n{tail}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
 
@@ -242,6 +248,12 @@ def stop_on_signals() -> None:
 def main(argv: Sequence[str]) -> int:
     from sssctl.logging import configure_logging
 
+    if "--w1" in argv:
+        from bench.w1 import main as w1_main
+
+        stop_on_signals()
+        configure_logging(log_format="json", verbose=0)
+        return w1_main(argv)
     args = parse(argv)
     stop_on_signals()
     configure_logging(log_format="json", verbose=0)

@@ -146,6 +146,12 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--token-lifetime", type=click.IntRange(min=1), default=3600, show_default=True,
               help="Seconds an issued access token stays valid.")
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Added to every request.")
+@click.option("--batch-operation-ms", type=click.FloatRange(min=0), default=0.0,
+              help="Server time of each operation inside a Dataverse $batch (charged to the time limit).")
+@click.option("--request-operation-ms", type=click.FloatRange(min=0), default=0.0,
+              help="Server time of each Dataverse request sent alone (charged to the time limit).")
+@click.option("--dop-hint", type=click.IntRange(min=1), default=4, show_default=True,
+              help="The x-ms-dop-hint Dataverse answers with (recommended parallelism).")
 @click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
 @click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")
 @click.option("--drop-probability", type=_PROBABILITY, default=0.0, help="Chance of a dropped connection.")
@@ -182,7 +188,8 @@ def emulator_serve_command(**options: Any) -> None:
     from sssctl.emulator.server import EmulatorError
 
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
-                   "replication_delay", "lost_response_probability", "fault_service", "fault_route",
+                   "batch_operation_ms", "request_operation_ms", "dop_hint", "replication_delay",
+                   "lost_response_probability", "fault_service", "fault_route",
                    "max_faults", "malformed_probability")
     faults = {name: options.pop(name) for name in fault_names}
     seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
@@ -263,10 +270,39 @@ def _lock_timeout(ctx: click.Context, param: click.Parameter, value: str) -> flo
         raise click.BadParameter(str(exc)) from None
 
 
+_parallelism_option = click.option(
+    "--parallelism", type=click.IntRange(1, 52), default=52, show_default=True,
+    help="Most requests in flight at once: a cap. Below it sssctl follows the service (x-ms-dop-hint, "
+         "the x-ms-ratelimit-* headers, 429s); 52 is Dataverse's concurrent-request limit.",
+)
 _lock_timeout_option = click.option(
     "--lock-timeout", metavar="DURATION", default="0", envvar="SSSCTL_LOCK_TIMEOUT", callback=_lock_timeout,
     help="Wait this long (30s, 5m) for a state lock another run holds, then exit 4. Default 0: do not wait.",
 )
+
+
+def _run_timeout(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from sssctl.state.errors import StateError
+    from sssctl.state.locking import parse_duration
+
+    try:
+        return parse_duration(value)
+    except StateError:
+        raise click.BadParameter(f"{value!r} is not a duration: write e.g. 45m, 2h, 1h30m or 0") from None
+
+
+_timeout_option = click.option(
+    "--timeout", "run_timeout", metavar="DURATION", default="0", envvar="SSSCTL_TIMEOUT",
+    callback=_run_timeout,
+    help="Give the whole run at most this long (30m, 2h); then send nothing more and exit 1, keeping what "
+         "was applied. Default 0: no deadline (a run the service only slows down is never abandoned).",
+)
+
+
+def _deadline(inv: Any, seconds: float) -> Any:
+    """Hand --timeout to the run in its environment, like --lock-timeout."""
+    inv.environ = {**inv.environ, "SSSCTL_TIMEOUT": str(int(seconds))}
+    return inv
 
 
 def _locking(inv: Any, seconds: float) -> Any:
@@ -371,15 +407,15 @@ def _explaining_refusal(inv: Any, fmt: str | None, body: Any) -> Any:
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @_config_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="Changes of one kind applied at the same time (kinds that allow it).")
+@_parallelism_option
 @_target_option
 @click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
 @_lock_timeout_option
+@_timeout_option
 @click.pass_context
 def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Path, auto_approve: bool,
                   parallelism: int, targets: tuple[str, ...], allow_lockout: bool,
-                  lock_timeout: float) -> None:
+                  lock_timeout: float, run_timeout: float) -> None:
     """Apply a saved plan, or plan and apply after confirmation.
 
     \b
@@ -398,7 +434,8 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
 
     from sssctl.engine.commands import cmd_apply
 
-    inv = _locking(_engine(ctx, config_path, config_required=plan_file is None), lock_timeout)
+    inv = _deadline(_locking(_engine(ctx, config_path, config_required=plan_file is None), lock_timeout),
+                    run_timeout)
     config_given = ctx.get_parameter_source("config_path") is not ParameterSource.DEFAULT
     _run(ctx, inv, lambda: cmd_apply(inv, plan_file=plan_file, config_given=config_given,
                                      auto_approve=auto_approve, parallelism=parallelism, targets=targets,
@@ -451,12 +488,13 @@ def refresh_command(ctx: click.Context, *, config_path: Path, detailed_exitcode:
 @cli.command("destroy")
 @_config_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 32), default=4, show_default=True)
+@_parallelism_option
 @_target_option
 @_lock_timeout_option
+@_timeout_option
 @click.pass_context
 def destroy_command(ctx: click.Context, *, config_path: Path, auto_approve: bool, parallelism: int,
-                    targets: tuple[str, ...], lock_timeout: float) -> None:
+                    targets: tuple[str, ...], lock_timeout: float, run_timeout: float) -> None:
     """Restore what sssctl changed to the values found before, and forget it.
 
     Objects sssctl created are deleted; settings it changed get their original values
@@ -468,7 +506,7 @@ def destroy_command(ctx: click.Context, *, config_path: Path, auto_approve: bool
     """
     from sssctl.engine.commands import cmd_destroy
 
-    inv = _locking(_engine(ctx, config_path), lock_timeout)
+    inv = _deadline(_locking(_engine(ctx, config_path), lock_timeout), run_timeout)
     _run(ctx, inv, lambda: cmd_destroy(inv, auto_approve=auto_approve, parallelism=parallelism,
                                        targets=targets))
 

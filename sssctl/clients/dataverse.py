@@ -275,11 +275,32 @@ class DataverseClient:
         return new_id
 
     def update(
-        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None
-    ) -> None:
-        """Update an existing record; never creates one (``If-Match: *`` without an ETag)."""
+        self,
+        entity_set: str,
+        key: str,
+        body: Mapping[str, Any],
+        *,
+        if_match: str | None = None,
+        returning: Sequence[str] | None = None,
+    ) -> Record | None:
+        """Update an existing record; never creates one (``If-Match: *`` without an ETag).
+
+        With ``returning`` the answer is the updated record with those columns and its new
+        ETag (``Prefer: return=representation``): the version this write produced, in the
+        same request, instead of a second read that another writer could slip in front of.
+        """
         headers = {"If-Match": if_match or "*"}
-        self._send("PATCH", self._record_path(entity_set, key), body=body, headers=headers, target=entity_set)
+        params = None
+        if returning is not None:
+            headers["Prefer"] = "return=representation"
+            params = {"$select": ",".join(returning)}
+        response = self._send("PATCH", self._record_path(entity_set, key), params=params, body=body,
+                              headers=headers, target=entity_set)
+        if returning is None:
+            return None
+        if response.status_code != 200:
+            return None  # a server that ignored the preference: the caller reads the record itself
+        return json_object(response, service="dataverse", what=f"PATCH {entity_set}")
 
     def delete(self, entity_set: str, key: str, *, if_match: str | None = None) -> None:
         headers = {"If-Match": if_match} if if_match else {}

@@ -40,6 +40,7 @@ from sssctl.clients.errors import (
     ReplyTooLarge,
     TransportError,
 )
+from sssctl.clients.responses import error_parts
 
 log = structlog.get_logger("sssctl.clients.http")
 
@@ -48,6 +49,7 @@ NOT_PROCESSED_STATUSES = frozenset({429, 503})
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_CONCURRENCY = 52  # Dataverse's documented concurrent-request limit per user
+LONG_WAIT = 5.0  # a throttling pause at least this long is announced, not only logged at debug
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 # Hop-by-hop framing of the original body; the copy handed on is already decoded and whole.
@@ -171,8 +173,9 @@ class RequestStats:
 
     total: int = 0
     retries: int = 0
-    throttled: int = 0
+    throttled: int = 0  # every 429 the services answered, whether or not it was retried
     writes: int = 0
+    served: int = 0     # answers below 400: how a long wait tells that the run still progresses
     by_service: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -183,11 +186,16 @@ class RequestStats:
             if method.upper() in WRITE_METHODS:
                 self.writes += 1
 
-    def count_retry(self, *, throttled: bool) -> None:
+    def count_retry(self) -> None:
         with self._lock:
             self.retries += 1
-            if throttled:
+
+    def count_answer(self, status: int) -> None:
+        with self._lock:
+            if status == 429:
                 self.throttled += 1
+            elif status < 400:
+                self.served += 1
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -209,6 +217,8 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     run_retry_budget: int = 500
+    deadline: float | None = None  # clock time after which nothing more is sent (--timeout)
+    timeout: float | None = None   # the --timeout that set it, for the error message
     _used: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -216,6 +226,11 @@ class RetryPolicy:
         """Jittered exponential backoff: between half and all of min(cap, base * 2**(attempt-1))."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def expire_in(self, seconds: float | None, clock: Clock = time.monotonic) -> None:
+        """Set the run's overall deadline, ``seconds`` from now (None: no deadline)."""
+        self.timeout = seconds
+        self.deadline = None if seconds is None else clock() + seconds
 
     def take_from_run_budget(self) -> bool:
         with self._lock:
@@ -225,18 +240,49 @@ class RetryPolicy:
             return True
 
 
-class RateLimiter:
-    """Shared concurrency cap plus an adaptive token bucket for one service.
+DOP_HINT = "x-ms-dop-hint"
+BURST_REMAINING = "x-ms-ratelimit-burst-remaining-xrm-requests"
+TIME_REMAINING = "x-ms-ratelimit-time-remaining-xrm-requests"
+START_CONCURRENCY = 4   # until the service recommends a degree of parallelism
+LOW_BUDGET = 0.15       # slow down once less than this share of a window's budget is left
 
-    The bucket starts generous; each 429 halves the rate (and pauses everyone for the
-    server's Retry-After), each success adds back a little, so a throttled run settles
-    just under the service's limit instead of hammering it.
+
+def header_number(value: str | None) -> float | None:
+    """A limit header as a number: ``"1,200.00"`` (grouping comma, two decimals) or ``"5999"``."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip().replace(",", ""))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+class PastDeadline(Exception):
+    """Waiting for the limiter (a pause the service asked for) would end after the run's deadline."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"{wait:.0f} s")
+        self.wait = wait
+
+
+class RateLimiter:
+    """Adaptive concurrency plus a token bucket for one service, shared by every thread.
+
+    Follows Microsoft's guidance for parallel requests: the first ``x-ms-dop-hint`` (the
+    degree of parallelism the environment recommends) sets where concurrency starts;
+    while ``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``-time-remaining-`` show
+    room, each answer that found every slot busy opens one more, up to the cap
+    (``--parallelism``, at most the 52 concurrent requests Dataverse admits). When either
+    budget runs low, concurrency halves before the service has to refuse; a 429 halves
+    it too, halves the request rate and pauses everyone for the server's Retry-After.
     """
 
     def __init__(
         self,
-        max_concurrency: int = 16,
+        max_concurrency: int = MAX_CONCURRENCY,
         *,
+        start: int = START_CONCURRENCY,
         rate: float = 100.0,
         min_rate: float = 1.0,
         recovery: float = 0.5,
@@ -246,7 +292,8 @@ class RateLimiter:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.max_concurrency = min(max_concurrency, MAX_CONCURRENCY)
-        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self.limit = max(1, min(start, self.max_concurrency))
+        self.peak = self.limit  # the most requests ever allowed in flight at once
         self.max_rate = rate
         self.rate = rate
         self.min_rate = min_rate
@@ -256,20 +303,37 @@ class RateLimiter:
         self._sleep = sleep
         self._updated = clock()
         self._paused_until = 0.0
+        self._hinted = False
+        self._budget_seen: dict[str, float] = {}
+        self._last_cut = -math.inf
+        self._in_flight = 0
         self._lock = threading.Lock()
+        self._slots = threading.Condition(self._lock)
 
-    def acquire(self) -> None:
-        self._slots.acquire()
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    def acquire(self, deadline: float | None = None) -> None:
+        """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``."""
+        with self._slots:
+            while self._in_flight >= self.limit:
+                if deadline is not None and self._clock() >= deadline:
+                    raise PastDeadline(0.0)
+                self._slots.wait(timeout=None if deadline is None else max(0.01, deadline - self._clock()))
+            self._in_flight += 1
         try:
-            self._wait_for_token()
+            self._wait_for_token(deadline)
         except BaseException:
-            self._slots.release()
+            self.release()
             raise
 
     def release(self) -> None:
-        self._slots.release()
+        with self._slots:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._slots.notify()
 
-    def _wait_for_token(self) -> None:
+    def _wait_for_token(self, deadline: float | None) -> None:
         while True:
             with self._lock:
                 now = self._clock()
@@ -281,19 +345,61 @@ class RateLimiter:
                         self._tokens -= 1.0
                         return
                     wait = (1.0 - self._tokens) / self.rate
+            if deadline is not None and now + wait > deadline:
+                raise PastDeadline(wait)
             self._sleep(wait)
 
-    def on_throttled(self, retry_after: float | None) -> None:
+    def _set_limit(self, limit: int) -> None:
+        """Change the allowed concurrency (the lock is held); waiting threads see a raise at once."""
+        self.limit = max(1, min(self.max_concurrency, limit))
+        self.peak = max(self.peak, self.limit)
+        self._slots.notify_all()
+
+    def on_throttled(self, retry_after: float | None) -> bool:
+        """Back off; True when this 429 paused everyone longer than any pause before it."""
         with self._lock:
             self.rate = max(self.min_rate, self.rate / 2)
             self._tokens = min(self._tokens, self.rate)
+            self._cut(self._clock(), force=True)
             if retry_after:
-                self._paused_until = max(self._paused_until, self._clock() + retry_after)
+                until = self._clock() + retry_after
+                if until > self._paused_until:
+                    self._paused_until = until
+                    return True
+            return False
 
-    def on_success(self) -> None:
+    def on_success(self, headers: Mapping[str, str] | None = None) -> None:
+        """A served answer: recover the rate, and follow what its headers say about room."""
         with self._lock:
             if self.rate < self.max_rate:
                 self.rate = min(self.max_rate, self.rate + self.recovery)
+            if headers is None:
+                return
+            hint = header_number(headers.get(DOP_HINT))
+            if hint is not None and hint >= 1 and not self._hinted:
+                self._hinted = True
+                self._set_limit(int(hint))
+            if self._budget_low(headers):
+                self._cut(self._clock(), force=False)
+            elif self._in_flight + 1 >= self.limit:
+                self._set_limit(self.limit + 1)  # every slot was busy and the service has room
+
+    def _budget_low(self, headers: Mapping[str, str]) -> bool:
+        low = False
+        for name in (BURST_REMAINING, TIME_REMAINING):
+            left = header_number(headers.get(name))
+            if left is None:
+                continue
+            most = self._budget_seen[name] = max(self._budget_seen.get(name, 0.0), left)
+            low = low or left < most * LOW_BUDGET
+        return low
+
+    def _cut(self, now: float, *, force: bool) -> None:
+        """Halve concurrency; a low budget cuts at most once a second (answers arrive in bursts)."""
+        if not force and now - self._last_cut < 1.0:
+            return
+        self._last_cut = now
+        self._set_limit(self.limit // 2)
 
 
 def encode_query(params: Mapping[str, str] | None) -> str:
@@ -346,6 +452,8 @@ class HttpService:
         self._sleep = sleep
         self._clock = clock
         self._default_headers = dict(default_headers or {})
+        self._announce_lock = threading.Lock()
+        self._announced_until = 0.0
 
     def request(
         self,
@@ -373,10 +481,12 @@ class HttpService:
             replayable = method in REPLAYABLE_METHODS or (method == "PATCH" and "If-Match" in merged)
         target = target or _target_of(url)
         started = self._clock()
+        served_before = self.stats.served
         attempt = 0
         lost = False        # an earlier attempt may have been carried out without an answer
         while True:
             attempt += 1
+            self._check_deadline(method, target)
             response, error = self._send_once(
                 method, url=url, params=params, json=json, content=content, data=data, headers=merged,
                 target=target, attempt=attempt)
@@ -385,7 +495,10 @@ class HttpService:
                     f"{method} {self.service}:{target}: the answer to the first attempt was lost and the "
                     "resend was refused (HTTP 412): the first attempt may have changed the object")
             lost = lost or (error is not None and not _never_sent(error))
-            delay = self._retry_delay(response, error, replayable, attempt, started)
+            if response is not None and response.status_code == 429:
+                delay = self._throttled_delay(response, attempt, served_before, target)
+            else:
+                delay = self._retry_delay(response, error, replayable, attempt, started)
             if delay is None:
                 if error is not None and _tls_refused(error):
                     raise TransportError(
@@ -406,8 +519,7 @@ class HttpService:
                 if 300 <= response.status_code < 400:
                     raise self._redirect_refused(response, url)
                 return response
-            throttled = response is not None and response.status_code == 429
-            self.stats.count_retry(throttled=throttled)
+            self.stats.count_retry()
             log.debug("http.retry", service=self.service, target=target, attempt=attempt,
                       delay_s=round(delay, 3), status=None if response is None else response.status_code)
             self._sleep(delay)
@@ -428,7 +540,14 @@ class HttpService:
         if self._token is not None:
             headers = {**headers, "Authorization": f"Bearer {self._token()}"}
         if self.limiter is not None:
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire(self.policy.deadline)
+            except PastDeadline as waiting:
+                raise DeadlineExceeded(
+                    f"{method} {self.service}:{target} was not sent: the service asked the run to pause "
+                    f"{waiting.wait:.0f} s more, past the run's --timeout of {self.policy.timeout or 0:g} s. "
+                    "What was applied so far is kept; run again later, or with a longer --timeout "
+                    "(or none), to finish") from None
         began = time.perf_counter()
         started = self._clock()
         try:
@@ -448,11 +567,12 @@ class HttpService:
                 self.limiter.release()
         log.debug("http.request", method=method, service=self.service, target=target,
                   status=response.status_code, duration_ms=_ms(began), attempt=attempt)
+        self.stats.count_answer(response.status_code)
         if self.limiter is not None:
             if response.status_code == 429:
                 self.limiter.on_throttled(parse_retry_after(response.headers.get("Retry-After")))
             elif response.status_code < 400:
-                self.limiter.on_success()
+                self.limiter.on_success(response.headers)
         return response, None
 
     def _receive(self, request: httpx.Request, started: float, target: str) -> httpx.Response:
@@ -516,6 +636,52 @@ class HttpService:
             "API calls: check the endpoint in the configuration",
             service=self.service, url=url.split("?", 1)[0])
 
+    def _check_deadline(self, method: str, target: str) -> None:
+        deadline = self.policy.deadline
+        if deadline is not None and self._clock() >= deadline:
+            raise DeadlineExceeded(
+                f"{method} {self.service}:{target} was not sent: the run's --timeout of "
+                f"{self.policy.timeout or 0:g} s has passed. What was applied so far is kept; "
+                "run again (with a longer --timeout, or none) to finish")
+
+    def _throttled_delay(
+        self, response: httpx.Response, attempt: int, served_before: int, target: str
+    ) -> float | None:
+        """How long to wait after a 429, or None to give up.
+
+        The service said "not now", not "no": its Retry-After is waited out however long
+        it is, as long as the run progresses (some request was served since this one was
+        first sent) or this request has not yet used its attempts. Only ``--timeout``
+        ends a run the service is merely slowing down.
+        """
+        hinted = parse_retry_after(response.headers.get("Retry-After"))
+        delay = hinted if hinted is not None else self.policy.backoff(attempt)
+        if attempt >= self.policy.max_attempts and self.stats.served == served_before:
+            return None
+        deadline = self.policy.deadline
+        if deadline is not None and self._clock() + delay > deadline:
+            raise DeadlineExceeded(
+                f"{self.service}:{target}: the service asked the run to wait {delay:.0f} s "
+                f"({_error_message(response) or 'too many requests'}), which ends after the run's "
+                f"--timeout of {self.policy.timeout or 0:g} s. What was applied so far is kept; run "
+                "again later, or with a longer --timeout (or none), to finish")
+        if delay >= LONG_WAIT:
+            self._announce_wait(response, delay, target)
+        return delay
+
+    def _announce_wait(self, response: httpx.Response, delay: float, target: str) -> None:
+        """Say once per pause what is waited for, why and until when (threads share a pause)."""
+        until = time.time() + delay
+        with self._announce_lock:
+            if until < self._announced_until + 1.0:
+                return
+            self._announced_until = until
+        why = _error_message(response) or "too many requests"
+        log.warning("http.throttled", service=self.service, target=target, wait_s=round(delay),
+                    until=datetime.fromtimestamp(until).strftime("%H:%M:%S"),
+                    message=f"{self.service} asked the run to wait {delay:.0f} s ({why}); waiting "
+                            f"until {datetime.fromtimestamp(until):%H:%M:%S}, then it continues")
+
     def _retry_delay(
         self,
         response: httpx.Response | None,
@@ -550,6 +716,16 @@ class HttpService:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The service's own words from an OData error body, shortened; '' when there are none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    _, message, _ = error_parts(body, "")
+    return " ".join(message.split())[:200]
 
 
 def _tls_refused(error: BaseException) -> bool:

@@ -102,9 +102,10 @@ def open_clients(
     need_graph: bool = False,
     need_exchange: bool = False,
     environ: Mapping[str, str] | None = None,
-    max_concurrency: int = 16,
+    max_concurrency: int = MAX_CONCURRENCY,
     options: ClientOptions | None = None,
     missing_ok: bool = False,
+    timeout: float | None = None,
 ) -> Iterator[Clients]:
     """Signed-in clients for the run; Graph/Exchange only when the config manages them.
 
@@ -127,6 +128,8 @@ def open_clients(
     ssl_context = build_ssl_context(desired.environment.endpoints.ca_bundle)
     stats = RequestStats()
     policy = opts.policy or RetryPolicy()
+    if timeout is not None:
+        policy.expire_in(timeout)
     closers: list[Callable[[], None]] = []
     try:
         login_http = new_http_client(ssl_context, transport=opts.transport)
@@ -149,7 +152,8 @@ def open_clients(
                                limits=opts.limits)
 
         # The limiter's waits are short and real (pacing, or the rest of a Retry-After another
-        # thread already slept); only retry back-off uses the injectable sleeper.
+        # thread already slept); only retry back-off uses the injectable sleeper. The cap is
+        # the user's; how many requests really fly is what the service's headers allow.
         limiter = RateLimiter(min(max_concurrency, MAX_CONCURRENCY))
         dataverse = DataverseClient(org_url, service("dataverse", org_url, limiter))
         graph = (GraphClient(cloud.graph_url, service("graph", cloud.graph_url, None),

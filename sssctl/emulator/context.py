@@ -47,6 +47,8 @@ class Faults:
     latency_ms: float = 0.0              # fixed latency added to every request
     latency_jitter_ms: float = 0.0       # plus uniform random 0..jitter
     batch_operation_ms: float = 0.0      # server time per operation inside $batch
+    request_operation_ms: float = 0.0    # server time of a Dataverse request sent alone
+    dop_hint: int = 4                    # x-ms-dop-hint, the recommended degree of parallelism
     throttle_probability: float = 0.0    # random 429 with Retry-After
     error_probability: float = 0.0       # random 503
     drop_probability: float = 0.0        # connection closed without a response

@@ -1,6 +1,7 @@
 """Carry out a plan: kinds in safe order, checkpointing the state after every change.
 
-Within one kind changes run one at a time unless the kind declares ``concurrent`` (its
+Kinds with no dependency either way build up alongside the safe sequence (see
+:class:`Applier`). Within one kind changes run one at a time unless the kind declares ``concurrent`` (its
 changes touch disjoint objects); several ``org_setting`` changes, for instance, all
 write the one organization row and must not race each other's If-Match. A change
 refused (edited since the plan read it) or failing is reported and never retried; the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -79,7 +81,28 @@ class ApplyReport:
 Progress = Callable[[int, int, Change], None]
 
 
+@dataclass
+class _Tier:
+    """One kind's consecutive changes in one direction, and how many may run at once."""
+
+    kind: str
+    down: bool
+    pending: list[Change]
+    width: int
+    running: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return not self.pending and not self.running
+
+
 class Applier:
+    """Runs the tiers of a plan: the safe sequence one tier after another, while kinds that
+    depend on nothing and that nothing depends on (user settings, organization settings,
+    the approve privilege) build up alongside it from the start instead of waiting their
+    turn. Tearing down, and destroy, stay strictly sequential. Outcomes are settled and
+    the state written on the calling thread only."""
+
     def __init__(self, kinds: Registry | Sequence[Kind], ctx: Context, store: StateStore, *,
                  parallelism: int = 4, on_progress: Progress | None = None, reverse: bool = False) -> None:
         self.registry = registry_of(kinds)
@@ -96,11 +119,14 @@ class Applier:
         self.ctx.reads.stop_sharing()  # what the plan read may be stale by now; apply reads afresh
         work = [self._owned(c) for c in changes if c.writes or is_forget(c)]
         self._total = len(work)
-        pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply")
+        grouped = groupby(work, key=lambda c: (c.kind, self.reverse or tears_down(c)))
+        tiers = [self._tier(kind, down, list(group)) for (kind, down), group in grouped]
+        alongside = [t for t in tiers if self._independent(t)]
+        sequence = deque(t for t in tiers if not self._independent(t))
+        pool = ThreadPoolExecutor(max_workers=self.parallelism + len(alongside), thread_name_prefix="apply")
         aborted = False
         try:
-            for (kind, down), tier in groupby(work, key=lambda c: (c.kind, self.reverse or tears_down(c))):
-                self._run_kind(pool, kind, list(tier), down=down)
+            self._schedule(pool, alongside, sequence)
         except KeyboardInterrupt:
             aborted = True      # the second Ctrl-C: leave at once, the state is whole
             raise
@@ -112,45 +138,41 @@ class Applier:
         log.info("apply.done", outcome=self.report.summary(), writes=self.report.writes)
         return self.report
 
+    def _tier(self, kind: str, down: bool, changes: list[Change]) -> _Tier:
+        declared = self.registry.get(kind)
+        width = self.parallelism if declared is not None and declared.spec.concurrent else 1
+        return _Tier(kind, down, changes, width)
+
+    def _independent(self, tier: _Tier) -> bool:
+        """Building up a kind with no dependency either way: it may run beside the sequence."""
+        if tier.down or not tier.kind:
+            return False
+        return not self.registry.blockers(tier.kind) and not self.registry.blockers(tier.kind, reverse=True)
+
     @property
     def stopping(self) -> bool:
         return self.report.interrupted or self.ctx.stop.is_set()
 
-    def _run_kind(self, pool: ThreadPoolExecutor, kind: str, batch: list[Change], *, down: bool) -> None:
-        """One kind's changes, building up or (``down``) tearing down, unless a dependency failed."""
-        if self.stopping:
-            self.report.interrupted = True
-            self._mark(batch, "not started", "interrupted before it started")
-            return
-        blocked = self.registry.blockers(kind, reverse=down) & self._failed_kinds
-        if blocked:
-            why = f"depends on {', '.join(sorted(blocked))}, which did not fully apply"
-            self._mark(batch, "skipped", why)
-            self._failed_kinds.add(kind)
-            return
-        self._run_tier(pool, kind, batch)
-
-    def _owned(self, change: Change) -> Change:
-        """The change with its kind: the planner stamps it; one built by hand is looked up."""
-        if change.kind:
-            return change
-        return dataclasses.replace(change, kind=self.registry.kind_of(change.address) or "")
-
-    def _mark(self, changes: Sequence[Change], status: str, message: str) -> None:
-        self.report.outcomes.extend(Outcome(c, status, message) for c in changes)
-
-    def _run_tier(self, pool: ThreadPoolExecutor, kind: str, changes: list[Change]) -> None:
-        declared = self.registry.get(kind)
-        width = self.parallelism if declared is not None and declared.spec.concurrent else 1
-        pending = list(changes)
-        running: dict[Future[tuple[Applied | None, float]], Change] = {}
-        while pending or running:
-            while pending and len(running) < width and not self.stopping:
-                change = pending.pop(0)
-                running[pool.submit(self._apply_one, change)] = change
-            if self.stopping and not running:
-                self.report.interrupted = True
-                break
+    def _schedule(self, pool: ThreadPoolExecutor, alongside: list[_Tier], sequence: deque[_Tier]) -> None:
+        active = [t for t in alongside if self._admit(t)]
+        current: _Tier | None = None
+        running: dict[Future[tuple[Applied | None, float]], tuple[_Tier, Change]] = {}
+        while True:
+            while (current is None or current.finished) and sequence:
+                current = sequence.popleft()
+                if self._admit(current):
+                    active.append(current)
+            for tier in active:
+                while tier.pending and tier.running < tier.width and not self.stopping:
+                    change = tier.pending.pop(0)
+                    tier.running += 1
+                    running[pool.submit(self._apply_one, change)] = (tier, change)
+            if not running:
+                if self.stopping:
+                    self._stop_everything(active, sequence)
+                if not sequence:
+                    return
+                continue
             try:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
@@ -162,9 +184,42 @@ class Applier:
                 self.ctx.stop.set()
                 continue
             for future in done:
-                self._settle(kind, running.pop(future), future)
-        if pending:
-            self._mark(pending, "not started", "interrupted before it started")
+                tier, change = running.pop(future)
+                tier.running -= 1
+                self._settle(tier.kind, change, future)
+            active = [t for t in active if not t.finished]
+
+    def _admit(self, tier: _Tier) -> bool:
+        """Whether a tier may start: not after a stop, not when a kind it needs failed."""
+        if self.stopping:
+            self.report.interrupted = True
+            self._mark(tier.pending, "not started", "interrupted before it started")
+            tier.pending = []
+            return False
+        blocked = self.registry.blockers(tier.kind, reverse=tier.down) & self._failed_kinds
+        if blocked:
+            why = f"depends on {', '.join(sorted(blocked))}, which did not fully apply"
+            self._mark(tier.pending, "skipped", why)
+            tier.pending = []
+            self._failed_kinds.add(tier.kind)
+            return False
+        return True
+
+    def _stop_everything(self, active: list[_Tier], sequence: deque[_Tier]) -> None:
+        self.report.interrupted = True
+        for tier in [*active, *sequence]:
+            self._mark(tier.pending, "not started", "interrupted before it started")
+            tier.pending = []
+        sequence.clear()
+
+    def _owned(self, change: Change) -> Change:
+        """The change with its kind: the planner stamps it; one built by hand is looked up."""
+        if change.kind:
+            return change
+        return dataclasses.replace(change, kind=self.registry.kind_of(change.address) or "")
+
+    def _mark(self, changes: Sequence[Change], status: str, message: str) -> None:
+        self.report.outcomes.extend(Outcome(c, status, message) for c in changes)
 
     def _apply_one(self, change: Change) -> tuple[Applied | None, float]:
         started = time.monotonic()

@@ -140,7 +140,7 @@ class Invocation:
     def __post_init__(self) -> None:
         self.progress = Progress(self.output.err)
 
-    def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = 4,
+    def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = runner.MAX_PARALLELISM,
                 lock: bool = True, every_service: bool = False) -> runner.RunOptions:
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
                                  parallelism=parallelism, progress=self.progress.kind_step, lock=lock,

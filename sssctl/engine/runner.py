@@ -62,16 +62,32 @@ def default_services() -> Services:
                     load_kinds=load_kinds)
 
 
+MAX_PARALLELISM = 52  # Dataverse admits 52 concurrent requests per user
+
+
 @dataclass
 class RunOptions:
     config_path: Path
     environ: Mapping[str, str]
     command: str
     allow_lockout: bool = False
-    parallelism: int = 4
+    parallelism: int = MAX_PARALLELISM  # a cap: the service's headers decide how many really fly
+    timeout: float | None = None  # --timeout: seconds after which no request is sent
     progress: Callable[[str, int, int | None], None] | None = None
     lock: bool = True               # read-only reports (audit, export) need not wait for an apply
     every_service: bool = False     # export: Graph and Exchange too, wherever they are configured
+
+
+def run_timeout(opts: RunOptions) -> float | None:
+    """``--timeout`` (or ``SSSCTL_TIMEOUT``) in seconds; None or 0: no deadline."""
+    if opts.timeout is not None:
+        return opts.timeout or None
+    text = opts.environ.get("SSSCTL_TIMEOUT", "").strip()
+    if not text:
+        return None
+    from sssctl.state.locking import parse_duration
+
+    return parse_duration(text) or None
 
 
 @dataclass
@@ -121,7 +137,8 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
     if opts.every_service:
         need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
-                               environ=opts.environ, missing_ok=True) as clients:
+                               environ=opts.environ, missing_ok=True, max_concurrency=opts.parallelism,
+                               timeout=run_timeout(opts)) as clients:
         who = clients.dataverse.whoami()
         url = str(clients.dataverse.org_url or desired.environment.url or "")
         lock_id = _take_lock(backend, opts)

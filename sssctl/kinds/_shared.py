@@ -117,16 +117,18 @@ def write_organization(ctx: Context, organization_id: str, body: Mapping[str, An
         current = etag
         while current is not None and current in chain:
             current = chain[current]
+        # The answer carries the version this write produced (return=representation), so
+        # the next write of the row follows our own ETag in one request, not a PATCH and a GET.
         try:
-            ctx.dataverse.update("organizations", organization_id, body, if_match=current)
+            fresh = ctx.dataverse.update("organizations", organization_id, body, if_match=current,
+                                         returning=["organizationid"])
         except WriteOutcomeUnknown as lost:
             log.warning("apply.answer_lost", target="organization", error=str(lost))
             if not _organization_shows(ctx, organization_id, body):
                 raise
-        # The write succeeded, so nobody else changed the row between our read and now;
-        # the fresh ETag is the version we produced (a foreign write in the instant
-        # between PATCH and this GET would be adopted: an accepted, tiny window).
-        fresh = ctx.dataverse.get("organizations", organization_id, select=["organizationid"])
+            fresh = None
+        if fresh is None:  # the preference was not honoured, or the answer was lost: read it back
+            fresh = ctx.dataverse.get("organizations", organization_id, select=["organizationid"])
         new_etag = etag_of(fresh)
         if current is not None and new_etag is not None:
             chain[current] = new_etag
@@ -279,6 +281,14 @@ def batch_operation(
     return BatchOperation(method=method, url=url, body=body, headers=dict(headers))
 
 
+# Why $batch and not UpdateMultiple: Microsoft documents the bulk messages as faster for
+# the tables that support them, and says not every table does yet ("Use bulk operation
+# messages"). The table references list the messages each table supports, and neither
+# names UpdateMultiple: mailbox lists Assign, Create, Delete, Retrieve(Multiple), SetState,
+# Update, Upsert and the access messages; usersettings only Retrieve, RetrieveMultiple and
+# Update (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/mailbox
+# and .../entities/usersettings). $batch also keeps a per-row If-Match and per-row answers
+# (continue-on-error), so a row edited since the plan is refused alone.
 def send_in_batches(
     ctx: Context,
     rows: list[Any],
@@ -289,10 +299,13 @@ def send_in_batches(
 ) -> Iterator[tuple[Any, BatchResult]]:
     """Each row with the answer to its operation, ``$batch`` chunks of ``size``.
 
-    Up to ``ctx.parallelism`` chunks are in flight at once (``--parallelism``): reverting
-    tens of thousands of rows one chunk after another left the service idle while each
-    answer travelled. Answers come back in row order whatever order the chunks finish
-    in, and progress counts rows whose answer has been handed on. Once ``ctx.stop`` is
+    Up to ``ctx.parallelism`` chunks are handed to the client at once (``--parallelism``,
+    a cap); how many really fly is what the service's headers allow (see
+    :class:`sssctl.clients.http.RateLimiter`). Reverting tens of thousands of rows one
+    chunk after another left the service idle while each answer travelled.
+
+    Answers come back in row order whatever order the chunks finish in, and progress
+    counts rows whose answer has been handed on. Once ``ctx.stop`` is
     set (Ctrl-C) no new chunk is sent; the rows of chunks never sent are not yielded.
     """
     width = max(1, ctx.parallelism)
@@ -310,6 +323,7 @@ def send_in_batches(
         done += len(sent)
         report(ctx, label, done, len(rows))
 
+    report(ctx, label, 0, len(rows))  # the step shows as running before its first answer is back
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="batch") as pool:
         for chunk in chunks(rows, size):
             if len(window) == width:

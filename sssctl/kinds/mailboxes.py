@@ -142,7 +142,7 @@ class MailboxesKind(KindDefaults):
                       sample=tuple(before["sample"]))
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        rows: list[list[Any]] = [list(r) for r in change.detail["rows"]]
+        rows: list[list[Any]] = list(change.detail["rows"])  # the planned rows themselves, not copies
         ours = ctx.handoffs.get(MailboxVersions, "mailboxes")
         profile_name = change.detail.get("profile_name")
         profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None

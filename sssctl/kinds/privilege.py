@@ -55,16 +55,18 @@ class Directory:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        bus = list(
+        units = list(
             ctx.dataverse.query(
                 "businessunits",
-                select=["businessunitid", "name"],
-                filter="_parentbusinessunitid_value eq null",
+                select=["businessunitid", "_parentbusinessunitid_value"],
+                page_size=PAGE_SIZE,
             )
         )
+        bus = [u for u in units if not u.get("_parentbusinessunitid_value")]
         if len(bus) != 1:
             raise LookupError(f"expected one root business unit, found {len(bus)}")
         self.root_bu = str(bus[0]["businessunitid"])
+        self.child_units = len(units) - 1
         rows = ctx.dataverse.query(
             "roles",
             select=["roleid", "name", "_parentrootroleid_value", "_roletemplateid_value"],
@@ -78,24 +80,27 @@ class Directory:
         self.fixed = {str(r["roleid"]) for r in roots if is_system_administrator(r)}
         self._privileges: dict[str, dict[str, str]] = {}
 
-    def holders_of(self, privilege_id: str) -> list[str]:
-        """Root roles that may hold the privilege: those its role association lists.
+    def holders_of(self, privilege_id: str) -> dict[str, str]:
+        """Root roles holding the privilege (role id -> depth name), in one query.
 
-        Asking every role for all its privileges costs a request per role (sixty in a
-        large environment); the association names the few holders in one. Where the
-        service does not offer it, every role is asked as before.
+        The role-privilege intersect table answers "who holds it, how deep" at once;
+        asking every role for all its privileges costs a request per role (sixty in a
+        large environment). Where the table cannot be read, each candidate role is asked.
         """
         try:
-            rows = self.ctx.dataverse.query(
-                f"privileges({privilege_id})/roleprivileges_association",
-                select=["roleid"],
-                filter=f"_businessunitid_value eq {self.root_bu}",
-            )
-            listed = {str(r["roleid"]).lower() for r in rows}
+            held = holders_in_intersect_table(self.ctx, privilege_id)
         except ClientError as exc:
             log.info("privilege.holders.unlisted", error=str(exc))
-            return list(self.roles)
-        return [role_id for role_id in self.roles if role_id.lower() in listed]
+            return self._holders_role_by_role(privilege_id)
+        return {role_id: held[role_id.lower()] for role_id in self.roles if role_id.lower() in held}
+
+    def _holders_role_by_role(self, privilege_id: str) -> dict[str, str]:
+        self.load_privileges(list(self.roles))
+        return {
+            role_id: depth
+            for role_id in self.roles
+            if (depth := self.role_privileges(role_id).get(privilege_id.lower())) is not None
+        }
 
     def load_privileges(self, role_ids: Sequence[str]) -> None:
         """The roles' privileges, a few requests in flight at once (one call per role)."""
@@ -118,27 +123,49 @@ class Directory:
         return self._privileges[role_id]
 
     def copies(self, role_ids: set[str]) -> Counter[str]:
-        """Business-unit copies following each root copy (role id, lower), in one query.
+        """Business-unit copies following each root copy (role id, lower): one per child unit.
 
-        One query for every role that loses a privilege, not one per role: with hundreds
-        of business units each role has hundreds of copies, and only their number matters.
+        Dataverse gives every business unit its own copy of every root role, so the count
+        comes from the business units already read, without a query of the role copies
+        (with hundreds of units each role has hundreds of them, and only their number matters).
         """
-        if not role_ids:
-            return Counter()
-        parents = " or ".join(f"_parentrootroleid_value eq {role_id}" for role_id in sorted(role_ids))
-        rows = self.ctx.dataverse.query(
-            "roles",
-            select=["_parentrootroleid_value"],
-            filter=f"({parents}) and _businessunitid_value ne {self.root_bu}",
-            page_size=PAGE_SIZE,
-        )
-        return Counter(str(r["_parentrootroleid_value"]).lower() for r in rows)
+        return Counter(dict.fromkeys(role_ids, self.child_units))
 
     def role_id(self, name: str) -> str | None:
         for role_id, role_name in self.roles.items():
             if role_name.lower() == name.lower():
                 return role_id
         return None
+
+
+def holders_in_intersect_table(ctx: Context, privilege_id: str) -> dict[str, str]:
+    """Every role copy holding the privilege (role id, lower -> depth name) from the
+    ``roleprivileges`` intersect table, whose depth is a bit mask (1 Basic .. 8 Global)."""
+    rows = ctx.dataverse.query(
+        "roleprivilegescollection",
+        select=["roleid", "privilegedepthmask"],
+        filter=f"privilegeid eq {privilege_id}",
+        page_size=PAGE_SIZE,
+    )
+    return {str(r["roleid"]).lower(): depth_of_mask(r.get("privilegedepthmask")) for r in rows}
+
+
+def depth_of_mask(mask: Any) -> str:
+    """The deepest depth a ``privilegedepthmask`` grants; an unknown mask stays visible."""
+    try:
+        bits = int(mask)
+    except (TypeError, ValueError):
+        return f"unknown ({mask})"
+    if not 0 < bits < 16:
+        return f"unknown ({mask})"
+    return DEPTHS[bits.bit_length() - 1]
+
+
+def _holds(ctx: Context, role_id: str, privilege_id: str) -> bool:
+    answer = ctx.dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role_id}) or {}
+    return any(
+        str(p["PrivilegeId"]).lower() == privilege_id.lower() for p in answer.get("RolePrivileges", [])
+    )
 
 
 def count_copies(directory: Directory, objects: Mapping[str, Any]) -> None:
@@ -214,18 +241,15 @@ class PrivilegeKind(KindDefaults):
     ) -> dict[str, Any]:
         """Root roles holding the privilege; business-unit copies counted for those that lose it."""
         privilege_id = resolve_privilege(ctx, name)
-        candidates = directory.holders_of(privilege_id)
-        directory.load_privileges(candidates)
+        held = directory.holders_of(privilege_id)
         holders: dict[str, dict[str, Any]] = {}
-        for role_id in sorted(candidates, key=lambda r: directory.roles[r].lower()):
+        for role_id in sorted(held, key=lambda r: directory.roles[r].lower()):
             role_name = directory.roles[role_id]
-            depth = directory.role_privileges(role_id).get(privilege_id.lower())
-            if depth is not None:
-                holders[role_name] = {"id": role_id, "depth": depth}
-                if role_id in directory.fixed:
-                    holders[role_name]["fixed"] = True
-                if allowed is not None and role_name.lower() not in allowed:
-                    holders[role_name]["copies"] = 0  # counted for every privilege at once
+            holders[role_name] = {"id": role_id, "depth": held[role_id]}
+            if role_id in directory.fixed:
+                holders[role_name]["fixed"] = True
+            if allowed is not None and role_name.lower() not in allowed:
+                holders[role_name]["copies"] = 0  # counted for every privilege at once
         return {"privilege_id": privilege_id, "holders": holders, "roles": dict(directory.roles)}
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
@@ -304,8 +328,10 @@ class PrivilegeKind(KindDefaults):
     def apply(self, ctx: Context, change: Change) -> Applied:
         privilege_id = str(change.detail["privilege_id"])
         writes = 0
-        for role in change.detail.get("remove", []):
-            if self._holds(ctx, role["role_id"], privilege_id):
+        removals = change.detail.get("remove", [])
+        holding = self._holding(ctx, privilege_id, [r["role_id"] for r in removals]) if removals else set()
+        for role in removals:
+            if role["role_id"].lower() in holding:
                 ctx.dataverse.action(
                     "RemovePrivilegeRole",
                     {
@@ -331,12 +357,13 @@ class PrivilegeKind(KindDefaults):
         return Applied(change.address, managed=managed, writes=writes, message=f"{writes} role edits")
 
     @staticmethod
-    def _holds(ctx: Context, role_id: str, privilege_id: str) -> bool:
-        """Re-checked at apply time so a re-run after a crash skips roles already done."""
-        answer = ctx.dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": role_id}) or {}
-        return any(
-            str(p["PrivilegeId"]).lower() == privilege_id.lower() for p in answer.get("RolePrivileges", [])
-        )
+    def _holding(ctx: Context, privilege_id: str, role_ids: Sequence[str]) -> set[str]:
+        """Which of the roles (ids, lower) hold the privilege now, re-checked at apply time so
+        a re-run after a crash skips roles already done: one query for all of them."""
+        try:
+            return set(holders_in_intersect_table(ctx, privilege_id))
+        except ClientError:
+            return {role_id.lower() for role_id in role_ids if _holds(ctx, role_id, privilege_id)}
 
     def describe(self, observed: Observed) -> dict[str, Any]:
         """Each privilege's allowlist is the roles that hold it now (at whatever depth)."""

@@ -148,7 +148,7 @@ class UserSettingsKind(KindDefaults):
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        rows = [list(r) for r in change.detail["rows"]]
+        rows: list[list[Any]] = list(change.detail["rows"])  # the planned rows themselves, not copies
         value = int(change.detail["value"])
 
         def operation(row: list[Any]) -> BatchOperation:

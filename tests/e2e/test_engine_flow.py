@@ -82,7 +82,9 @@ def test_saved_plan_refused_when_state_moved(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_two_concurrent_applies_the_second_exits_4(cli: Cli, admin: AdminClient) -> None:
-    admin.faults(latency_ms=150)
+    # Every Dataverse request costs a second of server time, so the first apply still
+    # holds the lock while the second starts up (latency alone no longer keeps it busy).
+    admin.faults(latency_ms=150, request_operation_ms=1000)
     first = cli.start("apply", "--auto-approve")
     try:
         wait_for((cli.state_dir / "e2e.lock").exists, what="the first run's lock")
@@ -91,6 +93,7 @@ def test_two_concurrent_applies_the_second_exits_4(cli: Cli, admin: AdminClient)
         assert "sssctl state unlock" in second.stderr and "is locked by" in second.stderr
     finally:
         out, err = first.communicate(timeout=150)
+        admin.faults(request_operation_ms=0)
     assert first.returncode == 0, out + err
 
 

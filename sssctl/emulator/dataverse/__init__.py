@@ -24,17 +24,30 @@ each is a guess to verify against a real organisation:
   front end may answer with its own page instead.
 * Impersonation (``CallerObjectId`` / ``MSCRMCallerID``) needs prvActOnBehalfOfAnotherUser;
   service protection limits keep counting against the signed-in caller.
-* ``roleprivilegescollection`` and the ``user_settings`` navigation are not served.
+* ``roleprivilegescollection`` (the role-privilege intersect table) is served read-only,
+  one row per role copy and privilege, computed from the role privileges; the
+  ``user_settings`` navigation is not served.
+* ``x-ms-dop-hint`` is a knob (``dop_hint``, default 4, a value live environments send;
+  others send 48) [obs].
+
+Simulated server time (``batch_operation_ms`` per operation inside ``$batch``,
+``request_operation_ms`` per request sent alone) is what the execution-time limit
+charges, once; the emulator's own Python time is not server time and is not charged.
+It is spent asleep after the work, on the event loop, so a slow request holds its
+concurrency slot without holding a worker thread.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-from starlette.concurrency import run_in_threadpool
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -52,6 +65,20 @@ from .store import Store
 
 __all__ = ["DataverseService"]
 
+# Worker threads for request handlers: above the 52 concurrent requests Dataverse admits
+# per user, so the service protection limit (not the pool) is what refuses the 53rd.
+WORKER_THREADS = 64
+
+
+@dataclass
+class Served:
+    """A handled request whose simulated server time is still to be spent and charged."""
+
+    response: ApiResponse
+    limit_key: str | None = None
+    server_seconds: float = 0.0
+    done: bool = field(default=False, repr=False)
+
 
 class DataverseService:
     """One emulated organisation: its data, its Web API and its limits."""
@@ -66,6 +93,7 @@ class DataverseService:
         self.protection = ServiceProtection(faults)
         self.store = Store()
         self.web = WebApi(self.store, self.base_url, counters)
+        self._workers: anyio.CapacityLimiter | None = None
         self.reset()
 
     # -- the contract with the server ------------------------------------------------
@@ -118,7 +146,16 @@ class DataverseService:
         path = scope.get("path", "")
         raw_query = scope.get("query_string", b"").decode("latin-1")
         headers = header_fields((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-        response = await run_in_threadpool(self.serve, request.method, path, raw_query, headers, body)
+        if self._workers is None:
+            self._workers = anyio.CapacityLimiter(WORKER_THREADS)
+        served = await anyio.to_thread.run_sync(
+            partial(self.begin, request.method, path, raw_query, headers, body), limiter=self._workers
+        )
+        try:
+            if served.server_seconds > 0:
+                await anyio.sleep(served.server_seconds)
+        finally:
+            response = self.finish(served)
         await Response(response.body, status_code=response.status, headers=dict(response.headers))(
             scope, receive, send
         )
@@ -127,17 +164,37 @@ class DataverseService:
     def serve(
         self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes
     ) -> ApiResponse:
-        """Handle one HTTP request (already read) and return the full response."""
+        """Handle one HTTP request (already read), spend its server time, return the response."""
+        served = self.begin(method, path, raw_query, headers, body)
+        try:
+            time.sleep(served.server_seconds)
+        finally:
+            response = self.finish(served)
+        return response
+
+    def finish(self, served: Served) -> ApiResponse:
+        """Release the request's concurrency slot and charge its server time, once."""
+        if served.limit_key is not None and not served.done:
+            served.done = True
+            limit_headers = self.protection.leave(served.limit_key, served.server_seconds)
+            served.response.headers.extend(limit_headers.items())
+            served.response.headers.append(("x-ms-dop-hint", str(self.faults.dop_hint)))
+        return served.response
+
+    def begin(
+        self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes
+    ) -> Served:
+        """Authenticate, admit and handle one request; its simulated time is not spent yet."""
         request_id = str(uuid.uuid4())
         origin = urlsplit(self.base_url)
         length = len(f"{origin.scheme}://{origin.netloc}{path}?{raw_query}")
         if length > MAX_URL:
             self._record(method, _api_path(path))
-            response = fault_response(url_too_long(length, MAX_URL))
+            served = Served(fault_response(url_too_long(length, MAX_URL)))
         else:
-            response = self._serve(method, _api_path(path), _parse_query(raw_query), headers, body)
-        response.headers.append(("REQ_ID", request_id))
-        return response
+            served = self._serve(method, _api_path(path), _parse_query(raw_query), headers, body)
+        served.response.headers.append(("REQ_ID", request_id))
+        return served
 
     def _serve(
         self,
@@ -146,12 +203,12 @@ class DataverseService:
         params: list[tuple[str, str]],
         headers: dict[str, str],
         body: bytes,
-    ) -> ApiResponse:
+    ) -> Served:
         try:
             caller = self.verifier.verify(headers.get("authorization"), audience=self.base_url)
         except InvalidToken:
             self._record(method, api_path)
-            return self._challenge()
+            return Served(self._challenge())
         try:
             with self.store.lock:
                 wids = caller.claims.get("wids") or ()
@@ -168,18 +225,18 @@ class DataverseService:
             self._record(method, api_path)
             if fault.status == 429:
                 self.counters.record_throttled()
-            return fault_response(fault)
-        started = time.perf_counter()
-        simulated = [0.0]
+            return Served(fault_response(fault))
+        served = Served(ApiResponse(500, []), limit_key)
         try:
             if api_path.strip("/") == "$batch":
-                response = self._batch(method, headers, body, who, simulated)
+                served.response = self._batch(method, headers, body, who, served)
             else:
-                response = self.web.handle(ApiRequest(method, api_path, params, headers, body), who)
-        finally:
-            limit_headers = self.protection.leave(limit_key, time.perf_counter() - started + simulated[0])
-        response.headers.extend(limit_headers.items())
-        return response
+                served.response = self.web.handle(ApiRequest(method, api_path, params, headers, body), who)
+                served.server_seconds = self.faults.request_operation_ms / 1000.0
+        except BaseException:
+            self.finish(served)
+            raise
+        return served
 
     def _record(self, method: str, api_path: str | None) -> None:
         target = target_of(api_path) if api_path is not None else "$unknown"
@@ -196,14 +253,14 @@ class DataverseService:
         return ApiResponse(401, [("WWW-Authenticate", value), ("OData-Version", "4.0")])
 
     def _batch(
-        self, method: str, headers: dict[str, str], body: bytes, who: Principal, simulated: list[float]
+        self, method: str, headers: dict[str, str], body: bytes, who: Principal, served: Served
     ) -> ApiResponse:
         self.counters.record(method, "dataverse", "$batch", write=False)
         if method.upper() != "POST":
             return fault_response(DataverseFault(405, "0x80060888", "A $batch request must use POST."))
 
         def operation_time() -> None:
-            simulated[0] += self.faults.batch_operation_ms / 1000.0
+            served.server_seconds += self.faults.batch_operation_ms / 1000.0
 
         runner = BatchRunner(self.store, lambda request: self.web.handle(request, who), operation_time)
         prefs = parse_prefer([headers["prefer"]] if "prefer" in headers else [])
@@ -213,11 +270,6 @@ class DataverseService:
             )
         except DataverseFault as fault:
             return fault_response(fault)
-        finally:
-            # The simulated server time is spent after the work, outside the store lock, so a
-            # slow batch delays its own answer without stalling every other caller.
-            if simulated[0] > 0:
-                time.sleep(simulated[0])
         applied = [("Preference-Applied", "odata.continue-on-error")] if prefs.continue_on_error else []
         return ApiResponse(
             status, [("Content-Type", content_type), ("OData-Version", "4.0"), *applied], payload

@@ -7,12 +7,13 @@ Everything a handler reads or writes happens under the store lock.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import uuid
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from ..context import Counters
@@ -46,7 +47,7 @@ from .query import (
     render,
     sort_key_factory,
 )
-from .schema import BY_LOGICAL, LOOKUP, PRIVILEGE, TABLES, Table
+from .schema import BY_LOGICAL, LOOKUP, PRIVILEGE, ROLEPRIVILEGES, TABLES, Table
 from .security import APPROVE, Principal, may_approve_exchange_online, require
 from .store import Row, Store, now_iso
 from .writes import body_changes, parse_guid, resolve_reference, state_pair
@@ -207,6 +208,8 @@ class WebApi:
         table = TABLES.get(name)
         if table is None:
             raise no_segment(name)
+        if table is ROLEPRIVILEGES:
+            return self._role_privilege_rows(request, who, key, segments)
         if key is None:
             if segments[1:] == ["$count"]:
                 return self._count(request, who, table)
@@ -293,7 +296,7 @@ class WebApi:
         rows = self._matching_rows(request, who, table, source)
         total = len(rows)
         sort_key = sort_key_factory(order, table.pk)
-        keyed = sorted(((sort_key(r), r) for r in rows), key=lambda pair: pair[0])
+        keyed: Iterable[tuple[Any, Row]] = ((sort_key(r), r) for r in rows)
         page_size = min(prefs.max_page_size or MAX_PAGE, MAX_PAGE)
         limit = (
             top if (top is not None and prefs.max_page_size is None) else None
@@ -305,8 +308,12 @@ class WebApi:
             page_number, limit = token.page, token.remaining
             names = [p for p, _ in order]
             last = sort_key({**dict(zip(names, token.last[:-1], strict=False)), table.pk: token.last[-1]})
-            keyed = keyed[bisect_right([k for k, _ in keyed], last) :]
-        page = [r for _, r in keyed[: page_size if limit is None else min(page_size, limit)]]
+            keyed = (pair for pair in keyed if pair[0] > last)
+        # Only the page (and one more row, to know whether a next page exists) is ordered:
+        # sorting the whole table for every page made paging through it quadratic.
+        take = page_size if limit is None else min(page_size, limit)
+        head = heapq.nsmallest(take + 1, keyed, key=itemgetter(0))
+        page = [r for _, r in head[:take]]
         body: dict[str, Any] = {
             "@odata.context": f"{self.api}/$metadata#{table.entity_set}{_ctx_select(select)}"
         }
@@ -314,10 +321,22 @@ class WebApi:
             body.update(_counts(total, prefs))
         body["value"] = [self._render(table, r, select, expand, prefs) for r in page]
         remaining = None if limit is None else limit - len(page)
-        if len(keyed) > len(page) and (remaining is None or remaining > 0):
+        if len(head) > len(page) and (remaining is None or remaining > 0):
             cookie = encode_token(page_number + 1, raw_key(page[-1], order, table.pk), remaining)
             body["@odata.nextLink"] = next_link(self.api, request.path.strip("/"), request.params, cookie)
         return json_response(200, body, _applied(prefs))
+
+    def _role_privilege_rows(
+        self, request: ApiRequest, who: Principal, key: str | None, segments: list[str]
+    ) -> ApiResponse:
+        """``GET roleprivilegescollection?$filter=privilegeid eq <id>``: who holds a privilege, at
+        which depth, in one query; the rows are read-only, as Dataverse keeps them."""
+        if request.method.upper() != "GET":
+            raise _not_allowed(request.method, ROLEPRIVILEGES.entity_set)
+        if key is not None or len(segments) > 1:
+            raise no_segment(segments[-1])
+        rows = roles.intersect_rows(self.store, request.param("$filter"))
+        return self._query(request, who, ROLEPRIVILEGES, rows)
 
     def _count(self, request: ApiRequest, who: Principal, table: Table) -> ApiResponse:
         """``GET <entityset>/$count``: the bare number as text/plain (OData Protocol §11.2.10),

@@ -1,8 +1,9 @@
 """Service protection limits per caller (reference §1.11).
 
 Three limits over the knobs in :class:`~sssctl.emulator.context.Faults`: requests per
-sliding window, combined execution time per window (real handler time plus the
-simulated time of each ``$batch`` operation), and concurrent requests. A ``$batch``
+sliding window, combined execution time per window (the simulated server time of each
+request: per operation inside a ``$batch``, per request otherwise; the emulator's own
+Python time is not charged), and concurrent requests. A ``$batch``
 counts once for the request limit. Like the real service, the window limits are checked
 when a request arrives, so the request that crosses a limit still completes and the next
 one is refused; the concurrency limit fails at once.
@@ -93,10 +94,12 @@ class ServiceProtection:
             usage.busy_seconds += seconds
             self._expire(usage, now)
             remaining_requests = max(0, faults.limit_requests - len(usage.requests))
-            remaining_ms = max(0, int((faults.limit_execution_seconds - usage.busy_seconds) * 1000))
+            remaining_seconds = max(0.0, faults.limit_execution_seconds - usage.busy_seconds)
+        # Seconds with a grouping comma and two decimals, as live environments send it
+        # ("1,200.00" for the full 20-minute budget).
         return {
             "x-ms-ratelimit-burst-remaining-xrm-requests": str(remaining_requests),
-            "x-ms-ratelimit-time-remaining-xrm-requests": f"{remaining_ms:,}.00",
+            "x-ms-ratelimit-time-remaining-xrm-requests": f"{remaining_seconds:,.2f}",
         }
 
 

@@ -39,6 +39,7 @@ SCHEMA_NAMES = {
     "systemuser": "SystemUser",
     "queue": "Queue",
     "usersettings": "UserSettings",
+    "roleprivileges": "RolePrivileges",
 }
 ENTITY_COLUMNS = {
     "LogicalName": "string",

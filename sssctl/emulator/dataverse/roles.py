@@ -16,6 +16,7 @@ Guesses, documented because the reference has no captured answer:
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -236,3 +237,30 @@ def delete_role(store: Store, role: Row) -> None:
         if gone.intersection(held):
             store.set_user_roles(user_id, [r for r in held if r not in gone])
     store.set_role_privileges(role["roleid"], {})
+
+
+_PRIVILEGE_EQ = re.compile(r"\bprivilegeid\s+eq\s+'?([0-9a-fA-F-]{36})'?", re.IGNORECASE)
+
+
+def intersect_rows(store: Store, filter_text: str | None) -> list[Row]:
+    """Rows of the role-privilege intersect table: one per role copy and privilege held.
+
+    Business-unit copies hold what their root copy holds. A ``privilegeid eq <id>`` in the
+    filter narrows which rows are built (the index a database would use); the filter
+    itself is still applied to every row, so the answer is the same either way.
+    """
+    wanted = _PRIVILEGE_EQ.search(filter_text or "")
+    only = wanted.group(1).lower() if wanted and " or " not in (filter_text or "").lower() else None
+    rows: list[Row] = []
+    for role_id, role in store.table("role").items():
+        held = store.role_privileges.get(role["_parentrootroleid_value"], {})
+        for held_id, mask in held.items() if only is None else ((only, held.get(only)),):
+            if mask:
+                rows.append({
+                    "roleprivilegeid": str(uuid.uuid5(NAMESPACE, f"roleprivilege:{role_id}:{held_id}")),
+                    "roleid": role_id,
+                    "privilegeid": held_id,
+                    "privilegedepthmask": mask,
+                    "versionnumber": role.get("versionnumber", 0),
+                })
+    return rows

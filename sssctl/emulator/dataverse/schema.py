@@ -415,6 +415,23 @@ USERSETTINGS = Table(
     ],
 )
 
+# The role-privilege intersect table (reference §8.3): read-only, its rows computed from
+# the role privileges (one per role copy and privilege). The object type code is a guess.
+ROLEPRIVILEGES = Table(
+    "roleprivileges",
+    "roleprivilegescollection",
+    "roleprivilegeid",
+    None,
+    12,
+    [
+        Column("roleprivilegeid", GUID, readonly=True),
+        Column("roleid", GUID, readonly=True),
+        Column("privilegeid", GUID, readonly=True),
+        Column("privilegedepthmask", INT, readonly=True),
+    ],
+    read_only_table=True,
+)
+
 TABLES: dict[str, Table] = {
     t.entity_set: t
     for t in (
@@ -427,6 +444,7 @@ TABLES: dict[str, Table] = {
         SYSTEMUSER,
         QUEUE,
         USERSETTINGS,
+        ROLEPRIVILEGES,
     )
 }
 BY_LOGICAL: dict[str, Table] = {t.logical: t for t in TABLES.values()}

@@ -22,6 +22,7 @@ PRIVILEGE_ENTITY = {
     "mailbox": "Mailbox",
     "emailserverprofile": "EmailServerProfile",
     "role": "Role",
+    "roleprivileges": "Role",  # reading the intersect table is reading roles
     "privilege": "Privilege",
     "businessunit": "BusinessUnit",
     "systemuser": "User",

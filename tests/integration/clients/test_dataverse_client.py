@@ -267,3 +267,36 @@ def test_parallel_calls_share_the_limiter(big: EmulatorInfo, big_admin: AdminCli
         assert len(set(answers)) == 1
         assert elapsed >= 48 / 4 * 0.02 * 0.9  # at most 4 in flight, each at least 20 ms
         assert clients.stats.total == 49 and clients.stats.retries == 0
+
+
+def test_an_update_can_return_the_version_it_produced(
+    dataverse: DataverseClient, big_admin: AdminClient
+) -> None:
+    org = next(dataverse.query("organizations", select=["organizationid"], top=1))
+    big_admin.reset_counters()
+    fresh = dataverse.update("organizations", org["organizationid"], {"requireapprovalforuseremail": True},
+                             if_match=etag_of(org), returning=["organizationid"])
+    assert big_admin.counters()["total"] == 1
+    assert fresh is not None and etag_of(fresh) not in (None, etag_of(org))
+    again = dataverse.get("organizations", org["organizationid"], select=["organizationid"])
+    assert etag_of(again) == etag_of(fresh)
+
+
+def test_concurrency_starts_at_the_hint_and_grows_under_load_up_to_the_cap(
+    big: EmulatorInfo, big_admin: AdminClient
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    big_admin.faults(dop_hint=3, latency_ms=30)
+    try:
+        with open_clients(emulator_desired(big), environ=secret_environ(big), max_concurrency=10,
+                          options=fast_options(RecordingSleep())) as clients:
+            limiter = clients.dataverse.http.limiter
+            assert limiter is not None
+            clients.dataverse.whoami()
+            assert limiter.limit == 3  # the environment's recommendation, before any load
+            with ThreadPoolExecutor(max_workers=20) as pool:
+                list(pool.map(lambda _: clients.dataverse.whoami(), range(60)))
+            assert limiter.peak == 10  # every slot was busy and the budgets had room: up to the cap
+    finally:
+        big_admin.faults(dop_hint=4, latency_ms=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -543,3 +544,21 @@ def test_concurrency_limit_answers_429_at_once(dv: httpx.Client, emulator_admin:
     assert statuses.count(200) >= 1 and 429 in statuses
     throttled = next(r for r in responses if r.status_code == 429)
     assert _error(throttled)["code"] == "0x80072326" and throttled.headers["Retry-After"]
+
+
+def test_fifty_two_requests_are_served_at_once(dv: httpx.Client, emulator_admin: AdminClient) -> None:
+    """Dataverse admits 52 concurrent requests per user; the emulator's worker pool must not
+    be the narrower limit, and the 53rd is refused by the service protection limit."""
+    emulator_admin.faults(request_operation_ms=1500)
+    barrier = threading.Barrier(53)
+
+    def who_am_i(_: int) -> int:
+        barrier.wait(timeout=30)
+        return dv.get("WhoAmI").status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=53) as pool:
+            statuses = sorted(pool.map(who_am_i, range(53)))
+    finally:
+        emulator_admin.faults(request_operation_ms=0)
+    assert statuses.count(200) == 52 and statuses.count(429) == 1

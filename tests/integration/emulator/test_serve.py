@@ -40,7 +40,8 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
 def test_serve_prints_one_json_line_quickly_and_stops_on_sigterm(tmp_path: Path) -> None:
     env_file = tmp_path / "emulator.env"
     started = time.monotonic()
-    process = _start(tmp_path, "--env-file", str(env_file), "--latency-ms", "1", "--replication-delay", "2")
+    process = _start(tmp_path, "--env-file", str(env_file), "--latency-ms", "1", "--replication-delay", "2",
+                      "--batch-operation-ms", "10", "--request-operation-ms", "5")
     try:
         line = _first_line(process, timeout=3.0)
         elapsed = time.monotonic() - started
@@ -50,6 +51,7 @@ def test_serve_prints_one_json_line_quickly_and_stops_on_sigterm(tmp_path: Path)
             assert admin.counters()["total"] == 0
             faults = admin.faults()
             assert (faults["latency_ms"], faults["replication_delay"]) == (1.0, 2)
+            assert (faults["batch_operation_ms"], faults["request_operation_ms"]) == (10.0, 5.0)
         with trusting_client(info) as http:
             assert http.get(f"{info.authority}/v2.0/.well-known/openid-configuration").status_code == 200
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"

@@ -17,6 +17,7 @@ from sssctl.emulator.info import EmulatorInfo
 from sssctl.engine.kind import Context, Kind, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import load_kinds
+from sssctl.kinds._rows import BATCH_SIZE
 from tests.support.applying import apply_changes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -166,13 +167,17 @@ def test_privilege_removed_on_root_copy_is_gone_from_business_unit_copies(
         assert change.action is Action.UPDATE and change.detail["business_unit_copies"] > 0
         run.apply()
         privilege_id = change.detail["privilege_id"].lower()
+        counted = 0
         for role in change.detail["remove"]:
-            copies = dataverse.query(
+            copies = list(dataverse.query(
                 "roles", select=["roleid"], filter=f"_parentrootroleid_value eq {role['role_id']}"
-            )
+            ))
+            assert role["copies"] == len(copies) - 1  # every copy but the root one, as the plan said
+            counted += role["copies"]
             for copy in copies:
                 held = dataverse.function("RetrieveRolePrivilegesRole", {"RoleId": copy["roleid"]})
                 assert privilege_id not in {str(p["PrivilegeId"]).lower() for p in held["RolePrivileges"]}
+        assert counted == change.detail["business_unit_copies"]
         assert [c.action for c in Run(desired, dataverse, {}).plan()] == [Action.NOOP]
 
 
@@ -340,7 +345,7 @@ def test_thousands_of_mailboxes_are_paged_and_reverted_in_batches(
             fresh.reset_counters()
             run.apply()
             counters = fresh.counters()
-            assert counters["by_route"].get("POST dataverse:$batch", 0) == -(-drifted // 1000)
+            assert counters["by_route"].get("POST dataverse:$batch", 0) == -(-drifted // BATCH_SIZE)
             assert counters["writes"] == drifted
             assert Run(desired, dataverse, {}).plan()[0].action is Action.NOOP
     finally:

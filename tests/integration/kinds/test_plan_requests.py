@@ -29,8 +29,13 @@ def test_hardened_plan_reads_every_shared_table_once(
     assert not [c.address for c in changes if c.action is Action.UNKNOWN]
     once = ("WhoAmI", "emailserverprofiles", "organizations", "queues", "mailboxes", "businessunits")
     assert {name: routes.get(f"GET dataverse:{name}") for name in once} == dict.fromkeys(once, 1)
-    assert routes.get("GET dataverse:roles") == 2  # root roles, then the copies of those losing it
-    # Only the five root roles holding prvApproveRejectEmailAddress are asked for their privileges.
-    assert routes.get("GET dataverse:RetrieveRolePrivilegesRole") == 5
+    # Root roles only: the business-unit copies of a role losing it are counted from the
+    # business units (every unit holds a copy of every role), not read.
+    assert routes.get("GET dataverse:roles") == 1
+    # One query of the role-privilege intersect table names the holders and their depths;
+    # no role is asked for its privileges one by one (that was one request per holder).
+    assert routes.get("GET dataverse:roleprivilegescollection") == 1
+    assert "GET dataverse:RetrieveRolePrivilegesRole" not in routes
+    assert "GET dataverse:privileges" in routes and routes["GET dataverse:privileges"] == 1
     assert routes.get("GET graph:applications") == 1
     assert emulator_admin.counters()["writes"] == 0

@@ -66,10 +66,10 @@ def test_attempts_are_bounded_and_last_answer_returned() -> None:
     assert len(seen) == 4 and len(sleeps.calls) == 3
 
 
-def test_elapsed_budget_stops_before_a_too_long_wait() -> None:
-    seen, handler = _sequence(httpx.Response(429, headers={"Retry-After": "500"}))
+def test_elapsed_budget_stops_before_a_too_long_backoff() -> None:
+    seen, handler = _sequence(httpx.Response(503, headers={"Retry-After": "500"}))
     svc, sleeps = service(handler, policy=RetryPolicy(max_elapsed=120))
-    assert svc.request("GET", "https://org.example/x").status_code == 429
+    assert svc.request("GET", "https://org.example/x").status_code == 503
     assert len(seen) == 1 and sleeps.calls == []
 
 

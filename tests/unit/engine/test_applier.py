@@ -177,3 +177,37 @@ def test_a_switch_tears_down_only_after_the_build_up_it_depends_on_applied(tmp_p
     statuses = [o.status for o in report.outcomes]
     assert statuses == ["applied", "failed", "skipped", "skipped"]
     assert not custom.applied and not apps.applied
+
+
+def test_a_kind_depending_on_nothing_builds_up_alongside_the_sequence(tmp_path: Path) -> None:
+    both_running = threading.Barrier(2)
+    custom = FakeKind("server_profile_custom", lambda d: {},
+                      apply_errors={'server_profile.custom["X"]': RuntimeError("boom")})
+    mailboxes = FakeKind("mailboxes", lambda d: {}, after=("server_profile_custom",),
+                         apply_hook=lambda change: both_running.wait(timeout=5))
+    users = FakeKind("user_settings", lambda d: {}, apply_hook=lambda change: both_running.wait(timeout=5))
+    applier, _ = setup(tmp_path, [custom, mailboxes, users])
+    report = applier.run([Change("mailboxes", Action.UPDATE, {"n": 1}, {"n": 0}, "r"),
+                          Change("user_settings", Action.UPDATE, {"n": 1}, {"n": 0}, "r")])
+    assert report.ok  # each waited for the other: they ran at the same time
+
+    (tmp_path / "again").mkdir()
+    applier, _ = setup(tmp_path / "again", [custom, mailboxes, users])
+    users.apply_hook = None
+    report = applier.run([Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
+                          Change("mailboxes", Action.UPDATE, {"n": 1}, {"n": 0}, "r"),
+                          Change("user_settings", Action.UPDATE, {"n": 1}, {"n": 0}, "r")])
+    statuses = {o.change.address: o.status for o in report.outcomes}
+    assert statuses == {'server_profile.custom["X"]': "failed", "mailboxes": "skipped",
+                        "user_settings": "applied"}
+
+
+def test_tearing_down_never_runs_alongside(tmp_path: Path) -> None:
+    order: list[str] = []
+    first = FakeKind("org_setting", org_settings_wanted, apply_hook=lambda c: order.append(c.address))
+    second = FakeKind("user_settings", lambda d: {}, apply_hook=lambda c: order.append(c.address))
+    applier, _ = setup(tmp_path, [first, second])
+    applier.reverse = True
+    report = applier.run([Change("user_settings", Action.UPDATE, {"n": 1}, {"n": 0}, "r", restore=True),
+                          upd("org_setting.A")])
+    assert report.ok and order == ["user_settings", "org_setting.A"]

@@ -196,3 +196,33 @@ def test_audit_and_export_do_not_wait_for_the_lock(world: World, tmp_path: Path)
     assert run("export").exit_code == 0
     assert run("plan").exit_code == 0  # plan writes no state, so it takes no lock either
     assert run("apply", "--auto-approve").exit_code == 4
+
+
+def test_timeout_and_parallelism_reach_the_clients_as_a_deadline_and_a_cap(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[dict[str, object]] = []
+    services = world.services()
+    real = services.open_clients
+
+    def recording(desired: object, **kwargs: object) -> object:
+        opened.append(kwargs)
+        return real(desired, **kwargs)
+
+    services.open_clients = recording
+    monkeypatch.setattr(runner, "default_services", lambda: services)
+    assert run("apply", "--auto-approve", "--timeout", "45m", "--parallelism", "8").exit_code == 0
+    assert run("apply", "--auto-approve").exit_code == 0
+    assert [(o["timeout"], o["max_concurrency"]) for o in opened] == [(2700.0, 8), (None, 52)]
+
+
+@pytest.mark.parametrize(("args", "complaint"), [
+    (("--timeout", "soon"), "'soon' is not a duration: write e.g. 45m, 2h, 1h30m or 0"),
+    (("--parallelism", "53"), "53 is not in the range 1<=x<=52"),
+])
+def test_a_bad_timeout_or_parallelism_is_refused_before_anything_runs(
+    world: World, args: tuple[str, str], complaint: str
+) -> None:
+    result = CliRunner().invoke(cli, ["apply", "--auto-approve", *args])
+    assert result.exit_code == 2 and complaint in result.output
+    assert not any(kind.applied for kind in world.kinds)

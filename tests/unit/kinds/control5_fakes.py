@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,7 +268,8 @@ class FakeDataverse:
         return profile_id
 
     def update(
-        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None
+        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None,
+        returning: Sequence[str] | None = None,
     ) -> None:
         row = self.profiles.get(key)
         if row is None:

@@ -143,6 +143,8 @@ class FakeDataverse:
                 dict(row) for role_id, row in self.tables.get("roles", {}).items()
                 if privilege in self.role_privileges.get(role_id, {}) and _matches(row, filter)
             ])
+        if entity_set == "roleprivilegescollection":
+            return iter(self._intersect_rows(filter))
         nav = re.fullmatch(r"systemusers\((.+)\)/systemuserroles_association", entity_set)
         if nav:
             roles = self.tables.get("roles", {})
@@ -150,11 +152,23 @@ class FakeDataverse:
         rows = [dict(r) for r in self.tables.get(entity_set, {}).values() if _matches(r, filter)]
         return iter(rows[:top] if top else rows)
 
+    def _intersect_rows(self, filter: str | None) -> list[dict[str, Any]]:
+        """The role-privilege intersect table for ``privilegeid eq <id>``, depth as a bit mask."""
+        wanted = re.fullmatch(r"privilegeid eq (\S+)", filter or "")
+        assert wanted, filter
+        masks = {"Basic": 1, "Local": 2, "Deep": 4, "Global": 8}
+        return [
+            {"roleid": role_id, "privilegedepthmask": masks[held[wanted.group(1).lower()]]}
+            for role_id, held in self.role_privileges.items() if wanted.group(1).lower() in held
+        ]
+
     def update(
-        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None
-    ) -> None:
+        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None,
+        returning: Sequence[str] | None = None,
+    ) -> dict[str, Any] | None:
         self.calls.append(("PATCH", entity_set, dict(body)))
         self._patch(entity_set, key, body, if_match)
+        return dict(self.row(entity_set, key)) if returning is not None else None
 
     def _patch(self, entity_set: str, key: str, body: Mapping[str, Any], if_match: str | None) -> None:
         try:

@@ -58,7 +58,7 @@ def test_a_stop_request_lets_the_chunk_in_flight_finish_and_sends_no_other(
     want = desired(mailboxes=USERS)
     ctx = engine.context(want)
     ctx.parallelism = 1
-    ctx.progress = lambda label, done, total: ctx.stop.set()   # Ctrl-C as the first chunk lands
+    ctx.progress = lambda label, done, total: done and ctx.stop.set()   # Ctrl-C as the first chunk lands
     (change,) = actionable(KIND.diff(want, KIND.read(ctx)))
     applied = KIND.apply(ctx, change)
     assert not applied.complete and applied.writes == 1
@@ -150,7 +150,8 @@ def test_a_mailbox_without_any_profile_is_drift() -> None:
     assert "user05@contoso.com" in change.before["sample"]
 
 
-def test_thousands_of_rows_go_in_batches_of_at_most_a_thousand_with_progress() -> None:
+def test_thousands_of_rows_go_in_batches_of_batch_size_with_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)  # the chunking, whatever the size chosen
     dv = seed()
     for n in range(100, 2600):
         dv.add(
@@ -175,6 +176,7 @@ def test_thousands_of_rows_go_in_batches_of_at_most_a_thousand_with_progress() -
     KIND.apply(ctx, change)
     assert sorted(c[1] for c in dv.calls if c[0] == "BATCH") == ["1000", "1000", "504"]
     assert [s for s in seen if s[0] == "revert mailboxes"] == [
+        ("revert mailboxes", 0, 2504),  # shown as running before the first answer
         ("revert mailboxes", 1000, 2504),
         ("revert mailboxes", 2000, 2504),
         ("revert mailboxes", 2504, 2504),
@@ -238,7 +240,10 @@ def revert_with(parallelism: int) -> tuple[str, list[tuple[str, int, int | None]
     return str(refused.value), [s for s in seen if s[0] == "revert mailboxes"], batches
 
 
-def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a_time() -> None:
+def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)
     one = revert_with(1)
     four = revert_with(4)
     assert one == four
@@ -246,7 +251,7 @@ def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a
     assert batches == 4
     assert message.startswith("reverted 3501 mailboxes; 3 changed since plan")
     assert "(bulk1500@contoso.com, bulk150@contoso.com, bulk3550@contoso.com)" in message
-    assert progress == [("revert mailboxes", n, 3504) for n in (1000, 2000, 3000, 3504)]
+    assert progress == [("revert mailboxes", n, 3504) for n in (0, 1000, 2000, 3000, 3504)]
 
 
 def test_dropping_the_policy_moves_mailboxes_off_a_custom_profile_the_plan_deletes() -> None:

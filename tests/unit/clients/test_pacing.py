@@ -1,0 +1,160 @@
+"""Following the service: long Retry-After waits, progress, --timeout, adaptive concurrency."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from sssctl.clients.errors import DeadlineExceeded
+from sssctl.clients.http import (
+    BURST_REMAINING,
+    DOP_HINT,
+    TIME_REMAINING,
+    HttpService,
+    RateLimiter,
+    RequestStats,
+    RetryPolicy,
+    header_number,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+EXECUTION_LIMIT = {
+    "error": {"code": "0x80072321", "message": "Combined execution time of incoming requests exceeded limit "
+              "of 1,200,000 milliseconds over time window of 300 seconds."}
+}
+
+
+class FakeTime:
+    """A clock that the injected sleeper moves forward."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _service(answers: list[httpx.Response], time: FakeTime,
+             policy: RetryPolicy | None = None) -> tuple[HttpService, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    svc = HttpService("dataverse", client, token=lambda: "t", stats=RequestStats(),
+                      policy=policy or RetryPolicy(), sleep=time.sleep, clock=time.clock)
+    return svc, seen
+
+
+def _throttled(seconds: int) -> httpx.Response:
+    return httpx.Response(429, headers={"Retry-After": str(seconds)}, json=EXECUTION_LIMIT)
+
+
+def test_a_long_retry_after_is_waited_out_and_announced() -> None:
+    time = FakeTime()
+    svc, seen = _service([_throttled(280), httpx.Response(204)], time)
+    with capture_logs() as logs:
+        response = svc.request("PATCH", "https://org.example/api/data/v9.2/mailboxes(1)")
+    assert response.status_code == 204 and len(seen) == 2 and time.slept == [280]
+    (told,) = [e for e in logs if e["event"] == "http.throttled"]
+    assert told["log_level"] == "warning" and told["wait_s"] == 280
+    assert "wait 280 s" in told["message"] and "Combined execution time" in told["message"]
+    assert "then it continues" in told["message"]
+
+
+def test_throttling_never_abandons_a_run_that_makes_progress() -> None:
+    time = FakeTime()
+    svc, seen = _service([_throttled(60)] * 9 + [httpx.Response(200, json={})], time,
+                         policy=RetryPolicy(max_attempts=3))
+
+    def others_progress(seconds: float) -> None:  # other threads are served meanwhile
+        svc.stats.count_answer(200)
+        time.sleep(seconds)
+
+    svc._sleep = others_progress
+    assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 200
+    assert len(seen) == 10 and svc.stats.throttled == 9
+
+
+def test_throttling_without_any_progress_ends_after_the_attempts() -> None:
+    time = FakeTime()
+    svc, seen = _service([_throttled(60)], time, policy=RetryPolicy(max_attempts=3))
+    assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 429
+    assert len(seen) == 3 and svc.stats.throttled == 3 and svc.stats.retries == 2
+
+
+def test_timeout_stops_waiting_and_sending_and_counts_every_429() -> None:
+    time = FakeTime()
+    policy = RetryPolicy()
+    policy.expire_in(100, clock=time.clock)
+    svc, seen = _service([_throttled(280)], time, policy=policy)
+    with pytest.raises(DeadlineExceeded, match=r"asked the run to wait 280 s .*--timeout of 100 s"):
+        svc.request("GET", "https://org.example/api/data/v9.2/roles")
+    assert time.slept == [] and svc.stats.throttled == 1 and svc.stats.retries == 0
+    time.now += 100
+    with pytest.raises(DeadlineExceeded, match="--timeout of 100 s has passed"):
+        svc.request("GET", "https://org.example/api/data/v9.2/roles")
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(("text", "value"), [("1,200.00", 1200.0), ("5999", 5999.0), ("0.00", 0.0),
+                                             ("lots", None), (None, None), ("-1", None), ("nan", None)])
+def test_limit_headers_are_read_as_dataverse_writes_them(text: str | None, value: float | None) -> None:
+    assert header_number(text) == value
+
+
+def _room(burst: int = 5000, seconds: float = 1100.0, hint: int | None = None) -> dict[str, str]:
+    headers = {BURST_REMAINING: str(burst), TIME_REMAINING: f"{seconds:,.2f}"}
+    if hint is not None:
+        headers[DOP_HINT] = str(hint)
+    return headers
+
+
+def test_concurrency_starts_at_the_hint_and_grows_while_every_slot_is_busy_and_there_is_room() -> None:
+    limiter = RateLimiter(52)
+    assert limiter.limit == 4
+    limiter.on_success(_room(hint=10))
+    assert limiter.limit == 10
+    for _ in range(10):
+        limiter.acquire()
+    limiter.on_success(_room(hint=3))  # only the first hint sets the start
+    assert limiter.limit == 11
+    for _ in range(10):
+        limiter.release()
+    limiter.on_success(_room())  # slots are free: no reason to open more
+    assert limiter.limit == 11
+
+
+def test_concurrency_never_exceeds_the_cap() -> None:
+    limiter = RateLimiter(6)
+    limiter.on_success(_room(hint=48))
+    assert limiter.limit == 6
+    for _ in range(6):
+        limiter.acquire()
+    limiter.on_success(_room())
+    assert limiter.limit == limiter.peak == 6
+
+
+def test_concurrency_halves_before_a_429_when_a_budget_runs_low_and_on_a_429() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
+    limiter.on_success(_room(hint=40, seconds=1200))
+    limiter.on_success(_room(seconds=100))  # under 15 % of the execution time left
+    assert limiter.limit == 20
+    limiter.on_success(_room(seconds=90))  # answers arrive in bursts: one cut a second
+    assert limiter.limit == 20
+    time.now += 1.5
+    limiter.on_success(_room(burst=100, seconds=1200))  # the request budget is low now
+    assert limiter.limit == 10
+    assert limiter.on_throttled(30.0) is True and limiter.limit == 5
+    assert limiter.on_throttled(10.0) is False  # inside the pause already announced
+    assert limiter.paused_until == pytest.approx(time.now + 30.0)
