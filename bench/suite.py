@@ -248,6 +248,11 @@ def stop_on_signals() -> None:
 def main(argv: Sequence[str]) -> int:
     from sssctl.logging import configure_logging
 
+    if "--fleet" in argv:
+        from bench.fleet import main as fleet_main
+
+        configure_logging(log_format="json", verbose=0)
+        return fleet_main(argv)
     if "--w1" in argv:
         from bench.w1 import main as w1_main
 
