@@ -41,10 +41,11 @@ class Change:
     address sssctl stops managing: the applier drops it from state without a write),
     ``restore`` (the write puts back the value found before sssctl managed the address,
     so the state forgets it afterwards), ``report_only`` (a no-op listing drift the
-    config asks only to report) and ``sample`` (a few of the rows an aggregate change
-    touches). ``detail`` is private to the kind that made the change (ids its ``apply``
-    needs); nothing else reads it. Everything must be JSON-serialisable because saved
-    plans carry it.
+    config asks only to report), ``sample`` (a few of the rows an aggregate change
+    touches) and ``pending`` (a no-op waiting on the service, such as a role assignment
+    not in effect yet: not drift, but worth saying). ``detail`` is private to the kind
+    that made the change (ids its ``apply`` needs); nothing else reads it. Everything
+    must be JSON-serialisable because saved plans carry it.
     """
 
     address: str
@@ -59,6 +60,7 @@ class Change:
     restore: bool = False
     report_only: bool = False
     sample: tuple[str, ...] = ()
+    pending: bool = False
 
     @property
     def writes(self) -> bool:

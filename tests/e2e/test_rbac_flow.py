@@ -125,6 +125,8 @@ def test_propagation_delay_is_pending_then_verified_without_drift(rbac_cli: Cli,
     assert "mailboxes: skipped" in stopped.stdout
     assert synced_in_scope(admin) == {}                  # nothing moved onto an app not yet in effect
     assert scope_reason(rbac_cli).startswith("pending: the role assignments")
+    shown = rbac_cli.run("plan")                         # the text plan says so too, as information
+    assert "exchange_scope.sss" in shown.stdout and "pending: the role assignments" in shown.stdout
     admin.faults(rbac_propagation_seconds=0)
     apply_then_converged(rbac_cli, admin)
     assert "checked: granted for" in scope_reason(rbac_cli)

@@ -144,7 +144,7 @@ def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, 
     if made is not None and float(found.get("now") or 0.0) < deadline:
         return Change(address, Action.NOOP, before, after,
                       f"pending: the role assignments made at {iso(made)} are not in effect yet; Exchange "
-                      f"takes up to 2 hours, drift only after {iso(deadline)}", detail=detail)
+                      f"takes up to 2 hours, drift only after {iso(deadline)}", detail=detail, pending=True)
     detail["recreate"] = True
     return Change(address, Action.UPDATE, before, after,
                   f"the role assignments are not in effect {scope.propagation_minutes} minutes after they "
