@@ -57,6 +57,7 @@ def test_first_ctrl_c_finishes_the_chunk_in_flight_and_exits_130(cli: Cli, admin
     assert snapshot is not None and "mailboxes" in snapshot.resources
     assert "server_profile.default" not in snapshot.resources   # nothing after the stopped kind ran
     admin.clear_faults()
+    admin.faults(batch_operation_ms=0.0)      # server time is not a fault: set it back
     again = cli.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stdout + again.stderr
     assert cli.run("plan", "--detailed-exitcode").returncode == 0
@@ -64,7 +65,7 @@ def test_first_ctrl_c_finishes_the_chunk_in_flight_and_exits_130(cli: Cli, admin
 
 def test_second_ctrl_c_aborts_at_once_with_a_valid_state(cli: Cli, admin: AdminClient) -> None:
     _slow_reverts(admin)
-    admin.faults(batch_operation_ms=10.0)
+    admin.faults(batch_operation_ms=100.0)   # $batch of 100: 10 s of server time per chunk
     run = cli.start("apply", "--auto-approve", "--parallelism", "1")
     _wait_for(lambda: _batches(admin) >= 1 or run.poll() is not None, "the first $batch chunk")
     run.send_signal(signal.SIGINT)
@@ -79,6 +80,7 @@ def test_second_ctrl_c_aborts_at_once_with_a_valid_state(cli: Cli, admin: AdminC
     assert not (cli.state_dir / "e2e.lock").exists()
     assert LocalBackend(cli.state_dir, "e2e").read() is not None or not (cli.state_dir / "e2e.json").exists()
     admin.clear_faults()
+    admin.faults(batch_operation_ms=0.0)      # server time is not a fault: set it back
     again = cli.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stdout + again.stderr
     assert cli.run("plan", "--detailed-exitcode").returncode == 0
