@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,12 @@ def cli(emulator: EmulatorInfo, admin: AdminClient, tmp_path: Path) -> Cli:
     env.update(emulator.environ())
     env["SSSCTL_STATE_DIR"] = str(state_dir)
     return Cli(env=env, config=config, state_dir=state_dir, workdir=tmp_path)
+
+def wait_for(predicate: Any, *, timeout: float = 60, what: str = "condition") -> None:
+    """Poll ``predicate`` until it holds; a run under test is watched, never slept past."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

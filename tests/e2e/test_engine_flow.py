@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from sssctl.emulator import constants
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
 from sssctl.state.backend import LocalBackend
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -22,15 +21,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 def organization(admin: AdminClient) -> dict[str, Any]:
     rows = admin.snapshot()["dataverse"]["tables"]["organization"]
     return dict(rows[0])
-
-
-def wait_for(predicate: Any, *, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_apply_converges_and_second_apply_writes_nothing(cli: Cli, admin: AdminClient) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Any
 
 import pytest
 
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.state.backend import LocalBackend
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -24,15 +23,6 @@ BATCH = "POST dataverse:$batch"
 
 def _batches(admin: AdminClient) -> int:
     return int(admin.counters().get("by_route", {}).get(BATCH, 0))
-
-
-def _wait_for(predicate: Any, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _slow_reverts(admin: AdminClient) -> None:
@@ -45,7 +35,7 @@ def _slow_reverts(admin: AdminClient) -> None:
 def test_first_ctrl_c_finishes_the_chunk_in_flight_and_exits_130(cli: Cli, admin: AdminClient) -> None:
     _slow_reverts(admin)
     run = cli.start("apply", "--auto-approve", "--parallelism", "1")
-    _wait_for(lambda: _batches(admin) >= 1 or run.poll() is not None, "the first $batch chunk")
+    wait_for(lambda: _batches(admin) >= 1 or run.poll() is not None, what="the first $batch chunk")
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=120)
     assert run.returncode == 130, out + err
@@ -67,7 +57,7 @@ def test_second_ctrl_c_aborts_at_once_with_a_valid_state(cli: Cli, admin: AdminC
     _slow_reverts(admin)
     admin.faults(batch_operation_ms=100.0)   # $batch of 100: 10 s of server time per chunk
     run = cli.start("apply", "--auto-approve", "--parallelism", "1")
-    _wait_for(lambda: _batches(admin) >= 1 or run.poll() is not None, "the first $batch chunk")
+    wait_for(lambda: _batches(admin) >= 1 or run.poll() is not None, what="the first $batch chunk")
     run.send_signal(signal.SIGINT)
     time.sleep(0.3)
     pressed = time.monotonic()
