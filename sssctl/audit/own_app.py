@@ -22,8 +22,8 @@ from typing import Any
 
 from sssctl.clients.errors import ClientError
 from sssctl.engine.kind import Context
+from sssctl.kinds._control5 import consent
 from sssctl.kinds._control5.rbac import get_one, invoke
-from sssctl.kinds._control5.rbac_scope import mailbox_consent
 
 OWN_APP = "audit_own_app_profiles"     # their entry in the audit's reading
 RESTRICT_ACCESS = "RestrictAccess"
@@ -77,9 +77,9 @@ def _with_rbac(ctx: Context, profile: OwnAppProfile) -> OwnAppProfile:
         return profile
     if ctx.graph is None:
         raise RuntimeError(ctx.unavailable.get("graph") or "no Microsoft Graph configured")
-    consent = tuple(sorted(c["name"] for c in mailbox_consent(ctx, profile.app_id)))
-    if consent:
-        return dataclasses.replace(profile, voided_by=consent)
+    voiding = tuple(consent.names(consent.live(ctx, profile.app_id)))
+    if voiding:
+        return dataclasses.replace(profile, voided_by=voiding)
     if "the whole organization" in scopes:
         return profile
     return dataclasses.replace(profile, scoped_to=tuple(f"RBAC scope {s}" for s in scopes))

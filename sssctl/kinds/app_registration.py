@@ -6,7 +6,8 @@ Two addresses per app, checkpointed separately so a crash never loses track of a
   :mod:`sssctl.kinds._control5`), its service principal, the declared permissions
   (``requiredResourceAccess``, replaced wholesale) and their admin consent (app-role
   assignments on each resource's service principal; assignments the config no longer
-  lists are revoked).
+  lists are revoked). For an app with a ``mailbox_scope``, the consent of mailbox
+  permissions is left to ``exchange_scope.<key>`` (:mod:`sssctl.kinds._control5.consent`).
 * ``app_registration.<key>.credential``: the client secret. Its change creates a new
   secret (``addPassword``) when :func:`~sssctl.kinds._control5.decide_secret` says so,
   hands the text to the server profile through a ``NewSecret`` hand-off and records the new keyId in
@@ -190,8 +191,8 @@ class AppRegistrationKind(KindDefaults):
         if target is None:
             return Change(address, Action.NOOP, before, before, "nothing recorded to restore", detail=detail)
         wanted = sorted(p["name"] for p in found.get("wanted", []))
-        rbac_scoped = _scoped_by_rbac(desired, key)
-        consented = [w for w in wanted if not (rbac_scoped and rbac.is_mailbox_permission(w))]
+        scoped = _scope_owns_mailbox_consent(desired, key)
+        consented = [w for w in wanted if not (scoped and rbac.is_mailbox_permission(w))]
         after = {
             "display_name": target[0],
             "permissions": wanted,
@@ -200,9 +201,10 @@ class AppRegistrationKind(KindDefaults):
         }
         detail["wanted"] = found.get("wanted", [])
         detail["to_consent"] = [p for p in detail["wanted"] if p["name"] in consented]
-        if rbac_scoped and before is not None:
-            # Tenant-wide mailbox consent is the mailbox scope's to remove, after its RBAC
-            # role assignment exists: removing it here first would cut the app off.
+        if scoped and before is not None:
+            # Tenant-wide mailbox consent is the mailbox scope's to grant (after its access
+            # policy exists) and to remove (after its RBAC role assignments exist); see
+            # :mod:`sssctl.kinds._control5.consent`.
             kept = [c for c in before["consented"] if not rbac.is_mailbox_permission(c)]
             before = {**before, "consented": kept}
             detail["left_to_scope"] = [[a["resource_sp_id"], a["role_id"]]
@@ -214,12 +216,12 @@ class AppRegistrationKind(KindDefaults):
             )
         if _normalised(before) == _normalised(after):
             return Change(address, Action.NOOP, before, after, "up to date", detail=detail)
-        reason = (
-            "restore the values found before sssctl managed it"
-            if key not in desired.app_registrations
-            else _app_reason(before, after)
-        )
-        return Change(address, Action.UPDATE, before, after, reason, detail=detail)
+        if key not in desired.app_registrations:
+            # A restore tears down: it runs after the mailbox scope has put back the access
+            # policy it found, so the consent it grants again is never unscoped meanwhile.
+            return Change(address, Action.UPDATE, before, after,
+                          "restore the values found before sssctl managed it", detail=detail, restore=True)
+        return Change(address, Action.UPDATE, before, after, _app_reason(before, after), detail=detail)
 
     def _diff_credential(self, desired: Desired, observed: Observed, key: str) -> Change:
         address = c5.credential_address(key)
@@ -312,9 +314,9 @@ class AppRegistrationKind(KindDefaults):
         return refusals
 
 
-def _scoped_by_rbac(desired: Desired, key: str) -> bool:
+def _scope_owns_mailbox_consent(desired: Desired, key: str) -> bool:
     app = desired.app_registrations.get(key)
-    return bool(app is not None and app.mailbox_scope is not None and app.mailbox_scope.rbac)
+    return bool(app is not None and app.mailbox_scope is not None)
 
 
 def _forget(address: str, reason: str, detail: Mapping[str, Any]) -> Change:
@@ -476,7 +478,7 @@ def _apply_app(ctx: Context, change: Change) -> Applied:
     log.info("app_registration.applied", address=change.address, writes=writes)
     return Applied(
         change.address,
-        managed=dict(after),
+        managed=None if change.restore else dict(after),
         fingerprints={"app_id": str(app["appId"]), "object_id": str(app["id"])},
         writes=writes,
         message=f"app {after.get('display_name')!r} ({app['appId']})",

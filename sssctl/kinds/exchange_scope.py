@@ -24,7 +24,7 @@ from sssctl.config.model import Desired, MailboxScope
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds._control5 import rbac, rbac_scope
+from sssctl.kinds._control5 import consent, rbac, rbac_scope
 from sssctl.kinds.handoffs import AppIds
 
 log = structlog.get_logger(__name__)
@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 NAME = "exchange_scope"
 ACCESS_RIGHT = "RestrictAccess"
 UNSCOPED = "unscoped: can read every mailbox"
+NO_ACCESS = "no mailbox access yet"
 NO_EXCHANGE = "no Exchange admin API configured (SSSCTL_EXCHANGE_URL)"
 MAX_CHECKS = 10  # Test-ApplicationAccessPolicy calls per plan, at most
 MEMBER_SCAN = 200  # synced mailboxes looked at to find some outside the group
@@ -184,7 +185,7 @@ class ExchangeScopeKind(KindDefaults):
                 continue
             try:
                 objects[address] = self._read_one(ctx, key, recorded.get(address))
-            except (ClientError, RuntimeError, LookupError) as exc:
+            except (ClientError, RuntimeError, LookupError, ValueError) as exc:
                 errors[address] = f"mailbox scope could not be read: {exc}"
         return Observed(objects=objects, errors=errors, recorded=recorded)
 
@@ -195,16 +196,21 @@ class ExchangeScopeKind(KindDefaults):
             app_id = str(app["appId"]).lower() if app else None
             policies = _policies(ctx, app_id) if app_id else []
             return rbac_scope.read(ctx, key, app_id, scope, candidates=_candidates, policies=policies)
+        owned = _owned_consent(ctx, key)
         if app is None:
-            return {"app_id": None, "policies": [], "check": None}
+            return {"app_id": None, "policies": [], "check": None, **owned}
         app_id = str(app["appId"]).lower()
         policies = _policies(ctx, app_id)
+        found: dict[str, Any] = {"app_id": app_id, "policies": policies, "check": None}
+        if _recorded_rbac(recorded):    # RBAC objects sssctl made: torn down, or left behind last
+            found.update(rbac.read_objects(ctx, key, app_id).to_dict())
         if scope is None and _recorded_rbac(recorded):
-            return {"app_id": app_id, "policies": policies, "check": None,
-                    **rbac.read_objects(ctx, key, app_id).to_dict()}
+            return found
         group = _group_of(ctx.desired, key) or ((recorded or {}).get("managed") or {}).get("group")
-        check = _check(ctx, app_id, str(group)) if policies and group else None
-        return {"app_id": app_id, "policies": policies, "check": check}
+        found["check"] = _check(ctx, app_id, str(group)) if policies and group else None
+        if owned:
+            found.update(owned, consent=consent.live(ctx, app_id))
+        return found
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
         keys = sorted({_key(a) for a in self.addresses(desired)} | {_key(a) for a in observed.recorded})
@@ -224,9 +230,10 @@ class ExchangeScopeKind(KindDefaults):
         if scope is not None and scope.rbac:
             app = desired.app_registrations[key]
             roles = rbac.roles_for(app.permissions)
-            return rbac_scope.diff(address, found, key, scope, roles=roles, detail=detail)
+            group = _scope_label(policies[0], known) if len(policies) == 1 else None
+            return rbac_scope.diff(address, found, key, scope, roles=roles, detail=detail, policy_group=group)
         if scope is None and _recorded_rbac(observed.recorded.get(address)):
-            return _rbac_teardown(address, found, detail)
+            return _rbac_teardown(address, found, observed.recorded.get(address), detail)
         checked = f" (checked: {found['check']})" if found.get("check") else ""
         if group is None:
             recorded = observed.recorded.get(address)
@@ -253,22 +260,7 @@ class ExchangeScopeKind(KindDefaults):
                     detail=detail,
                 )
             group = str(original["group"])
-        after = {"scope": f"scoped to {group}", "group": group}
-        detail["group"] = group
-        if not policies:
-            return Change(
-                address, Action.CREATE, before, after, f"{UNSCOPED}; restrict it to {group}", detail=detail
-            )
-        if len(policies) == 1 and _matches(policies[0], group, known):
-            return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
-        return Change(
-            address,
-            Action.UPDATE,
-            before,
-            after,
-            f"replace the access policy: scope it to {group}",
-            detail=detail,
-        )
+        return _diff_policy(address, found, group, known, detail, checked=checked)
 
     def apply(self, ctx: Context, change: Change) -> Applied:
         if ctx.exchange is None:
@@ -286,23 +278,16 @@ class ExchangeScopeKind(KindDefaults):
             return Applied(change.address, managed=None, writes=writes, message="access policy removed")
         group = str(change.detail["group"])
         known = _known(ctx.state.get(change.address))
-        kept = next((p for p in policies if _matches(p, group, known)), None)
-        if kept is None:
-            created = ctx.exchange.invoke(
-                "New-ApplicationAccessPolicy",
-                {
-                    "AppId": app_id,
-                    "PolicyScopeGroupId": group,
-                    "AccessRight": ACCESS_RIGHT,
-                    "Description": f"sssctl app_registration.{key}",
-                },
-            )
-            kept = created[0] if created else {}
-            writes += 1
+        kept, writes = _ensure_policy(ctx, key, app_id, group, policies=policies, known=known)
         for policy in policies:
             if policy is not kept and not _matches(policy, group, known):
                 ctx.exchange.invoke("Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
                 writes += 1
+        # Only now that the policy narrows it is the tenant-wide consent safe to grant.
+        writes += consent.grant(ctx, app_id, change.detail.get("grant") or [])
+        writes += consent.revoke(ctx, change.detail.get("revoke") or [], why="no longer in permissions")
+        if change.detail.get("leave_rbac"):
+            writes += rbac_scope.remove(ctx, key, app_id)
         log.info("exchange_scope.applied", address=change.address, writes=writes)
         scope_id = str(kept.get("ScopeIdentityRaw") or "")
         return Applied(
@@ -330,31 +315,114 @@ class ExchangeScopeKind(KindDefaults):
         return []
 
 
-def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str]) -> dict[str, Any]:
-    """The scope as the plan shows it; no policy at all is said plainly, not left blank."""
+def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str],
+            have: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The scope as the plan shows it; no policy at all is said plainly, not left blank.
+
+    ``have`` is the live mailbox consent when this scope owns it: an app without a policy
+    and without that consent reaches no mailbox yet, which is not "unscoped".
+    """
+    shown: dict[str, Any] = {} if have is None else {"consent": consent.names(have)}
     if not policies:
-        return {"scope": UNSCOPED, "group": None}
+        scope = NO_ACCESS if have is not None and not have else UNSCOPED
+        return {"scope": scope, "group": None, **shown}
     groups = sorted(_scope_label(p, known) for p in policies)
     if len(groups) == 1:
-        return {"scope": f"scoped to {groups[0]}", "group": groups[0]}
-    return {"scope": "scoped to " + ", ".join(groups), "group": groups}
+        return {"scope": f"scoped to {groups[0]}", "group": groups[0], **shown}
+    return {"scope": "scoped to " + ", ".join(groups), "group": groups, **shown}
 
 
-def _rbac_teardown(address: str, found: Mapping[str, Any], detail: dict[str, Any]) -> Change:
-    """The RBAC scope left the config: remove what sssctl made, after the profile using it."""
+def _owned_consent(ctx: Context, key: str) -> dict[str, Any]:
+    """The mailbox permissions an access-policy scope consents, once its policy exists."""
+    if _group_of(ctx.desired, key) is None:
+        return {}
+    permissions = ctx.desired.app_registrations[key].permissions
+    return {"consent": [], "wanted_consent": consent.wanted(ctx, permissions)}
+
+
+def _has_rbac_objects(found: Mapping[str, Any]) -> bool:
+    return bool(found.get("pointer") or found.get("scope") or found.get("assignments"))
+
+
+def _diff_policy(address: str, found: Mapping[str, Any], group: str, known: Mapping[str, str],
+                 detail: dict[str, Any], *, checked: str) -> Change:
+    """One policy for the group first, then the mailbox consent it narrows, then RBAC leftovers."""
+    policies = found.get("policies") or []
+    owns = "wanted_consent" in found
+    have, want = found.get("consent") or [], found.get("wanted_consent") or []
+    before = _before(policies, known, have if owns else None)
+    if not policies and _has_rbac_objects(found):
+        before["scope"] = "scoped by RBAC, to be replaced by an application access policy"
+    after: dict[str, Any] = {"scope": f"scoped to {group}", "group": group}
+    steps: list[str] = []
+    if not policies:
+        steps.append(f"{before['scope']}; restrict it to {group}")
+    elif not (len(policies) == 1 and _matches(policies[0], group, known)):
+        steps.append(f"replace the access policy: scope it to {group}")
+    if owns:
+        after["consent"] = consent.names(want)
+        detail.update(grant=consent.missing(want, have), revoke=consent.unasked(want, have))
+        if detail["grant"]:
+            granted = ", ".join(consent.names(detail["grant"]))
+            steps.append(f"then grant the tenant-wide consent of {granted}, which the policy narrows")
+        if detail["revoke"]:
+            revoked = ", ".join(consent.names(detail["revoke"]))
+            steps.append(f"revoke the tenant-wide consent of {revoked} (not in permissions)")
+    if _has_rbac_objects(found):
+        detail["leave_rbac"] = True
+        steps.append("remove the RBAC role assignments, management scope and service principal pointer "
+                     "sssctl made, last")
+    detail["group"] = group
+    if not steps:
+        return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
+    action = Action.CREATE if not policies and not _has_rbac_objects(found) else Action.UPDATE
+    return Change(address, action, before, after, "; ".join(steps), detail=detail)
+
+
+def _ensure_policy(ctx: Context, key: str, app_id: str, group: str, *, policies: Sequence[Mapping[str, Any]],
+                   known: Mapping[str, str]) -> tuple[Mapping[str, Any], int]:
+    """The app's policy for the group, created when missing: (that policy, writes)."""
+    kept = next((p for p in policies if _matches(p, group, known)), None)
+    if kept is not None:
+        return kept, 0
+    created = rbac.invoke(ctx, "New-ApplicationAccessPolicy", {
+        "AppId": app_id,
+        "PolicyScopeGroupId": group,
+        "AccessRight": ACCESS_RIGHT,
+        "Description": f"sssctl app_registration.{key}",
+    })
+    return (created[0] if created else {}), 1
+
+
+def _rbac_teardown(address: str, found: Mapping[str, Any], recorded: Mapping[str, Any] | None,
+                   detail: dict[str, Any]) -> Change:
+    """The RBAC scope left the config: put back the access policy found before, if there was
+    one, then remove what sssctl made (after the profile using it)."""
     detail["method"] = "rbac"
-    made = found.get("pointer") or found.get("scope") or found.get("assignments")
-    before = {"scope": "scoped by RBAC" if made else "no RBAC objects left", "method": "rbac"}
-    if not made:
+    original = (recorded or {}).get("original") or {}
+    if original.get("method") == "access_policy" and original.get("group"):
+        detail["restore_group"] = str(original["group"])
+    before = {"scope": "scoped by RBAC" if _has_rbac_objects(found) else "no RBAC objects left",
+              "method": "rbac"}
+    if not _has_rbac_objects(found):
         return Change(address, Action.NOOP, before, before, "no RBAC objects left to remove",
                       detail=detail, forget=True)
-    return Change(address, Action.DELETE, before, None, "no longer in the config: remove the role "
-                  "assignments, management scope and service principal pointer sssctl created", detail=detail)
+    reason = ("no longer in the config: remove the role assignments, management scope and service "
+              "principal pointer sssctl created")
+    if detail.get("restore_group"):
+        reason = (f"no longer in the config: put back the application access policy found before (scoped "
+                  f"to {detail['restore_group']}), then remove the role assignments, management scope and "
+                  "service principal pointer sssctl created")
+    return Change(address, Action.DELETE, before, None, reason, detail=detail)
 
 
 def _apply_rbac(ctx: Context, change: Change, key: str, app_id: str) -> Applied:
     if change.action is Action.DELETE:
-        writes = rbac_scope.remove(ctx, key, app_id)
+        writes = 0
+        if change.detail.get("restore_group"):
+            group = str(change.detail["restore_group"])
+            _, writes = _ensure_policy(ctx, key, app_id, group, policies=_policies(ctx, app_id), known={})
+        writes += rbac_scope.remove(ctx, key, app_id)
         return Applied(change.address, managed=None, writes=writes, message="RBAC scope removed")
     app = ctx.desired.app_registrations[key]
     scope = app.mailbox_scope

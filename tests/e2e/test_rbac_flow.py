@@ -15,8 +15,10 @@ from sssctl import exitcodes
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID, SSS_GROUP_MEMBERS
 from tests.e2e.conftest import Cli
+from tests.e2e.test_audit_flow import exchange as run_cmdlet
 from tests.e2e.test_control5_flow import (
     HARDENED,
+    UNIQUE_NAME,
     app_data,
     apply_then_converged,
     custom_profile,
@@ -29,6 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 HARDENED_RBAC = Path(__file__).parents[2] / "configs" / "hardened-rbac.toml"
 ADDRESS = "exchange_scope.sss"
+EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 
 
 @pytest.fixture
@@ -103,7 +106,7 @@ def test_a_scope_with_a_tenant_wide_consent_is_reported_unscoped_and_fixed(
         rbac_cli: Cli, admin: AdminClient) -> None:
     ok(rbac_cli.run("apply", "--auto-approve"))
     app_id = app_data(admin)["appId"]
-    grant_full_access(rbac_cli, admin, app_id)
+    grant_full_access(admin, app_id)
     plan = ok(rbac_cli.run("plan", "--detailed-exitcode"), 2)
     assert "unscoped: tenant-wide consent of exchange:full_access_as_app" in plan.stdout
     audit = ok(rbac_cli.run("audit", "--fail-on", "high"), exitcodes.FINDINGS)
@@ -132,7 +135,7 @@ def test_propagation_delay_is_pending_then_verified_without_drift(rbac_cli: Cli,
     assert "checked: granted for" in scope_reason(rbac_cli)
 
 
-def grant_full_access(cli: Cli, admin: AdminClient, app_id: str) -> None:
+def grant_full_access(admin: AdminClient, app_id: str) -> None:
     """An administrator grants tenant-wide admin consent of full_access_as_app behind sssctl's back."""
     directory = admin.snapshot("directory")["directory"]
     sp = next(s for s in directory["servicePrincipals"] if s["appId"].lower() == app_id.lower())
@@ -167,6 +170,87 @@ def test_a_failing_canary_stops_the_run_before_any_other_mailbox_moves(
     apply_then_converged(rbac_cli, admin)
     reached = synced_in_scope(admin)     # approval is required by now, so unapproved ones fail their test
     assert reached and any(reached.values())
+
+
+def unscoped(admin: AdminClient, app_id: str) -> bool:
+    """A tenant-wide mailbox consent that no access policy narrows. The consent is looked at
+    first: a policy is always made before the consent, so a look never races to a false alarm."""
+    consented = bool(exchange_consent(admin, app_id))
+    policies = [p for p in exchange(admin)["applicationAccessPolicies"]
+                if app_id.lower() in str(p.get("AppId", "")).lower()]
+    return consented and not policies
+
+
+def watched(cli: Cli, admin: AdminClient, app_id: str, *args: str) -> tuple[int, str]:
+    """Run a command, looking at the emulator all along: the app is never unscoped.
+    (looks made, what the command printed)."""
+    admin.faults(latency_ms=40)          # slow enough for the watcher to see each step
+    run = cli.start(*args, "--auto-approve", "--parallelism", "1")
+    looks = 0
+    while run.poll() is None or looks == 0:
+        assert not unscoped(admin, app_id), f"the app was unscoped at look {looks}: {exchange(admin)}"
+        looks += 1
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
+    admin.faults(latency_ms=0)
+    return looks, out
+
+
+def no_rbac_objects(admin: AdminClient) -> bool:
+    live = exchange(admin)
+    return not (live["servicePrincipals"] or live["managementScopes"] or live["managementRoleAssignments"])
+
+
+def test_switching_back_to_an_access_policy_never_leaves_the_app_unscoped(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    """rbac -> access_policy: the policy first, then the consent it narrows, then the RBAC
+    objects, last."""
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    app_id = app_data(admin)["appId"]
+    rbac_cli.config.write_text(HARDENED.read_text(encoding="utf-8"), encoding="utf-8")
+    plan = ok(rbac_cli.run("plan", "--detailed-exitcode"), 2).stdout
+    assert "restrict it to sss-mailboxes@contoso.com; then grant the tenant-wide consent" in plan
+    assert "service principal pointer sssctl made, last" in plan
+    looks, _ = watched(rbac_cli, admin, app_id, "apply")
+    assert looks > 3
+    assert exchange(admin)["applicationAccessPolicies"] and exchange_consent(admin, app_id)
+    assert no_rbac_objects(admin)
+    ok(rbac_cli.run("plan", "--detailed-exitcode"), 0)
+
+
+def adopt_legacy_app(admin: AdminClient) -> str:
+    """The app as an administrator left it before sssctl: same uniqueName, tenant-wide
+    full_access_as_app narrowed by an access policy. Its appId."""
+    info = admin.info
+    graph = f"{info.graph_url}/v1.0"
+    headers = {"Authorization": f"Bearer {admin.token(info.graph_url)}"}
+    declared = [{"resourceAppId": EXCHANGE_APP_ID,
+                 "resourceAccess": [{"id": EXCHANGE_ROLES["full_access_as_app"], "type": "Role"}]}]
+    with httpx.Client(verify=trust(info), headers=headers) as http:
+        response = http.patch(f"{graph}/applications(uniqueName='{UNIQUE_NAME}')",
+                              json={"displayName": "SSS (before sssctl)", "requiredResourceAccess": declared},
+                              headers={"Prefer": "create-if-missing"})
+        assert response.status_code in (200, 201, 204), response.text
+        app_id = str(http.get(f"{graph}/applications(uniqueName='{UNIQUE_NAME}')").json()["appId"])
+        assert http.post(f"{graph}/servicePrincipals", json={"appId": app_id}).status_code == 201
+    grant_full_access(admin, app_id)
+    run_cmdlet(info, admin, "New-ApplicationAccessPolicy", AppId=app_id, AccessRight="RestrictAccess",
+               PolicyScopeGroupId="sss-mailboxes@contoso.com")
+    return app_id
+
+
+def test_destroy_puts_back_the_access_policy_and_consent_found_before(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    app_id = adopt_legacy_app(admin)
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    assert exchange(admin)["applicationAccessPolicies"] == [] and exchange_consent(admin, app_id) == []
+    _, shown = watched(rbac_cli, admin, app_id, "destroy")
+    assert "put back the application access policy found before" in shown
+    (policy,) = exchange(admin)["applicationAccessPolicies"]
+    assert policy["AppId"].lower() == app_id.lower() and policy["AccessRight"] == "RestrictAccess"
+    assert [a["appRoleId"] for a in exchange_consent(admin, app_id)] == [EXCHANGE_ROLES["full_access_as_app"]]
+    assert no_rbac_objects(admin)
+    assert app_data(admin)["displayName"] == "SSS (before sssctl)"
 
 
 def test_migration_never_leaves_the_app_unscoped_at_any_moment(cli: Cli, admin: AdminClient) -> None:

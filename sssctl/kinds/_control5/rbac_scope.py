@@ -14,43 +14,23 @@ has passed.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
 
-from sssctl.clients.errors import ClientError, GraphNotFound
+from sssctl.clients.errors import ClientError
 from sssctl.config.model import MailboxScope
 from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change
-from sssctl.kinds._control5 import rbac
-from sssctl.kinds._control5.graph import get_or_none, read_resource_by_id, require_graph
+from sssctl.kinds._control5 import consent, rbac
+from sssctl.kinds._control5.graph import require_graph
 from sssctl.kinds._control5.names import iso, now, odata_string
-from sssctl.kinds._control5.permissions import role_name
 
 log = structlog.get_logger(__name__)
 
 MAX_CHECKS = 10  # Test-ServicePrincipalAuthorization calls per plan, at most
 Candidates = Callable[[Context, str | None], list[str]]
-
-
-def mailbox_consent(ctx: Context, app_id: str) -> list[dict[str, str]]:
-    """The app's tenant-wide Entra ID consents of mailbox permissions (the additive trap)."""
-    graph = require_graph(ctx)
-    sp = get_or_none(graph, f"servicePrincipals(appId={odata_string(app_id)})")
-    if sp is None:
-        return []
-    found = []
-    for assignment in graph.list(f"servicePrincipals/{sp['id']}/appRoleAssignments"):
-        resource = read_resource_by_id(ctx, str(assignment.get("resourceId")))
-        if resource is None:
-            continue
-        name = role_name(ctx, str(resource["appId"]).lower(), str(assignment.get("appRoleId")))
-        if rbac.is_mailbox_permission(name):
-            found.append({"name": name, "id": str(assignment["id"]),
-                          "resource_id": str(assignment["resourceId"])})
-    return found
 
 
 def verdicts(ctx: Context, app_id: str, scope: MailboxScope, candidates: Candidates) -> dict[str, str | None]:
@@ -80,19 +60,24 @@ def read(ctx: Context, key: str, app_id: str | None, scope: MailboxScope, *, can
     checked = verdicts(ctx, app_id, scope, candidates) if reading.assignments else None
     return {
         "method": "rbac", "app_id": app_id, **reading.to_dict(), "policies": policies,
-        "consent": mailbox_consent(ctx, app_id), "filter": rbac.recipient_filter(ctx, scope),
+        "consent": consent.live(ctx, app_id), "filter": rbac.recipient_filter(ctx, scope),
         "check": checked, "now": now(ctx),
     }
 
 
-def _current(found: Mapping[str, Any], target: str) -> dict[str, Any]:
-    """How the app is scoped now, plainly: a tenant-wide consent without a policy voids any scope."""
-    consent = sorted(c["name"] for c in found.get("consent") or [])
-    if consent and not found.get("policies"):
-        return {"scope": f"unscoped: tenant-wide consent of {', '.join(consent)} reaches every mailbox, "
+def _current(found: Mapping[str, Any], target: str, policy_group: str | None) -> dict[str, Any]:
+    """How the app is scoped now, plainly: a tenant-wide consent without a policy voids any scope.
+
+    The policy's group is kept: as the first ``before`` it becomes the state's ``original``,
+    which ``destroy`` puts back.
+    """
+    granted = consent.names(found.get("consent") or [])
+    if granted and not found.get("policies"):
+        return {"scope": f"unscoped: tenant-wide consent of {', '.join(granted)} reaches every mailbox, "
                          "whatever the Exchange scope says", "method": None}
     if found.get("policies"):
-        return {"scope": "scoped by an application access policy", "method": "access_policy"}
+        return {"scope": "scoped by an application access policy", "method": "access_policy",
+                "group": policy_group}
     if found.get("assignments"):
         return {"scope": f"scoped to {target} by RBAC", "method": "rbac"}
     return {"scope": "no mailbox access", "method": None}
@@ -123,8 +108,8 @@ def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Seque
 
 
 def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, *, roles: Sequence[str],
-         detail: dict[str, Any]) -> Change:
-    before = _current(found, scope.target)
+         detail: dict[str, Any], policy_group: str | None = None) -> Change:
+    before = _current(found, scope.target, policy_group)
     after = {"scope": f"scoped to {scope.target} by RBAC", "method": "rbac", "roles": list(roles)}
     before = {**before, "roles": sorted({str(a.get("Role")) for a in found.get("assignments") or []})}
     detail.update({"method": "rbac", "roles": list(roles)})
@@ -206,15 +191,6 @@ def _ensure_assignments(ctx: Context, key: str, app_id: str, scope: MailboxScope
     return writes
 
 
-def _remove_consent(ctx: Context, consent: Sequence[Mapping[str, str]]) -> int:
-    graph = require_graph(ctx)
-    for grant in consent:
-        with contextlib.suppress(GraphNotFound):  # already gone is what we want
-            graph.delete(f"servicePrincipals/{grant['resource_id']}/appRoleAssignedTo/{grant['id']}")
-        log.info("consent.revoked", permission=grant["name"], reason="rbac scope")
-    return len(consent)
-
-
 def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: Mapping[str, Any],
           candidates: Candidates, display_name: str) -> tuple[int, str]:
     """Steps (1)..(6) of the module docstring; answers (writes, what happened)."""
@@ -225,11 +201,11 @@ def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: M
     check = verdicts(ctx, app_id, scope, candidates) if roles else {"inside": None}
     policies = [p for p in rbac.invoke(ctx, "Get-ApplicationAccessPolicy", {})
                 if str(p.get("AppId") or "").lower() == app_id and p.get("AccessRight") == "RestrictAccess"]
-    consent = mailbox_consent(ctx, app_id)
+    granted = consent.live(ctx, app_id)
     if check.get("inside") is None and policies:
         return writes, (f"pending: role assignments made, not in effect yet ({rbac.PROPAGATION}); the "
                         "tenant-wide consent and the access policy stay until they are, apply again then")
-    writes += _remove_consent(ctx, consent)
+    writes += consent.revoke(ctx, granted, why="rbac scope in effect")
     for policy in policies:
         rbac.invoke(ctx, "Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
         writes += 1

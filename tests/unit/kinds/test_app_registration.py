@@ -24,7 +24,7 @@ def test_unique_name_is_stable_and_names_the_environment() -> None:
 
 def test_plan_from_nothing_creates_app_and_secret_with_permission_names() -> None:
     world = World()
-    changes = by_address(world.plan(desired()))
+    changes = by_address(world.plan(desired(group=None)))
     app = changes["app_registration.sss"]
     assert app.action is Action.CREATE
     assert app.after == {
@@ -107,13 +107,13 @@ def test_switching_exchange_to_graph_replaces_declaration_and_revokes_old_consen
 
 def test_consent_removed_out_of_band_is_drift_and_regranted() -> None:
     world = World()
-    world.apply(desired())
+    world.apply(desired(group=None))
     world.graph.assignments.clear()
-    app = by_address(world.plan(desired()))["app_registration.sss"]
+    app = by_address(world.plan(desired(group=None)))["app_registration.sss"]
     assert app.action is Action.UPDATE
     assert app.before["consented"] == []
     assert "consented" in app.reason
-    world.apply(desired())
+    world.apply(desired(group=None))
     assert len(world.graph.assignments) == 1
 
 
@@ -365,8 +365,8 @@ def test_decide_secret_up_to_date_keeps_the_held_secret_and_lists_leftovers() ->
 
 def test_consent_on_a_resource_the_config_no_longer_names_is_shown_by_name_and_revoked() -> None:
     world = World()
-    world.apply(desired(permissions=("graph:Mail.ReadWrite",)))
-    want = desired(permissions=("exchange:full_access_as_app",))
+    world.apply(desired(permissions=("graph:Mail.ReadWrite",), group=None))
+    want = desired(permissions=("exchange:full_access_as_app",), group=None)
     app = by_address(world.plan(want))["app_registration.sss"]
     assert app.before["consented"] == ["graph:Mail.ReadWrite"]
     world.apply(want)

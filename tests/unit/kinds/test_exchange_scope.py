@@ -1,16 +1,21 @@
-"""The mailbox scope: one RestrictAccess policy for the app, checked with Test-ApplicationAccessPolicy."""
+"""The mailbox scope: one RestrictAccess policy for the app, checked with Test-ApplicationAccessPolicy,
+and the tenant-wide mailbox consent it narrows, granted only once the policy exists."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from sssctl.engine.plan import Action
-from sssctl.kinds.exchange_scope import KIND, UNSCOPED
-from tests.unit.kinds.control5_fakes import FakeExchange, World, actionable, desired
+from sssctl.kinds.exchange_scope import KIND, NO_ACCESS, UNSCOPED
+from tests.unit.kinds.control5_fakes import EXO, FakeExchange, World, actionable, desired
 
 pytestmark = pytest.mark.timeout(30)
 ADDRESS = "exchange_scope.sss"
 GROUP = "sss-mailboxes@contoso.com"
+FULL_ACCESS = "exchange:full_access_as_app"
 
 
 def scoped_world() -> World:
@@ -23,13 +28,66 @@ def by_address(changes: list) -> dict:
     return {c.address: c for c in changes}
 
 
-def test_unscoped_app_plans_a_restrict_access_policy_and_says_so() -> None:
+def test_new_app_plans_a_restrict_access_policy_then_the_consent_it_narrows() -> None:
     world = scoped_world()
-    change = by_address(world.plan(desired()))[ADDRESS]
+    changes = by_address(world.plan(desired()))
+    change = changes[ADDRESS]
     assert change.action is Action.CREATE
-    assert change.before == {"scope": UNSCOPED, "group": None}
-    assert change.after == {"scope": f"scoped to {GROUP}", "group": GROUP}
-    assert UNSCOPED in change.reason
+    assert change.before == {"scope": NO_ACCESS, "group": None, "consent": []}
+    assert change.after == {"scope": f"scoped to {GROUP}", "group": GROUP, "consent": [FULL_ACCESS]}
+    assert change.reason == (f"{NO_ACCESS}; restrict it to {GROUP}; then grant the tenant-wide consent "
+                             f"of {FULL_ACCESS}, which the policy narrows")
+    assert changes["app_registration.sss"].after["consented"] == []     # left to the scope
+
+
+def test_consent_without_a_policy_is_said_to_be_unscoped() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    world.exchange.policies.clear()
+    change = by_address(world.plan(desired()))[ADDRESS]
+    assert change.before["scope"] == UNSCOPED and change.before["consent"] == [FULL_ACCESS]
+    assert change.reason == f"{UNSCOPED}; restrict it to {GROUP}"
+
+
+def test_the_consent_is_granted_only_once_the_policy_exists() -> None:
+    world = scoped_world()
+    grant = world.graph.post
+    policies_at_grant: list[int] = []
+
+    def watched(path: str, body: Mapping[str, Any], **kwargs: Any) -> Any:
+        if path.endswith("/appRoleAssignedTo"):
+            policies_at_grant.append(len(world.exchange.policies))
+        return grant(path, body, **kwargs)
+
+    world.graph.post = watched  # type: ignore[method-assign]
+    world.apply(desired())
+    assert policies_at_grant == [1]
+    assert [a["appRoleId"] for a in world.graph.assignments.values()] == [
+        world.graph.role_id(EXO, "full_access_as_app")]
+
+
+def test_mailbox_consent_removed_out_of_band_is_granted_again_by_the_scope() -> None:
+    world = scoped_world()
+    world.apply(desired())
+    world.graph.assignments.clear()
+    changes = by_address(world.plan(desired()))
+    assert changes["app_registration.sss"].action is Action.NOOP
+    assert changes[ADDRESS].action is Action.UPDATE
+    assert changes[ADDRESS].reason.startswith(f"then grant the tenant-wide consent of {FULL_ACCESS}")
+    world.apply(desired())
+    assert len(world.graph.assignments) == 1
+    assert actionable(world.plan(desired())) == []
+
+
+def test_a_mailbox_permission_dropped_from_the_config_loses_its_consent() -> None:
+    world = scoped_world()
+    world.apply(desired(permissions=("exchange:full_access_as_app", "graph:Mail.ReadWrite")))
+    assert len(world.graph.assignments) == 2
+    change = by_address(world.plan(desired()))[ADDRESS]
+    assert "revoke the tenant-wide consent of graph:Mail.ReadWrite (not in permissions)" in change.reason
+    world.apply(desired())
+    assert [a["appRoleId"] for a in world.graph.assignments.values()] == [
+        world.graph.role_id(EXO, "full_access_as_app")]
 
 
 def test_apply_creates_one_policy_then_plan_reports_the_check_and_nothing_to_do() -> None:
