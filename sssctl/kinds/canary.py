@@ -26,18 +26,16 @@ from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired, MailboxScope
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _test_enable as te
 from sssctl.kinds._control5 import rbac
 from sssctl.kinds._control5.graph import read_app
-from sssctl.kinds._shared import READ_PROFILES, etag_of, odata_string, profile_id_now, profiles_named
+from sssctl.kinds._shared import READ_PROFILES, etag_of, profile_id_now, profiles_named
 from sssctl.kinds.handoffs import AppIds, MailboxVersions
 
 log = structlog.get_logger(__name__)
 
 PREFIX = "canary"
-SUCCESS = 1                      # mailbox.mailboxstatus after a Test & Enable that worked
 CANDIDATES = 50                  # approved mailboxes tried when none is named
-MAILBOX_COLUMNS = ["mailboxid", "emailaddress", "_emailserverprofile_value", "mailboxstatus",
-                   "emailrouteraccessapproval"]
 
 
 def address_of(profile: str) -> str:
@@ -52,12 +50,6 @@ def canaried(desired: Desired) -> dict[str, tuple[str, MailboxScope]]:
         if app is not None and app.mailbox_scope is not None and app.mailbox_scope.rbac:
             found[name] = (profile.app_registration, app.mailbox_scope)
     return found
-
-
-def _mailbox(ctx: Context, address: str) -> dict[str, Any] | None:
-    rows = list(ctx.dataverse.query("mailboxes", select=MAILBOX_COLUMNS,
-                                    filter=f"emailaddress eq {odata_string(address)}", top=2))
-    return dict(rows[0]) if rows else None
 
 
 def _recorded_mailbox(ctx: Context, address: str) -> str | None:
@@ -88,7 +80,7 @@ class CanaryKind(KindDefaults):
             mailbox = scope.canary or _recorded_mailbox(ctx, address)
             try:
                 profiles = profiles_named(ctx, name)
-                row = _mailbox(ctx, mailbox) if mailbox else None
+                row = te.mailbox_by_address(ctx, mailbox) if mailbox else None
             except ClientError as exc:
                 errors[address] = f"could not read the canary: {exc}"
                 continue
@@ -98,7 +90,7 @@ class CanaryKind(KindDefaults):
             objects[address] = {
                 "mailbox": mailbox,
                 "on_profile": on_profile,
-                "test": "passed" if on_profile and row and row.get("mailboxstatus") == SUCCESS else "not run",
+                "test": "passed" if on_profile and row and te.passed(row) else "not run",
             }
             etags[address] = etag_of(row)
         return Observed(objects=objects, errors=errors, etags=etags)
@@ -128,16 +120,13 @@ class CanaryKind(KindDefaults):
         name, key = str(change.detail["profile"]), str(change.detail["app_key"])
         profile_id = profile_id_now(ctx, name)
         mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, key)
-        row = _mailbox(ctx, mailbox)
+        row = te.mailbox_by_address(ctx, mailbox)
         if row is None:
             raise LookupError(f"the canary mailbox {mailbox} does not exist in Dataverse; "
                               "fix mailbox_scope.canary")
         previous = row.get("_emailserverprofile_value")
-        body = {"emailserverprofile@odata.bind": f"/emailserverprofiles({profile_id})",
-                "testemailconfigurationscheduled": True}
-        ctx.dataverse.update("mailboxes", str(row["mailboxid"]), body, if_match=etag_of(row))
-        tested = ctx.dataverse.get("mailboxes", str(row["mailboxid"]), select=MAILBOX_COLUMNS) or {}
-        if tested.get("mailboxstatus") != SUCCESS:
+        tested = te.test_on(ctx, row, profile_id)
+        if not te.passed(tested):
             writes = 1 + _put_back(ctx, str(row["mailboxid"]), previous)
             raise CanaryFailed(
                 f"the canary mailbox {mailbox} failed Test & Enable on profile {name!r}, so no other "
@@ -154,7 +143,7 @@ class CanaryKind(KindDefaults):
                        writes=1, message=f"{mailbox} passed Test & Enable")
 
 
-class CanaryFailed(RuntimeError):
+class CanaryFailed(te.TestEnableFailed):
     """Test & Enable failed on the canary: everything that would follow it is skipped."""
 
 
@@ -173,8 +162,8 @@ def _choose(ctx: Context, key: str) -> str:
     app = known.app_id if known else str((read_app(ctx, key) or {}).get("appId") or "")
     if not app:
         raise LookupError(f"app registration {key!r} does not exist yet; its change must apply first")
-    rows = ctx.dataverse.query("mailboxes", select=MAILBOX_COLUMNS, filter="emailrouteraccessapproval eq 1",
-                               top=CANDIDATES)
+    rows = ctx.dataverse.query("mailboxes", select=te.MAILBOX_COLUMNS,
+                               filter="emailrouteraccessapproval eq 1", top=CANDIDATES)
     for row in rows:
         address = str(row.get("emailaddress") or "")
         if address and rbac.test_access(ctx, app, address):

@@ -21,10 +21,11 @@ import structlog
 
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired, MailboxScope
-from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed
+from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds._control5 import consent, rbac, rbac_scope
+from sssctl.kinds._shared import READ_PROFILES
 from sssctl.kinds.handoffs import AppIds
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,11 @@ _SCOPE_FIELDS = ("ScopeName", "ScopeIdentity", "ScopeIdentityRaw", "PolicyScopeG
 
 def _key(address: str) -> str:
     return c5.key_of_address(address, NAME)
+
+
+def _any_rbac(desired: Desired) -> bool:
+    scopes = [a.mailbox_scope for a in desired.app_registrations.values()]
+    return any(scope is not None and scope.rbac for scope in scopes)
 
 
 def _scope_of(desired: Desired, key: str) -> MailboxScope | None:
@@ -163,7 +169,13 @@ class ExchangeScopeKind(KindDefaults):
         name=NAME,
         prefix="exchange_scope",
         after=("app_registration",),
-        services=frozenset({"graph", "exchange"}),
+        services=frozenset({"graph", "exchange", "dataverse"}),
+        privileges=(
+            Privilege("prvReadMailbox", "find mailboxes to check the scope on", only_if=_any_rbac),
+            Privilege("prvWriteMailbox", "Test & Enable one mailbox before an access policy gives way to "
+                      "RBAC", only_if=_any_rbac),
+            Privilege(READ_PROFILES.name, READ_PROFILES.reason, only_if=_any_rbac),
+        ),
         adopts_compliant=False,
     )
 

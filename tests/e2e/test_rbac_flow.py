@@ -253,6 +253,31 @@ def test_destroy_puts_back_the_access_policy_and_consent_found_before(
     assert app_data(admin)["displayName"] == "SSS (before sssctl)"
 
 
+def test_a_migration_whose_canary_fails_keeps_the_access_policy_and_the_consent(
+        cli: Cli, admin: AdminClient) -> None:
+    """access_policy -> rbac where server-side sync refuses RBAC-only apps: the mailbox tested
+    through RBAC alone fails, so the consent comes back (narrowed by the policy), the policy
+    stays, and the mailboxes on the profile still synchronize."""
+    cli.config.write_text(HARDENED.read_text(encoding="utf-8"), encoding="utf-8")
+    ok(cli.run("apply", "--auto-approve"))
+    app_id = app_data(admin)["appId"]
+    synchronizing = synced_in_scope(admin)
+    assert any(synchronizing.values())
+    admin.faults(sync_rejects_rbac_only=True)
+    cli.config.write_text(HARDENED_RBAC.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "through RBAC alone (if it fails" in ok(cli.run("plan", "--detailed-exitcode"), 2).stdout
+    stopped = cli.run("apply", "--auto-approve")
+    assert stopped.returncode == exitcodes.ERROR, stopped.stdout + stopped.stderr
+    assert "the migration to RBAC stopped before removing the access policy" in stopped.stderr
+    assert "failed Test & Enable through RBAC alone" in stopped.stderr
+    assert exchange(admin)["applicationAccessPolicies"] and exchange_consent(admin, app_id)
+    assert synced_in_scope(admin) == synchronizing          # as before, the tested one included
+    admin.faults(sync_rejects_rbac_only=False)
+    ok(cli.run("apply", "--auto-approve"))
+    live = exchange(admin)
+    assert live["applicationAccessPolicies"] == [] and exchange_consent(admin, app_id) == []
+
+
 def test_migration_never_leaves_the_app_unscoped_at_any_moment(cli: Cli, admin: AdminClient) -> None:
     """Watch the emulator while the access-policy -> RBAC apply runs: at every look the app is
     held by its access policy or by RBAC with no tenant-wide consent left over."""

@@ -5,8 +5,11 @@ migration from an application access policy happen in one plan: (1) the Exchange
 to the app's service principal, (2) the management scope, (3) one role assignment per
 mailbox permission, (4) verification with ``Test-ServicePrincipalAuthorization`` on the
 canary mailbox, then (5) the tenant-wide Entra ID consent of mailbox permissions is
-removed and (6) only then the old access policy. A step that fails stops the change, so
-the old policy and consent stay in place. While a new assignment has not taken effect
+removed, (6) in a migration, one in-scope mailbox already on the app's profile is put
+through Test & Enable, now that RBAC alone reaches it (the migration's canary: if it
+fails, the consent is granted again, narrowed by the policy as before), and (7) only
+then the old access policy goes. A step that fails stops the change, so the old policy
+and consent stay in place. While a new assignment has not taken effect
 (see :data:`rbac.PROPAGATION`), the consent is kept if an access policy still narrows
 it, and the plan says "pending" instead of reporting drift until the configured grace
 has passed.
@@ -14,6 +17,7 @@ has passed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,13 +27,16 @@ from sssctl.clients.errors import ClientError
 from sssctl.config.model import MailboxScope
 from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _test_enable as te
 from sssctl.kinds._control5 import consent, rbac
 from sssctl.kinds._control5.graph import require_graph
 from sssctl.kinds._control5.names import iso, now, odata_string
+from sssctl.kinds._shared import profiles_named
 
 log = structlog.get_logger(__name__)
 
 MAX_CHECKS = 10  # Test-ServicePrincipalAuthorization calls per plan, at most
+PROBE_CANDIDATES = 50  # mailboxes on the profile looked at for the migration's canary
 Candidates = Callable[[Context, str | None], list[str]]
 
 
@@ -102,6 +109,9 @@ def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Seque
     if found.get("consent"):
         names = ", ".join(sorted(c["name"] for c in found["consent"]))
         steps.append(f"remove the tenant-wide consent of {names} (it voids the scope)")
+    if found.get("policies") and found.get("consent"):
+        steps.append("Test & Enable one mailbox already on the profile through RBAC alone (if it fails, "
+                     "the consent comes back and the policy stays)")
     if found.get("policies"):
         steps.append("remove the application access policy, last")
     return steps
@@ -193,7 +203,7 @@ def _ensure_assignments(ctx: Context, key: str, app_id: str, scope: MailboxScope
 
 def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: Mapping[str, Any],
           candidates: Candidates, display_name: str) -> tuple[int, str]:
-    """Steps (1)..(6) of the module docstring; answers (writes, what happened)."""
+    """Steps (1)..(7) of the module docstring; answers (writes, what happened)."""
     writes = _ensure_pointer(ctx, app_id, display_name)
     writes += _ensure_scope(ctx, key, rbac.recipient_filter(ctx, scope))
     roles = list(detail.get("roles") or [])
@@ -206,11 +216,71 @@ def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: M
         return writes, (f"pending: role assignments made, not in effect yet ({rbac.PROPAGATION}); the "
                         "tenant-wide consent and the access policy stay until they are, apply again then")
     writes += consent.revoke(ctx, granted, why="rbac scope in effect")
+    if policies and granted:
+        writes += _prove_or_roll_back(ctx, key, app_id, scope, granted)
     for policy in policies:
         rbac.invoke(ctx, "Remove-ApplicationAccessPolicy", {"Identity": policy["Identity"]})
         writes += 1
     state = f"verified on {check['inside']}" if check.get("inside") else f"pending ({rbac.PROPAGATION})"
     return writes, f"scoped to {scope.target} by RBAC, {state}"
+
+
+def _profile_ids(ctx: Context, key: str) -> list[str]:
+    names = [n for n, p in ctx.desired.custom_profiles.items() if p.app_registration == key]
+    rows = [profiles_named(ctx, n) for n in names]
+    return [str(found[0]["emailserverprofileid"]) for found in rows if len(found) == 1]
+
+
+def _probe_target(ctx: Context, app_id: str, scope: MailboxScope,
+                  on_profile: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The canary if it is on the profile, else the first mailbox there that RBAC covers."""
+    canary = (scope.canary or "").lower()
+    named = [r for r in on_profile if canary and str(r.get("emailaddress")).lower() == canary]
+    if named:
+        return named[0]
+    for row in on_profile[:MAX_CHECKS]:
+        if row.get("emailaddress") and rbac.test_access(ctx, app_id, str(row["emailaddress"])):
+            return row
+    return None
+
+
+def _migration_canary(ctx: Context, key: str, app_id: str,
+                      scope: MailboxScope) -> tuple[Mapping[str, Any], str] | None:
+    """(mailbox, profile id): one in-scope mailbox already on the app's profile; None when no
+    mailbox is there yet (the canary kind then goes first, before any mailbox moves)."""
+    for profile_id in _profile_ids(ctx, key):
+        row = _probe_target(ctx, app_id, scope, te.mailboxes_on(ctx, profile_id, PROBE_CANDIDATES))
+        if row is not None:
+            return row, profile_id
+    return None
+
+
+def _prove_or_roll_back(ctx: Context, key: str, app_id: str, scope: MailboxScope,
+                        granted: Sequence[consent.Grant]) -> int:
+    """The migration's canary, between the consent (removed) and the policy (still there):
+    Test & Enable through RBAC alone. If it fails, the consent comes back, narrowed by the
+    policy as before, the mailbox is tested again so it synchronizes as before, and the
+    change fails, so the policy stays and nothing after it runs. Writes made."""
+    try:
+        found = _migration_canary(ctx, key, app_id, scope)
+        if found is None:
+            return 0
+        row, profile_id = found
+        if te.passed(te.test_on(ctx, row, profile_id)):
+            log.info("rbac.proved", mailbox=row["emailaddress"])
+            return 1
+        failed = f"{row['emailaddress']} failed Test & Enable through RBAC alone"
+    except (ClientError, LookupError) as exc:
+        found, failed = None, f"the canary could not be run ({exc})"
+    consent.grant(ctx, app_id, granted)
+    if found is not None:
+        with contextlib.suppress(ClientError):   # best effort: the consent is what matters
+            te.test_on(ctx, te.mailbox_by_address(ctx, str(found[0]["emailaddress"])) or found[0], found[1])
+    raise te.TestEnableFailed(
+        f"the migration to RBAC stopped before removing the access policy: {failed}. The tenant-wide "
+        "consent is granted again and the access policy kept, so the app reaches its mailboxes as before; "
+        "check that server-side sync accepts the app with RBAC alone (and no AutoDiscover), then run "
+        "apply again")
 
 
 def remove(ctx: Context, key: str, app_id: str) -> int:
