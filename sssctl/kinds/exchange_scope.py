@@ -7,6 +7,12 @@ managed through the Exchange admin API. The app ends up with exactly one such po
 policy for another group is replaced (the new one is created first, so the app is never
 unrestricted in between).
 
+The scope also owns the app's tenant-wide consent of its mailbox permissions
+(:mod:`sssctl.kinds._control5.consent`): it is granted in the same change, once the
+policy exists, so no moment passes with the consent unnarrowed. Under ``method = "rbac"``
+the scope is planned by :mod:`sssctl.kinds._control5.rbac_scope`; switching back from it
+creates the policy and the consent first and removes the RBAC objects sssctl made last.
+
 The plan states plainly whether the app is scoped, and checks the live policy with
 ``Test-ApplicationAccessPolicy`` against a member of the group and, when one can be found,
 a mailbox outside it. Without an Exchange client the address is *unknown*, never an error.
