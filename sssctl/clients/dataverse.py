@@ -160,6 +160,11 @@ class DataverseClient:
         self.api_url = self.org_url + API_PATH
         self.http = http
 
+    def allowed_in_flight(self) -> int | None:
+        """How many requests the shared limiter lets fly right now; None without a limiter."""
+        limiter = self.http.limiter
+        return None if limiter is None else limiter.limit
+
     # -- plumbing ---------------------------------------------------------------------------
     def _url(self, relative: str) -> str:
         return relative if relative.startswith("https://") else self.api_url + relative.lstrip("/")

@@ -20,6 +20,7 @@ from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.engine.kind import Applied, Context, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.engine.spool import Rows
 from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
 
 log = structlog.get_logger(__name__)
@@ -124,7 +125,7 @@ class Outcome:
 
 def write_rows(
     ctx: Context,
-    rows: list[list[Any]],
+    rows: Rows,
     operation: Callable[[list[Any]], BatchOperation],
     *,
     label: str,

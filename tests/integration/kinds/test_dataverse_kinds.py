@@ -295,7 +295,7 @@ def test_a_mailbox_changed_after_plan_is_named_and_left_alone(
         run = Run(desired, dataverse, {})
         (change,) = run.plan()
         assert change.action is Action.UPDATE
-        mailbox_id, _, _, address, _ = change.detail["rows"][0]
+        mailbox_id, _, _, address, _ = next(iter(change.detail["rows"]))
         dataverse.update("mailboxes", mailbox_id, {"processanddeleteemails": True})
         with pytest.raises(PreconditionFailed, match=address):
             load_kinds(("mailboxes",)).kinds[0].apply(run.ctx, change)

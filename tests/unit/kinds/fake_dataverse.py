@@ -218,6 +218,9 @@ class FakeDataverse:
             ]
         }
 
+    def allowed_in_flight(self) -> int | None:
+        return None  # no rate limiter: every chunk up to --parallelism goes at once
+
     def batch(
         self,
         operations: Sequence[BatchOperation],
