@@ -153,6 +153,7 @@ def test_a_mailbox_without_any_profile_is_drift() -> None:
 
 def test_thousands_of_rows_go_in_batches_of_batch_size_with_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)  # the chunking, whatever the size chosen
+    monkeypatch.setattr("sssctl.kinds._rows.MIN_BATCH_SIZE", 1000)
     dv = seed()
     for n in range(100, 2600):
         dv.add(
@@ -245,6 +246,7 @@ def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)
+    monkeypatch.setattr("sssctl.kinds._rows.MIN_BATCH_SIZE", 1000)  # the same chunks at either width
     one = revert_with(1)
     four = revert_with(4)
     assert one == four
