@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,11 +100,39 @@ def settled_without_rows(
 
 
 
+class WrittenIds:
+    """Ids of the rows written, packed into one buffer.
+
+    Kept as a list, each id would be a small string that outlives the chunk it was decoded
+    with and pins that chunk's memory in the allocator's arenas: a run's memory would grow
+    with every chunk written. Only their count and digest are ever needed.
+    """
+
+    def __init__(self) -> None:
+        self._packed = bytearray()
+        self._count = 0
+
+    def append(self, row_id: str) -> None:
+        encoded = row_id.encode("utf-8")  # length-prefixed: an id from the service may hold any character
+        self._packed += len(encoded).to_bytes(4, "big") + encoded
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        view, at = memoryview(self._packed), 0
+        while at < len(view):
+            size = int.from_bytes(view[at:at + 4], "big")
+            yield bytes(view[at + 4:at + 4 + size]).decode("utf-8")
+            at += 4 + size
+
+
 @dataclass
 class Outcome:
     """How the planned rows fared: written, changed by someone else since the plan, or failed."""
 
-    written: list[str] = field(default_factory=list)
+    written: WrittenIds = field(default_factory=WrittenIds)
     conflicts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     unsent: int = 0     # rows never sent because the run was asked to stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sssctl.kinds._rows import BATCH_SIZE, MIN_BATCH_SIZE, batch_size
+from sssctl.kinds._rows import BATCH_SIZE, MIN_BATCH_SIZE, WrittenIds, batch_size, digest
 
 
 @pytest.mark.parametrize(("rows", "width", "size"), [
@@ -23,3 +23,12 @@ def test_a_write_of_many_rows_never_needs_more_batches_than_full_batches_and_the
     for rows in (1, 99, 101, 5_199, 5_201, 24_397):
         batches = -(-rows // batch_size(rows, 52))
         assert batches <= max(52, -(-rows // BATCH_SIZE)), rows
+
+
+def test_written_ids_count_and_digest_as_the_ids_themselves_whatever_they_hold() -> None:
+    ids = ["B-2", "a-1", "line\nbreak", "ü\u2028x", ""]
+    written = WrittenIds()
+    for row_id in ids:
+        written.append(row_id)
+    assert len(written) == 5 and list(written) == ids
+    assert digest(written) == digest(ids)
