@@ -9,7 +9,7 @@ from sssctl.kinds._rows import BATCH_SIZE, MIN_BATCH_SIZE, WrittenIds, batch_siz
 
 @pytest.mark.parametrize(("rows", "width", "size"), [
     (50_000, 52, BATCH_SIZE),      # large writes keep full batches: fewest requests
-    (2_400, 52, 47),               # a small write fills every slot the cap allows
+    (2_000, 52, 39),               # a small write fills every slot the cap allows
     (100, 52, MIN_BATCH_SIZE),     # never batches of one or two rows
     (2_400, 1, BATCH_SIZE),        # one request at a time: small batches only add round trips
 ])
