@@ -304,9 +304,11 @@ def send_in_batches(
     Up to ``ctx.parallelism`` chunks go to the client at once (``--parallelism``, a cap);
     how many really fly is what the service's headers allow (see
     :class:`sssctl.clients.http.RateLimiter`), and only one chunk more than that is read
-    and built ahead: a chunk waiting for a slot would otherwise hold its rows, its
-    operations and its encoded body for nothing. Reverting tens of thousands of rows one
-    chunk after another left the service idle while each answer travelled.
+    and built ahead, across every kind writing at the time
+    (:meth:`~sssctl.clients.dataverse.DataverseClient.reserve_batch`): a chunk waiting for
+    a slot would otherwise hold its rows, its operations and its encoded body for nothing.
+    Reverting tens of thousands of rows one chunk after another left the service idle
+    while each answer travelled.
 
     Answers come back in row order whatever order the chunks finish in, and progress
     counts rows whose answer has been handed on. Once ``ctx.stop`` is
@@ -328,18 +330,16 @@ def send_in_batches(
         done += len(sent)
         report(ctx, label, done, total)
 
-    def ahead() -> int:
-        allowed = ctx.dataverse.allowed_in_flight()
-        return width if allowed is None else min(width, allowed + 1)
-
     report(ctx, label, 0, total)  # the step shows as running before its first answer is back
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="batch") as pool:
         for chunk in chunks(rows, size):
-            while len(window) >= ahead():
+            while len(window) >= width or (window and window[0][1].done()):
                 yield from settle()
-            if ctx.stop.is_set():
+            if ctx.stop.is_set() or not ctx.dataverse.reserve_batch(ctx.stop):
                 break
-            window.append((chunk, pool.submit(send, chunk)))
+            future = pool.submit(send, chunk)
+            future.add_done_callback(lambda _: ctx.dataverse.release_batch())
+            window.append((chunk, future))
         while window:
             yield from settle()
 
