@@ -55,7 +55,7 @@ class Scenario:
 MAILBOXES = Scenario(
     key="mailboxes",
     title="Mailbox drift: find and revert mailboxes that differ from the org defaults",
-    sssctl_way="sssctl apply: server-side $filter, 7 columns, streamed pages, $batch of 100 with If-Match",
+    sssctl_way="sssctl apply: server-side $filter, 7 columns, streamed pages, $batch of 50 with If-Match",
     naive_way="GET every mailbox (all columns) via nextLink, compare in Python, one PATCH per mailbox",
     address="mailboxes",
     count_field="drifted",
@@ -64,7 +64,7 @@ MAILBOXES = Scenario(
 USER_SETTINGS = Scenario(
     key="user_settings",
     title="User settings policy: one email filtering method for every user",
-    sssctl_way="sssctl apply: $filter 'ne <value>', 2 columns, $batch of 100 with If-Match",
+    sssctl_way="sssctl apply: $filter 'ne <value>', 2 columns, $batch of 50 with If-Match",
     naive_way="GET every user and user setting (all columns), compare in Python, one PATCH per user",
     address="user_settings",
     count_field="differing",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,33 @@ class DataverseClient:
         self.org_url = org_url.rstrip("/")
         self.api_url = self.org_url + API_PATH
         self.http = http
+        self._building = threading.Condition()
+        self._built = 0
+
+    def allowed_in_flight(self) -> int | None:
+        """How many requests the shared limiter lets fly right now; None without a limiter."""
+        limiter = self.http.limiter
+        return None if limiter is None else limiter.limit
+
+    def reserve_batch(self, stop: threading.Event) -> bool:
+        """Wait until one more ``$batch`` may be built and sent; False if ``stop`` is set meanwhile.
+
+        A built batch holds its rows, operations and encoded body. Across every caller
+        at once, only one more is built than the limiter lets fly; more would only wait
+        for a slot, holding memory. Pair with :meth:`release_batch` once it is answered.
+        """
+        with self._building:
+            while (allowed := self.allowed_in_flight()) is not None and self._built > allowed:
+                if stop.is_set():
+                    return False
+                self._building.wait(timeout=0.5)  # woken by every answer; the timeout sees a stop
+            self._built += 1
+            return True
+
+    def release_batch(self) -> None:
+        with self._building:
+            self._built = max(0, self._built - 1)
+            self._building.notify_all()
 
     # -- plumbing ---------------------------------------------------------------------------
     def _url(self, relative: str) -> str:

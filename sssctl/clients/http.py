@@ -245,6 +245,7 @@ BURST_REMAINING = "x-ms-ratelimit-burst-remaining-xrm-requests"
 TIME_REMAINING = "x-ms-ratelimit-time-remaining-xrm-requests"
 START_CONCURRENCY = 4   # until the service recommends a degree of parallelism
 LOW_BUDGET = 0.15       # slow down once less than this share of a window's budget is left
+AMPLE_BUDGET = 0.5      # with more than this share of both budgets left, ramp up fastest
 
 
 def header_number(value: str | None) -> float | None:
@@ -272,10 +273,14 @@ class RateLimiter:
     Follows Microsoft's guidance for parallel requests: the first ``x-ms-dop-hint`` (the
     degree of parallelism the environment recommends) sets where concurrency starts;
     while ``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``-time-remaining-`` show
-    room, each answer that found every slot busy opens one more, up to the cap
-    (``--parallelism``, at most the 52 concurrent requests Dataverse admits). When either
-    budget runs low, concurrency halves before the service has to refuse; a 429 halves
-    it too, halves the request rate and pauses everyone for the server's Retry-After.
+    room, each answer that found every slot busy opens more, up to the cap
+    (``--parallelism``, at most the 52 concurrent requests Dataverse admits). Like TCP's
+    slow start: until the first cut, while both budgets show more than half their room,
+    each such answer opens two slots, so concurrency triples with every round of answers
+    (4, 12, 36, 52) and a small apply is not over before the ramp is; otherwise one,
+    which doubles it per round. When either budget runs low, concurrency halves before
+    the service has to refuse; a 429 halves it too, halves the request rate and pauses
+    everyone for the server's Retry-After.
     """
 
     def __init__(
@@ -379,20 +384,28 @@ class RateLimiter:
             if hint is not None and hint >= 1 and not self._hinted:
                 self._hinted = True
                 self._set_limit(int(hint))
-            if self._budget_low(headers):
+            room = self._room(headers)
+            if room is not None and room < LOW_BUDGET:
                 self._cut(self._clock(), force=False)
-            elif self._in_flight + 1 >= self.limit:
-                self._set_limit(self.limit + 1)  # every slot was busy and the service has room
+            elif self._in_flight + 1 >= self.limit:  # every slot was busy and the service has room
+                self._set_limit(self.limit + self._step(room))
 
-    def _budget_low(self, headers: Mapping[str, str]) -> bool:
-        low = False
+    def _step(self, room: float | None) -> int:
+        """Slots one answer opens: two in slow start with ample room, else one."""
+        slow_start = self._last_cut == -math.inf
+        return 2 if slow_start and room is not None and room > AMPLE_BUDGET else 1
+
+    def _room(self, headers: Mapping[str, str]) -> float | None:
+        """The smaller share of a budget left (of the most seen); None when no header says."""
+        shares = []
         for name in (BURST_REMAINING, TIME_REMAINING):
             left = header_number(headers.get(name))
             if left is None:
                 continue
             most = self._budget_seen[name] = max(self._budget_seen.get(name, 0.0), left)
-            low = low or left < most * LOW_BUDGET
-        return low
+            if most > 0:
+                shares.append(left / most)
+        return min(shares) if shares else None
 
     def _cut(self, now: float, *, force: bool) -> None:
         """Halve concurrency; a low budget cuts at most once a second (answers arrive in bursts)."""

@@ -8,6 +8,7 @@ scan per run serves both (a shared read), so it lives here rather than in either
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +17,7 @@ import structlog
 
 from sssctl.config.model import Desired, MailboxPolicy
 from sssctl.engine.kind import Context
+from sssctl.engine.spool import RowSpool
 from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._defaults_reads import live_defaults, managed_fields, restored_fields, wanted_profile
 from sssctl.kinds._rows import (
@@ -50,7 +52,7 @@ COLUMNS = (
 )
 
 
-# Row layout inside Change.detail["rows"] (compact: 50k rows travel in saved plans).
+# Row layout inside Change.detail["rows"], a RowSpool (compact: 50k rows travel in saved plans).
 ROW_ID, ROW_ETAG, ROW_KIND, ROW_ADDRESS, ROW_PROFILE = range(5)
 
 
@@ -173,7 +175,7 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any], *,
     queues = queue_ids(ctx)
     excluded = {address.strip().lower() for address in policy.exclude}
     reasons: Counter[str] = Counter()
-    rows: list[list[Any]] = []
+    rows = RowSpool()
     moved_from: Counter[str] = Counter()
     leaving: Counter[str] = Counter()
     synchronizing: Counter[str] = Counter()
@@ -287,7 +289,7 @@ def summary(found: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "drifted": len(rows),
         "by_reason": found["by_reason"],
-        "sample": sorted(r[ROW_ADDRESS] for r in rows)[:SAMPLE_SIZE],
+        "sample": heapq.nsmallest(SAMPLE_SIZE, (str(r[ROW_ADDRESS]) for r in rows)),
     }
 
 

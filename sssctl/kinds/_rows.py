@@ -10,7 +10,8 @@ reporting or progress reaches both kinds at once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.engine.kind import Applied, Context, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.engine.spool import Rows
 from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
 
 log = structlog.get_logger(__name__)
@@ -31,9 +33,23 @@ SAMPLE_SIZE = 10    # rows named in plans and refusals
 # slots for 10 s and the writes finish in rounds of ten seconds. With 100 operations a
 # batch takes about a second, every slot stays busy, and the last round ends close to the
 # floor (writes x 10 ms / 52). Measured on W1 (bench/w1.py: 24,397 writes, floor about
-# 6 s): 1,000 -> 21.8 s, 250 -> 14.3 s, 100 -> 8.5 s, 50 -> 8.4 s. Below 100 nothing is
-# gained and the requests double (the service allows 6,000 per user per 5 minutes).
-BATCH_SIZE = 100
+# 6 s): 1,000 -> 21.8 s, 250 -> 14.3 s, 100 -> 8.1 s, 50 -> 7.0 s, 25 -> 9.4 s (the
+# client's own work per request starts to show). Each batch in flight also holds its
+# operations, encoded body and answer: at 52 in flight, 50 operations instead of 100
+# keep the peak memory about 10 MiB lower. 50 doubles the requests of 100, which stays
+# far inside the service's 6,000 per user per 5 minutes (97,525 writes: 1,951 requests).
+BATCH_SIZE = 50
+# A smaller write is spread over every slot the cap allows, down to this many rows per
+# batch. In full batches, 2,400 writes are 48 half-second batches, and concurrency,
+# starting at the environment's hint (4), needs three rounds to reach them all; at 24
+# rows the rounds last half as long and the ramp is over sooner. The number of requests
+# stays bounded by the cap, so the request budget is not at stake.
+MIN_BATCH_SIZE = 10
+
+
+def batch_size(rows: int, width: int) -> int:
+    """Rows per ``$batch``: ``BATCH_SIZE``, or fewer when that leaves slots without a batch."""
+    return min(BATCH_SIZE, max(MIN_BATCH_SIZE, math.ceil(rows / max(1, width))))
 
 
 def digest(ids: Iterable[str]) -> str:
@@ -87,11 +103,39 @@ def settled_without_rows(
 
 
 
+class WrittenIds:
+    """Ids of the rows written, packed into one buffer.
+
+    Kept as a list, each id would be a small string that outlives the chunk it was decoded
+    with and pins that chunk's memory in the allocator's arenas: a run's memory would grow
+    with every chunk written. Only their count and digest are ever needed.
+    """
+
+    def __init__(self) -> None:
+        self._packed = bytearray()
+        self._count = 0
+
+    def append(self, row_id: str) -> None:
+        encoded = row_id.encode("utf-8")  # length-prefixed: an id from the service may hold any character
+        self._packed += len(encoded).to_bytes(4, "big") + encoded
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        view, at = memoryview(self._packed), 0
+        while at < len(view):
+            size = int.from_bytes(view[at:at + 4], "big")
+            yield bytes(view[at + 4:at + 4 + size]).decode("utf-8")
+            at += 4 + size
+
+
 @dataclass
 class Outcome:
     """How the planned rows fared: written, changed by someone else since the plan, or failed."""
 
-    written: list[str] = field(default_factory=list)
+    written: WrittenIds = field(default_factory=WrittenIds)
     conflicts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     unsent: int = 0     # rows never sent because the run was asked to stop
@@ -124,7 +168,7 @@ class Outcome:
 
 def write_rows(
     ctx: Context,
-    rows: list[list[Any]],
+    rows: Rows,
     operation: Callable[[list[Any]], BatchOperation],
     *,
     label: str,
@@ -134,7 +178,8 @@ def write_rows(
     """Send one guarded PATCH per planned row (``--parallelism`` chunks at once) and sort the answers."""
     outcome = Outcome()
     answered = 0
-    for row, result in send_in_batches(ctx, rows, operation, label=label, size=BATCH_SIZE):
+    size = batch_size(len(rows), ctx.parallelism)
+    for row, result in send_in_batches(ctx, rows, operation, label=label, size=size):
         answered += 1
         if result.error is None and 200 <= int(result.status) < 300:
             outcome.written.append(row_id(row))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
@@ -22,6 +23,7 @@ import structlog
 from sssctl.catalog import options
 from sssctl.clients.dataverse import BatchOperation, BatchResult
 from sssctl.engine.kind import Context, Privilege
+from sssctl.engine.spool import Rows
 from sssctl.errors import WriteOutcomeUnknown
 from sssctl.kinds.handoffs import OrganizationVersions
 
@@ -291,7 +293,7 @@ def batch_operation(
 # (continue-on-error), so a row edited since the plan is refused alone.
 def send_in_batches(
     ctx: Context,
-    rows: list[Any],
+    rows: Rows,
     operation: Callable[[Any], BatchOperation],
     *,
     label: str,
@@ -299,10 +301,14 @@ def send_in_batches(
 ) -> Iterator[tuple[Any, BatchResult]]:
     """Each row with the answer to its operation, ``$batch`` chunks of ``size``.
 
-    Up to ``ctx.parallelism`` chunks are handed to the client at once (``--parallelism``,
-    a cap); how many really fly is what the service's headers allow (see
-    :class:`sssctl.clients.http.RateLimiter`). Reverting tens of thousands of rows one
-    chunk after another left the service idle while each answer travelled.
+    Up to ``ctx.parallelism`` chunks go to the client at once (``--parallelism``, a cap);
+    how many really fly is what the service's headers allow (see
+    :class:`sssctl.clients.http.RateLimiter`), and only one chunk more than that is read
+    and built ahead, across every kind writing at the time
+    (:meth:`~sssctl.clients.dataverse.DataverseClient.reserve_batch`): a chunk waiting for
+    a slot would otherwise hold its rows, its operations and its encoded body for nothing.
+    Reverting tens of thousands of rows one chunk after another left the service idle
+    while each answer travelled.
 
     Answers come back in row order whatever order the chunks finish in, and progress
     counts rows whose answer has been handed on. Once ``ctx.stop`` is
@@ -310,6 +316,7 @@ def send_in_batches(
     """
     width = max(1, ctx.parallelism)
     window: deque[tuple[list[Any], Future[list[BatchResult]]]] = deque()
+    total = len(rows)
     done = 0
 
     def send(chunk: list[Any]) -> list[BatchResult]:
@@ -321,23 +328,27 @@ def send_in_batches(
         sent, future = window.popleft()
         yield from zip(sent, future.result(), strict=True)
         done += len(sent)
-        report(ctx, label, done, len(rows))
+        report(ctx, label, done, total)
 
-    report(ctx, label, 0, len(rows))  # the step shows as running before its first answer is back
+    report(ctx, label, 0, total)  # the step shows as running before its first answer is back
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="batch") as pool:
         for chunk in chunks(rows, size):
-            if len(window) == width:
+            while len(window) >= width or (window and window[0][1].done()):
                 yield from settle()
-            if ctx.stop.is_set():
+            if ctx.stop.is_set() or not ctx.dataverse.reserve_batch(ctx.stop):
                 break
-            window.append((chunk, pool.submit(send, chunk)))
+            future = pool.submit(send, chunk)
+            future.add_done_callback(lambda _: ctx.dataverse.release_batch())
+            window.append((chunk, future))
         while window:
             yield from settle()
 
 
-def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items, read from ``items`` only as each is needed."""
+    rest = iter(items)
+    while chunk := list(islice(rest, size)):
+        yield chunk
 
 
 def report(ctx: Context, label: str, done: int, total: int | None) -> None:

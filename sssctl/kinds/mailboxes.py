@@ -24,6 +24,7 @@ from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
+from sssctl.engine.spool import Rows
 from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._mailbox_scan import (
     ADDRESS,
@@ -142,7 +143,7 @@ class MailboxesKind(KindDefaults):
                       sample=tuple(before["sample"]))
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        rows: list[list[Any]] = list(change.detail["rows"])  # the planned rows themselves, not copies
+        rows: Rows = change.detail["rows"]  # streamed from the plan's spool (or a saved plan's list)
         ours = ctx.handoffs.get(MailboxVersions, "mailboxes")
         profile_name = change.detail.get("profile_name")
         profile_id = profile_id_now(ctx, str(profile_name)) if profile_name else None

@@ -9,6 +9,7 @@ join. State keeps counts and a digest, never one entry per user.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
+from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     digest,
@@ -57,7 +59,7 @@ def scan(ctx: Context, value: int | None) -> dict[str, Any]:
     """Users whose filtering differs from ``value``; ``None`` (export) reads every user."""
     skipped = skipped_users(ctx)
     by_current: dict[str, int] = {}
-    rows: list[list[Any]] = []
+    rows = RowSpool()
     for row in ctx.dataverse.query(
         "usersettingscollection",
         select=["systemuserid", "incomingemailfilteringmethod"],
@@ -74,9 +76,9 @@ def scan(ctx: Context, value: int | None) -> dict[str, Any]:
     return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows)}
 
 
-def sample_names(ctx: Context, rows: list[list[Any]]) -> list[str]:
+def sample_names(ctx: Context, rows: Rows) -> list[str]:
     """Sign-in names of the first few users, for the plan (one small query, not one per user)."""
-    ids = sorted(str(r[0]) for r in rows)[:SAMPLE_SIZE]
+    ids = heapq.nsmallest(SAMPLE_SIZE, (str(r[0]) for r in rows))
     if not ids:
         return []
     found = ctx.dataverse.query(
@@ -148,7 +150,7 @@ class UserSettingsKind(KindDefaults):
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        rows: list[list[Any]] = list(change.detail["rows"])  # the planned rows themselves, not copies
+        rows: Rows = change.detail["rows"]  # streamed from the plan's spool (or a saved plan's list)
         value = int(change.detail["value"])
 
         def operation(row: list[Any]) -> BatchOperation:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sssctl.engine.plan import Action, Change, Plan
+from sssctl.engine.spool import RowSpool
 
 NO_CHANGES = "No changes. The environment matches the configuration."
 NO_DRIFT = "No drift. Live values match what sssctl last applied."
@@ -62,7 +63,7 @@ def to_plain(value: Any) -> Any:
     """Mappings as dicts and sequences as lists: what JSON holds and ``==`` compares fairly."""
     if isinstance(value, Mapping):
         return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple | set | frozenset | RowSpool):
         return [to_plain(v) for v in value]
     return value
 

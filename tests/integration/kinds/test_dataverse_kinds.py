@@ -17,7 +17,7 @@ from sssctl.emulator.info import EmulatorInfo
 from sssctl.engine.kind import Context, Kind, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import load_kinds
-from sssctl.kinds._rows import BATCH_SIZE
+from sssctl.kinds._rows import batch_size
 from tests.support.applying import apply_changes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -295,7 +295,7 @@ def test_a_mailbox_changed_after_plan_is_named_and_left_alone(
         run = Run(desired, dataverse, {})
         (change,) = run.plan()
         assert change.action is Action.UPDATE
-        mailbox_id, _, _, address, _ = change.detail["rows"][0]
+        mailbox_id, _, _, address, _ = next(iter(change.detail["rows"]))
         dataverse.update("mailboxes", mailbox_id, {"processanddeleteemails": True})
         with pytest.raises(PreconditionFailed, match=address):
             load_kinds(("mailboxes",)).kinds[0].apply(run.ctx, change)
@@ -345,7 +345,8 @@ def test_thousands_of_mailboxes_are_paged_and_reverted_in_batches(
             fresh.reset_counters()
             run.apply()
             counters = fresh.counters()
-            assert counters["by_route"].get("POST dataverse:$batch", 0) == -(-drifted // BATCH_SIZE)
+            size = batch_size(drifted, run.ctx.parallelism)
+            assert counters["by_route"].get("POST dataverse:$batch", 0) == -(-drifted // size)
             assert counters["writes"] == drifted
             assert Run(desired, dataverse, {}).plan()[0].action is Action.NOOP
     finally:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from sssctl.clients.errors import (
     Throttled,
     ValidationFailed,
 )
-from sssctl.clients.http import RetryPolicy
+from sssctl.clients.http import RateLimiter, RetryPolicy
 
 from .helpers import Handler, service
 
@@ -315,3 +316,19 @@ def test_whoami_from_something_that_is_not_dataverse_is_explained() -> None:
     who = client(lambda r: httpx.Response(200, json=dict(zip(("UserId", "BusinessUnitId", "OrganizationId"),
                                                              ids, strict=True)))).whoami()
     assert [who.user_id, who.business_unit_id, who.organization_id] == ids
+
+
+def test_only_one_batch_more_than_the_limiter_lets_fly_is_built_across_all_callers() -> None:
+    dv = client(lambda request: httpx.Response(204))
+    dv.http.limiter = RateLimiter(52, start=2)
+    stop = threading.Event()
+    assert [dv.reserve_batch(stop) for _ in range(3)] == [True, True, True]  # two fly, one waits built
+    stop.set()
+    assert dv.reserve_batch(stop) is False  # a fourth would wait; a stop ends the wait
+    dv.release_batch()
+    assert dv.reserve_batch(stop) is True  # an answer made room
+
+
+def test_without_a_limiter_batches_are_never_held_back() -> None:
+    dv = client(lambda request: httpx.Response(204))
+    assert all(dv.reserve_batch(threading.Event()) for _ in range(100))

@@ -127,11 +127,64 @@ def test_concurrency_starts_at_the_hint_and_grows_while_every_slot_is_busy_and_t
     for _ in range(10):
         limiter.acquire()
     limiter.on_success(_room(hint=3))  # only the first hint sets the start
-    assert limiter.limit == 11
+    assert limiter.limit == 12
     for _ in range(10):
         limiter.release()
     limiter.on_success(_room())  # slots are free: no reason to open more
-    assert limiter.limit == 11
+    assert limiter.limit == 12
+
+
+def _answer_round(limiter: RateLimiter, headers: dict[str, str]) -> None:
+    """One answer for each request in flight; requests keep waiting, so every slot opened is filled."""
+    in_flight = 0
+
+    def fill() -> None:
+        nonlocal in_flight
+        while in_flight < limiter.limit:
+            limiter.acquire()
+            in_flight += 1
+
+    fill()
+    for _ in range(in_flight):
+        limiter.release()
+        in_flight -= 1
+        limiter.on_success(headers)
+        fill()
+    for _ in range(in_flight):
+        limiter.release()
+
+
+def test_slow_start_triples_concurrency_per_round_while_both_budgets_show_ample_room() -> None:
+    limiter = RateLimiter(52)
+    limiter.on_success(_room(hint=4))
+    rounds = []
+    for _ in range(4):
+        _answer_round(limiter, _room())
+        rounds.append(limiter.limit)
+    assert rounds == [12, 36, 52, 52]
+
+
+def test_concurrency_only_doubles_per_round_once_a_budget_is_half_spent() -> None:
+    limiter = RateLimiter(52)
+    limiter.on_success(_room(hint=4, burst=6000, seconds=1200))
+    _answer_round(limiter, _room(burst=2000, seconds=1200))  # a third of the requests left
+    assert limiter.limit == 8
+
+
+def test_concurrency_only_doubles_per_round_after_a_cut() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
+    limiter.on_success(_room(hint=16))
+    limiter.on_throttled(None)
+    assert limiter.limit == 8
+    _answer_round(limiter, _room())
+    assert limiter.limit == 16
+
+
+def test_concurrency_grows_one_slot_per_busy_answer_without_limit_headers() -> None:
+    limiter = RateLimiter(52)
+    _answer_round(limiter, {})
+    assert limiter.limit == 8
 
 
 def test_concurrency_never_exceeds_the_cap() -> None:

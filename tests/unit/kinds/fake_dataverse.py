@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +218,15 @@ class FakeDataverse:
                 for p, d in self.role_privileges.get(role, {}).items()
             ]
         }
+
+    def allowed_in_flight(self) -> int | None:
+        return None  # no rate limiter: every chunk up to --parallelism goes at once
+
+    def reserve_batch(self, stop: threading.Event) -> bool:
+        return not stop.is_set()
+
+    def release_batch(self) -> None:
+        pass
 
     def batch(
         self,

@@ -8,6 +8,7 @@ import pytest
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import MailboxDefaults, MailboxPolicy
 from sssctl.engine.plan import Action
+from sssctl.engine.planfile import change_to_dict
 from sssctl.kinds.mailboxes import KIND, digest
 from tests.unit.kinds.fake_dataverse import FakeDataverse
 from tests.unit.kinds.world import CUSTOM_PROFILE, Engine, actionable, desired, mailbox_id, seed
@@ -29,7 +30,7 @@ def test_plan_counts_drift_found_by_a_server_side_filter() -> None:
     (query,) = [f for verb, target, f in engine.dv.calls if verb == "QUERY" and target == "mailboxes"]
     assert "incomingemaildeliverymethod ne 2" in query and "actdeliverymethod ne 1" in query
     assert "_emailserverprofile_value ne 7eedeb22" in query
-    json.dumps(change.detail)  # saved plans carry it
+    json.dumps(change_to_dict(change))  # saved plans carry it
 
 
 def test_apply_reverts_with_etags_then_a_second_apply_writes_nothing() -> None:
@@ -152,6 +153,7 @@ def test_a_mailbox_without_any_profile_is_drift() -> None:
 
 def test_thousands_of_rows_go_in_batches_of_batch_size_with_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)  # the chunking, whatever the size chosen
+    monkeypatch.setattr("sssctl.kinds._rows.MIN_BATCH_SIZE", 1000)
     dv = seed()
     for n in range(100, 2600):
         dv.add(
@@ -244,6 +246,7 @@ def test_parallel_chunks_give_the_same_result_progress_and_conflicts_as_one_at_a
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("sssctl.kinds._rows.BATCH_SIZE", 1000)
+    monkeypatch.setattr("sssctl.kinds._rows.MIN_BATCH_SIZE", 1000)  # the same chunks at either width
     one = revert_with(1)
     four = revert_with(4)
     assert one == four

@@ -1,0 +1,34 @@
+"""How planned rows are cut into ``$batch`` requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from sssctl.kinds._rows import BATCH_SIZE, MIN_BATCH_SIZE, WrittenIds, batch_size, digest
+
+
+@pytest.mark.parametrize(("rows", "width", "size"), [
+    (50_000, 52, BATCH_SIZE),      # large writes keep full batches: fewest requests
+    (2_000, 52, 39),               # a small write fills every slot the cap allows
+    (100, 52, MIN_BATCH_SIZE),     # never batches of one or two rows
+    (2_400, 1, BATCH_SIZE),        # one request at a time: small batches only add round trips
+])
+def test_small_writes_are_spread_over_the_slots_and_large_ones_use_full_batches(
+    rows: int, width: int, size: int
+) -> None:
+    assert batch_size(rows, width) == size
+
+
+def test_a_write_of_many_rows_never_needs_more_batches_than_full_batches_and_the_cap_allow() -> None:
+    for rows in (1, 99, 101, 5_199, 5_201, 24_397):
+        batches = -(-rows // batch_size(rows, 52))
+        assert batches <= max(52, -(-rows // BATCH_SIZE)), rows
+
+
+def test_written_ids_count_and_digest_as_the_ids_themselves_whatever_they_hold() -> None:
+    ids = ["B-2", "a-1", "line\nbreak", "ü\u2028x", ""]
+    written = WrittenIds()
+    for row_id in ids:
+        written.append(row_id)
+    assert len(written) == 5 and list(written) == ids
+    assert digest(written) == digest(ids)
