@@ -15,7 +15,6 @@ Rows are lists of plain JSON scalars written by this process; the file is privat
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -57,9 +56,20 @@ class RowSpool:
     def _spill(self) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="sssctl-rows-")  # noqa: SIM115 - lives with the spool
-        os.pwrite(self._file.fileno(), self._buffer, self._on_disk)
+        self._file.seek(self._on_disk)
+        self._file.write(self._buffer)
+        self._file.flush()
         self._on_disk += len(self._buffer)
         self._buffer.clear()
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        """One block from the file; seek and read under the lock (portable, unlike pread),
+        so iterations and appends never disturb each other."""
+        with self._lock:
+            if self._file is None:
+                raise OSError("the row spool was closed while it was being read")
+            self._file.seek(offset)
+            return self._file.read(size)
 
     def __len__(self) -> int:
         return self._count
@@ -70,10 +80,18 @@ class RowSpool:
     def __iter__(self) -> Iterator[list[Any]]:
         """The rows in the order appended; positional reads, so iterations never disturb each other."""
         with self._lock:
-            on_disk, tail, file = self._on_disk, bytes(self._buffer), self._file
-        if file is not None:
-            yield from _lines(_blocks(file.fileno(), on_disk))
+            on_disk, tail = self._on_disk, bytes(self._buffer)
+        yield from _lines(self._blocks(on_disk))
         yield from _lines(iter((tail,)))
+
+    def _blocks(self, size: int) -> Iterator[bytes]:
+        offset = 0
+        while offset < size:
+            block = self._read_at(offset, min(READ_BYTES, size - offset))
+            if not block:
+                raise OSError(f"the row spool ended after {offset} of {size} bytes")
+            offset += len(block)
+            yield block
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RowSpool | list | tuple):
@@ -93,16 +111,6 @@ class RowSpool:
                 self._file = None
             self._on_disk = self._count = 0
             self._buffer.clear()
-
-
-def _blocks(fd: int, size: int) -> Iterator[bytes]:
-    offset = 0
-    while offset < size:
-        block = os.pread(fd, min(READ_BYTES, size - offset), offset)
-        if not block:
-            raise OSError(f"the row spool ended after {offset} of {size} bytes")
-        offset += len(block)
-        yield block
 
 
 def _lines(blocks: Iterator[bytes]) -> Iterator[list[Any]]:
