@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 import structlog
@@ -28,6 +28,25 @@ log = structlog.get_logger(__name__)
 
 # A snapshot is a few hundred KB at most (aggregates keep counts, not rows); refuse far more.
 MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+
+def read_capped(handle: BinaryIO, cap: int = MAX_SNAPSHOT_BYTES) -> bytes:
+    """At most ``cap + 1`` bytes (one more tells "too big" apart), in chunks.
+
+    ``handle.read(cap + 1)`` would allocate the whole cap for every read, 32 MiB for a file
+    of a few kilobytes, once per checkpoint during an apply; the allocator keeps such
+    buffers' memory long after they are freed.
+    """
+    chunks: list[bytes] = []
+    left = cap + 1
+    while left > 0:
+        chunk = handle.read(min(_READ_CHUNK, left))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 class Backend(Protocol):
@@ -129,7 +148,7 @@ class LocalBackend:
     def _read(self, path: Path, hint: str) -> Snapshot | None:
         try:
             with path.open("rb") as handle:
-                raw = handle.read(MAX_SNAPSHOT_BYTES + 1)
+                raw = read_capped(handle)
         except FileNotFoundError:
             return None
         except OSError as exc:

@@ -18,7 +18,7 @@ from typing import Protocol
 from sssctl import exitcodes
 from sssctl.config.model import Desired
 from sssctl.state import factory, locking
-from sssctl.state.backend import MAX_SNAPSHOT_BYTES, Backend, parse_snapshot, serialize
+from sssctl.state.backend import Backend, parse_snapshot, read_capped, serialize
 from sssctl.state.errors import StateConflict, StateError, StateMismatch
 from sssctl.state.model import Snapshot, utc_now
 
@@ -54,7 +54,7 @@ def pull(desired: Desired, environ: Mapping[str, str], out: Output, *, previous:
 def read_snapshot_file(path: Path) -> Snapshot:
     try:
         with path.open("rb") as handle:
-            raw = handle.read(MAX_SNAPSHOT_BYTES + 1)
+            raw = read_capped(handle)
     except OSError as exc:
         raise StateError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return parse_snapshot(raw, str(path), recover_hint="Push a snapshot written by `sssctl state pull`")
