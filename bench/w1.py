@@ -194,11 +194,18 @@ def floor_seconds(writes: int, plan_seconds: float) -> float:
     return writes * OPERATION_MS / 1000 / CONCURRENT + plan_seconds
 
 
+def apply_seconds(result: Mapping[str, Any]) -> float:
+    """``sssctl apply`` as a user runs it: its plan, then the writes. The floor counts the
+    plan's reads too, so the two compare like with like."""
+    return float(result["plan_seconds"]) + float(result["apply_seconds"])
+
+
 def main_table(ours: Mapping[str, Any], naive_plan_result: Mapping[str, Any],
                naive_apply_result: Mapping[str, Any], naive_scale: float) -> list[str]:
     minimal = minimal_plan_requests(ours)
     floor = floor_seconds(ours["writes"], ours["plan_seconds"])
-    naive_apply_s = naive_apply_result["apply_seconds"] * naive_scale
+    naive_apply_s = naive_apply_result["apply_seconds"] * naive_scale + naive_plan_result["plan_seconds"]
+    ours_apply_s = apply_seconds(ours)
     writes = f"{ours['writes']:,}"
     rows = [
         ("plan requests", f"{ours['plan_requests']:,}", f"{naive_plan_result['plan_requests']:,}",
@@ -207,8 +214,9 @@ def main_table(ours: Mapping[str, Any], naive_plan_result: Mapping[str, Any],
          f"{naive_plan_result['plan_requests'] / minimal:.2f}", "1.00"),
         ("plan seconds", f"{ours['plan_seconds']:.1f}", f"{naive_plan_result['plan_seconds']:.1f}", "-"),
         ("apply writes", writes, f"{writes} (a request each)", writes),
-        ("apply seconds", f"{ours['apply_seconds']:.1f}", f"{naive_apply_s:.0f} (est.)", f"{floor:.1f}"),
-        ("apply / floor", f"{ours['apply_seconds'] / floor:.2f}", f"{naive_apply_s / floor:.0f}", "1.00"),
+        ("apply seconds (its plan included)", f"{ours_apply_s:.1f}", f"{naive_apply_s:.0f} (est.)",
+         f"{floor:.1f}"),
+        ("apply / floor", f"{ours_apply_s / floor:.2f}", f"{naive_apply_s / floor:.0f}", "1.00"),
         ("429s seen (server count)", f"{ours['throttled']}", f"{naive_apply_result['throttled']} (sample)",
          "0"),
         ("peak RSS MiB (whole process)", f"{ours['rss_mib']:.0f}",
@@ -226,7 +234,7 @@ def scaling_table(results: Mapping[int, Mapping[str, Any]]) -> list[str]:
     for count, r in sorted(results.items()):
         floor = floor_seconds(r["writes"], r["plan_seconds"])
         lines.append(f"{count:>10,}{r['writes']:>9,}{r['plan_requests']:>10}{r['plan_seconds']:>8.1f}"
-                     f"{r['apply_seconds']:>9.1f}{floor:>9.1f}{r['apply_seconds'] / floor:>13.2f}"
+                     f"{apply_seconds(r):>9.1f}{floor:>9.1f}{apply_seconds(r) / floor:>13.2f}"
                      f"{r['throttled']:>6}{r['rss_mib']:>14.0f}")
     return lines
 
@@ -241,15 +249,15 @@ def _print_w1(ours: Mapping[str, Any], naive_plan_result: Mapping[str, Any],
           f"once, + one per further {PAGE:,}-row page of the differing mailboxes and user settings. "
           f"Naive apply: one request per write, measured at {NAIVE_APPLY_MAILBOXES:,} mailboxes "
           f"({naive_apply_result['apply_seconds']:.0f} s for {naive_apply_result['writes']:,} writes), "
-          "scaled by writes.")
+          "scaled by writes, plus its plan. Apply seconds include the plan, as `sssctl apply` runs it.")
     print(f"sssctl apply: {ours['summary']} (429s the client counted: {ours['client_throttled']})")
 
 
 def _print_hardened(result: Mapping[str, Any]) -> None:
     floor = floor_seconds(result["writes"], result["plan_seconds"])
     print(f"\nHardened (configs/hardened.toml, every control) at {W1_MAILBOXES:,} mailboxes, default flags: "
-          f"{result['writes']:,} writes in {result['apply_seconds']:.1f} s (floor {floor:.1f} s, "
-          f"{result['apply_seconds'] / floor:.2f} x), {result['throttled']} 429s, "
+          f"{result['writes']:,} writes in {apply_seconds(result):.1f} s with its plan (floor {floor:.1f} s, "
+          f"{apply_seconds(result) / floor:.2f} x), {result['throttled']} 429s, "
           f"{'completed in one run' if result['ok'] else 'DID NOT COMPLETE'}; second apply wrote "
           f"{result['second_writes']}; peak RSS {result['rss_mib']:.0f} MiB.")
 
@@ -270,7 +278,7 @@ def run(scaling: Sequence[int], *, hardened: bool) -> int:
             naive_plan_result = measure(info, workdir, "naive-plan", W1_MAILBOXES, config)
             _print_w1(results.get(W1_MAILBOXES) or results[max(results)], naive_plan_result,
                       naive_apply_result, results.get(NAIVE_APPLY_MAILBOXES))
-            print("\nScaling (sssctl, W1 shape):")
+            print("\nScaling (sssctl, W1 shape; apply s includes its plan):")
             print("\n".join(scaling_table(results)), flush=True)
             full = measure(info, workdir, "sssctl", W1_MAILBOXES, HARDENED) if hardened else None
         if full is not None:
