@@ -41,7 +41,6 @@ from sssctl.kinds._mailbox_scan import (
     summary,
 )
 from sssctl.kinds._rows import (
-    digest,
     read_aggregate,
     settled_without_rows,
     write_rows,
@@ -162,7 +161,7 @@ class MailboxesKind(KindDefaults):
         if change.restore:
             return Applied(ADDRESS, managed=None, writes=len(rows),
                            message=f"moved {len(reverted)} mailboxes off the deleted profile")
-        managed = {**change.detail["policy"], "reverted": len(reverted), "digest": digest(reverted)}
+        managed = {**change.detail["policy"], "reverted": len(reverted), "digest": reverted.digest()}
         return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
 
     def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None,

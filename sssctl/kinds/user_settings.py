@@ -22,7 +22,6 @@ from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
-    digest,
     read_aggregate,
     reading,
     settled_without_rows,
@@ -173,7 +172,7 @@ class UserSettingsKind(KindDefaults):
         managed = {
             "incoming_email_filtering": change.detail["label"],
             "updated": len(updated),
-            "digest": digest(updated),
+            "digest": updated.digest(),
         }
         return outcome.applied(ADDRESS, managed, done=f"updated {len(updated)} users", total=len(rows))
 

@@ -9,7 +9,8 @@ from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import MailboxDefaults, MailboxPolicy
 from sssctl.engine.plan import Action
 from sssctl.engine.planfile import change_to_dict
-from sssctl.kinds.mailboxes import KIND, digest
+from sssctl.kinds._rows import digest
+from sssctl.kinds.mailboxes import KIND
 from tests.unit.kinds.fake_dataverse import FakeDataverse
 from tests.unit.kinds.world import CUSTOM_PROFILE, Engine, actionable, desired, mailbox_id, seed
 
