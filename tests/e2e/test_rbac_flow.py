@@ -278,6 +278,21 @@ def test_a_migration_whose_canary_fails_keeps_the_access_policy_and_the_consent(
     assert live["applicationAccessPolicies"] == [] and exchange_consent(admin, app_id) == []
 
 
+def test_dropping_an_adopted_app_from_the_config_puts_its_policy_back_before_its_consent(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    """Not destroy, a plan: the app registration's restore is a teardown too, so it grants
+    the original consent only after the scope has put the original policy back."""
+    app_id = adopt_legacy_app(admin)
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    settings_only = HARDENED_RBAC.read_text(encoding="utf-8").split("[server_profiles.default]")[0]
+    rbac_cli.config.write_text(settings_only, encoding="utf-8")
+    watched(rbac_cli, admin, app_id, "apply")
+    (policy,) = exchange(admin)["applicationAccessPolicies"]
+    assert policy["AppId"].lower() == app_id.lower()
+    assert [a["appRoleId"] for a in exchange_consent(admin, app_id)] == [EXCHANGE_ROLES["full_access_as_app"]]
+    assert no_rbac_objects(admin)
+
+
 def test_migration_never_leaves_the_app_unscoped_at_any_moment(cli: Cli, admin: AdminClient) -> None:
     """Watch the emulator while the access-policy -> RBAC apply runs: at every look a
     tenant-wide consent is narrowed by the access policy, and at the end RBAC alone holds."""
