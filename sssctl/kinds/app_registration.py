@@ -23,12 +23,12 @@ from typing import Any
 
 import structlog
 
-from sssctl.clients.errors import ClientError, GraphConflict, GraphError, GraphNotFound
+from sssctl.clients.errors import ClientError, GraphConflict, GraphNotFound
 from sssctl.config.model import AppRegistration, Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
-from sssctl.kinds._control5 import rbac
+from sssctl.kinds._control5 import consent, rbac
 from sssctl.kinds.handoffs import AppIds, NewSecret
 from sssctl.logging import register_secret
 
@@ -426,16 +426,7 @@ def _consent(ctx: Context, sp_id: str, wanted: Sequence[Mapping[str, Any]], *, n
     for pair, perm in want.items():
         if pair in have:
             continue
-        body = {"principalId": sp_id, "resourceId": perm["resource_sp_id"], "appRoleId": perm["role_id"]}
-        try:
-            graph.post(
-                f"servicePrincipals/{perm['resource_sp_id']}/appRoleAssignedTo",
-                body,
-                wait_for_replication=True,
-            )
-        except GraphError as exc:
-            if not c5.is_duplicate_assignment(exc):
-                raise
+        consent.assign_role(ctx, sp_id, str(perm["resource_sp_id"]), str(perm["role_id"]))
         writes += 1
         log.info("consent.granted", permission=perm["name"])
     for pair, assignment in have.items():

@@ -74,21 +74,25 @@ def names(grants: Sequence[Mapping[str, str]]) -> list[str]:
     return sorted(g["name"] for g in grants)
 
 
+def assign_role(ctx: Context, sp_id: str, resource_id: str, role_id: str) -> None:
+    """Admin consent of one app role to a service principal; "already exists" is success
+    (a retry, or a directory that had not replicated the first answer)."""
+    body = {"principalId": sp_id, "resourceId": resource_id, "appRoleId": role_id}
+    try:
+        require_graph(ctx).post(f"servicePrincipals/{resource_id}/appRoleAssignedTo", body,
+                                wait_for_replication=True)
+    except GraphError as exc:
+        if not is_duplicate_assignment(exc):
+            raise
+
+
 def grant(ctx: Context, app_id: str, grants: Sequence[Grant]) -> int:
-    """Admin consent of each grant on the app's service principal; a duplicate is success."""
+    """Admin consent of each grant on the app's service principal."""
     if not grants:
         return 0
-    graph = require_graph(ctx)
-    sp = graph.get(f"servicePrincipals(appId={odata_string(app_id)})", wait_for_replication=True)
+    sp = require_graph(ctx).get(f"servicePrincipals(appId={odata_string(app_id)})", wait_for_replication=True)
     for wanted_grant in grants:
-        body = {"principalId": str(sp["id"]), "resourceId": wanted_grant["resource_id"],
-                "appRoleId": wanted_grant["role_id"]}
-        try:
-            graph.post(f"servicePrincipals/{wanted_grant['resource_id']}/appRoleAssignedTo", body,
-                       wait_for_replication=True)
-        except GraphError as exc:
-            if not is_duplicate_assignment(exc):
-                raise
+        assign_role(ctx, str(sp["id"]), wanted_grant["resource_id"], wanted_grant["role_id"])
         log.info("consent.granted", permission=wanted_grant["name"], reason="mailbox scope in place")
     return len(grants)
 
