@@ -1,4 +1,30 @@
-"""Pacing: how many requests one service gets at once and how fast, following its answers."""
+"""Pacing: how many requests one service gets at once and how fast, following its answers.
+
+Dataverse refuses with 429 for three different reasons, and each calls for its own
+reaction (Microsoft Learn, "Service protection API limits",
+https://learn.microsoft.com/power-apps/developer/data-platform/api-limits, sections
+"Retry operations", "Service protection API limit errors returned" and "How to maximize
+throughput"; the error body's ``code`` says which limit was hit):
+
+- ``0x80072322``, the **number of requests** in the 300-second window. Every request from
+  the user is refused until ``Retry-After`` ends, so everyone pauses for it; how many
+  requests fly at once has nothing to do with it, so concurrency is kept and the run goes
+  on at full width when the pause ends ("let the server tell you how much it can handle").
+- ``0x80072321``, the **combined execution time** in the window. The message itself says
+  "decrease number of concurrent requests": everyone pauses for ``Retry-After`` and
+  concurrency halves.
+- ``0x80072326``, **concurrent requests**. It "fails immediately" and has no window, so
+  nobody else pauses (the refused request alone waits its ``Retry-After``); concurrency
+  halves, and the width at which it was refused is remembered: below it concurrency grows
+  back by doubling per round of answers, at it and above by one slot per round, so the
+  run settles just under the limit instead of sawing between it and half of it.
+
+A 429 without one of these codes is treated as both (pause and cut), the safe side.
+Cuts follow TCP's rule of one cut per round: a 429 answering a request that was sent
+before the last cut says nothing new (it was sent at the old width) and cuts nothing.
+The ``x-ms-ratelimit-*`` headers the same page lists tell when there is room again;
+while they do, concurrency grows back multiplicatively (see :class:`RateLimiter`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +37,15 @@ from sssctl.clients._transport import MAX_CONCURRENCY
 
 Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
+
+LIMIT_REQUESTS = "0x80072322"    # number of requests in the window
+LIMIT_EXECUTION = "0x80072321"   # combined execution time in the window
+LIMIT_CONCURRENT = "0x80072326"  # concurrent requests
+LIMIT_NAMES = {
+    LIMIT_REQUESTS: "number of requests",
+    LIMIT_EXECUTION: "combined execution time",
+    LIMIT_CONCURRENT: "concurrent requests",
+}
 
 DOP_HINT = "x-ms-dop-hint"
 BURST_REMAINING = "x-ms-ratelimit-burst-remaining-xrm-requests"
@@ -51,8 +86,9 @@ class RateLimiter:
     each such answer opens two slots, so concurrency triples with every round of answers
     (4, 12, 36, 52) and a small apply is not over before the ramp is; otherwise one,
     which doubles it per round. When either budget runs low, concurrency halves before
-    the service has to refuse; a 429 halves it too, halves the request rate and pauses
-    everyone for the server's Retry-After.
+    the service has to refuse. A 429 gets the reaction its limit calls for (module
+    docstring). The token bucket is a fixed ceiling on the request rate, never cut: the
+    service's Retry-After, not a guess, says when more may be sent.
     """
 
     def __init__(
@@ -61,8 +97,6 @@ class RateLimiter:
         *,
         start: int = START_CONCURRENCY,
         rate: float = 100.0,
-        min_rate: float = 1.0,
-        recovery: float = 0.5,
         clock: Clock = time.monotonic,
         sleep: Sleeper = time.sleep,
     ) -> None:
@@ -71,10 +105,7 @@ class RateLimiter:
         self.max_concurrency = min(max_concurrency, MAX_CONCURRENCY)
         self.limit = max(1, min(start, self.max_concurrency))
         self.peak = self.limit  # the most requests ever allowed in flight at once
-        self.max_rate = rate
         self.rate = rate
-        self.min_rate = min_rate
-        self.recovery = recovery
         self._tokens = rate
         self._clock = clock
         self._sleep = sleep
@@ -83,6 +114,8 @@ class RateLimiter:
         self._hinted = False
         self._budget_seen: dict[str, float] = {}
         self._last_cut = -math.inf
+        self._ceiling: int | None = None  # the width at which concurrent requests were refused
+        self._credit = 0                  # busy answers counted towards one more slot above it
         self._in_flight = 0
         self._lock = threading.Lock()
         self._slots = threading.Condition(self._lock)
@@ -91,8 +124,11 @@ class RateLimiter:
     def paused_until(self) -> float:
         return self._paused_until
 
-    def acquire(self, deadline: float | None = None) -> None:
-        """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``."""
+    def acquire(self, deadline: float | None = None) -> float:
+        """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``.
+
+        Returns when the request may go (the limiter's clock), to hand back with its 429.
+        """
         with self._slots:
             while self._in_flight >= self.limit:
                 if deadline is not None and self._clock() >= deadline:
@@ -104,6 +140,7 @@ class RateLimiter:
         except BaseException:
             self.release()
             raise
+        return self._clock()
 
     def release(self) -> None:
         with self._slots:
@@ -132,24 +169,31 @@ class RateLimiter:
         self.peak = max(self.peak, self.limit)
         self._slots.notify_all()
 
-    def on_throttled(self, retry_after: float | None) -> bool:
-        """Back off; True when this 429 paused everyone longer than any pause before it."""
+    def on_throttled(
+        self, retry_after: float | None, code: str | None = None, sent_at: float | None = None
+    ) -> bool:
+        """React to a 429 for the limit ``code`` names; True when it paused everyone longer than before.
+
+        ``sent_at`` is what :meth:`acquire` returned for the refused request; without it
+        the cut is made whatever came before.
+        """
         with self._lock:
-            self.rate = max(self.min_rate, self.rate / 2)
-            self._tokens = min(self._tokens, self.rate)
-            self._cut(self._clock(), force=True)
-            if retry_after:
-                until = self._clock() + retry_after
-                if until > self._paused_until:
-                    self._paused_until = until
-                    return True
+            now = self._clock()
+            if code != LIMIT_REQUESTS and (sent_at is None or sent_at >= self._last_cut):
+                if code == LIMIT_CONCURRENT:
+                    self._ceiling = self.limit
+                self._cut(now, force=True)
+            if code == LIMIT_CONCURRENT or not retry_after:
+                return False
+            until = now + retry_after
+            if until > self._paused_until:
+                self._paused_until = until
+                return True
             return False
 
     def on_success(self, headers: Mapping[str, str] | None = None) -> None:
-        """A served answer: recover the rate, and follow what its headers say about room."""
+        """A served answer: follow what its headers say about room."""
         with self._lock:
-            if self.rate < self.max_rate:
-                self.rate = min(self.max_rate, self.rate + self.recovery)
             if headers is None:
                 return
             hint = header_number(headers.get(DOP_HINT))
@@ -160,7 +204,17 @@ class RateLimiter:
             if room is not None and room < LOW_BUDGET:
                 self._cut(self._clock(), force=False)
             elif self._in_flight + 1 >= self.limit:  # every slot was busy and the service has room
-                self._set_limit(self.limit + self._step(room))
+                self._grow(self._step(room))
+
+    def _grow(self, step: int) -> None:
+        """Open ``step`` slots, or below the remembered ceiling's width one slot per round."""
+        if self._ceiling is None or self.limit < self._ceiling:
+            self._set_limit(self.limit + step)
+            return
+        self._credit += 1
+        if self._credit >= self.limit:  # a whole round of busy answers
+            self._credit = 0
+            self._set_limit(self.limit + 1)
 
     def _step(self, room: float | None) -> int:
         """Slots one answer opens: two in slow start with ample room, else one."""

@@ -39,6 +39,10 @@ from sssctl.clients._pacing import (
     AMPLE_BUDGET,
     BURST_REMAINING,
     DOP_HINT,
+    LIMIT_CONCURRENT,
+    LIMIT_EXECUTION,
+    LIMIT_NAMES,
+    LIMIT_REQUESTS,
     LOW_BUDGET,
     START_CONCURRENCY,
     TIME_REMAINING,
@@ -72,7 +76,8 @@ from sssctl.clients.errors import DeadlineExceeded, OutcomeUnknown, TransportErr
 from sssctl.clients.responses import error_parts
 
 __all__ = [
-    "AMPLE_BUDGET", "BURST_REMAINING", "DEFAULT_PORTS", "DOP_HINT", "LONG_WAIT", "LOW_BUDGET",
+    "AMPLE_BUDGET", "BURST_REMAINING", "DEFAULT_PORTS", "DOP_HINT", "LIMIT_CONCURRENT", "LIMIT_EXECUTION",
+    "LIMIT_NAMES", "LIMIT_REQUESTS", "LONG_WAIT", "LOW_BUDGET",
     "MAX_CONCURRENCY", "NOT_PROCESSED_STATUSES", "REPLAYABLE_METHODS", "RETRY_STATUSES",
     "START_CONCURRENCY", "TIME_REMAINING", "WRITE_METHODS", "Clock", "HttpService", "PastDeadline",
     "RateLimiter", "ReplyLimits", "RequestStats", "ResponseTest", "RetryPolicy", "Sleeper",
@@ -206,9 +211,10 @@ class HttpService:
     ) -> tuple[httpx.Response | None, httpx.TransportError | None]:
         if self._token is not None:
             headers = {**headers, "Authorization": f"Bearer {self._token()}"}
+        sent_at: float | None = None
         if self.limiter is not None:
             try:
-                self.limiter.acquire(self.policy.deadline)
+                sent_at = self.limiter.acquire(self.policy.deadline)
             except PastDeadline as waiting:
                 raise DeadlineExceeded(
                     f"{method} {self.service}:{target} was not sent: the service asked the run to pause "
@@ -237,7 +243,8 @@ class HttpService:
         self.stats.count_answer(response.status_code)
         if self.limiter is not None:
             if response.status_code == 429:
-                self.limiter.on_throttled(parse_retry_after(response.headers.get("Retry-After")))
+                self.limiter.on_throttled(parse_retry_after(response.headers.get("Retry-After")),
+                                          _error_code(response), sent_at)
             elif response.status_code < 400:
                 self.limiter.on_success(response.headers)
         return response, None
@@ -307,6 +314,16 @@ def _error_message(response: httpx.Response) -> str:
         return ""
     _, message, _ = error_parts(body, "")
     return " ".join(message.split())[:200]
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The ``code`` of an OData error body (which service protection limit a 429 stands for)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code, _, _ = error_parts(body, "")
+    return code
 
 
 def _ms(began: float) -> int:
