@@ -47,6 +47,9 @@ def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
     for name in PROBABILITIES:
         if not 0.0 <= getattr(trial, name) <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1, not {getattr(trial, name)}")
+    if not 0.0 <= trial.ews_propagation_seconds <= 24 * 3600:
+        raise ValueError("ews_propagation_seconds must be between 0 and 86400 (Exchange documents up to "
+                         f"24 hours), not {trial.ews_propagation_seconds}")
     if trial.max_faults < 0:
         raise ValueError(f"max_faults must be 0 (no limit) or more, not {trial.max_faults}")
     faults.update(dict(values))
