@@ -65,6 +65,9 @@ class Faults:
     replication_delay: int = 0           # new Graph objects invisible for the next N requests
     rbac_propagation_seconds: float = 0.0  # Exchange RBAC role assignments take effect after this
     sync_rejects_rbac_only: bool = False  # Test & Enable fails for apps reaching mailboxes by RBAC alone
+    ews_propagation_seconds: float = 0.0  # an EWSAllowedAppIDs change is enforced after this (<= 24 h)
+    # Graph permissions an own-app profile needs for server-side sync over Graph (the modelled set).
+    graph_sync_permissions: str = "Mail.ReadWrite,Calendars.ReadWrite,Contacts.ReadWrite,MailboxSettings.Read"
     # Dataverse service protection limits, per caller (documented defaults).
     limit_requests: int = 6000
     limit_execution_seconds: float = 1200.0

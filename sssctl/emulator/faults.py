@@ -57,6 +57,9 @@ def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
     parse_mix(trial.throttle_mix)
     if not 0.0 <= trial.competing_share < 1.0:
         raise ValueError(f"competing_share must be at least 0 and below 1, not {trial.competing_share}")
+    if not 0.0 <= trial.ews_propagation_seconds <= 24 * 3600:
+        raise ValueError("ews_propagation_seconds must be between 0 and 86400 (Exchange documents up to "
+                         f"24 hours), not {trial.ews_propagation_seconds}")
     if trial.max_faults < 0:
         raise ValueError(f"max_faults must be 0 (no limit) or more, not {trial.max_faults}")
     faults.update(dict(values))
