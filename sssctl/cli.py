@@ -125,6 +125,15 @@ def emulator_group() -> None:
 _PROBABILITY = click.FloatRange(0.0, 1.0)
 
 
+def _require_emulator(command: str) -> None:
+    """Exit 1 with one sentence naming the extra to install when the emulator is absent."""
+    from sssctl.emulator.extra import missing_message
+
+    message = missing_message(command)
+    if message is not None:
+        raise click.ClickException(message)
+
+
 @emulator_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
@@ -191,6 +200,7 @@ def emulator_serve_command(**options: Any) -> None:
     """
     import sys
 
+    _require_emulator("emulator serve")
     from sssctl.emulator.serve import serve
     from sssctl.emulator.server import EmulatorError
 
@@ -746,7 +756,10 @@ def demo_command(ctx: click.Context, config_path: Path | None) -> None:
     \b
         sssctl demo
         sssctl demo -c configs/lockdown.toml
+
+    Needs the emulator extra: pip install '.[emulator]' from a clone of sssctl.
     """
+    _require_emulator("demo")
     from sssctl.app.demo import example_path, run_demo
 
     config = config_path or example_path("hardened")
