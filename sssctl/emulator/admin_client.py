@@ -91,6 +91,12 @@ class AdminClient:
         path = f"/snapshot?services={','.join(services)}" if services else "/snapshot"
         return dict(self._call("GET", path))
 
+    def act(self, upn: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One Dataverse request made as the user ``upn``: ``{"status", "headers", "body"}``."""
+        answer: dict[str, Any] = self._call("POST", "/act", {"as": upn, "method": method, "path": path,
+                                                             "body": body})
+        return answer
+
     def approve_device_codes(self, user_code: str | None = None) -> list[str]:
         body = {"user_code": user_code} if user_code else {}
         return list(self._call("POST", "/device-codes/approve", body)["approved"])

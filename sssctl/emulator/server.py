@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio.to_thread
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -285,6 +286,7 @@ class Emulator:
             Route("/counters/reset", self._admin_counters_reset, methods=["POST"]),
             Route("/tokens", self._admin_token, methods=["POST"]),
             Route("/clock", self._admin_clock, methods=["GET", "POST"]),
+            Route("/act", self._admin_act, methods=["POST"]),
         ]
         return Router(
             routes=[Route(r.path, _guarded(self.admin_token, r.endpoint), methods=r.methods) for r in routes]
@@ -344,6 +346,35 @@ class Emulator:
     async def _admin_counters_reset(self, request: Request) -> Response:
         self.counters.reset()
         return JSONResponse(self.counters.snapshot())
+
+    async def _admin_act(self, request: Request) -> Response:
+        """Make one Dataverse request as a named user: ``{"as": upn, "method", "path", "body"}``.
+
+        ``path`` is relative to the Web API root (``mailboxes(<id>)``) or absolute
+        (``/api/data/v9.2/...``); ``organization`` picks another organization (``org2``).
+        The answer is the Web API's own: ``{"status", "headers", "body"}``.
+        """
+        body = await _json(request)
+        unknown = sorted(set(body) - {"as", "method", "path", "body", "organization"})
+        if unknown or not isinstance(body.get("as"), str) or not isinstance(body.get("path"), str):
+            return _admin_error('act needs {"as": "<upn>", "method": "PATCH", "path": "mailboxes(<id>)", '
+                                f'"body": {{...}}}}; unknown keys: {", ".join(unknown) or "none"}')
+        found = self.organizations.get(str(body.get("organization") or "org1"))
+        act = getattr(found[1], "act", None) if found else None
+        if act is None:
+            return _admin_error(f"no Dataverse organization {body.get('organization')!r} to act in")
+        try:
+            answer = await anyio.to_thread.run_sync(
+                lambda: act(body["as"], str(body.get("method") or "GET"), body["path"], body.get("body")))
+        except Exception as exc:  # a DataverseFault raised before the handlers (unknown user)
+            status = getattr(exc, "status", None)
+            if not isinstance(status, int):
+                raise
+            return JSONResponse({"status": status, "headers": {}, "body": {"error": {
+                "code": getattr(exc, "code", ""), "message": str(getattr(exc, "message", exc))}}})
+        text = answer.body.decode("utf-8") if answer.body else ""
+        return JSONResponse({"status": answer.status, "headers": dict(answer.headers),
+                             "body": json.loads(text) if text.startswith("{") else text or None})
 
     async def _admin_token(self, request: Request) -> Response:
         """Mint a token directly (e.g. an already expired one) without a sign-in flow."""
