@@ -1,0 +1,1 @@
+"""Use cases: what a command does, between the command line and the engine."""
