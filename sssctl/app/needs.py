@@ -44,6 +44,19 @@ TIER_ZERO_GRAPH = frozenset({"AppRoleAssignment.ReadWrite.All", "Application.Rea
                              "Directory.ReadWrite.All"})
 
 
+# A broader permission the identity may hold instead (it then has *more* than it needs, which
+# ``auth check`` reports as excess, but nothing is missing).
+SATISFIED_BY = {
+    "Application.Read.All": ("Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "Application.ReadWrite.OwnedBy": ("Application.ReadWrite.All",),
+}
+
+
+def accepted(permission: str) -> tuple[str, ...]:
+    """The permission and every broader one that includes it."""
+    return (permission, *SATISFIED_BY.get(permission, ()))
+
+
 @dataclass(frozen=True)
 class Need:
     """One right: a Dataverse privilege (with depth), a Graph permission, an Exchange cmdlet/role."""

@@ -75,3 +75,39 @@ def test_excess_names_what_is_held_beyond_the_needs() -> None:
     held = {"graph": ["Application.Read.All", "AppRoleAssignment.ReadWrite.All"],
             "dataverse": ["prvReadRole"]}
     assert excess(held, needs, "plan") == {"graph": ["AppRoleAssignment.ReadWrite.All"], "dataverse": []}
+
+
+def test_strict_check_names_every_kind_of_excess() -> None:
+    from sssctl.app.auth_check import excess_of
+
+    needs = _needs("hardened.toml")
+    held = {
+        "dataverse": {"prvReadOrganization": "Global", "prvReadUser": "Global", "prvDeleteRole": "Global"},
+        "dataverse_roles": ["System Administrator", "sssctl plan"],
+        "graph": ["Application.Read.All", "Application.ReadWrite.All"],
+        "exchange": ["Exchange.ManageAsApp", "full_access_as_app"],
+        "directory_roles": ["29232cdf-9323-42fd-ade2-1d097af3e4de"],
+    }
+    assert excess_of(held, needs, "plan") == {
+        "dataverse": ["role System Administrator", "privilege prvDeleteRole (Global)"],
+        "graph": ["application permission Application.ReadWrite.All"],
+        "exchange": ["application permission full_access_as_app"],
+        "entra": ["directory role Exchange Administrator"],
+    }
+
+
+def test_a_deeper_depth_than_needed_is_excess() -> None:
+    from sssctl.app.auth_check import excess_of
+
+    held = {"dataverse": {"prvReadOrganization": "Global", "prvReadUser": "Global"}}
+    assert excess_of(held, _needs("minimal.toml"), "plan") == {
+        "dataverse": ["privilege prvReadUser at Global, needs only Basic"]}
+
+
+def test_an_identity_holding_exactly_its_needs_has_no_excess() -> None:
+    from sssctl.app.auth_check import excess_of
+
+    needs = _needs("hardened.toml")
+    held = {"dataverse": needs.privileges("apply"), "dataverse_roles": ["sssctl apply"],
+            "graph": needs.names("apply", "graph"), "exchange": needs.names("apply", "exchange", "app_role")}
+    assert excess_of(held, needs, "apply") == {}
