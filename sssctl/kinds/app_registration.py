@@ -29,6 +29,7 @@ from sssctl.config.model import AppRegistration, Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds import _grants
 from sssctl.kinds._control5 import consent, rbac
 from sssctl.kinds.handoffs import AppIds, CreatedThisRun, NewSecret
 from sssctl.logging import register_secret
@@ -124,6 +125,9 @@ class AppRegistrationKind(KindDefaults):
         name=NAME,
         prefix="app_registration",
         services=frozenset({"graph"}),
+        grants=(_grants.READ_APPS, _grants.WRITE_OWN_APPS,
+                _grants.consent("grant or revoke admin consent of the app's permissions",
+                                _grants.app_consents)),
         adopts_compliant=False,
     )
 

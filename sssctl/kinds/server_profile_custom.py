@@ -26,6 +26,7 @@ from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds import _grants
 from sssctl.kinds._shared import (
     EXCHANGE_ONLINE_COLUMNS,
     PAGE_SIZE,
@@ -104,6 +105,7 @@ class ServerProfileCustomKind(KindDefaults):
         services=frozenset({"dataverse", "graph"}),
         privileges=(READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES,
                     Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
+        grants=(_grants.READ_APPS,),
         adopts_compliant=False,
     )
 
