@@ -18,8 +18,9 @@ from azure.core.credentials import AccessToken
 from sssctl.clients.errors import AuthError
 from sssctl.config.model import Auth, Desired, StateSettings
 
-# The MSAL providers cache tokens and do not expose the expiry (the azure-identity ones do); claiming a short life
-# makes the SDK ask again well before any real token expires, and the ask is a cache hit.
+# The MSAL providers cache tokens and do not expose the expiry (the azure-identity ones do);
+# claiming a short life makes the SDK ask again well before any real token expires, and the
+# ask is a cache hit.
 _CLAIMED_LIFETIME = 600
 
 
