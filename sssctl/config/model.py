@@ -178,7 +178,7 @@ class MailboxScope:
     method: ScopeMethod = "access_policy"
     administrative_unit: str | None = None   # rbac only
     filter: str | None = None           # rbac only: OPATH recipient filter
-    canary: str | None = None           # rbac only: mailbox the verification must find granted
+    canary: str | None = None           # the mailbox moved and tested first (any method)
     propagation_minutes: int = 120      # rbac only: grace for a new assignment to take effect
 
     @property

@@ -234,8 +234,9 @@ MAILBOX_SCOPE = Table(
         "method": Scalar("string", "access_policy (default: Entra consent narrowed by an application "
                          "access policy) or rbac (Exchange RBAC for Applications, no tenant-wide consent).",
                          enum=SCOPE_METHODS),
-        "canary": Scalar("string", "rbac only: the in-scope mailbox the verification must find granted "
-                         "before consent and access policy are removed (default: the first in scope).",
+        "canary": Scalar("string", "The in-scope mailbox moved onto the profile and tested first, before "
+                         "any other mailbox moves (and, under rbac, before consent and access policy are "
+                         "removed); default: the first approved mailbox in scope.",
                          format=EMAIL),
         "propagation_minutes": Scalar("integer", "rbac only: how long a new role assignment may take to "
                                       "take effect before it counts as drift (0..1440, default 120).",

@@ -277,7 +277,7 @@ def _check_mailbox_scope(path: KeyPath, scope: Mapping[str, Any], checker: Check
     """An application access policy can only name a group; the rest needs RBAC for Applications."""
     if scope.get("method", "access_policy") != "access_policy":
         return
-    for key in ("administrative_unit", "filter", "canary", "propagation_minutes"):
+    for key in ("administrative_unit", "filter", "propagation_minutes"):
         if key in scope:
             checker.add((*path, key), f'{key} needs method = "rbac": an application access policy '
                         "scopes by one mail-enabled security group only", near=(*path, key))
