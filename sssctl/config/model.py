@@ -202,6 +202,8 @@ class AppRegistration:
     permissions: tuple[str, ...] = ()   # "<resource>:<appRole value>", e.g. "exchange:full_access_as_app"
     credential: CredentialSpec = field(default_factory=CredentialSpec)
     mailbox_scope: MailboxScope | None = None
+    ews: Literal["allow"] | None = None     # keep the app's client ID on EWSAllowedAppIDs
+    ews_enabled: bool = False               # also turn EWS on org-wide (only when written)
 
 
 @dataclass(frozen=True)

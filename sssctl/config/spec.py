@@ -260,6 +260,13 @@ APP_REGISTRATION = Table(
             },
         ),
         "mailbox_scope": MAILBOX_SCOPE,
+        "ews": Scalar("string", "allow: keep this app's client ID on the tenant's EWSAllowedAppIDs "
+                      "(never drops another entry; destroy removes only this one). Needed while the "
+                      "profile talks EWS (until 2027-04-01) in a tenant that restricts or blocks EWS.",
+                      enum=("allow",)),
+        "ews_enabled": Scalar("boolean", "true turns EWS on for the whole organization "
+                              "(Set-OrganizationConfig -EwsEnabled $true), so only listed apps use it; an "
+                              "org-wide decision, never implied by ews = \"allow\". Needs ews = \"allow\"."),
     },
     required=frozenset({"display_name"}),
 )

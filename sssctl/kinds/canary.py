@@ -63,7 +63,7 @@ class CanaryKind(KindDefaults):
     spec = KindSpec(
         name="canary",
         prefix=PREFIX,
-        after=("server_profile_custom",),
+        after=("server_profile_custom", "ews_admission"),
         services=frozenset({"dataverse", "graph", "exchange"}),
         privileges=(READ_PROFILES, Privilege("prvReadMailbox", "read mailboxes"),
                     Privilege("prvWriteMailbox", "move the canary mailbox and test it")),
