@@ -172,18 +172,23 @@ def _stand_down(address: str, live: Mapping[str, Any], etag: str | None) -> Chan
 
 
 def _put_back_recorded(ctx: Context, change: Change) -> Applied:
+    """Read the mailbox again: the mailbox policy's own tear-down may have moved it back
+    already, in which case there is nothing left to do (and nothing to overwrite)."""
     managed = (ctx.state.get(change.address) or {}).get("managed") or {}
     mailbox_id, previous = change.detail.get("mailbox_id"), managed.get("previous")
-    writes = 0
-    if mailbox_id and previous:
-        ctx.dataverse.update("mailboxes", str(mailbox_id),
-                             {"emailserverprofile@odata.bind": f"/emailserverprofiles({previous})"},
-                             if_match=change.etag)
-        writes = 1
-    elif mailbox_id:
+    if not mailbox_id:
+        return Applied(change.address, managed=None, message="canary no longer tracked")
+    row = ctx.dataverse.get("mailboxes", str(mailbox_id), select=te.MAILBOX_COLUMNS) or {}
+    ours = profile_id_now(ctx, str(change.detail.get("profile") or managed.get("profile") or ""))
+    if str(row.get("_emailserverprofile_value") or "").lower() != str(ours).lower():
+        return Applied(change.address, managed=None, message="canary mailbox already off the profile")
+    if not previous:
         raise LookupError(f"{change.address}: the profile the canary mailbox had before is not recorded; "
                           "move the mailbox to another profile by hand, then run again")
-    return Applied(change.address, managed=None, writes=writes, message="canary mailbox put back")
+    ctx.dataverse.update("mailboxes", str(mailbox_id),
+                         {"emailserverprofile@odata.bind": f"/emailserverprofiles({previous})"},
+                         if_match=etag_of(row))
+    return Applied(change.address, managed=None, writes=1, message="canary mailbox put back")
 
 
 class CanaryFailed(te.TestEnableFailed):

@@ -82,7 +82,7 @@ class EwsAdmissionKind(KindDefaults):
             settings = ews.read_settings(ctx)
         except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
             why = f"the tenant's EWS settings could not be read: {exc}"
-            return Observed(objects={}, errors=dict.fromkeys(wanted, why))
+            return Observed(objects={}, errors=dict.fromkeys(wanted, why), recorded=recorded)
         moment = ews.exchange_now(ctx)
         objects: dict[str, Mapping[str, Any] | None] = {}
         etags: dict[str, str | None] = {}
@@ -103,7 +103,7 @@ class EwsAdmissionKind(KindDefaults):
                 "user_agent": ews.user_agent_warning(settings),
             }
             etags[address] = list_tag(settings.app_ids)
-        return Observed(objects=objects, etags=etags, errors=errors)
+        return Observed(objects=objects, etags=etags, errors=errors, recorded=recorded)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
         changes: list[Change] = []
