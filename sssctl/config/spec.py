@@ -249,8 +249,9 @@ MAILBOX_SCOPE = Table(
         "method": Scalar("string", "access_policy (default: Entra consent narrowed by an application "
                          "access policy) or rbac (Exchange RBAC for Applications, no tenant-wide consent).",
                          enum=SCOPE_METHODS),
-        "canary": Scalar("string", "rbac only: the in-scope mailbox the verification must find granted "
-                         "before consent and access policy are removed (default: the first in scope).",
+        "canary": Scalar("string", "The in-scope mailbox moved onto the profile and tested first, before "
+                         "any other mailbox moves (and, under rbac, before consent and access policy are "
+                         "removed); default: the first approved mailbox in scope.",
                          format=EMAIL),
         "propagation_minutes": Scalar("integer", "rbac only: how long a new role assignment may take to "
                                       "take effect before it counts as drift (0..1440, default 120).",
@@ -274,6 +275,13 @@ APP_REGISTRATION = Table(
             },
         ),
         "mailbox_scope": MAILBOX_SCOPE,
+        "ews": Scalar("string", "allow: keep this app's client ID on the tenant's EWSAllowedAppIDs "
+                      "(never drops another entry; destroy removes only this one). Needed while the "
+                      "profile talks EWS (until 2027-04-01) in a tenant that restricts or blocks EWS.",
+                      enum=("allow",)),
+        "ews_enabled": Scalar("boolean", "true turns EWS on for the whole organization "
+                              "(Set-OrganizationConfig -EwsEnabled $true), so only listed apps use it; an "
+                              "org-wide decision, never implied by ews = \"allow\". Needs ews = \"allow\"."),
     },
     required=frozenset({"display_name"}),
 )
