@@ -46,6 +46,7 @@ from sssctl.kinds._rows import (
     write_rows,
 )
 from sssctl.kinds._shared import (
+    READ_QUEUES,
     batch_operation,
     profile_id_now,
 )
@@ -66,7 +67,7 @@ class MailboxesKind(KindDefaults):
         name="mailboxes",
         prefix=ADDRESS,
         after=("mailbox_defaults", "canary"),
-        privileges=(Privilege("prvReadMailbox", "read mailboxes"),
+        privileges=(Privilege("prvReadMailbox", "read mailboxes"), READ_QUEUES,
                     Privilege("prvWriteMailbox", "update mailboxes", only_if=reverts)),
     )
 
