@@ -137,7 +137,9 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
     desired = services.load_config(opts.config_path, opts.environ)
     backend = backend_for(desired, opts.environ)
     kinds = services.load_kinds()
-    need_graph, need_exchange = needs_services(kinds, desired, backend.read())
+    snapshot = backend.read()
+    state_factory.refuse_unmigrated(desired, opts.environ, backend, snapshot)
+    need_graph, need_exchange = needs_services(kinds, desired, snapshot)
     if opts.every_service:
         need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,

@@ -22,7 +22,7 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
-from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows
 from sssctl.kinds._control5 import leaving_profiles
@@ -190,6 +190,7 @@ class MailboxesKind(KindDefaults):
         scope = "all" if kinds["users"] and kinds["queues"] else "queues" if kinds["queues"] else "users"
         section: dict[str, Any] = {"enforce": "report", "scope": scope}
         section[NOTE] = ['"report" lists mailboxes that differ from the defaults; "defaults" reverts them.']
+        section[LIVE] = {"distribution": kinds.get("distribution", {})}
         return {"mailboxes": section}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:

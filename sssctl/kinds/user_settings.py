@@ -17,7 +17,7 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
-from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._rows import (
@@ -94,7 +94,7 @@ def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
     if not usable:
         return {}
     chosen = max(sorted(usable), key=lambda label: usable[label])
-    section: dict[str, Any] = {"incoming_email_filtering": chosen}
+    section: dict[str, Any] = {"incoming_email_filtering": chosen, LIVE: {"distribution": dict(by_current)}}
     total = sum(by_current.values())
     if by_current.get(chosen) != total:
         shares = ", ".join(f"{label} {n}" for label, n in sorted(by_current.items(), key=lambda p: -p[1]))
