@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import structlog
 
+from sssctl.app import runner
 from sssctl.config.errors import ConfigError
 from sssctl.config.model import Desired, WatchPolicy
-from sssctl.engine import runner
 from sssctl.engine.applier import Applier, ApplyReport
 from sssctl.engine.errors import PlanRefused
 from sssctl.engine.kind import Context

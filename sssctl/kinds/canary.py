@@ -26,6 +26,7 @@ from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired, MailboxScope
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _grants
 from sssctl.kinds import _test_enable as te
 from sssctl.kinds._control5 import rbac
 from sssctl.kinds._control5.graph import read_app
@@ -65,6 +66,9 @@ class CanaryKind(KindDefaults):
         services=frozenset({"dataverse", "graph", "exchange"}),
         privileges=(READ_PROFILES, Privilege("prvReadMailbox", "read mailboxes"),
                     Privilege("prvWriteMailbox", "move the canary mailbox and test it")),
+        grants=(_grants.READ_APPS, *_grants.cmdlets(
+            "Test-ServicePrincipalAuthorization", "find a mailbox the app may reach", "plan",
+            source=_grants.APP_RBAC_DOC)),
         adopts_compliant=False,   # a mailbox that happens to be on the profile proves nothing
     )
 

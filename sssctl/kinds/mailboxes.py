@@ -52,6 +52,7 @@ from sssctl.kinds._shared import (
     ACT,
     INCOMING_EMAIL,
     OUTGOING_EMAIL,
+    READ_QUEUES,
     batch_operation,
     label_of,
     profile_id_now,
@@ -75,7 +76,7 @@ class MailboxesKind(KindDefaults):
         name="mailboxes",
         prefix=ADDRESS,
         after=("mailbox_defaults", "canary"),
-        privileges=(Privilege("prvReadMailbox", "read mailboxes"),
+        privileges=(Privilege("prvReadMailbox", "read mailboxes"), READ_QUEUES,
                     Privilege("prvWriteMailbox", "update mailboxes", only_if=reverts)),
     )
 

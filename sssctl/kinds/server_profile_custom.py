@@ -26,6 +26,7 @@ from sssctl.config.model import CustomProfile, Desired
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds import _grants
 from sssctl.kinds._shared import (
     EXCHANGE_ONLINE_COLUMNS,
     PAGE_SIZE,
@@ -104,6 +105,7 @@ class ServerProfileCustomKind(KindDefaults):
         services=frozenset({"dataverse", "graph"}),
         privileges=(READ_ORGANIZATION, READ_PROFILES, WRITE_PROFILES,
                     Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
+        grants=(_grants.READ_APPS,),
         adopts_compliant=False,
     )
 
@@ -459,7 +461,7 @@ def _retire_old_secrets(ctx: Context, change: Change, new_key_id: str) -> int:
         if c5.created_by_sssctl(c, recorded) and str(c["keyId"]).lower() != new_key_id.lower()
     ]
     try:
-        return c5.remove_credentials(ctx, str(app["id"]), old)
+        return c5.remove_credentials(ctx, str(app["id"]), old, app_key=key)
     except ClientError as exc:
         # The profile already holds the new secret; failing now would lose that fact.
         # The leftovers are removed by the credential change of the next run.

@@ -120,6 +120,7 @@ class UserSettingsKind(KindDefaults):
         name="user_settings",
         prefix=ADDRESS,
         privileges=(Privilege("prvReadUserSettings", "read user settings"),
+                    Privilege("prvReadUser", "skip disabled and application users"),
                     Privilege("prvWriteUserSettings", "update user settings")),
     )
 
