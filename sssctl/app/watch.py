@@ -30,6 +30,8 @@ cycle's context, reads and row spools are dropped when it ends.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -483,6 +485,37 @@ def _count_of(change: Change) -> int:
     return len(rows) if rows is not None else 1  # rows: a list or a spool, both sized
 
 
+def install_signal_handlers(watch: Watch) -> None:
+    """SIGTERM and SIGINT stop after the writes in flight; SIGHUP reloads the config.
+
+    Every applied change is already checkpointed in the state, so leaving is only a matter
+    of letting the change being written finish: after ``STOP_GRACE_SECONDS`` the process
+    leaves anyway (exit 0; the state holds every change whose answer came back, and the
+    next leader reads afresh), which keeps it inside the ten seconds orchestrators give
+    before SIGKILL. Must be called from the main thread (Python's rule for signals).
+    """
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("watch.stopping", signal=signal.Signals(signum).name, grace_seconds=STOP_GRACE_SECONDS)
+        watch.stop()
+        timer = threading.Timer(STOP_GRACE_SECONDS, _leave_now)
+        timer.daemon = True
+        timer.start()
+
+    def reload(_signum: int, _frame: Any) -> None:
+        log.info("watch.reload.asked", config=str(watch.request.config_path))
+        watch.reload()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, reload)
+
+
+def _leave_now() -> None:
+    log.warning("watch.stop.forced", reason=f"writes still in flight after {STOP_GRACE_SECONDS:g} s")
+    os._exit(0)
+
+
 def run_watch(request: WatchRequest, *, install_signals: Callable[[Watch], None] | None = None,
               services: runner.Services | None = None) -> int:
     """Build the watcher, let the caller hook signals to it, run until stopped."""
@@ -492,4 +525,4 @@ def run_watch(request: WatchRequest, *, install_signals: Callable[[Watch], None]
     return watch.run()
 
 
-__all__ = ["CycleResult", "NamesDriftedRows", "Watch", "WatchRequest", "run_watch"]
+__all__ = ["CycleResult", "NamesDriftedRows", "Watch", "WatchRequest", "install_signal_handlers", "run_watch"]
