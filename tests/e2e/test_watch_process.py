@@ -78,7 +78,8 @@ class Watcher:
 
 
 @pytest.fixture
-def setup(emulator: EmulatorInfo, emulator_admin: AdminClient, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+def setup(emulator: EmulatorInfo, emulator_admin: AdminClient,
+          tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     emulator_admin.reset()
     emulator_admin.clear_faults()
     config = tmp_path / "watched.toml"
@@ -130,7 +131,9 @@ def test_sigterm_leaves_within_ten_seconds_with_valid_state(
     assert not (state.parent / "watched.json.lock").exists() and not list(state.parent.glob("*.lock"))
 
 
-def test_an_invalid_config_on_sighup_keeps_the_old_one(start: Any, setup: tuple[Path, dict[str, str]]) -> None:
+def test_an_invalid_config_on_sighup_keeps_the_old_one(
+    start: Any, setup: tuple[Path, dict[str, str]]
+) -> None:
     config = setup[0]
     watcher = start()
     wait_for(lambda: watcher.saw("watch.cycle.done"), timeout=60, what="a first cycle")
@@ -140,7 +143,8 @@ def test_an_invalid_config_on_sighup_keeps_the_old_one(start: Any, setup: tuple[
     refused = watcher.saw("watch.reload.refused")[0]
     assert any("watch.interval" in p for p in refused["problems"])
     mark = len(watcher.events)
-    wait_for(lambda: watcher.saw("watch.cycle.done", after=mark), timeout=10, what="a cycle on the old config")
+    wait_for(lambda: watcher.saw("watch.cycle.done", after=mark), timeout=10,
+             what="a cycle on the old config")
     config.write_text(CONFIG.replace('interval = "2s"', 'interval = "3s"'))
     watcher.process.send_signal(signal.SIGHUP)
     wait_for(lambda: watcher.saw("watch.reloaded"), timeout=10, what="the fixed config to load")
