@@ -371,6 +371,8 @@ class Watch:
             log.warning("watch.read.unknown", environment=self.label, address=change.address,
                         reason=change.reason)
             self.metrics.failed.labels(kind=change.kind or "?").inc()
+        if unknown:
+            self.health.failed("; ".join(f"{c.address} {c.reason}" for c in unknown))
         for change in reported:
             log.warning("watch.drift.reported", environment=self.label, address=change.address,
                         action=change.action.value, reason=change.reason)

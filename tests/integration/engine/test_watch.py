@@ -190,3 +190,27 @@ def test_an_idle_cycle_reads_little(emulator: EmulatorInfo, admin: AdminClient, 
     assert counted["writes"] == 0
     assert counted["total"] <= 2 * cycles, counted["by_route"]
     assert set(counted["by_route"]) <= {"GET dataverse:mailboxes", "GET dataverse:usersettingscollection"}
+
+
+def test_faults_never_end_the_process_and_health_follows_them(
+    emulator: EmulatorInfo, admin: AdminClient, hook: Hook, watching: Watch
+) -> None:
+    assert watching.listener is not None
+    host, port = watching.listener.address
+    health = f"http://{host}:{port}/healthz"
+    person = _user(emulator, admin, 6)
+    hook.events.clear()
+    admin.faults(throttle_probability=0.2, error_probability=0.05, retry_after_seconds=0, fault_service="dataverse")
+    # the person acts through the admin API, which no fault touches
+    assert admin.act(person["domainname"], "PATCH", f"mailboxes({person['_defaultmailbox_value']})",
+                     {"incomingemaildeliverymethod": 0})["status"] == 204
+    _wait(lambda: any(r["name"] == person["domainname"] for r in hook.rows()), 20,
+          "the change to be reverted despite 429s and 5xx")
+    # a full outage: every Dataverse request fails; cycles fail, health goes stale, the process stays
+    admin.faults(throttle_probability=0, error_probability=1.0, fault_service="dataverse")
+    _wait(lambda: httpx.get(health).status_code == 503, 20, "/healthz to report the outage")
+    _wait(lambda: bool(watching.health.last_error), 20, "the failed cycle to say why")
+    admin.clear_faults()
+    _wait(lambda: httpx.get(health).status_code == 200, 30, "/healthz to recover after the outage")
+    metrics = httpx.get(f"http://{host}:{port}/metrics").text
+    assert "sssctl_watch_throttled_total" in metrics
