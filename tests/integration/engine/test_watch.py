@@ -200,7 +200,8 @@ def test_faults_never_end_the_process_and_health_follows_them(
     health = f"http://{host}:{port}/healthz"
     person = _user(emulator, admin, 6)
     hook.events.clear()
-    admin.faults(throttle_probability=0.2, error_probability=0.05, retry_after_seconds=0, fault_service="dataverse")
+    admin.faults(throttle_probability=0.2, error_probability=0.05, retry_after_seconds=0,
+                 fault_service="dataverse")
     # the person acts through the admin API, which no fault touches
     assert admin.act(person["domainname"], "PATCH", f"mailboxes({person['_defaultmailbox_value']})",
                      {"incomingemaildeliverymethod": 0})["status"] == 204
