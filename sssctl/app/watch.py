@@ -57,7 +57,7 @@ from sssctl.state.errors import LockHeld
 from sssctl.state.store import StateStore
 
 from . import watch_notify
-from .watch_http import Health, Listener, WatchMetrics
+from .watch_http import EnvironmentMetrics, Health, Listener, WatchMetrics
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import WhoAmI
@@ -151,13 +151,13 @@ class Watch:
     """One environment watched: election, cycles, health and metrics, stop and reload."""
 
     def __init__(self, request: WatchRequest, services: runner.Services | None = None,
-                 *, label: str | None = None) -> None:
+                 *, label: str | None = None, metrics: WatchMetrics | None = None) -> None:
         self.request = request
         self.services = services or runner.default_services()
         self.desired: Desired = self.services.load_config(request.config_path, request.environ)
         self.kinds = self.services.load_kinds()
         self.label = label or self.desired.environment.name or request.config_path.stem
-        self.metrics = WatchMetrics()
+        self.metrics = EnvironmentMetrics(metrics or WatchMetrics(), self.label)
         self.health = Health(self.desired.watch.interval_seconds)
         self.stopping = threading.Event()
         self._wake = threading.Event()
@@ -215,7 +215,7 @@ class Watch:
     def run(self) -> int:
         with ExitStack() as stack:
             if self.request.listen is not None:
-                self.listener = Listener(*self.request.listen, self.health, self.metrics)
+                self.listener = Listener(*self.request.listen, self.health.report, self.metrics.all)
                 self.listener.start()
                 stack.callback(self.listener.close)
                 log.info("watch.listening", address="{}:{}".format(*self.listener.address))
@@ -340,7 +340,7 @@ class Watch:
 
     def _failed(self, where: str, error: str) -> None:
         log.warning("watch.cycle.failed", environment=self.label, stage=where, error=error)
-        self.metrics.failed.labels(kind=where).inc()
+        self.metrics.failed(where).inc()
         self.health.failed(f"{where}: {error}")
 
     def _plan(self, ctx: Context, watched: Registry, targets: list[str]) -> list[Change] | None:
@@ -370,14 +370,14 @@ class Watch:
         for change in unknown:
             log.warning("watch.read.unknown", environment=self.label, address=change.address,
                         reason=change.reason)
-            self.metrics.failed.labels(kind=change.kind or "?").inc()
+            self.metrics.failed(change.kind).inc()
         if unknown:
             self.health.failed("; ".join(f"{c.address} {c.reason}" for c in unknown))
         for change in reported:
             log.warning("watch.drift.reported", environment=self.label, address=change.address,
                         action=change.action.value, reason=change.reason)
         for change in reverts:
-            self.metrics.drift_seen.labels(kind=change.kind or "?").inc()
+            self.metrics.drift_seen(change.kind).inc()
         if not reverts:
             return CycleResult(ok=not unknown)
         rows = {c.address: self._rows_of(ctx, c) for c in reverts}
@@ -407,11 +407,11 @@ class Watch:
                             "count": count, "rows": named})
             if outcome.status != "applied":
                 failed.append({"address": change.address, "error": outcome.message or outcome.status})
-                self.metrics.failed.labels(kind=change.kind or "?").inc()
+                self.metrics.failed(change.kind).inc()
                 log.error("watch.revert.failed", environment=self.label, address=change.address,
                           status=outcome.status, error=outcome.message)
                 continue
-            self.metrics.reverted.labels(kind=change.kind or "?").inc(count)
+            self.metrics.reverted(change.kind).inc(count)
             for row in named:
                 author = row.get("changed_by") or {}
                 log.info("watch.reverted", environment=self.label, address=change.address, row=row["row"],
@@ -487,7 +487,17 @@ def _count_of(change: Change) -> int:
     return len(rows) if rows is not None else 1  # rows: a list or a spool, both sized
 
 
-def install_signal_handlers(watch: Watch) -> None:
+class Controlled(Protocol):
+    """What signals act on: one watcher, or a fleet's watchers together."""
+
+    request: WatchRequest
+
+    def stop(self) -> None: ...
+
+    def reload(self) -> None: ...
+
+
+def install_signal_handlers(watch: Controlled) -> None:
     """SIGTERM and SIGINT stop after the writes in flight; SIGHUP reloads the config.
 
     Every applied change is already checkpointed in the state, so leaving is only a matter
@@ -527,4 +537,5 @@ def run_watch(request: WatchRequest, *, install_signals: Callable[[Watch], None]
     return watch.run()
 
 
-__all__ = ["CycleResult", "NamesDriftedRows", "Watch", "WatchRequest", "install_signal_handlers", "run_watch"]
+__all__ = ["Controlled", "CycleResult", "NamesDriftedRows", "Watch", "WatchRequest", "install_signal_handlers",
+           "run_watch"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,26 +23,48 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
 class WatchMetrics:
-    """Every figure ``/metrics`` serves; label ``kind`` on the per-change counters."""
+    """Every figure ``/metrics`` serves, labelled by ``environment`` (a fleet shares one registry)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.drift_seen = Counter("sssctl_watch_drift_seen", "Drifted changes found", ["kind"], registry=r)
-        self.reverted = Counter("sssctl_watch_reverted", "Drifted rows or objects reverted", ["kind"],
-                                registry=r)
-        self.failed = Counter("sssctl_watch_failed", "Reverts or reads that failed", ["kind"], registry=r)
-        self.cycle_seconds = Histogram("sssctl_watch_cycle_seconds", "Duration of one cycle", registry=r,
+        r, env, kind = self.registry, ["environment"], ["environment", "kind"]
+        self.drift_seen = Counter("sssctl_watch_drift_seen", "Drifted changes found", kind, registry=r)
+        self.reverted = Counter("sssctl_watch_reverted", "Drifted rows or objects reverted", kind, registry=r)
+        self.failed = Counter("sssctl_watch_failed", "Reverts, reads or cycles that failed", kind, registry=r)
+        self.cycle_seconds = Histogram("sssctl_watch_cycle_seconds", "Duration of one cycle", env, registry=r,
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
-        self.requests = Counter("sssctl_watch_requests", "HTTP requests sent to the services", registry=r)
-        self.throttled = Counter("sssctl_watch_throttled", "429 answers received", registry=r)
-        self.notify_failed = Counter("sssctl_watch_notify_failed", "Notifications that failed", registry=r)
+        self.requests = Counter("sssctl_watch_requests", "Requests sent to the services", env, registry=r)
+        self.throttled = Counter("sssctl_watch_throttled", "429 answers received", env, registry=r)
+        self.notify_failed = Counter("sssctl_watch_notify_failed", "Notifications failed", env, registry=r)
         self.last_success = Gauge("sssctl_watch_last_success_timestamp_seconds",
-                                  "Unix time of the last successful cycle", registry=r)
-        self.leader = Gauge("sssctl_watch_leader", "1 while this replica leads", registry=r)
+                                  "Unix time of the last successful cycle", env, registry=r)
+        self.leader = Gauge("sssctl_watch_leader", "1 while this replica leads", env, registry=r)
 
     def text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class EnvironmentMetrics:
+    """One environment's view of :class:`WatchMetrics`: the label already applied."""
+
+    def __init__(self, metrics: WatchMetrics, environment: str) -> None:
+        self.all = metrics
+        self.environment = environment
+        self.cycle_seconds = metrics.cycle_seconds.labels(environment=environment)
+        self.requests = metrics.requests.labels(environment=environment)
+        self.throttled = metrics.throttled.labels(environment=environment)
+        self.notify_failed = metrics.notify_failed.labels(environment=environment)
+        self.last_success = metrics.last_success.labels(environment=environment)
+        self.leader = metrics.leader.labels(environment=environment)
+
+    def drift_seen(self, kind: str | None) -> Any:
+        return self.all.drift_seen.labels(environment=self.environment, kind=kind or "?")
+
+    def reverted(self, kind: str | None) -> Any:
+        return self.all.reverted.labels(environment=self.environment, kind=kind or "?")
+
+    def failed(self, kind: str | None) -> Any:
+        return self.all.failed.labels(environment=self.environment, kind=kind or "?")
 
 
 @dataclass
@@ -81,11 +104,12 @@ class Health:
 class Listener:
     """A small threaded HTTP server on its own daemon thread."""
 
-    def __init__(self, host: str, port: int, health: Health, metrics: WatchMetrics) -> None:
+    def __init__(self, host: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]],
+                 metrics: WatchMetrics) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path.split("?")[0] == "/healthz":
-                    healthy, body = health.report()
+                    healthy, body = health()
                     self._send(200 if healthy else 503, "application/json", json.dumps(body).encode())
                 elif self.path.split("?")[0] == "/metrics":
                     self._send(200, CONTENT_TYPE_LATEST, metrics.text())

@@ -174,7 +174,7 @@ def test_changes_people_make_are_reverted_naming_them(
     assert watching.listener is not None
     host, port = watching.listener.address
     metrics = httpx.get(f"http://{host}:{port}/metrics").text
-    assert 'sssctl_watch_reverted_total{kind="user_settings"}' in metrics
+    assert 'sssctl_watch_reverted_total{environment="watched",kind="user_settings"}' in metrics
     assert httpx.get(f"http://{host}:{port}/healthz").status_code == 200
 
 
@@ -215,3 +215,60 @@ def test_faults_never_end_the_process_and_health_follows_them(
     _wait(lambda: httpx.get(health).status_code == 200, 30, "/healthz to recover after the outage")
     metrics = httpx.get(f"http://{host}:{port}/metrics").text
     assert "sssctl_watch_throttled_total" in metrics
+
+
+FLEET_MEMBER = """
+version = 1
+
+[mailbox_defaults]
+incoming_email = "server_side_sync"
+outgoing_email = "server_side_sync"
+appointments_contacts_tasks = "server_side_sync"
+
+{section}
+
+[watch]
+interval = "2s"
+revert = ["{kind}"]
+"""
+
+
+def test_a_fleet_watches_each_member_with_its_own_state(
+    emulator: EmulatorInfo, admin: AdminClient, tmp_path: Path
+) -> None:
+    from sssctl.app.fleet.watch import FleetWatch
+    from sssctl.fleet.file import load
+
+    (tmp_path / "mail.toml").write_text(FLEET_MEMBER.format(
+        section='[mailboxes]\nenforce = "defaults"', kind="mailboxes"))
+    (tmp_path / "settings.toml").write_text(FLEET_MEMBER.format(
+        section='[user_settings]\nincoming_email_filtering = "email_enabled_records"', kind="user_settings"))
+    fleet_file = tmp_path / "fleet.toml"
+    fleet_file.write_text('version = 1\n[members.mail]\nconfig = "mail.toml"\nname = "mail"\n'
+                          '[members.settings]\nconfig = "settings.toml"\nname = "settings"\n')
+    environ = {**emulator.environ(), "SSSCTL_STATE_DIR": str(tmp_path / "state")}
+    fleet = FleetWatch(load(fleet_file), environ, listen=("127.0.0.1", 0))
+    runner = threading.Thread(target=fleet.run, daemon=True)
+    runner.start()
+    try:
+        _wait(lambda: all(w.cycles >= 1 for w in fleet.watches), 30, "a first cycle of every member")
+        person = _user(emulator, admin, 7)
+        admin.act(person["domainname"], "PATCH", f"mailboxes({person['_defaultmailbox_value']})",
+                  {"incomingemaildeliverymethod": 0})
+        admin.act(person["domainname"], "PATCH", f"usersettingscollection({person['systemuserid']})",
+                  {"incomingemailfilteringmethod": 0})
+        assert fleet.listener is not None
+        host, port = fleet.listener.address
+
+        def metrics() -> str:
+            return httpx.get(f"http://{host}:{port}/metrics").text
+
+        _wait(lambda: 'environment="mail",kind="mailboxes"' in metrics()
+              and 'environment="settings",kind="user_settings"' in metrics(), 10, "both members to revert")
+        health = httpx.get(f"http://{host}:{port}/healthz")
+        assert health.status_code == 200 and set(health.json()["members"]) == {"mail", "settings"}
+        assert {p.name for p in (tmp_path / "state").glob("*.json")} == {"mail.json", "settings.json"}
+    finally:
+        fleet.stop()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
