@@ -537,5 +537,5 @@ def run_watch(request: WatchRequest, *, install_signals: Callable[[Watch], None]
     return watch.run()
 
 
-__all__ = ["Controlled", "CycleResult", "NamesDriftedRows", "Watch", "WatchRequest", "install_signal_handlers",
-           "run_watch"]
+__all__ = ["Controlled", "CycleResult", "NamesDriftedRows", "Watch", "WatchRequest",
+           "install_signal_handlers", "run_watch"]
