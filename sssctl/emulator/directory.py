@@ -49,6 +49,10 @@ GRAPH_ROLES = {
     "Calendars.ReadWrite": "ef54d2bf-783f-4e0f-bca1-3210c0444d99",
     "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
     "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+    # The two narrower application permissions a least-privilege identity holds (ids as
+    # Microsoft Graph's permissions reference lists them).
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
     "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
 }
@@ -102,6 +106,9 @@ class Application:
     secret_hashes: dict[str, str] = field(default_factory=dict)  # keyId -> sha256
     key_blobs: dict[str, str] = field(default_factory=dict)  # keyId -> base64 DER
     federated: list[dict[str, Any]] = field(default_factory=list)
+    # Directory objects owning the app: an app holding Application.ReadWrite.OwnedBy may manage
+    # only the apps it owns, and becomes owner of each app it creates.
+    owners: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -143,6 +150,7 @@ class Directory:
         self.users: dict[str, dict[str, Any]] = {}
         self.recipients: dict[str, Recipient] = {}
         self.exchange_admins: set[str] = set()  # service principal ids with the admin role
+        self.sp_owners: dict[str, list[str]] = {}  # service principal id -> owning directory objects
         self.hidden: dict[str, int] = {}  # object id -> requests still blind to it
         self.user_mailboxes = 25
         self.queue_mailboxes = 5
@@ -156,6 +164,7 @@ class Directory:
             self.users.clear()
             self.recipients.clear()
             self.exchange_admins.clear()
+            self.sp_owners.clear()
             self.hidden.clear()
             self.user_mailboxes, self.queue_mailboxes = mailbox_split(mailboxes, large=large)
             self._seed_resources()
@@ -397,6 +406,7 @@ class Directory:
                         **app.data,
                         "secretHashes": dict(app.secret_hashes),
                         "federatedIdentityCredentials": list(app.federated),
+                        "owners": list(app.owners),
                     }
                     for app in self.applications.values()
                 ],
