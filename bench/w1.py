@@ -76,7 +76,7 @@ def _counters(info: EmulatorInfo, *, reset: bool = True) -> dict[str, Any]:
 
 
 def _options(config: Path, environ: Mapping[str, str], command: str) -> Any:
-    from sssctl.engine import runner
+    from sssctl.app import runner
 
     return runner.RunOptions(config, environ, command)  # default flags, as a user runs it
 
@@ -84,7 +84,7 @@ def _options(config: Path, environ: Mapping[str, str], command: str) -> Any:
 def sssctl_run(info: EmulatorInfo, config: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Plan, apply, then plan and apply again (which must write nothing), as the CLI does."""
     from bench.worker import peak_rss_mib
-    from sssctl.engine import runner
+    from sssctl.app import runner
 
     out: dict[str, Any] = {}
     _counters(info)

@@ -125,6 +125,15 @@ def emulator_group() -> None:
 _PROBABILITY = click.FloatRange(0.0, 1.0)
 
 
+def _require_emulator(command: str) -> None:
+    """Exit 1 with one sentence naming the extra to install when the emulator is absent."""
+    from sssctl.emulator.extra import missing_message
+
+    message = missing_message(command)
+    if message is not None:
+        raise click.ClickException(message)
+
+
 @emulator_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
@@ -166,6 +175,12 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--max-faults", type=click.IntRange(min=0), default=0, help="Stop after this many faults.")
 @click.option("--replication-delay", type=click.IntRange(min=0), default=0,
               help="Requests for which new Graph objects stay invisible.")
+@click.option("--clock", metavar="ISO8601",
+              help="The emulator's 'now' for every date-gated behaviour (EWS blocking from 2026-10-01, "
+                   "EWS shutdown on 2027-04-01, RBAC propagation, secret expiry); it keeps running "
+                   "from there. Default: the real date.")
+@click.option("--ews-propagation-seconds", type=click.FloatRange(0, 86400), default=0.0,
+              help="Delay before an EWSAllowedAppIDs change is enforced (Exchange: up to 24 h).")
 def emulator_serve_command(**options: Any) -> None:
     """Serve the emulator over HTTPS until Ctrl-C; prints one JSON line with its endpoints.
 
@@ -179,18 +194,20 @@ def emulator_serve_command(**options: Any) -> None:
         sssctl emulator serve --dataset large --mailboxes 20000 --latency-ms 20
         sssctl emulator serve --throttle-probability 0.05 --replication-delay 3
         sssctl emulator serve --organizations 20            # a fleet of 20 environments
+        sssctl emulator serve --clock 2027-04-02T00:00:00Z  # after the EWS shutdown
         curl --cacert ~/.cache/sssctl/emulator/ca.pem -H "Authorization: Bearer $ADMIN" \\
              https://127.0.0.1:PORT/_emulator/counters
     """
     import sys
 
+    _require_emulator("emulator serve")
     from sssctl.emulator.serve import serve
     from sssctl.emulator.server import EmulatorError
 
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
                    "batch_operation_ms", "request_operation_ms", "dop_hint", "replication_delay",
                    "lost_response_probability", "fault_service", "fault_route",
-                   "max_faults", "malformed_probability")
+                   "max_faults", "malformed_probability", "ews_propagation_seconds")
     faults = {name: options.pop(name) for name in fault_names}
     seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
     faults["fault_seed"] = -1 if seed is None else seed
@@ -231,8 +248,8 @@ def auth_check_command(config_path: Path, as_json: bool) -> None:
     import json
     import os
 
+    from sssctl.app.runner import check_access
     from sssctl.config.errors import ConfigError
-    from sssctl.engine.runner import check_access
 
     try:
         report = check_access(config_path, dict(os.environ))
@@ -325,7 +342,7 @@ def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = Tr
 
     from click.core import ParameterSource
 
-    from sssctl.engine.commands import Invocation, Output
+    from sssctl.app.commands import Invocation, Output
 
     implicit = ctx.get_parameter_source("config_path") is ParameterSource.DEFAULT
     if config_required and implicit and not config_path.exists():
@@ -333,7 +350,7 @@ def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = Tr
             f"no {config_path} in this directory: name the desired-state file with -c FILE "
             "or set SSSCTL_CONFIG (examples in configs/)"
         )
-    from sssctl.engine.render.progress import RunProgress
+    from sssctl.app.progress import RunProgress
     from sssctl.logging import color_wanted, redacting
 
     opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0)
@@ -345,7 +362,7 @@ def _engine(ctx: click.Context, config_path: Path, *, config_required: bool = Tr
 
 
 def _run(ctx: click.Context, inv: Any, body: Any) -> None:
-    from sssctl.engine.commands import guarded
+    from sssctl.app.commands import guarded
 
     try:
         code = guarded(inv.output, body)
@@ -377,7 +394,7 @@ def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, det
     incomplete; unknown is never treated as drift); with --detailed-exitcode also 2 when
     there are changes.
     """
-    from sssctl.engine.commands import cmd_plan
+    from sssctl.app.commands import cmd_plan
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, _explaining_refusal(inv, fmt, lambda: cmd_plan(
@@ -432,7 +449,7 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
     """
     from click.core import ParameterSource
 
-    from sssctl.engine.commands import cmd_apply
+    from sssctl.app.commands import cmd_apply
 
     inv = _deadline(_locking(_engine(ctx, config_path, config_required=plan_file is None), lock_timeout),
                     run_timeout)
@@ -454,7 +471,7 @@ def show_command(ctx: click.Context, plan_file: Path | None, config_path: Path, 
         sssctl show hardened.plan --markdown   # for a pull-request comment
         sssctl show -c configs/hardened.toml   # what sssctl manages now
     """
-    from sssctl.engine.commands import cmd_show
+    from sssctl.app.commands import cmd_show
 
     inv = _engine(ctx, config_path, config_required=plan_file is None)
     _run(ctx, inv, lambda: cmd_show(inv, plan_file=plan_file, fmt=fmt or "text"))
@@ -478,7 +495,7 @@ def refresh_command(ctx: click.Context, *, config_path: Path, detailed_exitcode:
     \b
         sssctl refresh -c configs/hardened.toml --detailed-exitcode
     """
-    from sssctl.engine.commands import cmd_plan
+    from sssctl.app.commands import cmd_plan
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_plan(inv, out=None, detailed=detailed_exitcode, fmt=fmt or "text",
@@ -504,7 +521,7 @@ def destroy_command(ctx: click.Context, *, config_path: Path, auto_approve: bool
         sssctl destroy -c configs/hardened.toml
         sssctl destroy --target org_setting --auto-approve
     """
-    from sssctl.engine.commands import cmd_destroy
+    from sssctl.app.commands import cmd_destroy
 
     inv = _deadline(_locking(_engine(ctx, config_path), lock_timeout), run_timeout)
     _run(ctx, inv, lambda: cmd_destroy(inv, auto_approve=auto_approve, parallelism=parallelism,
@@ -534,7 +551,7 @@ def state_list_command(ctx: click.Context, config_path: Path) -> None:
         sssctl state list -c configs/hardened.toml
         sssctl state list -c configs/hardened.toml | cut -f1 | grep ^org_setting
     """
-    from sssctl.engine.commands import cmd_state_list
+    from sssctl.app.commands import cmd_state_list
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_state_list(inv))
@@ -553,7 +570,7 @@ def state_show_command(ctx: click.Context, address: str, config_path: Path) -> N
     \b
         sssctl state show -c configs/hardened.toml 'server_profile.custom["Contoso EXO (own app)"]'
     """
-    from sssctl.engine.commands import cmd_state_show
+    from sssctl.app.commands import cmd_state_show
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_state_show(inv, address))
@@ -573,14 +590,14 @@ def state_unlock_command(ctx: click.Context, lock_id: str, config_path: Path) ->
     \b
         sssctl state unlock -c configs/hardened.toml 3f2a9c1e-…
     """
-    from sssctl.engine.commands import cmd_state_unlock
+    from sssctl.app.commands import cmd_state_unlock
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_state_unlock(inv, lock_id))
 
 
 def _state_run(ctx: click.Context, config_path: Path, body: Any, lock_timeout: float = 0.0) -> None:
-    """Run a ``sssctl.state.commands`` function with the loaded config, its environment and output."""
+    """Run a ``sssctl.app.state`` function with the loaded config, its environment and output."""
     inv = _locking(_engine(ctx, config_path), lock_timeout)
 
     def call() -> int:
@@ -602,7 +619,7 @@ def state_pull_command(ctx: click.Context, config_path: Path, previous: bool) ->
         sssctl state pull -c prod.toml > prod-state.json
         sssctl state pull -c prod.toml --previous > before-last-write.json
     """
-    from sssctl.state import commands
+    from sssctl.app import state as commands
 
     _state_run(ctx, config_path, lambda d, env, out: commands.pull(d, env, out, previous=previous))
 
@@ -623,7 +640,7 @@ def state_push_command(ctx: click.Context, file: Path, config_path: Path, force:
     \b
         sssctl state push -c prod.toml prod-state.json
     """
-    from sssctl.state import commands
+    from sssctl.app import state as commands
 
     _state_run(ctx, config_path, lambda d, env, out: commands.push(d, env, out, file, force=force),
                lock_timeout)
@@ -641,7 +658,7 @@ def state_rm_command(ctx: click.Context, addresses: tuple[str, ...], config_path
     \b
         sssctl state rm -c prod.toml org_setting.SSSForceFilteringMethodForUserMailboxes
     """
-    from sssctl.state import commands
+    from sssctl.app import state as commands
 
     _state_run(ctx, config_path, lambda d, env, out: commands.remove(d, env, out, addresses), lock_timeout)
 
@@ -665,7 +682,7 @@ def state_migrate_command(ctx: click.Context, source: str, config_path: Path, lo
         sssctl state migrate -c prod.toml --from local:old-state
         sssctl state migrate -c prod.toml --from azurerm          # blob -> the configured local dir
     """
-    from sssctl.state import commands
+    from sssctl.app import state as commands
 
     _state_run(ctx, config_path, lambda d, env, out: commands.migrate(d, env, out, source), lock_timeout)
 
@@ -686,7 +703,7 @@ def export_command(ctx: click.Context, config_path: Path) -> None:
     \b
         sssctl export -c bootstrap.toml > configs/contoso.toml
     """
-    from sssctl.engine.commands import cmd_export
+    from sssctl.app.commands import cmd_export
 
     inv = _engine(ctx, config_path)
     _run(ctx, inv, lambda: cmd_export(inv))
@@ -718,7 +735,7 @@ def audit_command(ctx: click.Context, config_path: Path, fail_on: str | None, fm
         sssctl audit --format sarif > sssctl.sarif          # github/codeql-action/upload-sarif
         sssctl audit --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
-    from sssctl.engine.commands import cmd_audit
+    from sssctl.app.commands import cmd_audit
 
     inv = _engine(ctx, config_path)
     as_json = as_json or fmt == "json"
@@ -739,8 +756,11 @@ def demo_command(ctx: click.Context, config_path: Path | None) -> None:
     \b
         sssctl demo
         sssctl demo -c configs/lockdown.toml
+
+    Needs the emulator extra: pip install '.[emulator]' from a clone of sssctl.
     """
-    from sssctl.engine.demo import example_path, run_demo
+    _require_emulator("demo")
+    from sssctl.app.demo import example_path, run_demo
 
     config = config_path or example_path("hardened")
     inv = _engine(ctx, config)
@@ -762,7 +782,7 @@ def init_command(path: Path, example: str, force: bool) -> None:
         sssctl init
         sssctl init --example lockdown configs/incident.toml
     """
-    from sssctl.engine.demo import InitError, write_example
+    from sssctl.app.demo import InitError, write_example
 
     try:
         click.echo(write_example(example, path, force=force))
@@ -775,7 +795,7 @@ def init_command(path: Path, example: str, force: bool) -> None:
 
 
 def _fleet_output(ctx: click.Context) -> Any:
-    from sssctl.engine.commands import Output
+    from sssctl.app.commands import Output
     from sssctl.logging import color_wanted, redacting
 
     opts: GlobalOptions = ctx.find_object(GlobalOptions) or GlobalOptions("console", 0)
@@ -784,7 +804,7 @@ def _fleet_output(ctx: click.Context) -> Any:
 
 
 def _fleet_run(ctx: click.Context, body: Any) -> None:
-    from sssctl.engine.commands import guarded
+    from sssctl.app.commands import guarded
 
     ctx.exit(guarded(_fleet_output(ctx), lambda: body(_fleet_output(ctx))))
 
@@ -826,7 +846,7 @@ def fleet_group() -> None:
 def fleet_validate_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...],
                            fmt: str | None) -> None:
     """Check the fleet file and every member's config offline (with the member's overrides)."""
-    from sssctl.fleet import commands
+    from sssctl.app.fleet import commands
 
     _fleet_run(ctx, lambda out: commands.cmd_validate(out, fleet_file, members, environ=dict(os.environ),
                                                       fmt=fmt or "text"))
@@ -851,7 +871,7 @@ def fleet_plan_command(ctx: click.Context, *, fleet_file: Path, members: tuple[s
         sssctl fleet plan fleet.toml --detailed-exitcode --parallel-environments 8
         sssctl fleet plan fleet.toml --member prod --member uat --json
     """
-    from sssctl.fleet import commands
+    from sssctl.app.fleet import commands
 
     _fleet_run(ctx, lambda out: commands.cmd_plan(
         out, fleet_file, members, environ=dict(os.environ), parallel=parallel, fmt=fmt or "text",
@@ -867,7 +887,7 @@ def fleet_plan_command(ctx: click.Context, *, fleet_file: Path, members: tuple[s
 def fleet_refresh_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], parallel: int,
                           fmt: str | None) -> None:
     """Report each member's drift from its state (exit 2 when any drifted)."""
-    from sssctl.fleet import commands
+    from sssctl.app.fleet import commands
 
     _fleet_run(ctx, lambda out: commands.cmd_plan(
         out, fleet_file, members, environ=dict(os.environ), parallel=parallel, fmt=fmt or "text",
@@ -890,7 +910,7 @@ def fleet_apply_command(ctx: click.Context, *, target: Path, members: tuple[str,
 
     Each member locks its own state; one member's failure never stops the others.
     """
-    from sssctl.fleet import commands
+    from sssctl.app.fleet import commands
 
     _fleet_run(ctx, lambda out: commands.cmd_apply(
         out, target, members, environ=dict(os.environ), parallel=parallel, parallelism=parallelism,
@@ -908,7 +928,7 @@ def fleet_apply_command(ctx: click.Context, *, target: Path, members: tuple[str,
 def fleet_audit_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], parallel: int,
                         fmt: str | None, fail_on: str | None) -> None:
     """Read-only posture findings for every member."""
-    from sssctl.fleet import commands
+    from sssctl.app.fleet import commands
 
     _fleet_run(ctx, lambda out: commands.cmd_audit(
         out, fleet_file, members, environ=dict(os.environ), parallel=parallel, fmt=fmt or "text",
@@ -927,7 +947,7 @@ def fleet_matrix_command(ctx: click.Context, *, fleet_file: Path, members: tuple
         echo "matrix=$(sssctl fleet matrix fleet.toml --format github)" >> "$GITHUB_OUTPUT"
         #   strategy: { matrix: "${{ fromJSON(needs.fleet.outputs.matrix) }}" }
     """
-    from sssctl.fleet import commands
+    from sssctl.app.fleet import commands
 
     _fleet_run(ctx, lambda out: commands.cmd_matrix(out, fleet_file, members, fmt=fmt))
 
@@ -952,7 +972,7 @@ def diff_command(ctx: click.Context, *, left: str | None, right: str | None, fle
         sssctl diff --fleet configs/fleet/fleet.toml test prod --markdown
         sssctl diff --fleet configs/fleet/fleet.toml           # every member against the baseline
     """
-    from sssctl.fleet.diffing import cmd_diff
+    from sssctl.app.fleet.diffing import cmd_diff
 
     _fleet_run(ctx, lambda out: cmd_diff(out, left, right, fleet_path=fleet_file, environ=dict(os.environ),
                                          parallel=parallel, fmt=fmt or "text"))

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sssctl.app.needs import DEPTHS, ConfigNeeds, Identity, accepted, compute
+from sssctl.app.runner import Services, default_services
 from sssctl.clients.probe import Report, run_checks
-from sssctl.engine.runner import Services, default_services
 
 ADMIN_ROLES = ("System Administrator", "System Customizer")
 SHOWN = 12  # excess lines per service in the text report

@@ -15,6 +15,7 @@ import httpx
 
 from sssctl.clients.errors import ExchangeError
 from sssctl.clients.http import HttpService
+from sssctl.clients.models.exchange import check_output
 from sssctl.clients.paging import PageGuard
 from sssctl.clients.responses import collection_page, describe_status, json_or_none, request_id_of
 
@@ -77,6 +78,7 @@ class ExchangeClient:
             # a broken answer, never "no objects" (which would read as "no policy exists").
             page = collection_page(response, service="exchange", what=cmdlet)
             url = guard.next_url(page)
+            check_output(cmdlet, page["value"])
             rows.extend(page["value"])
         return rows
 

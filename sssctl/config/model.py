@@ -213,6 +213,17 @@ class CustomProfile:
 
 
 @dataclass(frozen=True)
+class WatchPolicy:
+    """``[watch]``: what ``sssctl watch`` reverts, how often, and whom it tells."""
+
+    interval_seconds: float = 60.0
+    revert: tuple[str, ...] = ("mailboxes", "user_settings")   # kinds or addresses
+    webhook: str | None = None
+    email_user: bool = False
+    email_from: str | None = None
+
+
+@dataclass(frozen=True)
 class Desired:
     """One validated desired-state document (after ``extends`` layering and env overrides)."""
 
@@ -230,6 +241,7 @@ class Desired:
     mailboxes: MailboxPolicy | None = None
     user_settings: UserSettingsPolicy | None = None
     app_registrations: Mapping[str, AppRegistration] = field(default_factory=dict)
+    watch: WatchPolicy = field(default_factory=WatchPolicy)
     # Where local state snapshots live, from $SSSCTL_STATE_DIR; it wins over [state] path.
     state_dir: Path | None = None
     state: StateSettings = field(default_factory=StateSettings)

@@ -337,10 +337,39 @@ def _check_state(doc: Mapping[str, Any], checker: Checker) -> None:
                     "identity)")
 
 
+def _check_watch(doc: Mapping[str, Any], checker: Checker) -> None:
+    """What watch may revert, how often, and that an email to the user says whom it is from."""
+    watch = _table(doc, "watch")
+    interval = watch.get("interval")
+    if (isinstance(interval, str) and spec.DURATION.check(interval)
+            and spec.duration_seconds(interval) < spec.WATCH_MIN_INTERVAL):
+        checker.add(("watch", "interval"), f"{interval!r} is shorter than the minimum of "
+                    f"{spec.WATCH_MIN_INTERVAL:g}s (each cycle reads every watched kind)")
+    revert = watch.get("revert")
+    for index, item in enumerate(revert if isinstance(revert, list) else []):
+        if not isinstance(item, str):
+            continue
+        path = ("watch", "revert", f"[{index}]")
+        never = next((k for k in spec.WATCH_NEVER if item == k or item.startswith((f"{k}.", f"{k}["))), None)
+        if never:
+            checker.add(path, f"{item!r}: {never} creates or deletes objects, so watch never changes it; "
+                        "its drift is reported and left to a reviewed apply")
+        elif not any(item == k or item.startswith((f"{k}.", f"{k}[")) for k in spec.WATCH_REVERTIBLE):
+            checker.add(path, f"{item!r} is neither a kind watch can revert nor one of its addresses; known "
+                        f"kinds: {', '.join(spec.WATCH_REVERTIBLE)}",
+                        suggest(item.split(".", 1)[0], spec.WATCH_REVERTIBLE))
+    notify = _table(doc, "watch", "notify")
+    if notify.get("email_user") is True and "from" not in notify:
+        checker.add(("watch", "notify", "from"),
+                    'email_user = true needs from = "<queue or mailbox address>"',
+                    near=("watch", "notify", "email_user"))
+
+
 def validate(doc: Mapping[str, Any], locate: Locate) -> list[Finding]:
     """Every finding for ``doc`` (already merged and overridden), in the order met."""
     checker = Checker(locate)
     checker.table(spec.DOCUMENT, doc, ())
     check_references(doc, checker)
     _check_state(doc, checker)
+    _check_watch(doc, checker)
     return checker.findings

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio.to_thread
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sssctl.emulator import azure_devops
 from sssctl.emulator import constants as c
 from sssctl.emulator.certs import load_key_material
+from sssctl.emulator.clock import Clock, ClockError, parse_moment
 from sssctl.emulator.context import Counters, Faults, TokenVerifier
 from sssctl.emulator.directory import Directory, new_secret_text
 from sssctl.emulator.exchange import ExchangeService
@@ -125,8 +127,13 @@ class Emulator:
         dataverse_factory: DataverseFactory | None = None,
         token_lifetime: int = 3600,
         organizations: int = 1,
+        clock: str | None = None,
     ) -> None:
         _check_dataset(dataset, mailboxes, business_units, roles)
+        try:
+            self.clock = Clock(parse_moment(clock) if clock else None)
+        except ClockError as exc:
+            raise EmulatorError(f"bad --clock: {exc}") from exc
         _check_organizations(organizations)
         self.url = url
         self.seed_args: dict[str, Any] = {
@@ -152,6 +159,7 @@ class Emulator:
             client_secret=client_secret,
             client_certificate_der=keys.client_certificate_der,
             issuer_url=f"{url}{c.FEDERATED_ISSUER_PATH}",
+            clock=self.clock,
         )
         dataverse_url, graph_url, exchange_url = (
             f"{url}{c.DATAVERSE_PREFIX}",
@@ -195,6 +203,7 @@ class Emulator:
             base_url=exchange_url,
             counters=self.counters,
             faults=self.faults,
+            clock=self.clock,
         )
         web = getattr(self.dataverse, "web", None)
         if web is not None:  # Test & Enable asks Exchange whether the profile's app gets in
@@ -276,6 +285,8 @@ class Emulator:
             Route("/counters", self._admin_counters, methods=["GET"]),
             Route("/counters/reset", self._admin_counters_reset, methods=["POST"]),
             Route("/tokens", self._admin_token, methods=["POST"]),
+            Route("/clock", self._admin_clock, methods=["GET", "POST"]),
+            Route("/act", self._admin_act, methods=["POST"]),
         ]
         return Router(
             routes=[Route(r.path, _guarded(self.admin_token, r.endpoint), methods=r.methods) for r in routes]
@@ -313,6 +324,18 @@ class Emulator:
             self.fault_injector.restart()
         return JSONResponse(self.faults.to_dict())
 
+    async def _admin_clock(self, request: Request) -> Response:
+        """``{"now": ISO 8601}`` moves the clock there; ``{"now": null}`` puts it back on real time."""
+        if request.method == "POST":
+            body = await _json(request)
+            if set(body) != {"now"}:
+                return _admin_error('the clock takes exactly {"now": "<ISO 8601>"} or {"now": null}')
+            try:
+                self.clock.set(parse_moment(str(body["now"])) if body["now"] else None)
+            except ClockError as exc:
+                return _admin_error(str(exc))
+        return JSONResponse(self.clock.to_dict())
+
     async def _admin_approve(self, request: Request) -> Response:
         body = await _json(request)
         return JSONResponse({"approved": self.identity.approve_device_codes(body.get("user_code"))})
@@ -323,6 +346,35 @@ class Emulator:
     async def _admin_counters_reset(self, request: Request) -> Response:
         self.counters.reset()
         return JSONResponse(self.counters.snapshot())
+
+    async def _admin_act(self, request: Request) -> Response:
+        """Make one Dataverse request as a named user: ``{"as": upn, "method", "path", "body"}``.
+
+        ``path`` is relative to the Web API root (``mailboxes(<id>)``) or absolute
+        (``/api/data/v9.2/...``); ``organization`` picks another organization (``org2``).
+        The answer is the Web API's own: ``{"status", "headers", "body"}``.
+        """
+        body = await _json(request)
+        unknown = sorted(set(body) - {"as", "method", "path", "body", "organization"})
+        if unknown or not isinstance(body.get("as"), str) or not isinstance(body.get("path"), str):
+            return _admin_error('act needs {"as": "<upn>", "method": "PATCH", "path": "mailboxes(<id>)", '
+                                f'"body": {{...}}}}; unknown keys: {", ".join(unknown) or "none"}')
+        found = self.organizations.get(str(body.get("organization") or "org1"))
+        act = getattr(found[1], "act", None) if found else None
+        if act is None:
+            return _admin_error(f"no Dataverse organization {body.get('organization')!r} to act in")
+        try:
+            answer = await anyio.to_thread.run_sync(
+                lambda: act(body["as"], str(body.get("method") or "GET"), body["path"], body.get("body")))
+        except Exception as exc:  # a DataverseFault raised before the handlers (unknown user)
+            status = getattr(exc, "status", None)
+            if not isinstance(status, int):
+                raise
+            return JSONResponse({"status": status, "headers": {}, "body": {"error": {
+                "code": getattr(exc, "code", ""), "message": str(getattr(exc, "message", exc))}}})
+        text = answer.body.decode("utf-8") if answer.body else ""
+        return JSONResponse({"status": answer.status, "headers": dict(answer.headers),
+                             "body": json.loads(text) if text.startswith("{") else text or None})
 
     async def _admin_token(self, request: Request) -> Response:
         """Mint a token directly (e.g. an already expired one) without a sign-in flow."""
@@ -486,6 +538,7 @@ def serving(
     dataverse_factory: DataverseFactory | None = None,
     token_lifetime: int = 3600,
     organizations: int = 1,
+    clock: str | None = None,
 ) -> Iterator[Emulator]:
     """Run the emulator over HTTPS in a background thread; yields it once it accepts connections."""
     import uvicorn
@@ -512,6 +565,7 @@ def serving(
             dataverse_factory=dataverse_factory,
             token_lifetime=token_lifetime,
             organizations=organizations,
+            clock=clock,
         )
         cert, key = emulator.tls_files
         config = uvicorn.Config(
@@ -589,6 +643,7 @@ def running_emulator(
     auto_approve_device_codes: bool = False,
     token_lifetime: int = 3600,
     organizations: int = 1,
+    clock: str | None = None,
 ) -> Iterator[EmulatorInfo]:
     """The public way to run the emulator in-process: yields its connection facts."""
     with serving(
@@ -604,5 +659,6 @@ def running_emulator(
         auto_approve_device_codes=auto_approve_device_codes,
         token_lifetime=token_lifetime,
         organizations=organizations,
+        clock=clock,
     ) as emulator:
         yield emulator.info

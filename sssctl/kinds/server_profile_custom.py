@@ -461,7 +461,7 @@ def _retire_old_secrets(ctx: Context, change: Change, new_key_id: str) -> int:
         if c5.created_by_sssctl(c, recorded) and str(c["keyId"]).lower() != new_key_id.lower()
     ]
     try:
-        return c5.remove_credentials(ctx, str(app["id"]), old)
+        return c5.remove_credentials(ctx, str(app["id"]), old, app_key=key)
     except ClientError as exc:
         # The profile already holds the new secret; failing now would lose that fact.
         # The leftovers are removed by the credential change of the next run.

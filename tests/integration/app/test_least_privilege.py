@@ -12,13 +12,13 @@ from typing import Any
 
 from sssctl.app import dataverse_identity
 from sssctl.app.needs import compute
+from sssctl.app.runner import RunOptions, apply_interactive, default_services, plan, session
 from sssctl.clients.session import open_clients
 from sssctl.config.loader import load
 from sssctl.emulator import constants
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
 from sssctl.engine.plan import Action
-from sssctl.engine.runner import RunOptions, apply_interactive, default_services, plan, session
 
 DATAVERSE_ONLY = """
 version = 1

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from sssctl import exitcodes
+from sssctl.app import runner
 from sssctl.cli import cli
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
-from sssctl.engine import runner
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sssctl.app.needs import TIER_ZERO_GRAPH, compute, excess
-from sssctl.engine.runner import default_services
+from sssctl.app.runner import default_services
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from sssctl.app.export import export, reconcile, render
 from sssctl.config.model import Desired, Environment
-from sssctl.engine.export import export, reconcile, render
 from sssctl.engine.kind import NOTE, Observed
 from sssctl.engine.planner import Reading
 from sssctl.kinds.mailbox_defaults import KIND as MAILBOX_DEFAULTS

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from sssctl import exitcodes
-from sssctl.engine.commands import Invocation, Output, cmd_apply, cmd_plan
+from sssctl.app.commands import Invocation, Output, cmd_apply, cmd_plan
 
 EXAMPLES = ("hardened", "lockdown", "minimal")
 

@@ -6,11 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sssctl import exitcodes
-from sssctl.engine.commands import Output
-from sssctl.engine.errors import EngineError
-from sssctl.fleet import file as fleet_file
-from sssctl.fleet import matrix, render
-from sssctl.fleet.run import (
+from sssctl.app.commands import Output
+from sssctl.app.fleet import render
+from sssctl.app.fleet.run import (
     FleetRun,
     MemberResult,
     MemberTask,
@@ -24,6 +22,9 @@ from sssctl.fleet.run import (
     validate_task,
     write_manifest,
 )
+from sssctl.engine.errors import EngineError
+from sssctl.fleet import file as fleet_file
+from sssctl.fleet import matrix
 
 
 def _run(output: Output, fleet: fleet_file.Fleet, names: Sequence[str], task: MemberTask, *,

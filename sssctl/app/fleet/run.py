@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from sssctl import exitcodes
+from sssctl.app import interrupts, runner
+from sssctl.app.commands import describe_error, plan_exit_code
 from sssctl.config.model import Desired
-from sssctl.engine import interrupts, planfile, runner
+from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport
-from sssctl.engine.commands import describe_error, plan_exit_code
 from sssctl.engine.errors import EngineError, PlanRefused
 from sssctl.engine.plan import Plan
 from sssctl.engine.render.common import counts

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from sssctl import exitcodes
-from sssctl.engine import diff
-from sssctl.engine.commands import Output
-from sssctl.engine.export import assemble, read_live
+from sssctl.app import diff
+from sssctl.app.commands import Output
+from sssctl.app.export import assemble, read_live
+from sssctl.app.fleet.run import FleetRun, MemberResult, run_all
 from sssctl.fleet import file as fleet_file
-from sssctl.fleet.run import FleetRun, MemberResult, run_all
 
 Side = fleet_file.Member
 

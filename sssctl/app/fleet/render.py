@@ -10,8 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from sssctl.app.fleet.run import MemberResult, most_severe, outcome_word
 from sssctl.engine.render import jsonplan, markdown, text
-from sssctl.fleet.run import MemberResult, most_severe, outcome_word
 
 COLUMNS = ("member", "environment", "changes", "unknown", "refused", "result")
 

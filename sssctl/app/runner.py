@@ -102,10 +102,14 @@ class Session:
     url: str
 
     def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False) -> Plan:
+        """A plan of ``changes``; a normal plan also reports the drift it saw on the way."""
+        drift = () if refresh_only else tuple(
+            c for c in drift_of(changes, self.store.resources) if c.action is not Action.UNKNOWN)
         return Plan(
             changes=tuple(changes), environment_url=self.url, organization_id=self.organization_id,
             state_lineage=self.store.lineage, state_serial=self.store.serial,
             config_digest=self.desired.digest, created_at=utc_now(), refresh_only=refresh_only,
+            drift=drift,
         )
 
 
@@ -205,7 +209,7 @@ def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]
             continue
         if change.action is Action.CREATE:
             drifted.append(Change(change.address, Action.UPDATE, entry.get("managed"), None,
-                                  "the object sssctl manages no longer exists"))
+                                  "the object sssctl manages no longer exists", kind=change.kind))
             continue
         managed = entry.get("managed") or {}
         live = change.before or {}
@@ -214,7 +218,7 @@ def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]
         if moved:
             drifted.append(Change(
                 change.address, Action.UPDATE, {k: managed[k] for k in moved}, {k: live[k] for k in moved},
-                "changed outside sssctl (recorded -> live)",
+                "changed outside sssctl (recorded -> live)", kind=change.kind,
             ))
         elif not common:
             drifted.append(change)

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sssctl import exitcodes
+from sssctl.app import confirm as approval
+from sssctl.app import interrupts, runner, targeting
 from sssctl.clients.errors import AuthError
 from sssctl.config.errors import ConfigError
-from sssctl.engine import interrupts, planfile, runner, targeting
+from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Change, Plan
-from sssctl.engine.render import confirm as approval
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.errors import LockHeld, StateError
 
@@ -339,7 +340,7 @@ def cmd_state_unlock(inv: Invocation, lock_id: str) -> int:
 
 
 def cmd_export(inv: Invocation) -> int:
-    from sssctl.engine.export import export, read_live
+    from sssctl.app.export import export, read_live
 
     with inv.open("export", lock=False, every_service=True) as s:
         result = export(s.desired, s.kinds, read_live(s.kinds, s.ctx))
