@@ -143,9 +143,16 @@ class ManagementRoles:
         return self._role(role), cmdlet
 
     def _entries(self, p: dict[str, Any]) -> list[dict[str, Any]]:
-        role, cmdlet = self._split(p.get("Identity"))
+        """``<role>\\<cmdlet>``; either side may be ``*`` (``*\\<cmdlet>``: which roles hold it)."""
+        text = str(p.get("Identity") or "")
+        if text.startswith("*\\"):
+            roles, cmdlet = [*BUILT_IN, *self.custom], text[2:]
+        else:
+            role, cmdlet = self._split(text)
+            roles = [role]
         return [{"Name": name, "Role": role, "Identity": f"{role}\\{name}", "Type": "Cmdlet",
-                 "Parameters": []} for name in sorted(self.cmdlets_of(role)) if cmdlet in ("*", name)]
+                 "Parameters": []}
+                for role in roles for name in sorted(self.cmdlets_of(role)) if cmdlet in ("*", name)]
 
     def _remove_entry(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         role, cmdlet = self._split(p.get("Identity"))
