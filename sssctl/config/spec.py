@@ -83,6 +83,11 @@ BLOB_NAME = Format("blob_name", "^[^/\\\\\\s][^\\\\]{0,1023}$",
                    "a blob name of 1..1024 characters, not starting with '/' or a space, without '\\'",
                    _matcher(r"[^/\\\s][^\\]{0,1023}"))
 NAME = Format("name", "^[A-Za-z0-9_-]+$", "letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]+"))
+# The environment's name becomes file names (<name>.json, .<name>.lock.guard, backups with a
+# suffix: 255 bytes at most on common filesystems), the default blob name and the app
+# registration's uniqueName; 64 characters keep every derived name inside those limits.
+ENVIRONMENT_NAME = Format("environment_name", "^[A-Za-z0-9_-]{1,64}$",
+                          "1 to 64 letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]{1,64}"))
 NON_EMPTY = Format("non_empty", "\\S", "a non-empty string", lambda text: bool(text.strip()))
 
 
@@ -151,7 +156,7 @@ def _option(vocabulary: str, doc: str) -> Scalar:
 ENVIRONMENT = Table(
     "The Dataverse environment this file describes. Every key can come from an SSSCTL_* variable.",
     {
-        "name": Scalar("string", "Names the state snapshot: state/<name>.json.", format=NAME),
+        "name": Scalar("string", "Names the state snapshot: state/<name>.json.", format=ENVIRONMENT_NAME),
         "url": Scalar("string", "Dataverse environment URL, e.g. https://contoso.crm.dynamics.com "
                       "(env SSSCTL_URL).", format=HTTPS_URL),
         "tenant_id": Scalar("string", "Entra ID tenant (env SSSCTL_TENANT_ID).", format=GUID),
