@@ -77,6 +77,13 @@ class AdminClient:
             fault_service="",
             fault_route="",
             max_faults=0,
+            fault_method="",
+            fault_request_contains="",
+            mutate_route="",
+            mutate_method="",
+            mutate_request_contains="",
+            mutate_field="",
+            mutate_to="",
         )
 
     def snapshot(self, *services: str) -> dict[str, Any]:
