@@ -89,10 +89,14 @@ class Session:
     url: str
 
     def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False) -> Plan:
+        """A plan of ``changes``; a normal plan also reports the drift it saw on the way."""
+        drift = () if refresh_only else tuple(
+            c for c in drift_of(changes, self.store.resources) if c.action is not Action.UNKNOWN)
         return Plan(
             changes=tuple(changes), environment_url=self.url, organization_id=self.organization_id,
             state_lineage=self.store.lineage, state_serial=self.store.serial,
             config_digest=self.desired.digest, created_at=utc_now(), refresh_only=refresh_only,
+            drift=drift,
         )
 
 
@@ -119,7 +123,9 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
     desired = services.load_config(opts.config_path, opts.environ)
     backend = backend_for(desired, opts.environ)
     kinds = services.load_kinds()
-    need_graph, need_exchange = needs_services(kinds, desired, backend.read())
+    snapshot = backend.read()
+    state_factory.refuse_unmigrated(desired, opts.environ, backend, snapshot)
+    need_graph, need_exchange = needs_services(kinds, desired, snapshot)
     if opts.every_service:
         need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
@@ -191,7 +197,7 @@ def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]
             continue
         if change.action is Action.CREATE:
             drifted.append(Change(change.address, Action.UPDATE, entry.get("managed"), None,
-                                  "the object sssctl manages no longer exists"))
+                                  "the object sssctl manages no longer exists", kind=change.kind))
             continue
         managed = entry.get("managed") or {}
         live = change.before or {}
@@ -200,7 +206,7 @@ def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]
         if moved:
             drifted.append(Change(
                 change.address, Action.UPDATE, {k: managed[k] for k in moved}, {k: live[k] for k in moved},
-                "changed outside sssctl (recorded -> live)",
+                "changed outside sssctl (recorded -> live)", kind=change.kind,
             ))
         elif not common:
             drifted.append(change)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sssctl.cli.emulator import require_emulator
 from sssctl.cli.options import invocation, run
 
 
@@ -23,7 +24,10 @@ def demo_command(ctx: click.Context, config_path: Path | None) -> None:
     \b
         sssctl demo
         sssctl demo -c configs/lockdown.toml
+
+    Needs the emulator extra: pip install '.[emulator]' from a clone of sssctl.
     """
+    require_emulator("demo")
     from sssctl.app.demo import example_path, run_demo
 
     config = config_path or example_path("hardened")

@@ -29,6 +29,15 @@ def emulator_group() -> None:
 _PROBABILITY = click.FloatRange(0.0, 1.0)
 
 
+def require_emulator(command: str) -> None:
+    """Exit 1 with one sentence naming the extra to install when the emulator is absent."""
+    from sssctl.emulator.extra import missing_message
+
+    message = missing_message(command)
+    if message is not None:
+        raise click.ClickException(message)
+
+
 @emulator_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
@@ -70,6 +79,12 @@ _PROBABILITY = click.FloatRange(0.0, 1.0)
 @click.option("--max-faults", type=click.IntRange(min=0), default=0, help="Stop after this many faults.")
 @click.option("--replication-delay", type=click.IntRange(min=0), default=0,
               help="Requests for which new Graph objects stay invisible.")
+@click.option("--clock", metavar="ISO8601",
+              help="The emulator's 'now' for every date-gated behaviour (EWS blocking from 2026-10-01, "
+                   "EWS shutdown on 2027-04-01, RBAC propagation, secret expiry); it keeps running "
+                   "from there. Default: the real date.")
+@click.option("--ews-propagation-seconds", type=click.FloatRange(0, 86400), default=0.0,
+              help="Delay before an EWSAllowedAppIDs change is enforced (Exchange: up to 24 h).")
 def emulator_serve_command(**options: Any) -> None:
     """Serve the emulator over HTTPS until Ctrl-C; prints one JSON line with its endpoints.
 
@@ -83,16 +98,18 @@ def emulator_serve_command(**options: Any) -> None:
         sssctl emulator serve --dataset large --mailboxes 20000 --latency-ms 20
         sssctl emulator serve --throttle-probability 0.05 --replication-delay 3
         sssctl emulator serve --organizations 20            # a fleet of 20 environments
+        sssctl emulator serve --clock 2027-04-02T00:00:00Z  # after the EWS shutdown
         curl --cacert ~/.cache/sssctl/emulator/ca.pem -H "Authorization: Bearer $ADMIN" \\
              https://127.0.0.1:PORT/_emulator/counters
     """
+    require_emulator("emulator serve")
     from sssctl.emulator.serve import serve
     from sssctl.emulator.server import EmulatorError
 
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
                    "batch_operation_ms", "request_operation_ms", "dop_hint", "replication_delay",
                    "lost_response_probability", "fault_service", "fault_route",
-                   "max_faults", "malformed_probability")
+                   "max_faults", "malformed_probability", "ews_propagation_seconds")
     faults = {name: options.pop(name) for name in fault_names}
     seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
     faults["fault_seed"] = -1 if seed is None else seed

@@ -27,6 +27,7 @@ from sssctl.clients.errors import (
     ValidationFailed,
 )
 from sssctl.clients.http import HttpService, check_same_origin, encode_query, parse_retry_after
+from sssctl.clients.models import dataverse as models
 from sssctl.clients.paging import PageGuard
 from sssctl.clients.responses import (
     collection_page,
@@ -234,8 +235,8 @@ class DataverseClient:
                 f"WhoAmI answered without {missing}; is environment.url a Dataverse environment?",
                 status=response.status_code, method="GET", url=self.api_url + "WhoAmI",
             )
-        return WhoAmI(*(require_guid(data[key], service="dataverse", what=f"WhoAmI {key}")
-                        for key in ("UserId", "BusinessUnitId", "OrganizationId")))
+        models.check_function("WhoAmI", data)
+        return WhoAmI(str(data["UserId"]), str(data["BusinessUnitId"]), str(data["OrganizationId"]))
 
     def get(
         self, entity_set: str, key: str, *, select: Sequence[str] | None = None, expand: str | None = None
@@ -243,6 +244,7 @@ class DataverseClient:
         params = _query_params(select=select, expand=expand)
         response = self._send("GET", self._record_path(entity_set, key), params=params, target=entity_set)
         record: Record = json_object(response, service="dataverse", what=f"GET {entity_set}")
+        models.check_row(record, select, call=f"GET {entity_set}({key})")
         if "@odata.etag" not in record and response.headers.get("ETag"):
             record["@odata.etag"] = response.headers["ETag"]
         return record
@@ -277,6 +279,7 @@ class DataverseClient:
             page = collection_page(response, service="dataverse", what=f"GET {entity_set}")
             del response  # hold one page, not its raw text as well, while the caller iterates
             url = guard.next_url(page)  # checked before any row is used: a bad page yields nothing
+            models.check_row_page(page["value"], select, call=f"GET {entity_set}")
             for row in page["value"]:
                 yield row
                 yielded += 1
@@ -328,11 +331,23 @@ class DataverseClient:
             return None
         if response.status_code != 200:
             return None  # a server that ignored the preference: the caller reads the record itself
-        return json_object(response, service="dataverse", what=f"PATCH {entity_set}")
+        record = json_object(response, service="dataverse", what=f"PATCH {entity_set}")
+        models.check_row(record, returning, call=f"PATCH {entity_set}({key})")
+        return record
 
     def delete(self, entity_set: str, key: str, *, if_match: str | None = None) -> None:
         headers = {"If-Match": if_match} if if_match else {}
         self._send("DELETE", self._record_path(entity_set, key), headers=headers, target=entity_set)
+
+    def associate(self, entity_set: str, key: str, navigation: str, target_set: str, target_key: str) -> None:
+        """Link two records through a collection-valued navigation property (``$ref``)."""
+        body = {"@odata.id": self._url(f"{target_set}({target_key})")}
+        self._send("POST", f"{self._record_path(entity_set, key)}/{navigation}/$ref", body=body,
+                   target=entity_set)
+
+    def disassociate(self, entity_set: str, key: str, navigation: str, target_key: str) -> None:
+        self._send("DELETE", f"{self._record_path(entity_set, key)}/{navigation}({target_key})/$ref",
+                   target=entity_set)
 
     # -- functions and actions ----------------------------------------------------------------
     def action(
@@ -347,7 +362,9 @@ class DataverseClient:
         """Call a function; GUID-shaped string parameters are passed as Edm.Guid."""
         arguments = ",".join(f"{key}={odata_literal(value)}" for key, value in (params or {}).items())
         path = _operation_path(name, bound) + f"({arguments})"
-        return _optional_json(self._send("GET", path, target=name), name)
+        answer = _optional_json(self._send("GET", path, target=name), name)
+        models.check_function(name, answer)
+        return answer
 
     # -- $batch -----------------------------------------------------------------------------
     def batch(
@@ -602,7 +619,12 @@ def match_batch_results(
             results.append(_not_run(op, f"{culprit} in the same batch failed", api_url, verb=verb))
             continue
         error_or_none: DataverseError | None = None
-        if part.status >= 400:
+        if not models.batch_status_ok(part.status):
+            # No status line: whether this operation took effect is not known, so it is no success.
+            error_or_none = DataverseError(
+                "the $batch answer's part for this operation has no HTTP status; its outcome is unknown",
+                status=part.status, method=op.method.upper(), url=op_url)
+        elif part.status >= 400:
             error_or_none = dataverse_error(
                 part.status, part.body, part.headers, method=op.method.upper(), url=op_url,
                 fallback=f"HTTP {part.status}",

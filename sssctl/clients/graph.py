@@ -16,6 +16,8 @@ import structlog
 
 from sssctl.clients.errors import GraphConflict, GraphError, GraphNotFound
 from sssctl.clients.http import HttpService, encode_query
+from sssctl.clients.models import check, check_rows
+from sssctl.clients.models.graph import model_for
 from sssctl.clients.paging import PageGuard
 from sssctl.clients.responses import (
     collection_page,
@@ -117,7 +119,8 @@ class GraphClient:
     ) -> dict[str, Any]:
         response = self._with_replication_wait(lambda: self._send("GET", path, params=params),
                                                wait_for_replication)
-        return json_object(response, service="graph", what=f"GET {_graph_target(path)}")
+        body = json_object(response, service="graph", what=f"GET {_graph_target(path)}")
+        return _checked("GET", path, body)
 
     def list(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``@odata.nextLink`` verbatim page by page."""
@@ -128,11 +131,14 @@ class GraphClient:
             first_url += ("&" if "?" in first_url else "?") + encode_query(
                 {k: str(v) for k, v in params.items()})[1:]
         guard = PageGuard("graph", target, first_url)
+        model = model_for("GET", _shown(path))
         first = True
         while url is not None:
             page = collection_page(self._send("GET", url, params=params if first else None),
                                    service="graph", what=f"GET {target}")
             first = False
+            if model is not None:
+                check_rows(page["value"], model, service="graph", call=f"GET {_shown(path)}")
             url = guard.next_url(page)
             yield from page["value"]
 
@@ -141,7 +147,8 @@ class GraphClient:
     ) -> dict[str, Any] | None:
         response = self._with_replication_wait(lambda: self._send("POST", path, body=body),
                                                wait_for_replication)
-        return _optional_object(response, f"POST {_graph_target(path)}")
+        answer = _optional_object(response, f"POST {_graph_target(path)}")
+        return None if answer is None else _checked("POST", path, answer)
 
     def patch(
         self, path: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
@@ -151,6 +158,21 @@ class GraphClient:
 
     def delete(self, path: str) -> None:
         self._send("DELETE", path)
+
+
+def _checked(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` once it fits the model declared for ``method path`` (see :mod:`.models.graph`)."""
+    model = model_for(method, _shown(path))
+    if model is not None:
+        check(body, model, service="graph", call=f"{method} {_shown(path)}")
+    return body
+
+
+def _shown(path: str) -> str:
+    """The call as an operator recognises it: keys and ids kept, the query string left out."""
+    if path.startswith("https://"):
+        path = httpx.URL(path).path.split("/v1.0/", 1)[-1]
+    return path.lstrip("/").split("?", 1)[0]
 
 
 def _optional_object(response: httpx.Response, what: str) -> dict[str, Any] | None:

@@ -33,7 +33,6 @@ from sssctl.emulator.directory import (
     iso,
     new_assignment_id,
     new_secret_text,
-    now_utc,
     secret_hash,
 )
 from sssctl.emulator.identity import Identity
@@ -266,7 +265,8 @@ class GraphService:
             raise _bad("Property 'displayName' is required and must not be empty.")
         object_id = str(uuid.uuid4())
         app = Application(
-            data=application_body(object_id, str(uuid.uuid4()), body["displayName"], now_utc(), unique_name)
+            data=application_body(object_id, str(uuid.uuid4()), body["displayName"],
+                                  self.directory.clock.now(), unique_name)
         )
         self._patch_application(app, {k: v for k, v in body.items() if k != "uniqueName"})
         self.directory.applications[object_id] = app
@@ -380,7 +380,7 @@ class GraphService:
         self._require(caller, [_APP_WRITE])
         app = self._existing_app(m)
         sent = body.get("passwordCredential") or {}
-        start = _parse_time(sent.get("startDateTime")) or now_utc()
+        start = _parse_time(sent.get("startDateTime")) or self.directory.clock.now()
         end = _parse_time(sent.get("endDateTime")) or start + dt.timedelta(days=730)
         if end <= start:
             raise _bad("Key credential end date must be after its start date.")
@@ -622,7 +622,7 @@ class GraphService:
             "id": new_assignment_id(),
             "deletedDateTime": None,
             "appRoleId": role_id,
-            "createdDateTime": iso(now_utc()),
+            "createdDateTime": iso(self.directory.clock.now()),
             "principalDisplayName": principal["displayName"],
             "principalId": principal_id,
             "principalType": "ServicePrincipal",

@@ -78,6 +78,10 @@ class Plan:
     config_digest: str
     created_at: str
     refresh_only: bool = False
+    # What changed outside sssctl since it last applied (live differs from the recorded
+    # value): reported beside the changes, never applied by itself. A refresh-only plan's
+    # changes are its drift, so it leaves this empty.
+    drift: tuple[Change, ...] = ()
 
     @property
     def actionable(self) -> tuple[Change, ...]:

@@ -18,6 +18,7 @@ Two addresses per app, checkpointed separately so a crash never loses track of a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,8 +29,9 @@ from sssctl.config.model import AppRegistration, Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds import _grants
 from sssctl.kinds._control5 import consent, rbac
-from sssctl.kinds.handoffs import AppIds, NewSecret
+from sssctl.kinds.handoffs import AppIds, CreatedThisRun, NewSecret
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -123,6 +125,9 @@ class AppRegistrationKind(KindDefaults):
         name=NAME,
         prefix="app_registration",
         services=frozenset({"graph"}),
+        grants=(_grants.READ_APPS, _grants.WRITE_OWN_APPS,
+                _grants.consent("grant or revoke admin consent of the app's permissions",
+                                _grants.app_consents)),
         adopts_compliant=False,
     )
 
@@ -506,7 +511,7 @@ def _apply_credential(ctx: Context, change: Change) -> Applied:
     known = set(filter(None, str((entry.get("fingerprints") or {}).get("known_key_ids", "")).split(",")))
     live = {str(c.get("keyId")) for c in app.get("passwordCredentials") or []}
     writes = c5.remove_credentials(
-        ctx, object_id, [k for k in change.detail.get("remove_now", []) if k in live]
+        ctx, object_id, [k for k in change.detail.get("remove_now", []) if k in live], app_key=key
     )
     known -= set(change.detail.get("remove_now", []))
     if change.action is Action.DELETE:
@@ -532,7 +537,13 @@ def _apply_credential(ctx: Context, change: Change) -> Applied:
 
 
 def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> dict[str, Any]:
-    """addPassword; the text goes to a hand-off in memory only, registered for redaction at once."""
+    """addPassword; the text goes to a hand-off in memory only, registered for redaction at once.
+
+    The Graph client has checked the answer against its model (a GUID keyId, non-empty
+    text) before this sees it. The hand-off the profile takes the text from is made only
+    once the app, read back, shows that keyId: a profile is never given a secret the app
+    does not hold, and the secret is marked as this run's so nothing in the run removes it.
+    """
     at = c5.now(ctx)
     body = {
         "passwordCredential": {
@@ -543,11 +554,31 @@ def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> d
     created = dict(c5.require_graph(ctx).post(f"applications/{object_id}/addPassword", body) or {})
     text = str(created.pop("secretText", "") or "")
     register_secret(text)
-    if not text:
-        raise RuntimeError(f"Graph returned no secret text for app registration {key!r}")
+    if not text or not created.get("keyId"):
+        raise RuntimeError(f"Graph returned no secret for app registration {key!r}")
+    key_id = str(created["keyId"])
+    ctx.handoffs.setdefault(key, CreatedThisRun()).key_ids.add(key_id.lower())
+    _seen_on_app(ctx, key, key_id)
     ctx.handoffs.put(key, NewSecret(text=text, fingerprint=c5.fingerprint(created)))
-    log.info("credential.created", app=key, secret_key_id=created.get("keyId"))
+    log.info("credential.created", app=key, secret_key_id=key_id)
     return created
+
+
+READ_BACK_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)   # directory reads may lag a write by seconds
+
+
+def _seen_on_app(ctx: Context, key: str, key_id: str) -> None:
+    """Read the app back until it shows ``key_id``; refuse to go on if it never does."""
+    for delay in (0.0, *READ_BACK_DELAYS):
+        if delay:
+            time.sleep(delay)
+        app = c5.read_app(ctx, key, expected=True) or {}
+        held = {str(c.get("keyId", "")).lower() for c in app.get("passwordCredentials") or []}
+        if key_id.lower() in held:
+            return
+    raise RuntimeError(
+        f"addPassword answered keyId {key_id} for app registration {key!r}, but the app read back does "
+        "not show it; no profile is given that secret (the next run sees what the app holds)")
 
 
 KIND = AppRegistrationKind()

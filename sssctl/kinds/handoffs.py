@@ -35,6 +35,18 @@ class NewSecret:
 
 
 @dataclass
+class CreatedThisRun:
+    """keyIds of the client secrets this run added to one app (key: the app's config key).
+
+    A run never removes a secret it created itself: whatever a later step of the same run
+    concludes about it (a reply that lost its keyId, a read that lags behind), the next
+    run's fresh read decides, with the secret's holder known.
+    """
+
+    key_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
 class SecretHolders:
     """Which custom profile now holds which secret of one app (key: the app's config key).
 

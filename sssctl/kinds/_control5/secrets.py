@@ -24,6 +24,7 @@ from sssctl.kinds._control5.names import (
 from sssctl.kinds._shared import (
     profiles_named,
 )
+from sssctl.kinds.handoffs import CreatedThisRun
 
 if TYPE_CHECKING:
     pass
@@ -207,11 +208,19 @@ def rotate_days(desired: Desired, key: str) -> int:
     return app.credential.rotate_days if app is not None else 180
 
 
-def remove_credentials(ctx: Context, object_id: str, key_ids: Iterable[str]) -> int:
-    """removePassword for each keyId; one already gone counts as removed (idempotent)."""
+def remove_credentials(ctx: Context, object_id: str, key_ids: Iterable[str], *, app_key: str) -> int:
+    """removePassword for each keyId; one already gone counts as removed (idempotent).
+
+    A secret this run created is never removed here, whoever asks (see
+    :class:`~sssctl.kinds.handoffs.CreatedThisRun`).
+    """
     graph = require_graph(ctx)
+    created = ctx.handoffs.setdefault(app_key, CreatedThisRun()).key_ids
     writes = 0
     for key_id in key_ids:
+        if key_id.lower() in created:
+            log.warning("credential.kept_created_this_run", key_id=key_id)
+            continue
         try:
             graph.post(f"applications/{object_id}/removePassword", {"keyId": key_id})
             writes += 1

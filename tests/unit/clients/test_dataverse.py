@@ -56,7 +56,7 @@ def test_get_sends_odata_headers_and_keeps_etag() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"@odata.etag": 'W/"7"', "name": "x"})
+        return httpx.Response(200, json={"@odata.etag": 'W/"7"', "name": "x", "orgdborgsettings": None})
 
     record = client(handler).get("organizations", "abc", select=["name", "orgdborgsettings"])
     request = seen[0]

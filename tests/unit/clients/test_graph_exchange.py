@@ -46,11 +46,16 @@ def test_graph_conflict() -> None:
 def test_graph_list_follows_next_link() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if "skiptoken" in str(request.url):
-            return httpx.Response(200, json={"value": [{"id": 3}]})
-        return httpx.Response(200, json={"value": [{"id": 1}, {"id": 2}],
+            return httpx.Response(200, json={"value": [{"id": _id(3)}]})
+        return httpx.Response(200, json={"value": [{"id": _id(1)}, {"id": _id(2)}],
                                          "@odata.nextLink": f"{GRAPH}/v1.0/applications?$skiptoken=x"})
 
-    assert [a["id"] for a in graph(handler).list("applications", params={"$top": "2"})] == [1, 2, 3]
+    found = [a["id"] for a in graph(handler).list("applications", params={"$top": "2"})]
+    assert found == [_id(1), _id(2), _id(3)]
+
+
+def _id(n: int) -> str:
+    return f"00000000-0000-0000-0000-{n:012d}"
 
 
 def test_wait_for_replication_retries_only_replication_answers() -> None:
@@ -58,12 +63,12 @@ def test_wait_for_replication_retries_only_replication_answers() -> None:
         _graph_error(400, "Request_BadRequest",
                      "The appId 'a' of the service principal does not reference a valid application object."),
         _graph_error(404, "Request_ResourceNotFound", "not yet"),
-        httpx.Response(201, json={"id": "sp-1"}),
+        httpx.Response(201, json={"id": _id(1), "appId": _id(2)}),
     ]
     sleeps = Sleeps()
     result = graph(lambda r: answers.pop(0), sleeps).post("servicePrincipals", {"appId": "a"},
                                                           wait_for_replication=True)
-    assert result == {"id": "sp-1"} and sleeps.calls == [0.5, 1.0]
+    assert result == {"id": _id(1), "appId": _id(2)} and sleeps.calls == [0.5, 1.0]
 
 
 def test_wait_for_replication_gives_up_on_other_errors_and_without_the_flag() -> None:
@@ -100,7 +105,8 @@ def test_exchange_invoke_pages_by_reposting_the_same_body() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        body: dict[str, Any] = {"value": [{"Identity": f"p{len(seen)}"}]}
+        body: dict[str, Any] = {"value": [{"Identity": f"p{len(seen)}", "AccessRight": "RestrictAccess",
+                                           "AppId": "00000000-0000-0000-0000-000000000001"}]}
         if len(seen) == 1:
             body["@odata.nextLink"] = "https://exo.example/adminapi/beta/tenant-1/InvokeCommand?$skiptoken=2"
         return httpx.Response(200, json=body)

@@ -47,7 +47,8 @@ def _http(handler: Handler, *, name: str = "dataverse", limits: ReplyLimits | No
 
 
 def _page(rows: int, next_link: Any = None, **extra: Any) -> httpx.Response:
-    body: dict[str, Any] = {"value": [{"mailboxid": str(i)} for i in range(rows)], **extra}
+    ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(rows)]
+    body: dict[str, Any] = {"value": [{"mailboxid": i} for i in ids], **extra}
     if next_link is not None:
         body["@odata.nextLink"] = next_link
     return httpx.Response(200, json=body)
@@ -148,7 +149,7 @@ def test_graph_paging_loop_is_refused() -> None:
     graph = "https://graph.example"
     link = f"{graph}/v1.0/applications?$skiptoken=same"
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(
-        200, json={"value": [{"id": "1"}], "@odata.nextLink": link})))
+        200, json={"value": [{"id": "00000000-0000-0000-0000-000000000001"}], "@odata.nextLink": link})))
     svc = HttpService("graph", client, token=lambda: TOKEN, stats=RequestStats(), origin=graph)
     with pytest.raises(PagingRunaway):
         list(GraphClient(graph, svc).list("applications"))
@@ -220,7 +221,7 @@ def test_a_record_that_is_not_an_object_is_malformed() -> None:
 def test_whoami_ids_must_be_guids() -> None:
     body = {"UserId": "x'or'1", "BusinessUnitId": "b", "OrganizationId": "o"}
     svc, _ = _http(lambda r: httpx.Response(200, json=body))
-    with pytest.raises(MalformedReply, match="UserId is not a GUID"):
+    with pytest.raises(MalformedReply, match=r"field UserId: .* GUID"):
         DataverseClient(ORG, svc).whoami()
 
 
