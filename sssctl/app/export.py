@@ -18,7 +18,7 @@ import tomli_w
 
 from sssctl.audit.baseline import baseline
 from sssctl.config.model import Desired
-from sssctl.engine.kind import NOTE, Context, Kind
+from sssctl.engine.kind import LIVE, NOTE, Context, Kind
 from sssctl.engine.planner import Reading, read_all
 
 # Tables the format writes inline (``client_secret = { env = "X" }``), not as [sections].
@@ -142,9 +142,10 @@ def render(document: Mapping[str, Any]) -> str:
 
 
 def _body(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
+    # LIVE counts are for diff to compare, not settings a file can hold
     scalars = {k: v for k, v in table.items()
-               if k != NOTE and (not isinstance(v, Mapping) or k in INLINE_KEYS)}
-    tables = {k: v for k, v in table.items() if k != NOTE and k not in scalars}
+               if k not in (NOTE, LIVE) and (not isinstance(v, Mapping) or k in INLINE_KEYS)}
+    tables = {k: v for k, v in table.items() if k not in (NOTE, LIVE) and k not in scalars}
     lines: list[str] = []
     if path and (scalars or table.get(NOTE)):
         lines += ["", f"[{'.'.join(_key(p) for p in path)}]"]

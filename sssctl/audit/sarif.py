@@ -108,10 +108,28 @@ def config_key(address: str) -> tuple[str, ...]:
     return (table.get(head, head), rest) if rest else (table.get(head, head),)
 
 
+def repository_root(path: Path) -> Path | None:
+    """The top level of the git work tree holding ``path`` (where ``.git`` is), if any.
+
+    Found by walking up rather than by running git, which a container image may lack; a
+    work tree of ``git worktree`` or a submodule has a ``.git`` file, so either counts.
+    """
+    for folder in path.resolve().parents:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def artifact_uri(config_path: Path, cwd: Path | None = None) -> str:
-    """Relative to the working directory (the repository root in CI), which code scanning expects."""
-    here = (cwd or Path.cwd()).resolve()
+    """Relative to the repository root, which code scanning resolves ``%SRCROOT%`` to.
+
+    Not to the working directory: a pipeline step running in ``working-directory: infra``
+    would otherwise report ``configs/prod.toml`` for ``infra/configs/prod.toml``, and the
+    alert would point at a file that does not exist. Outside any repository the working
+    directory stands in; a file outside that too gets an absolute ``file:`` URI.
+    """
     absolute = config_path.resolve()
+    here = repository_root(absolute) or (cwd or Path.cwd()).resolve()
     try:
         return absolute.relative_to(here).as_posix()
     except ValueError:

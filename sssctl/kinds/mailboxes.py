@@ -23,7 +23,7 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
-from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows
 from sssctl.kinds._control5 import leaving_profiles
@@ -45,6 +45,7 @@ from sssctl.kinds._mailbox_scan import (
 from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
     read_aggregate,
+    rows_after_lost_answer,
     settled_without_rows,
     write_rows,
 )
@@ -174,6 +175,11 @@ class MailboxesKind(KindDefaults):
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": reverted.digest()}
         return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
 
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        ours = ctx.handoffs.get(MailboxVersions, "mailboxes")
+        return rows_after_lost_answer(planned, fresh, name=lambda row: str(row[ROW_ADDRESS]),
+                                      ours=ours.produced if ours else None)
+
     def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None,
                    etag: str | None) -> BatchOperation:
         body: dict[str, Any] = {}
@@ -230,6 +236,7 @@ class MailboxesKind(KindDefaults):
         scope = "all" if kinds["users"] and kinds["queues"] else "queues" if kinds["queues"] else "users"
         section: dict[str, Any] = {"enforce": "report", "scope": scope}
         section[NOTE] = ['"report" lists mailboxes that differ from the defaults; "defaults" reverts them.']
+        section[LIVE] = {"distribution": kinds.get("distribution", {})}
         return {"mailboxes": section}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:

@@ -18,7 +18,7 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
-from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._provenance import author_of, authored_rows
@@ -26,6 +26,7 @@ from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     read_aggregate,
     reading,
+    rows_after_lost_answer,
     settled_without_rows,
     write_rows,
 )
@@ -104,7 +105,7 @@ def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
     if not usable:
         return {}
     chosen = max(sorted(usable), key=lambda label: usable[label])
-    section: dict[str, Any] = {"incoming_email_filtering": chosen}
+    section: dict[str, Any] = {"incoming_email_filtering": chosen, LIVE: {"distribution": dict(by_current)}}
     total = sum(by_current.values())
     if by_current.get(chosen) != total:
         shares = ", ".join(f"{label} {n}" for label, n in sorted(by_current.items(), key=lambda p: -p[1]))
@@ -158,6 +159,9 @@ class UserSettingsKind(KindDefaults):
         detail = {"rows": rows, "value": INCOMING_FILTERING[wanted], "label": wanted}
         reason = f"set email filtering of {len(rows)} users"
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
+
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        return rows_after_lost_answer(planned, fresh, name=lambda row: str(row[0]))
 
     def apply(self, ctx: Context, change: Change) -> Applied:
         rows: Rows = change.detail["rows"]  # streamed from the plan's spool (or a saved plan's list)
