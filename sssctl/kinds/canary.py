@@ -35,7 +35,7 @@ from sssctl.kinds.handoffs import AppIds, MailboxVersions
 log = structlog.get_logger(__name__)
 
 PREFIX = "canary"
-CANDIDATES = 50                  # approved mailboxes tried when none is named
+MAX_TESTS = 50                   # Exchange authorization tests at most, when no canary is named
 
 
 def address_of(profile: str) -> str:
@@ -119,7 +119,8 @@ class CanaryKind(KindDefaults):
     def apply(self, ctx: Context, change: Change) -> Applied:
         name, key = str(change.detail["profile"]), str(change.detail["app_key"])
         profile_id = profile_id_now(ctx, name)
-        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, key)
+        scope = canaried(ctx.desired).get(name, (key, None))[1]
+        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, key, scope)
         row = te.mailbox_by_address(ctx, mailbox)
         if row is None:
             raise LookupError(f"the canary mailbox {mailbox} does not exist in Dataverse; "
@@ -156,20 +157,38 @@ def _put_back(ctx: Context, mailbox_id: str, previous: Any) -> int:
     return 1
 
 
-def _choose(ctx: Context, key: str) -> str:
-    """The first approved mailbox that Exchange says the app may reach."""
+def _choose(ctx: Context, key: str, scope: MailboxScope | None) -> str:
+    """An approved mailbox Exchange says the app may reach, searched over the whole scope.
+
+    For a group scope the group's members (every page) are matched against approved
+    Dataverse mailboxes (every page) before Exchange is asked about any; for a filter or
+    an administrative unit, approved mailboxes are tested one by one, up to
+    :data:`MAX_TESTS`. Only the first :data:`MAX_TESTS` answers of Exchange are waited for,
+    never the first 50 mailboxes of the table: a large organisation's scope may start late.
+    """
     known = ctx.handoffs.get(AppIds, key)
     app = known.app_id if known else str((read_app(ctx, key) or {}).get("appId") or "")
     if not app:
         raise LookupError(f"app registration {key!r} does not exist yet; its change must apply first")
-    rows = ctx.dataverse.query("mailboxes", select=te.MAILBOX_COLUMNS,
-                               filter="emailrouteraccessapproval eq 1", top=CANDIDATES)
-    for row in rows:
+    members: set[str] | None = None
+    if scope is not None and scope.group and ctx.exchange is not None:
+        asked = {"Identity": scope.group, "ResultSize": "Unlimited"}
+        rows = rbac.invoke(ctx, "Get-DistributionGroupMember", asked)
+        members = {str(r["PrimarySmtpAddress"]).lower() for r in rows if r.get("PrimarySmtpAddress")}
+    tested = 0
+    for row in ctx.dataverse.query("mailboxes", select=["mailboxid", "emailaddress"],
+                                   filter="emailrouteraccessapproval eq 1"):
         address = str(row.get("emailaddress") or "")
-        if address and rbac.test_access(ctx, app, address):
+        if not address or (members is not None and address.lower() not in members):
+            continue
+        tested += 1
+        if rbac.test_access(ctx, app, address):
             return address
-    raise LookupError(f"none of the first {CANDIDATES} approved mailboxes is in the app's scope; "
-                      "name one with mailbox_scope.canary")
+        if tested >= MAX_TESTS:
+            break
+    where = f"the {len(members)} members of {scope.group}" if members is not None and scope else "the scope"
+    raise LookupError(f"no approved mailbox among {where} is one Exchange lets the app reach "
+                      f"({tested} tested); name one with mailbox_scope.canary")
 
 
 KIND = CanaryKind()
