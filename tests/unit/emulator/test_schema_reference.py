@@ -122,3 +122,33 @@ def test_metadata_property_matches_the_reference(served: dict[str, Any], logical
     assert properties.get(prop) == EDM[page["type"]]
     if not lookup:
         assert f"_{name}_value" not in properties
+
+
+def test_writes_outside_the_documented_limits_are_refused_and_change_nothing() -> None:
+    service, _, _ = make_service()
+    with client(service) as dv:
+        mailbox = dv.get("mailboxes?$select=mailboxid,name,testemailconfigurationretrycount&$top=1").json()
+        row = mailbox["value"][0]
+        url = f"mailboxes({row['mailboxid']})"
+        too_long = dv.patch(url, json={"name": "x" * 201, "ewsurl": "https://ews.test/EWS/Exchange.asmx"})
+        assert too_long.status_code == 400
+        error = too_long.json()["error"]
+        assert error["code"] == "0x80044331"
+        assert "'name' attribute of the 'mailbox' entity exceeded the maximum allowed length of '200'" in (
+            error["message"]
+        )
+        negative = dv.patch(url, json={"testemailconfigurationretrycount": -1})
+        assert negative.status_code == 400 and negative.json()["error"]["code"] == "0x80044331"
+        assert dv.patch(url, json={"name": "x" * 200}).status_code == 204
+        after = dv.get(f"{url}?$select=name,ewsurl,testemailconfigurationretrycount").json()
+        assert after["name"] == "x" * 200 and after["ewsurl"] != "https://ews.test/EWS/Exchange.asmx"
+        assert after["testemailconfigurationretrycount"] == row["testemailconfigurationretrycount"]
+
+
+def test_statecode_is_not_valid_for_create() -> None:
+    service, _, _ = make_service()
+    with client(service) as dv:
+        created = dv.post("emailserverprofiles", json={"name": "Refused", "statecode": 0})
+        assert created.status_code == 400
+        names = [r["name"] for r in dv.get("emailserverprofiles?$select=name").json()["value"]]
+        assert "Refused" not in names
