@@ -9,15 +9,12 @@ naming an undeclared property gets a 400 that names it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sssctl.emulator.admin_client import AdminClient, trusting_client
 from sssctl.emulator.graph_schema import DECLARED
-from sssctl.emulator.info import EmulatorInfo
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -40,17 +37,6 @@ def _sdk_properties(entity_type: str) -> set[str]:
 @pytest.mark.parametrize("entity_type", sorted(DECLARED))
 def test_declared_properties_are_the_sdk_models(entity_type: str) -> None:
     assert DECLARED[entity_type] == _sdk_properties(entity_type)
-
-
-@pytest.fixture
-def graph(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[httpx.Client]:
-    emulator_admin.reset()
-    token = emulator_admin.token(emulator.graph_url)
-    with trusting_client(
-        emulator, base_url=f"{emulator.graph_url}/v1.0", headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        yield client
-    emulator_admin.reset()
 
 
 def _app(graph: httpx.Client, name: str) -> dict[str, Any]:
