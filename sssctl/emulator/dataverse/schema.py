@@ -113,6 +113,11 @@ def _system(extra_owner: bool = False) -> list[Column]:
     return columns
 
 
+# The organization a row belongs to. The mailbox page types ``organizationid`` as a Lookup
+# targeting organization [doc]; the other tables' are taken to be alike (not checked), and
+# the navigation property's name is the column's, as for the other system lookups [inf].
+ORGANIZATION_NAV = {"organizationid": "organization"}
+
 APPROVAL = {0: "Empty", 1: "Approved", 2: "Pending Approval", 3: "Rejected"}
 INCOMING = {
     0: "None",
@@ -225,7 +230,7 @@ MAILBOX = Table(
         Column("ispasswordset", BOOL, readonly=True),
         Column("ewsurl", STRING, max_length=2084),
         Column("processingstatecode", INT, readonly=True, min_value=0, max_value=2147483647),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -277,7 +282,7 @@ EMAILSERVERPROFILE = Table(
         Column("aadresourceid", STRING),
         Column("sendemailalert", BOOL),
         Column("owneremailaddress", STRING),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -358,7 +363,7 @@ BUSINESSUNIT = Table(
         Column("parentbusinessunitid", LOOKUP, navs={"parentbusinessunitid": "businessunit"}),
         Column("divisionname", STRING),
         Column("isdisabled", BOOL, readonly=True),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
 )
@@ -399,7 +404,7 @@ SYSTEMUSER = Table(
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
         Column("outgoingemaildeliverymethod", PICKLIST, OUTGOING),
         Column("islicensed", BOOL),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
 )
@@ -420,7 +425,7 @@ QUEUE = Table(
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("queueviewtype", PICKLIST, {0: "Public", 1: "Private"}),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -437,7 +442,7 @@ USERSETTINGS = Table(
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
         Column("uilanguageid", INT),
         Column("timezonecode", INT),
-        Column("businessunitid", LOOKUP, readonly=True),
+        Column("businessunitid", LOOKUP, readonly=True, navs={"businessunitid": "businessunit"}),
         *_system(),
     ],
 )
