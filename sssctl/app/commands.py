@@ -376,17 +376,15 @@ def cmd_export(inv: Invocation) -> int:
 
 def cmd_audit(inv: Invocation, req: AuditRequest) -> int:
     from sssctl.audit import formats
-    from sssctl.audit.baseline import baseline, probe
-    from sssctl.audit.checks import fails, findings_of
+    from sssctl.audit.checks import audit, fails, rows_of
 
     # Every service it can reach: an own-app profile is judged by its app's Exchange scope
     # even when this config does not manage Control 5.
     with inv.open("audit", lock=False, every_service=True) as s:
-        findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
+        result = audit(s.kinds, s.ctx, s.desired)
+    findings = result.findings
     if req.fmt == "json":
-        rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
-                for f in findings]
-        inv.show(json.dumps({"format_version": "1.0", "findings": rows}, indent=2) + "\n")
+        inv.show(json.dumps({"format_version": "1.0", "findings": rows_of(findings)}, indent=2) + "\n")
     else:
-        inv.show(formats.render(findings, req.fmt, config_path=inv.config_path))
+        inv.show(formats.render(findings, req.fmt, declared=result.declared, config_path=inv.config_path))
     return exitcodes.FINDINGS if fails(findings, req.fail_on) else exitcodes.OK

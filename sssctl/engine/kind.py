@@ -18,6 +18,21 @@ Adding a resource kind touches two files: the new module ``sssctl/kinds/<name>.p
 Microsoft Graph application permissions and Exchange cmdlets it calls with (``auth
 needs`` and ``bootstrap`` compute least privilege from these declarations alone).
 
+A kind owns its audit checks too: ``spec.checks`` lists them, each an
+:class:`~sssctl.engine.checks.AuditCheck` with its severity, one-line summary and SARIF
+rule (id, name, description, remedy); ``sssctl audit`` reads the kinds that declare one
+and names none itself. Declaring a new check is one entry there, e.g. a setting judged
+by its own diff against the hardened baseline::
+
+    checks=(AuditCheck("medium", "user mailboxes are not forced to track ...",
+                       Rule("SSS006", "FilteringNotForced", "...", "...", "Set `[org_settings] ...`"),
+                       address="org_setting.SSSForceFilteringMethodForUserMailboxes",
+                       config_key=("org_settings", "SSSForceFilteringMethodForUserMailboxes")),)
+
+or, for a check that needs reads of its own after every kind has read, a ``survey``
+function returning :class:`~sssctl.engine.checks.Finding` objects. A new rule id is the
+next free ``SSS0nn``; ids are never reused or renumbered.
+
 Kinds talk to the outside world only through :class:`Context`, and to each other only
 through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off) and
 the one per-run read cache ``ctx.reads``.
@@ -31,11 +46,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from sssctl.config.model import Desired
+from sssctl.engine.checks import AuditCheck, Finding, Rule
 from sssctl.engine.plan import Change
 from sssctl.errors import ChangedSinceRead
 
-__all__ = ["LIVE", "NOTE", "Applied", "ChangedSinceRead", "Context", "Depth", "Grant", "Handoffs", "Kind",
-           "KindDefaults", "KindSpec", "Observed", "Phase", "Privilege", "ReadCache", "Service"]
+__all__ = ["LIVE", "NOTE", "Applied", "AuditCheck", "ChangedSinceRead", "Context", "Depth", "Finding",
+           "Grant", "Handoffs", "Kind", "KindDefaults", "KindSpec", "Observed", "Phase", "Privilege",
+           "ReadCache", "Rule", "Service"]
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import DataverseClient, WhoAmI
@@ -127,7 +144,8 @@ class KindSpec:
     written at the same time. ``adopts_compliant`` says an address found already as the
     config wants it is recorded in the state at apply (so later drift on it is reported);
     a kind whose objects are identified by what its own apply learned says False (see
-    :mod:`sssctl.engine.adoption`).
+    :mod:`sssctl.engine.adoption`). ``checks`` are the kind's audit checks (see
+    :class:`~sssctl.engine.checks.AuditCheck` and the module docstring).
     """
 
     name: str
@@ -138,6 +156,7 @@ class KindSpec:
     grants: tuple[Grant, ...] = ()
     concurrent: bool = False
     adopts_compliant: bool = True
+    checks: tuple[AuditCheck, ...] = ()
 
     def owns(self, address: str) -> bool:
         if address == self.prefix:

@@ -77,3 +77,16 @@ class MailboxVersions:
     """
 
     produced: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuiltinProfile:
+    """The built-in Exchange Online profile as the default-profile kind identified it (key: ``"builtin"``).
+
+    ``profile_id`` is None when the environment has none. Absent altogether when that kind
+    was not read or could not tell which profile is the built-in one: whoever needs it
+    (the own-app audit check, which judges every other active profile) then reports that
+    it could not judge, never that all is well.
+    """
+
+    profile_id: str | None

@@ -27,6 +27,7 @@ from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, O
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds import _grants
+from sssctl.kinds._control5 import own_app
 from sssctl.kinds._shared import (
     EXCHANGE_ONLINE_COLUMNS,
     PAGE_SIZE,
@@ -107,6 +108,7 @@ class ServerProfileCustomKind(KindDefaults):
                     Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
         grants=(_grants.READ_APPS,),
         adopts_compliant=False,
+        checks=(own_app.AUDIT_CHECK,),
     )
 
     def addresses(self, desired: Desired) -> list[str]:

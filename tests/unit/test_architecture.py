@@ -140,7 +140,8 @@ def test_no_import_cycles_between_packages() -> None:
     graph = _package_graph()
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        return any(t == goal or (t not in seen and reaches(t, goal, seen | {t})) for t in graph.get(start, ()))
+        return any(t == goal or (t not in seen and reaches(t, goal, seen | {t}))
+                   for t in graph.get(start, ()))
 
     assert sorted(p for p in graph if reaches(p, p, {p})) == []
 

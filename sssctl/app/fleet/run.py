@@ -200,16 +200,13 @@ def applied(member: Member, environment: str, p: Plan, report: ApplyReport) -> M
 
 def audit_task(*, fail_on: str | None) -> MemberTask:
     def task(fleet_run: FleetRun, member: Member) -> MemberResult:
-        from sssctl.audit.baseline import baseline, probe
-        from sssctl.audit.checks import fails, findings_of, render_table
+        from sssctl.audit.checks import audit, fails, render_table, rows_of
 
         with fleet_run.open(member, "audit", lock=False, every_service=True) as s:
-            findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
-        rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
-                for f in findings]
+            findings = audit(s.kinds, s.ctx, s.desired).findings
         code = exitcodes.FINDINGS if fails(findings, fail_on) else exitcodes.OK
         return MemberResult(member.name, s.environment_name, code, detail=render_table(findings),
-                            data={"findings": rows})
+                            data={"findings": rows_of(findings)})
 
     return task
 

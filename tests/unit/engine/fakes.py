@@ -65,10 +65,10 @@ class FakeKind:
 
     @property
     def spec(self) -> KindSpec:
-        """The real kind's address prefix, with the dependencies this test declares."""
+        """The real kind's address prefix and audit checks, with the dependencies this test declares."""
         real = {k.spec.name: k.spec for k in load_kinds()}[self.name]
         return KindSpec(name=self.name, prefix=real.prefix, after=self.after,
-                        concurrent=self.apply_concurrently)
+                        concurrent=self.apply_concurrently, checks=real.checks)
 
     def addresses(self, desired: Desired) -> list[str]:
         return sorted(self.wanted(desired))

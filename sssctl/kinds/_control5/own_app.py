@@ -1,6 +1,10 @@
 """Control 5 as the audit sees it: every active profile besides the built-in one must sign
 in with an app that Exchange restricts to some mailboxes.
 
+The custom-profile kind declares this check (:data:`AUDIT_CHECK`, a ``survey``: it reads
+after every kind has read, and only in ``sssctl audit``). Which profile is the built-in
+one comes from the default-profile kind through its :class:`BuiltinProfile` hand-off.
+
 An own-app profile is the hardened posture only when its app is scoped: an app holding
 ``full_access_as_app`` without an Exchange *application access policy* (``RestrictAccess``)
 reads every mailbox in the tenant, which is no better than the first-party trust it
@@ -21,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sssctl.clients.errors import ClientError
-from sssctl.engine.kind import Context
+from sssctl.engine.kind import AuditCheck, Context, Finding
 from sssctl.kinds._control5 import consent
 from sssctl.kinds._control5.rbac import get_one, invoke
+from sssctl.kinds.handoffs import BuiltinProfile
 
-OWN_APP = "audit_own_app_profiles"     # their entry in the audit's reading
+UNSCOPED_APP = "its app is not restricted by an Exchange application access policy: it can read every mailbox"
+NO_OWN_APP = "an active profile that does not sign in with an app of yours: no mailbox scope can limit it"
 RESTRICT_ACCESS = "RestrictAccess"
 PROFILE_COLUMNS = ("emailserverprofileid", "name", "statecode", "oauthclientid")
 
@@ -124,3 +130,44 @@ def _scope_name(policy: Mapping[str, Any]) -> str:
         if policy.get(field):
             return str(policy[field])
     return "a group"
+
+
+def survey(ctx: Context) -> list[Finding]:
+    """Active custom profiles whose app is unscoped, or that use no app of yours.
+
+    A scoped own app is the hardened posture of Control 5, so it yields nothing. What
+    could not be read is an ``unknown`` finding, never a clean one.
+    """
+    return [finding for profile in _profiles(ctx) for finding in _findings(profile)]
+
+
+def _profiles(ctx: Context) -> list[OwnAppProfile]:
+    builtin = ctx.handoffs.get(BuiltinProfile, "builtin")
+    if builtin is None:
+        why = "the built-in profile was not read, so it cannot be told apart from custom ones"
+        return [OwnAppProfile(address_of("*"), None, (), unreadable=why)]
+    try:
+        return read_own_app_profiles(ctx, builtin.profile_id)
+    except ClientError as exc:
+        return [OwnAppProfile(address_of("*"), None, (), unreadable=f"could not be read: {exc}")]
+
+
+def _findings(profile: OwnAppProfile) -> list[Finding]:
+    key = ("server_profiles", profile.address.removeprefix("server_profile."))
+    if profile.unreadable is not None:
+        return [Finding("unknown", profile.address, "could not be checked", profile.unreadable,
+                        config_key=key)]
+    if profile.app_id is None:
+        return [Finding("high", profile.address, NO_OWN_APP, "no OAuth client id", config_key=key)]
+    if profile.voided_by:
+        evidence = (f"app {profile.app_id}: tenant-wide consent of {', '.join(profile.voided_by)} "
+                    "voids its RBAC scope (grants are additive)")
+        return [Finding("high", profile.address, UNSCOPED_APP, evidence, config_key=key)]
+    if not profile.scoped_to:
+        evidence = f"app {profile.app_id}: no RestrictAccess policy and no RBAC scope"
+        return [Finding("high", profile.address, UNSCOPED_APP, evidence, config_key=key)]
+    return []
+
+
+# No SARIF rule of its own: its findings fall under the generic "differs from the baseline".
+AUDIT_CHECK = AuditCheck("high", UNSCOPED_APP, survey=survey)
