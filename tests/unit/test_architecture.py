@@ -146,24 +146,11 @@ def test_no_import_cycles_between_packages() -> None:
     assert sorted(p for p in graph if reaches(p, p, {p})) == []
 
 
-def test_the_engine_names_no_config_section_and_no_kind() -> None:
-    """Outside docstrings, no string in ``sssctl/engine/`` spells a managed section or a kind.
-
-    The engine learns about sections and kinds from the registry it is handed; a name
-    spelled here would be a kind's private fact leaking into the core.
-    """
-    import dataclasses
-
-    from sssctl.config.spec import DOCUMENT
-    from sssctl.engine.kind import KindSpec
-    from sssctl.kinds import load_kinds
-
-    kinds = list(load_kinds())
-    sections = set(DOCUMENT.fields) - {"version", "extends", "environment", "auth", "state"}
-    names = {k.name for k in kinds} | {k.spec.prefix for k in kinds} | sections
-    contract = {f.name for f in dataclasses.fields(KindSpec)}
+def _spelled(package: str, names: set[str], *, attributes: frozenset[str] | set[str] = frozenset(),
+             ) -> list[str]:
+    """Strings (outside docstrings) and attribute names under ``package`` that spell one of ``names``."""
     found: list[str] = []
-    for path in sorted((PACKAGE / "engine").rglob("*.py")):
+    for path in sorted((PACKAGE / package).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                       if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
@@ -174,6 +161,35 @@ def test_the_engine_names_no_config_section_and_no_kind() -> None:
                 text = node.value
                 if any(text == n or text.startswith((f"{n}.", f"{n}[")) for n in names):
                     found.append(f"{path.name}:{node.lineno} {text!r}")
-            elif isinstance(node, ast.Attribute) and node.attr in names - contract:
+            elif isinstance(node, ast.Attribute) and node.attr in attributes:
                 found.append(f"{path.name}:{node.lineno} .{node.attr}")
-    assert found == []
+    return found
+
+
+def _kind_names() -> set[str]:
+    from sssctl.kinds import load_kinds
+
+    kinds = list(load_kinds())
+    return {k.name for k in kinds} | {k.spec.prefix for k in kinds}
+
+
+def test_the_engine_names_no_config_section_and_no_kind() -> None:
+    """Outside docstrings, nothing in ``sssctl/engine/`` spells a managed section or a kind.
+
+    The engine learns about sections and kinds from the registry it is handed; a name
+    spelled here would be a kind's private fact leaking into the core.
+    """
+    import dataclasses
+
+    from sssctl.config.spec import DOCUMENT
+    from sssctl.engine.kind import KindSpec
+
+    sections = set(DOCUMENT.fields) - {"version", "extends", "environment", "auth", "state"}
+    names = _kind_names() | sections
+    contract = {f.name for f in dataclasses.fields(KindSpec)}
+    assert _spelled("engine", names, attributes=names - contract) == []
+
+
+def test_the_audit_names_no_kind() -> None:
+    """The audit reads the checks the kinds declare; it spells no kind's name or address."""
+    assert _spelled("audit", _kind_names()) == []
