@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from sssctl.kinds._rows import BATCH_SIZE, MIN_BATCH_SIZE, WrittenIds, batch_size, digest
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.errors import ChangedSinceRead
+from sssctl.kinds._rows import (
+    BATCH_SIZE,
+    MIN_BATCH_SIZE,
+    Outcome,
+    RowsFailed,
+    WrittenIds,
+    batch_size,
+    digest,
+)
 
 
 @pytest.mark.parametrize(("rows", "width", "size"), [
@@ -35,3 +45,23 @@ def test_written_ids_digest_names_the_set_of_rows_whatever_order_the_answers_cam
     assert written.digest() == digest(ids) == digest(i.upper() for i in sorted(ids))
     assert len(written.digest()) == 64
     assert digest(ids[1:]) != digest(ids) != digest([*ids, "c-3"])
+
+
+# --- an aggregate change whose rows did not all go through fails as what happened to them ---
+
+
+def test_rows_changed_since_the_plan_are_the_412_the_service_answered() -> None:
+    with pytest.raises(PreconditionFailed) as refused:
+        Outcome(conflicts=["u-2"]).raise_unless_clean("updated 2 users")
+    assert refused.value.status == 412 and "changed since plan" in str(refused.value)
+
+
+def test_rows_refused_for_another_reason_fail_the_change_and_are_no_412() -> None:
+    with pytest.raises(RowsFailed) as failed:
+        Outcome(conflicts=["u-2"], failures=["u-3: HTTP 403"]).raise_unless_clean("updated 1 users")
+    assert not isinstance(failed.value, ChangedSinceRead)
+    assert "1 failed (u-3: HTTP 403)" in str(failed.value) and "changed since plan" in str(failed.value)
+
+
+def test_a_clean_outcome_raises_nothing() -> None:
+    Outcome().raise_unless_clean("updated 0 users")
