@@ -6,7 +6,6 @@ two layered configs can own one flag each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -139,8 +138,6 @@ class ApprovalKind(KindDefaults):
         section = {k: v for k, v in live.items() if v is not None}
         return {"approval": section} if section else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = ApprovalKind()

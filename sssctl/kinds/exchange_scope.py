@@ -333,8 +333,6 @@ class ExchangeScopeKind(KindDefaults):
                                               "format v1 names one group, so none is exported."]}
         return {"app_registrations": apps} if apps else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str],

@@ -9,7 +9,6 @@ text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -167,8 +166,6 @@ class MailboxDefaultsKind(KindDefaults):
             section["server_profile"] = "default"
         return {"mailbox_defaults": section} if section else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = MailboxDefaultsKind()

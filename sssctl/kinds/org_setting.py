@@ -11,7 +11,7 @@ would silently reset unrelated, opt-in settings. An explicit default behaves the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,8 +252,6 @@ class OrgSettingKind(KindDefaults):
         }
         return {"org_settings": settings} if settings else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = OrgSettingKind()

@@ -243,8 +243,6 @@ class UserSettingsKind(KindDefaults):
             return {}
         return describe_distribution(found.get("by_current") or {})
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = UserSettingsKind()
