@@ -143,8 +143,7 @@ class KindSpec:
     or ``[``. ``after`` lists the kinds whose changes must all have succeeded before this
     kind may write: the engine skips this kind's changes when one of them failed, so a
     failure never leaves a weaker posture (the custom profile is never used while its app
-    is unscoped). ``concurrent`` says its changes touch disjoint objects and may be
-    written at the same time. ``adopts_compliant`` says an address found already as the
+    is unscoped). ``adopts_compliant`` says an address found already as the
     config wants it is recorded in the state at apply (so later drift on it is reported);
     a kind whose objects are identified by what its own apply learned says False (see
     :mod:`sssctl.engine.adoption`). ``checks`` are the kind's audit checks (see
@@ -157,7 +156,6 @@ class KindSpec:
     services: frozenset[Service] = frozenset({"dataverse"})
     privileges: tuple[Privilege, ...] = ()
     grants: tuple[Grant, ...] = ()
-    concurrent: bool = False
     adopts_compliant: bool = True
     checks: tuple[AuditCheck, ...] = ()
 

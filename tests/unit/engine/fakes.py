@@ -59,7 +59,6 @@ class FakeKind:
     apply_hook: Callable[[Change], None] | None = None
     applied: list[str] = field(default_factory=list)
     read_barrier: threading.Barrier | None = None
-    apply_concurrently: bool = False
     after: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,8 +66,7 @@ class FakeKind:
     def spec(self) -> KindSpec:
         """The real kind's address prefix and audit checks, with the dependencies this test declares."""
         real = {k.spec.name: k.spec for k in load_kinds()}[self.name]
-        return KindSpec(name=self.name, prefix=real.prefix, after=self.after,
-                        concurrent=self.apply_concurrently, checks=real.checks)
+        return KindSpec(name=self.name, prefix=real.prefix, after=self.after, checks=real.checks)
 
     def addresses(self, desired: Desired) -> list[str]:
         return sorted(self.wanted(desired))

@@ -91,15 +91,6 @@ def test_forget_noops_drop_the_address_without_calling_the_kind(tmp_path: Path) 
     assert backend.read().resources == {}  # type: ignore[union-attr]
 
 
-def test_concurrent_kinds_run_changes_in_parallel(tmp_path: Path) -> None:
-    barrier = threading.Barrier(3)
-    kind = FakeKind("org_setting", org_settings_wanted, apply_concurrently=True,
-                    apply_hook=lambda change: barrier.wait(timeout=5))
-    applier, _ = setup(tmp_path, [kind])
-    report = applier.run([upd("org_setting.A"), upd("org_setting.B"), upd("org_setting.C")])
-    assert report.ok
-
-
 def test_ctrl_c_stops_scheduling_and_keeps_what_completed(tmp_path: Path) -> None:
     def slow(change: Change) -> None:
         if change.address == "org_setting.B":
