@@ -100,7 +100,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"state"}),
     frozenset({"clients"}),
     frozenset({"config"}),
-    frozenset({"sssctl", "catalog", "logging", "errors", "exitcodes"}),
+    frozenset({"sssctl", "catalog", "logging", "errors", "exitcodes", "strictjson"}),
     frozenset({"emulator"}),
 )
 
