@@ -223,7 +223,7 @@ class Watch:
             backoff = 0
             while not self.stopping.is_set():
                 try:
-                    with self._clients() as (clients, who):
+                    with self.signed_in() as (clients, who):
                         backoff = 0
                         self._elect_and_lead(clients, who)
                 except Exception as exc:  # sign-in outage, state store unreachable, ...
@@ -243,7 +243,7 @@ class Watch:
         return float(min(interval * (2 ** max(0, failures - 1)), interval * MAX_BACKOFF_INTERVALS))
 
     @contextmanager
-    def _clients(self) -> Iterator[tuple[Clients, WhoAmI]]:
+    def signed_in(self) -> Iterator[tuple[Clients, WhoAmI]]:
         desired = self.desired
         needs = self.kinds.needs(desired)
         with self.services.open_clients(desired, need_graph=needs.graph, need_exchange=needs.exchange,

@@ -108,7 +108,7 @@ class ServerProfileCustomKind(KindDefaults):
                     Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
         grants=(_grants.READ_APPS,),
         adopts_compliant=False,
-        checks=(own_app.AUDIT_CHECK,),
+        checks=own_app.AUDIT_CHECKS,
     )
 
     def addresses(self, desired: Desired) -> list[str]:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sssctl.clients.errors import ClientError
-from sssctl.engine.kind import AuditCheck, Context, Finding
-from sssctl.kinds._control5 import consent
+from sssctl.engine.kind import AuditCheck, Context, Finding, Rule
+from sssctl.kinds._control5 import consent, ews, rbac
 from sssctl.kinds._control5.rbac import get_one, invoke
 from sssctl.kinds.handoffs import BuiltinProfile
 
@@ -142,6 +142,11 @@ def survey(ctx: Context) -> list[Finding]:
 
 
 def _profiles(ctx: Context) -> list[OwnAppProfile]:
+    """Read once per run: the EWS readiness check judges the same profiles."""
+    return ctx.reads.get("audit:own_app_profiles", lambda: _read_profiles(ctx), lifetime="run")
+
+
+def _read_profiles(ctx: Context) -> list[OwnAppProfile]:
     builtin = ctx.handoffs.get(BuiltinProfile, "builtin")
     if builtin is None:
         why = "the built-in profile was not read, so it cannot be told apart from custom ones"
@@ -152,8 +157,15 @@ def _profiles(ctx: Context) -> list[OwnAppProfile]:
         return [OwnAppProfile(address_of("*"), None, (), unreadable=f"could not be read: {exc}")]
 
 
+def _config_key(address: str) -> tuple[str, ...]:
+    """Where the config governs a custom profile's finding: under ``[server_profiles]``."""
+    if not address.startswith("server_profile."):
+        return ()
+    return ("server_profiles", address.removeprefix("server_profile."))
+
+
 def _findings(profile: OwnAppProfile) -> list[Finding]:
-    key = ("server_profiles", profile.address.removeprefix("server_profile."))
+    key = _config_key(profile.address)
     if profile.unreadable is not None:
         return [Finding("unknown", profile.address, "could not be checked", profile.unreadable,
                         config_key=key)]
@@ -169,5 +181,108 @@ def _findings(profile: OwnAppProfile) -> list[Finding]:
     return []
 
 
-# No SARIF rule of its own: its findings fall under the generic "differs from the baseline".
-AUDIT_CHECK = AuditCheck("high", UNSCOPED_APP, survey=survey)
+@dataclass(frozen=True)
+class EwsReadiness:
+    """What an active own-app profile depends on as Exchange retires EWS (see
+    :mod:`sssctl.kinds._control5.ews` for the dates and sources)."""
+
+    address: str                  # ews_readiness["<profile>"]
+    app_id: str
+    transport: str | None         # graph | ews | None (neither permission set is held)
+    refusals: tuple[str, ...]     # why Exchange refuses EWS for the app now; () when admitted
+    days_left: int                # until EWS in Exchange Online is shut down
+    user_agent: str | None = None  # the user-agent gate that may still block it
+    unreadable: str | None = None
+
+
+def readiness_address(profile_address: str) -> str:
+    return "ews_readiness" + profile_address[len("server_profile.custom"):]
+
+
+def read_ews_readiness(ctx: Context, profiles: Sequence[OwnAppProfile]) -> list[EwsReadiness]:
+    """Per active own-app profile: the transport its app's grants give it, and whether the
+    tenant's EWS gate admits the app today."""
+    apps = [p for p in profiles if p.app_id and not p.unreadable]
+    if not apps:
+        return []
+    try:
+        settings = ews.read_settings(ctx)
+    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
+        return [EwsReadiness(readiness_address(p.address), str(p.app_id), None, (), 0,
+                             unreadable=f"the tenant's EWS settings could not be read: {exc}") for p in apps]
+    moment = ews.exchange_now(ctx)
+    found = []
+    for profile in apps:
+        app_id = str(profile.app_id)
+        try:
+            held = _held_permissions(ctx, app_id)
+        except (ClientError, RuntimeError) as exc:
+            found.append(EwsReadiness(readiness_address(profile.address), app_id, None, (), 0,
+                                      unreadable=f"the app's permissions could not be read: {exc}"))
+            continue
+        path = ews.transport(held)
+        refused = tuple(ews.refusals(settings, app_id, moment)) if path == "ews" else ()
+        warning = ews.user_agent_warning(settings) if path == "ews" else None
+        found.append(EwsReadiness(readiness_address(profile.address), app_id, path, refused,
+                                  ews.days_left(moment), warning))
+    return found
+
+
+def _held_permissions(ctx: Context, app_id: str) -> list[str]:
+    """Entra consents plus RBAC application roles, as permission names (``graph:mail.readwrite``)."""
+    names = [g["name"] for g in consent.live(ctx, app_id)] if ctx.graph is not None else []
+    if get_one(ctx, "Get-ServicePrincipal", app_id) is not None:
+        assignments = invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id})
+        roles = {str(a.get("Role")) for a in assignments}
+        names += [permission for permission, role in rbac.APPLICATION_ROLES.items() if role in roles]
+    return names
+
+
+# --- EWS readiness ------------------------------------------------------------------------
+
+EWS_BLOCKED = "its app signs in over EWS and Exchange refuses EWS for it today: synchronization stops"
+EWS_SUNSET = "its app signs in over EWS, which Exchange Online shuts down on 2027-04-01"
+EWS_NO_PERMISSION = "its app holds neither full_access_as_app (EWS) nor the Graph mailbox permissions"
+
+
+def ews_survey(ctx: Context) -> list[Finding]:
+    """Own-app profiles that depend on EWS: high when Exchange refuses the app today (or
+    EWS is already shut down), medium while it still works, with the days left."""
+    try:
+        readiness = read_ews_readiness(ctx, _profiles(ctx))
+    except ClientError as exc:
+        readiness = [EwsReadiness(address_of("*"), "?", None, (), 0, unreadable=f"could not be read: {exc}")]
+    found: list[Finding] = []
+    for item in readiness:
+        if item.unreadable is not None:
+            found.append(Finding("unknown", item.address, "could not be checked", item.unreadable,
+                                 config_key=_config_key(item.address)))
+        elif item.transport is None:
+            found.append(Finding("high", item.address, EWS_NO_PERMISSION, f"app {item.app_id}"))
+        elif item.transport == "ews" and item.refusals:
+            found.append(Finding("high", item.address, EWS_BLOCKED,
+                                 f"app {item.app_id}: {'; '.join(item.refusals)}"))
+        elif item.transport == "ews":
+            extra = f"; {item.user_agent}" if item.user_agent else ""
+            evidence = f"app {item.app_id}: admitted today, {max(item.days_left, 0)} days left{extra}"
+            found.append(Finding("medium", item.address, EWS_SUNSET, evidence))
+    return found
+
+
+AUDIT_CHECKS = (
+    # No SARIF rule of its own: its findings fall under the generic "differs from the baseline".
+    AuditCheck("high", UNSCOPED_APP, survey=survey),
+    AuditCheck(
+        "high", EWS_BLOCKED,
+        Rule("SSS010", "OwnAppProfileDependsOnEws", "An own-app profile depends on EWS",
+             "The custom server profile signs in as your app over Exchange Web Services. Exchange Online "
+             "blocks EWS for tenants that never set EwsEnabled since 2026-10-01, admits only the apps on "
+             "EWSAllowedAppIDs where EWS is restricted, and shuts EWS down for everyone on 2027-04-01 "
+             "(MC1227454). When Exchange refuses the app, synchronization through the profile stops.",
+             "Give the app Microsoft Graph mailbox permissions instead of full_access_as_app (see "
+             "configs/hardened-graph.toml) and run `sssctl apply`; until then keep it admitted with "
+             "`ews = \"allow\"` on its `[app_registrations.<key>]` (and `ews_enabled = true` if EWS is off "
+             "for the tenant)."),
+        survey=ews_survey,
+    ),
+)

@@ -61,6 +61,7 @@ def test_rules_are_stable_and_explain_the_remedy() -> None:
     rules = sarif.rules_of(DECLARED)
     ids = [rule.id for rule, _ in rules]
     assert ids == ["SSS000", "SSS001", "SSS002", "SSS003", "SSS004", "SSS005", "SSS006", "SSS007", "SSS008",
+                   "SSS010",
                    "SSS099"]
     for rule, severity in rules:
         document = sarif._rule_document(rule, severity)

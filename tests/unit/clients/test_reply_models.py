@@ -166,7 +166,7 @@ def test_each_selected_column_of_each_row_is_typed(row: dict[str, Any], column: 
 
 def test_every_column_kinds_select_is_declared() -> None:
     """A column sssctl selects but does not declare would be checked for presence only."""
-    from sssctl.audit.own_app import PROFILE_COLUMNS
+    from sssctl.kinds._control5.own_app import PROFILE_COLUMNS
     from sssctl.kinds._mailbox_scan import COLUMNS as SCAN
     from sssctl.kinds._shared import ORGANIZATION_COLUMNS
     from sssctl.kinds._test_enable import MAILBOX_COLUMNS
