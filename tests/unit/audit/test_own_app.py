@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -14,6 +14,7 @@ from sssctl.engine.kind import Context
 from sssctl.kinds import server_profile_custom
 from sssctl.kinds._control5.own_app import read_own_app_profiles, survey
 from sssctl.kinds.handoffs import BuiltinProfile
+from tests.unit.kinds.fake_dataverse import FakeDataverse
 
 BUILTIN, OWN, OTHER, IDLE = "b0", "p1", "p2", "p3"
 APP, OTHER_APP = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"
@@ -26,15 +27,6 @@ PROFILES = [
 ]
 SCOPED = {"AppId": APP, "AccessRight": "RestrictAccess", "ScopeName": "sss-mailboxes"}
 DENY = {"AppId": [OTHER_APP], "AccessRight": "DenyAccess", "ScopeName": "vip"}
-
-
-class FakeDataverse:
-    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.rows = rows
-
-    def query(self, entity_set: str, **_: Any) -> Iterator[Mapping[str, Any]]:
-        assert entity_set == "emailserverprofiles"
-        return iter(self.rows)
 
 
 class FakeExchange:
@@ -50,10 +42,17 @@ class FakeExchange:
         return list(self.policies)
 
 
+def profiles(rows: Sequence[Mapping[str, Any]]) -> FakeDataverse:
+    dataverse = FakeDataverse()
+    for row in rows:
+        dataverse.add("emailserverprofiles", dict(row))
+    return dataverse
+
+
 def context(rows: Sequence[Mapping[str, Any]], policies: Sequence[Mapping[str, Any]] | None,
             *, exchange: bool = True) -> Context:
     desired = Desired(version=1, source=Path("x"), digest="d")
-    ctx = Context(desired=desired, dataverse=cast(Any, FakeDataverse(rows)),
+    ctx = Context(desired=desired, dataverse=cast(Any, profiles(rows)),
                   exchange=cast(Any, FakeExchange(policies)) if exchange else None)
     ctx.handoffs.put("builtin", BuiltinProfile(BUILTIN))   # as the default-profile kind's read leaves it
     return ctx
@@ -94,7 +93,7 @@ def test_the_baseline_no_longer_prefers_one_profile_for_new_mailboxes() -> None:
 
 def test_without_the_built_in_profile_read_the_check_is_unknown_and_reads_nothing() -> None:
     desired = Desired(version=1, source=Path("x"), digest="d")
-    ctx = Context(desired=desired, dataverse=cast(Any, FakeDataverse([])))   # no hand-off: not read
+    ctx = Context(desired=desired, dataverse=cast(Any, profiles([])))   # no hand-off: not read
     kinds = [server_profile_custom.KIND]
     probed = probe(kinds, ctx, baseline(ctx.desired, keep_user_values=False))
     assert probed.changes == [] and probed.reading.observed == {}
