@@ -49,10 +49,10 @@ class Change:
     in as an administrator applies just those). ``detail`` belongs to the kind
     that made the change (ids its ``apply`` needs). Two guards still read another kind's
     ``detail`` when judging the whole plan: the default and the custom profile read the
-    ``mailboxes`` change's target and per-profile counts and the ``canary`` tear-downs,
-    and the app registration reads which app a custom profile change points at. New code
-    hands such facts over as a typed hand-off (:mod:`sssctl.kinds.handoffs`) or in
-    ``before``/``after``. Everything must be JSON-serialisable because saved plans carry it.
+    ``mailboxes`` change's target and per-profile counts, and the custom profile the
+    ``canary`` tear-downs. New code hands such facts over as a typed hand-off
+    (:mod:`sssctl.kinds.handoffs`) or in ``before``/``after``. Everything must be
+    JSON-serialisable because saved plans carry it.
     """
 
     address: str

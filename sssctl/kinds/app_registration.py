@@ -31,7 +31,7 @@ from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds import _grants
 from sssctl.kinds._control5 import consent, rbac
-from sssctl.kinds.handoffs import AppIds, CreatedThisRun, NewSecret
+from sssctl.kinds.handoffs import AppIds, CreatedThisRun, NewSecret, ProfileApps
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -298,22 +298,26 @@ class AppRegistrationKind(KindDefaults):
         return {"app_registrations": apps} if apps else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        """Refuse deleting an app that a server profile keeps using (sync would stop)."""
+        """Refuse deleting an app that a server profile keeps using (sync would stop).
+
+        Which app each profile signs in with, now and as the config wants it, comes from
+        the custom-profile kind's :class:`ProfileApps` hand-off.
+        """
         refusals: list[str] = []
+        apps = ctx.handoffs.get(ProfileApps, "profiles") or ProfileApps(recorded={}, wanted={})
         for change in changes:
             if change.action is not Action.DELETE or _is_credential(change.address):
                 continue
             key = _key(change.address)
-            for address, entry in ctx.state.items():
-                if entry.get("kind") != "server_profile_custom":
-                    continue
+            for address, signs_in_with in apps.recorded.items():
                 change_of_profile = next((c for c in changes if c.address == address), None)
                 if change_of_profile is not None and (
                     change_of_profile.action is Action.DELETE
-                    or change_of_profile.detail.get("app_key") not in (None, key)
+                    or (change_of_profile.action is not Action.UNKNOWN
+                        and apps.wanted.get(address) not in (None, key))
                 ):
                     continue
-                if (entry.get("fingerprints") or {}).get("app_key") == key:
+                if signs_in_with == key:
                     refusals.append(
                         f"refusing to delete app_registration.{key}: {address} still signs in with it; "
                         "remove or repoint that profile in the same plan"

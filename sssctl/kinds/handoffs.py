@@ -90,3 +90,17 @@ class BuiltinProfile:
     """
 
     profile_id: str | None
+
+
+@dataclass(frozen=True)
+class ProfileApps:
+    """Which app registration each custom profile signs in with (key: ``"profiles"``).
+
+    ``recorded``: profile address -> app key, as sssctl last applied it (the custom
+    profile's own state); ``wanted``: profile address -> app key the config points it at.
+    Left by the custom-profile kind before it reads anything, so the app registration's
+    guard can tell whether deleting an app leaves a profile signing in with nothing.
+    """
+
+    recorded: Mapping[str, str]
+    wanted: Mapping[str, str]

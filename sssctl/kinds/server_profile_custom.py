@@ -36,7 +36,7 @@ from sssctl.kinds._shared import (
     WRITE_PROFILES,
     read_organization,
 )
-from sssctl.kinds.handoffs import AppIds, NewSecret, SecretHolders
+from sssctl.kinds.handoffs import AppIds, NewSecret, ProfileApps, SecretHolders
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -98,6 +98,9 @@ def _secret_view(ctx: Context, key: str) -> tuple[str | None, c5.SecretDecision]
     return (str(app["appId"]).lower() if app else None), decision
 
 
+PROFILES = "profiles"   # the key of its ProfileApps hand-off
+
+
 class ServerProfileCustomKind(KindDefaults):
     spec = KindSpec(
         name=NAME,
@@ -115,9 +118,15 @@ class ServerProfileCustomKind(KindDefaults):
         return [c5.profile_address(n) for n in sorted(desired.custom_profiles)]
 
     def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
+        ctx.handoffs.put(PROFILES, ProfileApps(
+            recorded={a: str(key) for a, e in recorded.items()
+                      if (key := (e.get("fingerprints") or {}).get("app_key")) is not None},
+            wanted={c5.profile_address(name): profile.app_registration
+                    for name, profile in ctx.desired.custom_profiles.items()},
+        ))
         if ctx.census:
             return Observed(objects={}, extra={"census": c5.census_profiles(ctx)})
-        recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
         names = sorted(set(ctx.desired.custom_profiles) | {_name(a) for a in recorded})
         objects: dict[str, Any] = {}
         etags: dict[str, str | None] = {}
