@@ -70,7 +70,12 @@ class CanaryKind(KindDefaults):
                     Privilege("prvWriteMailbox", "move the canary mailbox and test it")),
         grants=(_grants.READ_APPS, *_grants.cmdlets(
             "Test-ServicePrincipalAuthorization", "find a mailbox the app may reach", "plan",
-            source=_grants.APP_RBAC_DOC)),
+            only_if=_grants.rbac_scoped, source=_grants.APP_RBAC_DOC),
+            *_grants.cmdlets("Test-ApplicationAccessPolicy", "find a mailbox the app may reach", "apply",
+                             only_if=_grants.access_policy_scoped),
+            *_grants.EWS_READ,
+            _grants.consent("prove a change of transport over the new grants alone, and put the old ones "
+                            "back if it fails", _grants.scope_consents)),
         adopts_compliant=False,   # a mailbox that happens to be on the profile proves nothing
     )
 
@@ -123,7 +128,8 @@ class CanaryKind(KindDefaults):
                       "test": live.get("test", "not run")}
             after = {"test": "passed"}
             path = ews.transport(desired.app_registrations[key].permissions)
-            moving = live.get("test") == "passed" and path is not None and live.get("transport") != path
+            was = live.get("transport") or "ews"
+            moving = live.get("test") == "passed" and path is not None and was != path
             if live.get("test") == "passed" and not moving:
                 changes.append(Change(address, Action.NOOP, before, {**before, **after},
                                       "the canary mailbox synchronizes through the profile"))
@@ -131,7 +137,7 @@ class CanaryKind(KindDefaults):
             reason = ("move one in-scope mailbox onto the profile and run Test & Enable before any other "
                       "mailbox moves; if it fails, nothing else moves")
             if moving:
-                reason = (f"the app moves from {live.get('transport')} to {path}: test the canary mailbox "
+                reason = (f"the app moves from {was} to {path}: test the canary mailbox "
                           "over the new grants before the old ones are removed; if it fails, they stay")
             if path == "ews":
                 reason += ("; note: the profile depends on EWS, which Exchange Online shuts down on "
