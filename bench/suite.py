@@ -253,12 +253,19 @@ def main(argv: Sequence[str]) -> int:
 
         configure_logging(log_format="json", verbose=0)
         return fleet_main(argv)
-    if "--w1" in argv:
-        from bench.w1 import main as w1_main
+    if "--watch" in argv:
+        from bench.watch import main as watch_main
 
         stop_on_signals()
         configure_logging(log_format="json", verbose=0)
-        return w1_main(argv)
+        return watch_main(argv)
+    if "--w1" in argv or "--w2" in argv:
+        from bench.w1 import main as w1_main
+        from bench.w2 import main as w2_main
+
+        stop_on_signals()
+        configure_logging(log_format="json", verbose=0)
+        return (w2_main if "--w2" in argv else w1_main)(argv)
     args = parse(argv)
     stop_on_signals()
     configure_logging(log_format="json", verbose=0)

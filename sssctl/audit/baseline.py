@@ -12,7 +12,7 @@ left out.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sssctl.audit.own_app import (
@@ -66,7 +66,7 @@ def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
     )
 
 
-def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> tuple[list[Change], Reading]:
+def probe(kinds: Iterable[Kind], ctx: Context, wanted: Desired) -> tuple[list[Change], Reading]:
     """Read the baseline kinds and diff them against ``wanted``; no guards, no writes.
 
     The state is hidden from the kinds so that restores of recorded addresses (which may

@@ -16,6 +16,7 @@ from typing import TextIO
 
 import httpx
 
+from sssctl.clients._memory import limit_malloc_arenas
 from sssctl.clients.auth import (
     SignInSettings,
     TokenProvider,
@@ -139,6 +140,7 @@ def open_clients(
     ``Clients.unavailable`` says why, so a plan can mark what needs it unknown and still
     plan everything else.
     """
+    limit_malloc_arenas()  # before any sending thread starts (see clients/_memory.py)
     opts = options or ClientOptions()
     env = dict(os.environ if environ is None else environ)
     org_url = _org_url(desired)

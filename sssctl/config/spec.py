@@ -98,6 +98,11 @@ def duration_seconds(text: str) -> float:
 WEBHOOK_URL = Format("webhook_url", "^(https://[^\\s/?#]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])([:/]|$))",
                      "an https:// URL (plain http:// only to a loopback receiver)", storage_url_ok)
 NAME = Format("name", "^[A-Za-z0-9_-]+$", "letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]+"))
+# The environment's name becomes file names (<name>.json, .<name>.lock.guard, backups with a
+# suffix: 255 bytes at most on common filesystems), the default blob name and the app
+# registration's uniqueName; 64 characters keep every derived name inside those limits.
+ENVIRONMENT_NAME = Format("environment_name", "^[A-Za-z0-9_-]{1,64}$",
+                          "1 to 64 letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]{1,64}"))
 NON_EMPTY = Format("non_empty", "\\S", "a non-empty string", lambda text: bool(text.strip()))
 
 
@@ -166,7 +171,7 @@ def _option(vocabulary: str, doc: str) -> Scalar:
 ENVIRONMENT = Table(
     "The Dataverse environment this file describes. Every key can come from an SSSCTL_* variable.",
     {
-        "name": Scalar("string", "Names the state snapshot: state/<name>.json.", format=NAME),
+        "name": Scalar("string", "Names the state snapshot: state/<name>.json.", format=ENVIRONMENT_NAME),
         "url": Scalar("string", "Dataverse environment URL, e.g. https://contoso.crm.dynamics.com "
                       "(env SSSCTL_URL).", format=HTTPS_URL),
         "tenant_id": Scalar("string", "Entra ID tenant (env SSSCTL_TENANT_ID).", format=GUID),

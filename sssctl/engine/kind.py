@@ -374,3 +374,12 @@ class KindDefaults:
         self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]
     ) -> list[str]:
         return []
+
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        """What to send again after a lost answer (see :mod:`sssctl.engine.reconcile`), and what
+        someone else changed meanwhile (named in the refusal, never overwritten).
+
+        By default the fresh change as a whole: a kind whose one object either took effect
+        or did not. Kinds standing for many rows narrow it to the rows still as planned.
+        """
+        return fresh, []

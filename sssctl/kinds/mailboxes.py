@@ -45,6 +45,7 @@ from sssctl.kinds._mailbox_scan import (
 from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
     read_aggregate,
+    rows_after_lost_answer,
     settled_without_rows,
     write_rows,
 )
@@ -173,6 +174,11 @@ class MailboxesKind(KindDefaults):
                            message=f"moved {len(reverted)} mailboxes off the deleted profile")
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": reverted.digest()}
         return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
+
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        ours = ctx.handoffs.get(MailboxVersions, "mailboxes")
+        return rows_after_lost_answer(planned, fresh, name=lambda row: str(row[ROW_ADDRESS]),
+                                      ours=ours.produced if ours else None)
 
     def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None,
                    etag: str | None) -> BatchOperation:

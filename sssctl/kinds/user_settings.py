@@ -26,6 +26,7 @@ from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     read_aggregate,
     reading,
+    rows_after_lost_answer,
     settled_without_rows,
     write_rows,
 )
@@ -158,6 +159,9 @@ class UserSettingsKind(KindDefaults):
         detail = {"rows": rows, "value": INCOMING_FILTERING[wanted], "label": wanted}
         reason = f"set email filtering of {len(rows)} users"
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
+
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        return rows_after_lost_answer(planned, fresh, name=lambda row: str(row[0]))
 
     def apply(self, ctx: Context, change: Change) -> Applied:
         rows: Rows = change.detail["rows"]  # streamed from the plan's spool (or a saved plan's list)
