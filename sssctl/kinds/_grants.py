@@ -44,6 +44,8 @@ OWNED_APPS_DOC = "https://learn.microsoft.com/graph/permissions-reference#applic
 CONSENT_DOC = "https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto"
 ACCESS_POLICY_DOC = "https://learn.microsoft.com/graph/auth-limit-mailbox-access"
 APP_RBAC_DOC = "https://learn.microsoft.com/exchange/permissions-exo/application-rbac"
+EWS_DOC = "https://learn.microsoft.com/powershell/module/exchange/set-organizationconfig"
+CAS_DOC = "https://learn.microsoft.com/powershell/module/exchange/get-casmailbox"
 
 
 def _access_policy(desired: Desired) -> bool:
@@ -79,6 +81,18 @@ WRITE_OWN_APPS = Grant("graph", "Application.ReadWrite.OwnedBy",
 Condition = Callable[[Desired], bool]
 
 
+def ews_admitted(desired: Desired) -> bool:
+    return any(app.ews == "allow" for app in desired.app_registrations.values())
+
+
+def access_policy_scoped(desired: Desired) -> bool:
+    return _access_policy(desired)
+
+
+def rbac_scoped(desired: Desired) -> bool:
+    return _rbac(desired)
+
+
 def consent(reason: str, only_if: Condition) -> Grant:
     return Grant("graph", "AppRoleAssignment.ReadWrite.All", reason, "apply", elevated=True,
                  only_if=only_if, source=CONSENT_DOC)
@@ -109,3 +123,16 @@ APP_RBAC = (
     *cmdlets("New-ManagementRoleAssignment", "give the app its mailbox role inside the scope", "apply",
              only_if=_rbac, elevated=True, source=APP_RBAC_DOC),
 )
+
+# The tenant's EWS gate: read to explain a refusal and to admit the app; written only for
+# EWSAllowedAppIDs (and EwsEnabled when the config says so). Set-OrganizationConfig changes
+# any organization setting, so the custom role's entry should be narrowed to those two
+# parameters (Set-ManagementRoleEntry -Parameters).
+EWS_READ = (
+    *cmdlets("Get-OrganizationConfig", "read the tenant's EWS gate (EwsEnabled, EWSAllowedAppIDs, the "
+             "user-agent policy)", "plan", source=EWS_DOC),
+    *cmdlets("Get-CASMailbox", "read a mailbox's own EWS switch to explain a refused canary", "apply",
+             source=CAS_DOC),
+)
+EWS_WRITE = cmdlets("Set-OrganizationConfig", "keep the app's client ID on EWSAllowedAppIDs (and turn "
+                    "EwsEnabled on when ews_enabled = true)", "apply", only_if=ews_admitted, source=EWS_DOC)

@@ -104,3 +104,14 @@ class ProfileApps:
 
     recorded: Mapping[str, str]
     wanted: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RetireAfterCanary:
+    """Old mailbox grants the mailbox scope left in place when the app changes transport
+    (EWS -> Graph): made by ``exchange_scope``, carried out by ``canary`` only once one
+    mailbox passed Test & Enable over the new grants, so a failure leaves the old path
+    working. It cannot be read instead: the plan's intent is what says which grants are old.
+    """
+
+    revoke: tuple[Mapping[str, str], ...]

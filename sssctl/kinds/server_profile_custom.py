@@ -341,10 +341,13 @@ def _left_after(
         leaving = (reading.objects.get("mailboxes") or {}).get("leaving") or {}
         moved = int(leaving.get(str(usage.get("id") or "").lower(), 0))
         left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - moved)
+    # The mailbox policy's count already includes the canary mailbox when it moves mailboxes
+    # off the profile; only without such a move does the canary's own tear-down count.
     canaries = sum(1 for c in changes.values()
                    if c.kind == "canary" and c.action is Action.DELETE and c.detail.get("mailbox_id")
                    and str(c.detail.get("profile") or "").lower() == name.lower())
-    left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - canaries)
+    if moves is None or moves.action is not Action.UPDATE:
+        left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - canaries)
     return left
 
 

@@ -43,7 +43,9 @@ def test_hardened_needs_are_exact() -> None:
     assert needs.privileges("plan")["prvReadOrganization"] == "Global"
     assert needs.names("apply", "exchange", "cmdlet") == sorted([
         "Get-ApplicationAccessPolicy", "Get-DistributionGroupMember", "Test-ApplicationAccessPolicy",
-        "New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy"])
+        "New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy",
+        # the EWS gate: read to admit the app and explain a refusal, written for the admission
+        "Get-OrganizationConfig", "Get-CASMailbox", "Set-OrganizationConfig"])
     assert needs.names("plan", "exchange", "app_role") == ["Exchange.ManageAsApp"]
 
 
