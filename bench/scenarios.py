@@ -90,7 +90,7 @@ PRELOADED = (
     "sssctl.clients.session",
     "sssctl.config.loader",
     "sssctl.engine.render.text",
-    "sssctl.engine.runner",
+    "sssctl.app.runner",
 )
 
 
@@ -107,7 +107,7 @@ def warm_up() -> None:
 
 
 def _options(config: Path, environ: Mapping[str, str], command: str) -> Any:
-    from sssctl.engine import runner
+    from sssctl.app import runner
 
     return runner.RunOptions(config, environ, command, parallelism=PARALLELISM)
 
@@ -127,7 +127,7 @@ def found_in(plan: Plan, scenario: Scenario) -> int:
 
 def run_sssctl(scenario: Scenario, config: Path, environ: Mapping[str, str]) -> int:
     """Plan, and for writing scenarios apply, exactly as the command line does."""
-    from sssctl.engine import runner
+    from sssctl.app import runner
     from sssctl.engine.render import text
 
     command = "apply" if scenario.writes else "plan"
@@ -135,7 +135,7 @@ def run_sssctl(scenario: Scenario, config: Path, environ: Mapping[str, str]) -> 
         plan = runner.plan(s)
         text.render(plan, color=False)
         if scenario.writes:
-            report = runner.execute(s, plan, parallelism=PARALLELISM)
+            report = runner.execute(s, plan)  # the session's parallelism: PARALLELISM
             if not report.ok:
                 raise RuntimeError(f"sssctl apply did not complete: {report.summary()}")
     return found_in(plan, scenario)
@@ -164,7 +164,7 @@ NAIVE: dict[str, Callable[[Any], int]] = {
 
 def remaining(scenario: Scenario, config: Path, environ: Mapping[str, str]) -> int:
     """What a fresh sssctl plan still finds to change (0: converged)."""
-    from sssctl.engine import runner
+    from sssctl.app import runner
 
     with runner.session(_options(config, environ, "plan"), runner.default_services()) as s:
         return found_in(runner.plan(s), scenario)

@@ -339,6 +339,16 @@ class DataverseClient:
         headers = {"If-Match": if_match} if if_match else {}
         self._send("DELETE", self._record_path(entity_set, key), headers=headers, target=entity_set)
 
+    def associate(self, entity_set: str, key: str, navigation: str, target_set: str, target_key: str) -> None:
+        """Link two records through a collection-valued navigation property (``$ref``)."""
+        body = {"@odata.id": self._url(f"{target_set}({target_key})")}
+        self._send("POST", f"{self._record_path(entity_set, key)}/{navigation}/$ref", body=body,
+                   target=entity_set)
+
+    def disassociate(self, entity_set: str, key: str, navigation: str, target_key: str) -> None:
+        self._send("DELETE", f"{self._record_path(entity_set, key)}/{navigation}({target_key})/$ref",
+                   target=entity_set)
+
     # -- functions and actions ----------------------------------------------------------------
     def action(
         self, name: str, body: Mapping[str, Any] | None = None, *, bound: tuple[str, str] | None = None

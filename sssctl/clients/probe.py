@@ -6,13 +6,18 @@ roles), which answers "could I write the organization / mailboxes / roles" exact
 leaves no trace in audit history — a no-op PATCH would still bump version numbers and fire
 plug-ins. Graph permissions are read from the ``roles`` claim of the app-only token Entra
 just issued; Exchange access is proven by a read-only cmdlet.
+
+Besides what is missing, the report records what the identity *holds* (``Report.held``:
+Dataverse privileges with depth and roles, the Graph and Exchange ``roles`` claims, the
+Entra directory roles in ``wids``), so the caller can name what it holds beyond the
+config's needs (``auth check --strict``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +45,9 @@ class Check:
 @dataclass
 class Report:
     checks: list[Check] = field(default_factory=list)
+    # What the identity holds, per service: "dataverse" (privilege -> depth), "dataverse_roles",
+    # "graph" / "exchange" (app roles from the token), "directory_roles" (Entra role template ids).
+    held: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -61,7 +69,7 @@ class Report:
         return "\n".join([*lines, "", summary])
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
+        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks], "held": self.held}
 
 
 def _failure(name: str, exc: ClientError) -> Check:
@@ -125,7 +133,7 @@ def _held_privileges(clients: Clients, user_id: str) -> dict[str, str]:
     return held
 
 
-def _token_claims(token: str) -> dict[str, Any]:
+def token_claims(token: str) -> dict[str, Any]:
     """Claims of a JWT we were just issued, read without verification (only to report)."""
     try:
         payload = token.split(".")[1]
@@ -133,6 +141,12 @@ def _token_claims(token: str) -> dict[str, Any]:
     except (IndexError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _caller_roles(clients: Clients, user_id: str) -> list[str]:
+    membership = f"systemusers({user_id})/systemuserroles_association"
+    rows = clients.dataverse.query(membership, select=["name", "roleid"])
+    return sorted({str(r.get("name")) for r in rows})
 
 
 def _dataverse_checks(privileges: Mapping[str, str], clients: Clients, report: Report) -> None:
@@ -156,9 +170,12 @@ def _dataverse_checks(privileges: Mapping[str, str], clients: Clients, report: R
         return Check("read roles + role privileges", "ok",
                      f"RetrieveRolePrivilegesRole on {roles[0]['name']}")
 
-    report.add(_guarded("read roles + role privileges", roles_probe))
+    if "prvReadRole" in privileges:
+        report.add(_guarded("read roles + role privileges", roles_probe))
     try:
         held = _held_privileges(clients, who.user_id)
+        report.held["dataverse"] = dict(sorted(held.items()))
+        report.held["dataverse_roles"] = _caller_roles(clients, who.user_id) if "prvReadRole" in held else []
     except PrivilegesUnreadable as exc:
         report.add(Check("Dataverse privileges", "error", str(exc),
                          "this server cannot say which privileges the identity holds; "
@@ -175,7 +192,7 @@ def _dataverse_checks(privileges: Mapping[str, str], clients: Clients, report: R
                              f"add {privilege} to a security role of this identity (needed to {reason})"))
 
 
-def _graph_checks(clients: Clients, report: Report) -> None:
+def _graph_checks(clients: Clients, report: Report, wanted: Sequence[Sequence[str]]) -> None:
     graph = clients.graph
     provider = clients.token_provider
     if graph is None or provider is None:
@@ -188,8 +205,11 @@ def _graph_checks(clients: Clients, report: Report) -> None:
     report.add(_guarded("Graph: read applications", read_applications))
 
     def permissions() -> Check:
-        roles = set(_token_claims(provider.token(scope_for(graph.graph_url))).get("roles") or [])
-        missing = [" or ".join(options) for options in GRAPH_APP_PERMISSIONS if not roles & set(options)]
+        claims = token_claims(provider.token(scope_for(graph.graph_url)))
+        roles = set(claims.get("roles") or [])
+        report.held["graph"] = sorted(roles)
+        report.held["directory_roles"] = sorted(set(claims.get("wids") or []))
+        missing = [" or ".join(options) for options in wanted if not roles & set(options)]
         if missing:
             return Check("Graph: application permissions", "missing", ", ".join(sorted(roles)) or "none",
                          "grant (with admin consent) the Microsoft Graph application permissions: "
@@ -203,6 +223,15 @@ def _exchange_checks(clients: Clients, report: Report) -> None:
     exchange = clients.exchange
     if exchange is None:
         return
+    provider = clients.token_provider
+    if provider is not None:
+        try:
+            claims = token_claims(provider.token(scope_for(exchange.exchange_url)))
+            report.held["exchange"] = sorted(set(claims.get("roles") or []))
+            report.held["directory_roles"] = sorted(set(report.held.get("directory_roles", []))
+                                                    | set(claims.get("wids") or []))
+        except ClientError as exc:
+            report.add(_failure("Exchange: sign in", exc))
 
     def policies() -> Check:
         rows = exchange.invoke("Get-ApplicationAccessPolicy")
@@ -222,6 +251,7 @@ def run_checks(
     privileges: Mapping[str, str],
     need_graph: bool,
     need_exchange: bool,
+    graph_permissions: Sequence[Sequence[str]] = GRAPH_APP_PERMISSIONS,
     environ: Mapping[str, str] | None = None,
     options: ClientOptions | None = None,
 ) -> Report:
@@ -235,7 +265,7 @@ def run_checks(
         with open_clients(desired, need_graph=need_graph, need_exchange=need_exchange, environ=environ,
                           options=options) as clients:
             _dataverse_checks(privileges, clients, report)
-            _graph_checks(clients, report)
+            _graph_checks(clients, report, graph_permissions)
             _exchange_checks(clients, report)
     except AuthError as exc:
         report.add(Check("sign in", "error", str(exc), exc.remedy or ""))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from sssctl.config import model
+from sssctl.config import model, spec
 
 Resolve = Callable[[tuple[str, ...], str], Path]
 
@@ -93,6 +93,8 @@ def _app(key: str, raw: Mapping[str, Any]) -> model.AppRegistration:
         permissions=tuple(raw.get("permissions", ())),
         credential=model.CredentialSpec(rotate_days=credential.get("rotate_days", 180)),
         mailbox_scope=_mailbox_scope(scope) if scope else None,
+        ews=raw.get("ews"),
+        ews_enabled=bool(raw.get("ews_enabled", False)),
     )
 
 
@@ -146,6 +148,20 @@ def desired(doc: Mapping[str, Any], *, source: Path, digest: str, resolve: Resol
         user_settings=_optional(doc, "user_settings", lambda r: model.UserSettingsPolicy(
             incoming_email_filtering=r.get("incoming_email_filtering"))),
         app_registrations={key: _app(key, raw) for key, raw in (_t(doc, "app_registrations") or {}).items()},
+        watch=watch(_t(doc, "watch") or {}),
         state_dir=state_dir,
         state=state(_t(doc, "state") or {}, resolve),
     )
+
+
+def watch(raw: Mapping[str, Any]) -> model.WatchPolicy:
+    notify = _t(raw, "notify") or {}
+    interval = raw.get("interval")
+    return model.WatchPolicy(
+        interval_seconds=spec.duration_seconds(interval) if interval else 60.0,
+        revert=tuple(raw.get("revert", ("mailboxes", "user_settings"))),
+        webhook=notify.get("webhook"),
+        email_user=bool(notify.get("email_user", False)),
+        email_from=notify.get("from"),
+    )
+

@@ -4,6 +4,11 @@ Order of work: parse every file of the ``extends`` chain, merge them (later file
 key; tables merge deeply, arrays and secret references are replaced whole), take the
 digest, apply the ``SSSCTL_*`` environment overrides, validate, build.
 
+A secret written inline in a file is refused whatever the environment says: the variable
+that would replace it (``SSSCTL_CLIENT_SECRET``) leaves it in place for validation, since
+a secret committed to git is exposed whether or not this run uses it, and a CI ``validate``
+gating a pull request runs exactly where that variable is set.
+
 The digest is taken *before* environment overrides on purpose: a pipeline injects its
 URL and secret through the environment, and a saved plan must still match the config it
 was made from when ``apply`` runs in another job with other variables.
@@ -336,6 +341,8 @@ def _apply_environment(merged: _Merged, environ: Mapping[str, str]) -> None:
             from sssctl.logging import register_secret  # lazily: structlog is slow to import
 
             register_secret(value)
+            if isinstance(_lookup(merged.doc, path), str):
+                continue  # an inline secret in the file stays there to be refused (below)
         if _set(merged.doc, path, {"env": name} if name == "SSSCTL_CLIENT_SECRET" else value):
             _forget_below(merged, path)
             merged.origins[path] = Source(f"${name}", Path.cwd())

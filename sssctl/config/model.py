@@ -178,7 +178,7 @@ class MailboxScope:
     method: ScopeMethod = "access_policy"
     administrative_unit: str | None = None   # rbac only
     filter: str | None = None           # rbac only: OPATH recipient filter
-    canary: str | None = None           # rbac only: mailbox the verification must find granted
+    canary: str | None = None           # the mailbox moved and tested first (any method)
     propagation_minutes: int = 120      # rbac only: grace for a new assignment to take effect
 
     @property
@@ -202,6 +202,8 @@ class AppRegistration:
     permissions: tuple[str, ...] = ()   # "<resource>:<appRole value>", e.g. "exchange:full_access_as_app"
     credential: CredentialSpec = field(default_factory=CredentialSpec)
     mailbox_scope: MailboxScope | None = None
+    ews: Literal["allow"] | None = None     # keep the app's client ID on EWSAllowedAppIDs
+    ews_enabled: bool = False               # also turn EWS on org-wide (only when written)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,17 @@ class CustomProfile:
     type: Literal["exchange_online"] = "exchange_online"
     app_registration: str = ""          # key of an [app_registrations.<key>]
     tenant_id: str | None = None        # Exchange tenant; defaults to the environment's
+
+
+@dataclass(frozen=True)
+class WatchPolicy:
+    """``[watch]``: what ``sssctl watch`` reverts, how often, and whom it tells."""
+
+    interval_seconds: float = 60.0
+    revert: tuple[str, ...] = ("mailboxes", "user_settings")   # kinds or addresses
+    webhook: str | None = None
+    email_user: bool = False
+    email_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,7 @@ class Desired:
     mailboxes: MailboxPolicy | None = None
     user_settings: UserSettingsPolicy | None = None
     app_registrations: Mapping[str, AppRegistration] = field(default_factory=dict)
+    watch: WatchPolicy = field(default_factory=WatchPolicy)
     # Where local state snapshots live, from $SSSCTL_STATE_DIR; it wins over [state] path.
     state_dir: Path | None = None
     state: StateSettings = field(default_factory=StateSettings)

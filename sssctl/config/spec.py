@@ -82,6 +82,21 @@ STORAGE_URL = Format("storage_url", "^(https://[^\\s/?#]+|http://(localhost|127\
 BLOB_NAME = Format("blob_name", "^[^/\\\\\\s][^\\\\]{0,1023}$",
                    "a blob name of 1..1024 characters, not starting with '/' or a space, without '\\'",
                    _matcher(r"[^/\\\s][^\\]{0,1023}"))
+_DURATION_RE = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+DURATION = Format("duration", "^(?:\\d+h)?(?:\\d+m)?(?:\\d+s)?$",
+                  'a duration like "60s", "5m" or "1h30m"',
+                  lambda text: bool(text) and _DURATION_RE.fullmatch(text) is not None)
+
+
+def duration_seconds(text: str) -> float:
+    """``"90s"``, ``"5m"``, ``"1h30m"`` in seconds; 0 for a text that is not one (checked elsewhere)."""
+    match = _DURATION_RE.fullmatch(text.strip())
+    if match is None:
+        return 0.0
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+WEBHOOK_URL = Format("webhook_url", "^(https://[^\\s/?#]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])([:/]|$))",
+                     "an https:// URL (plain http:// only to a loopback receiver)", storage_url_ok)
 NAME = Format("name", "^[A-Za-z0-9_-]+$", "letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]+"))
 # The environment's name becomes file names (<name>.json, .<name>.lock.guard, backups with a
 # suffix: 255 bytes at most on common filesystems), the default blob name and the app
@@ -239,8 +254,9 @@ MAILBOX_SCOPE = Table(
         "method": Scalar("string", "access_policy (default: Entra consent narrowed by an application "
                          "access policy) or rbac (Exchange RBAC for Applications, no tenant-wide consent).",
                          enum=SCOPE_METHODS),
-        "canary": Scalar("string", "rbac only: the in-scope mailbox the verification must find granted "
-                         "before consent and access policy are removed (default: the first in scope).",
+        "canary": Scalar("string", "The in-scope mailbox moved onto the profile and tested first, before "
+                         "any other mailbox moves (and, under rbac, before consent and access policy are "
+                         "removed); default: the first approved mailbox in scope.",
                          format=EMAIL),
         "propagation_minutes": Scalar("integer", "rbac only: how long a new role assignment may take to "
                                       "take effect before it counts as drift (0..1440, default 120).",
@@ -264,6 +280,13 @@ APP_REGISTRATION = Table(
             },
         ),
         "mailbox_scope": MAILBOX_SCOPE,
+        "ews": Scalar("string", "allow: keep this app's client ID on the tenant's EWSAllowedAppIDs "
+                      "(never drops another entry; destroy removes only this one). Needed while the "
+                      "profile talks EWS (until 2027-04-01) in a tenant that restricts or blocks EWS.",
+                      enum=("allow",)),
+        "ews_enabled": Scalar("boolean", "true turns EWS on for the whole organization "
+                              "(Set-OrganizationConfig -EwsEnabled $true), so only listed apps use it; an "
+                              "org-wide decision, never implied by ews = \"allow\". Needs ews = \"allow\"."),
     },
     required=frozenset({"display_name"}),
 )
@@ -322,6 +345,34 @@ STATE = Table(
     },
 )
 
+# Kinds watch may revert without review. The others create or delete objects (the app,
+# custom profiles, the mailbox scope, the canary) and are left to a reviewed apply.
+WATCH_REVERTIBLE = ("org_setting", "privilege", "approval", "mailbox_defaults", "mailboxes", "user_settings",
+                    "server_profile.default")
+WATCH_NEVER = ("app_registration", "server_profile.custom", "exchange_scope", "canary")
+WATCH_MIN_INTERVAL = 2.0
+
+WATCH = Table(
+    "sssctl watch: continuous enforcement. Drift of the kinds (or addresses) in revert is reverted "
+    "through the normal plan/apply path; everything else is reported.",
+    {
+        "interval": Scalar("string", 'Time between cycles (default "60s", at least "2s").', format=DURATION),
+        "revert": Array(Scalar("string", "A kind (mailboxes) or an address (org_setting.<Name>).",
+                               format=NON_EMPTY),
+                        'What is reverted without review (default ["mailboxes", "user_settings"]); never '
+                        "app_registration, server_profile.custom, exchange_scope or canary."),
+        "notify": Table(
+            "Who hears of each cycle that reverted something.",
+            {
+                "webhook": Scalar("string", "URL receiving a JSON event per cycle that changed something.",
+                                  format=WEBHOOK_URL),
+                "email_user": Scalar("boolean", "Email the user who made the change (needs from)."),
+                "from": Scalar("string", "Queue or mailbox address the email is sent from.", format=EMAIL),
+            },
+        ),
+    },
+)
+
 DOCUMENT = Table(
     "sssctl desired state, format v1.",
     {
@@ -376,6 +427,7 @@ DOCUMENT = Table(
         ),
         "app_registrations": MapOf("Your own app registrations.", APP_REGISTRATION,
                                    key_title="app registration key", key_format=NAME),
+        "watch": WATCH,
     },
 )
 

@@ -268,16 +268,35 @@ def check_references(doc: Mapping[str, Any], checker: Checker) -> None:
                     f'{wanted!r} is neither "default" nor a declared [server_profiles.custom."<name>"]; '
                     f"known: {', '.join(repr(k) for k in known)}", suggest(wanted, known))
     _check_default_profile_use(doc, checker)
+    used = {p.get("app_registration") for p in custom.values() if isinstance(p, dict)}
     for key, app in apps.items():
         scope = _table(app, "mailbox_scope")
         _check_mailbox_scope(("app_registrations", key, "mailbox_scope"), scope, checker)
+        if isinstance(app, dict):
+            _check_ews(("app_registrations", key), app, key in used, checker)
+
+
+def _check_ews(path: KeyPath, app: Mapping[str, Any], profiled: bool, checker: Checker) -> None:
+    """EWS admission serves a server profile; turning EWS on org-wide is never implied."""
+    if "ews" in app and not profiled:
+        checker.add((*path, "ews"), "ews admits the app to EWS for a server profile, but no "
+                    '[server_profiles.custom."<name>"] uses this app; remove ews or add the profile',
+                    near=(*path, "ews"))
+    if "ews_enabled" in app:
+        if app["ews_enabled"] is not True:
+            checker.add((*path, "ews_enabled"), "ews_enabled can only be true (turn EWS on for the "
+                        "organization); sssctl never turns EWS off for everyone: leave the key out",
+                        near=(*path, "ews_enabled"))
+        elif app.get("ews") != "allow":
+            checker.add((*path, "ews_enabled"), 'ews_enabled = true needs ews = "allow": with EWS on, only '
+                        "apps on EWSAllowedAppIDs may use it", near=(*path, "ews_enabled"))
 
 
 def _check_mailbox_scope(path: KeyPath, scope: Mapping[str, Any], checker: Checker) -> None:
     """An application access policy can only name a group; the rest needs RBAC for Applications."""
     if scope.get("method", "access_policy") != "access_policy":
         return
-    for key in ("administrative_unit", "filter", "canary", "propagation_minutes"):
+    for key in ("administrative_unit", "filter", "propagation_minutes"):
         if key in scope:
             checker.add((*path, key), f'{key} needs method = "rbac": an application access policy '
                         "scopes by one mail-enabled security group only", near=(*path, key))
@@ -337,10 +356,39 @@ def _check_state(doc: Mapping[str, Any], checker: Checker) -> None:
                     "identity)")
 
 
+def _check_watch(doc: Mapping[str, Any], checker: Checker) -> None:
+    """What watch may revert, how often, and that an email to the user says whom it is from."""
+    watch = _table(doc, "watch")
+    interval = watch.get("interval")
+    if (isinstance(interval, str) and spec.DURATION.check(interval)
+            and spec.duration_seconds(interval) < spec.WATCH_MIN_INTERVAL):
+        checker.add(("watch", "interval"), f"{interval!r} is shorter than the minimum of "
+                    f"{spec.WATCH_MIN_INTERVAL:g}s (each cycle reads every watched kind)")
+    revert = watch.get("revert")
+    for index, item in enumerate(revert if isinstance(revert, list) else []):
+        if not isinstance(item, str):
+            continue
+        path = ("watch", "revert", f"[{index}]")
+        never = next((k for k in spec.WATCH_NEVER if item == k or item.startswith((f"{k}.", f"{k}["))), None)
+        if never:
+            checker.add(path, f"{item!r}: {never} creates or deletes objects, so watch never changes it; "
+                        "its drift is reported and left to a reviewed apply")
+        elif not any(item == k or item.startswith((f"{k}.", f"{k}[")) for k in spec.WATCH_REVERTIBLE):
+            checker.add(path, f"{item!r} is neither a kind watch can revert nor one of its addresses; known "
+                        f"kinds: {', '.join(spec.WATCH_REVERTIBLE)}",
+                        suggest(item.split(".", 1)[0], spec.WATCH_REVERTIBLE))
+    notify = _table(doc, "watch", "notify")
+    if notify.get("email_user") is True and "from" not in notify:
+        checker.add(("watch", "notify", "from"),
+                    'email_user = true needs from = "<queue or mailbox address>"',
+                    near=("watch", "notify", "email_user"))
+
+
 def validate(doc: Mapping[str, Any], locate: Locate) -> list[Finding]:
     """Every finding for ``doc`` (already merged and overridden), in the order met."""
     checker = Checker(locate)
     checker.table(spec.DOCUMENT, doc, ())
     check_references(doc, checker)
     _check_state(doc, checker)
+    _check_watch(doc, checker)
     return checker.findings

@@ -73,6 +73,7 @@ class AdminClient:
             replication_delay=0,
             rbac_propagation_seconds=0,
             sync_rejects_rbac_only=False,
+            ews_propagation_seconds=0,
             fault_seed=-1,
             fault_service="",
             fault_route="",
@@ -86,10 +87,22 @@ class AdminClient:
             mutate_to="",
         )
 
+    def clock(self, now: str | None = None, *, real: bool = False) -> dict[str, Any]:
+        """Set the emulator's "now" (ISO 8601), put it back on real time (``real=True``), or read it."""
+        if now is not None or real:
+            return dict(self._call("POST", "/clock", {"now": now}))
+        return dict(self._call("GET", "/clock"))
+
     def snapshot(self, *services: str) -> dict[str, Any]:
         """The whole store, or only the named parts (``"dataverse"``, ``"directory"``, ``"exchange"``)."""
         path = f"/snapshot?services={','.join(services)}" if services else "/snapshot"
         return dict(self._call("GET", path))
+
+    def act(self, upn: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One Dataverse request made as the user ``upn``: ``{"status", "headers", "body"}``."""
+        answer: dict[str, Any] = self._call("POST", "/act", {"as": upn, "method": method, "path": path,
+                                                             "body": body})
+        return answer
 
     def approve_device_codes(self, user_code: str | None = None) -> list[str]:
         body = {"user_code": user_code} if user_code else {}

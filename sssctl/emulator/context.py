@@ -50,6 +50,9 @@ class Faults:
     request_operation_ms: float = 0.0    # server time of a Dataverse request sent alone
     dop_hint: int = 4                    # x-ms-dop-hint, the recommended degree of parallelism
     throttle_probability: float = 0.0    # random 429 with Retry-After
+    # Which service protection limit Dataverse's random 429s stand for: "requests", "execution",
+    # "concurrent", or weights such as "requests:2,execution:1,concurrent:1".
+    throttle_mix: str = "requests"
     error_probability: float = 0.0       # random 503
     drop_probability: float = 0.0        # connection closed without a response
     lost_response_probability: float = 0.0  # request fully processed, then closed without a response
@@ -71,11 +74,17 @@ class Faults:
     replication_delay: int = 0           # new Graph objects invisible for the next N requests
     rbac_propagation_seconds: float = 0.0  # Exchange RBAC role assignments take effect after this
     sync_rejects_rbac_only: bool = False  # Test & Enable fails for apps reaching mailboxes by RBAC alone
+    ews_propagation_seconds: float = 0.0  # an EWSAllowedAppIDs change is enforced after this (<= 24 h)
+    # Graph permissions an own-app profile needs for server-side sync over Graph (the modelled set).
+    graph_sync_permissions: str = "Mail.ReadWrite,Calendars.ReadWrite,Contacts.ReadWrite,MailboxSettings.Read"
     # Dataverse service protection limits, per caller (documented defaults).
     limit_requests: int = 6000
     limit_execution_seconds: float = 1200.0
     limit_window_seconds: float = 300.0
     limit_concurrent: int = 52
+    # Another integration signing in as the same user draws this share of each of the three
+    # budgets above (requests, execution time, concurrent requests); 0.5 leaves half to us.
+    competing_share: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         known = asdict(self)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sssctl.emulator import constants as c
+from sssctl.emulator.clock import Clock
 
 # Seeded identities besides those in constants (they only matter inside the emulator).
 LIMITED_APP_OBJECT_ID = "4f7c9e1a-5b62-4d8e-9fa0-2b3c4d5e6f70"
@@ -48,7 +49,13 @@ GRAPH_ROLES = {
     "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
     "Calendars.ReadWrite": "ef54d2bf-783f-4e0f-bca1-3210c0444d99",
     "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
+    "MailboxSettings.Read": "40f97065-369a-49f4-947c-6a255697ae91",
+    "Contacts.ReadWrite": "6918b873-d17a-4dc1-b314-35f528134491",
     "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+    # The two narrower application permissions a least-privilege identity holds (ids as
+    # Microsoft Graph's permissions reference lists them).
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
     "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
 }
@@ -102,6 +109,9 @@ class Application:
     secret_hashes: dict[str, str] = field(default_factory=dict)  # keyId -> sha256
     key_blobs: dict[str, str] = field(default_factory=dict)  # keyId -> base64 DER
     federated: list[dict[str, Any]] = field(default_factory=list)
+    # Directory objects owning the app: an app holding Application.ReadWrite.OwnedBy may manage
+    # only the apps it owns, and becomes owner of each app it creates.
+    owners: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,8 +142,10 @@ class Directory:
     """In-memory directory. All access goes through one lock: handlers run on the server's
     event loop, but admin snapshots and tests may read from other threads."""
 
-    def __init__(self, *, client_secret: str, client_certificate_der: bytes, issuer_url: str) -> None:
+    def __init__(self, *, client_secret: str, client_certificate_der: bytes, issuer_url: str,
+                 clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
+        self.clock = clock or Clock()  # creation and expiry dates of credentials follow it
         self._client_secret = client_secret
         self._client_der = client_certificate_der
         self._issuer_url = issuer_url
@@ -143,6 +155,7 @@ class Directory:
         self.users: dict[str, dict[str, Any]] = {}
         self.recipients: dict[str, Recipient] = {}
         self.exchange_admins: set[str] = set()  # service principal ids with the admin role
+        self.sp_owners: dict[str, list[str]] = {}  # service principal id -> owning directory objects
         self.hidden: dict[str, int] = {}  # object id -> requests still blind to it
         self.user_mailboxes = 25
         self.queue_mailboxes = 5
@@ -156,6 +169,7 @@ class Directory:
             self.users.clear()
             self.recipients.clear()
             self.exchange_admins.clear()
+            self.sp_owners.clear()
             self.hidden.clear()
             self.user_mailboxes, self.queue_mailboxes = mailbox_split(mailboxes, large=large)
             self._seed_resources()
@@ -189,7 +203,7 @@ class Directory:
         )
 
     def _seed_sssctl_app(self) -> None:
-        created = now_utc() - dt.timedelta(days=30)
+        created = self.clock.now() - dt.timedelta(days=30)
         app = self._add_app(
             c.SSSCTL_APP_OBJECT_ID, c.SSSCTL_APP_ID, "sssctl", created, unique_name=SSSCTL_APP_UNIQUE_NAME
         )
@@ -234,7 +248,7 @@ class Directory:
         self.exchange_admins.add(c.SSSCTL_SP_OBJECT_ID)
 
     def _seed_limited_app(self) -> None:
-        created = now_utc() - dt.timedelta(days=30)
+        created = self.clock.now() - dt.timedelta(days=30)
         app = self._add_app(LIMITED_APP_OBJECT_ID, c.LIMITED_APP_ID, "sssctl (limited)", created)
         self._add_password(app, c.LIMITED_APP_SECRET, "emulator", created, created + dt.timedelta(days=730))
         self._add_sp(LIMITED_SP_OBJECT_ID, c.LIMITED_APP_ID, "sssctl (limited)", [], owner=c.TENANT_ID)
@@ -397,6 +411,7 @@ class Directory:
                         **app.data,
                         "secretHashes": dict(app.secret_hashes),
                         "federatedIdentityCredentials": list(app.federated),
+                        "owners": list(app.owners),
                     }
                     for app in self.applications.values()
                 ],

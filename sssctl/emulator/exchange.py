@@ -1,5 +1,6 @@
 """The Exchange Online admin API (``/adminapi/beta/{tenant}/InvokeCommand``) for the
-ApplicationAccessPolicy cmdlets sssctl uses to restrict its app to chosen mailboxes.
+ApplicationAccessPolicy cmdlets sssctl uses to restrict its app to chosen mailboxes, the
+RBAC for Applications cmdlets (:mod:`exchange_rbac`) and the EWS gate (:mod:`exchange_ews`).
 
 The endpoint is what the ExchangeOnlineManagement v3 module speaks; Microsoft documents the
 cmdlets, not the wire format, so the shapes come from these sources:
@@ -38,7 +39,10 @@ from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
+from sssctl.emulator import exchange_ews as ews
 from sssctl.emulator import exchange_rbac as rbac
+from sssctl.emulator import exchange_roles as roles
+from sssctl.emulator.clock import Clock
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
 from sssctl.emulator.directory import SSS_GROUP_ID, Directory, Recipient
 from sssctl.emulator.identity import Identity
@@ -59,6 +63,8 @@ _PARAMETERS: dict[str, frozenset[str]] = {
     "Get-DistributionGroupMember": frozenset({"Identity", "ResultSize"}),
     "Get-Recipient": frozenset({"Identity", "ResultSize"}),
     **rbac.PARAMETERS,
+    **roles.PARAMETERS,
+    **ews.PARAMETERS,
 }
 _DEFAULT_PAGE = 1000
 # Exchange stores policies in a fixed-size blob: about 300 fit when descriptions are short.
@@ -107,10 +113,12 @@ class ExchangeService:
     """ASGI app mounted at ``constants.EXCHANGE_PREFIX``; holds the access policies."""
 
     def __init__(
-        self, *, directory: Directory, identity: Identity, counters: Counters, faults: Faults, base_url: str
+        self, *, directory: Directory, identity: Identity, counters: Counters, faults: Faults, base_url: str,
+        clock: Clock | None = None,
     ) -> None:
         self.directory, self.identity, self.counters, self.faults = directory, identity, counters, faults
         self.base_url = base_url
+        self.clock = clock or Clock()
         self.policies: list[dict[str, Any]] = []
         self._lock = threading.RLock()
         self._cmdlets: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
@@ -122,41 +130,75 @@ class ExchangeService:
             "Get-DistributionGroupMember": self._members,
             "Get-Recipient": self._get_recipient,
         }
-        self.rbac = rbac.RbacStore()
+        self.rbac = rbac.RbacStore(clock=self.clock.timestamp)
+        self.roles = roles.ManagementRoles()
         self._rbac_cmdlets = rbac.RbacCmdlets(
             self.rbac, entra_sp=directory.sp_by_app_id, mailbox=self.mailbox_view, units=self._units,
-            delay=lambda: faults.rbac_propagation_seconds,
+            delay=lambda: faults.rbac_propagation_seconds, management_role=self.roles.name_of,
         )
         self._cmdlets.update(self._rbac_cmdlets.cmdlets)
+        self._cmdlets.update(self.roles.cmdlets())
+        self.ews = ews.EwsGate(self.clock, delay=lambda: faults.ews_propagation_seconds,
+                               mailbox_exists=directory.mailbox_exists)
+        self._cmdlets.update(self.ews.cmdlets())
 
     def reset(self) -> None:
         with self._lock:
             self.policies.clear()
             self.rbac.reset()
+            self.roles.reset()
+            self.ews.reset()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"applicationAccessPolicies": [dict(p) for p in self.policies], **self.rbac.snapshot()}
+            return {"applicationAccessPolicies": [dict(p) for p in self.policies], **self.rbac.snapshot(),
+                    **self.roles.snapshot(), "ews": self.ews.snapshot()}
 
     def sync_reaches(self, app_id: str, mailbox: str, autodiscover: bool) -> bool:
-        """Whether server-side sync signing in as the app opens ``mailbox`` over EWS.
+        """Whether server-side sync signing in as the app opens ``mailbox``.
 
-        Additive, as Exchange decides it: Entra consent of full_access_as_app counts as
-        narrowed by any access policy; an RBAC role counts once in effect, never through
-        AutoDiscover (documented limit), and not at all when ``sync_rejects_rbac_only`` plays
-        the undocumented case of server-side sync refusing an app without Entra consent.
+        Over Microsoft Graph when the app holds every Graph permission the emulator models
+        for the profile (``graph_sync_permissions``), each reaching the mailbox; else over
+        EWS, which must also pass the tenant's EWS gate (:mod:`exchange_ews`). Reach is
+        additive, as Exchange decides it: an Entra consent counts as narrowed by any access
+        policy; an RBAC role counts once in effect, never through AutoDiscover (documented
+        limit), and not at all when ``sync_rejects_rbac_only`` plays the undocumented case
+        of server-side sync refusing an app without Entra consent.
         """
+        return self.sync_transport(app_id, mailbox, autodiscover) is not None
+
+    def sync_transport(self, app_id: str, mailbox: str, autodiscover: bool) -> str | None:
+        """``"graph"`` or ``"ews"``: how server-side sync gets into the mailbox; None: it does not."""
         with self._lock:
             view = self.mailbox_view(mailbox)
             if view is None:
-                return False
-            consent = rbac.EWS_CONSENT in self.directory.roles_for(app_id, c.EXCHANGE_RESOURCE_APP_ID)
-            if consent and self._evaluate(app_id, view.address) == "Granted":
-                return True
-            if autodiscover or self.faults.sync_rejects_rbac_only:
-                return False
-            return self._rbac_cmdlets.reaches(
-                app_id, view, frozenset({"Application EWS.AccessAsApp"}))
+                return None
+            if self._graph_reaches(app_id, view, autodiscover):
+                return "graph"
+            if not self._reaches(app_id, view, autodiscover, rbac.EWS_CONSENT, "Application EWS.AccessAsApp"):
+                return None
+            return "ews" if self.ews.decide(app_id, view.address).allowed else None
+
+    def graph_sync_permissions(self) -> list[str]:
+        return [p.strip() for p in self.faults.graph_sync_permissions.split(",") if p.strip()]
+
+    def _graph_reaches(self, app_id: str, view: rbac.Mailbox, autodiscover: bool) -> bool:
+        wanted = self.graph_sync_permissions()
+        return bool(wanted) and all(
+            self._reaches(app_id, view, autodiscover, permission, f"Application {permission}",
+                          resource=c.GRAPH_RESOURCE_APP_ID)
+            for permission in wanted)
+
+    def _reaches(self, app_id: str, view: rbac.Mailbox, autodiscover: bool, consent: str, role: str, *,
+                 resource: str = c.EXCHANGE_RESOURCE_APP_ID) -> bool:
+        if consent in self.directory.roles_for(app_id, resource) and \
+                self._evaluate(app_id, view.address) == "Granted":
+            return True
+        if autodiscover or self.faults.sync_rejects_rbac_only:
+            return False
+        roles = frozenset(r for r, grants in rbac.APPLICATION_ROLES.items()
+                          if r == role or role.removeprefix("Application ") in grants)
+        return self._rbac_cmdlets.reaches(app_id, view, roles)
 
     def mailbox_view(self, raw: str) -> rbac.Mailbox | None:
         address = raw.strip().lower()
@@ -184,9 +226,9 @@ class ExchangeService:
             return JSONResponse(
                 {"error": {"code": "NotFound", "message": f"No endpoint at {path}."}}, status_code=404
             )
-        denied = self._authorize(request.headers.get("authorization"))
-        if denied is not None:
-            return denied
+        caller = self._authorize(request.headers.get("authorization"))
+        if isinstance(caller, Response):
+            return caller
         if match["tenant"].lower() not in {c.TENANT_ID, c.TENANT_DOMAIN}:
             return JSONResponse(
                 CmdletError(
@@ -198,6 +240,8 @@ class ExchangeService:
             )
         try:
             name, parameters = _cmdlet_input(await request.body())
+            with self._lock:
+                self._may_run(caller, name)
             self.counters.record(
                 "POST", "exchange", name, write=name.split("-")[0] in {"New", "Set", "Remove"}
             )
@@ -207,7 +251,30 @@ class ExchangeService:
             return JSONResponse(exc.body(), status_code=exc.status)
         return self._page(request, rows)
 
-    def _authorize(self, authorization: str | None) -> Response | None:
+    def _may_run(self, caller: Caller, name: str) -> None:
+        """Exchange RBAC: an administrator runs every cmdlet; an app without an admin role runs
+        the cmdlets of the management roles assigned to its service principal pointer, and no
+        other cmdlet exists for it."""
+        if _is_exchange_admin(caller):
+            return
+        if name in self._cmdlets_of(caller.app_id):
+            return
+        raise CmdletError(
+            "System.Management.Automation.CommandNotFoundException",
+            f"The term '{name}' is not recognized as a name of a cmdlet, function, script file, "
+            "or executable program.",
+        )
+
+    def _cmdlets_of(self, app_id: str) -> frozenset[str]:
+        pointer = self.rbac.pointer(app_id)
+        if pointer is None:
+            return frozenset()
+        allowed: set[str] = set()
+        for assignment in self.rbac.assignments_of(pointer):
+            allowed |= self.roles.cmdlets_of(str(assignment["Role"]))
+        return frozenset(allowed)
+
+    def _authorize(self, authorization: str | None) -> Caller | Response:
         try:
             caller = self.identity.verify(authorization, self.base_url)
         except InvalidToken as exc:
@@ -216,7 +283,9 @@ class ExchangeService:
             )
             response.headers["WWW-Authenticate"] = self.identity.challenge_header(self.base_url)
             return response
-        if not _is_exchange_admin(caller):
+        if not _is_exchange_admin(caller) and not (
+            _MANAGE_ROLE in caller.roles and self._cmdlets_of(caller.app_id)
+        ):
             return JSONResponse(
                 {
                     "error": {
@@ -228,7 +297,7 @@ class ExchangeService:
                 },
                 status_code=403,
             )
-        return None
+        return caller
 
     def _run(self, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         handler = self._cmdlets.get(name)
@@ -246,7 +315,7 @@ class ExchangeService:
             )
         try:
             return handler(parameters)
-        except rbac.RbacError as exc:
+        except (rbac.RbacError, roles.RoleError, ews.EwsError) as exc:
             raise CmdletError(exc.type_name, exc.text) from exc
 
     def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:

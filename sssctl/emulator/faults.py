@@ -6,6 +6,10 @@ It wraps every service except the admin API (tests must always be able to switch
 again). Each answer uses the envelope of the service that was asked, because clients parse
 them differently: Dataverse's hex codes, Graph's ``TooManyRequests`` and Entra's JSON.
 
+A Dataverse 429 carries the code of the service protection limit it stands for, as the
+real service's do (``throttle_mix`` picks how often each limit is drawn), because a client
+reacts to each limit differently (reference §1.11).
+
 Test-only, ``mutate_*`` tampers with the JSON of the answers to one route (optionally one
 method and one cmdlet): a dotted field is set to another JSON value, removed
 (``<missing>``) or wrapped in an extra object (``<nested>``), so tests can show what a
@@ -34,11 +38,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sssctl.emulator import constants as c
 from sssctl.emulator.context import Counters, Faults
+from sssctl.emulator.dataverse.errors import LIMIT_CONCURRENT, LIMIT_EXECUTION, LIMIT_REQUESTS
+from sssctl.emulator.dataverse.limits import limit_message
 
 SERVICES = ("login", "dataverse", "graph", "exchange")
 PROBABILITIES = ("throttle_probability", "error_probability", "drop_probability", "lost_response_probability",
                  "malformed_probability")
 # What a captive portal or a misconfigured proxy answers in place of the service: 200, not JSON.
+LIMITS = {"requests": LIMIT_REQUESTS, "execution": LIMIT_EXECUTION, "concurrent": LIMIT_CONCURRENT}
 MALFORMED_BODY = "<html><head><title>Sign in to the network</title></head><body>Proxy</body></html>"
 
 
@@ -54,6 +61,12 @@ def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
     for name in PROBABILITIES:
         if not 0.0 <= getattr(trial, name) <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1, not {getattr(trial, name)}")
+    parse_mix(trial.throttle_mix)
+    if not 0.0 <= trial.competing_share < 1.0:
+        raise ValueError(f"competing_share must be at least 0 and below 1, not {trial.competing_share}")
+    if not 0.0 <= trial.ews_propagation_seconds <= 24 * 3600:
+        raise ValueError("ews_propagation_seconds must be between 0 and 86400 (Exchange documents up to "
+                         f"24 hours), not {trial.ews_propagation_seconds}")
     if trial.mutate_route and not trial.mutate_route.startswith("/"):
         raise ValueError(f"mutate_route is a path prefix starting with '/', not {trial.mutate_route!r}")
     if trial.mutate_route and not trial.mutate_field:
@@ -68,6 +81,25 @@ def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
     faults.update(dict(values))
 
 
+def parse_mix(text: str) -> list[tuple[str, float]]:
+    """``"requests:2,execution:1"`` (or one name) as (code, weight) pairs; ValueError naming the fault."""
+    mix: list[tuple[str, float]] = []
+    for part in text.split(","):
+        name, _, weight = part.strip().partition(":")
+        if name not in LIMITS:
+            raise ValueError(f"throttle_mix names limits among {', '.join(LIMITS)}, each with an optional "
+                             f":weight, e.g. 'requests:2,execution:1'; {name!r} is not one")
+        try:
+            share = float(weight) if weight else 1.0
+        except ValueError:
+            share = -1.0
+        if not share >= 0:
+            raise ValueError(f"throttle_mix: the weight of {name} must be a number of 0 or more, "
+                             f"not {weight!r}")
+        mix.append((LIMITS[name], share))
+    if sum(share for _, share in mix) <= 0:
+        raise ValueError("throttle_mix: at least one weight must be above 0")
+    return mix
 MISSING = "<missing>"
 NESTED = "<nested>"
 
@@ -114,17 +146,10 @@ def retry_after_text(seconds: float) -> str:
     return f"{seconds:g}"
 
 
-def throttled_body(service: str, faults: Faults) -> dict[str, Any]:
+def throttled_body(service: str, faults: Faults, limit: str = LIMIT_REQUESTS) -> dict[str, Any]:
+    """The 429 body of ``service``; Dataverse's names the service protection ``limit`` hit."""
     if service == "dataverse":
-        return {
-            "error": {
-                "code": "0x80072322",
-                "message": (
-                    f"Number of requests exceeded the limit of {faults.limit_requests} over time window of "
-                    f"{faults.limit_window_seconds:g} seconds."
-                ),
-            }
-        }
+        return {"error": {"code": limit, "message": limit_message(limit, faults)}}
     if service == "graph":
         return {
             "error": {
@@ -199,6 +224,13 @@ class FaultMiddleware:
         self.injected += hit
         return hit
 
+    def _limit(self) -> str:
+        """Which limit a Dataverse fault 429 stands for; one draw only when the mix has a choice."""
+        mix = parse_mix(self.faults.throttle_mix)
+        if len(mix) == 1:
+            return mix[0][0]
+        return str(self.rng.choices([code for code, _ in mix], [weight for _, weight in mix])[0])
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         route = self.faults.mutate_route
@@ -230,7 +262,7 @@ class FaultMiddleware:
             self.counters.record_throttled()
             seconds = faults.retry_after_seconds
             response = JSONResponse(
-                throttled_body(service, faults),
+                throttled_body(service, faults, self._limit() if service == "dataverse" else LIMIT_REQUESTS),
                 status_code=429,
                 headers={"Retry-After": retry_after_text(seconds)},
             )

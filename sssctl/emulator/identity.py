@@ -526,7 +526,7 @@ class Identity:
         wanted = secret_hash(secret)
         for credential in app.data["passwordCredentials"]:
             if app.secret_hashes.get(credential["keyId"]) == wanted:
-                if credential["endDateTime"] < now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"):
+                if credential["endDateTime"] < self.directory.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"):
                     raise LoginError(
                         7000222,
                         "invalid_client",
@@ -601,7 +601,7 @@ class Identity:
             der = base64.b64decode(blob)
             sha1, sha256 = thumbprints(der)
             if _same_thumbprint(sent_sha1, sha1) or _same_thumbprint(sent_sha256, sha256):
-                if str(credential["endDateTime"]) < now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"):
+                if str(credential["endDateTime"]) < self.directory.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"):
                     raise LoginError(
                         700027,
                         "invalid_client",

@@ -62,6 +62,7 @@ def serve(
     token_lifetime: int = 3600,
     faults: Mapping[str, Any] | None = None,
     organizations: int = 1,
+    clock: str | None = None,
 ) -> None:
     """Start, announce, wait for a stop signal, stop. Raises ``EmulatorError`` on bad input."""
     from sssctl.emulator.server import check_loopback, running_emulator
@@ -88,6 +89,7 @@ def serve(
             auto_approve_device_codes=auto_approve_device_codes,
             token_lifetime=token_lifetime,
             organizations=organizations,
+            clock=clock,
         ) as info:
             if env_file is not None:
                 write_env_file(env_file, info)

@@ -9,6 +9,7 @@ under ``/graph``, Exchange under ``/exchange`` and the admin API under ``/_emula
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import re
 import secrets
@@ -18,10 +19,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio.to_thread
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sssctl.emulator import azure_devops
 from sssctl.emulator import constants as c
 from sssctl.emulator.certs import load_key_material
+from sssctl.emulator.clock import Clock, ClockError, parse_moment
 from sssctl.emulator.context import Counters, Faults, TokenVerifier
 from sssctl.emulator.directory import Directory, new_secret_text
 from sssctl.emulator.exchange import ExchangeService
@@ -125,8 +128,13 @@ class Emulator:
         dataverse_factory: DataverseFactory | None = None,
         token_lifetime: int = 3600,
         organizations: int = 1,
+        clock: str | None = None,
     ) -> None:
         _check_dataset(dataset, mailboxes, business_units, roles)
+        try:
+            self.clock = Clock(parse_moment(clock) if clock else None)
+        except ClockError as exc:
+            raise EmulatorError(f"bad --clock: {exc}") from exc
         _check_organizations(organizations)
         self.url = url
         self.seed_args: dict[str, Any] = {
@@ -152,6 +160,7 @@ class Emulator:
             client_secret=client_secret,
             client_certificate_der=keys.client_certificate_der,
             issuer_url=f"{url}{c.FEDERATED_ISSUER_PATH}",
+            clock=self.clock,
         )
         dataverse_url, graph_url, exchange_url = (
             f"{url}{c.DATAVERSE_PREFIX}",
@@ -195,6 +204,7 @@ class Emulator:
             base_url=exchange_url,
             counters=self.counters,
             faults=self.faults,
+            clock=self.clock,
         )
         web = getattr(self.dataverse, "web", None)
         if web is not None:  # Test & Enable asks Exchange whether the profile's app gets in
@@ -224,7 +234,7 @@ class Emulator:
         # The Dataverse service seeds its default dataset when built; only other data needs a reseed.
         self._reset(self.seed_args, dataverse=self.seed_args != _DATAVERSE_DEFAULTS)
         self.fault_injector = FaultMiddleware(self._router(), faults=self.faults, counters=self.counters)
-        self.app: ASGIApp = _Root(self.fault_injector, self.counters)
+        self.app: ASGIApp = _Root(self.fault_injector, self.counters, self.clock)
 
     def reset(self, **overrides: Any) -> None:
         """Reseed every service; arguments left out keep the values the emulator started with."""
@@ -276,6 +286,8 @@ class Emulator:
             Route("/counters", self._admin_counters, methods=["GET"]),
             Route("/counters/reset", self._admin_counters_reset, methods=["POST"]),
             Route("/tokens", self._admin_token, methods=["POST"]),
+            Route("/clock", self._admin_clock, methods=["GET", "POST"]),
+            Route("/act", self._admin_act, methods=["POST"]),
         ]
         return Router(
             routes=[Route(r.path, _guarded(self.admin_token, r.endpoint), methods=r.methods) for r in routes]
@@ -313,6 +325,18 @@ class Emulator:
             self.fault_injector.restart()
         return JSONResponse(self.faults.to_dict())
 
+    async def _admin_clock(self, request: Request) -> Response:
+        """``{"now": ISO 8601}`` moves the clock there; ``{"now": null}`` puts it back on real time."""
+        if request.method == "POST":
+            body = await _json(request)
+            if set(body) != {"now"}:
+                return _admin_error('the clock takes exactly {"now": "<ISO 8601>"} or {"now": null}')
+            try:
+                self.clock.set(parse_moment(str(body["now"])) if body["now"] else None)
+            except ClockError as exc:
+                return _admin_error(str(exc))
+        return JSONResponse(self.clock.to_dict())
+
     async def _admin_approve(self, request: Request) -> Response:
         body = await _json(request)
         return JSONResponse({"approved": self.identity.approve_device_codes(body.get("user_code"))})
@@ -323,6 +347,35 @@ class Emulator:
     async def _admin_counters_reset(self, request: Request) -> Response:
         self.counters.reset()
         return JSONResponse(self.counters.snapshot())
+
+    async def _admin_act(self, request: Request) -> Response:
+        """Make one Dataverse request as a named user: ``{"as": upn, "method", "path", "body"}``.
+
+        ``path`` is relative to the Web API root (``mailboxes(<id>)``) or absolute
+        (``/api/data/v9.2/...``); ``organization`` picks another organization (``org2``).
+        The answer is the Web API's own: ``{"status", "headers", "body"}``.
+        """
+        body = await _json(request)
+        unknown = sorted(set(body) - {"as", "method", "path", "body", "organization"})
+        if unknown or not isinstance(body.get("as"), str) or not isinstance(body.get("path"), str):
+            return _admin_error('act needs {"as": "<upn>", "method": "PATCH", "path": "mailboxes(<id>)", '
+                                f'"body": {{...}}}}; unknown keys: {", ".join(unknown) or "none"}')
+        found = self.organizations.get(str(body.get("organization") or "org1"))
+        act = getattr(found[1], "act", None) if found else None
+        if act is None:
+            return _admin_error(f"no Dataverse organization {body.get('organization')!r} to act in")
+        try:
+            answer = await anyio.to_thread.run_sync(
+                lambda: act(body["as"], str(body.get("method") or "GET"), body["path"], body.get("body")))
+        except Exception as exc:  # a DataverseFault raised before the handlers (unknown user)
+            status = getattr(exc, "status", None)
+            if not isinstance(status, int):
+                raise
+            return JSONResponse({"status": status, "headers": {}, "body": {"error": {
+                "code": getattr(exc, "code", ""), "message": str(getattr(exc, "message", exc))}}})
+        text = answer.body.decode("utf-8") if answer.body else ""
+        return JSONResponse({"status": answer.status, "headers": dict(answer.headers),
+                             "body": json.loads(text) if text.startswith("{") else text or None})
 
     async def _admin_token(self, request: Request) -> Response:
         """Mint a token directly (e.g. an already expired one) without a sign-in flow."""
@@ -345,19 +398,30 @@ class Emulator:
 
 class _Root:
     """Outermost app: tolerates ``//`` in login paths (MSAL builds them from a trailing
-    slash) and counts login requests; the services count their own."""
+    slash), counts login requests (the services count their own) and dates every answer by
+    the emulator's clock, as a service's ``Date`` header is its own notion of now."""
 
-    def __init__(self, app: ASGIApp, counters: Counters) -> None:
-        self.app, self.counters = app, counters
+    def __init__(self, app: ASGIApp, counters: Counters, clock: Clock) -> None:
+        self.app, self.counters, self.clock = app, counters, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if not path.startswith(_SERVICE_PREFIXES):
-                path = re.sub(r"/{2,}", "/", path)
-                scope = {**scope, "path": path, "raw_path": path.encode()}
-                self.counters.record(scope["method"], "login", _login_target(path), write=False)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not path.startswith(_SERVICE_PREFIXES):
+            path = re.sub(r"/{2,}", "/", path)
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+            self.counters.record(scope["method"], "login", _login_target(path), write=False)
+
+        async def dated(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                stamp = email.utils.format_datetime(self.clock.now(), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, dated)
 
 
 def _login_target(path: str) -> str:
@@ -486,6 +550,7 @@ def serving(
     dataverse_factory: DataverseFactory | None = None,
     token_lifetime: int = 3600,
     organizations: int = 1,
+    clock: str | None = None,
 ) -> Iterator[Emulator]:
     """Run the emulator over HTTPS in a background thread; yields it once it accepts connections."""
     import uvicorn
@@ -512,6 +577,7 @@ def serving(
             dataverse_factory=dataverse_factory,
             token_lifetime=token_lifetime,
             organizations=organizations,
+            clock=clock,
         )
         cert, key = emulator.tls_files
         config = uvicorn.Config(
@@ -520,6 +586,7 @@ def serving(
             ssl_keyfile=key,
             log_level="warning",
             access_log=False,
+            date_header=False,   # the emulator dates answers by its own clock (_Root)
             lifespan="off",
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
@@ -589,6 +656,7 @@ def running_emulator(
     auto_approve_device_codes: bool = False,
     token_lifetime: int = 3600,
     organizations: int = 1,
+    clock: str | None = None,
 ) -> Iterator[EmulatorInfo]:
     """The public way to run the emulator in-process: yields its connection facts."""
     with serving(
@@ -604,5 +672,6 @@ def running_emulator(
         auto_approve_device_codes=auto_approve_device_codes,
         token_lifetime=token_lifetime,
         organizations=organizations,
+        clock=clock,
     ) as emulator:
         yield emulator.info

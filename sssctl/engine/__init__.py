@@ -1,8 +1,11 @@
 """The core that knows nothing about Dataverse: plans, saved plans, apply order, rendering.
 
+``kind`` (the contract every resource kind fulfils) · ``registry`` (the kinds of a run) ·
 ``plan`` (types only) · ``planner`` (concurrent reads, diff, target, order, guards) ·
-``applier`` (safe kind order, checkpoint after every change) · ``planfile`` (saved plans
-and their freshness) · ``runner`` (one run: config, sign-in, lock, state) · ``render``
-(text, JSON, Markdown) · ``commands`` (what the CLI prints and exits with) · ``demo``,
-``export``.
+``applier`` (safe kind order, checkpoint after every change) · ``reconcile``, ``spool``,
+``adoption``, ``addresses`` · ``planfile`` (saved plans and their freshness) · ``render``
+(text, JSON, Markdown).
+
+It imports state, clients' types, config and the root modules, never a kind, the audit
+or a use case: the commands that drive it live in :mod:`sssctl.app`.
 """

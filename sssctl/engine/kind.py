@@ -14,7 +14,9 @@ Adding a resource kind touches two files: the new module ``sssctl/kinds/<name>.p
 ``sssctl/kinds/__init__.py`` that says where it runs in the safe sequence. Its
 ``spec.after`` names the kinds whose failure must stop it (fail closed), its
 ``spec.services`` the clients it needs (``auth check`` and the runner ask it), its
-``spec.privileges`` what ``auth check`` probes in Dataverse.
+``spec.privileges`` what ``auth check`` probes in Dataverse, its ``spec.grants`` the
+Microsoft Graph application permissions and Exchange cmdlets it calls with (``auth
+needs`` and ``bootstrap`` compute least privilege from these declarations alone).
 
 Kinds talk to the outside world only through :class:`Context`, and to each other only
 through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off) and
@@ -32,8 +34,8 @@ from sssctl.config.model import Desired
 from sssctl.engine.plan import Change
 from sssctl.errors import ChangedSinceRead
 
-__all__ = ["NOTE", "Applied", "ChangedSinceRead", "Context", "Handoffs", "Kind", "KindDefaults",
-           "KindSpec", "Observed", "Privilege", "ReadCache", "Service"]
+__all__ = ["LIVE", "NOTE", "Applied", "ChangedSinceRead", "Context", "Depth", "Grant", "Handoffs", "Kind",
+           "KindDefaults", "KindSpec", "Observed", "Phase", "Privilege", "ReadCache", "Service"]
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import DataverseClient, WhoAmI
@@ -43,10 +45,19 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 Service = Literal["dataverse", "graph", "exchange"]
+# Dataverse privilege depth, as RolePrivilege names it (Basic = own records .. Global = organization).
+Depth = Literal["Basic", "Local", "Deep", "Global"]
+# "plan": reading live objects needs it (so apply does too); "apply": only writing does.
+Phase = Literal["plan", "apply"]
 
 # In a describe() fragment, a table's comment lines live under this key (TOML has no
 # other place for "the format cannot say this"); the export renders them as ``# ...``.
 NOTE = "#"
+# In a describe() fragment, what was counted live that no setting can hold (how the values
+# of every mailbox or user are distributed). ``export`` leaves it out of the file; ``diff``
+# compares it, so two environments whose mailboxes differ are never called equal because
+# the setting a config could write happens to be the same.
+LIVE = "(live)"
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,48 @@ class Privilege:
     ``only_if`` narrows it to configs that really need it (a mailbox policy in ``report``
     mode reads mailboxes but never writes them); without it the privilege is needed
     whenever the kind manages anything.
+
+    ``depth`` is the narrowest depth that still reaches every row the kind touches: sssctl
+    manages mailboxes, user settings and roles in every business unit, and the
+    organization-owned tables (organization, privilege) only have Global depth, so almost
+    every declaration says Global. Whether plan needs it follows from the name: only
+    ``prvRead*`` privileges are read privileges.
     """
 
     name: str
     reason: str
     only_if: Callable[[Desired], bool] | None = None
+    depth: Depth = "Global"
+
+    def needed_by(self, desired: Desired) -> bool:
+        return self.only_if is None or self.only_if(desired)
+
+    @property
+    def phase(self) -> Phase:
+        return "plan" if self.name.startswith("prvRead") else "apply"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A Microsoft Graph application permission or an Exchange cmdlet a kind calls with.
+
+    ``service`` is ``graph`` (``name`` is the permission's value, e.g.
+    ``Application.Read.All``) or ``exchange`` (``name`` is a cmdlet, e.g.
+    ``Get-ApplicationAccessPolicy``; the identity holds it through a custom management role
+    listing exactly the cmdlets needed). ``phase`` says whether plan needs it or only apply.
+    ``elevated`` marks a tier-0 right (granting consent, assigning roles): the standing
+    apply identity never holds it, and a change that needs it is applied only by
+    ``apply --elevated``. ``source`` is the documentation page that says this call needs
+    this right, so each mapping can be checked.
+    """
+
+    service: Literal["graph", "exchange"]
+    name: str
+    reason: str
+    phase: Phase = "plan"
+    elevated: bool = False
+    only_if: Callable[[Desired], bool] | None = None
+    source: str = ""
 
     def needed_by(self, desired: Desired) -> bool:
         return self.only_if is None or self.only_if(desired)
@@ -87,6 +135,7 @@ class KindSpec:
     after: tuple[str, ...] = ()
     services: frozenset[Service] = frozenset({"dataverse"})
     privileges: tuple[Privilege, ...] = ()
+    grants: tuple[Grant, ...] = ()
     concurrent: bool = False
     adopts_compliant: bool = True
 
@@ -179,6 +228,16 @@ class ReadCache:
         slot.get(lambda: value)
         with self._lock:
             self._slots[(lifetime, key)] = slot
+
+    def loaded(self, keys: Sequence[str]) -> dict[tuple[str, str], Any]:
+        """Answers already loaded (without error) under these keys, by (lifetime, key).
+
+        A long-running caller (``watch``) hands them to the next run's cache with
+        :meth:`put`, for small tables it has decided may be a few cycles old.
+        """
+        with self._lock:
+            slots = {k: s for k, s in self._slots.items() if k[1] in keys}
+        return {k: s.value for k, s in slots.items() if s.loaded and s.error is None}
 
     def forget(self, *keys: str) -> None:
         """Drop answers (every plan-lifetime one without ``keys``): the next caller reads again."""

@@ -49,6 +49,9 @@ READ_ORGANIZATION = Privilege("prvReadOrganization", "read organization settings
 WRITE_ORGANIZATION = Privilege("prvWriteOrganization", "write organization settings")
 READ_PROFILES = Privilege("prvReadEmailServerProfile", "read email server profiles")
 WRITE_PROFILES = Privilege("prvWriteEmailServerProfile", "change email server profiles")
+# Collection reads are narrowed to the rows a depth reaches, not refused, so anything less
+# than Global would read as "nothing to change" instead of failing.
+READ_QUEUES = Privilege("prvReadQueue", "tell queue mailboxes from user mailboxes")
 PAGE_SIZE = 5000
 
 _write_lock = threading.Lock()

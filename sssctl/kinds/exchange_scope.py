@@ -30,6 +30,7 @@ from sssctl.config.model import Desired, MailboxScope
 from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
+from sssctl.kinds import _grants
 from sssctl.kinds._control5 import consent, rbac, rbac_scope
 from sssctl.kinds._shared import READ_PROFILES
 from sssctl.kinds.handoffs import AppIds
@@ -182,6 +183,9 @@ class ExchangeScopeKind(KindDefaults):
                       "RBAC", only_if=_any_rbac),
             Privilege(READ_PROFILES.name, READ_PROFILES.reason, only_if=_any_rbac),
         ),
+        grants=(_grants.READ_APPS, *_grants.ACCESS_POLICY, *_grants.APP_RBAC,
+                _grants.consent("grant the app's mailbox consent once its scope exists, or remove it once "
+                                "RBAC replaces it", _grants.scope_consents)),
         adopts_compliant=False,
     )
 
@@ -394,7 +398,9 @@ def _diff_policy(address: str, found: Mapping[str, Any], group: str, known: Mapp
     if not steps:
         return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
     action = Action.CREATE if not policies and not _has_rbac_objects(found) else Action.UPDATE
-    return Change(address, action, before, after, "; ".join(steps), detail=detail)
+    elevation = consent.elevation(consent.names(detail.get("grant") or []),
+                                  consent.names(detail.get("revoke") or []))
+    return Change(address, action, before, after, "; ".join(steps), detail=detail, elevation=elevation)
 
 
 def _ensure_policy(ctx: Context, key: str, app_id: str, group: str, *, policies: Sequence[Mapping[str, Any]],

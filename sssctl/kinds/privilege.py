@@ -210,6 +210,8 @@ class PrivilegeKind(KindDefaults):
         name="privilege",
         prefix="privilege",
         privileges=(Privilege("prvReadRole", "read security roles"),
+                    Privilege("prvReadBusinessUnit", "find every business unit's copy of a role"),
+                    Privilege("prvReadPrivilege", "find the privilege by name"),
                     Privilege("prvWriteRole", "change security roles")),
     )
 

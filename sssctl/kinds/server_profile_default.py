@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
+from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._defaults_reads import live_defaults
 from sssctl.kinds._mailbox_scan import queue_ids, synchronizes, synchronizing_on
@@ -28,6 +28,7 @@ from sssctl.kinds._shared import (
     OUTGOING_EMAIL,
     PAGE_SIZE,
     READ_PROFILES,
+    READ_QUEUES,
     WRITE_PROFILES,
     default_profile_id,
     etag_of,
@@ -81,7 +82,8 @@ class DefaultProfileKind(KindDefaults):
         name="server_profile_default",
         prefix=ADDRESS,
         after=("mailbox_defaults", "mailboxes"),
-        privileges=(READ_PROFILES, WRITE_PROFILES),
+        privileges=(READ_PROFILES, WRITE_PROFILES, READ_QUEUES,
+                    Privilege("prvReadMailbox", "find mailboxes that still synchronize through it")),
     )
 
     def addresses(self, desired: Desired) -> list[str]:

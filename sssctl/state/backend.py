@@ -77,6 +77,10 @@ class Backend(Protocol):
         """Take the lock at once or raise LockHeld naming the holder; returns the lock ID."""
         ...
 
+    def holds(self, lock_id: str) -> bool:
+        """Whether the lock ``lock_id`` is still held (by this backend object)."""
+        ...
+
     def unlock(self, lock_id: str) -> None:
         """Release the lock if it is still ``lock_id``; silent otherwise."""
         ...
@@ -229,6 +233,12 @@ class LocalBackend:
         lock_id = str(lockfile.acquire(self.lock_path, command)["id"])
         self.remove_leftovers()
         return lock_id
+
+    def holds(self, lock_id: str) -> bool:
+        """Whether the lock is still ours (``watch`` asks before each cycle: a leader that lost
+        its lock must stop writing, since another replica may now lead)."""
+        current = lockfile.read_lock(self.lock_path)
+        return current is not None and current.get("id") == lock_id
 
     def unlock(self, lock_id: str) -> None:
         lockfile.release(self.lock_path, lock_id)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from sssctl.app.progress import HEARTBEAT_SECONDS
 from sssctl.emulator.info import EmulatorInfo
-from sssctl.engine.render.progress import HEARTBEAT_SECONDS
 from tests.e2e.conftest import DATAVERSE_CONFIG
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -2,12 +2,14 @@
 
 Each plan comes from `sssctl plan --json` against the emulator; the policies are
 evaluated with regopy (OPA's Rego language from PyPI), and must fire on the plan that
-breaks their rule and stay quiet on the others.
+breaks their rule and stay quiet on the others. Besides the shipped examples, two rules
+written as Terraform users write them (`terraform_policies/`: deny every delete; no new
+app registration) must answer right on a secret rotation, a profile deletion and a plan
+that changes nothing.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -16,25 +18,32 @@ import pytest
 from regopy import Input, Interpreter
 
 from sssctl.emulator import constants
+from sssctl.emulator.admin_client import AdminClient
+from sssctl.emulator.info import EmulatorInfo
 from tests.e2e.conftest import DATAVERSE_CONFIG, Cli
-from tests.e2e.test_control5_flow import control5_only
+from tests.e2e.test_control5_flow import PROFILE, add_expiring_secret, control5_only
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 POLICIES = Path(__file__).parents[2] / "examples" / "policy"
+TERRAFORM_STYLE = Path(__file__).parent / "terraform_policies"
 SELF_APPROVAL = "org_setting.RequirePrivilegeToSelfApproveEmailAddress"
 
 
-def denials(policy: str, plan: dict[str, Any]) -> list[str]:
+def denials(policy: str, plan: dict[str, Any], folder: Path = POLICIES) -> list[str]:
+    """The policy's ``deny`` messages, read as OPA hands them over (no re-encoding)."""
     rego = Interpreter()
-    rego.add_module(policy, (POLICIES / policy).read_text(encoding="utf-8"))
+    rego.add_module(policy, (folder / policy).read_text(encoding="utf-8"))
     rego.set_input(Input(plan))
-    # regopy 1.5 does not escape quotes inside strings built by sprintf when it hands results
-    # over (addresses such as server_profile.custom["X"] have them), so messages travel base64'd.
-    output = rego.query("[base64.encode(msg) | some msg in data.main.deny]")
+    output = rego.query("data.main.deny")
     assert output.ok(), str(output)
-    encoded = json.loads(str(output))["expressions"][0]
-    return sorted(base64.b64decode(text).decode() for text in encoded)
+    found = json.loads(str(output))["expressions"][0]
+    return sorted(found)  # a set of strings; regopy spells it as a list or an object
+
+
+def terraform_style(plan: dict[str, Any]) -> dict[str, list[str]]:
+    return {p.name: found for p in sorted(TERRAFORM_STYLE.glob("*.rego"))
+            if (found := denials(p.name, plan, TERRAFORM_STYLE))}
 
 
 def all_denials(plan: dict[str, Any]) -> dict[str, list[str]]:
@@ -86,11 +95,58 @@ def test_removing_control5_from_the_config_is_denied_as_deletions(cli: Cli) -> N
     assert cli.run("apply", "--auto-approve", timeout=240).returncode == 0
     cli.config.write_text(text[: text.index("# --- Control 5")], encoding="utf-8")
     plan = json_plan(cli)
-    deleted = sorted(rc["address"] for rc in plan["resource_changes"]
+    deleted = sorted(f"{rc['type']} {rc.get('index', rc['name'])}" for rc in plan["resource_changes"]
                      if rc["change"]["actions"] == ["delete"])
-    assert deleted
+    assert f"server_profile_custom {PROFILE}" in deleted and "app_registration sss" in deleted
     found = all_denials(plan)
     assert list(found) == ["deletions.rego"]
-    named = [msg.split(": this plan deletes it", 1)[0].rsplit(" (", 1)[0] for msg in found["deletions.rego"]]
+    named = [msg.split(": this plan deletes it", 1)[0] for msg in found["deletions.rego"]]
     assert named == deleted
     assert all("this plan deletes it" in msg for msg in found["deletions.rego"])
+
+
+def test_terraform_style_policies_on_rotation_deletion_and_no_change(
+    cli: Cli, admin: AdminClient, emulator: EmulatorInfo
+) -> None:
+    text = control5_only()
+    cli.config.write_text(text, encoding="utf-8")
+    first = json_plan(cli)
+    assert terraform_style(first) == {
+        "no_new_app_registrations.rego": ["sss: new app registrations need a separate review"]}
+    assert cli.run("apply", "--auto-approve", timeout=240).returncode == 0
+
+    unchanged = json_plan(cli)
+    assert not [rc for rc in unchanged["resource_changes"] if rc["change"]["actions"] != ["no-op"]]
+    assert terraform_style(unchanged) == {}
+
+    add_expiring_secret(admin, emulator, cli, days=10)
+    rotation = json_plan(cli)
+    rotated = {rc["type"] for rc in rotation["resource_changes"] if rc["change"]["actions"] != ["no-op"]}
+    assert "app_registration_credential" in rotated and "app_registration" not in rotated
+    assert terraform_style(rotation) == {}
+    assert all(denials(p.name, rotation) == [] for p in POLICIES.glob("*.rego"))
+
+    cli.config.write_text(text[: text.index(f'[server_profiles.custom."{PROFILE}"]')], encoding="utf-8")
+    deletion = json_plan(cli)
+    deleted = [rc for rc in deletion["resource_changes"] if rc["change"]["actions"] == ["delete"]]
+    assert [(rc["type"], rc["name"], rc["index"]) for rc in deleted] == [
+        ("server_profile_custom", "custom", PROFILE)]
+    assert terraform_style(deletion) == {
+        "deny_delete.rego": ["custom: deleting server_profile_custom is not allowed"]}
+    assert denials("deletions.rego", deletion)  # the shipped rule, its message readable by OPA
+
+
+def test_drift_a_plan_sees_is_in_resource_drift(cli: Cli) -> None:
+    """A value changed outside sssctl since it applied is drift, in a plan as in a refresh."""
+    from sssctl.clients.session import open_clients
+    from sssctl.config.loader import load
+
+    assert cli.run("apply", "--auto-approve").returncode == 0
+    assert json_plan(cli)["resource_drift"] == []
+    with open_clients(load(cli.config, cli.env), environ=cli.env) as clients:
+        org = clients.dataverse.whoami().organization_id
+        clients.dataverse.update("organizations", org, {"requireapprovalforuseremail": False})
+    plan = json_plan(cli)
+    assert [(rc["address"], rc["type"]) for rc in plan["resource_drift"]] == [("approval", "approval")]
+    assert [rc["address"] for rc in plan["resource_changes"] if rc["change"]["actions"] == ["update"]] == [
+        "approval"]

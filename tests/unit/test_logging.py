@@ -102,8 +102,8 @@ def test_redacting_stream_masks_what_is_written_and_delegates_the_rest() -> None
 def test_error_lines_the_cli_prints_are_redacted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
+    from sssctl.app import commands
     from sssctl.cli import cli
-    from sssctl.engine import commands
 
     register_secret(CLIENT_SECRET)
 

@@ -39,6 +39,7 @@ concurrency slot without holding a worker thread.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -54,13 +55,13 @@ from starlette.types import Receive, Scope, Send
 
 from .. import constants
 from ..context import Counters, Faults, InvalidToken, TokenVerifier
-from . import seed
+from . import email, seed
 from .api import API_PATH, ApiRequest, ApiResponse, WebApi, fault_response, header_fields, target_of
 from .batch import BatchRunner
-from .errors import MAX_URL, DataverseFault, no_segment, url_too_long
+from .errors import MAX_URL, NOT_A_MEMBER, DataverseFault, no_segment, url_too_long
 from .limits import ServiceProtection
 from .query import parse_prefer
-from .security import Principal, impersonated, principal_for
+from .security import Principal, impersonated, principal_for, principal_of
 from .store import Store
 
 __all__ = ["DataverseService"]
@@ -133,7 +134,31 @@ class DataverseService:
                     user: list(role_ids) for user, role_ids in sorted(self.store.user_roles.items())
                 },
                 "version": self.store.version,
+                "mail": email.sent_mail(self.store),
             }
+
+    def act(self, upn: str, method: str, path: str, body: Any) -> ApiResponse:
+        """One request made as the user signed in as ``upn``, with that user's privileges.
+
+        The admin API's way to play a person editing their own mailbox or settings: the
+        request goes through the same handlers as any other and is stamped with that
+        user as ``modifiedby``. It is not charged to the service protection limits of
+        sssctl's own identity, since it is not sssctl's request.
+        """
+        raw_path, _, raw_query = path.partition("?")
+        api_path = _api_path(raw_path if raw_path.startswith("/") else f"/{API_PATH}/{raw_path}")
+        if api_path is None:
+            raise no_segment(raw_path or "/")
+        payload = b"" if body is None else json.dumps(body).encode()
+        headers = {"content-type": "application/json"} if payload else {}
+        with self.store.lock:
+            user = next((u for u in self.store.table("systemuser").values()
+                         if str(u.get("domainname") or "").lower() == upn.lower()), None)
+            if user is None or user.get("isdisabled"):
+                raise DataverseFault(403, NOT_A_MEMBER, f"{upn} is not an enabled user of the organization.")
+            who = principal_of(self.store, user, ())
+        request = ApiRequest(method.upper(), api_path, _parse_query(raw_query), headers, payload)
+        return self.web.handle(request, who)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

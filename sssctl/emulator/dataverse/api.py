@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..context import Counters
-from . import access, metadata, orgsettings, roles
+from . import access, email, metadata, orgsettings, roles
 from .errors import (
     DUPLICATE_RECORD,
     NOT_SUPPORTED,
@@ -176,7 +176,7 @@ class WebApi:
         write = method in ("POST", "PATCH", "PUT", "DELETE") and not target.startswith("Retrieve")
         self.counters.record(method, "dataverse", target, write=write, request=not request.inner)
         try:
-            with self.store.atomic():  # a refused write leaves nothing half done
+            with self.store.atomic(), self.store.acting(who.id):  # a refused write leaves nothing half done
                 return self._dispatch(request, who)
         except DataverseFault as fault:
             return fault_response(fault)
@@ -629,6 +629,7 @@ class WebApi:
             raise _unsupported("Create", table)
         body = _json_body(request)
         require(self.store, who, "Create", table)
+        parties = body.pop(email.PARTIES, None) if table.logical == "email" else None
         changes = body_changes(
             table,
             body,
@@ -648,11 +649,17 @@ class WebApi:
             self._check_approval(who, table, None, changes["emailrouteraccessapproval"])
         state_pair(table, None, changes)
         row = {**_defaults(table, who), **changes, table.pk: record_id}
+        if table.logical == "systemuser" and row.get("applicationid"):
+            # An application user is always non-interactive (access mode 4), whatever was sent:
+            # https://learn.microsoft.com/power-platform/admin/manage-application-users
+            row["accessmode"] = 4
         if table.logical == "role":
             row.update(_new_role_links(self.store, row, record_id))
         created = self.store.insert(table.logical, record_id, row)
         if table.logical == "role":
             roles.create_copies(self.store, created)
+        if parties is not None:
+            email.add_parties(self.store, created, parties, lambda ref: _content_id(request, ref))
         return self._written(request, table, created, created=True)
 
     def _written(self, request: ApiRequest, table: Table, row: Row, *, created: bool) -> ApiResponse:
@@ -895,6 +902,8 @@ class WebApi:
             return self._retrieve_user_privileges(request, who, table, record_id, rest)
         if table.logical == "systemuser" and action.startswith("RetrievePrincipalAccess("):
             return self._retrieve_principal_access(request, who, record_id, rest)
+        if table.logical == "email" and action == "SendEmail" and len(rest) == 1:
+            return self._send_email(request, who, table, record_id)
         if table.logical != "role" or action not in ROLE_ACTIONS or len(rest) > 1:
             raise no_segment(rest[0])
         if request.method.upper() != "POST":
@@ -909,6 +918,16 @@ class WebApi:
         }[action]
         handler(self.store, role, body)
         return ApiResponse(204, [("OData-Version", "4.0")])
+
+
+    def _send_email(self, request: ApiRequest, who: Principal, table: Table, record_id: str) -> ApiResponse:
+        if request.method.upper() != "POST":
+            raise _not_allowed(request.method, "SendEmail")
+        row = self._existing(table, record_id)
+        require(self.store, who, "Write", table, row)
+        answer = email.send(self.store, row, _json_body(request))
+        context = f"{self.api}/$metadata#Microsoft.Dynamics.CRM.SendEmailResponse"
+        return json_response(200, {"@odata.context": context, **answer})
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -40,6 +40,8 @@ SCHEMA_NAMES = {
     "queue": "Queue",
     "usersettings": "UserSettings",
     "roleprivileges": "RolePrivileges",
+    "email": "Email",
+    "activityparty": "ActivityParty",
 }
 ENTITY_COLUMNS = {
     "LogicalName": "string",

@@ -75,9 +75,13 @@ def _state(active_label: str = "Active") -> list[Column]:
 
 
 def _system(extra_owner: bool = False) -> list[Column]:
+    # createdby/modifiedby: the calling user of the write that created/last changed the row
+    # (the impersonated user when a caller acts for another), as every table has them [doc].
     columns = [
         Column("createdon", DATETIME, readonly=True),
         Column("modifiedon", DATETIME, readonly=True),
+        Column("createdby", LOOKUP, readonly=True, navs={"createdby": "systemuser"}),
+        Column("modifiedby", LOOKUP, readonly=True, navs={"modifiedby": "systemuser"}),
         Column("versionnumber", BIGINT, readonly=True),
     ]
     if extra_owner:
@@ -415,6 +419,52 @@ USERSETTINGS = Table(
     ],
 )
 
+# Email activities (reference: the email and activityparty EntityType pages). Status
+# reasons of an email: 1 Draft, 2 Completed, 3 Sent, 4 Received, 5 Canceled, 6 Pending
+# Send, 7 Sending, 8 Failed; state 0 Open, 1 Completed, 2 Canceled [doc].
+EMAIL_STATUS = {1: "Draft", 2: "Completed", 3: "Sent", 4: "Received", 5: "Canceled", 6: "Pending Send",
+                7: "Sending", 8: "Failed"}
+EMAIL = Table(
+    "email",
+    "emails",
+    "activityid",
+    "subject",
+    4202,
+    [
+        Column("activityid", GUID, createonly=True),
+        Column("subject", STRING),
+        Column("description", STRING),
+        Column("directioncode", BOOL),
+        Column("sender", STRING, readonly=True),
+        Column("torecipients", STRING, readonly=True),
+        Column("senton", DATETIME, readonly=True),
+        Column("statecode", PICKLIST, {0: "Open", 1: "Completed", 2: "Canceled"}, readonly=True),
+        Column("statuscode", PICKLIST, EMAIL_STATUS, readonly=True),
+        *_system(extra_owner=True),
+    ],
+)
+
+# Who takes part in an activity: 1 Sender, 2 To, 3 Cc, 4 Bcc (and more for other
+# activities) [doc]. Served read-only (RetrieveMultiple only); parties are written
+# through the activity's ``email_activity_parties`` collection in a deep insert.
+PARTY_TYPES = {1: "Sender", 2: "ToRecipient", 3: "CCRecipient", 4: "BccRecipient"}
+ACTIVITYPARTY = Table(
+    "activityparty",
+    "activityparties",
+    "activitypartyid",
+    None,
+    135,
+    [
+        Column("activitypartyid", GUID, readonly=True),
+        Column("activityid", LOOKUP, readonly=True),
+        Column("partyid", LOOKUP, readonly=True, navs={"partyid_systemuser": "systemuser",
+                                                        "partyid_queue": "queue"}),
+        Column("participationtypemask", PICKLIST, PARTY_TYPES, readonly=True),
+        Column("addressused", STRING, readonly=True),
+    ],
+    read_only_table=True,
+)
+
 # The role-privilege intersect table (reference §8.3): read-only, its rows computed from
 # the role privileges (one per role copy and privilege). The object type code is a guess.
 ROLEPRIVILEGES = Table(
@@ -445,6 +495,8 @@ TABLES: dict[str, Table] = {
         QUEUE,
         USERSETTINGS,
         ROLEPRIVILEGES,
+        EMAIL,
+        ACTIVITYPARTY,
     )
 }
 BY_LOGICAL: dict[str, Table] = {t.logical: t for t in TABLES.values()}

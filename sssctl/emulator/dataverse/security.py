@@ -28,6 +28,8 @@ PRIVILEGE_ENTITY = {
     "systemuser": "User",
     "queue": "Queue",
     "usersettings": "UserSettings",
+    "email": "Email",
+    "activityparty": "Activity",
 }
 APPROVE = "prvApproveRejectEmailAddress"
 # Well-known Entra role template ids (the same in every tenant).

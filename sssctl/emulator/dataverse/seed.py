@@ -270,6 +270,10 @@ class Sizes:
     extra_roles: int  # custom roles beyond the built-in set
 
 
+# Seeded rows were set up by the environment's administrator (their createdby/modifiedby).
+SEED_AUTHOR = str(uuid.uuid5(NAMESPACE, "systemuser:admin"))
+
+
 class _Builder:
     def __init__(self, store: Store, seed: int) -> None:
         self.store = store
@@ -284,6 +288,8 @@ class _Builder:
         self.version += 1
         row.setdefault("createdon", EPOCH)
         row.setdefault("modifiedon", EPOCH)
+        row.setdefault("_createdby_value", SEED_AUTHOR)
+        row.setdefault("_modifiedby_value", SEED_AUTHOR)
         row["versionnumber"] = self.version
         self.store.table(logical)[key] = row
 
@@ -570,7 +576,7 @@ def _principals(b: _Builder, units: list[str], sizes: Sizes) -> None:
         constants.LIMITED_APP_ID,
         [role_copy_id("Contoso Mailbox Operator", ROOT_BUSINESS_UNIT_ID)],
     )
-    admin_id = str(uuid.uuid5(NAMESPACE, "systemuser:admin"))
+    admin_id = SEED_AUTHOR
     first, _, last = constants.ADMIN_USER_NAME.partition(" ")
     b.put(
         "systemuser",

@@ -4,6 +4,11 @@ Rows are copy-on-write: a write replaces the row dict, it never edits one in pla
 makes reads safe to hand out without copying and lets a ``$batch`` change set roll back
 by restoring the previous dict references from a journal, whatever the table size.
 
+Every write stamps ``modifiedon`` and ``modifiedby`` (``createdon``/``createdby`` on
+insert) as Dataverse does: the user is whoever the request handling this thread acts as
+(:meth:`Store.acting`), so nested writes (an approval copied to the owner) name the
+caller too, and rows written with no request (seeding) keep what the seed set.
+
 Role privileges are kept per *root* role copy only; business-unit copies mirror their
 root copy (``_parentrootroleid_value``), which is how the platform keeps them in sync.
 """
@@ -29,6 +34,7 @@ class Store:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self._actor = threading.local()
         self.tables: dict[str, dict[str, Row]] = {}
         self.role_privileges: dict[str, dict[str, int]] = {}  # root role id -> privilege id -> depth mask
         self.user_roles: dict[str, list[str]] = {}  # systemuser id -> role ids (BU copies)
@@ -79,6 +85,24 @@ class Store:
             else:
                 target[key] = old
 
+    @contextmanager
+    def acting(self, user_id: str) -> Iterator[None]:
+        """Writes made by this thread inside the block are stamped as made by ``user_id``."""
+        outer = getattr(self._actor, "user", None)
+        self._actor.user = user_id
+        try:
+            yield
+        finally:
+            self._actor.user = outer
+
+    def _stamps(self) -> Row:
+        stamps: Row = {"modifiedon": now_iso()}
+        user = getattr(self._actor, "user", None)
+        if user is not None:
+            stamps["_modifiedby_value"] = user
+            stamps["_modifiedby_value@lt"] = "systemuser"
+        return stamps
+
     # -- rows ------------------------------------------------------------------------
     def table(self, logical: str) -> dict[str, Row]:
         return self.tables.setdefault(logical, {})
@@ -90,10 +114,12 @@ class Store:
         with self.lock:
             table = self.table(logical)
             self._remember(logical, row_id, table.get(row_id, _MISSING))
-            stamp = now_iso()
-            row = {**row, "versionnumber": self.next_version()}
-            row.setdefault("createdon", stamp)
-            row["modifiedon"] = stamp
+            stamps = self._stamps()
+            row = {**row, **stamps, "versionnumber": self.next_version()}
+            row["createdon"] = row.get("createdon") or stamps["modifiedon"]
+            if "_modifiedby_value" in stamps:
+                row["_createdby_value"] = stamps["_modifiedby_value"]
+                row["_createdby_value@lt"] = "systemuser"
             table[row_id] = row
             return row
 
@@ -102,7 +128,7 @@ class Store:
             table = self.table(logical)
             old = table[row_id]
             self._remember(logical, row_id, old)
-            row = {**old, **changes, "versionnumber": self.next_version(), "modifiedon": now_iso()}
+            row = {**old, **changes, **self._stamps(), "versionnumber": self.next_version()}
             table[row_id] = row
             return row
 

@@ -170,3 +170,28 @@ def test_snapshot_can_be_narrowed_to_some_services(emulator: EmulatorInfo, admin
     assert set(admin.snapshot("directory", "exchange")) == {"directory", "exchange"}
     with pytest.raises(RuntimeError, match="unknown snapshot service"):
         admin.snapshot("graph")
+
+
+def test_throttle_faults_carry_the_code_of_the_limit_they_stand_for(
+    emulator: EmulatorInfo, admin: AdminClient
+) -> None:
+    admin.faults(throttle_probability=1.0, fault_seed=1, throttle_mix="requests:1,execution:1,concurrent:1")
+    with trusting_client(emulator) as http:
+        answers = [http.get(f"{emulator.dataverse_url}/api/data/v9.2/WhoAmI") for _ in range(30)]
+    assert {a.status_code for a in answers} == {429}
+    codes = {a.json()["error"]["code"] for a in answers}
+    assert codes == {"0x80072322", "0x80072321", "0x80072326"}
+    by_code = {a.json()["error"]["code"]: a.json()["error"]["message"] for a in answers}
+    assert "concurrent requests" in by_code["0x80072326"] and "execution time" in by_code["0x80072321"]
+    admin.faults(throttle_mix="execution")
+    with trusting_client(emulator) as http:
+        only = http.get(f"{emulator.dataverse_url}/api/data/v9.2/WhoAmI")
+    assert only.json()["error"]["code"] == "0x80072321"
+
+
+def test_a_throttle_mix_or_share_that_makes_no_sense_is_refused(emulator: EmulatorInfo) -> None:
+    with trusting_client(emulator, headers={"Authorization": f"Bearer {emulator.admin_token}"}) as http:
+        mix = http.post(f"{emulator.url}{c.ADMIN_PREFIX}/faults", json={"throttle_mix": "requests,speed"})
+        share = http.post(f"{emulator.url}{c.ADMIN_PREFIX}/faults", json={"competing_share": 1.0})
+    assert mix.status_code == 400 and "'speed' is not one" in mix.json()["error"]
+    assert share.status_code == 400 and "competing_share" in share.json()["error"]

@@ -201,9 +201,9 @@ def test_taking_the_approve_privilege_from_system_administrator_is_refused_at_pl
 def test_plan_removing_every_role_of_the_signed_in_identity_is_refused_unless_allowed(
     emulator: EmulatorInfo, fresh: AdminClient, tmp_path: Path
 ) -> None:
+    from sssctl.app.runner import RunOptions, default_services, plan, session
     from sssctl.emulator import constants
     from sssctl.engine.errors import PlanRefused
-    from sssctl.engine.runner import RunOptions, default_services, plan, session
 
     give_limited_app_the_mailbox_admin_role(emulator, tmp_path)
     config = tmp_path / "limited.toml"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from sssctl.app.runner import RunOptions, default_services, plan, session
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
 from sssctl.engine.plan import Action
-from sssctl.engine.runner import RunOptions, default_services, plan, session
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

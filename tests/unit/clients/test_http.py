@@ -10,7 +10,7 @@ import pytest
 from sssctl.clients.errors import TransportError
 from sssctl.clients.http import RateLimiter, RetryPolicy, parse_retry_after
 
-from .helpers import Handler, Sleeps, service
+from .helpers import Handler, service
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -138,20 +138,6 @@ def test_bearer_token_and_stats_by_service() -> None:
     assert seen[0].headers["Authorization"] == "Bearer tok-abcdef-123456"
     assert svc.stats.as_dict() == {"total": 1, "retries": 0, "throttled": 0, "writes": 1,
                                    "by_service": {"graph": 1}}
-
-
-def test_rate_limiter_halves_on_throttle_and_recovers_slowly() -> None:
-    now = [0.0]
-    limiter = RateLimiter(4, rate=40.0, recovery=1.0, clock=lambda: now[0], sleep=Sleeps())
-    limiter.on_throttled(2.0)
-    assert limiter.rate == 20.0
-    limiter.on_throttled(None)
-    assert limiter.rate == 10.0
-    limiter.on_success()
-    assert limiter.rate == 11.0
-    for _ in range(100):
-        limiter.on_success()
-    assert limiter.rate == 40.0
 
 
 def test_rate_limiter_pauses_everyone_for_retry_after() -> None:

@@ -10,6 +10,9 @@ from sssctl.clients.errors import DeadlineExceeded
 from sssctl.clients.http import (
     BURST_REMAINING,
     DOP_HINT,
+    LIMIT_CONCURRENT,
+    LIMIT_EXECUTION,
+    LIMIT_REQUESTS,
     TIME_REMAINING,
     HttpService,
     RateLimiter,
@@ -211,3 +214,99 @@ def test_concurrency_halves_before_a_429_when_a_budget_runs_low_and_on_a_429() -
     assert limiter.on_throttled(30.0) is True and limiter.limit == 5
     assert limiter.on_throttled(10.0) is False  # inside the pause already announced
     assert limiter.paused_until == pytest.approx(time.now + 30.0)
+
+
+# --- the reaction to each service protection limit ------------------------------------------
+
+def _wide(time: FakeTime, width: int = 40) -> RateLimiter:
+    limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)  # pacing is not measured here
+    limiter.on_success(_room(hint=width))
+    return limiter
+
+
+def test_the_number_of_requests_limit_pauses_everyone_and_keeps_the_width() -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    assert limiter.on_throttled(2.0, LIMIT_REQUESTS, sent_at=time.now) is True
+    assert limiter.limit == 40
+    assert limiter.paused_until == pytest.approx(time.now + 2.0)
+    assert limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now) is False  # inside the pause
+
+
+def test_the_execution_time_limit_pauses_everyone_and_halves_the_width() -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    assert limiter.on_throttled(3.0, LIMIT_EXECUTION, sent_at=time.now) is True
+    assert limiter.limit == 20
+    assert limiter.paused_until == pytest.approx(time.now + 3.0)
+
+
+def test_the_concurrent_requests_limit_halves_the_width_without_pausing_anyone() -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    assert limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=time.now) is False
+    assert limiter.limit == 20
+    assert limiter.paused_until < time.now
+
+
+def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    sent = limiter.acquire()
+    limiter.release()
+    time.now += 0.5
+    limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent)
+    assert limiter.limit == 20
+    for _ in range(10):  # the rest of the same round, refused too
+        limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=sent)
+    assert limiter.limit == 20
+    time.now += 5.0
+    later = limiter.acquire()
+    limiter.release()
+    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=later)
+    assert limiter.limit == 10
+
+
+def test_width_grows_back_by_doubling_up_to_where_concurrency_was_refused_then_by_one_per_round() -> None:
+    time = FakeTime()
+    limiter = _wide(time, width=32)
+    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=time.now)
+    assert limiter.limit == 16
+    rounds = []
+    for _ in range(4):
+        _answer_round(limiter, _room())
+        rounds.append(limiter.limit)
+    assert rounds == [32, 33, 34, 35]
+
+
+def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    assert limiter.on_throttled(2.0) is True
+    assert limiter.limit == 20
+
+
+@pytest.mark.parametrize(("code", "width", "paused"), [
+    (LIMIT_REQUESTS, 40, True), (LIMIT_EXECUTION, 20, True), (LIMIT_CONCURRENT, 20, False)])
+def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
+        code: str, width: int, paused: bool) -> None:
+    time = FakeTime()
+    refused = {"error": {"code": code, "message": "m"}}
+    answers = [httpx.Response(429, headers={"Retry-After": "2"}, json=refused), httpx.Response(200, json={})]
+    svc, seen = _service(answers, time)
+    svc.limiter = limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
+    limiter.on_success(_room(hint=40))
+    widths: list[int] = []
+    pauses: list[float] = []
+    on_throttled = limiter.on_throttled
+
+    def watch(*args: object) -> bool:
+        result = on_throttled(*args)  # type: ignore[arg-type]
+        widths.append(limiter.limit)
+        pauses.append(limiter.paused_until)
+        return result
+
+    limiter.on_throttled = watch  # type: ignore[method-assign]
+    assert svc.request("GET", "https://org.example/api/data/v9.2/mailboxes").status_code == 200
+    assert len(seen) == 2 and widths == [width]
+    assert (pauses[0] > 0) is paused

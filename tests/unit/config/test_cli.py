@@ -108,3 +108,19 @@ def test_extends_of_standard_input_is_refused_while_a_writer_keeps_it_open(write
         assert proc.stdout is not None
         out = proc.stdout.read()
     assert f"{path}:2: extends: base file /dev/stdin cannot be read: it is a FIFO (named pipe)" in out
+
+
+INLINE_SECRET = ('[auth]\nmethod = "client_secret"\nclient_id = "11111111-1111-1111-1111-111111111111"\n'
+                 'client_secret = "committed-to-git"\n')
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_inline_secret_is_refused_even_when_the_variable_is_set(write: Write, command: str) -> None:
+    """CI sets SSSCTL_CLIENT_SECRET, and that is exactly where validate gates a pull request."""
+    path = write(INLINE_SECRET)
+    env = {**NO_OVERRIDES, "SSSCTL_CLIENT_SECRET": "from-the-pipeline"}
+    args = [command, str(path)] if command == "validate" else [command, "-c", str(path)]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 1
+    assert f"{path}:5: auth.client_secret: inline secrets are refused" in result.output
+    assert "committed-to-git" not in result.output

@@ -341,6 +341,20 @@ def test_execution_time_and_concurrency_limits_per_caller() -> None:
     limits.enter("a")  # the window slid past the expensive request
 
 
+def test_another_integration_takes_its_share_of_every_budget_first() -> None:
+    faults = Faults(limit_requests=10, limit_execution_seconds=4.0, limit_concurrent=4, competing_share=0.5)
+    limits = ServiceProtection(faults, FakeClock())
+    limits.enter("a")
+    headers = limits.leave("a", 1.0)
+    assert headers["x-ms-ratelimit-burst-remaining-xrm-requests"] == "4"  # 5 of 10 left, one used
+    assert headers["x-ms-ratelimit-time-remaining-xrm-requests"] == "1.00"
+    limits.enter("a")
+    limits.enter("a")
+    with pytest.raises(DataverseFault) as crowded:
+        limits.enter("a")
+    assert crowded.value.code == "0x80072326"
+
+
 def test_a_batch_counts_once_but_accrues_time_for_each_operation() -> None:
     service, counters, faults = make_service()
     faults.batch_operation_ms = 50

@@ -21,12 +21,12 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 
+from sssctl.app.runner import Services
 from sssctl.clients.errors import PreconditionFailed
 from sssctl.config.model import Approval, Desired, Environment
 from sssctl.engine.kind import Applied, Context, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.registry import Registry
-from sssctl.engine.runner import Services
 from sssctl.kinds import load_kinds
 
 ORG_ID = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"

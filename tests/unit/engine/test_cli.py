@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from sssctl.app import runner
 from sssctl.cli import cli
-from sssctl.engine import runner
 from sssctl.state.lock import acquire
 from tests.unit.engine.fakes import World, standard_world
 
@@ -172,7 +172,7 @@ def test_missing_config_is_an_error_not_a_traceback(world: World, tmp_path: Path
 @pytest.mark.parametrize("answer", ["n", "y", "Y", "yes please", ""])
 def test_apply_on_a_terminal_refuses_anything_but_yes(world: World, monkeypatch: pytest.MonkeyPatch,
                                                       answer: str) -> None:
-    from sssctl.engine import commands
+    from sssctl.app import commands
 
     monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
     declined = CliRunner().invoke(cli, ["apply"], input=f"{answer}\n")
@@ -183,7 +183,7 @@ def test_apply_on_a_terminal_refuses_anything_but_yes(world: World, monkeypatch:
 
 
 def test_apply_on_a_terminal_applies_after_yes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sssctl.engine import commands
+    from sssctl.app import commands
 
     monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
     accepted = CliRunner().invoke(cli, ["apply"], input="yes\n")

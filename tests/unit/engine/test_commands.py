@@ -3,9 +3,9 @@ from __future__ import annotations
 import io
 
 from sssctl import exitcodes
+from sssctl.app.commands import Output, Progress, describe_error, guarded
 from sssctl.clients.errors import AuthError
 from sssctl.config.errors import ConfigError, Finding
-from sssctl.engine.commands import Output, Progress, describe_error, guarded
 from sssctl.engine.errors import PlanIncomplete
 from sssctl.engine.plan import Action, Change
 from sssctl.state.errors import LockHeld, StateCorrupt
@@ -55,7 +55,7 @@ def test_guarded_prints_no_traceback_unless_very_verbose() -> None:
 def test_results_never_start_on_a_progress_line() -> None:
     from pathlib import Path
 
-    from sssctl.engine.commands import Invocation
+    from sssctl.app.commands import Invocation
 
     err, out = Terminal(), io.StringIO()
     inv = Invocation(Path("x.toml"), {}, Output(out=out, err=err))

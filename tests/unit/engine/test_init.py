@@ -11,9 +11,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from sssctl.app.demo import EXAMPLES, InitError, example_path
 from sssctl.cli import cli
 from sssctl.config.loader import load
-from sssctl.engine.demo import EXAMPLES, InitError, example_path
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
+from sssctl.app.progress import RunProgress, duration
 from sssctl.engine.plan import Action, Change
-from sssctl.engine.render.progress import RunProgress, duration
 
 
 class Clock:

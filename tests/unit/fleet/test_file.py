@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from sssctl import exitcodes
+from sssctl.app.fleet.run import most_severe
 from sssctl.config.errors import ConfigError
 from sssctl.fleet import file as fleet_file
-from sssctl.fleet.run import most_severe
 
 ROOT = Path(__file__).resolve().parents[3]
 

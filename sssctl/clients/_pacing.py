@@ -1,0 +1,241 @@
+"""Pacing: how many requests one service gets at once and how fast, following its answers.
+
+Dataverse refuses with 429 for three different reasons, and each calls for its own
+reaction (Microsoft Learn, "Service protection API limits",
+https://learn.microsoft.com/power-apps/developer/data-platform/api-limits, sections
+"Retry operations", "Service protection API limit errors returned" and "How to maximize
+throughput"; the error body's ``code`` says which limit was hit):
+
+- ``0x80072322``, the **number of requests** in the 300-second window. Every request from
+  the user is refused until ``Retry-After`` ends, so everyone pauses for it; how many
+  requests fly at once has nothing to do with it, so concurrency is kept and the run goes
+  on at full width when the pause ends ("let the server tell you how much it can handle").
+- ``0x80072321``, the **combined execution time** in the window. The message itself says
+  "decrease number of concurrent requests": everyone pauses for ``Retry-After`` and
+  concurrency halves.
+- ``0x80072326``, **concurrent requests**. It "fails immediately" and has no window, so
+  nobody else pauses (the refused request alone waits its ``Retry-After``); concurrency
+  halves, and the width at which it was refused is remembered: below it concurrency grows
+  back by doubling per round of answers, at it and above by one slot per round, so the
+  run settles just under the limit instead of sawing between it and half of it.
+
+A 429 without one of these codes is treated as both (pause and cut), the safe side.
+Cuts follow TCP's rule of one cut per round: a 429 answering a request that was sent
+before the last cut says nothing new (it was sent at the old width) and cuts nothing.
+The ``x-ms-ratelimit-*`` headers the same page lists tell when there is room again;
+while they do, concurrency grows back multiplicatively (see :class:`RateLimiter`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from sssctl.clients._transport import MAX_CONCURRENCY
+
+Sleeper = Callable[[float], None]
+Clock = Callable[[], float]
+
+LIMIT_REQUESTS = "0x80072322"    # number of requests in the window
+LIMIT_EXECUTION = "0x80072321"   # combined execution time in the window
+LIMIT_CONCURRENT = "0x80072326"  # concurrent requests
+LIMIT_NAMES = {
+    LIMIT_REQUESTS: "number of requests",
+    LIMIT_EXECUTION: "combined execution time",
+    LIMIT_CONCURRENT: "concurrent requests",
+}
+
+DOP_HINT = "x-ms-dop-hint"
+BURST_REMAINING = "x-ms-ratelimit-burst-remaining-xrm-requests"
+TIME_REMAINING = "x-ms-ratelimit-time-remaining-xrm-requests"
+START_CONCURRENCY = 4   # until the service recommends a degree of parallelism
+LOW_BUDGET = 0.15       # slow down once less than this share of a window's budget is left
+AMPLE_BUDGET = 0.5      # with more than this share of both budgets left, ramp up fastest
+
+
+def header_number(value: str | None) -> float | None:
+    """A limit header as a number: ``"1,200.00"`` (grouping comma, two decimals) or ``"5999"``."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip().replace(",", ""))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+class PastDeadline(Exception):
+    """Waiting for the limiter (a pause the service asked for) would end after the run's deadline."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"{wait:.0f} s")
+        self.wait = wait
+
+
+class RateLimiter:
+    """Adaptive concurrency plus a token bucket for one service, shared by every thread.
+
+    Follows Microsoft's guidance for parallel requests: the first ``x-ms-dop-hint`` (the
+    degree of parallelism the environment recommends) sets where concurrency starts;
+    while ``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``-time-remaining-`` show
+    room, each answer that found every slot busy opens more, up to the cap
+    (``--parallelism``, at most the 52 concurrent requests Dataverse admits). Like TCP's
+    slow start: until the first cut, while both budgets show more than half their room,
+    each such answer opens two slots, so concurrency triples with every round of answers
+    (4, 12, 36, 52) and a small apply is not over before the ramp is; otherwise one,
+    which doubles it per round. When either budget runs low, concurrency halves before
+    the service has to refuse. A 429 gets the reaction its limit calls for (module
+    docstring). The token bucket is a fixed ceiling on the request rate, never cut: the
+    service's Retry-After, not a guess, says when more may be sent.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int = MAX_CONCURRENCY,
+        *,
+        start: int = START_CONCURRENCY,
+        rate: float = 100.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleeper = time.sleep,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = min(max_concurrency, MAX_CONCURRENCY)
+        self.limit = max(1, min(start, self.max_concurrency))
+        self.peak = self.limit  # the most requests ever allowed in flight at once
+        self.rate = rate
+        self._tokens = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._paused_until = 0.0
+        self._hinted = False
+        self._budget_seen: dict[str, float] = {}
+        self._last_cut = -math.inf
+        self._ceiling: int | None = None  # the width at which concurrent requests were refused
+        self._credit = 0                  # busy answers counted towards one more slot above it
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._slots = threading.Condition(self._lock)
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    def acquire(self, deadline: float | None = None) -> float:
+        """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``.
+
+        Returns when the request may go (the limiter's clock), to hand back with its 429.
+        """
+        with self._slots:
+            while self._in_flight >= self.limit:
+                if deadline is not None and self._clock() >= deadline:
+                    raise PastDeadline(0.0)
+                self._slots.wait(timeout=None if deadline is None else max(0.01, deadline - self._clock()))
+            self._in_flight += 1
+        try:
+            self._wait_for_token(deadline)
+        except BaseException:
+            self.release()
+            raise
+        return self._clock()
+
+    def release(self) -> None:
+        with self._slots:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._slots.notify()
+
+    def _wait_for_token(self, deadline: float | None) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._paused_until - now
+                if wait <= 0:
+                    self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate)
+                    self._updated = now
+                    if self._tokens >= 1.0:
+                        self._tokens -= 1.0
+                        return
+                    wait = (1.0 - self._tokens) / self.rate
+            if deadline is not None and now + wait > deadline:
+                raise PastDeadline(wait)
+            self._sleep(wait)
+
+    def _set_limit(self, limit: int) -> None:
+        """Change the allowed concurrency (the lock is held); waiting threads see a raise at once."""
+        self.limit = max(1, min(self.max_concurrency, limit))
+        self.peak = max(self.peak, self.limit)
+        self._slots.notify_all()
+
+    def on_throttled(
+        self, retry_after: float | None, code: str | None = None, sent_at: float | None = None
+    ) -> bool:
+        """React to a 429 for the limit ``code`` names; True when it paused everyone longer than before.
+
+        ``sent_at`` is what :meth:`acquire` returned for the refused request; without it
+        the cut is made whatever came before.
+        """
+        with self._lock:
+            now = self._clock()
+            if code != LIMIT_REQUESTS and (sent_at is None or sent_at >= self._last_cut):
+                if code == LIMIT_CONCURRENT:
+                    self._ceiling = self.limit
+                self._cut(now, force=True)
+            if code == LIMIT_CONCURRENT or not retry_after:
+                return False
+            until = now + retry_after
+            if until > self._paused_until:
+                self._paused_until = until
+                return True
+            return False
+
+    def on_success(self, headers: Mapping[str, str] | None = None) -> None:
+        """A served answer: follow what its headers say about room."""
+        with self._lock:
+            if headers is None:
+                return
+            hint = header_number(headers.get(DOP_HINT))
+            if hint is not None and hint >= 1 and not self._hinted:
+                self._hinted = True
+                self._set_limit(int(hint))
+            room = self._room(headers)
+            if room is not None and room < LOW_BUDGET:
+                self._cut(self._clock(), force=False)
+            elif self._in_flight + 1 >= self.limit:  # every slot was busy and the service has room
+                self._grow(self._step(room))
+
+    def _grow(self, step: int) -> None:
+        """Open ``step`` slots, or below the remembered ceiling's width one slot per round."""
+        if self._ceiling is None or self.limit < self._ceiling:
+            self._set_limit(self.limit + step)
+            return
+        self._credit += 1
+        if self._credit >= self.limit:  # a whole round of busy answers
+            self._credit = 0
+            self._set_limit(self.limit + 1)
+
+    def _step(self, room: float | None) -> int:
+        """Slots one answer opens: two in slow start with ample room, else one."""
+        slow_start = self._last_cut == -math.inf
+        return 2 if slow_start and room is not None and room > AMPLE_BUDGET else 1
+
+    def _room(self, headers: Mapping[str, str]) -> float | None:
+        """The smaller share of a budget left (of the most seen); None when no header says."""
+        shares = []
+        for name in (BURST_REMAINING, TIME_REMAINING):
+            left = header_number(headers.get(name))
+            if left is None:
+                continue
+            most = self._budget_seen[name] = max(self._budget_seen.get(name, 0.0), left)
+            if most > 0:
+                shares.append(left / most)
+        return min(shares) if shares else None
+
+    def _cut(self, now: float, *, force: bool) -> None:
+        """Halve concurrency; a low budget cuts at most once a second (answers arrive in bursts)."""
+        if not force and now - self._last_cut < 1.0:
+            return
+        self._last_cut = now
+        self._set_limit(self.limit // 2)
