@@ -35,3 +35,23 @@ def test_written_ids_digest_names_the_set_of_rows_whatever_order_the_answers_cam
     assert written.digest() == digest(ids) == digest(i.upper() for i in sorted(ids))
     assert len(written.digest()) == 64
     assert digest(ids[1:]) != digest(ids) != digest([*ids, "c-3"])
+
+
+def test_after_a_lost_answer_each_planned_row_is_recorded_resent_or_refused() -> None:
+    from sssctl.engine.plan import Action, Change
+    from sssctl.kinds._rows import rows_after_lost_answer
+
+    planned = Change("mailboxes", Action.UPDATE, None, None, "revert",
+                     detail={"rows": [["a", 'W/"1"', "a@x"], ["b", 'W/"1"', "b@x"], ["c", 'W/"1"', "c@x"],
+                                      ["d", 'W/"1"', "d@x"]]})
+    fresh = Change("mailboxes", Action.UPDATE, None, None, "revert",
+                   detail={"rows": [["B", 'W/"1"', "b@x"], ["c", 'W/"9"', "c@x"], ["d", 'W/"5"', "d@x"],
+                                    ["e", 'W/"1"', "e@x"]]})
+
+    resend, others = rows_after_lost_answer(planned, fresh, name=lambda row: str(row[2]), ours={"d": 'W/"5"'})
+
+    # a: no longer differs (took effect); b: as planned (sent again, ids compared without case);
+    # c: someone else's ETag (refused); d: our own earlier write's ETag (sent again);
+    # e: not planned (left to the next plan)
+    assert [row[0] for row in resend.detail["rows"]] == ["B", "d"]
+    assert others == ["c@x"]
