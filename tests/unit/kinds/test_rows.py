@@ -55,3 +55,12 @@ def test_after_a_lost_answer_each_planned_row_is_recorded_resent_or_refused() ->
     # e: not planned (left to the next plan)
     assert [row[0] for row in resend.detail["rows"]] == ["B", "d"]
     assert others == ["c@x"]
+
+
+def test_a_merged_settings_document_shows_a_write_whatever_its_order_and_other_elements() -> None:
+    from sssctl.kinds._shared import _xml_holds
+
+    live = "<OrgSettings><B>2</B><A>True</A></OrgSettings>"
+    assert _xml_holds(live, "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
+    assert not _xml_holds(live, "<OrgSettings><A>false</A></OrgSettings>", "orgdborgsettings")
+    assert not _xml_holds("<OrgSettings", "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
