@@ -68,6 +68,17 @@ for command in (
     cli.add_command(command)
 
 
+def interrupted() -> None:
+    """Ctrl-C outside the write phase (which has its own handler and summary): 130, no traceback."""
+    try:
+        sys.stderr.write("\nInterrupted (Ctrl-C): nothing more is sent. Changes already applied are in "
+                         "the state; run plan to see where things stand.\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        os._exit(exitcodes.INTERRUPTED)
+
+
 def main() -> None:
     """Run the CLI, keeping click's usage errors off exit code 2.
 
@@ -76,9 +87,14 @@ def main() -> None:
     """
     try:
         code = cli.main(prog_name="sssctl", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; an Abort of its own (a prompt's end of input) stays 1.
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            interrupted()
         click.echo("Aborted.", err=True)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        interrupted()
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(1) from None

@@ -18,7 +18,6 @@ Two addresses per app, checkpointed separately so a crash never loses track of a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -554,9 +553,9 @@ def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> d
     """addPassword; the text goes to a hand-off in memory only, registered for redaction at once.
 
     The Graph client has checked the answer against its model (a GUID keyId, non-empty
-    text) before this sees it. The hand-off the profile takes the text from is made only
-    once the app, read back, shows that keyId: a profile is never given a secret the app
-    does not hold, and the secret is marked as this run's so nothing in the run removes it.
+    text) before this sees it. The secret is marked as this run's so nothing in the run
+    removes it; the profile takes the text only once the app, read back, shows the keyId
+    (:func:`~sssctl.kinds._control5.secrets.require_on_app`).
     """
     at = c5.now(ctx)
     body = {
@@ -572,27 +571,9 @@ def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> d
         raise RuntimeError(f"Graph returned no secret for app registration {key!r}")
     key_id = str(created["keyId"])
     ctx.handoffs.setdefault(key, CreatedThisRun()).key_ids.add(key_id.lower())
-    _seen_on_app(ctx, key, key_id)
     ctx.handoffs.put(key, NewSecret(text=text, fingerprint=c5.fingerprint(created)))
     log.info("credential.created", app=key, secret_key_id=key_id)
     return created
-
-
-READ_BACK_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)   # directory reads may lag a write by seconds
-
-
-def _seen_on_app(ctx: Context, key: str, key_id: str) -> None:
-    """Read the app back until it shows ``key_id``; refuse to go on if it never does."""
-    for delay in (0.0, *READ_BACK_DELAYS):
-        if delay:
-            time.sleep(delay)
-        app = c5.read_app(ctx, key, expected=True) or {}
-        held = {str(c.get("keyId", "")).lower() for c in app.get("passwordCredentials") or []}
-        if key_id.lower() in held:
-            return
-    raise RuntimeError(
-        f"addPassword answered keyId {key_id} for app registration {key!r}, but the app read back does "
-        "not show it; no profile is given that secret (the next run sees what the app holds)")
 
 
 KIND = AppRegistrationKind()

@@ -423,6 +423,8 @@ def _write(ctx: Context, change: Change) -> Applied:
     detail = change.detail
     key = str(detail["app_key"])
     secret = _secret_now(ctx, key) if detail.get("new_secret") else None
+    if secret is not None:
+        c5.require_on_app(ctx, key, secret.fingerprint["key_id"])
     body = _body(ctx, change, secret)
     if change.action is Action.CREATE:
         profile_id = str(ctx.dataverse.create("emailserverprofiles", {"name": detail["name"], **body}))

@@ -65,3 +65,30 @@ def test_rows_refused_for_another_reason_fail_the_change_and_are_no_412() -> Non
 
 def test_a_clean_outcome_raises_nothing() -> None:
     Outcome().raise_unless_clean("updated 0 users")
+def test_after_a_lost_answer_each_planned_row_is_recorded_resent_or_refused() -> None:
+    from sssctl.engine.plan import Action, Change
+    from sssctl.kinds._rows import rows_after_lost_answer
+
+    planned = Change("mailboxes", Action.UPDATE, None, None, "revert",
+                     detail={"rows": [["a", 'W/"1"', "a@x"], ["b", 'W/"1"', "b@x"], ["c", 'W/"1"', "c@x"],
+                                      ["d", 'W/"1"', "d@x"]]})
+    fresh = Change("mailboxes", Action.UPDATE, None, None, "revert",
+                   detail={"rows": [["B", 'W/"1"', "b@x"], ["c", 'W/"9"', "c@x"], ["d", 'W/"5"', "d@x"],
+                                    ["e", 'W/"1"', "e@x"]]})
+
+    resend, others = rows_after_lost_answer(planned, fresh, name=lambda row: str(row[2]), ours={"d": 'W/"5"'})
+
+    # a: no longer differs (took effect); b: as planned (sent again, ids compared without case);
+    # c: someone else's ETag (refused); d: our own earlier write's ETag (sent again);
+    # e: not planned (left to the next plan)
+    assert [row[0] for row in resend.detail["rows"]] == ["B", "d"]
+    assert others == ["c@x"]
+
+
+def test_a_merged_settings_document_shows_a_write_whatever_its_order_and_other_elements() -> None:
+    from sssctl.kinds._shared import _xml_holds
+
+    live = "<OrgSettings><B>2</B><A>True</A></OrgSettings>"
+    assert _xml_holds(live, "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
+    assert not _xml_holds(live, "<OrgSettings><A>false</A></OrgSettings>", "orgdborgsettings")
+    assert not _xml_holds("<OrgSettings", "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
