@@ -228,36 +228,157 @@ def auth_group() -> None:
     """
 
 
+@dataclass(frozen=True)
+class AuthRequest:
+    """``auth check`` / ``auth needs``: which config, which identity, how to print, how strict."""
+
+    config_path: Path
+    identity: str = "apply"
+    as_json: bool = False
+    strict: bool = False
+
+
+_auth_config = click.option("-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                            envvar="SSSCTL_CONFIG", default="sssctl.toml", show_default=True,
+                            help="Desired-state file (default: $SSSCTL_CONFIG, else ./sssctl.toml).")
+
+
 @auth_group.command("check")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              envvar="SSSCTL_CONFIG", default="sssctl.toml", show_default=True,
-              help="Desired-state file (default: $SSSCTL_CONFIG, else ./sssctl.toml).")
+@_auth_config
+@click.option("--identity", type=click.Choice(["plan", "apply"]), default="apply", show_default=True,
+              help="Which identity's needs to check against: the read-only plan one or the apply one.")
+@click.option("--strict", is_flag=True, help="Also fail when the identity holds more than it needs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def auth_check_command(config_path: Path, as_json: bool) -> None:
+def auth_check_command(config_path: Path, identity: str, strict: bool, as_json: bool) -> None:
     """Sign in and probe every access the config needs, changing nothing.
 
-    Calls WhoAmI, reads the organization and roles, compares the identity's Dataverse
-    privileges with what the config manages, and, only when the config needs them, the
-    Microsoft Graph application permissions and Exchange admin access.
+    Calls WhoAmI, compares the identity's Dataverse privileges (with depth), Microsoft Graph
+    and Exchange application permissions with what the config needs (``sssctl auth needs``),
+    and names what it holds beyond that: privileges, System Administrator, tier-0 Graph
+    permissions, administrator directory roles.
 
     \b
         sssctl auth check -c configs/hardened.toml
+        sssctl auth check -c configs/hardened.toml --identity plan --strict
 
-    Exit status: 0 when everything the config needs is available, 1 otherwise.
+    Exit status: 0 when everything needed is available (and, with --strict, nothing more is
+    held), 1 otherwise.
+    """
+    request = AuthRequest(config_path, identity, as_json, strict)
+    import json
+    import os
+
+    from sssctl.app.auth_check import check
+    from sssctl.config.errors import ConfigError
+
+    try:
+        report = check(request.config_path, dict(os.environ),
+                       "plan" if request.identity == "plan" else "apply")
+    except ConfigError as exc:
+        click.echo(exc.render(), err=True)
+        raise SystemExit(1) from None
+    click.echo(json.dumps(report.to_json(strict=request.strict), indent=2) if request.as_json
+               else report.render(strict=request.strict))
+    raise SystemExit(0 if report.ok(strict=request.strict) else 1)
+
+
+@auth_group.command("needs")
+@_auth_config
+@click.option("--json", "as_json", is_flag=True, help="Print the needs as JSON.")
+def auth_needs_command(config_path: Path, as_json: bool) -> None:
+    """Print the least privilege the config needs, computed from what each resource kind declares.
+
+    Three sets: the plan identity (read only), the standing apply identity (never a tier-0
+    right), and what only an administrator needs for changes marked "needs elevation".
+    Offline: nothing is signed in to.
+
+    \b
+        sssctl auth needs -c configs/hardened.toml
+        sssctl auth needs -c configs/hardened.toml --json | jq '.identities.plan'
+    """
+    request = AuthRequest(config_path, as_json=as_json)
+    import json
+    import os
+
+    from sssctl.app.needs import compute
+    from sssctl.app.runner import default_services
+    from sssctl.config.errors import ConfigError
+
+    services = default_services()
+    try:
+        needs = compute(services.load_kinds(), services.load_config(request.config_path, dict(os.environ)))
+    except ConfigError as exc:
+        click.echo(exc.render(), err=True)
+        raise SystemExit(1) from None
+    rendered = json.dumps(needs.to_json(), indent=2) if request.as_json else needs.render()
+    click.echo(rendered, nl=request.as_json)
+
+
+@cli.command("bootstrap")
+@_auth_config
+@click.option("--for", "pipelines", multiple=True, metavar="PIPELINE",
+              help="github:OWNER/REPO[:environment:NAME|:pull_request] or "
+                   "azure-devops:ORG/PROJECT/CONNECTION (repeatable): a federated credential, no secret.")
+@click.option("--credential", type=click.Choice(["secret"]), default=None,
+              help="Also a client secret per identity, written to a 0600 file (never printed).")
+@click.option("--secret-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where secret files go (default: .sssctl/ beside the config).")
+@click.option("--azure-devops-issuer", default="", metavar="URL",
+              help="The Azure DevOps organization's issuer, https://vstoken.dev.azure.com/<organization id>.")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the identities as JSON.")
+def bootstrap_command(config_path: Path, *, pipelines: tuple[str, ...], credential: str | None,
+                      secret_dir: Path | None, azure_devops_issuer: str, auto_approve: bool,
+                      as_json: bool) -> None:
+    """Create the plan and apply identities holding exactly what the config needs (run once, as an admin).
+
+    Signs in with the config's [auth] as an administrator and makes, each step read first:
+    two app registrations (plan: read only; apply: no tier-0 right) with their federated
+    credentials or a client secret, their Graph and Exchange application permissions, an
+    Exchange custom management role with exactly the cmdlets used, and in Dataverse an
+    application user with a custom security role holding exactly the computed privileges.
+    Shows the plan first; a second run writes nothing.
+
+    \b
+        sssctl bootstrap -c configs/hardened.toml --for github:contoso/sss:environment:production
+        sssctl bootstrap -c configs/hardened.toml --credential secret --auto-approve --json
     """
     import json
     import os
 
-    from sssctl.app.runner import check_access
+    from sssctl.app import bootstrap as boot
+    from sssctl.app.commands import stdin_is_terminal
+    from sssctl.clients.errors import ClientError
     from sssctl.config.errors import ConfigError
 
+    request = boot.Request(config_path, dict(os.environ), pipelines, credential, secret_dir,
+                           azure_devops_issuer)
+
+    def confirm(result: boot.Result) -> bool:
+        steps = "".join(f"  + {step}\n" for step in result.steps)
+        click.echo("sssctl bootstrap will:\n" + steps, err=as_json)
+        if auto_approve:
+            return True
+        if not stdin_is_terminal():
+            raise boot.BootstrapError("stdin is not a terminal, so sssctl cannot ask; use --auto-approve")
+        return click.confirm(f"Make these {len(result.steps)} changes?", err=True)
+
     try:
-        report = check_access(config_path, dict(os.environ))
+        result, applied = boot.bootstrap(request, confirm=confirm)
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
         raise SystemExit(1) from None
-    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.render())
-    raise SystemExit(0 if report.ok else 1)
+    except (boot.BootstrapError, ClientError, LookupError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    click.echo("Nothing to change: both identities hold exactly what the config needs." if not result.steps
+               else f"Bootstrap complete: {result.writes} writes." if applied else "Nothing was changed.")
+    ci = "azure-devops" if any(p.startswith("azure-devops:") for p in pipelines) else "github"
+    click.echo("\nPipeline variables to set:\n" + result.variables(ci))
+
 
 # --- engine: plan, apply, show, refresh, destroy, state, export, audit, demo -------------
 
@@ -427,11 +548,13 @@ def _explaining_refusal(inv: Any, fmt: str | None, body: Any) -> Any:
 @_parallelism_option
 @_target_option
 @click.option("--allow-lockout", is_flag=True, help="Allow removing your own last approve privilege.")
+@click.option("--elevated", is_flag=True,
+              help="Apply only the changes marked 'needs elevation' (run by an administrator).")
 @_lock_timeout_option
 @_timeout_option
 @click.pass_context
 def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Path, auto_approve: bool,
-                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool,
+                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool, elevated: bool,
                   lock_timeout: float, run_timeout: float) -> None:
     """Apply a saved plan, or plan and apply after confirmation.
 
@@ -446,6 +569,11 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
     found beside the plan unless -c names it. The state is saved after every change, so
     an interrupted apply can simply be run again. Exit status 0 when everything applied,
     1 otherwise, 3 when the plan has unknowns, 4 when another run holds the lock.
+
+    A change that needs a tier-0 right (granting tenant-wide consent, assigning an Exchange
+    role) is skipped, with what depends on it, by an identity that does not hold that right;
+    an administrator applies just those with --elevated, signed in as themselves (for
+    example SSSCTL_AUTH_METHOD=device_code).
     """
     from click.core import ParameterSource
 
@@ -456,7 +584,7 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
     config_given = ctx.get_parameter_source("config_path") is not ParameterSource.DEFAULT
     _run(ctx, inv, lambda: cmd_apply(inv, plan_file=plan_file, config_given=config_given,
                                      auto_approve=auto_approve, parallelism=parallelism, targets=targets,
-                                     allow_lockout=allow_lockout))
+                                     allow_lockout=allow_lockout, elevated=elevated))
 
 
 @cli.command("show")

@@ -7,6 +7,7 @@ tested without a terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -142,10 +143,10 @@ class Invocation:
         self.progress = Progress(self.output.err)
 
     def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = runner.MAX_PARALLELISM,
-                lock: bool = True, every_service: bool = False) -> runner.RunOptions:
+                lock: bool = True, every_service: bool = False, elevated: bool = False) -> runner.RunOptions:
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
                                  parallelism=parallelism, progress=self.progress.kind_step, lock=lock,
-                                 every_service=every_service)
+                                 every_service=every_service, elevated=elevated)
 
     def announce(self, sentence: str) -> None:
         """A sentence for the person at the keyboard, on its own line, never glued to progress."""
@@ -225,8 +226,13 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | Non
 
 
 def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, auto_approve: bool,
-              parallelism: int, targets: Sequence[str], allow_lockout: bool) -> int:
+              parallelism: int, targets: Sequence[str], allow_lockout: bool, elevated: bool = False) -> int:
     progress = inv.progress
+    if elevated:
+        if plan_file is not None:
+            raise EngineError("--elevated plans afresh; it cannot apply a saved plan")
+        return _apply_elevated(inv, auto_approve=auto_approve, parallelism=parallelism, targets=targets,
+                               allow_lockout=allow_lockout)
     if plan_file is not None:
         if targets:
             raise EngineError("--target cannot be combined with a saved plan; pass --target to `sssctl plan`")
@@ -248,6 +254,26 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
                 report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
                                                   parallelism=parallelism, on_progress=progress.change_done)
     progress.clear()
+    return report_apply(inv, report, s.clients.stats)
+
+
+def _apply_elevated(inv: Invocation, *, auto_approve: bool, parallelism: int, targets: Sequence[str],
+                    allow_lockout: bool) -> int:
+    """Only the changes needing a tier-0 right, signed in as whoever runs this (an administrator)."""
+    with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism, elevated=True) as s:
+        p = runner.plan(s, targets=targets)
+        targeting.review(p, targets, inv.output.warn)
+        needed = tuple(c for c in p.changes if c.elevation and c.writes)
+        if not needed:
+            inv.show(text.render(p, color=inv.output.color))
+            inv.output.echo("Nothing needs elevation: the standing apply identity can apply this plan.")
+            return exitcodes.OK
+        only = dataclasses.replace(p, changes=needed)
+        inv.show(text.render(only, color=inv.output.color))
+        with interrupts.graceful(s.ctx.stop, inv.announce):
+            report = runner.apply_interactive(s, p, confirm=lambda _: confirm_on_tty(auto_approve)(only),
+                                              parallelism=parallelism, on_progress=inv.progress.change_done)
+    inv.progress.clear()
     return report_apply(inv, report, s.clients.stats)
 
 
