@@ -367,7 +367,8 @@ def run(
     """One pass: ``dry`` reads and lists the steps; otherwise it writes them."""
     environment = desired.environment.name or "sssctl"
     identities: dict[str, Identity] = {
-        role: Identity(role, f"sssctl {role} ({environment})", f"sssctl-{environment}-{role}")
+        # "sssctl-identity-" keeps these apart from the own apps' "sssctl-<env>-<key>" names.
+        role: Identity(role, f"sssctl {role} ({environment})", f"sssctl-identity-{environment}-{role}")
         for role in IDENTITIES}
     result = Result(identities, tenant_id=desired.environment.tenant_id or "",
                     environment_url=desired.environment.url or "")

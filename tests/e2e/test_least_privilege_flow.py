@@ -13,8 +13,16 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sssctl.emulator.admin_client import AdminClient
+import httpx
+import pytest
+
+from sssctl.emulator import constants as c
+from sssctl.emulator.admin_client import AdminClient, trusting_client
+from sssctl.emulator.info import EmulatorInfo
 from tests.e2e.conftest import Cli
+from tests.e2e.test_control5_flow import add_expiring_secret
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = "github:contoso/sss:environment:production"
@@ -31,8 +39,23 @@ def _bootstrap(cli: Cli) -> Any:
                    timeout=180)
 
 
+def _remove_access_policies(info: EmulatorInfo, admin: AdminClient) -> None:
+    """Drift made by someone else: every application access policy deleted."""
+    url = f"{info.exchange_url}/adminapi/beta/{c.TENANT_ID}/InvokeCommand"
+    token = admin.token(info.exchange_url)
+    with trusting_client(info, headers={"Authorization": f"Bearer {token}"}) as http:
+        for policy in _invoke(http, url, "Get-ApplicationAccessPolicy"):
+            _invoke(http, url, "Remove-ApplicationAccessPolicy", Identity=policy["Identity"])
+
+
+def _invoke(http: httpx.Client, url: str, cmdlet: str, **parameters: Any) -> list[dict[str, Any]]:
+    response = http.post(url, json={"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}})
+    response.raise_for_status()
+    return list(response.json()["value"])
+
+
 def test_bootstrap_then_plan_apply_and_elevation_as_least_privilege_identities(
-    cli: Cli, admin: AdminClient
+    cli: Cli, admin: AdminClient, emulator: EmulatorInfo
 ) -> None:
     cli.config.write_text((ROOT / "configs" / "hardened.toml").read_text(encoding="utf-8"), encoding="utf-8")
 
@@ -95,4 +118,13 @@ def test_bootstrap_then_plan_apply_and_elevation_as_least_privilege_identities(
     assert second.returncode == 0, second.stdout + second.stderr
     converged = applier.run("plan", "--detailed-exitcode")
     assert converged.returncode == 0, converged.stdout + converged.stderr
-    assert "needs elevation" not in converged.stdout
+
+    # Steady state: drift reverted and a secret rotated by the apply identity alone.
+    _remove_access_policies(emulator, admin)
+    add_expiring_secret(admin, emulator, applier, days=10)
+    drifted = applier.run("plan", "--detailed-exitcode")
+    assert drifted.returncode == 2 and "within the 30-day grace" in drifted.stdout
+    assert "needs elevation" not in drifted.stdout
+    reverted = applier.run("apply", "--auto-approve")
+    assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+    assert applier.run("plan", "--detailed-exitcode").returncode == 0
