@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import tomli_w
 
 from sssctl.audit.baseline import baseline
 from sssctl.config.model import Desired
-from sssctl.engine.kind import NOTE, Context, Kind
+from sssctl.engine.kind import LIVE, NOTE, Context, Kind
 from sssctl.engine.planner import Reading, read_all
 
 # Tables the format writes inline (``client_secret = { env = "X" }``), not as [sections].
@@ -43,18 +43,18 @@ def census_desired(desired: Desired) -> Desired:
     return dataclasses.replace(baseline(desired, keep_user_values=True), mailboxes=None)
 
 
-def read_live(kinds: Sequence[Kind], ctx: Context) -> Reading:
+def read_live(kinds: Iterable[Kind], ctx: Context) -> Reading:
     """Every kind's census. The state is hidden: a report reads the live environment only."""
     census_ctx = dataclasses.replace(ctx, desired=census_desired(ctx.desired), state={}, census=True)
-    return read_all(kinds, census_ctx)
+    return read_all(list(kinds), census_ctx)
 
 
-def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
+def export(desired: Desired, kinds: Iterable[Kind], reading: Reading) -> Export:
     document, unread = assemble(desired, kinds, reading)
     return Export(render(document), unread)
 
 
-def assemble(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> tuple[dict[str, Any], list[str]]:
+def assemble(desired: Desired, kinds: Iterable[Kind], reading: Reading) -> tuple[dict[str, Any], list[str]]:
     """The export as a document, and what could not be read; ``sssctl diff`` compares these."""
     document = header(desired)
     unread: list[str] = []
@@ -142,9 +142,10 @@ def render(document: Mapping[str, Any]) -> str:
 
 
 def _body(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
+    # LIVE counts are for diff to compare, not settings a file can hold
     scalars = {k: v for k, v in table.items()
-               if k != NOTE and (not isinstance(v, Mapping) or k in INLINE_KEYS)}
-    tables = {k: v for k, v in table.items() if k != NOTE and k not in scalars}
+               if k not in (NOTE, LIVE) and (not isinstance(v, Mapping) or k in INLINE_KEYS)}
+    tables = {k: v for k, v in table.items() if k not in (NOTE, LIVE) and k not in scalars}
     lines: list[str] = []
     if path and (scalars or table.get(NOTE)):
         lines += ["", f"[{'.'.join(_key(p) for p in path)}]"]

@@ -75,6 +75,15 @@ RULES: tuple[Rule, ...] = (
     Rule("SSS008", "NewMailboxesNotOnServerSideSync", "New mailboxes do not default to server-side sync",
          "The organization's defaults for new mailboxes do not use server-side synchronization.",
          "Set the `[mailbox_defaults]` methods to \"server_side_sync\" and run `sssctl apply`.", "low"),
+    Rule("SSS010", "OwnAppProfileDependsOnEws", "An own-app profile depends on EWS",
+         "The custom server profile signs in as your app over Exchange Web Services. Exchange Online "
+         "blocks EWS for tenants that never set EwsEnabled since 2026-10-01, admits only the apps on "
+         "EWSAllowedAppIDs where EWS is restricted, and shuts EWS down for everyone on 2027-04-01 "
+         "(MC1227454). When Exchange refuses the app, synchronization through the profile stops.",
+         "Give the app Microsoft Graph mailbox permissions instead of full_access_as_app (see "
+         "configs/hardened-graph.toml) and run `sssctl apply`; until then keep it admitted with "
+         "`ews = \"allow\"` on its `[app_registrations.<key>]` (and `ews_enabled = true` if EWS is off "
+         "for the tenant).", "high"),
     Rule("SSS099", "DiffersFromBaseline", "A setting differs from the hardened baseline",
          "A setting the hardened baseline covers has another value live.",
          "Compare `sssctl plan` with configs/hardened.toml and set the value in the configuration.", "low"),
@@ -97,6 +106,8 @@ _SECURITY_SEVERITY = {"high": "8.0", "unknown": "7.0", "medium": "5.0", "low": "
 def rule_for(finding: Finding) -> Rule:
     if finding.severity == "unknown":
         return RULES[0]
+    if finding.address.startswith("ews_readiness["):
+        return next(rule for rule in RULES if rule.id == "SSS010")
     wanted = _BY_ADDRESS.get(finding.address, "SSS099")
     return next(rule for rule in RULES if rule.id == wanted)
 
@@ -108,10 +119,28 @@ def config_key(address: str) -> tuple[str, ...]:
     return (table.get(head, head), rest) if rest else (table.get(head, head),)
 
 
+def repository_root(path: Path) -> Path | None:
+    """The top level of the git work tree holding ``path`` (where ``.git`` is), if any.
+
+    Found by walking up rather than by running git, which a container image may lack; a
+    work tree of ``git worktree`` or a submodule has a ``.git`` file, so either counts.
+    """
+    for folder in path.resolve().parents:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def artifact_uri(config_path: Path, cwd: Path | None = None) -> str:
-    """Relative to the working directory (the repository root in CI), which code scanning expects."""
-    here = (cwd or Path.cwd()).resolve()
+    """Relative to the repository root, which code scanning resolves ``%SRCROOT%`` to.
+
+    Not to the working directory: a pipeline step running in ``working-directory: infra``
+    would otherwise report ``configs/prod.toml`` for ``infra/configs/prod.toml``, and the
+    alert would point at a file that does not exist. Outside any repository the working
+    directory stands in; a file outside that too gets an absolute ``file:`` URI.
+    """
     absolute = config_path.resolve()
+    here = repository_root(absolute) or (cwd or Path.cwd()).resolve()
     try:
         return absolute.relative_to(here).as_posix()
     except ValueError:

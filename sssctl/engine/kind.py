@@ -34,7 +34,7 @@ from sssctl.config.model import Desired
 from sssctl.engine.plan import Change
 from sssctl.errors import ChangedSinceRead
 
-__all__ = ["NOTE", "Applied", "ChangedSinceRead", "Context", "Depth", "Grant", "Handoffs", "Kind",
+__all__ = ["LIVE", "NOTE", "Applied", "ChangedSinceRead", "Context", "Depth", "Grant", "Handoffs", "Kind",
            "KindDefaults", "KindSpec", "Observed", "Phase", "Privilege", "ReadCache", "Service"]
 
 if TYPE_CHECKING:
@@ -53,6 +53,11 @@ Phase = Literal["plan", "apply"]
 # In a describe() fragment, a table's comment lines live under this key (TOML has no
 # other place for "the format cannot say this"); the export renders them as ``# ...``.
 NOTE = "#"
+# In a describe() fragment, what was counted live that no setting can hold (how the values
+# of every mailbox or user are distributed). ``export`` leaves it out of the file; ``diff``
+# compares it, so two environments whose mailboxes differ are never called equal because
+# the setting a config could write happens to be the same.
+LIVE = "(live)"
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,16 @@ class ReadCache:
         with self._lock:
             self._slots[(lifetime, key)] = slot
 
+    def loaded(self, keys: Sequence[str]) -> dict[tuple[str, str], Any]:
+        """Answers already loaded (without error) under these keys, by (lifetime, key).
+
+        A long-running caller (``watch``) hands them to the next run's cache with
+        :meth:`put`, for small tables it has decided may be a few cycles old.
+        """
+        with self._lock:
+            slots = {k: s for k, s in self._slots.items() if k[1] in keys}
+        return {k: s.value for k, s in slots.items() if s.loaded and s.error is None}
+
     def forget(self, *keys: str) -> None:
         """Drop answers (every plan-lifetime one without ``keys``): the next caller reads again."""
         with self._lock:
@@ -359,3 +374,12 @@ class KindDefaults:
         self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]
     ) -> list[str]:
         return []
+
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        """What to send again after a lost answer (see :mod:`sssctl.engine.reconcile`), and what
+        someone else changed meanwhile (named in the refusal, never overwritten).
+
+        By default the fresh change as a whole: a kind whose one object either took effect
+        or did not. Kinds standing for many rows narrow it to the rows still as planned.
+        """
+        return fresh, []

@@ -44,14 +44,15 @@ OWNED_APPS_DOC = "https://learn.microsoft.com/graph/permissions-reference#applic
 CONSENT_DOC = "https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto"
 ACCESS_POLICY_DOC = "https://learn.microsoft.com/graph/auth-limit-mailbox-access"
 APP_RBAC_DOC = "https://learn.microsoft.com/exchange/permissions-exo/application-rbac"
+EWS_DOC = "https://learn.microsoft.com/powershell/module/exchange/set-organizationconfig"
 
 
-def _access_policy(desired: Desired) -> bool:
+def access_policy_scoped(desired: Desired) -> bool:
     return any(a.mailbox_scope is not None and not a.mailbox_scope.rbac
                for a in desired.app_registrations.values())
 
 
-def _rbac(desired: Desired) -> bool:
+def rbac_scoped(desired: Desired) -> bool:
     scopes = [a.mailbox_scope for a in desired.app_registrations.values()]
     return any(scope is not None and scope.rbac for scope in scopes)
 
@@ -93,19 +94,32 @@ def cmdlets(names: str, reason: str, phase: Phase, *, only_if: Condition | None 
 
 ACCESS_POLICY = (
     *cmdlets("Get-ApplicationAccessPolicy Test-ApplicationAccessPolicy Get-DistributionGroupMember",
-             "read the application access policy and the group it scopes to", "plan", only_if=_access_policy),
+             "read the application access policy and the group it scopes to", "plan", only_if=access_policy_scoped),
     *cmdlets("New-ApplicationAccessPolicy Remove-ApplicationAccessPolicy",
-             "create or remove the application access policy", "apply", only_if=_access_policy),
+             "create or remove the application access policy", "apply", only_if=access_policy_scoped),
 )
 APP_RBAC = (
     *cmdlets("Get-Recipient Get-ServicePrincipal Get-ManagementScope Get-ManagementRoleAssignment "
              "Test-ServicePrincipalAuthorization Get-ApplicationAccessPolicy",
-             "read the RBAC for Applications objects and test what they grant", "plan", only_if=_rbac,
+             "read the RBAC for Applications objects and test what they grant", "plan", only_if=rbac_scoped,
              source=APP_RBAC_DOC),
     *cmdlets("New-ServicePrincipal Remove-ServicePrincipal New-ManagementScope Set-ManagementScope "
              "Remove-ManagementScope Remove-ManagementRoleAssignment Remove-ApplicationAccessPolicy",
-             "keep the service principal pointer and management scope", "apply", only_if=_rbac,
+             "keep the service principal pointer and management scope", "apply", only_if=rbac_scoped,
              source=APP_RBAC_DOC),
     *cmdlets("New-ManagementRoleAssignment", "give the app its mailbox role inside the scope", "apply",
-             only_if=_rbac, elevated=True, source=APP_RBAC_DOC),
+             only_if=rbac_scoped, elevated=True, source=APP_RBAC_DOC),
+)
+EWS_ADMISSION = (
+    *cmdlets("Get-OrganizationConfig", "read the tenant's EWS switch and allow list", "plan", source=EWS_DOC),
+    *cmdlets("Set-OrganizationConfig", "add the app to the tenant's EWS allow list (never removing others)",
+             "apply", source=EWS_DOC),
+)
+CANARY = (
+    *cmdlets("Test-ApplicationAccessPolicy", "find a mailbox the access policy lets the app reach", "plan",
+             only_if=access_policy_scoped),
+    *cmdlets("Test-ServicePrincipalAuthorization", "find a mailbox an RBAC role lets the app reach", "plan",
+             only_if=rbac_scoped, source=APP_RBAC_DOC),
+    *cmdlets("Get-OrganizationConfig Get-CASMailbox", "say which EWS gate refused a failed canary", "plan",
+             source=EWS_DOC),
 )

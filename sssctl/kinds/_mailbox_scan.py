@@ -29,6 +29,7 @@ from sssctl.kinds._shared import (
     INCOMING_EMAIL,
     OUTGOING_EMAIL,
     PAGE_SIZE,
+    label_of,
     read_profiles,
 )
 
@@ -293,11 +294,28 @@ def summary(found: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def census(ctx: Context) -> dict[str, bool]:
-    """Which kinds of mailbox exist. Every queue has a mailbox; at most one row per queue
-    can be a queue's, so one more row than there are queues shows whether users have any."""
+def census(ctx: Context) -> dict[str, Any]:
+    """Which kinds of mailbox exist, and how their settings are distributed.
+
+    One pass over every mailbox (a few columns, pages of 5,000), counting each combination
+    of delivery methods and profile per kind of mailbox: what ``diff`` compares, since
+    format v1 can only describe the policy, not what each mailbox is set to. Profiles go
+    by name, not id, so two environments compare; queues carry no ACT.
+    """
     queues = queue_ids(ctx)
-    rows = ctx.dataverse.query("mailboxes", select=["mailboxid", "_regardingobjectid_value"],
-                               top=len(queues) + 1)
-    users = any(str(r.get("_regardingobjectid_value") or "").lower() not in queues for r in rows)
-    return {"users": users, "queues": bool(queues)}
+    names = {str(p["emailserverprofileid"]).lower(): str(p.get("name") or p["emailserverprofileid"])
+             for p in read_profiles(ctx)}
+    counted: dict[str, Counter[str]] = {"users": Counter(), "queues": Counter()}
+    rows = ctx.dataverse.query("mailboxes", select=list(COLUMNS[2:]), page_size=PAGE_SIZE)
+    for total, row in enumerate(rows, start=1):
+        is_user = str(row.get("_regardingobjectid_value") or "").lower() not in queues
+        fields = [("incoming_email", label_of(INCOMING_EMAIL, row.get("incomingemaildeliverymethod"))),
+                  ("outgoing_email", label_of(OUTGOING_EMAIL, row.get("outgoingemaildeliverymethod")))]
+        if is_user:
+            fields.append(("appointments_contacts_tasks", label_of(ACT, row.get("actdeliverymethod"))))
+        profile = str(row.get("_emailserverprofile_value") or "").lower()
+        fields.append(("server_profile", names.get(profile, profile) or None))
+        counted["users" if is_user else "queues"][", ".join(f"{k}={v or 'unset'}" for k, v in fields)] += 1
+        reading(ctx, "count mailboxes", total)
+    distribution = {kind: dict(sorted(c.items())) for kind, c in counted.items() if c}
+    return {"users": bool(counted["users"]), "queues": bool(queues), "distribution": distribution}

@@ -16,6 +16,7 @@ from sssctl.config.model import Desired, SecretRef, SecretUnavailable, StateSett
 from sssctl.config.spec import storage_url_ok
 from sssctl.state.backend import Backend, LocalBackend, environment_name
 from sssctl.state.errors import StateError
+from sssctl.state.model import Snapshot
 
 if TYPE_CHECKING:
     from azure.core.credentials import AzureSasCredential, TokenCredential
@@ -59,6 +60,45 @@ def settings_from_spec(spec: str, current: StateSettings, base: Path) -> StateSe
                                    key=key or current.key)
     raise StateError(f"--from {spec!r} is not a state backend: write local, local:DIR, azurerm or "
                      "azurerm:CONTAINER/KEY")
+
+
+def refuse_unmigrated(desired: Desired, environ: Mapping[str, str], configured: Backend,
+                      current: Snapshot | None) -> None:
+    """Refuse to start from an empty state while this environment's snapshot lives elsewhere.
+
+    After ``[state]`` changes (local to ``azurerm``, or another ``path``) and before
+    ``state migrate``, the configured backend holds nothing: a plan from there would
+    propose creating what sssctl already manages (a second client secret, for one), and an
+    apply would start a second history. Terraform refuses such a backend change until the
+    state is migrated; so does sssctl, when a known location holds a snapshot: the local
+    default (``state/`` beside the config, or ``$SSSCTL_STATE_DIR``), which is where
+    every environment starts.
+    """
+    if current is not None:
+        return
+    where = configured.describe()
+    for spec in ("local", f"local:{DEFAULT_DIRECTORY.as_posix()}"):
+        other = open_backend(desired, settings_from_spec(spec, desired.state, desired.source.parent), environ)
+        if _same_place(other, configured):
+            continue
+        try:
+            found = other.read()
+        except StateError:
+            found = None  # an unreadable old copy is no reason to stop; migrate would say why
+        if found is None:
+            continue
+        raise StateError(
+            f"the configured state backend {where} holds no snapshot, but {other.describe()} holds this "
+            f"environment's (lineage {found.lineage}, serial {found.serial}). Planning from an empty state "
+            "would propose creating what sssctl already manages. Move it first: "
+            f"`sssctl state migrate --from {spec} -c {desired.source}`; or, if this environment really "
+            f"starts afresh, move {other.describe()} out of the way")
+
+
+def _same_place(a: Backend, b: Backend) -> bool:
+    if isinstance(a, LocalBackend) and isinstance(b, LocalBackend):
+        return a.path.resolve() == b.path.resolve()
+    return a.describe() == b.describe()
 
 
 def _secret(ref: SecretRef | None, env_name: str, environ: Mapping[str, str], what: str) -> str | None:

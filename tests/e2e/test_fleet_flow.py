@@ -38,9 +38,12 @@ def fresh(fleet_emulator: EmulatorInfo) -> None:
         admin.reset()
 
 
-def write_fleet(tmp_path: Path, info: EmulatorInfo, *, unreachable: str | None = None) -> Path:
-    """The baseline, one overlay per member, and the fleet file naming each organization's URL."""
-    (tmp_path / "baseline.toml").write_text(DATAVERSE_CONFIG.replace('name = "e2e"\n', ""), encoding="utf-8")
+def write_fleet(tmp_path: Path, info: EmulatorInfo, *, unreachable: str | None = None,
+                more: str = "") -> Path:
+    """The baseline (with ``more`` sections), one overlay per member, and the fleet file naming
+    each organization's URL."""
+    baseline = DATAVERSE_CONFIG.replace('name = "e2e"\n', "") + more
+    (tmp_path / "baseline.toml").write_text(baseline, encoding="utf-8")
     lines = ["version = 1", 'baseline = "org1"', ""]
     for org in info.organizations:
         name = org["name"]
@@ -121,19 +124,49 @@ def test_the_matrix_fans_out_one_job_per_member(fleet_emulator: EmulatorInfo, tm
 def test_diff_names_exactly_the_controls_that_differ_and_nothing_between_equals(
     fleet_emulator: EmulatorInfo, tmp_path: Path
 ) -> None:
-    fleet = write_fleet(tmp_path, fleet_emulator)
+    # every user set alike too: seeded organizations differ in how their users filter email
+    fleet = write_fleet(tmp_path, fleet_emulator,
+                        more='\n[user_settings]\nincoming_email_filtering = "email_enabled_records"\n')
     hardened = sssctl(fleet_emulator, tmp_path, "fleet", "apply", str(fleet), "--auto-approve",
                       "--member", "org5", "--member", "org6")
     assert hardened.returncode == 0, hardened.stdout[-3000:] + hardened.stderr[-3000:]
-    same = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org6", "--json")
-    assert same.returncode == 0, same.stdout[-3000:] + same.stderr[-3000:]
-    assert json.loads(same.stdout)["comparisons"][0]["differences"] == []
-    differ = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org7", "--json")
-    assert differ.returncode == 2, differ.stdout[-3000:] + differ.stderr[-3000:]
-    found = json.loads(differ.stdout)["comparisons"][0]["differences"]
-    assert {d["path"].split(".")[0] for d in found} == {"approval", "org_settings"}
+    assert differences(fleet_emulator, tmp_path, fleet, "org5", "org6") == set()
+    # org5 set its users' mailboxes and settings as the baseline says, org7 did not
+    assert differences(fleet_emulator, tmp_path, fleet, "org5", "org7") == {
+        "approval", "org_settings", "mailboxes", "user_settings"}
     text = sssctl(fleet_emulator, tmp_path, "diff", "--fleet", str(fleet), "org5", "org7")
     assert "Control 1: mailbox approval" in text.stdout and "127.0.0.1" not in text.stdout
+
+    # the same policy a config could write, but not the same mailboxes and users: not equal
+    org6 = next(o for o in fleet_emulator.organizations if o["name"] == "org6")
+    with member_clients(fleet_emulator, tmp_path / "org6.toml", org6["dataverse_url"]) as clients:
+        mailbox = next(iter(clients.dataverse.query("mailboxes", select=["mailboxid"], top=1)))
+        clients.dataverse.update("mailboxes", mailbox["mailboxid"], {"incomingemaildeliverymethod": 3})
+        assert differences(fleet_emulator, tmp_path, fleet, "org5", "org6") == {"mailboxes"}
+        user = next(iter(clients.dataverse.query("usersettingscollection", select=["systemuserid"], top=1)))
+        clients.dataverse.update("usersettingscollection", user["systemuserid"],
+                                 {"incomingemailfilteringmethod": 4})
+    assert differences(fleet_emulator, tmp_path, fleet, "org5", "org6") == {"mailboxes", "user_settings"}
+    exported = sssctl(fleet_emulator, tmp_path, "export", "-c", str(tmp_path / "org6.toml"),
+                      env={"SSSCTL_URL": org6["dataverse_url"]})
+    assert exported.returncode == 0 and "(live)" not in exported.stdout, exported.stderr[-3000:]
+
+
+def differences(info: EmulatorInfo, tmp_path: Path, fleet: Path, left: str, right: str) -> set[str]:
+    """The top-level sections ``diff --fleet`` names; exit 2 exactly when there are some."""
+    result = sssctl(info, tmp_path, "diff", "--fleet", str(fleet), left, right, "--json")
+    found = json.loads(result.stdout)["comparisons"][0]["differences"]
+    assert result.returncode == (2 if found else 0), result.stdout[-3000:] + result.stderr[-3000:]
+    return {d["path"].split(".")[0] for d in found}
+
+
+def member_clients(info: EmulatorInfo, config: Path, url: str) -> Any:
+    """sssctl's own clients signed in to one member, to play another admin editing it."""
+    from sssctl.clients.session import open_clients
+    from sssctl.config.loader import load
+
+    environ = {**info.environ(), "SSSCTL_URL": url}
+    return open_clients(load(config, environ), environ=environ)
 
 
 def test_the_state_of_one_environment_is_refused_by_another(fleet_emulator: EmulatorInfo,

@@ -65,3 +65,34 @@ def test_apply_keeps_its_state_in_azure_blob(cli: Cli, azurite: Azurite, tmp_pat
     listed = cli.run("state", "list")
     assert "approval" in listed.stdout, listed.stderr
     assert azurite.connection_string.split("AccountKey=")[1][:20] not in applied.stdout + applied.stderr
+
+
+def test_a_backend_switch_before_migrate_is_refused_not_planned_from_nothing(
+    cli: Cli, azurite: Azurite
+) -> None:
+    """As Terraform does: the configured backend is empty while the local default holds the state."""
+    assert cli.run("apply", "--auto-approve").returncode == exitcodes.OK
+    local = cli.config.read_text()
+    cli.env["STATE_CONNECTION"] = azurite.connection_string
+    attempts = (("never-created", ("plan",)), (azurite.new_container(), ("apply", "--auto-approve")))
+    for container, command in attempts:
+        cli.config.write_text(local + '\n[state]\nbackend = "azurerm"\nconnection_string = '
+                              f'{{ env = "STATE_CONNECTION" }}\ncontainer = "{container}"\n')
+        refused = cli.run(*command)
+        assert refused.returncode == exitcodes.ERROR, refused.stdout
+        said = refused.stdout + refused.stderr
+        assert "holds no snapshot" in said and str(cli.state_file) in said
+        assert f"sssctl state migrate --from local -c {cli.config}" in said
+    assert cli.run("state", "migrate", "--from", "local").returncode == exitcodes.OK
+    assert cli.run("plan", "--detailed-exitcode").returncode == exitcodes.OK
+
+
+def test_a_new_local_path_before_migrate_is_refused(cli: Cli) -> None:
+    del cli.env["SSSCTL_STATE_DIR"]  # the default: state/ beside the config
+    assert cli.run("apply", "--auto-approve").returncode == exitcodes.OK
+    cli.config.write_text(cli.config.read_text() + '\n[state]\npath = "moved"\n')
+    refused = cli.run("plan")
+    assert refused.returncode == exitcodes.ERROR
+    assert "sssctl state migrate --from local:state" in refused.stdout + refused.stderr
+    assert cli.run("state", "migrate", "--from", "local:state").returncode == exitcodes.OK
+    assert cli.run("plan", "--detailed-exitcode").returncode == exitcodes.OK

@@ -43,7 +43,8 @@ def test_hardened_needs_are_exact() -> None:
     assert needs.privileges("plan")["prvReadOrganization"] == "Global"
     assert needs.names("apply", "exchange", "cmdlet") == sorted([
         "Get-ApplicationAccessPolicy", "Get-DistributionGroupMember", "Test-ApplicationAccessPolicy",
-        "New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy"])
+        "New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy", "Get-OrganizationConfig",
+        "Set-OrganizationConfig", "Get-CASMailbox"])
     assert needs.names("plan", "exchange", "app_role") == ["Exchange.ManageAsApp"]
 
 

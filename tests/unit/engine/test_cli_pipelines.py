@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -55,6 +56,22 @@ def test_audit_formats(world: World, fmt: str) -> None:
     elif fmt == "markdown":
         assert result.stdout.startswith("### sssctl audit")
     assert json.loads(run("audit", "--format", "json").stdout)["format_version"] == "1.0"
+
+
+def test_sarif_locations_are_relative_to_the_repository_root(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step in `working-directory: infra` must still point code scanning at infra/sssctl.toml."""
+    (tmp_path / ".git").mkdir()
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    (tmp_path / "sssctl.toml").rename(infra / "sssctl.toml")
+    monkeypatch.chdir(infra)
+    result = run("audit", "--format", "sarif")
+    assert result.exit_code == 0, result.output
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(result.stdout)["runs"][0]["results"] for loc in r["locations"]}
+    assert uris == {"infra/sssctl.toml"}
 
 
 @pytest.mark.parametrize(("args", "env", "coloured"), [

@@ -10,7 +10,7 @@ import pytest
 
 from sssctl.app.export import export, reconcile, render
 from sssctl.config.model import Desired, Environment
-from sssctl.engine.kind import NOTE, Observed
+from sssctl.engine.kind import LIVE, NOTE, Observed
 from sssctl.engine.planner import Reading
 from sssctl.kinds.mailbox_defaults import KIND as MAILBOX_DEFAULTS
 from sssctl.kinds.mailboxes import KIND as MAILBOXES
@@ -88,10 +88,11 @@ def test_kind_parts_from_live_readings() -> None:
                         extra={"builtin_name": "Microsoft Exchange Online"})
     assert MAILBOX_DEFAULTS.describe(defaults) == {
         "mailbox_defaults": {"server_profile": "default", "incoming_email": "server_side_sync"}}
-    census = {"mailboxes": {"census": {"users": True, "queues": False}}}
+    counted = {"users": {"incoming_email=none, server_profile=X": 3}}
+    census = {"mailboxes": {"census": {"users": True, "queues": False, "distribution": counted}}}
     mailboxes = MAILBOXES.describe(Observed(objects=census))
-    assert {k: v for k, v in mailboxes["mailboxes"].items() if k != NOTE} == {"enforce": "report",
-                                                                             "scope": "users"}
+    assert {k: v for k, v in mailboxes["mailboxes"].items() if k != NOTE} == {
+        "enforce": "report", "scope": "users", LIVE: {"distribution": counted}}
 
 
 def test_user_settings_choose_the_most_common_method_and_say_so() -> None:
@@ -102,7 +103,8 @@ def test_user_settings_choose_the_most_common_method_and_say_so() -> None:
     assert section[NOTE][0] == ("Users differ (8 users: responses 5, all 2, unset 1); "
                                 "the most common method was chosen.")
     same = Observed(objects={"user_settings": {"by_current": {"all": 3}}}, extra={"census": True})
-    assert USER_SETTINGS.describe(same) == {"user_settings": {"incoming_email_filtering": "all"}}
+    assert USER_SETTINGS.describe(same) == {"user_settings": {"incoming_email_filtering": "all",
+                                                              LIVE: {"distribution": {"all": 3}}}}
     plan_reading = Observed(objects={"user_settings": {"by_current": {"all": 3}}})
     assert USER_SETTINGS.describe(plan_reading) == {}      # only differing users: says nothing
 
@@ -125,3 +127,12 @@ def test_a_profile_the_file_cannot_name_is_left_out_with_a_comment(document: dic
 def test_keys_that_are_not_bare_are_quoted() -> None:
     text = render({"a": {"b c": {"x": "q\"uote"}}})
     assert '[a."b c"]' in text and tomllib.loads(text) == {"a": {"b c": {"x": 'q"uote'}}}
+
+
+def test_live_counts_stay_out_of_the_exported_file_but_diff_compares_them() -> None:
+    from sssctl.app import diff
+
+    left = {"mailboxes": {"enforce": "report", LIVE: {"distribution": {"users": {"a": 3}}}}}
+    right = {"mailboxes": {"enforce": "report", LIVE: {"distribution": {"users": {"a": 2, "b": 1}}}}}
+    assert "(live)" not in render(left) and "distribution" not in render(left)
+    assert not diff.compare("l", left, "r", right).equal
