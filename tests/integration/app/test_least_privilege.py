@@ -90,7 +90,7 @@ def test_plan_and_apply_run_with_exactly_the_computed_dataverse_privileges(
 
     _give(emulator, config, needs.privileges("apply"))
     with session(RunOptions(config_path=config, environ=environ, command="apply"), services) as s:
-        report = apply_interactive(s, plan(s), confirm=lambda _: True, parallelism=4)
+        report = apply_interactive(s, plan(s), confirm=lambda _: True)
     assert report.ok, [(o.change.address, o.status, o.message) for o in report.outcomes
                        if o.status != "applied"]
     with session(RunOptions(config_path=config, environ=environ, command="plan"), services) as s:
