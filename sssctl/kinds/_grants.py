@@ -94,7 +94,8 @@ def cmdlets(names: str, reason: str, phase: Phase, *, only_if: Condition | None 
 
 ACCESS_POLICY = (
     *cmdlets("Get-ApplicationAccessPolicy Test-ApplicationAccessPolicy Get-DistributionGroupMember",
-             "read the application access policy and the group it scopes to", "plan", only_if=access_policy_scoped),
+             "read the application access policy and the group it scopes to", "plan",
+             only_if=access_policy_scoped),
     *cmdlets("New-ApplicationAccessPolicy Remove-ApplicationAccessPolicy",
              "create or remove the application access policy", "apply", only_if=access_policy_scoped),
 )
