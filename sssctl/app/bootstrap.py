@@ -8,7 +8,9 @@ nothing), and shown as a plan before anything is written:
   with a service principal, a federated identity credential per ``--for`` pipeline
   (https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust)
   or, with ``--credential secret``, one client secret written to a 0600 file and never
-  printed;
+  printed, or with ``--credential certificate`` a self-signed certificate whose private key
+  never leaves the 0600 PEM file (key + certificate) and whose public part is added to the
+  app's ``keyCredentials`` (https://learn.microsoft.com/graph/api/resources/keycredential);
 * the admin consent of exactly the Graph and Exchange application permissions each
   identity needs (:mod:`sssctl.app.needs`), never a tier-0 one;
 * in Exchange Online, a service principal pointer per identity and a custom management
@@ -20,12 +22,12 @@ nothing), and shown as a plan before anything is written:
   security role with exactly the computed privileges (:mod:`sssctl.app.dataverse_identity`).
 
 Not done here yet: owners of an own app that already exists (the apply identity becomes
-owner of the apps it creates; an existing app needs its owner added by an administrator),
-and certificate credentials.
+owner of the apps it creates; an existing app needs its owner added by an administrator).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import stat
@@ -134,7 +136,8 @@ class Result:
         for name, identity in self.identities.items():
             entry: dict[str, Any] = {"client_id": identity.client_id}
             if identity.secret_file is not None:
-                entry["secret_file"] = str(identity.secret_file)
+                which = "certificate_file" if identity.secret_file.suffix == ".pem" else "secret_file"
+                entry[which] = str(identity.secret_file)
             out[name] = entry
         return {"identities": out, "writes": self.writes, "steps": list(self.steps)}
 
@@ -210,6 +213,8 @@ def _ensure_app(run: _Run, graph: GraphClient, identity: Identity, permissions: 
     _ensure_federated(run, graph, identity, pipelines)
     if credential == "secret":
         _ensure_secret(run, graph, identity, app, secret_dir)
+    elif credential == "certificate":
+        _ensure_certificate(run, graph, identity, app, secret_dir)
 
 
 def _declared(app: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
@@ -252,6 +257,66 @@ def _ensure_secret(run: _Run, graph: GraphClient, identity: Identity, app: Mappi
         _write_secret(target, str(answer.get("secretText") or ""))
 
     run.step(f"create a client secret for {identity.display_name!r} in {target} (mode 0600)", create)
+
+
+CERTIFICATE_DAYS = 365
+
+
+def _ensure_certificate(run: _Run, graph: GraphClient, identity: Identity, app: Mapping[str, Any],
+                        secret_dir: Path) -> None:
+    """A certificate credential: kept while the PEM file's certificate is still on the app."""
+    target = secret_dir / f"{identity.unique_name}.pem"
+    identity.secret_file = target
+    thumbprint = _thumbprint(target)
+    registered = [k for k in app.get("keyCredentials") or []]
+    if thumbprint and any(str(k.get("customKeyIdentifier") or "").upper() == thumbprint for k in registered):
+        return
+
+    def create() -> None:
+        pem, der = _new_certificate(identity.display_name)
+        kept = [{"keyId": k["keyId"], "type": k.get("type", "AsymmetricX509Cert"),
+                 "usage": k.get("usage", "Verify")} for k in registered]
+        new = {"type": "AsymmetricX509Cert", "usage": "Verify", "displayName": f"CN={identity.display_name}",
+               "key": base64.b64encode(der).decode()}
+        graph.patch(f"applications/{identity.object_id}", {"keyCredentials": [*kept, new]})
+        _write_secret(target, pem)
+
+    run.step(f"create a certificate for {identity.display_name!r} in {target} (mode 0600), its public part "
+             "on the app", create)
+
+
+def _thumbprint(path: Path) -> str | None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Entra's key identifier
+
+
+def _new_certificate(name: str) -> tuple[str, bytes]:
+    """A self-signed RSA certificate: (PEM of key + certificate, DER of the certificate)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(days=CERTIFICATE_DAYS))
+                   .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    pem = key_pem + certificate.public_bytes(serialization.Encoding.PEM)
+    return pem.decode(), certificate.public_bytes(serialization.Encoding.DER)
 
 
 def _write_secret(target: Path, text: str) -> None:
@@ -412,12 +477,11 @@ class Request:
 def prepare(
     request: Request, services: Services | None = None
 ) -> tuple[Desired, ConfigNeeds, list[Pipeline], Path]:
-    if request.credential not in (None, "secret"):
-        raise BootstrapError(f"--credential {request.credential}: only 'secret' is supported yet; use --for "
-                             "for a federated credential (no secret at all)")
+    if request.credential not in (None, "secret", "certificate"):
+        raise BootstrapError(f"--credential {request.credential}: expected secret or certificate")
     if not request.pipelines and request.credential is None:
         raise BootstrapError("say how the identities sign in: --for PIPELINE (federated) and/or "
-                             "--credential secret")
+                             "--credential secret|certificate")
     services = services or default_services()
     desired = services.load_config(request.config_path, request.environ)
     needs = compute(services.load_kinds(), desired)

@@ -16,8 +16,9 @@ from sssctl.cli.options import auto_approve_option, config_option
 @click.option("--for", "pipelines", multiple=True, metavar="PIPELINE",
               help="github:OWNER/REPO[:environment:NAME|:pull_request] or "
                    "azure-devops:ORG/PROJECT/CONNECTION (repeatable): a federated credential, no secret.")
-@click.option("--credential", type=click.Choice(["secret"]), default=None,
-              help="Also a client secret per identity, written to a 0600 file (never printed).")
+@click.option("--credential", type=click.Choice(["secret", "certificate"]), default=None,
+              help="Also a client secret, or a certificate (PEM of key + certificate), per identity, "
+                   "written to a 0600 file (never printed).")
 @click.option("--secret-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where secret files go (default: .sssctl/ beside the config).")
 @click.option("--azure-devops-issuer", default="", metavar="URL",
