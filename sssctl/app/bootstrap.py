@@ -18,8 +18,9 @@ nothing), and shown as a plan before anything is written:
   (parents are found live with ``Get-ManagementRoleEntry "*\\<cmdlet>"``, as Microsoft
   documents for finding the role of a cmdlet:
   https://learn.microsoft.com/powershell/exchange/find-exchange-cmdlet-permissions);
-* in the Dataverse environment, an application user per identity holding only a custom
-  security role with exactly the computed privileges (:mod:`sssctl.app.dataverse_identity`).
+* in the Dataverse environment (or every member of a fleet file, each with its own
+  config's needs), an application user per identity holding only a custom security role
+  with exactly the computed privileges (:mod:`sssctl.app.dataverse_identity`).
 
 Not done here yet: owners of an own app that already exists (the apply identity becomes
 owner of the apps it creates; an existing app needs its owner added by an administrator).
@@ -40,6 +41,7 @@ from typing import Any, Literal
 from sssctl.app import dataverse_identity
 from sssctl.app.needs import ConfigNeeds, compute
 from sssctl.app.runner import Services, default_services
+from sssctl.clients.dataverse import DataverseClient
 from sssctl.clients.errors import ClientError, GraphNotFound
 from sssctl.clients.exchange import ExchangeClient
 from sssctl.clients.graph import GraphClient
@@ -419,18 +421,31 @@ def _permissions(needs: ConfigNeeds, role: Literal["plan", "apply"]) -> dict[str
     return {service: needs.names(role, service, "app_role") for service in ("graph", "exchange")}
 
 
+@dataclass(frozen=True)
+class Environment:
+    """One Dataverse environment the identities serve: a config, or one member of a fleet."""
+
+    desired: Desired
+    needs: ConfigNeeds
+
+
 def run(
-    desired: Desired,
-    needs: ConfigNeeds,
+    environments: Sequence[Environment],
     *,
+    label: str,
     pipelines: Sequence[Pipeline],
     credential: str | None,
     secret_dir: Path,
     environ: Mapping[str, str],
     dry: bool,
 ) -> Result:
-    """One pass: ``dry`` reads and lists the steps; otherwise it writes them."""
-    environment = desired.environment.name or "sssctl"
+    """One pass: ``dry`` reads and lists the steps; otherwise it writes them.
+
+    The identities and their Graph and Exchange rights are the tenant's, made once for what
+    every environment needs; each environment gets its own application users and roles.
+    """
+    desired, needs = environments[0].desired, ConfigNeeds.union([e.needs for e in environments])
+    environment = label
     identities: dict[str, Identity] = {
         # "sssctl-identity-" keeps these apart from the own apps' "sssctl-<env>-<key>" names.
         role: Identity(role, f"sssctl {role} ({environment})", f"sssctl-identity-{environment}-{role}")
@@ -451,17 +466,29 @@ def run(
             if clients.exchange is not None:
                 _ensure_exchange(current, clients.exchange, identity, needs.names(role, "exchange", "cmdlet"),
                                  environment)
-            if identity.client_id is None:
-                result.steps.append(f"give {identity.display_name!r} an application user with exactly "
-                                    f"{len(needs.privileges(role))} privileges")
-                continue
-            provisioned = dataverse_identity.provision(
-                clients.dataverse, app_id=identity.client_id, user_name=identity.display_name,
-                role_name=f"sssctl {role}", privileges=needs.privileges(role), dry=dry)
-            result.steps += provisioned.steps
-            result.writes += provisioned.writes
         result.environment_url = str(clients.dataverse.org_url or result.environment_url)
+        _provision(result, identities, environments[0], clients.dataverse, dry=dry)
+    for member in environments[1:]:
+        with open_clients(member.desired, environ=environ) as member_clients:
+            _provision(result, identities, member, member_clients.dataverse, dry=dry)
     return result
+
+
+def _provision(result: Result, identities: Mapping[str, Identity], environment: Environment,
+               dataverse: DataverseClient, *, dry: bool) -> None:
+    """Each identity's application user and role in one environment, holding that config's needs."""
+    where = environment.desired.environment.name or str(dataverse.org_url)
+    for identity in identities.values():
+        privileges = environment.needs.privileges(identity.role)
+        if identity.client_id is None:
+            result.steps.append(f"give {identity.display_name!r} an application user in {where} with exactly "
+                                f"{len(privileges)} privileges")
+            continue
+        provisioned = dataverse_identity.provision(
+            dataverse, app_id=identity.client_id, user_name=identity.display_name,
+            role_name=f"sssctl {identity.role}", privileges=privileges, dry=dry)
+        result.steps += [f"{where}: {step}" for step in provisioned.steps]
+        result.writes += provisioned.writes
 
 
 @dataclass(frozen=True)
@@ -472,37 +499,60 @@ class Request:
     credential: str | None
     secret_dir: Path | None = None
     azure_devops_issuer: str = ""
+    fleet: Path | None = None           # every member of a fleet file instead of one config
 
 
-def prepare(
-    request: Request, services: Services | None = None
-) -> tuple[Desired, ConfigNeeds, list[Pipeline], Path]:
+@dataclass(frozen=True)
+class Prepared:
+    environments: tuple[Environment, ...]
+    label: str
+    pipelines: tuple[Pipeline, ...]
+    secret_dir: Path
+
+
+def prepare(request: Request, services: Services | None = None) -> Prepared:
     if request.credential not in (None, "secret", "certificate"):
         raise BootstrapError(f"--credential {request.credential}: expected secret or certificate")
     if not request.pipelines and request.credential is None:
         raise BootstrapError("say how the identities sign in: --for PIPELINE (federated) and/or "
                              "--credential secret|certificate")
     services = services or default_services()
-    desired = services.load_config(request.config_path, request.environ)
-    needs = compute(services.load_kinds(), desired)
-    pipelines = [parse_for(p, azure_devops_issuer=request.azure_devops_issuer) for p in request.pipelines]
-    secret_dir = request.secret_dir or request.config_path.resolve().parent / ".sssctl"
-    return desired, needs, pipelines, secret_dir
+    kinds = services.load_kinds()
+    issuer = request.azure_devops_issuer
+    pipelines = tuple(parse_for(p, azure_devops_issuer=issuer) for p in request.pipelines)
+    if request.fleet is not None:
+        from sssctl.app.fleet.run import with_overrides
+        from sssctl.fleet.file import load as load_fleet
+
+        fleet = load_fleet(request.fleet)
+        loaded = [with_overrides(services.load_config, m)(m.config, request.environ) for m in fleet.members]
+        environments = tuple(Environment(d, compute(kinds, d)) for d in loaded)
+        label, anchor = request.fleet.stem, request.fleet
+    else:
+        desired = services.load_config(request.config_path, request.environ)
+        environments = (Environment(desired, compute(kinds, desired)),)
+        label, anchor = desired.environment.name or "sssctl", request.config_path
+    secret_dir = request.secret_dir or anchor.resolve().parent / ".sssctl"
+    return Prepared(environments, label, pipelines, secret_dir)
 
 
 def bootstrap(request: Request, *, confirm: Callable[[Result], bool],
               services: Services | None = None) -> tuple[Result, bool]:
     """Plan, ask, apply. Returns the result and whether anything was applied."""
-    desired, needs, pipelines, secret_dir = prepare(request, services)
-    planned = run(desired, needs, pipelines=pipelines, credential=request.credential, secret_dir=secret_dir,
-                  environ=request.environ, dry=True)
+    ready = prepare(request, services)
+
+    def once(dry: bool) -> Result:
+        return run(ready.environments, label=ready.label, pipelines=ready.pipelines,
+                   credential=request.credential, secret_dir=ready.secret_dir, environ=request.environ,
+                   dry=dry)
+
+    planned = once(True)
     if not planned.steps:
         return planned, False
     if not confirm(planned):
         return planned, False
     try:
-        done = run(desired, needs, pipelines=pipelines, credential=request.credential, secret_dir=secret_dir,
-                   environ=request.environ, dry=False)
+        done = once(False)
     except ClientError as exc:
         raise BootstrapError(f"bootstrap stopped: {exc}; what was written stays, "
                              "run it again to finish") from exc

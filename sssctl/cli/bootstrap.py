@@ -21,13 +21,15 @@ from sssctl.cli.options import auto_approve_option, config_option
                    "written to a 0600 file (never printed).")
 @click.option("--secret-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where secret files go (default: .sssctl/ beside the config).")
+@click.option("--fleet", "fleet", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Every member of this fleet file instead of the one config (-c is then ignored).")
 @click.option("--azure-devops-issuer", default="", metavar="URL",
               help="The Azure DevOps organization's issuer, https://vstoken.dev.azure.com/<organization id>.")
 @auto_approve_option
 @click.option("--json", "as_json", is_flag=True, help="Print the identities as JSON.")
 def bootstrap_command(config_path: Path, *, pipelines: tuple[str, ...], credential: str | None,
-                      secret_dir: Path | None, azure_devops_issuer: str, auto_approve: bool,
-                      as_json: bool) -> None:
+                      secret_dir: Path | None, fleet: Path | None, azure_devops_issuer: str,
+                      auto_approve: bool, as_json: bool) -> None:
     """Make the plan and apply identities, each holding exactly what the config needs (as an admin).
 
     Signs in with the config's [auth] as an administrator and makes, each step read first:
@@ -47,7 +49,7 @@ def bootstrap_command(config_path: Path, *, pipelines: tuple[str, ...], credenti
     from sssctl.config.errors import ConfigError
 
     request = boot.Request(config_path, dict(os.environ), pipelines, credential, secret_dir,
-                           azure_devops_issuer)
+                           azure_devops_issuer, fleet)
 
     def confirm(result: boot.Result) -> bool:
         steps = "".join(f"  + {step}\n" for step in result.steps)
