@@ -272,3 +272,17 @@ def test_a_fleet_watches_each_member_with_its_own_state(
         fleet.stop()
         runner.join(timeout=10)
     assert not runner.is_alive()
+
+
+def test_a_reviewed_apply_gets_the_state_lock_while_watch_leads(watching: Watch) -> None:
+    from sssctl.app import runner
+
+    assert watching.health.leading
+    environ = {**watching.request.environ, "SSSCTL_LOCK_TIMEOUT": "10s"}  # a watch write may be in flight
+    with runner.session(runner.RunOptions(watching.request.config_path, environ, "apply"),
+                        runner.default_services()) as session:
+        report = runner.execute(session, runner.plan(session), parallelism=4)
+    assert report.ok
+    cycles = watching.cycles
+    _wait(lambda: watching.cycles > cycles, 10, "watch to go on leading after the apply")
+    assert watching.health.leading
