@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import structlog
 
 from sssctl.app import runner
+from sssctl.app.requests import MAX_PARALLELISM
 from sssctl.config.errors import ConfigError
 from sssctl.config.model import Desired, WatchPolicy
 from sssctl.engine.applier import Applier, ApplyReport
@@ -95,7 +96,7 @@ class WatchRequest:
     environ: Mapping[str, str]
     listen: tuple[str, int] | None = None
     max_cycles: int | None = None   # leave after this many cycles as leader (one-shot runs, tests)
-    parallelism: int = runner.MAX_PARALLELISM
+    parallelism: int = MAX_PARALLELISM
 
 
 @dataclass
