@@ -278,9 +278,10 @@ def test_a_reviewed_apply_gets_the_state_lock_while_watch_leads(watching: Watch)
     from sssctl.app import runner
 
     assert watching.health.leading
-    environ = {**watching.request.environ, "SSSCTL_LOCK_TIMEOUT": "10s"}  # a watch write may be in flight
-    with runner.session(runner.RunOptions(watching.request.config_path, environ, "apply"),
-                        runner.default_services()) as session:
+    # a watch write may be in flight: wait for the lock as a pipeline would (--lock-timeout)
+    opts = runner.RunOptions(watching.request.config_path, watching.request.environ, "apply",
+                             lock_timeout=10.0)
+    with runner.session(opts, runner.default_services()) as session:
         report = runner.execute(session, runner.plan(session), parallelism=4)
     assert report.ok
     cycles = watching.cycles
