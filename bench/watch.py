@@ -150,7 +150,7 @@ def scheduled_apply(config: Path, environ: dict[str, str], admin: AdminClient) -
     opts = runner.RunOptions(config, environ, "apply")
     with runner.session(opts, runner.default_services()) as session:
         plan = runner.plan(session)
-        runner.execute(session, plan, parallelism=runner.MAX_PARALLELISM)
+        runner.execute(session, plan)
     return {"requests": requests_of(admin), "seconds": time.monotonic() - started}
 
 
