@@ -1,8 +1,8 @@
 """The command line: parse flags into typed requests, call :mod:`sssctl.app`, exit with its code.
 
 No logic lives here. One module per command group (``config``, ``plan``, ``apply``,
-``state``, ``fleet``, ``audit``, ``export``, ``demo``, ``auth``, ``bootstrap``, ``emulator``); options
-more than one command takes are declared once in ``options``. A new command is written
+``state``, ``fleet``, ``audit``, ``export``, ``demo``, ``auth``, ``bootstrap``, ``emulator``,
+``watch``); options more than one command takes are declared once in ``options``. A new command is written
 in the module of its group and added to the root group below.
 
 This is the top floor: it may import anything in the package, and nothing imports it.
@@ -16,7 +16,20 @@ import sys
 import click
 
 from sssctl import __version__, exitcodes
-from sssctl.cli import apply, audit, auth, bootstrap, config, demo, emulator, export, fleet, plan, state
+from sssctl.cli import (
+    apply,
+    audit,
+    auth,
+    bootstrap,
+    config,
+    demo,
+    emulator,
+    export,
+    fleet,
+    plan,
+    state,
+    watch,
+)
 from sssctl.cli.options import GlobalOptions
 
 
@@ -63,9 +76,10 @@ for command in (
     plan.plan_command, plan.show_command, plan.refresh_command,
     apply.apply_command, apply.destroy_command,
     state.state_group, export.export_command, export.diff_command, audit.audit_command,
-    demo.demo_command, fleet.fleet_group,
+    demo.demo_command, fleet.fleet_group, watch.watch_command,
 ):
     cli.add_command(command)
+fleet.fleet_group.add_command(watch.fleet_watch_command)
 
 
 def interrupted() -> None:
