@@ -32,6 +32,7 @@ from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _grants
 from sssctl.kinds._control5 import ews
 from sssctl.kinds._control5.graph import read_app
 from sssctl.kinds._control5.names import iso
@@ -65,6 +66,7 @@ class EwsAdmissionKind(KindDefaults):
         prefix=PREFIX,
         after=("app_registration",),
         services=frozenset({"graph", "exchange"}),
+        grants=(_grants.READ_APPS, *_grants.EWS_READ, *_grants.EWS_WRITE),
         adopts_compliant=False,   # an entry found on the list may be someone else's: never ours to drop
     )
 

@@ -24,7 +24,7 @@ import structlog
 
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import Applied, AuditCheck, Context, KindDefaults, KindSpec, Observed, Privilege, Rule
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import PAGE_SIZE, odata_string, who_am_i
 
@@ -205,9 +205,25 @@ def caller_roles(ctx: Context) -> list[str] | None:
         return None
 
 
+AUDIT_CHECKS = (
+    AuditCheck(
+        "high", "roles other than System Administrator can approve mailboxes",
+        Rule("SSS003", "ApprovePrivilegeTooWide", "Roles other than System Administrator can "
+             "approve mailboxes",
+             "Roles beyond the allowed ones hold 'Approve Email Addresses for Users or Queues' "
+             "(prvApproveRejectEmailAddress), so more people can switch synchronization on.",
+             "List the roles that may approve in `[privileges.prvApproveRejectEmailAddress] allowed_roles` "
+             "and run `sssctl apply`; every other role loses the privilege in every business unit."),
+        address="privilege.prvApproveRejectEmailAddress",
+        config_key=("privileges", "prvApproveRejectEmailAddress"),
+    ),
+)
+
+
 class PrivilegeKind(KindDefaults):
     spec = KindSpec(
         name="privilege",
+        checks=AUDIT_CHECKS,
         prefix="privilege",
         privileges=(Privilege("prvReadRole", "read security roles"),
                     Privilege("prvReadBusinessUnit", "find every business unit's copy of a role"),
