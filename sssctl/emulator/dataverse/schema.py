@@ -359,10 +359,10 @@ BUSINESSUNIT = Table(
     10,
     [
         Column("businessunitid", GUID, createonly=True),
-        Column("name", STRING),
+        Column("name", STRING, max_length=160),
         Column("parentbusinessunitid", LOOKUP, navs={"parentbusinessunitid": "businessunit"}),
-        Column("divisionname", STRING),
-        Column("isdisabled", BOOL, readonly=True),
+        Column("divisionname", STRING, max_length=100),
+        Column("isdisabled", BOOL, updateonly=True),  # not valid for create; updatable [doc]
         Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
