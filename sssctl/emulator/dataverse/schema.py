@@ -377,11 +377,11 @@ SYSTEMUSER = Table(
     [
         Column("systemuserid", GUID, createonly=True),
         Column("fullname", STRING, readonly=True),
-        Column("firstname", STRING),
-        Column("lastname", STRING),
-        Column("internalemailaddress", STRING),
-        Column("domainname", STRING),
-        Column("isdisabled", BOOL),
+        Column("firstname", STRING, max_length=256),
+        Column("lastname", STRING, max_length=256),
+        Column("internalemailaddress", STRING, max_length=100),
+        Column("domainname", STRING, max_length=1024),
+        Column("isdisabled", BOOL, updateonly=True),  # not valid for create [doc]
         Column(
             "accessmode",
             PICKLIST,
@@ -396,9 +396,8 @@ SYSTEMUSER = Table(
         ),
         Column("applicationid", GUID),
         Column("azureactivedirectoryobjectid", GUID),
-        Column(
-            "businessunitid", LOOKUP, createonly=True, navs={"businessunitid": "businessunit"}
-        ),  # SetBusinessSystemUser moves users
+        # Valid for create and update on the reference page; SetBusinessSystemUser also moves users.
+        Column("businessunitid", LOOKUP, navs={"businessunitid": "businessunit"}),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
