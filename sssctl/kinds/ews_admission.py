@@ -32,6 +32,7 @@ from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _control5 as c5
 from sssctl.kinds import _grants
 from sssctl.kinds._control5 import ews
 from sssctl.kinds._control5.graph import read_app
@@ -74,6 +75,8 @@ class EwsAdmissionKind(KindDefaults):
         return [address_of(key) for key in admitted(desired)]
 
     def read(self, ctx: Context) -> Observed:
+        if ctx.census:
+            return _census(ctx)
         wanted = {address_of(k): k for k in admitted(ctx.desired)}
         recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME or a.startswith(f"{PREFIX}.")}
         for address in recorded:
@@ -168,6 +171,23 @@ class EwsAdmissionKind(KindDefaults):
         return Applied(change.address, managed=managed, writes=1 if parameters else 0,
                        message=f"{app_id} on EWSAllowedAppIDs ({len(after.app_ids)} entries); Exchange "
                                "may take up to 24 hours to enforce it")
+
+
+def _census(ctx: Context) -> Observed:
+    """Export: whether each app behind an existing custom profile is on the list."""
+    if ctx.exchange is None:
+        return Observed(objects={})
+    apps = {str(f["key"]): str(f["app"]["appId"]) for f in c5.census_profiles(ctx).values()
+            if f.get("key") is not None and f.get("app") is not None}
+    if not apps:
+        return Observed(objects={})
+    try:
+        settings = ews.read_settings(ctx)
+    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
+        why = f"the tenant's EWS settings could not be read: {exc}"
+        return Observed(objects={}, errors={address_of(k): why for k in apps})
+    found = {address_of(k): {"app_id": a, "listed": settings.lists(a)} for k, a in apps.items()}
+    return Observed(objects=dict(found))
 
 
 def _app_id(ctx: Context, key: str) -> str | None:
