@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sssctl.clients.errors import ClientError
@@ -81,13 +81,9 @@ class EwsAdmissionKind(KindDefaults):
         recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME or a.startswith(f"{PREFIX}.")}
         for address in recorded:
             wanted.setdefault(address, address[len(PREFIX) + 1:])
-        if not wanted:
-            return Observed(objects={})
-        try:
-            settings = ews.read_settings(ctx)
-        except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
-            why = f"the tenant's EWS settings could not be read: {exc}"
-            return Observed(objects={}, errors=dict.fromkeys(wanted, why), recorded=recorded)
+        settings, unread = _settings(ctx, wanted)
+        if settings is None:
+            return Observed(objects={}, errors=unread, recorded=recorded)
         moment = ews.exchange_now(ctx)
         objects: dict[str, Mapping[str, Any] | None] = {}
         etags: dict[str, str | None] = {}
@@ -173,19 +169,26 @@ class EwsAdmissionKind(KindDefaults):
                                "may take up to 24 hours to enforce it")
 
 
+def _settings(ctx: Context, addresses: Iterable[str]) -> tuple[ews.EwsSettings | None, dict[str, str]]:
+    """The tenant's EWS settings, or why each address cannot be judged (None when nothing asks)."""
+    wanted = list(addresses)
+    if not wanted:
+        return None, {}
+    try:
+        return ews.read_settings(ctx), {}
+    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
+        return None, dict.fromkeys(wanted, f"the tenant's EWS settings could not be read: {exc}")
+
+
 def _census(ctx: Context) -> Observed:
     """Export: whether each app behind an existing custom profile is on the list."""
     if ctx.exchange is None:
         return Observed(objects={})
     apps = {str(f["key"]): str(f["app"]["appId"]) for f in c5.census_profiles(ctx).values()
             if f.get("key") is not None and f.get("app") is not None}
-    if not apps:
-        return Observed(objects={})
-    try:
-        settings = ews.read_settings(ctx)
-    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
-        why = f"the tenant's EWS settings could not be read: {exc}"
-        return Observed(objects={}, errors={address_of(k): why for k in apps})
+    settings, unread = _settings(ctx, [address_of(k) for k in apps])
+    if settings is None:
+        return Observed(objects={}, errors=unread)
     found = {address_of(k): {"app_id": a, "listed": settings.lists(a)} for k, a in apps.items()}
     return Observed(objects=dict(found))
 
