@@ -113,6 +113,11 @@ def _system(extra_owner: bool = False) -> list[Column]:
     return columns
 
 
+# The organization a row belongs to. The mailbox page types ``organizationid`` as a Lookup
+# targeting organization [doc]; the other tables' are taken to be alike (not checked), and
+# the navigation property's name is the column's, as for the other system lookups [inf].
+ORGANIZATION_NAV = {"organizationid": "organization"}
+
 APPROVAL = {0: "Empty", 1: "Approved", 2: "Pending Approval", 3: "Rejected"}
 INCOMING = {
     0: "None",
@@ -225,7 +230,7 @@ MAILBOX = Table(
         Column("ispasswordset", BOOL, readonly=True),
         Column("ewsurl", STRING, max_length=2084),
         Column("processingstatecode", INT, readonly=True, min_value=0, max_value=2147483647),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -239,8 +244,8 @@ EMAILSERVERPROFILE = Table(
     9605,
     [
         Column("emailserverprofileid", GUID, createonly=True),
-        Column("name", STRING),
-        Column("description", STRING),
+        Column("name", STRING, max_length=100),
+        Column("description", STRING, attribute_type="Memo", max_length=2000),
         Column(
             "servertype",
             PICKLIST,
@@ -252,32 +257,32 @@ EMAILSERVERPROFILE = Table(
                 4: "IMAP/SMTP",
             },
         ),
-        Column("emailservertypename", STRING, readonly=True),
+        Column("emailservertypename", STRING, readonly=True, max_length=250),
         Column("serverauthority", PICKLIST, {0: "Public", 1: "US Government", 2: "China", 3: "Automatic"}),
         Column("useautodiscover", BOOL),
-        Column("incomingserverlocation", STRING),
-        Column("outgoingserverlocation", STRING),
-        Column("defaultserverlocation", STRING),
+        Column("incomingserverlocation", STRING, max_length=2084),
+        Column("outgoingserverlocation", STRING, max_length=2084),
+        Column("defaultserverlocation", STRING, max_length=2084),
         Column("incomingcredentialretrieval", PICKLIST, CREDENTIALS),
         Column("outgoingcredentialretrieval", PICKLIST, CREDENTIALS),
         Column("incomingauthenticationprotocol", PICKLIST, AUTH_PROTOCOL),
         Column("outgoingauthenticationprotocol", PICKLIST, AUTH_PROTOCOL),
         Column("usesamesettingsforoutgoingconnections", BOOL),
-        Column("incomingusername", STRING),
-        Column("incomingpassword", STRING, writeonly=True),
+        Column("incomingusername", STRING, max_length=250),
+        Column("incomingpassword", STRING, writeonly=True, max_length=250),
         Column("isincomingpasswordset", BOOL, readonly=True),
-        Column("outgoingusername", STRING),
-        Column("outgoingpassword", STRING, writeonly=True),
+        Column("outgoingusername", STRING, max_length=250),
+        Column("outgoingpassword", STRING, writeonly=True, max_length=250),
         Column("isoutgoingpasswordset", BOOL, readonly=True),
         Column("usedefaulttenantid", BOOL),
-        Column("exchangeonlinetenantid", STRING),
-        Column("oauthclientid", STRING),
-        Column("oauthclientsecret", STRING, writeonly=True),
+        Column("exchangeonlinetenantid", STRING, max_length=36),
+        Column("oauthclientid", STRING, max_length=1024),
+        Column("oauthclientsecret", STRING, writeonly=True, max_length=1024),
         Column("isoauthclientsecretset", BOOL, readonly=True),
-        Column("aadresourceid", STRING),
+        Column("aadresourceid", STRING, max_length=1024),
         Column("sendemailalert", BOOL),
-        Column("owneremailaddress", STRING),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("owneremailaddress", STRING, max_length=100),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -354,11 +359,11 @@ BUSINESSUNIT = Table(
     10,
     [
         Column("businessunitid", GUID, createonly=True),
-        Column("name", STRING),
+        Column("name", STRING, max_length=160),
         Column("parentbusinessunitid", LOOKUP, navs={"parentbusinessunitid": "businessunit"}),
-        Column("divisionname", STRING),
-        Column("isdisabled", BOOL, readonly=True),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("divisionname", STRING, max_length=100),
+        Column("isdisabled", BOOL, updateonly=True),  # not valid for create; updatable [doc]
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
 )
@@ -399,7 +404,7 @@ SYSTEMUSER = Table(
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
         Column("outgoingemaildeliverymethod", PICKLIST, OUTGOING),
         Column("islicensed", BOOL),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
 )
@@ -420,7 +425,7 @@ QUEUE = Table(
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("queueviewtype", PICKLIST, {0: "Public", 1: "Private"}),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -437,7 +442,7 @@ USERSETTINGS = Table(
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
         Column("uilanguageid", INT),
         Column("timezonecode", INT),
-        Column("businessunitid", LOOKUP, readonly=True),
+        Column("businessunitid", LOOKUP, readonly=True, navs={"businessunitid": "businessunit"}),
         *_system(),
     ],
 )

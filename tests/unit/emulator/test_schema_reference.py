@@ -108,6 +108,10 @@ def test_entity_definitions_match_the_reference(served: dict[str, Any], logical:
         assert attribute.get(limit) == page.get(key), limit
     if "options" in page:
         assert served["options"][(logical, name)] == (page["type"], page["options"])
+    if "targets" in page:  # the tables a lookup's navigation properties lead to are among its Targets
+        column = next(c for c in BY_LOGICAL[logical].columns if c.name == name)
+        assert set(column.navs.values()) <= set(page["targets"])
+        assert column.navs or not set(page["targets"]) & set(BY_LOGICAL), "a served target has no navigation"
 
 
 @pytest.mark.parametrize(("logical", "name"), _columns())
@@ -152,3 +156,36 @@ def test_statecode_is_not_valid_for_create() -> None:
         assert created.status_code == 400
         names = [r["name"] for r in dv.get("emailserverprofiles?$select=name").json()["value"]]
         assert "Refused" not in names
+
+
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+LOOKUP_ANNOTATIONS = (
+    FORMATTED,
+    "Microsoft.Dynamics.CRM.lookuplogicalname",
+    "Microsoft.Dynamics.CRM.associatednavigationproperty",
+)
+# Lookups whose target table the emulator does not serve: no row to name, so no annotations.
+UNSERVED_TARGETS = {("organization", "basecurrencyid"), ("role", "roletemplateid")}
+
+
+def test_every_lookup_and_choice_is_annotated_when_asked() -> None:
+    service, _, _ = make_service()
+    missing: list[str] = []
+    with client(service) as dv:
+        for table in BY_LOGICAL.values():
+            prefer = {"Prefer": 'odata.include-annotations="*"'}
+            response = dv.get(f"{table.entity_set}?$top=5", headers=prefer)
+            assert response.status_code == 200, table.entity_set
+            for row in response.json()["value"]:
+                for column in table.columns:
+                    if row.get(column.prop) is None or (table.logical, column.name) in UNSERVED_TARGETS:
+                        continue
+                    if column.kind == "lookup":
+                        wanted: tuple[str, ...] = LOOKUP_ANNOTATIONS
+                    elif column.kind == "picklist":
+                        wanted = (FORMATTED,)
+                    else:
+                        continue
+                    absent = [a for a in wanted if f"{column.prop}@{a}" not in row]
+                    missing += [f"{table.logical}.{column.prop}@{a}" for a in absent]
+    assert sorted(set(missing)) == []
