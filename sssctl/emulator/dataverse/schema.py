@@ -416,9 +416,9 @@ QUEUE = Table(
     2020,
     [
         Column("queueid", GUID, createonly=True),
-        Column("name", STRING),
-        Column("emailaddress", STRING),
-        Column("emailrouteraccessapproval", PICKLIST, APPROVAL),
+        Column("name", STRING, max_length=200),
+        Column("emailaddress", STRING, max_length=100),
+        Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, {k: INCOMING[k] for k in (0, 2, 3)}),
         Column("outgoingemaildeliverymethod", PICKLIST, {k: OUTGOING[k] for k in (0, 2)}),
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
