@@ -439,7 +439,7 @@ USERSETTINGS = Table(
     [
         Column("systemuserid", GUID, createonly=True),
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
-        Column("uilanguageid", INT),
+        Column("uilanguageid", INT, min_value=0, max_value=2147483647),
         Column("timezonecode", INT),
         Column("businessunitid", LOOKUP, readonly=True, navs={"businessunitid": "businessunit"}),
         *_system(),
