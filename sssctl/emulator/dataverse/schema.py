@@ -161,7 +161,7 @@ ORGANIZATION = Table(
         Column("organizationid", GUID, createonly=True),
         Column("name", STRING, readonly=True),
         Column("orgdborgsettings", STRING),
-        Column("defaultemailsettings", STRING),
+        Column("defaultemailsettings", STRING, max_length=1073741823),
         Column(
             "defaultemailserverprofileid", LOOKUP, navs={"defaultemailserverprofileid": "emailserverprofile"}
         ),
@@ -182,7 +182,7 @@ ORGANIZATION = Table(
         Column("generatealertsforerrors", BOOL),
         Column("generatealertsforwarnings", BOOL),
         Column("generatealertsforinformation", BOOL),
-        Column("basecurrencyid", LOOKUP, readonly=True),
+        Column("basecurrencyid", LOOKUP, createonly=True),  # valid for create only [doc]
         *_system(),
     ],
 )
