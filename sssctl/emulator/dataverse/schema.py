@@ -159,8 +159,8 @@ ORGANIZATION = Table(
     1019,
     [
         Column("organizationid", GUID, createonly=True),
-        Column("name", STRING, readonly=True),
-        Column("orgdborgsettings", STRING),
+        Column("name", STRING, createonly=True, max_length=160),  # set when the organization is made [doc]
+        Column("orgdborgsettings", STRING, max_length=1073741823),
         Column("defaultemailsettings", STRING, max_length=1073741823),
         Column(
             "defaultemailserverprofileid", LOOKUP, navs={"defaultemailserverprofileid": "emailserverprofile"}
