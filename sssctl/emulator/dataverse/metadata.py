@@ -1,9 +1,13 @@
 """``EntityDefinitions``: the table and column metadata generic clients read before writing.
 
 Only the slice clients use is served: table definitions (by ``LogicalName`` key or
-MetadataId, or filtered), their ``Attributes``, and the ``PicklistAttributeMetadata``
-cast with ``OptionSet`` options, which SDKs read to turn option labels into values.
-Metadata has no ETags and no paging, as in the real service.
+MetadataId, or filtered), their ``Attributes``, and the ``PicklistAttributeMetadata``,
+``StateAttributeMetadata`` and ``StatusAttributeMetadata`` casts with ``OptionSet``
+options, which SDKs read to turn option labels into values. Attributes carry the
+reference pages' AttributeType (State, Status, Owner and Memo included), MaxLength and
+MinValue/MaxValue where the schema records them; ``tests/schemas/dataverse-reference.json``
+holds what the pages say and a test compares. Metadata has no ETags and no paging, as in
+the real service.
 """
 
 from __future__ import annotations

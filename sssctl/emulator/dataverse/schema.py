@@ -161,7 +161,7 @@ ORGANIZATION = Table(
         Column("organizationid", GUID, createonly=True),
         Column("name", STRING, readonly=True),
         Column("orgdborgsettings", STRING),
-        Column("defaultemailsettings", STRING),
+        Column("defaultemailsettings", STRING, max_length=1073741823),
         Column(
             "defaultemailserverprofileid", LOOKUP, navs={"defaultemailserverprofileid": "emailserverprofile"}
         ),
@@ -182,7 +182,7 @@ ORGANIZATION = Table(
         Column("generatealertsforerrors", BOOL),
         Column("generatealertsforwarnings", BOOL),
         Column("generatealertsforinformation", BOOL),
-        Column("basecurrencyid", LOOKUP, readonly=True),
+        Column("basecurrencyid", LOOKUP, createonly=True),  # valid for create only [doc]
         *_system(),
     ],
 )
@@ -377,11 +377,11 @@ SYSTEMUSER = Table(
     [
         Column("systemuserid", GUID, createonly=True),
         Column("fullname", STRING, readonly=True),
-        Column("firstname", STRING),
-        Column("lastname", STRING),
-        Column("internalemailaddress", STRING),
-        Column("domainname", STRING),
-        Column("isdisabled", BOOL),
+        Column("firstname", STRING, max_length=256),
+        Column("lastname", STRING, max_length=256),
+        Column("internalemailaddress", STRING, max_length=100),
+        Column("domainname", STRING, max_length=1024),
+        Column("isdisabled", BOOL, updateonly=True),  # not valid for create [doc]
         Column(
             "accessmode",
             PICKLIST,
@@ -396,9 +396,8 @@ SYSTEMUSER = Table(
         ),
         Column("applicationid", GUID),
         Column("azureactivedirectoryobjectid", GUID),
-        Column(
-            "businessunitid", LOOKUP, createonly=True, navs={"businessunitid": "businessunit"}
-        ),  # SetBusinessSystemUser moves users
+        # Valid for create and update on the reference page; SetBusinessSystemUser also moves users.
+        Column("businessunitid", LOOKUP, navs={"businessunitid": "businessunit"}),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
@@ -417,9 +416,9 @@ QUEUE = Table(
     2020,
     [
         Column("queueid", GUID, createonly=True),
-        Column("name", STRING),
-        Column("emailaddress", STRING),
-        Column("emailrouteraccessapproval", PICKLIST, APPROVAL),
+        Column("name", STRING, max_length=200),
+        Column("emailaddress", STRING, max_length=100),
+        Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, {k: INCOMING[k] for k in (0, 2, 3)}),
         Column("outgoingemaildeliverymethod", PICKLIST, {k: OUTGOING[k] for k in (0, 2)}),
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
@@ -440,7 +439,7 @@ USERSETTINGS = Table(
     [
         Column("systemuserid", GUID, createonly=True),
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
-        Column("uilanguageid", INT),
+        Column("uilanguageid", INT, min_value=0, max_value=2147483647),
         Column("timezonecode", INT),
         Column("businessunitid", LOOKUP, readonly=True, navs={"businessunitid": "businessunit"}),
         *_system(),
