@@ -112,7 +112,7 @@ def lost(info: EmulatorInfo, admin: AdminClient, mailboxes: int) -> list[dict[st
                 admin.faults(lost_response_probability=0.3, fault_route=route, fault_seed=seed)
                 applied = sssctl(info, Path(state), "apply", "--auto-approve")
                 exits.append(applied.returncode)
-                settled += applied.stdout.count("after a lost answer") + applied.stdout.count("fresh read")
+                settled += applied.stderr.count("apply.answer_lost.")   # took_effect | resent
                 if converged(info, admin, Path(state)):
                     done = True
                     break
