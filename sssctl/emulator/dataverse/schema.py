@@ -462,8 +462,9 @@ EMAIL = Table(
         Column("subject", STRING),
         Column("description", STRING),
         Column("directioncode", BOOL),
-        Column("sender", STRING, readonly=True),
-        Column("torecipients", STRING, readonly=True),
+        # Writable text columns on the reference page; SendEmail fills them from the parties.
+        Column("sender", STRING, max_length=250),
+        Column("torecipients", STRING, max_length=500),
         Column("senton", DATETIME, readonly=True),
         Column("statecode", PICKLIST, {0: "Open", 1: "Completed", 2: "Canceled"}, readonly=True),
         Column("statuscode", PICKLIST, EMAIL_STATUS, readonly=True),
