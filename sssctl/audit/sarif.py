@@ -161,33 +161,54 @@ def _rule_document(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int, uri: str, lines: LineIndex) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, uri: str, lines: LineIndex,
+            member: str | None) -> dict[str, Any]:
     rule = RULES[rule_index]
     message = f"{finding.summary}: {finding.evidence}" if finding.evidence else finding.summary
-    fingerprint = hashlib.sha256(f"{rule.id}\n{finding.address}".encode()).hexdigest()[:32]
+    where = f"{member}: {finding.address}" if member else finding.address
+    identity = f"{rule.id}\n{finding.address}" + (f"\n{member}" if member else "")
+    fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:32]
     return {
         "ruleId": rule.id,
         "ruleIndex": rule_index,
         "level": _LEVELS.get(finding.severity, "warning"),
-        "message": {"text": f"{finding.address}: {message}"},
+        "message": {"text": f"{where}: {message}"},
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": _artifact(uri),
                 "region": {"startLine": lines.line_of(config_key(finding.address)) or 1},
             },
-            "logicalLocations": [{"name": finding.address, "fullyQualifiedName": finding.address,
+            "logicalLocations": [{"name": finding.address, "fullyQualifiedName": where,
                                   "kind": "resource"}],
         }],
         "partialFingerprints": {"sssctlFinding/v1": fingerprint},
-        "properties": {"severity": finding.severity},
+        "properties": {"severity": finding.severity, **({"member": member} if member else {})},
     }
 
 
+@dataclass(frozen=True)
+class Audited:
+    """One environment's findings and the config that governs it (a fleet member's overlay)."""
+
+    findings: Sequence[Finding]
+    config_path: Path
+    member: str | None = None
+
+
 def to_document(findings: Sequence[Finding], *, config_path: Path, cwd: Path | None = None) -> dict[str, Any]:
-    uri = artifact_uri(config_path, cwd)
-    lines = _read_lines(config_path)
+    return document_of([Audited(findings, config_path)], cwd=cwd)
+
+
+def document_of(audited: Sequence[Audited], *, cwd: Path | None = None) -> dict[str, Any]:
+    """One run for every environment: code scanning keeps one analysis per tool and category,
+    so a fleet's members share a run, each result located in the member's own config and
+    fingerprinted with the member's name (the same finding in two members is two alerts)."""
     index = {rule.id: i for i, rule in enumerate(RULES)}
-    results = [_result(f, index[rule_for(f).id], uri, lines) for f in findings]
+    results: list[dict[str, Any]] = []
+    for one in audited:
+        uri = artifact_uri(one.config_path, cwd)
+        lines = _read_lines(one.config_path)
+        results += [_result(f, index[rule_for(f).id], uri, lines, one.member) for f in one.findings]
     driver = {"name": "sssctl", "version": __version__, "semanticVersion": __version__,
               "rules": [_rule_document(rule) for rule in RULES]}
     run = {"tool": {"driver": driver}, "results": results, "columnKind": "unicodeCodePoints"}

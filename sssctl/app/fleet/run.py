@@ -24,6 +24,7 @@ from typing import Any
 from sssctl import exitcodes
 from sssctl.app import interrupts, runner
 from sssctl.app.commands import describe_error, plan_exit_code
+from sssctl.audit.checks import Finding
 from sssctl.config.model import Desired
 from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport
@@ -56,6 +57,8 @@ class MemberResult:
     refused: int = 0
     detail: str = ""               # what the command prints for this member besides a plan
     data: dict[str, Any] = field(default_factory=dict)   # JSON extras (audit findings)
+    findings: tuple[Finding, ...] | None = None   # an audit's, None for every other command
+    config: Path | None = None
 
     @property
     def changes(self) -> int:
@@ -130,6 +133,8 @@ def _guarded(fleet_run: FleetRun, member: Member, task: MemberTask) -> MemberRes
 def outcome_word(result: MemberResult) -> str:
     if result.error:
         return f"failed (exit {result.exit_code})"
+    if result.findings is not None:
+        return f"{len(result.findings)} finding(s)" if result.findings else "no findings"
     if result.report is not None:
         return "applied" if result.report.ok else "apply incomplete"
     if result.plan is not None:
@@ -203,7 +208,7 @@ def audit_task(*, fail_on: str | None) -> MemberTask:
                 for f in findings]
         code = exitcodes.FINDINGS if fails(findings, fail_on) else exitcodes.OK
         return MemberResult(member.name, s.environment_name, code, detail=render_table(findings),
-                            data={"findings": rows})
+                            data={"findings": rows}, findings=tuple(findings), config=member.config)
 
     return task
 

@@ -1,0 +1,51 @@
+"""``sssctl fleet`` through click with fake kinds: what a fleet's summary says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.engine.fakes import World
+from tests.unit.engine.test_cli import run, world
+
+__all__ = ["world"]   # the fixture, shared with the other CLI tests
+
+pytestmark = pytest.mark.timeout(60)
+
+FLEET = """
+version = 1
+baseline = "a"
+
+[members.a]
+config = "sssctl.toml"
+name = "env-a"
+
+[members.b]
+config = "sssctl.toml"
+name = "env-b"
+"""
+
+
+@pytest.fixture
+def fleet(world: World, tmp_path: Path) -> Path:
+    path = tmp_path / "fleet.toml"
+    path.write_text(FLEET, encoding="utf-8")
+    return path
+
+
+def test_fleet_audit_counts_findings_by_severity(fleet: Path) -> None:
+    """Not "0 with changes, 0 failed" while every member has findings: an audit changes nothing."""
+    single = json.loads(run("audit", "--format", "json").stdout)["findings"]
+    assert single, "the fake world must have findings for this test to mean anything"
+    severities = ("high", "medium", "low", "unknown")
+    per_member = {s: sum(1 for f in single if f["severity"] == s) for s in severities}
+    result = run("fleet", "audit", str(fleet))
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()[:3]
+    assert header.split() == ["member", "environment", *severities, "result"]
+    assert [row.split()[2:6] for row in rows] == [[str(per_member[s]) for s in severities]] * 2
+    found = ", ".join(f"{2 * n} {s}" for s, n in per_member.items())
+    assert f"Fleet: 2 member(s), findings: {found} (2 member(s) with findings), 0 failed" in result.stdout
+    assert "with changes" not in result.stdout
