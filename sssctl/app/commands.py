@@ -171,6 +171,8 @@ def plan_exit_code(p: Plan, *, detailed: bool) -> int:
 
 def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, refresh_only: bool,
              targets: Sequence[str], allow_lockout: bool) -> int:
+    if out is not None:
+        planfile.check_writable(out)
     with inv.open("plan", allow_lockout=allow_lockout) as s:
         p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
         targeting.review(p, targets, inv.output.warn)

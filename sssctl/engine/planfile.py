@@ -29,6 +29,7 @@ mode 0600.
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -49,6 +50,7 @@ from sssctl import __version__
 from sssctl.engine.errors import EngineError, StalePlan
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render.common import to_plain
+from sssctl.errors import cannot_write, writable_problem
 
 FORMAT_VERSION = "2"
 MAX_BYTES = 64 * 1024 * 1024
@@ -142,11 +144,27 @@ def save(path: Path, plan: Plan, *, environment_name: str, config_path: Path,
                            config_path=relative_config_path(config_path, path), targets=targets)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise EngineError(cannot_write(path, exc, what="the plan file", remedy=_OUT_REMEDY)) from None
+
+
+_OUT_REMEDY = "Nothing was applied; give --out a file in a directory you can write to"
+
+
+def check_writable(path: Path) -> None:
+    """Refuse ``--out FILE`` before the plan is made, not after minutes of reading."""
+    problem = writable_problem(path)
+    if problem is not None:
+        raise EngineError(f"cannot write the plan file {path}: {problem}. {_OUT_REMEDY} "
+                          "(sssctl creates the file, not its directory)")
 
 
 # --- reading ------------------------------------------------------------------------------

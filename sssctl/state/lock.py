@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 from filelock import FileLock
 
+from sssctl.errors import cannot_write
 from sssctl.state.errors import LockHeld, StateError
 from sssctl.state.model import utc_now
 
@@ -94,7 +95,6 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
     The take-over of a stale lock runs under a short-lived guard lock so that two runs
     finding the same dead holder cannot both delete and re-create the file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     info = {
         "id": str(uuid.uuid4()),
         "holder": holder_name(),
@@ -103,6 +103,16 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
         "created_at": utc_now(),
         "command": command,
     }
+    try:
+        return _acquire(path, info)
+    except OSError as exc:
+        raise StateError(cannot_write(path.parent, exc, what="in the state directory", remedy=(
+            "sssctl keeps the snapshot, its backup and the run lock there; make the directory "
+            "writable, or point [state] path or SSSCTL_STATE_DIR at one that is"))) from None
+
+
+def _acquire(path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     # The guard file stays (deleting a lock file others may wait on breaks the mutex); hidden.
     with FileLock(str(path.with_name(f".{path.name}.guard")), timeout=30):
         if _try_create(path, info):
