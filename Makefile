@@ -9,13 +9,28 @@ STAMP  := $(VENV)/.installed
 AZURITE_VERSION := 3.35.0
 AZURITE := .azurite/node_modules/.bin/azurite-blob
 
-.PHONY: install azurite test lint demo bench clean
+# The hash-pinned locks (requirements/*.txt) decide what is installed; pyproject.toml
+# declares ranges. `make lock` refreshes them with uv for every platform and Python >= 3.10
+# (keeping current pins where they still fit); LOCK_ARGS=--upgrade moves every pin forward,
+# LOCK_ARGS="--upgrade-package NAME" one. tests/unit/packaging/test_lock.py fails until the
+# locks agree with pyproject.toml again.
+UV        ?= uv
+LOCK_ARGS ?=
+COMPILE   := $(UV) pip compile pyproject.toml --universal --python-version 3.10 --generate-hashes \
+             --custom-compile-command 'make lock' --quiet $(LOCK_ARGS)
 
-$(STAMP): pyproject.toml
+.PHONY: install lock azurite test lint demo bench sbom clean
+
+$(STAMP): pyproject.toml requirements/dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock:
+	$(COMPILE) -o requirements/runtime.txt
+	$(COMPILE) --extra emulator -o requirements/emulator.txt
+	$(COMPILE) --extra dev -o requirements/dev.txt
 
 install: $(STAMP)
 

@@ -5,7 +5,8 @@
 what a command prints and exits with) · ``state`` (state pull/push/rm/migrate) ·
 ``export``, ``diff``, ``demo`` · ``targeting`` (``--target`` review) · ``interrupts``
 (Ctrl-C during apply) · ``progress``, ``confirm`` (talking to the person at the keyboard) ·
-``fleet`` (the same commands over every member of a fleet file).
+``fleet`` (the same commands over every member of a fleet file) · ``watch`` (continuous
+enforcement: cycles, election, notifications, ``/healthz`` and ``/metrics``).
 
 This floor sits under the command line and over everything else: it may import the
 engine, the kinds, the audit, the fleet file, state, clients and config, and nothing

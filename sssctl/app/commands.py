@@ -218,7 +218,8 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | Non
         )
     problems = [o for o in report.outcomes if o.status in ("refused", "failed")]
     for o in problems:
-        out.warn(f"Error: {o.change.address} was {o.status}: {o.message}")
+        verb = "was refused" if o.status == "refused" else "failed"
+        out.warn(f"Error: {o.change.address} {verb}: {o.message}")
     if report.interrupted:
         out.warn("Stopped: the changes listed as applied are saved in the state; "
                  "run apply again to finish.")

@@ -19,26 +19,37 @@ differs, so a second run writes nothing:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from sssctl.clients.dataverse import DataverseClient
 
 DEPTHS = ("Basic", "Local", "Deep", "Global")
-MASKS = {"Basic": 1, "Local": 2, "Deep": 4, "Global": 8}
+T = TypeVar("T")
 
 
 def odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Provisioned:
-    """What one environment holds for one identity, and how many writes it took."""
+    """What one environment holds for one identity, the steps it took (or would take) and its writes."""
 
-    user_id: str
-    role_id: str
-    writes: int
+    user_id: str | None = None
+    role_id: str | None = None
+    writes: int = 0
+    steps: list[str] = field(default_factory=list)
+    dry: bool = False
+
+    def step(self, text: str, write: Callable[[], T]) -> T | None:
+        self.steps.append(text)
+        if self.dry:
+            return None
+        self.writes += 1
+        return write()
 
 
 def root_business_unit(dataverse: DataverseClient) -> str:
@@ -68,61 +79,63 @@ def current_privileges(dataverse: DataverseClient, role_id: str) -> dict[str, st
     return {str(p.get("PrivilegeName")): str(p.get("Depth")) for p in answer.get("RolePrivileges", [])}
 
 
-def ensure_role(
-    dataverse: DataverseClient, name: str, privileges: Mapping[str, str], unit: str
-) -> tuple[str, int]:
+def ensure_role(out: Provisioned, dataverse: DataverseClient, name: str, privileges: Mapping[str, str],
+                unit: str) -> None:
     """The custom role ``name`` in ``unit`` holding exactly ``privileges`` (name -> depth)."""
-    writes = 0
     rows = list(dataverse.query("roles", select=["roleid", "name"],
                                 filter=f"name eq {odata_string(name)} and _businessunitid_value eq {unit}"))
     if rows:
-        role_id = str(rows[0]["roleid"])
+        out.role_id = str(rows[0]["roleid"])
     else:
         body = {"name": name, "businessunitid@odata.bind": f"/businessunits({unit})"}
-        role_id = dataverse.create("roles", body)
-        writes += 1
-    if current_privileges(dataverse, role_id) != dict(privileges):
+        out.role_id = out.step(f"create security role {name!r} in the root business unit",
+                               lambda: dataverse.create("roles", body))
+    role_id = out.role_id
+    if role_id is None or current_privileges(dataverse, role_id) != dict(privileges):
         ids = privilege_ids(dataverse, sorted(privileges))
         entries = [{"PrivilegeId": ids[n], "Depth": depth, "BusinessUnitId": unit, "PrivilegeName": n}
                    for n, depth in sorted(privileges.items())]
-        dataverse.action("ReplacePrivilegesRole", {"Privileges": entries}, bound=("roles", role_id))
-        writes += 1
-    return role_id, writes
+        out.step(f"give security role {name!r} exactly {len(entries)} privileges",
+                 lambda: dataverse.action("ReplacePrivilegesRole", {"Privileges": entries},
+                                          bound=("roles", str(role_id))))
 
 
-def ensure_application_user(
-    dataverse: DataverseClient, app_id: str, name: str, unit: str
-) -> tuple[str, int]:
+def ensure_application_user(out: Provisioned, dataverse: DataverseClient, app_id: str, name: str,
+                            unit: str) -> None:
     rows = list(dataverse.query("systemusers", select=["systemuserid", "isdisabled"],
                                 filter=f"applicationid eq {app_id}"))
     if rows:
-        return str(rows[0]["systemuserid"]), 0
-    user_id = dataverse.create("systemusers", {
-        "applicationid": app_id, "firstname": "#", "lastname": name,
-        "businessunitid@odata.bind": f"/businessunits({unit})",
-    })
-    return user_id, 1
+        out.user_id = str(rows[0]["systemuserid"])
+        return
+    body = {"applicationid": app_id, "firstname": "#", "lastname": name,
+            "businessunitid@odata.bind": f"/businessunits({unit})"}
+    out.user_id = out.step(f"create application user {name!r}", lambda: dataverse.create("systemusers", body))
 
 
-def ensure_only_role(dataverse: DataverseClient, user_id: str, role_id: str) -> int:
-    """The user holds ``role_id`` and no other role."""
-    held = [str(r["roleid"]) for r in
-            dataverse.query(f"systemusers({user_id})/systemuserroles_association", select=["roleid"])]
-    writes = 0
+def ensure_only_role(out: Provisioned, dataverse: DataverseClient, role_name: str) -> None:
+    """The user holds the role and no other one (System Administrator included)."""
+    user_id, role_id = out.user_id, out.role_id
+    if user_id is None or role_id is None:
+        out.steps.append(f"give the application user only the role {role_name!r}")
+        return
+    held = {str(r["roleid"]): str(r.get("name")) for r in
+            dataverse.query(f"systemusers({user_id})/systemuserroles_association", select=["roleid", "name"])}
     if role_id not in held:
-        dataverse.associate("systemusers", user_id, "systemuserroles_association", "roles", role_id)
-        writes += 1
-    for other in held:
+        out.step(f"give the application user the role {role_name!r}",
+                 lambda: dataverse.associate("systemusers", user_id, "systemuserroles_association", "roles",
+                                             role_id))
+    for other, other_name in sorted(held.items()):
         if other != role_id:
-            dataverse.disassociate("systemusers", user_id, "systemuserroles_association", other)
-            writes += 1
-    return writes
+            out.step(f"take the role {other_name!r} from the application user",
+                     partial(dataverse.disassociate, "systemusers", user_id,
+                             "systemuserroles_association", other))
 
 
 def provision(dataverse: DataverseClient, *, app_id: str, user_name: str, role_name: str,
-              privileges: Mapping[str, str]) -> Provisioned:
+              privileges: Mapping[str, str], dry: bool = False) -> Provisioned:
+    out = Provisioned(dry=dry)
     unit = root_business_unit(dataverse)
-    role_id, role_writes = ensure_role(dataverse, role_name, privileges, unit)
-    user_id, user_writes = ensure_application_user(dataverse, app_id, user_name, unit)
-    role_links = ensure_only_role(dataverse, user_id, role_id)
-    return Provisioned(user_id, role_id, role_writes + user_writes + role_links)
+    ensure_role(out, dataverse, role_name, privileges, unit)
+    ensure_application_user(out, dataverse, app_id, user_name, unit)
+    ensure_only_role(out, dataverse, role_name)
+    return out

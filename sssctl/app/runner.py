@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -76,6 +76,7 @@ class RunOptions:
     progress: Callable[[str, int, int | None], None] | None = None
     lock: bool = True               # read-only reports (audit, export) need not wait for an apply
     every_service: bool = False     # export: Graph and Exchange too, wherever they are configured
+    elevated: bool = False          # apply --elevated: only the changes that need a tier-0 right
 
 
 def run_timeout(opts: RunOptions) -> float | None:
@@ -100,6 +101,7 @@ class Session:
     environment_name: str
     organization_id: str
     url: str
+    elevated: bool = False
 
     def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False) -> Plan:
         """A plan of ``changes``; a normal plan also reports the drift it saw on the way."""
@@ -161,7 +163,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
             log.info("run.started", command=opts.command, organization_id=who.organization_id,
                      state=backend.describe(), serial=store.serial)
             yield Session(desired, clients, store, ctx, kinds, backend.name,
-                          who.organization_id, url)
+                          who.organization_id, url, elevated=opts.elevated)
         finally:
             if lock_id is not None:
                 backend.unlock(lock_id)
@@ -241,8 +243,35 @@ def execute(s: Session, p: Plan, *, parallelism: int,
             reverse: bool = False) -> ApplyReport:
     require_complete(p)
     applier = Applier(s.kinds, s.ctx, s.store, parallelism=parallelism, on_progress=on_progress,
-                      reverse=reverse)
+                      reverse=reverse, elevation=elevation_mode(s, p))
     return applier.run(p.changes)
+
+
+TIER_ZERO = "AppRoleAssignment.ReadWrite.All"
+
+
+def elevation_mode(s: Session, p: Plan) -> Literal["held", "standard", "only"]:
+    """How changes needing a tier-0 right are treated in this apply.
+
+    ``only`` for ``apply --elevated`` (an administrator applies just those); ``held`` when the
+    signed-in identity holds the right anyway (a person, or an app holding
+    AppRoleAssignment.ReadWrite.All: nothing to skip); else ``standard``: they and what
+    depends on them are skipped. The token is asked only when the plan has such a change.
+    """
+    if s.elevated:
+        return "only"
+    if not any(c.elevation and c.writes for c in p.changes):
+        return "held"
+    from sssctl.clients.clouds import scope_for
+    from sssctl.clients.probe import token_claims
+
+    graph, provider = s.clients.graph, s.clients.token_provider
+    if graph is None or provider is None:
+        return "standard"
+    claims = token_claims(provider.token(scope_for(graph.graph_url)))
+    if claims.get("idtyp") == "user" or TIER_ZERO in (claims.get("roles") or []):
+        return "held"
+    return "standard"
 
 
 def adopt_compliant(s: Session, p: Plan) -> None:

@@ -1,8 +1,12 @@
 """Signing in: one token provider per configured method, all behind ``token(scope)``.
 
-Every provider keeps tokens per resource for the run (MSAL's in-memory cache, or our own
-for the Azure CLI), registers every secret and token it touches with the log redactor, and
-turns Entra's AADSTS answers into an :class:`AuthError` that says what to do.
+``client_secret``, ``certificate`` and ``device_code`` are MSAL's, here; the identities a
+host provides (workload identity, Azure Pipelines federation, managed identity, Azure CLI)
+are azure-identity's credentials, in :mod:`sssctl.clients.ambient`, over the same HTTP
+layer (:class:`MsalHttpAdapter`). Every provider keeps tokens per resource for the run
+(MSAL's in-memory cache, or a per-scope cache for the Azure CLI), registers every secret
+and token it touches with the log redactor, and turns Entra's AADSTS answers into an
+:class:`AuthError` that says what to do.
 
 MSAL is built so it contacts nothing the config did not name: no instance discovery, no
 region detection (``MSAL_FORCE_REGION`` / ``REGION_NAME`` are ignored), and its HTTP goes
@@ -11,14 +15,10 @@ through our verifying ``httpx.Client``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,7 +32,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from sssctl.clients.azure_devops import pipeline_assertion_source
+from sssctl.clients import ambient
+from sssctl.clients.aadsts import explain
 from sssctl.clients.clouds import CloudEndpoints
 from sssctl.clients.errors import AuthError, TransportError, UntrustedReply
 from sssctl.clients.http import RETRY_STATUSES, HttpService, RequestStats, describe_origin
@@ -42,39 +43,10 @@ from sssctl.logging import redact_text, register_secret
 
 log = structlog.get_logger("sssctl.clients.auth")
 
-GITHUB_AUDIENCE = "api://AzureADTokenExchange"
-EXPIRY_MARGIN = 300.0  # seconds; a token this close to expiry is fetched again
 
 # Entra's "try again later" answers, sent with HTTP 400 or 429 as well as 5xx: a request loop
 # it broke off (50196) and a transient error (90033).
 TRANSIENT_AADSTS = frozenset({50196, 90033})
-
-# AADSTS code -> (what happened, what to do)
-_AADSTS_REMEDIES: dict[str, tuple[str, str]] = {
-    "7000215": ("the client secret is wrong",
-                "check that the secret reference holds the secret VALUE (not its id) "
-                "of this app registration"),
-    "7000222": ("the client secret has expired",
-                "create a new client secret on the app registration and update the secret reference"),
-    "700016": ("the application (client id) was not found in the tenant",
-               "check auth.client_id / SSSCTL_CLIENT_ID and environment.tenant_id; "
-               "the app must be registered (or consented) in that tenant"),
-    "90002": ("the tenant was not found",
-              "check environment.tenant_id / SSSCTL_TENANT_ID and environment.cloud"),
-    "700027": ("the certificate is not accepted (not registered on the app, or the signature does not match)",
-               "upload the certificate's public part to the app registration (Certificates & secrets) "
-               "and make sure the private key belongs to it"),
-    "700024": ("the client assertion is expired or not yet valid",
-               "refresh the federated token (re-run the job step that writes it) and check the clock"),
-    "70021": ("no federated identity credential matches the presented token",
-              "add a federated credential on the app whose issuer, subject and audience "
-              "(api://AzureADTokenExchange) match the token exactly"),
-    "500011": ("the resource (service principal of the API) was not found in the tenant",
-               "check environment.url points at an environment of this tenant"),
-    "65001": ("admin consent is missing for the requested permissions",
-              "grant admin consent for the app's API permissions in the tenant"),
-}
-
 
 class TokenProvider(Protocol):
     method: str
@@ -82,25 +54,6 @@ class TokenProvider(Protocol):
     def token(self, scope: str) -> str:
         """A bearer token for ``scope`` (``<resource>/.default``); raises AuthError."""
         ...
-
-
-def explain(result: Mapping[str, Any], *, method: str, client_id: str | None) -> AuthError:
-    """An AuthError from an MSAL error dict, naming the AADSTS code and the remedy."""
-    description = str(result.get("error_description") or result.get("error") or "unknown error")
-    codes = [str(c) for c in result.get("error_codes") or []]
-    match = re.search(r"AADSTS(\d+)", description)
-    if match and match.group(1) not in codes:
-        codes.insert(0, match.group(1))
-    first_line = redact_text(description.splitlines()[0] if description else "")
-    for code in codes:
-        if code in _AADSTS_REMEDIES:
-            what, remedy = _AADSTS_REMEDIES[code]
-            return AuthError(
-                f"sign-in ({method}, client {client_id}) failed: {what} [AADSTS{code}]: {first_line}",
-                code=f"AADSTS{code}", remedy=remedy)
-    return AuthError(f"sign-in ({method}, client {client_id}) failed: {first_line}",
-                     code=f"AADSTS{codes[0]}" if codes else str(result.get("error") or "") or None,
-                     remedy="check the sign-in settings in [auth] and [environment]")
 
 
 def _checked(result: Mapping[str, Any] | None, *, method: str, client_id: str | None) -> str:
@@ -209,54 +162,6 @@ def load_certificate(
     )
 
 
-# -- federated assertions ------------------------------------------------------------------------
-def federated_assertion_source(
-    auth: Auth, environ: Mapping[str, str], http_client: httpx.Client
-) -> Callable[[], str]:
-    """A callable MSAL invokes for every token request, so a rotated token file is picked up."""
-    token_file = auth.federated_token_file or (
-        Path(environ["AZURE_FEDERATED_TOKEN_FILE"]) if environ.get("AZURE_FEDERATED_TOKEN_FILE") else None
-    )
-    if token_file is not None:
-        path = token_file
-
-        def from_file() -> str:
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise AuthError(
-                    f"cannot read federated token file {path}: {exc.strerror}",
-                    remedy="check auth.federated_token_file / AZURE_FEDERATED_TOKEN_FILE") from exc
-            register_secret(value)
-            return value
-
-        return from_file
-    from_pipeline = pipeline_assertion_source(auth.service_connection_id, environ, http_client)
-    if from_pipeline is not None:
-        return from_pipeline
-    request_url = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
-    request_token = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-    if request_url and request_token:
-        register_secret(request_token)
-
-        def from_github() -> str:
-            # The request URL already carries api-version; passing params= would replace it.
-            url = httpx.URL(request_url).copy_merge_params({"audience": GITHUB_AUDIENCE})
-            response = http_client.get(url, headers={"Authorization": f"bearer {request_token}"})
-            if response.status_code != 200:
-                raise AuthError(f"GitHub OIDC token request failed with HTTP {response.status_code}",
-                                remedy="grant the workflow `permissions: id-token: write`")
-            value = str(response.json().get("value") or "")
-            register_secret(value)
-            return value
-
-        return from_github
-    raise AuthError("workload_identity needs a federated token",
-                    remedy="set auth.federated_token_file or AZURE_FEDERATED_TOKEN_FILE, or run in GitHub "
-                           "Actions with `permissions: id-token: write`, or in Azure Pipelines with "
-                           "auth.service_connection_id")
-
-
 # -- providers -------------------------------------------------------------------------------------
 def is_transient_login_answer(response: httpx.Response) -> bool:
     """True when Entra says "try again later" in its body (``error_codes``), whatever the status."""
@@ -355,33 +260,6 @@ class MsalClientProvider:
         return _checked(result, method=self.method, client_id=self._client_id)
 
 
-class ManagedIdentityProvider:
-    """Managed identity (App Service style ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER``, or IMDS).
-
-    MSAL reads those variables from the process environment itself.
-    """
-
-    method = "managed_identity"
-
-    def __init__(self, client: Any, client_id: str | None) -> None:
-        self._client = client
-        self._client_id = client_id
-        self._lock = threading.Lock()
-
-    def token(self, scope: str) -> str:
-        resource = scope.removesuffix("/.default")
-        with self._lock:
-            result = _msal_call(lambda: self._client.acquire_token_for_client(resource=resource),
-                                method=self.method, where="the managed identity endpoint")
-        if not result or "access_token" not in result:
-            error = explain(result or {}, method=self.method, client_id=self._client_id)
-            error.remedy = ("check the managed identity is enabled on this host"
-                            + (" and the user-assigned identity is attached" if self._client_id else "")
-                            + ", and that it has access to the resource")
-            raise error
-        return _checked(result, method=self.method, client_id=self._client_id)
-
-
 class DeviceCodeProvider:
     """Interactive sign-in for a person; later runs reuse the persistent cache silently."""
 
@@ -447,78 +325,6 @@ def default_token_cache(environ: Mapping[str, str]) -> Path:
     return Path(base) / "sssctl" / "msal-token-cache.json"
 
 
-class AzureCliProvider:
-    """Tokens from ``az account get-access-token`` for a person already signed in to the CLI."""
-
-    method = "azure_cli"
-
-    def __init__(self, tenant_id: str | None, environ: Mapping[str, str], timeout: float = 60.0) -> None:
-        self._tenant_id = tenant_id
-        self._environ = dict(environ)
-        self._timeout = timeout
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def token(self, scope: str) -> str:
-        resource = scope.removesuffix("/.default")
-        with self._lock:
-            cached = self._cache.get(resource)
-            if cached and cached[1] - EXPIRY_MARGIN > time.time():
-                return cached[0]
-            token, expires = self._fetch(resource)
-            self._cache[resource] = (token, expires)
-            return token
-
-    def _fetch(self, resource: str) -> tuple[str, float]:
-        az = shutil.which("az", path=self._environ.get("PATH"))
-        if az is None:
-            raise AuthError("Azure CLI (`az`) was not found on PATH",
-                            remedy="install the Azure CLI and run `az login`, or choose another auth.method")
-        tenant = ["--tenant", self._tenant_id] if self._tenant_id else []
-        command = [az, "account", "get-access-token", "--resource", resource, *tenant, "--output", "json"]
-        env = {**self._environ, "AZURE_CORE_NO_COLOR": "true"}
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=self._timeout,  # noqa: S603
-                                  env=env, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise AuthError(f"`az account get-access-token` did not answer within {self._timeout:.0f} s",
-                            remedy="run it by hand to see what it waits for") from exc
-        if done.returncode != 0:
-            raise self._cli_error(done.stderr)
-        return self._parse(done.stdout)
-
-    @staticmethod
-    def _cli_error(stderr: str) -> AuthError:
-        text = redact_text(stderr.strip())
-        if "az login" in text or "not logged in" in text.lower():
-            return AuthError("the Azure CLI is not signed in",
-                             remedy="run `az login` (with --tenant if needed)")
-        match = re.search(r"AADSTS(\d+)", text)
-        if match:
-            return explain({"error_description": text}, method="azure_cli", client_id=None)
-        last = text.splitlines()[-1] if text else "no output"
-        return AuthError(f"`az account get-access-token` failed: {last}",
-                         remedy="run the command by hand to see the full error")
-
-    @staticmethod
-    def _parse(stdout: str) -> tuple[str, float]:
-        try:
-            data = json.loads(stdout)
-            token = str(data["accessToken"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AuthError("`az account get-access-token` printed no access token",
-                            remedy="update the Azure CLI (2.54 or newer)") from exc
-        register_secret(token)
-        if data.get("expires_on") is not None:
-            expires = float(data["expires_on"])
-        elif data.get("expiresOn"):
-            # expiresOn is local time without a zone; interpreting it as local is all we can do.
-            expires = datetime.strptime(str(data["expiresOn"])[:26], "%Y-%m-%d %H:%M:%S.%f").timestamp()
-        else:
-            expires = time.time() + 300
-        return token, expires
-
-
 # -- construction -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SignInSettings:
@@ -552,7 +358,7 @@ def _msal_common(settings: SignInSettings) -> dict[str, Any]:
 
 
 def _confidential_provider(settings: SignInSettings, where: str) -> TokenProvider:
-    """App-only sign-in with a secret, a certificate or a federated assertion."""
+    """App-only sign-in with a secret or a certificate."""
     auth = settings.auth
     client_id = _require(auth.client_id, "auth.client_id", "SSSCTL_CLIENT_ID")
     common = _msal_common(settings)  # settings first: a missing tenant is reported before secrets
@@ -568,8 +374,7 @@ def _confidential_provider(settings: SignInSettings, where: str) -> TokenProvide
             if auth.certificate_password else None)
         credential = load_certificate(auth.certificate_file, password).for_msal()
     else:
-        credential = {"client_assertion": federated_assertion_source(auth, settings.environ,
-                                                                     settings.http_client)}
+        raise AuthError(f"auth.method {auth.method!r} has no MSAL client credential")
     app = _msal_call(lambda: msal.ConfidentialClientApplication(
         client_id, client_credential=credential, **common), method=auth.method, where=where)
     return MsalClientProvider(auth.method, app, client_id, where)
@@ -597,17 +402,17 @@ def build_token_provider(settings: SignInSettings) -> TokenProvider:
     """The provider for ``auth.method``; resolves secrets now, so a missing one fails early."""
     auth = settings.auth
     where = f"{settings.cloud.login_url} (tenant {settings.tenant_id})"
-    if auth.method in ("client_secret", "certificate", "workload_identity"):
+    if auth.method in ("client_secret", "certificate"):
         return _confidential_provider(settings, where)
-    if auth.method == "managed_identity":
-        identity: Any = (msal.UserAssignedManagedIdentity(client_id=auth.managed_identity_client_id)
-                         if auth.managed_identity_client_id else msal.SystemAssignedManagedIdentity())
-        client = msal.ManagedIdentityClient(identity, http_client=MsalHttpAdapter(settings.login_service()))
-        return ManagedIdentityProvider(client, auth.managed_identity_client_id)
     if auth.method == "device_code":
         return _device_code_provider(settings, where)
+    # The identity the host provides: azure-identity's credentials, under sssctl's transport.
+    if auth.method == "workload_identity":
+        return ambient.workload_identity_provider(settings, MsalHttpAdapter(settings.login_service()))
+    if auth.method == "managed_identity":
+        return ambient.managed_identity_provider(settings, MsalHttpAdapter(settings.login_service()))
     if auth.method == "azure_cli":
-        return AzureCliProvider(settings.tenant_id, settings.environ)
+        return ambient.azure_cli_provider(settings)
     raise AuthError(f"unknown auth.method {auth.method!r}",
                     remedy="use client_secret, certificate, workload_identity, managed_identity, "
                            "device_code or azure_cli")

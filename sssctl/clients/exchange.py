@@ -7,6 +7,8 @@ text hidden in ``error.details[0].message`` behind a ``|Type.Name|`` prefix.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -51,6 +53,8 @@ class ExchangeClient:
         self.tenant_id = tenant_id
         self.url = f"{self.exchange_url}/adminapi/beta/{tenant_id}/InvokeCommand"
         self.http = http
+        # Exchange's own "now" (the Date of its last answer): EWS dates are Exchange's to keep.
+        self.server_time: float | None = None
 
     def invoke(self, cmdlet: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one cmdlet and return every output object (all pages).
@@ -72,6 +76,7 @@ class ExchangeClient:
         while url is not None:
             response = self.http.request("POST", url, json=body, headers=headers, replayable=replayable,
                                          target=cmdlet)
+            self._note_date(response)
             if response.status_code >= 400:
                 raise self._error(response, cmdlet)
             # Every cmdlet answers a collection, even an empty one; an empty or non-JSON body is
@@ -81,6 +86,12 @@ class ExchangeClient:
             check_output(cmdlet, page["value"])
             rows.extend(page["value"])
         return rows
+
+    def _note_date(self, response: httpx.Response) -> None:
+        raw = response.headers.get("date")
+        # A missing or odd Date only means sssctl falls back on its own clock.
+        with contextlib.suppress(TypeError, ValueError):
+            self.server_time = email.utils.parsedate_to_datetime(raw).timestamp() if raw else self.server_time
 
     def _error(self, response: httpx.Response, cmdlet: str) -> ExchangeError:
         code, message = exchange_error_message(json_or_none(response.text), describe_status(response))

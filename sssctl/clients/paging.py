@@ -16,6 +16,9 @@ from sssctl.clients.errors import MalformedReply, PagingRunaway
 from sssctl.clients.http import check_same_origin
 
 MAX_PAGES = 10_000  # 50 million rows at Dataverse's 5,000 a page; no real collection is larger
+# Services may send an empty page that still links onward (a filter evaluated page by page);
+# a few in a row are allowed, more means the server keeps the run paging for nothing.
+MAX_EMPTY_PAGES = 3
 
 
 class PageGuard:
@@ -34,6 +37,7 @@ class PageGuard:
         self._current = first_url
         self._seen: set[str] = {first_url}
         self._page_limit: int | None = None
+        self._empty_in_a_row = 0
 
     def next_url(self, page: Mapping[str, Any]) -> str | None:
         """The absolute address of the next page, or None when this page was the last."""
@@ -42,6 +46,8 @@ class PageGuard:
         link = page.get("@odata.nextLink")
         if link is None:
             return None
+        rows = page.get("value")
+        self._empty_in_a_row = self._empty_in_a_row + 1 if isinstance(rows, list) and not rows else 0
         if not isinstance(link, str) or not link.strip():
             raise MalformedReply(f"{self.service}: {self.target} page {self.pages} has an @odata.nextLink "
                                  f"that is not a URL ({type(link).__name__})", service=self.service)
@@ -65,6 +71,8 @@ class PageGuard:
         why = None
         if link in self._seen:
             why = "the server sent a next-page link it had already sent (a loop)"
+        elif self._empty_in_a_row > MAX_EMPTY_PAGES:
+            why = f"{self._empty_in_a_row} empty pages in a row each linked to another"
         elif self.pages >= self.max_pages:
             why = f"it reached the ceiling of {self.max_pages:,} pages"
         elif self._page_limit is not None and self.pages >= self._page_limit:

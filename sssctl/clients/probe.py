@@ -133,7 +133,7 @@ def _held_privileges(clients: Clients, user_id: str) -> dict[str, str]:
     return held
 
 
-def _token_claims(token: str) -> dict[str, Any]:
+def token_claims(token: str) -> dict[str, Any]:
     """Claims of a JWT we were just issued, read without verification (only to report)."""
     try:
         payload = token.split(".")[1]
@@ -205,7 +205,7 @@ def _graph_checks(clients: Clients, report: Report, wanted: Sequence[Sequence[st
     report.add(_guarded("Graph: read applications", read_applications))
 
     def permissions() -> Check:
-        claims = _token_claims(provider.token(scope_for(graph.graph_url)))
+        claims = token_claims(provider.token(scope_for(graph.graph_url)))
         roles = set(claims.get("roles") or [])
         report.held["graph"] = sorted(roles)
         report.held["directory_roles"] = sorted(set(claims.get("wids") or []))
@@ -226,7 +226,7 @@ def _exchange_checks(clients: Clients, report: Report) -> None:
     provider = clients.token_provider
     if provider is not None:
         try:
-            claims = _token_claims(provider.token(scope_for(exchange.exchange_url)))
+            claims = token_claims(provider.token(scope_for(exchange.exchange_url)))
             report.held["exchange"] = sorted(set(claims.get("roles") or []))
             report.held["directory_roles"] = sorted(set(report.held.get("directory_roles", []))
                                                     | set(claims.get("wids") or []))

@@ -16,6 +16,7 @@ from typing import TextIO
 
 import httpx
 
+from sssctl.clients._memory import limit_malloc_arenas
 from sssctl.clients.auth import (
     SignInSettings,
     TokenProvider,
@@ -37,6 +38,7 @@ from sssctl.clients.http import (
     build_ssl_context,
     new_http_client,
 )
+from sssctl.config.hints import sign_in_notes
 from sssctl.config.model import Desired
 
 
@@ -66,6 +68,30 @@ class ClientOptions:
     prompt: TextIO | None = None
     replication_timeout: float = 60.0
     limits: ReplyLimits | None = None
+
+
+def with_notes(exc: AuthError, notes: list[str]) -> AuthError:
+    """``exc`` with the config's sign-in hints (placeholders, ignored ambient values) added to
+    its remedy; ``exc`` itself when there are none."""
+    if not notes:
+        return exc
+    remedy = "; ".join([exc.remedy, *notes] if exc.remedy else notes)
+    return AuthError(str(exc), code=exc.code, remedy=remedy)
+
+
+class NotedProvider:
+    """A token provider whose sign-in failures also name what in the config likely caused them."""
+
+    def __init__(self, provider: TokenProvider, notes: list[str]) -> None:
+        self.method = provider.method
+        self._provider = provider
+        self._notes = notes
+
+    def token(self, scope: str) -> str:
+        try:
+            return self._provider.token(scope)
+        except AuthError as exc:
+            raise with_notes(exc, self._notes) from exc
 
 
 def _org_url(desired: Desired) -> str:
@@ -114,6 +140,7 @@ def open_clients(
     ``Clients.unavailable`` says why, so a plan can mark what needs it unknown and still
     plan everything else.
     """
+    limit_malloc_arenas()  # before any sending thread starts (see clients/_memory.py)
     opts = options or ClientOptions()
     env = dict(os.environ if environ is None else environ)
     org_url = _org_url(desired)
@@ -138,10 +165,14 @@ def open_clients(
         # what the run cost in API calls.
         login = HttpService("login", login_http, token=None, stats=RequestStats(), policy=policy,
                             sleep=opts.sleep, limits=opts.limits, retry_when=is_transient_login_answer)
-        provider = build_token_provider(SignInSettings(
-            auth=desired.auth, cloud=cloud, tenant_id=tenant_id, environ=env,
-            http_client=login_http, prompt=opts.prompt, login=login,
-        ))
+        notes = sign_in_notes(desired, env)
+        try:
+            provider: TokenProvider = NotedProvider(build_token_provider(SignInSettings(
+                auth=desired.auth, cloud=cloud, tenant_id=tenant_id, environ=env,
+                http_client=login_http, prompt=opts.prompt, login=login,
+            )), notes)
+        except AuthError as exc:
+            raise with_notes(exc, notes) from exc
 
         def service(name: str, resource: str, limiter: RateLimiter | None) -> HttpService:
             client = new_http_client(ssl_context, transport=opts.transport)

@@ -93,6 +93,8 @@ def _app(key: str, raw: Mapping[str, Any]) -> model.AppRegistration:
         permissions=tuple(raw.get("permissions", ())),
         credential=model.CredentialSpec(rotate_days=credential.get("rotate_days", 180)),
         mailbox_scope=_mailbox_scope(scope) if scope else None,
+        ews=raw.get("ews"),
+        ews_enabled=bool(raw.get("ews_enabled", False)),
     )
 
 

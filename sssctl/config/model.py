@@ -178,7 +178,7 @@ class MailboxScope:
     method: ScopeMethod = "access_policy"
     administrative_unit: str | None = None   # rbac only
     filter: str | None = None           # rbac only: OPATH recipient filter
-    canary: str | None = None           # rbac only: mailbox the verification must find granted
+    canary: str | None = None           # the mailbox moved and tested first (any method)
     propagation_minutes: int = 120      # rbac only: grace for a new assignment to take effect
 
     @property
@@ -202,6 +202,8 @@ class AppRegistration:
     permissions: tuple[str, ...] = ()   # "<resource>:<appRole value>", e.g. "exchange:full_access_as_app"
     credential: CredentialSpec = field(default_factory=CredentialSpec)
     mailbox_scope: MailboxScope | None = None
+    ews: Literal["allow"] | None = None     # keep the app's client ID on EWSAllowedAppIDs
+    ews_enabled: bool = False               # also turn EWS on org-wide (only when written)
 
 
 @dataclass(frozen=True)

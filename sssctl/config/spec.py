@@ -98,6 +98,11 @@ def duration_seconds(text: str) -> float:
 WEBHOOK_URL = Format("webhook_url", "^(https://[^\\s/?#]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])([:/]|$))",
                      "an https:// URL (plain http:// only to a loopback receiver)", storage_url_ok)
 NAME = Format("name", "^[A-Za-z0-9_-]+$", "letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]+"))
+# The environment's name becomes file names (<name>.json, .<name>.lock.guard, backups with a
+# suffix: 255 bytes at most on common filesystems), the default blob name and the app
+# registration's uniqueName; 64 characters keep every derived name inside those limits.
+ENVIRONMENT_NAME = Format("environment_name", "^[A-Za-z0-9_-]{1,64}$",
+                          "1 to 64 letters, digits, '-' or '_'", _matcher("[A-Za-z0-9_-]{1,64}"))
 NON_EMPTY = Format("non_empty", "\\S", "a non-empty string", lambda text: bool(text.strip()))
 
 
@@ -166,7 +171,7 @@ def _option(vocabulary: str, doc: str) -> Scalar:
 ENVIRONMENT = Table(
     "The Dataverse environment this file describes. Every key can come from an SSSCTL_* variable.",
     {
-        "name": Scalar("string", "Names the state snapshot: state/<name>.json.", format=NAME),
+        "name": Scalar("string", "Names the state snapshot: state/<name>.json.", format=ENVIRONMENT_NAME),
         "url": Scalar("string", "Dataverse environment URL, e.g. https://contoso.crm.dynamics.com "
                       "(env SSSCTL_URL).", format=HTTPS_URL),
         "tenant_id": Scalar("string", "Entra ID tenant (env SSSCTL_TENANT_ID).", format=GUID),
@@ -249,8 +254,9 @@ MAILBOX_SCOPE = Table(
         "method": Scalar("string", "access_policy (default: Entra consent narrowed by an application "
                          "access policy) or rbac (Exchange RBAC for Applications, no tenant-wide consent).",
                          enum=SCOPE_METHODS),
-        "canary": Scalar("string", "rbac only: the in-scope mailbox the verification must find granted "
-                         "before consent and access policy are removed (default: the first in scope).",
+        "canary": Scalar("string", "The in-scope mailbox moved onto the profile and tested first, before "
+                         "any other mailbox moves (and, under rbac, before consent and access policy are "
+                         "removed); default: the first approved mailbox in scope.",
                          format=EMAIL),
         "propagation_minutes": Scalar("integer", "rbac only: how long a new role assignment may take to "
                                       "take effect before it counts as drift (0..1440, default 120).",
@@ -274,6 +280,13 @@ APP_REGISTRATION = Table(
             },
         ),
         "mailbox_scope": MAILBOX_SCOPE,
+        "ews": Scalar("string", "allow: keep this app's client ID on the tenant's EWSAllowedAppIDs "
+                      "(never drops another entry; destroy removes only this one). Needed while the "
+                      "profile talks EWS (until 2027-04-01) in a tenant that restricts or blocks EWS.",
+                      enum=("allow",)),
+        "ews_enabled": Scalar("boolean", "true turns EWS on for the whole organization "
+                              "(Set-OrganizationConfig -EwsEnabled $true), so only listed apps use it; an "
+                              "org-wide decision, never implied by ews = \"allow\". Needs ews = \"allow\"."),
     },
     required=frozenset({"display_name"}),
 )

@@ -268,16 +268,35 @@ def check_references(doc: Mapping[str, Any], checker: Checker) -> None:
                     f'{wanted!r} is neither "default" nor a declared [server_profiles.custom."<name>"]; '
                     f"known: {', '.join(repr(k) for k in known)}", suggest(wanted, known))
     _check_default_profile_use(doc, checker)
+    used = {p.get("app_registration") for p in custom.values() if isinstance(p, dict)}
     for key, app in apps.items():
         scope = _table(app, "mailbox_scope")
         _check_mailbox_scope(("app_registrations", key, "mailbox_scope"), scope, checker)
+        if isinstance(app, dict):
+            _check_ews(("app_registrations", key), app, key in used, checker)
+
+
+def _check_ews(path: KeyPath, app: Mapping[str, Any], profiled: bool, checker: Checker) -> None:
+    """EWS admission serves a server profile; turning EWS on org-wide is never implied."""
+    if "ews" in app and not profiled:
+        checker.add((*path, "ews"), "ews admits the app to EWS for a server profile, but no "
+                    '[server_profiles.custom."<name>"] uses this app; remove ews or add the profile',
+                    near=(*path, "ews"))
+    if "ews_enabled" in app:
+        if app["ews_enabled"] is not True:
+            checker.add((*path, "ews_enabled"), "ews_enabled can only be true (turn EWS on for the "
+                        "organization); sssctl never turns EWS off for everyone: leave the key out",
+                        near=(*path, "ews_enabled"))
+        elif app.get("ews") != "allow":
+            checker.add((*path, "ews_enabled"), 'ews_enabled = true needs ews = "allow": with EWS on, only '
+                        "apps on EWSAllowedAppIDs may use it", near=(*path, "ews_enabled"))
 
 
 def _check_mailbox_scope(path: KeyPath, scope: Mapping[str, Any], checker: Checker) -> None:
     """An application access policy can only name a group; the rest needs RBAC for Applications."""
     if scope.get("method", "access_policy") != "access_policy":
         return
-    for key in ("administrative_unit", "filter", "canary", "propagation_minutes"):
+    for key in ("administrative_unit", "filter", "propagation_minutes"):
         if key in scope:
             checker.add((*path, key), f'{key} needs method = "rbac": an application access policy '
                         "scopes by one mail-enabled security group only", near=(*path, key))

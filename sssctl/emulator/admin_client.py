@@ -78,6 +78,13 @@ class AdminClient:
             fault_service="",
             fault_route="",
             max_faults=0,
+            fault_method="",
+            fault_request_contains="",
+            mutate_route="",
+            mutate_method="",
+            mutate_request_contains="",
+            mutate_field="",
+            mutate_to="",
         )
 
     def clock(self, now: str | None = None, *, real: bool = False) -> dict[str, Any]:

@@ -61,7 +61,16 @@ class Faults:
     fault_service: str = ""              # only login | dataverse | graph | exchange ("" = all)
     fault_route: str = ""                # only paths starting with this, e.g. "/exchange/adminapi"
     max_faults: int = 0                  # stop injecting after this many faults (0 = no limit)
+    fault_method: str = ""               # only this HTTP method ("" = any)
+    fault_request_contains: str = ""     # only requests whose body holds this text ("mailboxes(", a cmdlet)
     retry_after_seconds: float = 1.0
+    # Test-only reply tampering (see faults.mutate_reply): one field of every JSON answer to
+    # the matching requests is changed before it leaves, as a buggy or hostile service would.
+    mutate_route: str = ""               # path prefix to tamper with ("" = off)
+    mutate_method: str = ""              # only this method ("" = any)
+    mutate_request_contains: str = ""    # only requests whose body holds this text (a cmdlet name)
+    mutate_field: str = ""               # dotted path: "keyId", "value.*.mailboxid", "value.0.appId"
+    mutate_to: str = ""                  # JSON of the new value, or "<missing>" / "<nested>"
     replication_delay: int = 0           # new Graph objects invisible for the next N requests
     rbac_propagation_seconds: float = 0.0  # Exchange RBAC role assignments take effect after this
     sync_rejects_rbac_only: bool = False  # Test & Enable fails for apps reaching mailboxes by RBAC alone

@@ -52,6 +52,10 @@ GRAPH_ROLES = {
     "MailboxSettings.Read": "40f97065-369a-49f4-947c-6a255697ae91",
     "Contacts.ReadWrite": "6918b873-d17a-4dc1-b314-35f528134491",
     "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+    # The two narrower application permissions a least-privilege identity holds (ids as
+    # Microsoft Graph's permissions reference lists them).
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
     "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
     "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
 }
@@ -105,6 +109,9 @@ class Application:
     secret_hashes: dict[str, str] = field(default_factory=dict)  # keyId -> sha256
     key_blobs: dict[str, str] = field(default_factory=dict)  # keyId -> base64 DER
     federated: list[dict[str, Any]] = field(default_factory=list)
+    # Directory objects owning the app: an app holding Application.ReadWrite.OwnedBy may manage
+    # only the apps it owns, and becomes owner of each app it creates.
+    owners: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +155,7 @@ class Directory:
         self.users: dict[str, dict[str, Any]] = {}
         self.recipients: dict[str, Recipient] = {}
         self.exchange_admins: set[str] = set()  # service principal ids with the admin role
+        self.sp_owners: dict[str, list[str]] = {}  # service principal id -> owning directory objects
         self.hidden: dict[str, int] = {}  # object id -> requests still blind to it
         self.user_mailboxes = 25
         self.queue_mailboxes = 5
@@ -161,6 +169,7 @@ class Directory:
             self.users.clear()
             self.recipients.clear()
             self.exchange_admins.clear()
+            self.sp_owners.clear()
             self.hidden.clear()
             self.user_mailboxes, self.queue_mailboxes = mailbox_split(mailboxes, large=large)
             self._seed_resources()
@@ -402,6 +411,7 @@ class Directory:
                         **app.data,
                         "secretHashes": dict(app.secret_hashes),
                         "federatedIdentityCredentials": list(app.federated),
+                        "owners": list(app.owners),
                     }
                     for app in self.applications.values()
                 ],

@@ -41,6 +41,7 @@ from starlette.types import Receive, Scope, Send
 from sssctl.emulator import constants as c
 from sssctl.emulator import exchange_ews as ews
 from sssctl.emulator import exchange_rbac as rbac
+from sssctl.emulator import exchange_roles as roles
 from sssctl.emulator.clock import Clock
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
 from sssctl.emulator.directory import SSS_GROUP_ID, Directory, Recipient
@@ -62,6 +63,7 @@ _PARAMETERS: dict[str, frozenset[str]] = {
     "Get-DistributionGroupMember": frozenset({"Identity", "ResultSize"}),
     "Get-Recipient": frozenset({"Identity", "ResultSize"}),
     **rbac.PARAMETERS,
+    **roles.PARAMETERS,
     **ews.PARAMETERS,
 }
 _DEFAULT_PAGE = 1000
@@ -129,11 +131,13 @@ class ExchangeService:
             "Get-Recipient": self._get_recipient,
         }
         self.rbac = rbac.RbacStore(clock=self.clock.timestamp)
+        self.roles = roles.ManagementRoles()
         self._rbac_cmdlets = rbac.RbacCmdlets(
             self.rbac, entra_sp=directory.sp_by_app_id, mailbox=self.mailbox_view, units=self._units,
-            delay=lambda: faults.rbac_propagation_seconds,
+            delay=lambda: faults.rbac_propagation_seconds, management_role=self.roles.name_of,
         )
         self._cmdlets.update(self._rbac_cmdlets.cmdlets)
+        self._cmdlets.update(self.roles.cmdlets())
         self.ews = ews.EwsGate(self.clock, delay=lambda: faults.ews_propagation_seconds,
                                mailbox_exists=directory.mailbox_exists)
         self._cmdlets.update(self.ews.cmdlets())
@@ -142,12 +146,13 @@ class ExchangeService:
         with self._lock:
             self.policies.clear()
             self.rbac.reset()
+            self.roles.reset()
             self.ews.reset()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"applicationAccessPolicies": [dict(p) for p in self.policies], **self.rbac.snapshot(),
-                    "ews": self.ews.snapshot()}
+                    **self.roles.snapshot(), "ews": self.ews.snapshot()}
 
     def sync_reaches(self, app_id: str, mailbox: str, autodiscover: bool) -> bool:
         """Whether server-side sync signing in as the app opens ``mailbox``.
@@ -221,9 +226,9 @@ class ExchangeService:
             return JSONResponse(
                 {"error": {"code": "NotFound", "message": f"No endpoint at {path}."}}, status_code=404
             )
-        denied = self._authorize(request.headers.get("authorization"))
-        if denied is not None:
-            return denied
+        caller = self._authorize(request.headers.get("authorization"))
+        if isinstance(caller, Response):
+            return caller
         if match["tenant"].lower() not in {c.TENANT_ID, c.TENANT_DOMAIN}:
             return JSONResponse(
                 CmdletError(
@@ -235,6 +240,8 @@ class ExchangeService:
             )
         try:
             name, parameters = _cmdlet_input(await request.body())
+            with self._lock:
+                self._may_run(caller, name)
             self.counters.record(
                 "POST", "exchange", name, write=name.split("-")[0] in {"New", "Set", "Remove"}
             )
@@ -244,7 +251,30 @@ class ExchangeService:
             return JSONResponse(exc.body(), status_code=exc.status)
         return self._page(request, rows)
 
-    def _authorize(self, authorization: str | None) -> Response | None:
+    def _may_run(self, caller: Caller, name: str) -> None:
+        """Exchange RBAC: an administrator runs every cmdlet; an app without an admin role runs
+        the cmdlets of the management roles assigned to its service principal pointer, and no
+        other cmdlet exists for it."""
+        if _is_exchange_admin(caller):
+            return
+        if name in self._cmdlets_of(caller.app_id):
+            return
+        raise CmdletError(
+            "System.Management.Automation.CommandNotFoundException",
+            f"The term '{name}' is not recognized as a name of a cmdlet, function, script file, "
+            "or executable program.",
+        )
+
+    def _cmdlets_of(self, app_id: str) -> frozenset[str]:
+        pointer = self.rbac.pointer(app_id)
+        if pointer is None:
+            return frozenset()
+        allowed: set[str] = set()
+        for assignment in self.rbac.assignments_of(pointer):
+            allowed |= self.roles.cmdlets_of(str(assignment["Role"]))
+        return frozenset(allowed)
+
+    def _authorize(self, authorization: str | None) -> Caller | Response:
         try:
             caller = self.identity.verify(authorization, self.base_url)
         except InvalidToken as exc:
@@ -253,7 +283,9 @@ class ExchangeService:
             )
             response.headers["WWW-Authenticate"] = self.identity.challenge_header(self.base_url)
             return response
-        if not _is_exchange_admin(caller):
+        if not _is_exchange_admin(caller) and not (
+            _MANAGE_ROLE in caller.roles and self._cmdlets_of(caller.app_id)
+        ):
             return JSONResponse(
                 {
                     "error": {
@@ -265,7 +297,7 @@ class ExchangeService:
                 },
                 status_code=403,
             )
-        return None
+        return caller
 
     def _run(self, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         handler = self._cmdlets.get(name)
@@ -283,7 +315,7 @@ class ExchangeService:
             )
         try:
             return handler(parameters)
-        except (rbac.RbacError, ews.EwsError) as exc:
+        except (rbac.RbacError, roles.RoleError, ews.EwsError) as exc:
             raise CmdletError(exc.type_name, exc.text) from exc
 
     def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:

@@ -54,7 +54,7 @@ SYNC_USER_AGENT = "MicrosoftDynamics365-ServerSideSync/9.2"   # assumption: not 
 # An app the tenant admitted before sssctl ever ran (the archiving tool of the seed story):
 # sssctl must keep it on the list through apply, a concurrent change and destroy.
 SEEDED_ALLOWED_APP = "4c1d9a7e-2b3f-4e5d-8c6b-7a9f0e1d2c3b"
-DEFAULT_APP_IDS: tuple[str, ...] = ()
+DEFAULT_APP_IDS: tuple[str, ...] = (SEEDED_ALLOWED_APP,)
 
 PARAMETERS: dict[str, frozenset[str]] = {
     "Get-OrganizationConfig": frozenset(),

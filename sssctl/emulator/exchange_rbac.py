@@ -293,8 +293,10 @@ class RbacCmdlets:
 
     def __init__(self, store: RbacStore, *, entra_sp: Callable[[str], Mapping[str, Any] | None],
                  mailbox: Callable[[str], Mailbox | None], units: Callable[[], Mapping[str, frozenset[str]]],
-                 delay: Callable[[], float]) -> None:
+                 delay: Callable[[], float],
+                 management_role: Callable[[str], str | None] = lambda _: None) -> None:
         self.store, self.entra_sp, self.mailbox = store, entra_sp, mailbox
+        self.management_role = management_role
         self.units, self.delay = units, delay
         self.cmdlets: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
             "New-ServicePrincipal": self._new_sp, "Get-ServicePrincipal": self._get_sp,
@@ -366,6 +368,11 @@ class RbacCmdlets:
         pointer = self._pointer(_required(p, "App"))
         role = _required(p, "Role")
         known = {r.lower(): r for r in APPLICATION_ROLES}
+        management = self.management_role(role)
+        if management is not None and role.lower() not in known:
+            # An admin role for the app itself (its cmdlets), organization-wide.
+            name = str(p.get("Name") or f"{management}-{pointer['DisplayName']}")
+            return [self.store.new_assignment(name, pointer, management, None, None)]
         if role.lower() not in known:
             raise not_found(role)
         if p.get("CustomResourceScope") and p.get("RecipientAdministrativeUnitScope"):
@@ -412,7 +419,8 @@ class RbacCmdlets:
             mailbox = self.mailbox(str(p["Resource"]))
             if mailbox is None:
                 raise not_found(p["Resource"])
-        return [self._row(a, mailbox) for a in self.store.assignments_of(pointer)]
+        return [self._row(a, mailbox) for a in self.store.assignments_of(pointer)
+                if a["Role"] in APPLICATION_ROLES]
 
     def _row(self, assignment: Mapping[str, Any], mailbox: Mailbox | None) -> dict[str, Any]:
         scope_type = str(assignment["RecipientWriteScope"])

@@ -10,6 +10,12 @@ A Dataverse 429 carries the code of the service protection limit it stands for, 
 real service's do (``throttle_mix`` picks how often each limit is drawn), because a client
 reacts to each limit differently (reference §1.11).
 
+Test-only, ``mutate_*`` tampers with the JSON of the answers to one route (optionally one
+method and one cmdlet): a dotted field is set to another JSON value, removed
+(``<missing>``) or wrapped in an extra object (``<nested>``), so tests can show what a
+malformed reply does to a client, deterministically. It never changes what the service
+stored, only what the client is told.
+
 Faults can be narrowed to one service or one path prefix, capped at a number of
 injections (a burst), and seeded: with ``fault_seed`` the same sequence of requests meets
 the same faults, so a failing run can be replayed. Every change of the knobs restarts the
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import random
 import uuid
 from collections.abc import Mapping
@@ -60,6 +67,15 @@ def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
     if not 0.0 <= trial.ews_propagation_seconds <= 24 * 3600:
         raise ValueError("ews_propagation_seconds must be between 0 and 86400 (Exchange documents up to "
                          f"24 hours), not {trial.ews_propagation_seconds}")
+    if trial.mutate_route and not trial.mutate_route.startswith("/"):
+        raise ValueError(f"mutate_route is a path prefix starting with '/', not {trial.mutate_route!r}")
+    if trial.mutate_route and not trial.mutate_field:
+        raise ValueError("mutate_route needs mutate_field (the dotted path of the field to change)")
+    if trial.mutate_to not in ("", MISSING, NESTED):
+        try:
+            json.loads(trial.mutate_to)
+        except ValueError as exc:
+            raise ValueError(f"mutate_to must be JSON, {MISSING!r} or {NESTED!r}: {exc}") from exc
     if trial.max_faults < 0:
         raise ValueError(f"max_faults must be 0 (no limit) or more, not {trial.max_faults}")
     faults.update(dict(values))
@@ -84,6 +100,34 @@ def parse_mix(text: str) -> list[tuple[str, float]]:
     if sum(share for _, share in mix) <= 0:
         raise ValueError("throttle_mix: at least one weight must be above 0")
     return mix
+MISSING = "<missing>"
+NESTED = "<nested>"
+
+
+def mutate_reply(body: Any, field: str, to: str) -> Any:
+    """``body`` with the dotted ``field`` changed: ``*`` walks every item of a list, a number
+    picks one; a path that is not there is left alone (the answer goes out unchanged)."""
+    head, _, rest = field.partition(".")
+    if isinstance(body, list):
+        picked = range(len(body)) if head == "*" else [int(head)] if head.isdigit() else []
+        for i in (i for i in picked if i < len(body)):
+            body[i] = mutate_reply(body[i], rest, to) if rest else _replaced(body[i], to)
+        return body
+    if not isinstance(body, dict) or head not in body:
+        return body
+    if rest:
+        body[head] = mutate_reply(body[head], rest, to)
+    elif to == MISSING:
+        del body[head]
+    else:
+        body[head] = _replaced(body[head], to)
+    return body
+
+
+def _replaced(value: Any, to: str) -> Any:
+    if to == NESTED:
+        return {"value": value}
+    return None if to == MISSING else json.loads(to)
 
 
 def _service(path: str) -> str:
@@ -164,8 +208,10 @@ class FaultMiddleware:
         if self.faults.fault_seed >= 0:
             self.rng.seed(self.faults.fault_seed)
 
-    def _targeted(self, path: str) -> bool:
+    def _targeted(self, path: str, method: str = "") -> bool:
         faults = self.faults
+        if faults.fault_method and method != faults.fault_method.upper():
+            return False
         if faults.fault_service and _service(path) != faults.fault_service:
             return False
         if faults.fault_route and not path.startswith(faults.fault_route):
@@ -187,10 +233,20 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(c.ADMIN_PREFIX) or not self._targeted(path):
+        route = self.faults.mutate_route
+        admin = path.startswith(c.ADMIN_PREFIX)
+        if scope["type"] == "http" and route and path.startswith(route) and not admin:
+            await self._tampered(scope, receive, send)
+            return
+        if scope["type"] != "http" or admin or not self._targeted(path, scope.get("method", "")):
             await self.app(scope, receive, send)
             return
         faults = self.faults
+        if faults.fault_request_contains:
+            body, receive = await _buffered(receive)
+            if faults.fault_request_contains.encode() not in body:
+                await self.app(scope, receive, send)
+                return
         delay = faults.latency_ms + self.rng.uniform(0, faults.latency_jitter_ms)
         if delay > 0:
             await asyncio.sleep(delay / 1000)
@@ -219,6 +275,61 @@ class FaultMiddleware:
             await HTMLResponse(MALFORMED_BODY)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+    async def _tampered(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request, then change one field of its JSON answer (``mutate_*`` knobs)."""
+        faults = self.faults
+        request_body, replay = await _buffered(receive)
+        wanted = (not faults.mutate_method or scope.get("method") == faults.mutate_method.upper()) and (
+            faults.mutate_request_contains.encode() in request_body)
+        if not wanted:
+            await self.app(scope, replay, send)
+            return
+        start: Message = {}
+        parts: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+
+        await self.app(scope, replay, capture)
+        body = b"".join(parts)
+        with contextlib.suppress(ValueError):
+            body = json.dumps(mutate_reply(json.loads(body), faults.mutate_field, faults.mutate_to)).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The request body, read whole, and a ``receive`` that hands it on again.
+
+    After the replayed body, the original ``receive`` is used, so a disconnect is still seen
+    (and :func:`_drop` still finds the transport through it).
+    """
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    replay.__self__ = getattr(receive, "__self__", None)  # type: ignore[attr-defined]
+    return body, replay
 
 
 async def _discard(_message: Message) -> None:

@@ -41,6 +41,10 @@ _READ_ROLES = frozenset(
     {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 )
 _APP_WRITE = "Application.ReadWrite.All"
+# Manage only the applications (and their service principals) the caller owns; creating one
+# makes the caller its owner:
+# https://learn.microsoft.com/graph/permissions-reference#applicationreadwriteownedby
+_OWNED_WRITE = "Application.ReadWrite.OwnedBy"
 _ASSIGN_WRITE = "AppRoleAssignment.ReadWrite.All"
 _PATH = re.compile(
     r"^/v1\.0/(?P<set>applications|servicePrincipals)"
@@ -226,6 +230,20 @@ class GraphService:
                 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
             )
 
+    @classmethod
+    def _require_owner(cls, caller: Caller, owners: Iterable[str]) -> None:
+        """Writing one app or service principal: ``.All``, or ``.OwnedBy`` as one of its owners."""
+        if caller.claims.get("idtyp") == "user" or _APP_WRITE in caller.roles:
+            return
+        if _OWNED_WRITE in caller.roles and caller.object_id in set(owners):
+            return
+        cls._require(caller, [_APP_WRITE])
+
+    @staticmethod
+    def _creator(caller: Caller) -> list[str]:
+        """The new object's owners: a calling app owns what it creates (a person is not recorded)."""
+        return [] if caller.claims.get("idtyp") == "user" else [caller.object_id]
+
     # --- applications ------------------------------------------------------------------
     def _collection(self, request: Request, is_app: bool, caller: Caller, body: dict[str, Any]) -> Response:
         name = "applications" if is_app else "servicePrincipals"
@@ -244,13 +262,20 @@ class GraphService:
             )
         if request.method != "POST":
             raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
-        self._require(caller, [_APP_WRITE])
-        created = self._create_application(body, None) if is_app else self._create_sp(body)
+        if is_app:
+            self._require(caller, [_APP_WRITE, _OWNED_WRITE])
+            created = self._create_application(body, None, self._creator(caller))
+        else:
+            backing = self.directory.app_by_app_id(str(body.get("appId", "")))
+            self._require_owner(caller, backing.owners if backing else ())
+            created = self._create_sp(body, self._creator(caller))
         return JSONResponse(
             {"@odata.context": f"{self.base_url}/v1.0/$metadata#{name}/$entity", **created}, status_code=201
         )
 
-    def _create_application(self, body: dict[str, Any], unique_name: str | None) -> dict[str, Any]:
+    def _create_application(
+        self, body: dict[str, Any], unique_name: str | None, owners: list[str]
+    ) -> dict[str, Any]:
         if body.get("passwordCredentials"):
             raise _bad("Property 'passwordCredentials' cannot be set on create; use addPassword.")
         body = {k: v for k, v in body.items() if k != "passwordCredentials"}
@@ -269,6 +294,7 @@ class GraphService:
                                   self.directory.clock.now(), unique_name)
         )
         self._patch_application(app, {k: v for k, v in body.items() if k != "uniqueName"})
+        app.owners = list(owners)
         self.directory.applications[object_id] = app
         self._hide(object_id)
         return _public(app.data)
@@ -292,11 +318,14 @@ class GraphService:
                     **_select(data, selected),
                 }
             )
-        self._require(caller, [_APP_WRITE])
         found = self._app(m)
+        if found is None and request.method == "PATCH":
+            self._require(caller, [_APP_WRITE, _OWNED_WRITE])
+        else:
+            self._require_owner(caller, found.owners if found else ())
         if request.method == "PATCH":
             if found is None:
-                return self._upsert_missing(request, m, body, key)
+                return self._upsert_missing(request, m, body, key, self._creator(caller))
             self._patch_application(found, body)
             return Response(status_code=204)
         if request.method == "DELETE":
@@ -306,10 +335,12 @@ class GraphService:
             return Response(status_code=204)
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
 
-    def _upsert_missing(self, request: Request, m: re.Match[str], body: dict[str, Any], key: str) -> Response:
+    def _upsert_missing(
+        self, request: Request, m: re.Match[str], body: dict[str, Any], key: str, owners: list[str]
+    ) -> Response:
         if m["alt"] != "uniqueName" or not _prefers_create(request):
             raise _not_found(key)
-        created = self._create_application(body, _alt_value(m))
+        created = self._create_application(body, _alt_value(m), owners)
         return JSONResponse(
             {"@odata.context": f"{self.base_url}/v1.0/$metadata#applications/$entity", **created},
             status_code=201,
@@ -377,8 +408,8 @@ class GraphService:
     def _add_password(
         self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
     ) -> Response:
-        self._require(caller, [_APP_WRITE])
         app = self._existing_app(m)
+        self._require_owner(caller, app.owners)
         sent = body.get("passwordCredential") or {}
         start = _parse_time(sent.get("startDateTime")) or self.directory.clock.now()
         end = _parse_time(sent.get("endDateTime")) or start + dt.timedelta(days=730)
@@ -407,8 +438,8 @@ class GraphService:
     def _remove_password(
         self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]
     ) -> Response:
-        self._require(caller, [_APP_WRITE])
         app = self._existing_app(m)
+        self._require_owner(caller, app.owners)
         key_id = str(body.get("keyId", ""))
         remaining = [p for p in app.data["passwordCredentials"] if p["keyId"] != key_id]
         if len(remaining) == len(app.data["passwordCredentials"]):
@@ -436,7 +467,7 @@ class GraphService:
                     context=context,
                 )
             return JSONResponse({"@odata.context": f"{context}/$entity", **self._fic(app, subid)})
-        self._require(caller, [_APP_WRITE])
+        self._require_owner(caller, app.owners)
         if request.method == "POST" and subid is None:
             return JSONResponse(
                 {"@odata.context": f"{context}/$entity", **self._add_fic(app, body)}, status_code=201
@@ -482,7 +513,7 @@ class GraphService:
         raise _not_found(key)
 
     # --- service principals ------------------------------------------------------------
-    def _create_sp(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _create_sp(self, body: dict[str, Any], owners: list[str]) -> dict[str, Any]:
         app_id = str(body.get("appId", ""))
         app = self.directory.app_by_app_id(app_id)
         if app is None or self.directory.is_hidden(app.data["id"]):
@@ -518,6 +549,7 @@ class GraphService:
             "description": None,
         }
         self.directory.service_principals[object_id] = sp
+        self.directory.sp_owners[object_id] = list(owners)
         self._hide(object_id)
         return sp
 
@@ -532,12 +564,16 @@ class GraphService:
                     **_select(sp, _selection(request)),
                 }
             )
-        self._require(caller, [_APP_WRITE])
         sp_or_none = self._sp(m)
+        if sp_or_none is None:
+            backing = self.directory.app_by_app_id(_alt_value(m)) if m["alt"] == "appId" else None
+            self._require_owner(caller, backing.owners if backing else ())
+        else:
+            self._require_owner(caller, self.directory.sp_owners.get(sp_or_none["id"], ()))
         if request.method == "PATCH":
             _check_sp_patch(body)
             if sp_or_none is None:
-                return self._upsert_missing_sp(request, m, body, key)
+                return self._upsert_missing_sp(request, m, body, key, self._creator(caller))
             sp_or_none.update(body)
             return Response(status_code=204)
         if sp_or_none is None:
@@ -548,14 +584,14 @@ class GraphService:
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
 
     def _upsert_missing_sp(
-        self, request: Request, m: re.Match[str], body: dict[str, Any], key: str
+        self, request: Request, m: re.Match[str], body: dict[str, Any], key: str, owners: list[str]
     ) -> Response:
         """PATCH by appId with ``Prefer: create-if-missing`` creates the service principal (201),
         as documented for upsert: https://learn.microsoft.com/en-us/graph/api/serviceprincipal-upsert
         Without the header a missing one is a 404, as for any PATCH."""
         if m["alt"] != "appId" or not _prefers_create(request):
             raise _not_found(key)
-        created = self._create_sp({"appId": _alt_value(m)})
+        created = self._create_sp({"appId": _alt_value(m)}, owners)
         created.update(body)
         return JSONResponse(
             {"@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals/$entity", **created},
@@ -564,6 +600,7 @@ class GraphService:
 
     def _delete_sp(self, sp: dict[str, Any]) -> None:
         self.directory.service_principals.pop(sp["id"], None)
+        self.directory.sp_owners.pop(sp["id"], None)
         for assignment_id in [
             a["id"]
             for a in self.directory.assignments.values()

@@ -9,6 +9,7 @@ under ``/graph``, Exchange under ``/exchange`` and the admin API under ``/_emula
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import re
 import secrets
@@ -18,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -233,7 +234,7 @@ class Emulator:
         # The Dataverse service seeds its default dataset when built; only other data needs a reseed.
         self._reset(self.seed_args, dataverse=self.seed_args != _DATAVERSE_DEFAULTS)
         self.fault_injector = FaultMiddleware(self._router(), faults=self.faults, counters=self.counters)
-        self.app: ASGIApp = _Root(self.fault_injector, self.counters)
+        self.app: ASGIApp = _Root(self.fault_injector, self.counters, self.clock)
 
     def reset(self, **overrides: Any) -> None:
         """Reseed every service; arguments left out keep the values the emulator started with."""
@@ -397,19 +398,30 @@ class Emulator:
 
 class _Root:
     """Outermost app: tolerates ``//`` in login paths (MSAL builds them from a trailing
-    slash) and counts login requests; the services count their own."""
+    slash), counts login requests (the services count their own) and dates every answer by
+    the emulator's clock, as a service's ``Date`` header is its own notion of now."""
 
-    def __init__(self, app: ASGIApp, counters: Counters) -> None:
-        self.app, self.counters = app, counters
+    def __init__(self, app: ASGIApp, counters: Counters, clock: Clock) -> None:
+        self.app, self.counters, self.clock = app, counters, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if not path.startswith(_SERVICE_PREFIXES):
-                path = re.sub(r"/{2,}", "/", path)
-                scope = {**scope, "path": path, "raw_path": path.encode()}
-                self.counters.record(scope["method"], "login", _login_target(path), write=False)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not path.startswith(_SERVICE_PREFIXES):
+            path = re.sub(r"/{2,}", "/", path)
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+            self.counters.record(scope["method"], "login", _login_target(path), write=False)
+
+        async def dated(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                stamp = email.utils.format_datetime(self.clock.now(), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, dated)
 
 
 def _login_target(path: str) -> str:
@@ -574,6 +586,7 @@ def serving(
             ssl_keyfile=key,
             log_level="warning",
             access_log=False,
+            date_header=False,   # the emulator dates answers by its own clock (_Root)
             lifespan="off",
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,

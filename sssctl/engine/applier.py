@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Literal
 
 import structlog
 
@@ -104,20 +105,22 @@ class Applier:
     the state written on the calling thread only."""
 
     def __init__(self, kinds: Registry | Sequence[Kind], ctx: Context, store: StateStore, *,
-                 parallelism: int = 4, on_progress: Progress | None = None, reverse: bool = False) -> None:
+                 parallelism: int = 4, on_progress: Progress | None = None, reverse: bool = False,
+                 elevation: Literal["held", "standard", "only"] = "held") -> None:
         self.registry = registry_of(kinds)
         self.ctx = ctx
         self.store = store
         self.parallelism = max(1, parallelism)
         self.on_progress = on_progress
         self.reverse = reverse
+        self.elevation = elevation
         self.report = ApplyReport()
         self._failed_kinds: set[str] = set()
         self._total = 0
 
     def run(self, changes: Sequence[Change]) -> ApplyReport:
         self.ctx.reads.stop_sharing()  # what the plan read may be stale by now; apply reads afresh
-        work = [self._owned(c) for c in changes if c.writes or is_forget(c)]
+        work = self._tiered([self._owned(c) for c in changes if c.writes or is_forget(c)])
         self._total = len(work)
         grouped = groupby(work, key=lambda c: (c.kind, self.reverse or tears_down(c)))
         tiers = [self._tier(kind, down, list(group)) for (kind, down), group in grouped]
@@ -137,6 +140,24 @@ class Applier:
             adopt(self.registry, self.ctx, self.store, changes)
         log.info("apply.done", outcome=self.report.summary(), writes=self.report.writes)
         return self.report
+
+    def _tiered(self, work: list[Change]) -> list[Change]:
+        """Changes needing a tier-0 right (``Change.elevation``) and the identity applying.
+
+        ``only`` (``apply --elevated``): just those. ``standard``: those are skipped with
+        their reason and count as not applied, so every kind depending on theirs is skipped
+        too (fail closed). ``held``: the identity holds the right, nothing is set apart.
+        """
+        if self.elevation == "only":
+            return [c for c in work if c.elevation]
+        if self.elevation == "held":
+            return work
+        for change in (c for c in work if c.elevation):
+            self._mark([change], "skipped", f"needs elevation: {change.elevation}; an administrator "
+                       "applies it with `sssctl apply --elevated`")
+            self._failed_kinds.add(change.kind)
+            log.warning("apply.change.needs_elevation", address=change.address)
+        return [c for c in work if not c.elevation]
 
     def _tier(self, kind: str, down: bool, changes: list[Change]) -> _Tier:
         declared = self.registry.get(kind)

@@ -229,6 +229,16 @@ class ReadCache:
         with self._lock:
             self._slots[(lifetime, key)] = slot
 
+    def loaded(self, keys: Sequence[str]) -> dict[tuple[str, str], Any]:
+        """Answers already loaded (without error) under these keys, by (lifetime, key).
+
+        A long-running caller (``watch``) hands them to the next run's cache with
+        :meth:`put`, for small tables it has decided may be a few cycles old.
+        """
+        with self._lock:
+            slots = {k: s for k, s in self._slots.items() if k[1] in keys}
+        return {k: s.value for k, s in slots.items() if s.loaded and s.error is None}
+
     def forget(self, *keys: str) -> None:
         """Drop answers (every plan-lifetime one without ``keys``): the next caller reads again."""
         with self._lock:
@@ -364,3 +374,12 @@ class KindDefaults:
         self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]
     ) -> list[str]:
         return []
+
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        """What to send again after a lost answer (see :mod:`sssctl.engine.reconcile`), and what
+        someone else changed meanwhile (named in the refusal, never overwritten).
+
+        By default the fresh change as a whole: a kind whose one object either took effect
+        or did not. Kinds standing for many rows narrow it to the rows still as planned.
+        """
+        return fresh, []

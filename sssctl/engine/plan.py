@@ -43,7 +43,10 @@ class Change:
     so the state forgets it afterwards), ``report_only`` (a no-op listing drift the
     config asks only to report), ``sample`` (a few of the rows an aggregate change
     touches) and ``pending`` (a no-op waiting on the service, such as a role assignment
-    not in effect yet: not drift, but worth saying). ``detail`` is private to the kind
+    not in effect yet: not drift, but worth saying), ``elevation`` (why the change needs a
+    tier-0 right such as granting tenant-wide consent, which the standing apply identity does
+    not hold: a standard apply skips it and what depends on it, ``apply --elevated`` signed
+    in as an administrator applies just those). ``detail`` is private to the kind
     that made the change (ids its ``apply`` needs); nothing else reads it. Everything
     must be JSON-serialisable because saved plans carry it.
     """
@@ -61,6 +64,7 @@ class Change:
     report_only: bool = False
     sample: tuple[str, ...] = ()
     pending: bool = False
+    elevation: str = ""
 
     @property
     def writes(self) -> bool:

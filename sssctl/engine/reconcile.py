@@ -15,8 +15,14 @@ reads the kind again, derives the address's change afresh from the same config, 
 * otherwise someone else changed the values since the plan read them: refused, and
   nothing more is sent.
 
-A second lost answer is not chased further: the run reports it and the next plan shows
-what is live.
+Kinds that stand for many rows (``$batch``) decide per row through
+:meth:`~sssctl.engine.kind.KindDefaults.after_lost_answer`: a planned row the fresh read
+no longer lists took effect, one listed with the ETag the plan read is sent again, one
+listed with another ETag was changed by someone else and is refused by name.
+
+A lost answer during the resend is settled the same way, up to :data:`MAX_ROUNDS` times
+in all (each round sends only what is not yet in effect, so rounds shrink); then the run
+reports it and the next plan shows what is live.
 """
 
 from __future__ import annotations
@@ -34,14 +40,24 @@ from sssctl.errors import ChangedSinceRead, WriteOutcomeUnknown
 
 log = structlog.get_logger(__name__)
 
+MAX_ROUNDS = 4
+
 
 def apply_settling_lost_answers(kind: Kind, ctx: Context, change: Change) -> Applied:
     """``kind.apply``, and when the answer was lost, a fresh read decides what happened."""
     try:
         return kind.apply(ctx, change)
-    except WriteOutcomeUnknown as lost:
-        log.warning("apply.answer_lost", address=change.address, error=str(lost))
-        return _settle(kind, ctx, change, lost)
+    except WriteOutcomeUnknown as first:
+        lost = first
+    for round_ in range(1, MAX_ROUNDS + 1):
+        log.warning("apply.answer_lost", address=change.address, error=str(lost), round=round_)
+        try:
+            return _settle(kind, ctx, change, lost)
+        except WriteOutcomeUnknown as again:
+            if round_ == MAX_ROUNDS or ctx.stop.is_set():
+                raise
+            lost = again
+    raise AssertionError("unreachable")
 
 
 def _settle(kind: Kind, ctx: Context, change: Change, lost: WriteOutcomeUnknown) -> Applied:
@@ -51,8 +67,16 @@ def _settle(kind: Kind, ctx: Context, change: Change, lost: WriteOutcomeUnknown)
         return _confirmed(ctx, change, fresh)
     assert fresh is not None      # _took_effect covers a change that is gone
     if fresh.writes and (_same_values(change.before, fresh.before) or change.etag is None):
-        log.info("apply.answer_lost.resent", address=change.address)
-        retried = kind.apply(ctx, dataclasses.replace(fresh, kind=change.kind))
+        settle = getattr(kind, "after_lost_answer", None)
+        resend, others = settle(ctx, change, fresh) if settle is not None else (fresh, [])
+        log.info("apply.answer_lost.resent", address=change.address, changed_by_others=len(others))
+        retried = kind.apply(ctx, dataclasses.replace(resend, kind=change.kind))
+        if others:
+            shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+            raise ChangedSinceRead(
+                f"the answer to the write was lost ({lost}); a fresh read shows {len(others)} of the planned "
+                f"objects changed by someone else since the plan read them ({shown}): they were left "
+                f"alone, the rest was settled ({retried.message})") from lost
         return dataclasses.replace(retried, writes=retried.writes + 1,
                                    message=f"{retried.message} (sent again after a lost answer)")
     raise ChangedSinceRead(

@@ -15,9 +15,10 @@ from sssctl.engine.registry import Registry
 
 KIND_MODULES: tuple[str, ...] = (
     "app_registration",        # app_registration.<key>, app_registration.<key>.credential
+    "ews_admission",           # ews_admission.<key> (the app on the tenant's EWSAllowedAppIDs)
     "exchange_scope",          # exchange_scope.<key>
     "server_profile_custom",   # server_profile.custom["<name>"]
-    "canary",                  # canary["<profile name>"] (RBAC-scoped own-app profiles only)
+    "canary",                  # canary["<profile name>"] (every own-app profile)
     "mailbox_defaults",        # mailbox_defaults
     "mailboxes",               # mailboxes
     "approval",                # approval

@@ -9,6 +9,7 @@ reporting or progress reaches both kinds at once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -19,9 +20,11 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import PreconditionFailed
+from sssctl.clients.models.dataverse import batch_status_ok
 from sssctl.engine.kind import Applied, Context, Observed
 from sssctl.engine.plan import Action, Change
-from sssctl.engine.spool import Rows
+from sssctl.engine.spool import Rows, RowSpool
+from sssctl.errors import WriteOutcomeUnknown
 from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
 
 log = structlog.get_logger(__name__)
@@ -143,6 +146,7 @@ class Outcome:
     conflicts: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     unsent: int = 0     # rows never sent because the run was asked to stop
+    lost: int = 0       # rows whose answer was lost: a fresh read settles them
 
     def applied(self, address: str, managed: Mapping[str, Any], *, done: str, total: int) -> Applied:
         """What state records: everything written, and whether the run stopped part-way."""
@@ -165,7 +169,13 @@ class Outcome:
         return "; ".join(parts)
 
     def raise_unless_clean(self, done: str) -> None:
-        """Any row not written fails the change with 412, so its kind counts as not applied."""
+        """Any row not written fails the change with 412, so its kind counts as not applied.
+
+        Rows whose answer was lost come first: the engine reads them back and decides each
+        (:func:`rows_after_lost_answer`), conflicts included.
+        """
+        if self.lost:
+            raise WriteOutcomeUnknown(f"{done}; the answers for {self.lost} rows were lost")
         if self.conflicts or self.failures:
             raise PreconditionFailed(self.refusal(done), status=412)
 
@@ -187,9 +197,38 @@ def write_rows(
         answered += 1
         if result.error is None and 200 <= int(result.status) < 300:
             outcome.written.append(row_id(row))
+        elif not batch_status_ok(int(result.status)):
+            outcome.lost += 1
         elif isinstance(result.error, PreconditionFailed) or int(result.status) == 412:
             outcome.conflicts.append(row_name(row))
         else:
             outcome.failures.append(f"{row_name(row)}: {result.error or result.status}")
     outcome.unsent = len(rows) - answered
     return outcome
+
+
+def rows_after_lost_answer(
+    planned: Change, fresh: Change, *, name: Callable[[list[Any]], str],
+    ours: Mapping[str, str] | None = None,
+) -> tuple[Change, list[str]]:
+    """Per planned row, after a lost answer: in effect, still as planned, or someone else's.
+
+    Rows are ``[id, etag, ...]``. The fresh read lists only rows that still differ; a
+    planned row it no longer lists took effect (recorded), one it lists with the ETag the
+    plan read (or one our own earlier write produced, ``ours``) is sent again, and one
+    with any other ETag was changed by someone else: named, and left alone.
+    """
+    live = {str(row[0]).lower(): row for row in fresh.detail.get("rows") or []}
+    resend = RowSpool()
+    others: list[str] = []
+    for row in planned.detail.get("rows") or []:
+        found = live.get(str(row[0]).lower())
+        if found is None:
+            continue
+        row_id = str(row[0]).lower()
+        expected = {str(row[1]), *([ours[row_id]] if ours and row_id in ours else [])}
+        if str(found[1]) in expected:
+            resend.append(found)
+        else:
+            others.append(name(found))
+    return dataclasses.replace(fresh, detail={**fresh.detail, "rows": resend}), others

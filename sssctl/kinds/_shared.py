@@ -22,6 +22,7 @@ import structlog
 
 from sssctl.catalog import options
 from sssctl.clients.dataverse import BatchOperation, BatchResult
+from sssctl.clients.errors import DataverseError
 from sssctl.engine.kind import Context, Privilege
 from sssctl.engine.spool import Rows
 from sssctl.errors import WriteOutcomeUnknown
@@ -324,7 +325,12 @@ def send_in_batches(
 
     def send(chunk: list[Any]) -> list[BatchResult]:
         operations = [operation(row) for row in chunk]
-        return ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=size)
+        try:
+            return ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=size)
+        except WriteOutcomeUnknown as lost:
+            # The chunk may or may not have taken effect: its rows are settled by a fresh read
+            # once every other chunk has been sent (sssctl.engine.reconcile), not given up.
+            return [lost_answer(op, lost) for op in operations]
 
     def settle() -> Iterator[tuple[Any, BatchResult]]:
         nonlocal done
@@ -345,6 +351,15 @@ def send_in_batches(
             window.append((chunk, future))
         while window:
             yield from settle()
+
+
+LOST = 0   # the status of an operation whose answer never came (no HTTP status exists for it)
+
+
+def lost_answer(op: BatchOperation, lost: Exception) -> BatchResult:
+    error = DataverseError(f"the answer to its $batch was lost ({lost})", status=LOST,
+                           method=op.method.upper(), url=op.url)
+    return BatchResult(op, LOST, None, {}, error)
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -215,18 +215,20 @@ class AppRegistrationKind(KindDefaults):
             detail["left_to_scope"] = [[a["resource_sp_id"], a["role_id"]]
                                        for a in found.get("assignments", [])
                                        if rbac.is_mailbox_permission(a["name"])]
+        elevation = _consent_elevation(before, after)
         if before is None:
-            return Change(
-                address, Action.CREATE, None, after, "the app registration does not exist", detail=detail
-            )
+            return Change(address, Action.CREATE, None, after, "the app registration does not exist",
+                          detail=detail, elevation=elevation)
         if _normalised(before) == _normalised(after):
             return Change(address, Action.NOOP, before, after, "up to date", detail=detail)
         if key not in desired.app_registrations:
             # A restore tears down: it runs after the mailbox scope has put back the access
             # policy it found, so the consent it grants again is never unscoped meanwhile.
             return Change(address, Action.UPDATE, before, after,
-                          "restore the values found before sssctl managed it", detail=detail, restore=True)
-        return Change(address, Action.UPDATE, before, after, _app_reason(before, after), detail=detail)
+                          "restore the values found before sssctl managed it", detail=detail, restore=True,
+                          elevation=elevation)
+        return Change(address, Action.UPDATE, before, after, _app_reason(before, after), detail=detail,
+                      elevation=elevation)
 
     def _diff_credential(self, desired: Desired, observed: Observed, key: str) -> Change:
         address = c5.credential_address(key)
@@ -351,6 +353,14 @@ def _normalised(values: Mapping[str, Any]) -> dict[str, Any]:
         "consented": sorted(str(p).lower() for p in values.get("consented") or []),
         "service_principal": bool(values.get("service_principal")),
     }
+
+
+def _consent_elevation(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
+    """Admin consent granted or revoked by this change needs a tier-0 right (see consent.elevation)."""
+    have = {str(p).lower(): str(p) for p in (before or {}).get("consented") or []}
+    want = {str(p).lower(): str(p) for p in after.get("consented") or []}
+    granted = [want[p] for p in want if p not in have]
+    return consent.elevation(granted, [have[p] for p in have if p not in want])
 
 
 def _app_reason(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:

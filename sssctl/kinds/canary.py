@@ -1,17 +1,18 @@
-"""``canary["<profile>"]``: one mailbox proves an RBAC-scoped own-app profile before any other.
+"""``canary["<profile>"]``: one mailbox proves an own-app profile before any other moves.
 
-Microsoft documents that AutoDiscover cannot be used with RBAC application roles, and it
-does not document server-side synchronization with an app that holds only an RBAC role
-and no Entra consent (reference identity-surface §2.2). So under ``mailbox_scope.method =
-"rbac"`` one in-scope mailbox (``mailbox_scope.canary``, else the first approved mailbox
+An own-app profile can be refused by Exchange for reasons no configuration read shows for
+sure: the tenant's EWS gate (blocked for unset tenants since 2026-10-01, an allow list of
+app IDs whose changes take up to 24 hours, EWS shut down on 2027-04-01), a mailbox closed
+to EWS, RBAC's undocumented limits (no AutoDiscover; server-side sync with an RBAC role
+and no Entra consent, reference identity-surface §2.2). So under every scope method, and
+without a scope, one mailbox (``mailbox_scope.canary``, else the first approved mailbox
 Exchange says the app may reach) is moved onto the profile and Test & Enable'd before
 anything else moves. The mailbox defaults and the mailbox policy declare that they run
-after this kind, so a failed canary skips them (fail closed): no other mailbox moves, the
-canary goes back to the profile it had, and the run says why. A canary that passed stays
+after this kind, and the default profile's deactivation after them, so a failed canary
+skips them all (fail closed): no other mailbox moves, the built-in profile stays active,
+the canary goes back to the profile it had, and the run says why in the user's words
+(:mod:`sssctl.kinds._control5.ews` reads which gate refused). A canary that passed stays
 on the profile; a later plan tests it again only when its status is no longer a success.
-
-Under ``access_policy`` (the documented combination of Entra consent and an application
-access policy) there is no canary: the profile works as Microsoft documents it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observe
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _grants
 from sssctl.kinds import _test_enable as te
-from sssctl.kinds._control5 import rbac
+from sssctl.kinds._control5 import ews, rbac
 from sssctl.kinds._control5.graph import read_app
+from sssctl.kinds._control5.names import iso
 from sssctl.kinds._shared import READ_PROFILES, etag_of, profile_id_now, profiles_named
 from sssctl.kinds.handoffs import AppIds, MailboxVersions
 
@@ -43,12 +45,12 @@ def address_of(profile: str) -> str:
     return f"{PREFIX}[{json.dumps(profile)}]"
 
 
-def canaried(desired: Desired) -> dict[str, tuple[str, MailboxScope]]:
-    """Profile name -> (app key, scope) for every own-app profile whose app is RBAC-scoped."""
-    found: dict[str, tuple[str, MailboxScope]] = {}
+def canaried(desired: Desired) -> dict[str, tuple[str, MailboxScope | None]]:
+    """Profile name -> (app key, scope or None) for every own-app profile."""
+    found: dict[str, tuple[str, MailboxScope | None]] = {}
     for name, profile in desired.custom_profiles.items():
         app = desired.app_registrations.get(profile.app_registration)
-        if app is not None and app.mailbox_scope is not None and app.mailbox_scope.rbac:
+        if app is not None:
             found[name] = (profile.app_registration, app.mailbox_scope)
     return found
 
@@ -62,7 +64,7 @@ class CanaryKind(KindDefaults):
     spec = KindSpec(
         name="canary",
         prefix=PREFIX,
-        after=("server_profile_custom",),
+        after=("server_profile_custom", "ews_admission"),
         services=frozenset({"dataverse", "graph", "exchange"}),
         privileges=(READ_PROFILES, Privilege("prvReadMailbox", "read mailboxes"),
                     Privilege("prvWriteMailbox", "move the canary mailbox and test it")),
@@ -79,9 +81,13 @@ class CanaryKind(KindDefaults):
         objects: dict[str, Mapping[str, Any] | None] = {}
         errors: dict[str, str] = {}
         etags: dict[str, str | None] = {}
-        for name, (_, scope) in canaried(ctx.desired).items():
-            address = address_of(name)
-            mailbox = scope.canary or _recorded_mailbox(ctx, address)
+        wanted = {address_of(name): (name, scope) for name, (_, scope) in canaried(ctx.desired).items()}
+        for address, entry in ctx.state.items():
+            managed = entry.get("managed") or {}
+            if address.startswith(f"{PREFIX}[") and address not in wanted and managed.get("profile"):
+                wanted[address] = (str(managed["profile"]), None)
+        for address, (name, scope) in wanted.items():
+            mailbox = (scope.canary if scope else None) or _recorded_mailbox(ctx, address)
             try:
                 profiles = profiles_named(ctx, name)
                 row = te.mailbox_by_address(ctx, mailbox) if mailbox else None
@@ -95,13 +101,16 @@ class CanaryKind(KindDefaults):
                 "mailbox": mailbox,
                 "on_profile": on_profile,
                 "test": "passed" if on_profile and row and te.passed(row) else "not run",
+                "profile": name,
+                "mailbox_id": str((row or {}).get("mailboxid") or "") or None,
             }
             etags[address] = etag_of(row)
         return Observed(objects=objects, errors=errors, etags=etags)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
         changes: list[Change] = []
-        for name, (key, _) in canaried(desired).items():
+        wanted = canaried(desired)
+        for name, (key, _) in wanted.items():
             address = address_of(name)
             if address in observed.errors:
                 changes.append(Change(address, Action.UNKNOWN, None, None, observed.errors[address]))
@@ -118,12 +127,19 @@ class CanaryKind(KindDefaults):
                       "mailbox moves; if it fails, nothing else moves")
             detail = {"profile": name, "app_key": key, "mailbox": live.get("mailbox")}
             changes.append(Change(address, Action.UPDATE, before, after, reason, None, detail))
+        kept = {address_of(name) for name in wanted}
+        for address, found in sorted(observed.objects.items()):
+            if address not in kept and found is not None:
+                changes.append(_stand_down(address, found, observed.etags.get(address)))
         return changes
 
     def apply(self, ctx: Context, change: Change) -> Applied:
+        if change.action is Action.DELETE:
+            return _put_back_recorded(ctx, change)
         name, key = str(change.detail["profile"]), str(change.detail["app_key"])
         profile_id = profile_id_now(ctx, name)
-        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, key)
+        app_id = _app_id(ctx, key)
+        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, key, app_id)
         row = te.mailbox_by_address(ctx, mailbox)
         if row is None:
             raise LookupError(f"the canary mailbox {mailbox} does not exist in Dataverse; "
@@ -133,18 +149,50 @@ class CanaryKind(KindDefaults):
         if not te.passed(tested):
             writes = 1 + _put_back(ctx, str(row["mailboxid"]), previous)
             raise CanaryFailed(
-                f"the canary mailbox {mailbox} failed Test & Enable on profile {name!r}, so no other "
-                f"mailbox was moved and {mailbox} is back on the profile it had ({writes} writes). "
-                "Check that the app's RBAC role assignment covers the mailbox and that the profile "
-                "does not use AutoDiscover, then run apply again"
+                f"{_why(ctx, key, app_id, mailbox)}. The canary mailbox {mailbox} failed Test & Enable on "
+                f"profile {name!r}, so no other mailbox was moved, the built-in profile stays as it is "
+                f"and {mailbox} is back on the profile it had ({writes} writes); run apply again once "
+                "that is fixed"
             )
         produced = etag_of(tested)
         if produced:
             versions = ctx.handoffs.setdefault("mailboxes", MailboxVersions())
             versions.produced[str(row["mailboxid"]).lower()] = produced
         log.info("canary.passed", profile=name, mailbox=mailbox)
-        return Applied(change.address, managed={"mailbox": mailbox, "profile": name, "test": "passed"},
-                       writes=1, message=f"{mailbox} passed Test & Enable")
+        managed = {"mailbox": mailbox, "profile": name, "test": "passed", "previous": previous}
+        return Applied(change.address, managed=managed, writes=1, message=f"{mailbox} passed Test & Enable")
+
+
+def _stand_down(address: str, live: Mapping[str, Any], etag: str | None) -> Change:
+    """The profile no longer wants a canary (destroy, or the profile left the config): the
+    canary mailbox goes back to the profile it had, so the profile can be removed."""
+    if not live.get("on_profile"):
+        return Change(address, Action.NOOP, dict(live), None,
+                      "the canary mailbox is no longer on the profile; sssctl stops tracking it", etag,
+                      {"mailbox_id": None}, forget=True)
+    return Change(address, Action.DELETE, {"mailbox": live.get("mailbox"), "test": live.get("test")}, None,
+                  "put the canary mailbox back on the profile it had before, so the profile can go",
+                  etag, {"mailbox_id": live.get("mailbox_id"), "profile": live.get("profile")})
+
+
+def _put_back_recorded(ctx: Context, change: Change) -> Applied:
+    """Read the mailbox again: the mailbox policy's own tear-down may have moved it back
+    already, in which case there is nothing left to do (and nothing to overwrite)."""
+    managed = (ctx.state.get(change.address) or {}).get("managed") or {}
+    mailbox_id, previous = change.detail.get("mailbox_id"), managed.get("previous")
+    if not mailbox_id:
+        return Applied(change.address, managed=None, message="canary no longer tracked")
+    row = ctx.dataverse.get("mailboxes", str(mailbox_id), select=te.MAILBOX_COLUMNS) or {}
+    ours = profile_id_now(ctx, str(change.detail.get("profile") or managed.get("profile") or ""))
+    if str(row.get("_emailserverprofile_value") or "").lower() != str(ours).lower():
+        return Applied(change.address, managed=None, message="canary mailbox already off the profile")
+    if not previous:
+        raise LookupError(f"{change.address}: the profile the canary mailbox had before is not recorded; "
+                          "move the mailbox to another profile by hand, then run again")
+    ctx.dataverse.update("mailboxes", str(mailbox_id),
+                         {"emailserverprofile@odata.bind": f"/emailserverprofiles({previous})"},
+                         if_match=etag_of(row))
+    return Applied(change.address, managed=None, writes=1, message="canary mailbox put back")
 
 
 class CanaryFailed(te.TestEnableFailed):
@@ -160,20 +208,73 @@ def _put_back(ctx: Context, mailbox_id: str, previous: Any) -> int:
     return 1
 
 
-def _choose(ctx: Context, key: str) -> str:
-    """The first approved mailbox that Exchange says the app may reach."""
+def _app_id(ctx: Context, key: str) -> str:
     known = ctx.handoffs.get(AppIds, key)
     app = known.app_id if known else str((read_app(ctx, key) or {}).get("appId") or "")
     if not app:
         raise LookupError(f"app registration {key!r} does not exist yet; its change must apply first")
+    return app
+
+
+def _choose(ctx: Context, key: str, app: str) -> str:
+    """The first approved mailbox that Exchange says the app may reach under its scope."""
+    scope = ctx.desired.app_registrations[key].mailbox_scope
     rows = ctx.dataverse.query("mailboxes", select=te.MAILBOX_COLUMNS,
                                filter="emailrouteraccessapproval eq 1", top=CANDIDATES)
     for row in rows:
         address = str(row.get("emailaddress") or "")
-        if address and rbac.test_access(ctx, app, address):
+        if address and (scope is None or _in_scope(ctx, scope, app, address)):
             return address
     raise LookupError(f"none of the first {CANDIDATES} approved mailboxes is in the app's scope; "
                       "name one with mailbox_scope.canary")
+
+
+def _in_scope(ctx: Context, scope: MailboxScope, app: str, address: str) -> bool:
+    if scope.rbac:
+        return rbac.test_access(ctx, app, address)
+    rows = rbac.invoke(ctx, "Test-ApplicationAccessPolicy", {"Identity": address, "AppId": app})
+    return any(str(r.get("AccessCheckResult")) == "Granted" for r in rows)
+
+
+def _why(ctx: Context, key: str, app_id: str, mailbox: str) -> str:
+    """What refused the app, read back from Exchange, in the user's words; never a guess
+    presented as fact: what cannot be read is said to be unknown."""
+    app = ctx.desired.app_registrations[key]
+    path = ews.transport(app.permissions)
+    try:
+        if path == "graph":
+            return (f"Exchange refused app {app_id} over Microsoft Graph for {mailbox}: check that the app "
+                    f"holds {', '.join(ews.GRAPH_SYNC)} and that its mailbox scope reaches the mailbox")
+        settings = ews.read_settings(ctx)
+        moment = ews.exchange_now(ctx)
+        reasons = ews.refusals(settings, app_id, moment)
+        if not reasons and ews.mailbox_closed(ctx, mailbox):
+            reasons = [f"EWS is turned off for mailbox {mailbox} (Set-CASMailbox -EwsEnabled $false)"]
+        warning = ews.user_agent_warning(settings)
+    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
+        return (f"Exchange refused app {app_id} for {mailbox}, and its EWS settings could not be read to "
+                f"say why ({exc})")
+    if reasons:
+        advice = _ews_advice(ctx, key, moment)
+        return f"Exchange refused EWS for app {app_id}: {'; '.join(reasons)}{advice}"
+    if warning:
+        return f"Exchange refused app {app_id} for {mailbox}: {warning}"
+    scope = app.mailbox_scope
+    hint = ("check that the app's RBAC role assignment covers the mailbox and that the profile does not "
+            "use AutoDiscover" if scope is not None and scope.rbac else
+            "check that the app's consent and mailbox scope reach the mailbox")
+    return f"Exchange admits app {app_id} to EWS, yet Test & Enable failed for {mailbox}: {hint}"
+
+
+def _ews_advice(ctx: Context, key: str, moment: float) -> str:
+    if moment >= ews.SHUTDOWN:
+        return ""
+    managed = (ctx.state.get(f"ews_admission.{key}") or {}).get("managed") or {}
+    changed = managed.get("changed_at")
+    if isinstance(changed, (int, float)) and moment < changed + ews.PROPAGATION_SECONDS:
+        return (f"; the list change made at {iso(changed)} may not have taken effect yet (Exchange takes up "
+                "to 24 hours): wait and run apply again")
+    return f"; add `ews = \"allow\"` to [app_registrations.{key}] (and `ews_enabled = true` if EWS is off)"
 
 
 KIND = CanaryKind()

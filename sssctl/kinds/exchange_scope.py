@@ -398,7 +398,9 @@ def _diff_policy(address: str, found: Mapping[str, Any], group: str, known: Mapp
     if not steps:
         return Change(address, Action.NOOP, before, after, f"scoped to {group}{checked}", detail=detail)
     action = Action.CREATE if not policies and not _has_rbac_objects(found) else Action.UPDATE
-    return Change(address, action, before, after, "; ".join(steps), detail=detail)
+    elevation = consent.elevation(consent.names(detail.get("grant") or []),
+                                  consent.names(detail.get("revoke") or []))
+    return Change(address, action, before, after, "; ".join(steps), detail=detail, elevation=elevation)
 
 
 def _ensure_policy(ctx: Context, key: str, app_id: str, group: str, *, policies: Sequence[Mapping[str, Any]],

@@ -16,6 +16,7 @@ counts and a digest of the reverted ids, not one entry per mailbox.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ from sssctl.engine.spool import Rows
 from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._mailbox_scan import (
     ADDRESS,
+    COLUMNS,
     ROW_ADDRESS,
     ROW_ETAG,
     ROW_ID,
@@ -40,15 +42,23 @@ from sssctl.kinds._mailbox_scan import (
     shared_scan,
     summary,
 )
+from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
     read_aggregate,
+    rows_after_lost_answer,
     settled_without_rows,
     write_rows,
 )
 from sssctl.kinds._shared import (
+    ACT,
+    INCOMING_EMAIL,
+    OUTGOING_EMAIL,
     READ_QUEUES,
     batch_operation,
+    label_of,
     profile_id_now,
+    profile_name,
+    read_profiles,
 )
 from sssctl.kinds.handoffs import MailboxVersions
 
@@ -165,6 +175,11 @@ class MailboxesKind(KindDefaults):
         managed = {**change.detail["policy"], "reverted": len(reverted), "digest": reverted.digest()}
         return outcome.applied(ADDRESS, managed, done=f"reverted {len(reverted)} mailboxes", total=len(rows))
 
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        ours = ctx.handoffs.get(MailboxVersions, "mailboxes")
+        return rows_after_lost_answer(planned, fresh, name=lambda row: str(row[ROW_ADDRESS]),
+                                      ours=ours.produced if ours else None)
+
     def _operation(self, row: list[Any], detail: Mapping[str, Any], profile_id: str | None,
                    etag: str | None) -> BatchOperation:
         body: dict[str, Any] = {}
@@ -180,6 +195,37 @@ class MailboxesKind(KindDefaults):
                 body["testemailconfigurationscheduled"] = True
         headers = {"If-Match": etag or "*"}
         return batch_operation("PATCH", f"mailboxes({row[ROW_ID]})", body, headers)
+
+    def drifted_rows(self, ctx: Context, change: Change, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` planned rows as drift records: old and new values, who, when.
+
+        Read before the revert (after it, ``modifiedby`` names sssctl). New values are the
+        ones this change writes; a field already right is left out of both sides.
+        """
+        planned = list(islice(change.detail["rows"], limit))
+        found = authored_rows(ctx, "mailboxes", "mailboxid", (str(r[ROW_ID]) for r in planned),
+                              select=COLUMNS[1:])
+        profiles = read_profiles(ctx)
+        wanted = {"incoming_email": label_of(INCOMING_EMAIL, change.detail.get("incoming")),
+                  "outgoing_email": label_of(OUTGOING_EMAIL, change.detail.get("outgoing")),
+                  "appointments_contacts_tasks": label_of(ACT, change.detail.get("act")),
+                  "server_profile": change.detail.get("profile_name")}
+        records = []
+        for row in planned:
+            live = found.get(str(row[ROW_ID]).lower())
+            if live is None:  # gone since the scan: nothing to say about it
+                continue
+            now = {"incoming_email": label_of(INCOMING_EMAIL, live.get("incomingemaildeliverymethod")),
+                   "outgoing_email": label_of(OUTGOING_EMAIL, live.get("outgoingemaildeliverymethod")),
+                   "appointments_contacts_tasks": label_of(ACT, live.get("actdeliverymethod")),
+                   "server_profile": profile_name(profiles, live.get("_emailserverprofile_value"))}
+            moved = [f for f, value in wanted.items()
+                     if value is not None and str(now[f]).lower() != str(value).lower()
+                     and (row[ROW_KIND] == "user" or f != "appointments_contacts_tasks")]  # queues: no ACT
+            records.append({"row": str(row[ROW_ID]), "name": str(row[ROW_ADDRESS]),
+                            "old": {f: now[f] for f in moved}, "new": {f: wanted[f] for f in moved},
+                            **author_of(live)})
+        return records
 
     def describe(self, observed: Observed) -> dict[str, Any]:
         """A report-only policy over the mailboxes that exist: exporting never proposes reverts."""

@@ -315,7 +315,8 @@ def _left_after(
 
     The org default leaves it when the plan's ``mailbox_defaults`` change names another
     profile; mailboxes leave it when the ``mailboxes`` change moves every one of them (its
-    reading counts the mailboxes it moves off each profile). Anything left refuses the
+    reading counts the mailboxes it moves off each profile), and the canary mailbox when the
+    canary's tear-down puts it back where it was. Anything left refuses the
     deletion: a mailbox must never point at a deleted profile or at an app that is gone.
     """
     left = dict(usage)
@@ -329,6 +330,10 @@ def _left_after(
         leaving = (reading.objects.get("mailboxes") or {}).get("leaving") or {}
         moved = int(leaving.get(str(usage.get("id") or "").lower(), 0))
         left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - moved)
+    canaries = sum(1 for c in changes.values()
+                   if c.kind == "canary" and c.action is Action.DELETE and c.detail.get("mailbox_id")
+                   and str(c.detail.get("profile") or "").lower() == name.lower())
+    left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - canaries)
     return left
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 import structlog
@@ -20,10 +21,12 @@ from sssctl.config.model import Desired
 from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
+from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     read_aggregate,
     reading,
+    rows_after_lost_answer,
     settled_without_rows,
     write_rows,
 )
@@ -31,6 +34,7 @@ from sssctl.kinds._shared import (
     INCOMING_FILTERING,
     PAGE_SIZE,
     batch_operation,
+    chunks,
     label_of,
 )
 
@@ -56,7 +60,7 @@ def skipped_users(ctx: Context) -> dict[str, str]:
 
 def scan(ctx: Context, value: int | None) -> dict[str, Any]:
     """Users whose filtering differs from ``value``; ``None`` (export) reads every user."""
-    skipped = skipped_users(ctx)
+    skipped = ctx.reads.get("skipped_users", lambda: skipped_users(ctx))
     by_current: dict[str, int] = {}
     rows = RowSpool()
     for row in ctx.dataverse.query(
@@ -78,15 +82,22 @@ def scan(ctx: Context, value: int | None) -> dict[str, Any]:
 def sample_names(ctx: Context, rows: Rows) -> list[str]:
     """Sign-in names of the first few users, for the plan (one small query, not one per user)."""
     ids = heapq.nsmallest(SAMPLE_SIZE, (str(r[0]) for r in rows))
-    if not ids:
-        return []
-    found = ctx.dataverse.query(
-        "systemusers",
-        select=["systemuserid", "domainname"],
-        filter=" or ".join(f"systemuserid eq {i}" for i in ids),
-    )
-    names = {str(r["systemuserid"]).lower(): str(r.get("domainname") or r["systemuserid"]) for r in found}
+    names = user_names(ctx, ids)
     return sorted(names.get(i.lower(), i) for i in ids)
+
+
+def user_names(ctx: Context, ids: Sequence[str]) -> dict[str, str]:
+    """Sign-in names by lower-case user id, a query per 25 users."""
+    names: dict[str, str] = {}
+    for part in chunks(ids, 25):
+        found = ctx.dataverse.query(
+            "systemusers",
+            select=["systemuserid", "domainname"],
+            filter=" or ".join(f"systemuserid eq {i}" for i in part),
+        )
+        names.update({str(r["systemuserid"]).lower(): str(r.get("domainname") or r["systemuserid"])
+                      for r in found})
+    return names
 
 
 def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
@@ -149,6 +160,9 @@ class UserSettingsKind(KindDefaults):
         reason = f"set email filtering of {len(rows)} users"
         return [Change(ADDRESS, Action.UPDATE, before, after, reason, None, detail)]
 
+    def after_lost_answer(self, ctx: Context, planned: Change, fresh: Change) -> tuple[Change, list[str]]:
+        return rows_after_lost_answer(planned, fresh, name=lambda row: str(row[0]))
+
     def apply(self, ctx: Context, change: Change) -> Applied:
         rows: Rows = change.detail["rows"]  # streamed from the plan's spool (or a saved plan's list)
         value = int(change.detail["value"])
@@ -176,6 +190,23 @@ class UserSettingsKind(KindDefaults):
             "digest": updated.digest(),
         }
         return outcome.applied(ADDRESS, managed, done=f"updated {len(updated)} users", total=len(rows))
+
+    def drifted_rows(self, ctx: Context, change: Change, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` planned users as drift records (read before the revert)."""
+        ids = [str(row[0]) for row in islice(change.detail["rows"], limit)]
+        found = authored_rows(ctx, "usersettingscollection", "systemuserid", ids,
+                              select=["incomingemailfilteringmethod"])
+        names = user_names(ctx, ids)
+        records = []
+        for user_id in ids:
+            live = found.get(user_id.lower())
+            if live is None:
+                continue
+            old = label_of(INCOMING_FILTERING, live.get("incomingemailfilteringmethod")) or "unset"
+            records.append({"row": user_id, "name": names.get(user_id.lower(), user_id),
+                            "old": {"incoming_email_filtering": old},
+                            "new": {"incoming_email_filtering": change.detail["label"]}, **author_of(live)})
+        return records
 
     def describe(self, observed: Observed) -> dict[str, Any]:
         """The most common filtering method; a comment gives the rest when users differ.

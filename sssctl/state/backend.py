@@ -77,6 +77,10 @@ class Backend(Protocol):
         """Take the lock at once or raise LockHeld naming the holder; returns the lock ID."""
         ...
 
+    def holds(self, lock_id: str) -> bool:
+        """Whether the lock ``lock_id`` is still held (by this backend object)."""
+        ...
+
     def unlock(self, lock_id: str) -> None:
         """Release the lock if it is still ``lock_id``; silent otherwise."""
         ...
@@ -100,11 +104,28 @@ def parse_snapshot(raw: bytes, where: str, *, recover_hint: str) -> Snapshot:
         raise StateCorrupt(f"state {where} is {len(raw)} bytes, more than any snapshot sssctl writes; "
                            f"sssctl will not trust it. {recover_hint}")
     try:
-        document = json.loads(raw.decode("utf-8"))
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_refusing_duplicates)
         return Snapshot.from_document(document, where=where)
     except (ValueError, RecursionError, StateCorrupt) as exc:
         reason = str(exc) if isinstance(exc, StateCorrupt) else f"state file {where} is not JSON"
+        if isinstance(exc, _DuplicateKey):
+            reason = f"state file {where} has the key {str(exc)!r} twice in one object"
         raise StateCorrupt(f"{reason}. sssctl will not trust it. {recover_hint}") from exc
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refusing_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a key twice in one object is refused (which value would count is up to
+    the parser, so two readers could disagree on what the state says)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
 
 
 def serialize(snapshot: Snapshot) -> bytes:
@@ -212,6 +233,12 @@ class LocalBackend:
         lock_id = str(lockfile.acquire(self.lock_path, command)["id"])
         self.remove_leftovers()
         return lock_id
+
+    def holds(self, lock_id: str) -> bool:
+        """Whether the lock is still ours (``watch`` asks before each cycle: a leader that lost
+        its lock must stop writing, since another replica may now lead)."""
+        current = lockfile.read_lock(self.lock_path)
+        return current is not None and current.get("id") == lock_id
 
     def unlock(self, lock_id: str) -> None:
         lockfile.release(self.lock_path, lock_id)

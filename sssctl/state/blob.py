@@ -220,6 +220,10 @@ class BlobBackend:
             self._renewer.join(timeout=5)
             self._renewer = None
 
+    def holds(self, lock_id: str) -> bool:
+        """Whether the lease is still ours and renewing (see ``LocalBackend.holds``)."""
+        return self._lease is not None and self._lock_info.get("id") == lock_id and not self._lease_problem
+
     def unlock(self, lock_id: str) -> None:
         lease = self._lease
         if lease is None or self._lock_info.get("id") != lock_id:

@@ -18,8 +18,9 @@ from azure.core.credentials import AccessToken
 from sssctl.clients.errors import AuthError
 from sssctl.config.model import Auth, Desired, StateSettings
 
-# sssctl's providers cache tokens (MSAL) and do not expose the expiry; claiming a short life
-# makes the SDK ask again well before any real token expires, and the ask is a cache hit.
+# The MSAL providers cache tokens and do not expose the expiry (the azure-identity ones do);
+# claiming a short life makes the SDK ask again well before any real token expires, and the
+# ask is a cache hit.
 _CLAIMED_LIFETIME = 600
 
 
@@ -68,6 +69,8 @@ class ConfigIdentityCredential:
                   enable_cae: bool = False, **kwargs: Any) -> AccessToken:
         provider = self._token_provider()
         try:
+            if hasattr(provider, "access_token"):  # azure-identity's credentials know the expiry
+                return AccessToken(*provider.access_token(scopes[0]))
             token = provider.token(scopes[0])
         except AuthError as exc:
             raise self._for_storage(exc) from exc

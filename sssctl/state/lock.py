@@ -19,6 +19,7 @@ import getpass
 import json
 import os
 import socket
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,29 @@ _MAX_LOCK_BYTES = 64 * 1024  # a real lock file is ~250 bytes; never read a huge
 
 
 def read_lock(path: Path) -> dict[str, Any] | None:
-    """The lock's metadata, ``{}`` if the file exists but is unreadable, None if absent."""
+    """The lock's metadata, ``{}`` if the file exists but is unreadable, None if absent.
+
+    Opened without blocking and checked to be a regular file before a byte is read: a FIFO
+    (or a device) at the lock path would otherwise hold ``apply`` and ``state unlock``
+    forever, and deleting it as a stale lock would destroy something that is not ours.
+    """
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_LOCK_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError:
         return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(
+                f"the lock path {path} is not a regular file (it is a {_file_type(os.fstat(fd).st_mode)}), "
+                "so sssctl can neither read nor take it over. Remove or rename it "
+                f"(`rm {path}`) if nothing else uses it, then run the command again")
+        raw = _read_up_to(fd, _MAX_LOCK_BYTES + 1)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
     if len(raw) > _MAX_LOCK_BYTES:
         return {}
     try:
@@ -70,6 +86,26 @@ def read_lock(path: Path) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISDIR, "directory"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def well_formed(info: dict[str, Any]) -> bool:

@@ -77,8 +77,28 @@ class StateStore:
                     "original": original,
                     "fingerprints": dict(fingerprints),
                     "updated_at": utc_now(),
+                    **({"history": previous["history"]} if previous and previous.get("history") else {}),
                 }
             self._write(resources)
+
+    def note_history(self, notes: Mapping[str, Mapping[str, Any]], *, keep: int = 20) -> None:
+        """Append one record per address (``watch``: what was reverted, from whom, when), in one write.
+
+        Only the last ``keep`` records stay, so the snapshot does not grow with time; an
+        address no longer managed gets none.
+        """
+        with self._lock:
+            resources = dict(self._snapshot.resources)
+            noted = False
+            for address, note in notes.items():
+                entry = resources.get(address)
+                if entry is None:
+                    continue
+                history = [*list(entry.get("history") or []), dict(note)][-keep:]
+                resources[address] = {**entry, "history": history}
+                noted = True
+            if noted:
+                self._write(resources)
 
     def adopt(self, entries: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any] | None]]) -> None:
         """Start managing addresses found compliant, in one write.

@@ -73,3 +73,21 @@ def test_an_unknown_service_connection_is_named(
     assert done.returncode == 1
     assert unknown in done.stdout + done.stderr
     assert "not authorized to use it" in done.stdout + done.stderr
+
+
+def test_a_placeholder_tenant_in_the_file_names_the_azure_cli_task_value_it_beat(
+        cli: Cli, emulator: EmulatorInfo, tmp_path: Path) -> None:
+    """The AzureCLI@2 task exports AZURESUBSCRIPTION_TENANT_ID, but a tenant written in the
+    file wins (an explicit choice is never swapped for an ambient one): the failed sign-in
+    says so and how to use the task's value."""
+    pipeline = _pipeline_cli(cli, emulator, tmp_path)
+    pipeline.config.write_text(PIPELINE_CONFIG.replace(
+        'name = "e2e"', 'name = "e2e"\ntenant_id = "00000000-0000-0000-0000-000000000000"'))
+    env = {k: v for k, v in pipeline.env.items() if k != "AZURE_TENANT_ID"}
+    env["AZURESUBSCRIPTION_TENANT_ID"] = emulator.tenant_id
+    done = Cli(env=env, config=pipeline.config, state_dir=cli.state_dir, workdir=cli.workdir).run("plan")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert f"AZURESUBSCRIPTION_TENANT_ID was set to {emulator.tenant_id}" in output
+    assert "SSSCTL_TENANT_ID=$AZURESUBSCRIPTION_TENANT_ID" in output
+    assert "environment.tenant_id is the placeholder" in output

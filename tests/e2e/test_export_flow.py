@@ -77,6 +77,7 @@ def test_export_after_the_hardened_apply_keeps_the_own_app_profile_and_scope(
         "display_name": "Dataverse SSS (Contoso)",
         "permissions": ["exchange:full_access_as_app"],
         "mailbox_scope": {"group": "sss-mailboxes"},      # as Exchange names the group
+        "ews": "allow",
     }}
     profile = document["server_profiles"]["custom"]["Contoso EXO (own app)"]
     assert profile["app_registration"] == "sss" and profile["type"] == "exchange_online"

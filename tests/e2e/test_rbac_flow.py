@@ -124,7 +124,7 @@ def test_propagation_delay_is_pending_then_verified_without_drift(rbac_cli: Cli,
     admin.faults(rbac_propagation_seconds=3600)
     stopped = rbac_cli.run("apply", "--auto-approve")
     assert stopped.returncode == exitcodes.ERROR, stopped.stdout + stopped.stderr
-    assert 'canary["Contoso EXO (own app)"] was failed' in stopped.stderr
+    assert 'canary["Contoso EXO (own app)"] failed:' in stopped.stderr
     assert "mailboxes: skipped" in stopped.stdout
     assert synced_in_scope(admin) == {}                  # nothing moved onto an app not yet in effect
     assert scope_reason(rbac_cli).startswith("pending: the role assignments")

@@ -49,6 +49,9 @@ class MemoryBackend:
     def lock(self, command: str) -> str:
         return "memory-lock"
 
+    def holds(self, lock_id: str) -> bool:
+        return lock_id == "memory-lock"
+
     def unlock(self, lock_id: str) -> None:
         return None
 

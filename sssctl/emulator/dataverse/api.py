@@ -649,6 +649,10 @@ class WebApi:
             self._check_approval(who, table, None, changes["emailrouteraccessapproval"])
         state_pair(table, None, changes)
         row = {**_defaults(table, who), **changes, table.pk: record_id}
+        if table.logical == "systemuser" and row.get("applicationid"):
+            # An application user is always non-interactive (access mode 4), whatever was sent:
+            # https://learn.microsoft.com/power-platform/admin/manage-application-users
+            row["accessmode"] = 4
         if table.logical == "role":
             row.update(_new_role_links(self.store, row, record_id))
         created = self.store.insert(table.logical, record_id, row)

@@ -121,6 +121,8 @@ def resource_change(change: Change) -> dict[str, Any]:
         "after_sensitive": _sensitive(change.after),
     }
     document["sssctl"] = {"reason": change.reason, "symbol": change.action.value}
+    if change.elevation:
+        document["sssctl"]["needs_elevation"] = change.elevation
     return document
 
 
@@ -168,6 +170,7 @@ def to_document(plan: Plan, *, environment_name: str) -> dict[str, Any]:
     extras = _extras(plan, environment_name)
     if plan.unknown:
         extras["incomplete"] = [f"{c.address}: {c.reason}" for c in plan.unknown]
+    extras["needs_elevation"] = [c.address for c in plan.changes if c.elevation and c.writes]
     return {
         "format_version": FORMAT_VERSION,
         "timestamp": plan.created_at,

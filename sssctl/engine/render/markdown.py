@@ -36,12 +36,18 @@ def render(plan: Plan, *, environment_name: str) -> str:
     lines = [f"### sssctl {title} for `{environment_name}`", "", f"**{summary_line(plan)}**", ""]
     if plan.unknown:
         lines += [f"> [!WARNING]\n> {INCOMPLETE_NOTE}", ""]
+    elevated = [c.address for c in plan.changes if c.elevation and c.writes]
+    if elevated:
+        lines += [f"> [!IMPORTANT]\n> Needs elevation: {', '.join(f'`{a}`' for a in elevated)}. A standard "
+                  "apply skips these and what depends on them; an administrator applies them with "
+                  "`sssctl apply --elevated`.", ""]
     changes = visible(plan)
     if not changes:
         return "\n".join(lines)
     lines += ["| | Address | Action | Reason |", "|---|---|---|---|"]
     for c in changes:
-        lines.append(f"| `{c.action.value}` | `{_cell(c.address)}` | {c.action.word} | {_cell(c.reason)} |")
+        reason = _cell(c.reason) + (f" **Needs elevation:** {_cell(c.elevation)}" if c.elevation else "")
+        lines.append(f"| `{c.action.value}` | `{_cell(c.address)}` | {c.action.word} | {reason} |")
     lines += ["", "<details><summary>Details</summary>", ""]
     for change in changes:
         lines += _detail(change)

@@ -43,6 +43,10 @@ def render_change(change: Change, *, color: bool) -> list[str]:
         lines.append(f"      sample: {', '.join(sample[:_SAMPLE_SHOWN])}{more}")
     if change.reason:
         lines.append(paint(f"      # {change.reason}", dim=True))
+    if change.elevation:
+        lines.append(paint(f"      ! needs elevation: {change.elevation}; a standard apply skips it and "
+                           "what depends on it, `sssctl apply --elevated` (an administrator) applies it",
+                           fg="yellow"))
     return lines
 
 
@@ -72,4 +76,8 @@ def render(plan: Plan, *, color: bool = False) -> str:
     lines.append(click.style(summary, bold=True) if color else summary)
     if plan.unknown:
         lines.append(INCOMPLETE_NOTE)
+    elevated = [c.address for c in plan.changes if c.elevation and c.writes]
+    if elevated:
+        lines.append(f"Needs elevation: {', '.join(elevated)} "
+                     "(run `sssctl apply --elevated` as an administrator).")
     return "\n".join(lines) + "\n"

@@ -74,6 +74,15 @@ def names(grants: Sequence[Mapping[str, str]]) -> list[str]:
     return sorted(g["name"] for g in grants)
 
 
+def elevation(granted: Sequence[str], revoked: Sequence[str]) -> str:
+    """Why a change that grants or revokes tenant-wide consent needs AppRoleAssignment.ReadWrite.All."""
+    parts = ([f"grant the tenant-wide consent of {', '.join(sorted(granted))}"] if granted else []) + \
+        ([f"revoke the tenant-wide consent of {', '.join(sorted(revoked))}"] if revoked else [])
+    if not parts:
+        return ""
+    return " and ".join(parts) + " (needs AppRoleAssignment.ReadWrite.All, a tier-0 right)"
+
+
 def assign_role(ctx: Context, sp_id: str, resource_id: str, role_id: str) -> None:
     """Admin consent of one app role to a service principal; "already exists" is success
     (a retry, or a directory that had not replicated the first answer)."""

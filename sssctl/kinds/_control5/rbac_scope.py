@@ -117,6 +117,18 @@ def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Seque
     return steps
 
 
+def _elevation(found: Mapping[str, Any], roles: Sequence[str], key: str, scope: MailboxScope) -> str:
+    """Giving the app a mailbox role is Exchange role management; removing consent is tier 0 too."""
+    assignments = found.get("assignments") or []
+    missing = [r for r in roles if not any(a.get("Role") == r and rbac.assignment_matches(a, key, scope)
+                                           for a in assignments)]
+    parts = [consent.elevation([], [c["name"] for c in found.get("consent") or []])]
+    if missing:
+        parts.insert(0, f"assign {', '.join(missing)} (New-ManagementRoleAssignment is Exchange role "
+                        "management)")
+    return "; ".join(p for p in parts if p)
+
+
 def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, *, roles: Sequence[str],
          detail: dict[str, Any], policy_group: str | None = None) -> Change:
     before = _current(found, scope.target, policy_group)
@@ -127,7 +139,8 @@ def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, 
     if steps:
         action = Action.CREATE if not found.get("pointer") and not found.get("policies") else Action.UPDATE
         reason = "; ".join(steps) + f", in that order ({rbac.PROPAGATION})"
-        return Change(address, action, before, after, reason, detail=detail)
+        return Change(address, action, before, after, reason, detail=detail,
+                      elevation=_elevation(found, roles, key, scope))
     check = found.get("check") or {}
     if check.get("inside"):
         tail = f"; denied for {check['outside']}" if check.get("outside") else ""
@@ -143,7 +156,9 @@ def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, 
     detail["recreate"] = True
     return Change(address, Action.UPDATE, before, after,
                   f"the role assignments are not in effect {scope.propagation_minutes} minutes after they "
-                  "were made (no in-scope mailbox is granted): re-create them", detail=detail)
+                  "were made (no in-scope mailbox is granted): re-create them", detail=detail,
+                  elevation="re-create the app's mailbox role assignments (New-ManagementRoleAssignment is "
+                            "Exchange role management)")
 
 
 # --- apply ----------------------------------------------------------------------------------

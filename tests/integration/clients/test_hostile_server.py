@@ -137,7 +137,8 @@ def test_a_foreign_next_link_is_refused_and_the_foreign_host_hears_nothing(
         name: str, scheme: str, hostile: Hostile, foreign: CountingListener, emulator: EmulatorInfo,
         emulator_admin: AdminClient) -> None:
     link = f"{scheme}://127.0.0.1:{foreign.port}/steal?page=2"
-    hostile.reply = lambda h: _json(h, b'{"value": [{"id": "1"}], "@odata.nextLink": "%s"}' % link.encode())
+    row = b'{"id": "00000000-0000-0000-0000-000000000001"}'  # a well-formed row: only the link is foreign
+    hostile.reply = lambda h: _json(h, b'{"value": [%s], "@odata.nextLink": "%s"}' % (row, link.encode()))
     http = _service(name, hostile, emulator, emulator_admin)
     with pytest.raises(ForeignLink, match="token was not sent"):
         _read_all(name, http, hostile.url)

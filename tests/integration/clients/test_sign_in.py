@@ -123,7 +123,8 @@ def _approve_when_asked(admin: AdminClient, prompts: io.StringIO) -> None:
 
 
 def test_azure_cli_with_a_fake_az(emulator: EmulatorInfo, emulator_admin: AdminClient,
-                                  tmp_path: Path) -> None:
+                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """azure-identity's AzureCliCredential runs `az` from the process PATH, as in a real shell."""
     token = emulator_admin.token(emulator.dataverse_url, client_id=emulator.client_id)
     graph_token = emulator_admin.token(emulator.graph_url, client_id=emulator.client_id)
     bin_dir = tmp_path / "bin"
@@ -136,8 +137,9 @@ def test_azure_cli_with_a_fake_az(emulator: EmulatorInfo, emulator_admin: AdminC
         f'echo "{{\\"accessToken\\": \\"$t\\", \\"expires_on\\": {expires}}}"\n'
     )
     az.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     desired = emulator_desired(emulator, method="azure_cli", client_id=None)
-    with open_clients(desired, need_graph=True, environ={"PATH": f"{bin_dir}:/usr/bin:/bin"}) as clients:
+    with open_clients(desired, need_graph=True, environ={}) as clients:
         assert clients.graph is not None
         me = clients.graph.get(f"servicePrincipals(appId='{emulator.client_id}')")
         assert me["appId"] == emulator.client_id

@@ -36,6 +36,7 @@ display_name = "Dataverse SSS (Contoso)"
 permissions = ["exchange:full_access_as_app"]
 credential = {{ type = "client_secret", rotate_days = ROTATE }}
 mailbox_scope = {{ group = "sss-mailboxes@contoso.com" }}
+ews = "allow"
 
 [server_profiles.custom."{PROFILE}"]
 type = "exchange_online"

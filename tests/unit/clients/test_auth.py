@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import stat
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from sssctl.clients.auth import (
-    AzureCliProvider,
     default_token_cache,
     explain,
     load_certificate,
@@ -111,47 +109,6 @@ def test_default_token_cache_location() -> None:
     assert default_token_cache({"XDG_CACHE_HOME": "/c"}) == Path("/c/sssctl/msal-token-cache.json")
 
 
-def _fake_az(tmp_path: Path, script: str) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    az = bin_dir / "az"
-    az.write_text("#!/bin/sh\n" + script)
-    az.chmod(0o755)
-    return {"PATH": str(bin_dir), "HOME": str(tmp_path)}
-
-
-def test_azure_cli_token_is_parsed_and_cached(tmp_path: Path) -> None:
-    expires = int(time.time()) + 3600
-    log = tmp_path / "calls"
-    env = _fake_az(tmp_path, f'echo "$@" >> {log}\n'
-                             f'echo \'{{"accessToken": "cli-token-abcdef", "expires_on": {expires}, '
-                             f'"expiresOn": "2020-01-01 00:00:00.000000", "tokenType": "Bearer"}}\'\n')
-    provider = AzureCliProvider("tenant-1", env)
-    assert provider.token("https://org.example/.default") == "cli-token-abcdef"
-    assert provider.token("https://org.example/.default") == "cli-token-abcdef"
-    calls = log.read_text().splitlines()
-    assert calls == ["account get-access-token --resource https://org.example --tenant tenant-1 "
-                     "--output json"]
-
-
-def test_azure_cli_old_expires_on_format(tmp_path: Path) -> None:
-    later = (datetime.now() + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    env = _fake_az(tmp_path, f'echo \'{{"accessToken": "cli-token-old", "expiresOn": "{later}"}}\'\n')
-    assert AzureCliProvider(None, env).token("https://x.example/.default") == "cli-token-old"
-
-
-def test_azure_cli_not_logged_in(tmp_path: Path) -> None:
-    env = _fake_az(tmp_path, "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n")
-    with pytest.raises(AuthError, match="not signed in") as caught:
-        AzureCliProvider(None, env).token("https://x.example/.default")
-    assert caught.value.remedy is not None and "az login" in caught.value.remedy
-
-
-def test_azure_cli_missing(tmp_path: Path) -> None:
-    with pytest.raises(AuthError, match="not found on PATH"):
-        AzureCliProvider(None, {"PATH": str(tmp_path)}).token("https://x.example/.default")
-
-
 def test_clouds_table_and_custom_endpoints() -> None:
     assert CLOUDS["dod"].graph_url == "https://dod-graph.microsoft.us"
     assert CLOUDS["china"].exchange_url == "https://partner.outlook.cn"
@@ -167,35 +124,3 @@ def test_clouds_table_and_custom_endpoints() -> None:
         resolve_cloud(Environment(cloud="custom", endpoints=Endpoints(login_url="http://x")))
 
 
-def test_github_actions_oidc_token_is_requested_with_the_exchange_audience() -> None:
-    import httpx
-
-    from sssctl.clients.auth import federated_assertion_source
-    from sssctl.config.model import Auth
-
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"count": 1, "value": "gh-oidc-jwt-value"})
-
-    environ = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://gh.example/token?api-version=2.0",
-               "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "gh-request-token-123"}
-    source = federated_assertion_source(Auth(method="workload_identity"), environ,
-                                        httpx.Client(transport=httpx.MockTransport(handler)))
-    assert source() == "gh-oidc-jwt-value"
-    request = seen[0]
-    assert request.url.params["api-version"] == "2.0"
-    assert request.url.params["audience"] == "api://AzureADTokenExchange"
-    assert request.headers["Authorization"] == "bearer gh-request-token-123"
-
-
-def test_workload_identity_without_any_token_source_is_explained() -> None:
-    import httpx
-
-    from sssctl.clients.auth import federated_assertion_source
-    from sssctl.config.model import Auth
-
-    with pytest.raises(AuthError, match="federated token") as caught:
-        federated_assertion_source(Auth(method="workload_identity"), {}, httpx.Client())
-    assert caught.value.remedy and "id-token: write" in caught.value.remedy

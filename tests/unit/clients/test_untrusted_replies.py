@@ -124,12 +124,31 @@ def test_more_pages_than_the_count_allows_is_refused() -> None:
     assert len(seen) == 3
 
 
+def test_empty_pages_that_keep_linking_onward_are_refused_after_a_few() -> None:
+    calls = iter(range(1000))
+
+    def empty_forever(request: httpx.Request) -> httpx.Response:
+        return _page(0, f"{API}mailboxes?$skiptoken={next(calls)}")
+
+    svc, seen = _http(empty_forever)
+    with pytest.raises(PagingRunaway, match=r"4 empty pages in a row"):
+        list(DataverseClient(ORG, svc).query("mailboxes"))
+    assert len(seen) == 4
+
+
+def test_an_empty_page_between_full_ones_is_followed() -> None:
+    answers = iter([_page(1, f"{API}mailboxes?$skiptoken=1"), _page(0, f"{API}mailboxes?$skiptoken=2"),
+                    _page(2)])
+    svc, _ = _http(lambda r: next(answers))
+    assert len(list(DataverseClient(ORG, svc).query("mailboxes"))) == 3
+
+
 def test_the_page_ceiling_stops_an_endless_collection() -> None:
     guard = PageGuard("graph", "applications", "https://graph.example/v1.0/applications", max_pages=5)
     link = None
     with pytest.raises(PagingRunaway, match="ceiling of 5 pages"):
         for n in range(10):
-            link = guard.next_url({"value": [], "@odata.nextLink": f"https://graph.example/v1.0/a?n={n}"})
+            link = guard.next_url({"value": [{"id": n}], "@odata.nextLink": f"https://graph.example/v1.0/a?n={n}"})
     assert link is not None and guard.pages == 5
 
 

@@ -1,4 +1,4 @@
-"""The canary's plan: only RBAC-scoped own-app profiles get one, and a passed test is left alone."""
+"""The canary's plan: every own-app profile gets one, and a passed test is left alone."""
 
 from __future__ import annotations
 
@@ -20,8 +20,13 @@ def rbac() -> Desired:
     return load(CONFIGS / "hardened-rbac.toml", {})
 
 
-def test_only_profiles_whose_app_is_rbac_scoped_get_a_canary() -> None:
-    assert canaried(load(CONFIGS / "hardened.toml", {})) == {}
+def test_every_own_app_profile_gets_a_canary_whatever_its_scope_method() -> None:
+    hardened = load(CONFIGS / "hardened.toml", {})
+    assert list(canaried(hardened)) == [PROFILE]
+    assert canaried(hardened)[PROFILE][1].method == "access_policy"  # type: ignore[union-attr]
+    unscoped = replace(hardened, app_registrations={"sss": replace(
+        hardened.app_registrations["sss"], mailbox_scope=None)})
+    assert canaried(unscoped) == {PROFILE: ("sss", None)}
     assert list(canaried(rbac())) == [PROFILE]
     assert KIND.addresses(rbac()) == ['canary["Contoso EXO (own app)"]']
 

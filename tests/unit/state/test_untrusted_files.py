@@ -107,6 +107,14 @@ def test_a_well_signed_but_malformed_snapshot_names_the_file_and_field(
     assert str(tmp_path / "env.json") in str(caught.value)
 
 
+def test_a_snapshot_with_a_key_twice_is_refused(tmp_path: Path) -> None:
+    document = Snapshot.new(url=URL, organization_id=ORG, name="env").to_document()
+    text = _signed(document)
+    (tmp_path / "env.json").write_text(text[:-1] + ', "serial": 99}')
+    with pytest.raises(StateCorrupt, match=r"env\.json has the key 'serial' twice"):
+        LocalBackend(tmp_path, "env").read()
+
+
 @pytest.mark.parametrize("raw", [b"[" * 200_000, b"\xff\xfe not utf-8", b"null"])
 def test_a_hostile_snapshot_is_a_clear_error_not_a_crash(tmp_path: Path, raw: bytes) -> None:
     (tmp_path / "env.json").write_bytes(raw)

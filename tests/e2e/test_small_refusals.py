@@ -1,0 +1,44 @@
+"""Inputs refused up front by the CLI, with a remedy, before anything is read or written.
+
+A FIFO at the lock path used to block ``apply`` (reading the holder) and ``state unlock``
+forever; an ``environment.name`` too long for a file name failed only at apply.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.e2e.conftest import Cli
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX thing")
+@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("state", "unlock", "some-id")])
+def test_a_fifo_at_the_lock_path_is_refused_at_once(cli: Cli, command: tuple[str, ...]) -> None:
+    cli.state_dir.mkdir(parents=True, exist_ok=True)
+    lock = cli.state_dir / "e2e.lock"
+    os.mkfifo(lock)
+
+    started = time.monotonic()
+    result = cli.run(*command, timeout=60)
+
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not a regular file (it is a FIFO)" in result.stderr and f"rm {lock}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert lock.exists()        # not ours to delete
+
+
+def test_an_environment_name_longer_than_the_backends_accept_is_refused_before_any_request(cli: Cli) -> None:
+    text = cli.config.read_text(encoding="utf-8")
+    cli.config.write_text(text.replace('name = "e2e"', 'name = "' + "x" * 65 + '"'), encoding="utf-8")
+
+    result = cli.run("plan")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "environment.name" in result.stderr and "1 to 64 letters" in result.stderr
+    assert not cli.state_dir.exists()
