@@ -197,7 +197,8 @@ def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], 
                 "stdin is not a terminal, so sssctl cannot ask for confirmation; "
                 "use --auto-approve, or save a plan with `sssctl plan --out FILE` and apply that file"
             )
-        return approval.approved(f"{verb} these {len(p.actionable)} changes?")
+        count = len(p.actionable)
+        return approval.approved(f"{verb} this change?" if count == 1 else f"{verb} these {count} changes?")
 
     return confirm
 

@@ -124,7 +124,8 @@ def _take_lock(backend: Backend, opts: RunOptions) -> str | None:
         return None
     timeout = state_locking.parse_duration(opts.environ.get(state_locking.LOCK_TIMEOUT_ENV) or "0")
     return state_locking.acquire(backend, opts.command, timeout=timeout,
-                                 notify=lambda message: print(message, file=sys.stderr, flush=True))
+                                 notify=lambda message: print(message, file=sys.stderr, flush=True),
+                                 config=opts.config_path)
 
 
 def needs_services(registry: Registry, desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:

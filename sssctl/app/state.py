@@ -30,10 +30,13 @@ class Output(Protocol):
 
 
 @contextmanager
-def locked(backend: Backend, command: str, environ: Mapping[str, str]) -> Iterator[None]:
+def locked(backend: Backend, command: str, environ: Mapping[str, str],
+           config: Path | None = None) -> Iterator[None]:
+    """The lock of ``backend``; ``config`` when it is the configured one (for the unlock hint)."""
     timeout = locking.parse_duration(environ.get(locking.LOCK_TIMEOUT_ENV) or "0")
     lock_id = locking.acquire(backend, command, timeout=timeout,
-                              notify=lambda message: print(message, file=sys.stderr, flush=True))
+                              notify=lambda message: print(message, file=sys.stderr, flush=True),
+                              config=config)
     try:
         yield
     finally:
@@ -80,7 +83,7 @@ def check_successor(current: Snapshot | None, incoming: Snapshot, *, source: str
 def push(desired: Desired, environ: Mapping[str, str], out: Output, path: Path, *, force: bool) -> int:
     incoming = read_snapshot_file(path)
     backend = factory.backend_for(desired, environ)
-    with locked(backend, "state push", environ):
+    with locked(backend, "state push", environ, desired.source):
         current = backend.read()
         check_successor(current, incoming, source=str(path), target=backend.describe(), force=force)
         if current is not None and incoming.serial <= current.serial:
@@ -94,7 +97,7 @@ def push(desired: Desired, environ: Mapping[str, str], out: Output, path: Path, 
 def remove(desired: Desired, environ: Mapping[str, str], out: Output, addresses: Sequence[str]) -> int:
     """Stop managing addresses: forgotten by the state, untouched in the environment."""
     backend = factory.backend_for(desired, environ)
-    with locked(backend, "state rm", environ):
+    with locked(backend, "state rm", environ, desired.source):
         current = backend.read()
         resources = dict(current.resources) if current else {}
         missing = [a for a in addresses if a not in resources]
@@ -118,7 +121,7 @@ def migrate(desired: Desired, environ: Mapping[str, str], out: Output, source_sp
     if source.describe() == target.describe():
         raise StateError(f"--from {source_spec} names the configured backend itself ({target.describe()}); "
                          "name the backend the state lived in before")
-    with locked(source, "state migrate", environ), locked(target, "state migrate", environ):
+    with locked(source, "state migrate", environ), locked(target, "state migrate", environ, desired.source):
         snapshot = source.read()
         if snapshot is None:
             raise StateError(f"{source.describe()} holds no state: nothing to migrate")

@@ -160,10 +160,11 @@ def _acquire(path: Path, info: dict[str, Any]) -> dict[str, Any]:
             if _try_create(path, info):
                 return info
             current = read_lock(path) or {}
+    unlock = f"sssctl state unlock {current.get('id', '<ID>')}"
     raise LockHeld(
         f"the state is locked by {describe_holder(current)}. Wait for that run to finish; if it died, "
-        f"run `sssctl state unlock {current.get('id', '<ID>')}` (lock file {path})",
-        holder=current,
+        f"run `{unlock}` (lock file {path})",
+        holder=current, unlock=unlock,
     )
 
 

@@ -191,7 +191,7 @@ def apply_saved_task(plan_dir: Path, *, parallelism: int, allow_lockout: bool = 
 def applied(member: Member, environment: str, p: Plan, report: ApplyReport) -> MemberResult:
     refused = report.count("refused")
     code = exitcodes.INTERRUPTED if report.interrupted else (exitcodes.OK if report.ok else exitcodes.ERROR)
-    problems = [f"{o.change.address} was {o.status}: {o.message}" for o in report.outcomes
+    problems = [f"{o.change.address} {o.status}: {o.message}" for o in report.outcomes
                 if o.status in ("refused", "failed")]
     return MemberResult(member.name, environment, code, plan=p, report=report, refused=refused,
                         error="; ".join(problems) or None, detail=report.summary())

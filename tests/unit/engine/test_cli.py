@@ -116,7 +116,8 @@ def test_a_held_lock_exits_4_naming_the_holder(world: World, tmp_path: Path) -> 
     info = acquire(tmp_path / "state" / "test.lock", "apply")
     result = run("apply", "--auto-approve")
     assert result.exit_code == 4
-    assert f"sssctl state unlock {info['id']}" in result.stderr
+    # the hint runs as printed: it names the config the run was given
+    assert f"`sssctl state unlock {info['id']} -c sssctl.toml`" in result.stderr
     assert run("state", "unlock", "nope").exit_code == 1
     assert run("state", "unlock", info["id"]).exit_code == 0
     assert run("apply", "--auto-approve").exit_code == 0
@@ -226,3 +227,19 @@ def test_a_bad_timeout_or_parallelism_is_refused_before_anything_runs(
     result = CliRunner().invoke(cli, ["apply", "--auto-approve", *args])
     assert result.exit_code == 2 and complaint in result.output
     assert not any(kind.applied for kind in world.kinds)
+
+
+def test_one_change_is_asked_about_in_the_singular(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sssctl.app import commands
+
+    monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
+    declined = CliRunner().invoke(cli, ["apply", "--target", "approval"], input="no\n")
+    assert "Apply this change?" in declined.output and "these 1 changes" not in declined.output
+
+
+def test_an_apply_with_a_failure_does_not_call_itself_complete(world: World) -> None:
+    world.kind("approval").apply_errors["approval"] = RuntimeError("HTTP 500 from the service")
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "Apply finished with errors: 1 changed, 0 created, 0 destroyed, 0 refused, 1 failed." in result.output
+    assert "Apply complete" not in result.output

@@ -49,3 +49,11 @@ def test_fleet_audit_counts_findings_by_severity(fleet: Path) -> None:
     found = ", ".join(f"{2 * n} {s}" for s, n in per_member.items())
     assert f"Fleet: 2 member(s), findings: {found} (2 member(s) with findings), 0 failed" in result.stdout
     assert "with changes" not in result.stdout
+
+
+def test_a_members_failed_change_reads_as_english(world: World, fleet: Path) -> None:
+    world.kind("approval").apply_errors["approval"] = RuntimeError("HTTP 500 from the service")
+    result = run("fleet", "apply", str(fleet), "--member", "a", "--auto-approve")
+    assert result.exit_code == 1
+    assert "Error: approval failed: HTTP 500 from the service" in result.stdout
+    assert "was failed" not in result.output
