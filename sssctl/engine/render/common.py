@@ -73,7 +73,8 @@ def field_rows(change: Change) -> list[tuple[str, Any, Any]]:
     before = change.before or {}
     after = change.after or {}
     # a change with its own sample prints it once, on its own line, not also as a field
-    keys = [k for k in dict.fromkeys([*before.keys(), *after.keys()]) if not (k == "sample" and change.sample)]
+    keys = [k for k in dict.fromkeys([*before.keys(), *after.keys()])
+            if not (k == "sample" and change.sample)]
     if change.action is Action.CREATE:
         return [(k, None, after.get(k)) for k in keys]
     if change.action is Action.DELETE:

@@ -241,5 +241,6 @@ def test_an_apply_with_a_failure_does_not_call_itself_complete(world: World) -> 
     world.kind("approval").apply_errors["approval"] = RuntimeError("HTTP 500 from the service")
     result = run("apply", "--auto-approve")
     assert result.exit_code == 1
-    assert "Apply finished with errors: 1 changed, 0 created, 0 destroyed, 0 refused, 1 failed." in result.output
+    summary = "Apply finished with errors: 1 changed, 0 created, 0 destroyed, 0 refused, 1 failed."
+    assert summary in result.output
     assert "Apply complete" not in result.output
