@@ -170,11 +170,17 @@ def plan_exit_code(p: Plan, *, detailed: bool) -> int:
 
 
 def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, refresh_only: bool,
-             targets: Sequence[str], allow_lockout: bool) -> int:
+             targets: Sequence[str], allow_lockout: bool, destroy: bool = False) -> int:
+    """``plan``; ``destroy`` plans what ``sssctl destroy`` would do, to review and save it."""
     if out is not None:
         planfile.check_writable(out)
+    if destroy and refresh_only:
+        raise EngineError("--destroy and --refresh-only cannot be combined")
     with inv.open("plan", allow_lockout=allow_lockout) as s:
-        p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
+        if destroy:
+            p = runner.destroy_plan(s, targets=targets)
+        else:
+            p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
         targeting.review(p, targets, inv.output.warn)
     inv.show(render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:

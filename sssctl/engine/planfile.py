@@ -124,6 +124,7 @@ def to_document(plan: Plan, *, environment_name: str, config_path: str,
         "config": {"path": config_path, "digest": plan.config_digest},
         "created_at": plan.created_at,
         "refresh_only": plan.refresh_only,
+        "destroy": plan.destroy,
         "targets": list(targets),
         "changes": [change_to_dict(c) for c in plan.changes],
     }
@@ -291,7 +292,7 @@ def _saved_plan(fields: dict[str, Any], path: Path) -> SavedPlan:
     plan = Plan(
         changes=changes, environment_url=env["url"], organization_id=env["organization_id"],
         state_lineage=state["lineage"], state_serial=state["serial"], config_digest=config["digest"],
-        created_at=fields["created_at"], refresh_only=fields["refresh_only"],
+        created_at=fields["created_at"], refresh_only=fields["refresh_only"], destroy=fields["destroy"],
     )
     config_file = Path(os.path.normpath(Path(path).resolve().parent / config["path"]))
     return SavedPlan(plan, env["name"], config["path"], config_file, fields["sssctl_version"],
@@ -327,6 +328,7 @@ _DOCUMENT: dict[str, Any] = {
     "config": {"path": str, "digest": str},
     "created_at": str,
     "refresh_only": bool,
+    "destroy": bool,
     "targets": tuple[str, ...],
     "changes": tuple[Change, ...],
     INTEGRITY_KEY: str,

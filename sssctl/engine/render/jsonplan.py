@@ -159,7 +159,8 @@ def _extras(plan: Plan | None, environment_name: str | None) -> dict[str, Any]:
         return extras
     extras["environment"].update(url=plan.environment_url, organization_id=plan.organization_id)
     extras.update(state={"lineage": plan.state_lineage, "serial": plan.state_serial},
-                  config_digest=plan.config_digest, refresh_only=plan.refresh_only, summary=counts(plan))
+                  config_digest=plan.config_digest, refresh_only=plan.refresh_only, destroy=plan.destroy,
+                  summary=counts(plan))
     return extras
 
 
