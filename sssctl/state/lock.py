@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import structlog
 from filelock import FileLock
 
@@ -43,13 +44,16 @@ def holder_name() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host, on every platform.
+
+    psutil, not ``os.kill(pid, 0)``: on Windows signal 0 is CTRL_C_EVENT, which would
+    interrupt the holder's console group instead of probing it. A pid no process can have
+    is simply not alive.
+    """
     try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # no such process, or a pid no process can have
+        return bool(psutil.pid_exists(pid))
+    except (OverflowError, ValueError):
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 _MAX_LOCK_BYTES = 64 * 1024  # a real lock file is ~250 bytes; never read a huge one into memory
