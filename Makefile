@@ -16,8 +16,11 @@ AZURITE := .azurite/node_modules/.bin/azurite-blob
 # locks agree with pyproject.toml again.
 UV        ?= uv
 LOCK_ARGS ?=
-COMPILE   := $(UV) pip compile pyproject.toml --universal --python-version 3.10 --generate-hashes \
+COMPILE   := $(UV) pip compile --universal --python-version 3.10 --generate-hashes \
              --custom-compile-command 'make lock' --quiet $(LOCK_ARGS)
+# pyproject's [build-system] requires, so `pip install --no-deps --no-build-isolation .` builds
+# sssctl with hash-checked setuptools too
+BUILD_REQUIRES := $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\\n')"
 
 .PHONY: install lock azurite test lint demo bench sbom clean
 
@@ -28,9 +31,10 @@ $(STAMP): pyproject.toml requirements/dev.txt
 	touch $(STAMP)
 
 lock:
-	$(COMPILE) -o requirements/runtime.txt
-	$(COMPILE) --extra emulator -o requirements/emulator.txt
-	$(COMPILE) --extra dev -o requirements/dev.txt
+	$(COMPILE) pyproject.toml -o requirements/runtime.txt
+	$(COMPILE) pyproject.toml --extra emulator -o requirements/emulator.txt
+	$(COMPILE) pyproject.toml --extra dev -o requirements/dev.txt
+	$(BUILD_REQUIRES) | $(COMPILE) - -o requirements/build.txt
 
 install: $(STAMP)
 

@@ -135,7 +135,7 @@ def run_sssctl(scenario: Scenario, config: Path, environ: Mapping[str, str]) -> 
         plan = runner.plan(s)
         text.render(plan, color=False)
         if scenario.writes:
-            report = runner.execute(s, plan, parallelism=PARALLELISM)
+            report = runner.execute(s, plan)  # the session's parallelism: PARALLELISM
             if not report.ok:
                 raise RuntimeError(f"sssctl apply did not complete: {report.summary()}")
     return found_in(plan, scenario)

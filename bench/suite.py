@@ -253,6 +253,12 @@ def main(argv: Sequence[str]) -> int:
 
         configure_logging(log_format="json", verbose=0)
         return fleet_main(argv)
+    if "--watch" in argv:
+        from bench.watch import main as watch_main
+
+        stop_on_signals()
+        configure_logging(log_format="json", verbose=0)
+        return watch_main(argv)
     if "--w1" in argv:
         from bench.w1 import main as w1_main
 

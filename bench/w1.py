@@ -98,7 +98,7 @@ def sssctl_run(info: EmulatorInfo, config: Path, environ: Mapping[str, str]) -> 
         out["plan_routes"] = plan_counts["by_route"]
         out["found"] = {c.address: (c.before or {}) for c in plan.actionable}
         started = time.perf_counter()
-        report = runner.execute(s, plan, parallelism=s.ctx.parallelism)
+        report = runner.execute(s, plan)
         out["apply_seconds"] = time.perf_counter() - started
         applied = _counters(info)
         out.update(apply_requests=applied["total"], writes=applied["writes"],
@@ -106,7 +106,7 @@ def sssctl_run(info: EmulatorInfo, config: Path, environ: Mapping[str, str]) -> 
                    ok=report.ok, summary=report.summary())
     with runner.session(_options(config, environ, "apply"), runner.default_services()) as s:
         again = runner.plan(s)
-        runner.execute(s, again, parallelism=s.ctx.parallelism)
+        runner.execute(s, again)
     out["second_writes"] = _counters(info)["writes"]
     return out
 

@@ -1,6 +1,7 @@
 """The engine's side of the command line: run a command, print its result, pick the exit code.
 
-``cli.py`` only parses flags and calls these functions; everything that decides what a
+The command line only parses flags into the requests of :mod:`sssctl.app.requests` and
+calls these functions; everything that decides what a
 user sees (error wording, progress, summaries, confirmation) lives here so it can be
 tested without a terminal.
 """
@@ -11,16 +12,18 @@ import json
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 import click
 
 from sssctl import exitcodes
 from sssctl.app import confirm as approval
 from sssctl.app import interrupts, runner, targeting
+from sssctl.app.requests import ApplyRequest, AuditRequest, DestroyRequest, Limits, PlanRequest, ShowRequest
 from sssctl.clients.errors import AuthError
 from sssctl.config.errors import ConfigError
 from sssctl.engine import planfile
@@ -28,6 +31,7 @@ from sssctl.engine.applier import ApplyReport, is_forget
 from sssctl.engine.errors import EngineError, NotConfirmed
 from sssctl.engine.plan import Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
+from sssctl.state.backend import Backend
 from sssctl.state.errors import LockHeld, StateError
 
 if TYPE_CHECKING:
@@ -127,6 +131,21 @@ class Progress:
         if self._shown:
             self._show("")
 
+    def close(self) -> None:
+        self.clear()
+
+
+class Reporter(Protocol):
+    """What a run tells the person waiting: :class:`Progress`, or the CLI's ``RunProgress``."""
+
+    def kind_step(self, label: str, done: int, total: int | None) -> None: ...
+
+    def change_done(self, done: int, total: int, change: Change) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 # --- commands -----------------------------------------------------------------------------
 
@@ -135,17 +154,20 @@ class Invocation:
     config_path: Path
     environ: Mapping[str, str]
     output: Output
+    limits: Limits = field(default_factory=Limits)
     services: runner.Services | None = None
-    progress: Progress = field(init=False)
+    progress: Reporter = field(init=False)
 
     def __post_init__(self) -> None:
         self.progress = Progress(self.output.err)
 
-    def options(self, command: str, *, allow_lockout: bool = False, parallelism: int = runner.MAX_PARALLELISM,
-                lock: bool = True, every_service: bool = False) -> runner.RunOptions:
+    def options(self, command: str, *, allow_lockout: bool = False, lock: bool = True,
+                every_service: bool = False) -> runner.RunOptions:
+        limits = self.limits
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
-                                 parallelism=parallelism, progress=self.progress.kind_step, lock=lock,
-                                 every_service=every_service)
+                                 parallelism=limits.parallelism, timeout=limits.timeout,
+                                 lock_timeout=limits.lock_timeout, progress=self.progress.kind_step,
+                                 lock=lock, every_service=every_service)
 
     def announce(self, sentence: str) -> None:
         """A sentence for the person at the keyboard, on its own line, never glued to progress."""
@@ -157,8 +179,10 @@ class Invocation:
         self.progress.clear()
         self.output.echo(rendered, nl=False)
 
-    def open(self, command: str, **kw: Any) -> Any:
-        return runner.session(self.options(command, **kw), self.services or runner.default_services())
+    def open(self, command: str, *, allow_lockout: bool = False, lock: bool = True,
+             every_service: bool = False) -> AbstractContextManager[runner.Session]:
+        options = self.options(command, allow_lockout=allow_lockout, lock=lock, every_service=every_service)
+        return runner.session(options, self.services or runner.default_services())
 
 
 def plan_exit_code(p: Plan, *, detailed: bool) -> int:
@@ -169,25 +193,25 @@ def plan_exit_code(p: Plan, *, detailed: bool) -> int:
     return exitcodes.OK
 
 
-def cmd_plan(inv: Invocation, *, out: Path | None, detailed: bool, fmt: str, refresh_only: bool,
-             targets: Sequence[str], allow_lockout: bool, destroy: bool = False) -> int:
-    """``plan``; ``destroy`` plans what ``sssctl destroy`` would do, to review and save it."""
+def cmd_plan(inv: Invocation, req: PlanRequest) -> int:
+    """``plan``; ``req.destroy`` plans what ``sssctl destroy`` would do, to review and save it."""
+    targets, out = req.targets, req.out
     if out is not None:
         planfile.check_writable(out)
-    if destroy and refresh_only:
+    if req.destroy and req.refresh_only:
         raise EngineError("--destroy and --refresh-only cannot be combined")
-    with inv.open("plan", allow_lockout=allow_lockout) as s:
-        if destroy:
+    with inv.open("plan", allow_lockout=req.allow_lockout) as s:
+        if req.destroy:
             p = runner.destroy_plan(s, targets=targets)
         else:
-            p = runner.refresh(s, targets=targets) if refresh_only else runner.plan(s, targets=targets)
+            p = runner.refresh(s, targets=targets) if req.refresh_only else runner.plan(s, targets=targets)
         targeting.review(p, targets, inv.output.warn)
-    inv.show(render_plan(p, fmt, environment_name=s.environment_name, color=inv.output.color))
+    inv.show(render_plan(p, req.fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:
         planfile.save(out, p, environment_name=s.environment_name, config_path=inv.config_path,
                       targets=targets)
         inv.output.warn(f"Saved the plan to {out}. Apply exactly these changes with: sssctl apply {out}")
-    return plan_exit_code(p, detailed=detailed)
+    return plan_exit_code(p, detailed=req.detailed)
 
 
 def stdin_is_terminal() -> bool:
@@ -234,20 +258,19 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | Non
     return exitcodes.OK if report.ok else exitcodes.ERROR
 
 
-def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, auto_approve: bool,
-              parallelism: int, targets: Sequence[str], allow_lockout: bool) -> int:
-    progress = inv.progress
+def cmd_apply(inv: Invocation, req: ApplyRequest) -> int:
+    progress, plan_file, targets = inv.progress, req.plan_file, req.targets
     if plan_file is not None:
         if targets:
             raise EngineError("--target cannot be combined with a saved plan; pass --target to `sssctl plan`")
         saved = planfile.load(plan_file)
-        if not config_given:
+        if not req.config_given:
             inv.config_path = _config_of(saved, plan_file)
-        with (inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s,
+        with (inv.open("apply", allow_lockout=req.allow_lockout) as s,
               interrupts.graceful(s.ctx.stop, inv.announce)):
-            report = runner.apply_saved(s, saved, parallelism=parallelism, on_progress=progress.change_done)
+            report = runner.apply_saved(s, saved, on_progress=progress.change_done)
     else:
-        with inv.open("apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
+        with inv.open("apply", allow_lockout=req.allow_lockout) as s:
             p = runner.plan(s, targets=targets)
             targeting.review(p, targets, inv.output.warn)
             inv.show(text.render(p, color=inv.output.color))
@@ -255,8 +278,8 @@ def cmd_apply(inv: Invocation, *, plan_file: Path | None, config_given: bool, au
                 runner.adopt_compliant(s, p)
                 return exitcodes.OK
             with interrupts.graceful(s.ctx.stop, inv.announce):
-                report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve),
-                                                  parallelism=parallelism, on_progress=progress.change_done)
+                report = runner.apply_interactive(s, p, confirm=confirm_on_tty(req.auto_approve),
+                                                  on_progress=progress.change_done)
     progress.clear()
     return report_apply(inv, report, s.clients.stats)
 
@@ -275,22 +298,22 @@ def _nothing_to_do(p: Plan) -> bool:
     return not p.actionable and not p.unknown and not any(is_forget(c) for c in p.changes)
 
 
-def cmd_destroy(inv: Invocation, *, auto_approve: bool, parallelism: int, targets: Sequence[str]) -> int:
+def cmd_destroy(inv: Invocation, req: DestroyRequest) -> int:
     progress = inv.progress
-    with inv.open("destroy", parallelism=parallelism) as s:
-        p = runner.destroy_plan(s, targets=targets)
+    with inv.open("destroy") as s:
+        p = runner.destroy_plan(s, targets=req.targets)
         inv.show(text.render(p, color=inv.output.color))
         if _nothing_to_do(p):
             return exitcodes.OK
         with interrupts.graceful(s.ctx.stop, inv.announce):
-            report = runner.apply_interactive(s, p, confirm=confirm_on_tty(auto_approve, "Restore"),
-                                              parallelism=parallelism, on_progress=progress.change_done,
-                                              reverse=True)
+            report = runner.apply_interactive(s, p, confirm=confirm_on_tty(req.auto_approve, "Restore"),
+                                              on_progress=progress.change_done, reverse=True)
     progress.clear()
     return report_apply(inv, report, s.clients.stats)
 
 
-def cmd_show(inv: Invocation, *, plan_file: Path | None, fmt: str) -> int:
+def cmd_show(inv: Invocation, req: ShowRequest) -> int:
+    plan_file, fmt = req.plan_file, req.fmt
     if plan_file is not None:
         saved = planfile.load(plan_file)
         inv.output.echo(render_plan(saved.plan, fmt, environment_name=saved.environment_name,
@@ -314,7 +337,7 @@ def cmd_show(inv: Invocation, *, plan_file: Path | None, fmt: str) -> int:
     return exitcodes.OK
 
 
-def _backend(inv: Invocation) -> Any:
+def _backend(inv: Invocation) -> Backend:
     services = inv.services or runner.default_services()
     desired = services.load_config(inv.config_path, inv.environ)
     return runner.backend_for(desired, inv.environ)
@@ -360,7 +383,7 @@ def cmd_export(inv: Invocation) -> int:
     return exitcodes.INCOMPLETE if result.unread else exitcodes.OK
 
 
-def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool, fmt: str = "table") -> int:
+def cmd_audit(inv: Invocation, req: AuditRequest) -> int:
     from sssctl.audit import formats
     from sssctl.audit.baseline import baseline, probe
     from sssctl.audit.checks import fails, findings_of
@@ -369,10 +392,10 @@ def cmd_audit(inv: Invocation, *, fail_on: str | None, as_json: bool, fmt: str =
     # even when this config does not manage Control 5.
     with inv.open("audit", lock=False, every_service=True) as s:
         findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
-    if as_json:
+    if req.fmt == "json":
         rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
                 for f in findings]
         inv.show(json.dumps({"format_version": "1.0", "findings": rows}, indent=2) + "\n")
     else:
-        inv.show(formats.render(findings, fmt, config_path=inv.config_path))
-    return exitcodes.FINDINGS if fails(findings, fail_on) else exitcodes.OK
+        inv.show(formats.render(findings, req.fmt, config_path=inv.config_path))
+    return exitcodes.FINDINGS if fails(findings, req.fail_on) else exitcodes.OK

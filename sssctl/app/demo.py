@@ -13,6 +13,7 @@ The example configs ship inside the package (``sssctl/examples``, copies of the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from importlib import resources
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from sssctl import exitcodes
 from sssctl.app.commands import Invocation, Output, cmd_apply, cmd_plan
+from sssctl.app.requests import ApplyRequest, Limits, PlanRequest
 
 EXAMPLES = ("hardened", "lockdown", "minimal")
 # A fleet is a directory (the fleet file, a baseline, one overlay per environment), so it is
@@ -123,17 +125,15 @@ def run_demo(config_path: Path, output: Output) -> int:
             output.echo(f"Dataverse at {info.dataverse_url}; state in a temporary directory.")
             inv = Invocation(config_path, demo_environ(info.environ(), Path(tmp) / "state"), output)
             _heading(output, f"1. sssctl plan -c {config_path}")
-            first = cmd_plan(inv, out=None, detailed=True, fmt="text", refresh_only=False, targets=(),
-                             allow_lockout=False)
+            first = cmd_plan(inv, PlanRequest(detailed=True))
             if first not in (exitcodes.OK, exitcodes.CHANGES_PRESENT):
                 return exitcodes.ERROR
             _heading(output, f"2. sssctl apply --auto-approve -c {config_path}")
-            if cmd_apply(inv, plan_file=None, config_given=True, auto_approve=True, parallelism=4,
-                         targets=(), allow_lockout=False) != exitcodes.OK:
+            applying = dataclasses.replace(inv, limits=Limits(parallelism=4))
+            if cmd_apply(applying, ApplyRequest(config_given=True, auto_approve=True)) != exitcodes.OK:
                 return exitcodes.ERROR
             _heading(output, "3. sssctl plan again: it must be empty")
-            second = cmd_plan(inv, out=None, detailed=True, fmt="text", refresh_only=False, targets=(),
-                              allow_lockout=False)
+            second = cmd_plan(inv, PlanRequest(detailed=True))
     _heading(output, "Result")
     if second == exitcodes.OK:
         output.echo("The second plan is empty: the environment converged in one apply.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import tomli_w
@@ -43,18 +43,18 @@ def census_desired(desired: Desired) -> Desired:
     return dataclasses.replace(baseline(desired, keep_user_values=True), mailboxes=None)
 
 
-def read_live(kinds: Sequence[Kind], ctx: Context) -> Reading:
+def read_live(kinds: Iterable[Kind], ctx: Context) -> Reading:
     """Every kind's census. The state is hidden: a report reads the live environment only."""
     census_ctx = dataclasses.replace(ctx, desired=census_desired(ctx.desired), state={}, census=True)
-    return read_all(kinds, census_ctx)
+    return read_all(list(kinds), census_ctx)
 
 
-def export(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> Export:
+def export(desired: Desired, kinds: Iterable[Kind], reading: Reading) -> Export:
     document, unread = assemble(desired, kinds, reading)
     return Export(render(document), unread)
 
 
-def assemble(desired: Desired, kinds: Sequence[Kind], reading: Reading) -> tuple[dict[str, Any], list[str]]:
+def assemble(desired: Desired, kinds: Iterable[Kind], reading: Reading) -> tuple[dict[str, Any], list[str]]:
     """The export as a document, and what could not be read; ``sssctl diff`` compares these."""
     document = header(desired)
     unread: list[str] = []

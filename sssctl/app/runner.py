@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
+from sssctl.app.requests import MAX_PARALLELISM
 from sssctl.config.model import Desired
 from sssctl.engine import planfile
 from sssctl.engine.applier import Applier, ApplyReport, adopt
@@ -62,9 +63,6 @@ def default_services() -> Services:
                     load_kinds=load_kinds)
 
 
-MAX_PARALLELISM = 52  # Dataverse admits 52 concurrent requests per user
-
-
 @dataclass
 class RunOptions:
     config_path: Path
@@ -72,23 +70,12 @@ class RunOptions:
     command: str
     allow_lockout: bool = False
     parallelism: int = MAX_PARALLELISM  # a cap: the service's headers decide how many really fly
-    timeout: float | None = None  # --timeout: seconds after which no request is sent
+    timeout: float = 0.0            # --timeout: seconds after which no request is sent; 0: no deadline
+    lock_timeout: float = 0.0       # --lock-timeout: seconds to wait for a state lock another run holds
     progress: Callable[[str, int, int | None], None] | None = None
     lock: bool = True               # read-only reports (audit, export) need not wait for an apply
     every_service: bool = False     # export: Graph and Exchange too, wherever they are configured
     elevated: bool = False          # apply --elevated: only the changes that need a tier-0 right
-
-
-def run_timeout(opts: RunOptions) -> float | None:
-    """``--timeout`` (or ``SSSCTL_TIMEOUT``) in seconds; None or 0: no deadline."""
-    if opts.timeout is not None:
-        return opts.timeout or None
-    text = opts.environ.get("SSSCTL_TIMEOUT", "").strip()
-    if not text:
-        return None
-    from sssctl.state.locking import parse_duration
-
-    return parse_duration(text) or None
 
 
 @dataclass
@@ -123,8 +110,7 @@ def backend_for(desired: Desired, environ: Mapping[str, str]) -> Backend:
 def _take_lock(backend: Backend, opts: RunOptions) -> str | None:
     if not opts.lock or opts.command in _LOCK_FREE_COMMANDS:
         return None
-    timeout = state_locking.parse_duration(opts.environ.get(state_locking.LOCK_TIMEOUT_ENV) or "0")
-    return state_locking.acquire(backend, opts.command, timeout=timeout,
+    return state_locking.acquire(backend, opts.command, timeout=opts.lock_timeout,
                                  notify=lambda message: print(message, file=sys.stderr, flush=True),
                                  config=opts.config_path)
 
@@ -148,7 +134,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
         need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
                                environ=opts.environ, missing_ok=True, max_concurrency=opts.parallelism,
-                               timeout=run_timeout(opts)) as clients:
+                               timeout=opts.timeout or None) as clients:
         who = clients.dataverse.whoami()
         url = str(clients.dataverse.org_url or desired.environment.url or "")
         lock_id = _take_lock(backend, opts)
@@ -240,11 +226,11 @@ def require_complete(p: Plan) -> None:
         )
 
 
-def execute(s: Session, p: Plan, *, parallelism: int,
+def execute(s: Session, p: Plan, *,
             on_progress: Callable[[int, int, Change], None] | None = None,
             reverse: bool = False) -> ApplyReport:
     require_complete(p)
-    applier = Applier(s.kinds, s.ctx, s.store, parallelism=parallelism, on_progress=on_progress,
+    applier = Applier(s.kinds, s.ctx, s.store, parallelism=s.ctx.parallelism, on_progress=on_progress,
                       reverse=reverse, elevation=elevation_mode(s, p))
     return applier.run(p.changes)
 
@@ -281,17 +267,17 @@ def adopt_compliant(s: Session, p: Plan) -> None:
     adopt(s.kinds, s.ctx, s.store, p.changes)
 
 
-def apply_interactive(s: Session, p: Plan, *, confirm: Callable[[Plan], bool], parallelism: int,
+def apply_interactive(s: Session, p: Plan, *, confirm: Callable[[Plan], bool],
                       on_progress: Callable[[int, int, Change], None] | None = None,
                       reverse: bool = False) -> ApplyReport:
     """Apply a freshly computed plan after the user agreed (or ``--auto-approve``)."""
     require_complete(p)
     if p.actionable and not confirm(p):
         raise NotConfirmed("apply cancelled; nothing was changed")
-    return execute(s, p, parallelism=parallelism, on_progress=on_progress, reverse=reverse)
+    return execute(s, p, on_progress=on_progress, reverse=reverse)
 
 
-def apply_saved(s: Session, saved: planfile.SavedPlan, *, parallelism: int,
+def apply_saved(s: Session, saved: planfile.SavedPlan, *,
                 on_progress: Callable[[int, int, Change], None] | None = None) -> ApplyReport:
     """Apply the saved changes only once a fresh derivation proves each of them.
 
@@ -307,8 +293,8 @@ def apply_saved(s: Session, saved: planfile.SavedPlan, *, parallelism: int,
     fresh, _ = compute_changes(s.kinds, s.ctx, targets=saved.targets, reverse=saved.plan.destroy)
     require_complete(s.plan_of(fresh))
     proven = planfile.proven_changes(saved.plan.changes, fresh)
-    return execute(s, dataclasses.replace(saved.plan, changes=tuple(proven)), parallelism=parallelism,
-                   on_progress=on_progress, reverse=saved.plan.destroy)
+    return execute(s, dataclasses.replace(saved.plan, changes=tuple(proven)), on_progress=on_progress,
+                   reverse=saved.plan.destroy)
 
 
 def check_access(config_path: Path, environ: Mapping[str, str], services: Services | None = None) -> Report:

@@ -13,9 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
 from sssctl import exitcodes
+from sssctl.app.commands import Invocation
+from sssctl.config.loader import load
 from sssctl.config.model import Desired
 from sssctl.state import factory, locking
 from sssctl.state.backend import Backend, parse_snapshot, read_capped, serialize
@@ -23,17 +24,14 @@ from sssctl.state.errors import StateConflict, StateError, StateMismatch
 from sssctl.state.model import Snapshot, utc_now
 
 
-class Output(Protocol):
-    def echo(self, message: str = "", *, nl: bool = True) -> None: ...
-
-    def warn(self, message: str) -> None: ...
+def _configured(inv: Invocation) -> tuple[Desired, Mapping[str, str]]:
+    """The loaded config and the environment it was loaded with: all a state command needs."""
+    return load(inv.config_path, inv.environ), inv.environ
 
 
 @contextmanager
-def locked(backend: Backend, command: str, environ: Mapping[str, str],
-           config: Path | None = None) -> Iterator[None]:
+def locked(backend: Backend, command: str, timeout: float, config: Path | None = None) -> Iterator[None]:
     """The lock of ``backend``; ``config`` when it is the configured one (for the unlock hint)."""
-    timeout = locking.parse_duration(environ.get(locking.LOCK_TIMEOUT_ENV) or "0")
     lock_id = locking.acquire(backend, command, timeout=timeout,
                               notify=lambda message: print(message, file=sys.stderr, flush=True),
                               config=config)
@@ -43,8 +41,9 @@ def locked(backend: Backend, command: str, environ: Mapping[str, str],
         backend.unlock(lock_id)
 
 
-def pull(desired: Desired, environ: Mapping[str, str], out: Output, *, previous: bool = False) -> int:
+def pull(inv: Invocation, *, previous: bool = False) -> int:
     """Print the snapshot (or the kept previous one) exactly as stored, checksum included."""
+    (desired, environ), out = _configured(inv), inv.output
     backend = factory.backend_for(desired, environ)
     snapshot = backend.read_previous() if previous else backend.read()
     if snapshot is None:
@@ -80,10 +79,11 @@ def check_successor(current: Snapshot | None, incoming: Snapshot, *, source: str
             "snapshot of the same lineage back (for example the previous one after a bad write)")
 
 
-def push(desired: Desired, environ: Mapping[str, str], out: Output, path: Path, *, force: bool) -> int:
+def push(inv: Invocation, path: Path, *, force: bool) -> int:
+    (desired, environ), out = _configured(inv), inv.output
     incoming = read_snapshot_file(path)
     backend = factory.backend_for(desired, environ)
-    with locked(backend, "state push", environ, desired.source):
+    with locked(backend, "state push", inv.limits.lock_timeout, desired.source):
         current = backend.read()
         check_successor(current, incoming, source=str(path), target=backend.describe(), force=force)
         if current is not None and incoming.serial <= current.serial:
@@ -94,10 +94,11 @@ def push(desired: Desired, environ: Mapping[str, str], out: Output, path: Path, 
     return exitcodes.OK
 
 
-def remove(desired: Desired, environ: Mapping[str, str], out: Output, addresses: Sequence[str]) -> int:
+def remove(inv: Invocation, addresses: Sequence[str]) -> int:
     """Stop managing addresses: forgotten by the state, untouched in the environment."""
+    (desired, environ), out = _configured(inv), inv.output
     backend = factory.backend_for(desired, environ)
-    with locked(backend, "state rm", environ, desired.source):
+    with locked(backend, "state rm", inv.limits.lock_timeout, desired.source):
         current = backend.read()
         resources = dict(current.resources) if current else {}
         missing = [a for a in addresses if a not in resources]
@@ -113,15 +114,16 @@ def remove(desired: Desired, environ: Mapping[str, str], out: Output, addresses:
     return exitcodes.OK
 
 
-def migrate(desired: Desired, environ: Mapping[str, str], out: Output, source_spec: str) -> int:
+def migrate(inv: Invocation, source_spec: str) -> int:
     """Copy the snapshot from the backend in effect before (``--from``) to the configured one."""
+    (desired, environ), out, wait = _configured(inv), inv.output, inv.limits.lock_timeout
     source_settings = factory.settings_from_spec(source_spec, desired.state, desired.source.parent)
     source = factory.open_backend(desired, source_settings, environ)
     target = factory.backend_for(desired, environ)
     if source.describe() == target.describe():
         raise StateError(f"--from {source_spec} names the configured backend itself ({target.describe()}); "
                          "name the backend the state lived in before")
-    with locked(source, "state migrate", environ), locked(target, "state migrate", environ, desired.source):
+    with locked(source, "state migrate", wait), locked(target, "state migrate", wait, desired.source):
         snapshot = source.read()
         if snapshot is None:
             raise StateError(f"{source.describe()} holds no state: nothing to migrate")

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import structlog
 
 from sssctl.app import runner
+from sssctl.app.requests import MAX_PARALLELISM
 from sssctl.config.errors import ConfigError
 from sssctl.config.model import Desired, WatchPolicy
 from sssctl.engine.applier import Applier, ApplyReport
@@ -90,7 +91,7 @@ class WatchRequest:
     environ: Mapping[str, str]
     listen: tuple[str, int] | None = None
     max_cycles: int | None = None   # leave after this many cycles as leader (one-shot runs, tests)
-    parallelism: int = runner.MAX_PARALLELISM
+    parallelism: int = MAX_PARALLELISM
 
 
 @dataclass
@@ -222,7 +223,7 @@ class Watch:
             backoff = 0
             while not self.stopping.is_set():
                 try:
-                    with self._clients() as (clients, who):
+                    with self.signed_in() as (clients, who):
                         backoff = 0
                         self._elect_and_lead(clients, who)
                 except Exception as exc:  # sign-in outage, state store unreachable, ...
@@ -242,7 +243,7 @@ class Watch:
         return float(min(interval * (2 ** max(0, failures - 1)), interval * MAX_BACKOFF_INTERVALS))
 
     @contextmanager
-    def _clients(self) -> Iterator[tuple[Clients, WhoAmI]]:
+    def signed_in(self) -> Iterator[tuple[Clients, WhoAmI]]:
         desired = self.desired
         needs = self.kinds.needs(desired)
         with self.services.open_clients(desired, need_graph=needs.graph, need_exchange=needs.exchange,

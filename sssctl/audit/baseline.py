@@ -12,10 +12,18 @@ left out.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sssctl.audit.own_app import OWN_APP, OwnAppProfile, address_of, read_own_app_profiles
+from sssctl.audit.own_app import (
+    EWS_READINESS,
+    OWN_APP,
+    EwsReadiness,
+    OwnAppProfile,
+    address_of,
+    read_ews_readiness,
+    read_own_app_profiles,
+)
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import (
     Approval,
@@ -58,7 +66,7 @@ def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
     )
 
 
-def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> tuple[list[Change], Reading]:
+def probe(kinds: Iterable[Kind], ctx: Context, wanted: Desired) -> tuple[list[Change], Reading]:
     """Read the baseline kinds and diff them against ``wanted``; no guards, no writes.
 
     The state is hidden from the kinds so that restores of recorded addresses (which may
@@ -68,7 +76,9 @@ def probe(kinds: Sequence[Kind], ctx: Context, wanted: Desired) -> tuple[list[Ch
     chosen = [k for k in kinds if k.name in PROBED_KINDS]
     probe_ctx = dataclasses.replace(ctx, desired=wanted, state={})
     reading = read_all(chosen, probe_ctx)
-    reading.observed[OWN_APP] = Observed(objects={}, extra={"profiles": _own_app(probe_ctx, reading)})
+    profiles = _own_app(probe_ctx, reading)
+    reading.observed[OWN_APP] = Observed(objects={}, extra={"profiles": profiles})
+    reading.observed[EWS_READINESS] = Observed(objects={}, extra={"readiness": _ews(probe_ctx, profiles)})
     return diff_all(chosen, wanted, reading, {}), reading
 
 
@@ -87,3 +97,10 @@ def _own_app(ctx: Context, reading: Reading) -> list[OwnAppProfile]:
         return read_own_app_profiles(ctx, builtin_profile_id(reading))
     except ClientError as exc:
         return [OwnAppProfile(address_of("*"), None, (), unreadable=f"could not be read: {exc}")]
+
+
+def _ews(ctx: Context, profiles: Sequence[OwnAppProfile]) -> list[EwsReadiness]:
+    try:
+        return read_ews_readiness(ctx, profiles)
+    except ClientError as exc:
+        return [EwsReadiness(address_of("*"), "?", None, (), 0, unreadable=f"could not be read: {exc}")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sssctl.audit.own_app import OWN_APP, OwnAppProfile
+from sssctl.audit.own_app import EWS_READINESS, OWN_APP, EwsReadiness, OwnAppProfile
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import Reading
 from sssctl.engine.render.common import field_rows, spell
@@ -62,7 +62,7 @@ NO_OWN_APP = "an active profile that does not sign in with an app of yours: no m
 def findings_of(changes: Sequence[Change], reading: Reading | None = None) -> list[Finding]:
     found: list[Finding] = []
     if reading is not None:
-        found += first_party_mailboxes(reading) + own_app_findings(reading)
+        found += first_party_mailboxes(reading) + own_app_findings(reading) + ews_findings(reading)
     for change in changes:
         severity, summary = CHECKS.get(change.address, ("low", "differs from the hardened baseline"))
         if change.action is Action.UNKNOWN:
@@ -107,6 +107,32 @@ def own_app_findings(reading: Reading) -> list[Finding]:
         elif not profile.scoped_to:
             evidence = f"app {profile.app_id}: no RestrictAccess policy and no RBAC scope"
             found.append(Finding("high", profile.address, UNSCOPED_APP, evidence))
+    return found
+
+
+EWS_BLOCKED = "its app signs in over EWS and Exchange refuses EWS for it today: synchronization stops"
+EWS_SUNSET = "its app signs in over EWS, which Exchange Online shuts down on 2027-04-01"
+EWS_NO_PERMISSION = "its app holds neither full_access_as_app (EWS) nor the Graph mailbox permissions"
+
+
+def ews_findings(reading: Reading) -> list[Finding]:
+    """Own-app profiles that depend on EWS: high when Exchange refuses the app today (or
+    EWS is already shut down), medium while it still works, with the days left."""
+    observed = reading.observed.get(EWS_READINESS)
+    found: list[Finding] = []
+    readiness: Sequence[EwsReadiness] = observed.extra.get("readiness", ()) if observed else ()
+    for item in readiness:
+        if item.unreadable is not None:
+            found.append(Finding("unknown", item.address, "could not be checked", item.unreadable))
+        elif item.transport is None:
+            found.append(Finding("high", item.address, EWS_NO_PERMISSION, f"app {item.app_id}"))
+        elif item.transport == "ews" and item.refusals:
+            found.append(Finding("high", item.address, EWS_BLOCKED,
+                                 f"app {item.app_id}: {'; '.join(item.refusals)}"))
+        elif item.transport == "ews":
+            extra = f"; {item.user_agent}" if item.user_agent else ""
+            evidence = f"app {item.app_id}: admitted today, {max(item.days_left, 0)} days left{extra}"
+            found.append(Finding("medium", item.address, EWS_SUNSET, evidence))
     return found
 
 

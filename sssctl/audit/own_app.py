@@ -22,7 +22,7 @@ from typing import Any
 
 from sssctl.clients.errors import ClientError
 from sssctl.engine.kind import Context
-from sssctl.kinds._control5 import consent
+from sssctl.kinds._control5 import consent, ews, rbac
 from sssctl.kinds._control5.rbac import get_one, invoke
 
 OWN_APP = "audit_own_app_profiles"     # their entry in the audit's reading
@@ -124,3 +124,63 @@ def _scope_name(policy: Mapping[str, Any]) -> str:
         if policy.get(field):
             return str(policy[field])
     return "a group"
+
+
+EWS_READINESS = "audit_ews_readiness"   # its entry in the audit's reading
+
+
+@dataclass(frozen=True)
+class EwsReadiness:
+    """What an active own-app profile depends on as Exchange retires EWS (see
+    :mod:`sssctl.kinds._control5.ews` for the dates and sources)."""
+
+    address: str                  # ews_readiness["<profile>"]
+    app_id: str
+    transport: str | None         # graph | ews | None (neither permission set is held)
+    refusals: tuple[str, ...]     # why Exchange refuses EWS for the app now; () when admitted
+    days_left: int                # until EWS in Exchange Online is shut down
+    user_agent: str | None = None  # the user-agent gate that may still block it
+    unreadable: str | None = None
+
+
+def readiness_address(profile_address: str) -> str:
+    return "ews_readiness" + profile_address[len("server_profile.custom"):]
+
+
+def read_ews_readiness(ctx: Context, profiles: Sequence[OwnAppProfile]) -> list[EwsReadiness]:
+    """Per active own-app profile: the transport its app's grants give it, and whether the
+    tenant's EWS gate admits the app today."""
+    apps = [p for p in profiles if p.app_id and not p.unreadable]
+    if not apps:
+        return []
+    try:
+        settings = ews.read_settings(ctx)
+    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
+        return [EwsReadiness(readiness_address(p.address), str(p.app_id), None, (), 0,
+                             unreadable=f"the tenant's EWS settings could not be read: {exc}") for p in apps]
+    moment = ews.exchange_now(ctx)
+    found = []
+    for profile in apps:
+        app_id = str(profile.app_id)
+        try:
+            held = _held_permissions(ctx, app_id)
+        except (ClientError, RuntimeError) as exc:
+            found.append(EwsReadiness(readiness_address(profile.address), app_id, None, (), 0,
+                                      unreadable=f"the app's permissions could not be read: {exc}"))
+            continue
+        path = ews.transport(held)
+        refused = tuple(ews.refusals(settings, app_id, moment)) if path == "ews" else ()
+        warning = ews.user_agent_warning(settings) if path == "ews" else None
+        found.append(EwsReadiness(readiness_address(profile.address), app_id, path, refused,
+                                  ews.days_left(moment), warning))
+    return found
+
+
+def _held_permissions(ctx: Context, app_id: str) -> list[str]:
+    """Entra consents plus RBAC application roles, as permission names (``graph:mail.readwrite``)."""
+    names = [g["name"] for g in consent.live(ctx, app_id)] if ctx.graph is not None else []
+    if get_one(ctx, "Get-ServicePrincipal", app_id) is not None:
+        assignments = invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id})
+        roles = {str(a.get("Role")) for a in assignments}
+        names += [permission for permission, role in rbac.APPLICATION_ROLES.items() if role in roles]
+    return names

@@ -75,6 +75,15 @@ RULES: tuple[Rule, ...] = (
     Rule("SSS008", "NewMailboxesNotOnServerSideSync", "New mailboxes do not default to server-side sync",
          "The organization's defaults for new mailboxes do not use server-side synchronization.",
          "Set the `[mailbox_defaults]` methods to \"server_side_sync\" and run `sssctl apply`.", "low"),
+    Rule("SSS010", "OwnAppProfileDependsOnEws", "An own-app profile depends on EWS",
+         "The custom server profile signs in as your app over Exchange Web Services. Exchange Online "
+         "blocks EWS for tenants that never set EwsEnabled since 2026-10-01, admits only the apps on "
+         "EWSAllowedAppIDs where EWS is restricted, and shuts EWS down for everyone on 2027-04-01 "
+         "(MC1227454). When Exchange refuses the app, synchronization through the profile stops.",
+         "Give the app Microsoft Graph mailbox permissions instead of full_access_as_app (see "
+         "configs/hardened-graph.toml) and run `sssctl apply`; until then keep it admitted with "
+         "`ews = \"allow\"` on its `[app_registrations.<key>]` (and `ews_enabled = true` if EWS is off "
+         "for the tenant).", "high"),
     Rule("SSS099", "DiffersFromBaseline", "A setting differs from the hardened baseline",
          "A setting the hardened baseline covers has another value live.",
          "Compare `sssctl plan` with configs/hardened.toml and set the value in the configuration.", "low"),
@@ -97,6 +106,8 @@ _SECURITY_SEVERITY = {"high": "8.0", "unknown": "7.0", "medium": "5.0", "low": "
 def rule_for(finding: Finding) -> Rule:
     if finding.severity == "unknown":
         return RULES[0]
+    if finding.address.startswith("ews_readiness["):
+        return next(rule for rule in RULES if rule.id == "SSS010")
     wanted = _BY_ADDRESS.get(finding.address, "SSS099")
     return next(rule for rule in RULES if rule.id == wanted)
 

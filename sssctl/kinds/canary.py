@@ -38,7 +38,7 @@ from sssctl.kinds.handoffs import AppIds, MailboxVersions
 log = structlog.get_logger(__name__)
 
 PREFIX = "canary"
-CANDIDATES = 50                  # approved mailboxes tried when none is named
+MAX_TESTS = 50                   # Exchange authorization tests at most, when no canary is named
 
 
 def address_of(profile: str) -> str:
@@ -139,7 +139,8 @@ class CanaryKind(KindDefaults):
         name, key = str(change.detail["profile"]), str(change.detail["app_key"])
         profile_id = profile_id_now(ctx, name)
         app_id = _app_id(ctx, key)
-        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, key, app_id)
+        scope = canaried(ctx.desired).get(name, (key, None))[1]
+        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, app_id, scope)
         row = te.mailbox_by_address(ctx, mailbox)
         if row is None:
             raise LookupError(f"the canary mailbox {mailbox} does not exist in Dataverse; "
@@ -216,17 +217,36 @@ def _app_id(ctx: Context, key: str) -> str:
     return app
 
 
-def _choose(ctx: Context, key: str, app: str) -> str:
-    """The first approved mailbox that Exchange says the app may reach under its scope."""
-    scope = ctx.desired.app_registrations[key].mailbox_scope
-    rows = ctx.dataverse.query("mailboxes", select=te.MAILBOX_COLUMNS,
-                               filter="emailrouteraccessapproval eq 1", top=CANDIDATES)
-    for row in rows:
+def _choose(ctx: Context, app: str, scope: MailboxScope | None) -> str:
+    """An approved mailbox Exchange says the app may reach, searched over the whole scope.
+
+    For a group scope the group's members (every page) are matched against approved
+    Dataverse mailboxes (every page) before Exchange is asked about any; for a filter or
+    an administrative unit, approved mailboxes are tested one by one, up to
+    :data:`MAX_TESTS`. Only the first :data:`MAX_TESTS` answers of Exchange are waited for,
+    never the first 50 mailboxes of the table: a large organisation's scope may start late.
+    """
+    members: set[str] | None = None
+    if scope is not None and scope.group and ctx.exchange is not None:
+        asked = {"Identity": scope.group, "ResultSize": "Unlimited"}
+        rows = rbac.invoke(ctx, "Get-DistributionGroupMember", asked)
+        members = {str(r["PrimarySmtpAddress"]).lower() for r in rows if r.get("PrimarySmtpAddress")}
+    tested = 0
+    for row in ctx.dataverse.query("mailboxes", select=["mailboxid", "emailaddress"],
+                                   filter="emailrouteraccessapproval eq 1"):
         address = str(row.get("emailaddress") or "")
-        if address and (scope is None or _in_scope(ctx, scope, app, address)):
+        if not address or (members is not None and address.lower() not in members):
+            continue
+        if scope is None:
             return address
-    raise LookupError(f"none of the first {CANDIDATES} approved mailboxes is in the app's scope; "
-                      "name one with mailbox_scope.canary")
+        tested += 1
+        if _in_scope(ctx, scope, app, address):
+            return address
+        if tested >= MAX_TESTS:
+            break
+    where = f"the {len(members)} members of {scope.group}" if members is not None and scope else "the scope"
+    raise LookupError(f"no approved mailbox among {where} is one Exchange lets the app reach "
+                      f"({tested} tested); name one with mailbox_scope.canary")
 
 
 def _in_scope(ctx: Context, scope: MailboxScope, app: str, address: str) -> bool:

@@ -19,7 +19,6 @@ from sssctl.state.errors import LockHeld, StateError
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _FIRST_DELAY = 0.5
 _MAX_DELAY = 10.0
-LOCK_TIMEOUT_ENV = "SSSCTL_LOCK_TIMEOUT"
 
 
 def parse_duration(text: str) -> float:

@@ -8,6 +8,7 @@ built-in profile stays active, the run exits 1 and names EWS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,9 @@ def test_admission_keeps_other_entries_and_mailboxes_move_after_the_canary(
     assert on_own_profile(admin) > 1 and not default_active(admin)
     again = ok(ews.run("plan", "--detailed-exitcode"))
     assert "up to 24 hours" in again.stdout         # shown as pending, not as drift
+    sarif = json.loads(ok(ews.run("audit", "--format", "sarif")).stdout)
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "SSS010"]
+    assert result["level"] == "warning" and "days left" in result["message"]["text"]
     ok(ews.run("destroy", "--auto-approve"))
     assert allowed(admin) == [SEEDED_ALLOWED_APP]   # only our entry went
     assert default_active(admin)
@@ -109,6 +113,8 @@ def test_blocked_tenant_needs_the_explicit_org_switch(
     applied = ok(ews.run("apply", "--auto-approve"), code=1)
     assert "EWS is blocked in this tenant (EwsEnabled is False)" in applied.stdout + applied.stderr
     assert on_own_profile(admin) == 0 and default_active(admin)
+    audit = ok(ews.run("audit", "--fail-on", "high"), code=5).stdout
+    assert "ews_readiness" in audit and "EwsEnabled is False" in audit
     text = ews.config.read_text(encoding="utf-8").replace("# ews_enabled = true", "ews_enabled = true")
     ews.config.write_text(text, encoding="utf-8")
     ok(ews.run("apply", "--auto-approve"))

@@ -27,7 +27,7 @@ def test_no_exchange_url_marks_the_mailbox_scope_unknown_and_plans_the_rest(
     assert scope["change"]["actions"] == ["read"]
     assert "exchange_url" in scope["sssctl"]["reason"] and "SSSCTL_EXCHANGE_URL" in scope["sssctl"]["reason"]
     unknown = sorted(a for a, rc in changes.items() if rc["change"]["actions"] == ["read"])
-    assert unknown == ["exchange_scope.sss"]
+    assert unknown == ["ews_admission.sss", "exchange_scope.sss"]
     planned = {a for a, rc in changes.items() if rc["change"]["actions"] not in (["no-op"], ["read"])}
     assert {"app_registration.sss", 'server_profile.custom["Contoso EXO (own app)"]', "approval",
             "mailbox_defaults", "server_profile.default"} <= planned
@@ -42,7 +42,7 @@ def test_no_graph_url_marks_what_needs_graph_unknown_and_plans_the_rest(cli: Cli
     changes = {rc["address"]: rc for rc in json.loads(result.stdout)["resource_changes"]}
     unknown = {a: rc["sssctl"]["reason"] for a, rc in changes.items() if rc["change"]["actions"] == ["read"]}
     assert set(unknown) == {"app_registration.sss", "app_registration.sss.credential", "exchange_scope.sss",
-                            'server_profile.custom["Contoso EXO (own app)"]'}
+                            "ews_admission.sss", 'server_profile.custom["Contoso EXO (own app)"]'}
     assert "SSSCTL_GRAPH_URL" in unknown["app_registration.sss"]
     assert {"approval", "mailbox_defaults", "org_setting.RequirePrivilegeToSelfApproveEmailAddress"} <= {
         a for a, rc in changes.items() if rc["change"]["actions"] == ["update"]}

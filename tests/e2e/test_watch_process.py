@@ -170,3 +170,33 @@ def test_two_watchers_on_one_state_only_the_leader_writes(emulator_admin: AdminC
     upn = _change_own_mailbox(admin, 4)
     wait_for(lambda: any(e.get("changed_by") == upn for e in second.saw("watch.reverted")), timeout=10,
              what="the new leader to revert the next change")
+
+
+@pytest.mark.timeout(180)
+def test_on_azure_blob_the_lease_elects_the_leader_and_a_standby_takes_over(
+    emulator_admin: AdminClient, setup: tuple[Path, dict[str, str]], start: Any, tmp_path: Path
+) -> None:
+    from tests.azurite import running_azurite
+
+    config, env = setup
+    with running_azurite(tmp_path / "azurite") as azurite:
+        container = azurite.new_container()
+        config.write_text(CONFIG + f'\n[state]\nbackend = "azurerm"\ncontainer = "{container}"\n'
+                          'lease_seconds = 15\nconnection_string = { env = "STATE_CONNECTION" }\n')
+        env["STATE_CONNECTION"] = azurite.connection_string
+        first = start()
+        wait_for(lambda: first.saw("watch.cycle.done"), timeout=60, what="the first watcher to lead")
+        second = start()
+        wait_for(lambda: second.saw("watch.standby"), timeout=60, what="the second watcher to stand by")
+        upn = _change_own_mailbox(emulator_admin, 3)
+        wait_for(lambda: any(e.get("changed_by") == upn for e in first.saw("watch.reverted")), timeout=10,
+                 what="the leader to revert the change")
+        first.process.kill()  # its lease is never released: it expires after lease_seconds
+        first.process.wait(timeout=10)
+        killed = time.monotonic()
+        upn = _change_own_mailbox(emulator_admin, 4)
+        wait_for(lambda: any(e.get("changed_by") == upn for e in second.saw("watch.reverted")), timeout=30,
+                 what="the standby to take over and revert the next change")
+        assert time.monotonic() - killed <= 15 + 2 + 3  # one lease period, one interval, a cycle
+        assert not [e for e in second.events[:second.events.index(second.saw("watch.leading")[0])]
+                    if e.get("event") in ("watch.reverted", "apply.change.done")]

@@ -16,6 +16,7 @@ from sssctl.app import diff
 from sssctl.app.commands import Output
 from sssctl.app.export import assemble, read_live
 from sssctl.app.fleet.run import FleetRun, MemberResult, run_all
+from sssctl.app.requests import Limits, PlanFormat
 from sssctl.fleet import file as fleet_file
 
 Side = fleet_file.Member
@@ -37,7 +38,7 @@ def sides_of(left: str, right: str, fleet: fleet_file.Fleet | None) -> list[Side
 
 
 def cmd_diff(output: Output, left: str | None, right: str | None, *, fleet_path: Path | None,
-             environ: Mapping[str, str], parallel: int, fmt: str) -> int:
+             environ: Mapping[str, str], parallel: int, fmt: PlanFormat, limits: Limits | None = None) -> int:
     fleet = fleet_file.load(fleet_path) if fleet_path is not None else None
     if left is not None and right is not None:
         pairs_of = sides_of(left, right, fleet)
@@ -50,7 +51,8 @@ def cmd_diff(output: Output, left: str | None, right: str | None, *, fleet_path:
 
         raise EngineError("name two configs (sssctl diff A.toml B.toml), two members with --fleet FLEETFILE, "
                           "or only --fleet FLEETFILE to compare every member with the baseline")
-    results = run_all(FleetRun(environ, parallel=parallel, say=output.warn), [baseline, *others], _read_task)
+    fleet_run = FleetRun(environ, parallel=parallel, limits=limits or Limits(), say=output.warn)
+    results = run_all(fleet_run, [baseline, *others], _read_task)
     return _report(output, results[0], results[1:], fmt)
 
 

@@ -17,6 +17,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from sssctl import exitcodes
 from sssctl.app import interrupts, runner
 from sssctl.app.commands import describe_error, plan_exit_code
+from sssctl.app.requests import Limits
 from sssctl.audit.checks import Finding
 from sssctl.config.model import Desired
 from sssctl.engine import planfile
@@ -75,6 +77,7 @@ class FleetRun:
 
     environ: Mapping[str, str]
     parallel: int = 4
+    limits: Limits = field(default_factory=Limits)   # each member's requests in flight, deadline, lock wait
     services: runner.Services | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     say: Callable[[str], None] = lambda message: None
@@ -83,8 +86,12 @@ class FleetRun:
         base = self.services or runner.default_services()
         return dataclasses.replace(base, load_config=with_overrides(base.load_config, member))
 
-    def open(self, member: Member, command: str, config: Path | None = None, **kw: Any) -> Any:
-        opts = runner.RunOptions(config or member.config, self.environ, command, **kw)
+    def open(self, member: Member, command: str, config: Path | None = None, *, allow_lockout: bool = False,
+             lock: bool = True, every_service: bool = False) -> AbstractContextManager[runner.Session]:
+        opts = runner.RunOptions(config or member.config, self.environ, command, allow_lockout=allow_lockout,
+                                 parallelism=self.limits.parallelism, timeout=self.limits.timeout,
+                                 lock_timeout=self.limits.lock_timeout,
+                                 lock=lock, every_service=every_service)
         return runner.session(opts, self.member_services(member))
 
 
@@ -163,26 +170,25 @@ def plan_task(*, detailed: bool, refresh_only: bool = False, out_dir: Path | Non
     return task
 
 
-def apply_task(*, parallelism: int, allow_lockout: bool = False) -> MemberTask:
+def apply_task(*, allow_lockout: bool = False) -> MemberTask:
     """Plan and apply at once (``--auto-approve``): the fleet's confirmation was the flag."""
 
     def task(fleet_run: FleetRun, member: Member) -> MemberResult:
-        with fleet_run.open(member, "apply", allow_lockout=allow_lockout, parallelism=parallelism) as s:
+        with fleet_run.open(member, "apply", allow_lockout=allow_lockout) as s:
             s.ctx.stop = fleet_run.stop
             p = runner.plan(s)
-            report = runner.execute(s, p, parallelism=parallelism)
+            report = runner.execute(s, p)
         return applied(member, s.environment_name, p, report)
 
     return task
 
 
-def apply_saved_task(plan_dir: Path, *, parallelism: int, allow_lockout: bool = False) -> MemberTask:
+def apply_saved_task(plan_dir: Path, *, allow_lockout: bool = False) -> MemberTask:
     def task(fleet_run: FleetRun, member: Member) -> MemberResult:
         saved = planfile.load(plan_path(plan_dir, member))
-        with fleet_run.open(member, "apply", config=saved.config_file, allow_lockout=allow_lockout,
-                            parallelism=parallelism) as s:
+        with fleet_run.open(member, "apply", config=saved.config_file, allow_lockout=allow_lockout) as s:
             s.ctx.stop = fleet_run.stop
-            report = runner.apply_saved(s, saved, parallelism=parallelism)
+            report = runner.apply_saved(s, saved)
         return applied(member, s.environment_name, saved.plan, report)
 
     return task

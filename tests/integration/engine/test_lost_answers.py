@@ -107,11 +107,12 @@ def test_lost_answers_to_a_third_of_every_batch_settle_with_only_the_rows_not_ye
 
 def test_a_lost_answer_to_the_app_upsert_never_makes_a_second_app(emulator: EmulatorInfo, fresh: AdminClient,
                                                                     tmp_path: Path) -> None:
-    opts = runner.RunOptions(config_path=HARDENED, environ=environ(emulator, tmp_path), command="apply")
+    opts = runner.RunOptions(config_path=HARDENED, environ=environ(emulator, tmp_path), command="apply",
+                             parallelism=4)
     with runner.session(opts, runner.default_services()) as s:
         planned = runner.plan(s)
         lose_next_answer(fresh, f"/graph/v1.0/applications(uniqueName='{UNIQUE_NAME}')")
-        report = runner.execute(s, planned, parallelism=4)
+        report = runner.execute(s, planned)
     assert report.ok, report.summary()
     (app,) = [o for o in report.outcomes if o.change.address == "app_registration.sss"]
     assert "sent again after a lost answer" in app.message or "fresh read" in app.message

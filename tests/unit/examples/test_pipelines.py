@@ -112,12 +112,114 @@ def test_azure_devops_applies_the_saved_plan_in_an_approved_environment() -> Non
     deployment = stages["apply"]["jobs"][0]
     assert deployment["environment"] == "sssctl-production"
     scripts = [t["inputs"]["inlineScript"] for t in _azure_cli_tasks({"stages": [stages["apply"]]})]
-    assert scripts == ['sssctl apply "$(Pipeline.Workspace)/sssctl-plan/sssctl.plan"']
+    assert [script.strip().splitlines()[-1] for script in scripts] == [
+        'sssctl apply "$(Pipeline.Workspace)/sssctl-plan/sssctl.plan"']
     plan = _azure_cli_tasks({"stages": [stages["plan"]]})[0]
     assert "--detailed-exitcode" in plan["inputs"]["inlineScript"]
 
 
 AZURE_FLEET = EXAMPLES / "azure-devops" / "sssctl-fleet.yml"
+AZURE_INSTALL = EXAMPLES / "azure-devops" / "install-sssctl.yml"
+ALL_PIPELINES = [*WORKFLOWS, AZURE_PIPELINE, AZURE_FLEET]
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+HAND_OVER = ('export SSSCTL_TENANT_ID="$AZURESUBSCRIPTION_TENANT_ID" '
+             'SSSCTL_CLIENT_ID="$AZURESUBSCRIPTION_CLIENT_ID"')
+
+
+def _uses(path: Path) -> list[str]:
+    """Every `uses:` line of a workflow, with its trailing comment (YAML drops comments)."""
+    return [m.group(1).strip() for m in re.finditer(r"^\s*(?:-\s+)?uses:\s*(.+)$", path.read_text(), re.M)]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_a_full_commit_sha_with_its_version(path: Path) -> None:
+    uses = _uses(path)
+    assert uses
+    assert [u for u in uses if not PINNED.fullmatch(u)] == []
+
+
+def test_sarif_is_uploaded_with_the_current_codeql_action_major() -> None:
+    drift = EXAMPLES / "github" / "workflows" / "sssctl-drift.yml"
+    (upload,) = [u for u in _uses(drift) if "upload-sarif" in u]
+    assert re.fullmatch(r"github/codeql-action/upload-sarif@[0-9a-f]{40} # v4\.\d+\.\d+", upload)
+
+
+@pytest.mark.parametrize("path", [*ALL_PIPELINES, AZURE_INSTALL], ids=lambda p: p.name)
+def test_sssctl_is_never_installed_by_package_name(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "pipx install" not in text
+    assert re.search(r"pip install[^\n]*\bsssctl\b", text) is None
+    assert "SSSCTL_VERSION" not in text
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, AZURE_INSTALL], ids=lambda p: p.name)
+def test_the_install_checks_out_a_pinned_commit_and_requires_hashes(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert 'checkout --quiet --detach "$SSSCTL_COMMIT"' in text
+    assert "^[0-9a-f]{40}$" in text
+    assert "--require-hashes" in text and '-r "$src/requirements/runtime.txt"' in text
+    assert "--no-deps --no-build-isolation" in text
+
+
+def test_the_azure_pipelines_install_through_the_template() -> None:
+    for path in (AZURE_PIPELINE, AZURE_FLEET):
+        text = path.read_text(encoding="utf-8")
+        assert "- template: install-sssctl.yml" in text
+        assert re.search(r"SSSCTL_COMMIT: \S+", text)
+
+
+@pytest.mark.parametrize("path", ALL_PIPELINES, ids=lambda p: p.name)
+def test_no_pipeline_commits_state_or_runtime_files_to_git(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "git push" not in text and "git add" not in text and "git commit" not in text
+    assert "contents: write" not in text
+    assert "persistCredentials" not in text
+
+
+@pytest.mark.parametrize("path", [*(p for p in WORKFLOWS if p.stem != "sssctl-fleet"), AZURE_PIPELINE],
+                         ids=lambda p: p.name)
+def test_every_single_environment_pipeline_keeps_state_in_azure_blob(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert re.search(r"SSSCTL_STATE_BACKEND:\s*azurerm", text)
+    assert "SSSCTL_STATE_ACCOUNT_URL" in text
+    assert "Storage Blob Data Contributor" in text
+
+
+def test_the_fleet_configs_declare_the_shared_blob_state_the_fleet_pipelines_claim() -> None:
+    from sssctl.config.loader import load
+    from sssctl.fleet import file as fleet_file
+
+    fleet = fleet_file.load(Path(__file__).resolve().parents[3] / "configs" / "fleet" / "fleet.toml")
+    for path in (EXAMPLES / "github" / "workflows" / "sssctl-fleet.yml", AZURE_FLEET):
+        assert "shared Azure Blob state" in path.read_text(encoding="utf-8")
+    members = {member.config for member in fleet.members}
+    assert members
+    for config in members:
+        state = load(config, {}).state
+        assert state.backend == "azurerm", config
+        assert state.account_url and state.container
+
+
+def test_every_azure_cli_step_hands_the_connection_ids_to_sssctl() -> None:
+    """The task's AZURESUBSCRIPTION_* ids lose to ids written in the config; SSSCTL_* win."""
+    tasks = _azure_cli_tasks(_load(AZURE_PIPELINE))
+    fleet = [step for job in _load(AZURE_FLEET)["jobs"] for step in job["steps"]
+             if step.get("task") == "AzureCLI@2"]
+    assert tasks and fleet
+    for task in [*tasks, *fleet]:
+        assert task["inputs"]["inlineScript"].lstrip().startswith(HAND_OVER)
+
+
+def test_github_apply_without_a_plan_artifact_applies_nothing_and_succeeds() -> None:
+    """A merged pull request whose plan had no changes left no artifact: say so, skip the rest."""
+    workflow = _load(EXAMPLES / "github" / "workflows" / "sssctl-apply.yml")
+    steps = _steps(workflow["jobs"]["apply"])
+    find = next(i for i, s in enumerate(steps) if s.get("id") == "reviewed")
+    script = steps[find]["with"]["script"]
+    assert "listWorkflowRunArtifacts" in script
+    assert "core.setOutput('changes', 'false')" in script and "core.notice(" in script
+    for step in steps[find + 1:]:
+        assert step.get("if") == "steps.reviewed.outputs.changes == 'true'", step
 
 
 def test_azure_devops_fleet_fans_out_over_the_printed_matrix() -> None:

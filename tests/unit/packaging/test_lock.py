@@ -145,5 +145,14 @@ def test_the_check_reports_a_raised_floor_a_new_requirement_and_a_marker_gap() -
 
 def test_make_lock_writes_all_three_locks() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert all(f"requirements/{name}.txt" in makefile for name in LOCKS)
+    assert all(f"requirements/{name}.txt" in makefile for name in [*LOCKS, "build"])
     assert "--generate-hashes" in makefile
+
+
+def test_the_build_lock_pins_the_build_system_requirements() -> None:
+    """Automation builds sssctl with --no-build-isolation from requirements/build.txt, so the
+    build backend is hash-checked like everything else."""
+    requires = [Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
+    pins = read_lock(ROOT / "requirements" / "build.txt")
+    assert disagreements(pins, requires) == []
+    assert [p.name for p in pins if p.hashes == 0] == []
