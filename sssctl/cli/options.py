@@ -156,7 +156,7 @@ def invocation(ctx: click.Context, config_path: Path, *, config_required: bool =
     if config_required and implicit and not config_path.exists():
         raise click.ClickException(
             f"no {config_path} in this directory: name the desired-state file with -c FILE "
-            "or set SSSCTL_CONFIG (examples in configs/)"
+            "or set SSSCTL_CONFIG; `sssctl init` writes one to start from"
         )
     inv = Invocation(config_path, dict(os.environ), output_of(ctx), limits=limits or Limits())
     inv.progress = RunProgress(inv.output.err)   # plain lines and a heartbeat without a TTY

@@ -134,6 +134,26 @@ def test_destroy_restores_originals_and_forgets(world: World) -> None:
     assert run("state", "list").stdout == ""
 
 
+def test_a_destroy_is_planned_saved_reviewed_then_applied(world: World) -> None:
+    """A delete goes through the same review and policy gate as any plan."""
+    assert run("apply", "--auto-approve").exit_code == 0
+    planned = run("plan", "--destroy", "--out", "destroy.plan", "--json")
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.stdout)
+    assert document["sssctl"]["destroy"] is True
+    assert [rc["address"] for rc in document["resource_changes"]] == ["org_setting.Alpha", "approval"]
+    assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": True}   # nothing written yet
+    assert "sssctl apply destroy.plan" in planned.stderr
+    shown = run("show", "destroy.plan", "--markdown")
+    assert "org_setting.Alpha" in shown.stdout
+    applied = run("apply", "destroy.plan")
+    assert applied.exit_code == 0, applied.output
+    assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": False}
+    assert world.kind("approval").live["approval"] == {"require_for_users": False, "require_for_queues": False}
+    assert run("state", "list").stdout == ""
+    assert run("plan", "--destroy", "--refresh-only").exit_code == 1
+
+
 def test_refresh_reports_drift_without_changing_anything(world: World) -> None:
     assert run("apply", "--auto-approve").exit_code == 0
     assert "No drift" in run("refresh").output
