@@ -149,7 +149,8 @@ def test_a_destroy_is_planned_saved_reviewed_then_applied(world: World) -> None:
     applied = run("apply", "destroy.plan")
     assert applied.exit_code == 0, applied.output
     assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": False}
-    assert world.kind("approval").live["approval"] == {"require_for_users": False, "require_for_queues": False}
+    restored = {"require_for_users": False, "require_for_queues": False}
+    assert world.kind("approval").live["approval"] == restored
     assert run("state", "list").stdout == ""
     assert run("plan", "--destroy", "--refresh-only").exit_code == 1
 
