@@ -23,7 +23,7 @@ from sssctl import exitcodes
 from sssctl.app.commands import Invocation, Output, cmd_apply, cmd_plan
 from sssctl.app.requests import ApplyRequest, Limits, PlanRequest
 
-EXAMPLES = ("hardened", "lockdown", "minimal")
+EXAMPLES = ("hardened", "hardened-rbac", "lockdown", "minimal")
 # A fleet is a directory (the fleet file, a baseline, one overlay per environment), so it is
 # written into a directory rather than one file.
 FLEET_EXAMPLE = "fleet"
