@@ -19,6 +19,7 @@ PlanFormat = Literal["text", "json", "markdown"]
 AuditFormat = Literal["table", "json", "markdown", "sarif"]
 Severity = Literal["high", "medium", "low"]
 MatrixFormat = Literal["github", "azure-devops"]
+FleetFormat = Literal["text", "json", "markdown", "sarif"]   # sarif: fleet audit only
 
 
 @dataclass(frozen=True)
@@ -79,5 +80,5 @@ class FleetRequest:
     fleet_file: Path                    # or, for ``fleet apply``, a directory of saved plans
     members: tuple[str, ...] = ()
     parallel: int = 4
-    fmt: PlanFormat = "text"
+    fmt: FleetFormat = "text"
     limits: Limits = Limits()           # per member; ``fleet apply --parallelism`` sets its cap

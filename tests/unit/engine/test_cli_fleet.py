@@ -57,3 +57,35 @@ def test_a_members_failed_change_reads_as_english(world: World, fleet: Path) -> 
     assert result.exit_code == 1
     assert "Error: approval failed: HTTP 500 from the service" in result.stdout
     assert "was failed" not in result.output
+
+
+def test_fleet_audit_writes_one_sarif_log_for_code_scanning(fleet: Path) -> None:
+    import jsonschema
+
+    result = run("fleet", "audit", str(fleet), "--format", "sarif")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "sarif-2.1.0.json").read_text())
+    jsonschema.validate(document, schema)
+    (run_,) = document["runs"]
+    members = [r["properties"]["member"] for r in run_["results"]]
+    assert set(members) == {"a", "b"} and members.count("a") == members.count("b") > 0
+    fingerprints = [r["partialFingerprints"]["sssctlFinding/v1"] for r in run_["results"]]
+    assert len(set(fingerprints)) == len(fingerprints)   # the same finding in two members: two alerts
+    assert all(r["message"]["text"].startswith(("a: ", "b: ")) for r in run_["results"])
+
+
+def test_fleet_apply_takes_applys_parallelism_and_the_lock_and_run_timeouts() -> None:
+    from sssctl.cli import cli
+
+    def params(*path: str) -> dict[str, object]:
+        command = cli
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        return {p.name: p.default for p in command.params}
+
+    fleet_apply, apply = params("fleet", "apply"), params("apply")
+    assert fleet_apply["parallelism"] == apply["parallelism"] == 52
+    assert {"lock_timeout", "run_timeout"} <= fleet_apply.keys()
+    for command in ("validate", "plan", "refresh", "apply", "audit"):
+        assert "sssctl fleet" in (cli.commands["fleet"].commands[command].help or "")  # type: ignore[attr-defined]
