@@ -28,7 +28,7 @@ from sssctl.clients.errors import AuthError
 from sssctl.config.errors import ConfigError
 from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport, is_forget
-from sssctl.engine.errors import EngineError, NotConfirmed
+from sssctl.engine.errors import EngineError, NotConfirmed, PlanRefused
 from sssctl.engine.plan import Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.backend import Backend
@@ -201,10 +201,15 @@ def cmd_plan(inv: Invocation, req: PlanRequest) -> int:
     if req.destroy and req.refresh_only:
         raise EngineError("--destroy and --refresh-only cannot be combined")
     with inv.open("plan", allow_lockout=req.allow_lockout) as s:
-        if req.destroy:
-            p = runner.destroy_plan(s, targets=targets)
-        else:
-            p = runner.refresh(s, targets=targets) if req.refresh_only else runner.plan(s, targets=targets)
+        try:
+            if req.destroy:
+                p = runner.destroy_plan(s, targets=targets)
+            else:
+                p = (runner.refresh(s, targets=targets) if req.refresh_only
+                     else runner.plan(s, targets=targets))
+        except PlanRefused as exc:
+            exc.environment_name = s.environment_name
+            raise
         targeting.review(p, targets, inv.output.warn)
     inv.show(render_plan(p, req.fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:

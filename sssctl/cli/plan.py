@@ -60,7 +60,9 @@ def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, det
 
 
 def _explaining_refusal(inv: Invocation, fmt: PlanFormat, body: Callable[[], int]) -> Callable[[], int]:
-    """A refused plan still prints valid JSON / Markdown saying why; the error and exit 1 follow."""
+    """A refused plan, or one that could not be made at all (sign-in refused, say), still prints
+    a valid JSON / Markdown document saying why; the error and its exit code follow on stderr."""
+    from sssctl.app.commands import describe_error
     from sssctl.engine.errors import PlanRefused
     from sssctl.engine.render import jsonplan, markdown
 
@@ -68,10 +70,18 @@ def _explaining_refusal(inv: Invocation, fmt: PlanFormat, body: Callable[[], int
         try:
             return int(body())
         except PlanRefused as exc:
+            name = exc.environment_name
             if fmt == "json":
-                inv.show(jsonplan.dumps(jsonplan.refused_document(exc.refusals)))
+                inv.show(jsonplan.dumps(jsonplan.refused_document(exc.refusals, environment_name=name)))
             elif fmt == "markdown":
-                inv.show(markdown.render_refused(exc.refusals))
+                inv.show(markdown.render_refused(exc.refusals, environment_name=name))
+            raise
+        except Exception as exc:
+            error = describe_error(exc)[0].removeprefix("Error: ")
+            if fmt == "json":
+                inv.show(jsonplan.dumps(jsonplan.errored_document(error)))
+            elif fmt == "markdown":
+                inv.show(markdown.render_errored(error))
             raise
 
     return explained

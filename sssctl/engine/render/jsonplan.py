@@ -186,6 +186,15 @@ def to_document(plan: Plan, *, environment_name: str) -> dict[str, Any]:
     }
 
 
+def errored_document(error: str, *, environment_name: str | None = None) -> dict[str, Any]:
+    """A plan that could not be made at all (sign-in refused, config invalid): still a document,
+    errored, with the reason, so a pipeline that posts or checks the JSON has one to read."""
+    document = refused_document([], environment_name=environment_name)
+    del document["sssctl"]["refused"]
+    document["sssctl"]["error"] = error
+    return document
+
+
 def refused_document(refusals: Sequence[str], *, environment_name: str | None = None) -> dict[str, Any]:
     """A plan the guards refused: nothing to apply, and why, as Terraform reports an errored plan."""
     extras = _extras(None, environment_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -43,8 +44,40 @@ def test_a_refused_plan_still_prints_its_document_and_exits_1(world: World, fmt:
         document = json.loads(result.stdout)
         assert document["errored"] is True and document["applyable"] is False
         assert document["sssctl"]["refused"] == ["mailboxes still use the default profile"]
+        assert document["sssctl"]["environment"]["name"] == "test"
     else:
         assert "The plan is refused" in result.stdout and "mailboxes still use the default" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--markdown"])
+def test_a_plan_that_cannot_be_made_still_prints_an_errored_document(
+    world: World, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """A sign-in refused: a pipeline posting the JSON or Markdown gets a document, not 0 bytes."""
+    from sssctl.app import runner
+    from sssctl.clients.errors import AuthError
+
+    def refused(*_: object, **__: object) -> object:
+        raise AuthError("AADSTS7000215: Invalid client secret provided.")
+
+    services = dataclasses.replace(world.services(), open_clients=refused)
+    monkeypatch.setattr(runner, "default_services", lambda: services)
+    result = run("plan", fmt)
+    assert result.exit_code == 1
+    assert "AADSTS7000215" in result.stderr
+    if fmt == "--json":
+        document = json.loads(result.stdout)
+        assert (document["errored"], document["applyable"], document["complete"]) == (True, False, False)
+        assert document["format_version"].startswith("1.")
+        assert "AADSTS7000215" in document["sssctl"]["error"]
+    else:
+        assert "No plan could be made" in result.stdout and "AADSTS7000215" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["plan"], ["show"], ["refresh"], ["fleet", "plan", "f.toml"]])
+def test_json_and_markdown_together_are_refused(world: World, command: list[str]) -> None:
+    result = run(*command, "--json", "--markdown")
+    assert result.exit_code != 0 and "--json and --markdown cannot be combined" in result.output
 
 
 @pytest.mark.parametrize("fmt", ["sarif", "markdown", "table"])
