@@ -27,7 +27,8 @@ def export_command(ctx: click.Context, config_path: Path) -> None:
 
     Only [environment] and [auth] of the config are needed. Everything format v1 can say
     is written with its live value: approval, org settings, privileges, mailbox defaults,
-    the default profile, user settings (the most common method), mailboxes (report only),
+    the default profile, user settings (when every user has the same method; a comment gives
+    the spread otherwise), mailboxes (report only),
     custom profiles with the app registrations sssctl created (when Graph is configured)
     and their mailbox scope. Comments say what the format cannot express. Exit 3 when
     something could not be read.
