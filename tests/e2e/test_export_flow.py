@@ -87,3 +87,14 @@ def test_export_after_the_hardened_apply_keeps_the_own_app_profile_and_scope(
     admin.reset_counters()
     assert planned_with(cli, path) == {}        # everything live is said, nothing to change
     assert admin.counters()["writes"] == 0
+
+
+def test_export_from_the_sssctl_variables_alone(cli: Cli, tmp_path: Path) -> None:
+    """A pipeline with only SSSCTL_* set (no config file in the directory) can export."""
+    assert not (cli.workdir / "sssctl.toml").exists()
+    exported = ok(cli.run("export", config=False))
+    document = tomllib.loads(exported.stdout)
+    assert "org_settings" in document and "approval" in document
+    path = tmp_path / "from-variables.toml"
+    path.write_text(exported.stdout, encoding="utf-8")
+    validates_alone(cli, path)
