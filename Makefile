@@ -20,6 +20,7 @@ COMPILE   := $(UV) pip compile --universal --python-version 3.10 --generate-hash
              --custom-compile-command 'make lock' --quiet $(LOCK_ARGS)
 # pyproject's [build-system] requires, so `pip install --no-deps --no-build-isolation .` builds
 # sssctl with hash-checked setuptools too
+SBOM_REQUIRES := $(PYTHON) -c "import tomllib; print(*[r for r in tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dev'] if r.startswith('cyclonedx-bom')], sep='\\n')"
 BUILD_REQUIRES := $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\\n')"
 
 .PHONY: install lock azurite test lint demo bench sbom clean
@@ -35,6 +36,25 @@ lock:
 	$(COMPILE) pyproject.toml --extra emulator -o requirements/emulator.txt
 	$(COMPILE) pyproject.toml --extra dev -o requirements/dev.txt
 	$(BUILD_REQUIRES) | $(COMPILE) - -o requirements/build.txt
+	$(SBOM_REQUIRES) | $(COMPILE) - -o requirements/sbom.txt
+
+# A CycloneDX SBOM of exactly what a production install holds: the runtime lock and the
+# sssctl wheel (built apart with the hashed build tools) in a fresh venv without pip or
+# setuptools, read by cyclonedx-py. Writes sbom.cdx.json. The container build writes the same file
+# into the image (/opt/sssctl/sbom.cdx.json).
+SBOM_DIR := .sbom
+sbom: $(STAMP)
+	rm -rf $(SBOM_DIR)
+	$(PYTHON) -m venv $(SBOM_DIR)/build
+	$(SBOM_DIR)/build/bin/python -m pip install --quiet --require-hashes -r requirements/build.txt
+	$(SBOM_DIR)/build/bin/python -m pip wheel --quiet --no-deps --no-build-isolation -w $(SBOM_DIR)/dist .
+	$(PYTHON) -m venv --without-pip $(SBOM_DIR)/runtime
+	$(SBOM_DIR)/build/bin/python -m pip --python $(SBOM_DIR)/runtime/bin/python install --quiet --require-hashes \
+		-r requirements/runtime.txt
+	$(SBOM_DIR)/build/bin/python -m pip --python $(SBOM_DIR)/runtime/bin/python install --quiet --no-deps $(SBOM_DIR)/dist/*.whl
+	$(BIN)/cyclonedx-py environment $(SBOM_DIR)/runtime/bin/python --pyproject pyproject.toml \
+		--output-reproducible --of JSON -o sbom.cdx.json
+	rm -rf $(SBOM_DIR)
 
 install: $(STAMP)
 
@@ -61,4 +81,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .azurite .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .sbom .azurite .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -259,12 +259,13 @@ def main(argv: Sequence[str]) -> int:
         stop_on_signals()
         configure_logging(log_format="json", verbose=0)
         return watch_main(argv)
-    if "--w1" in argv:
+    if "--w1" in argv or "--w2" in argv:
         from bench.w1 import main as w1_main
+        from bench.w2 import main as w2_main
 
         stop_on_signals()
         configure_logging(log_format="json", verbose=0)
-        return w1_main(argv)
+        return (w2_main if "--w2" in argv else w1_main)(argv)
     args = parse(argv)
     stop_on_signals()
     configure_logging(log_format="json", verbose=0)

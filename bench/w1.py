@@ -1,4 +1,4 @@
-"""``make bench BENCH_ARGS="--w1"``: the reference workload W1, sssctl next to the naive way and the floor.
+"""``make bench BENCH_ARGS="--w1"``: a reference workload, sssctl next to the naive way and the floor.
 
 W1 is the emulator seeded with ``--dataset large --mailboxes 50000 --business-units 200
 --roles 60``, every request paying 30 ms of latency and every Dataverse operation 10 ms
@@ -9,6 +9,9 @@ writes).
 
 The floor is what no client can beat: every write costs its 10 ms of server time and at
 most 52 requests run at once, so ``writes x 10 ms / 52``, plus the plan's own reads.
+W2 is the same shape at 100,000 mailboxes (``--w2``, :mod:`bench.w2`), which adds the
+contention scenarios of :mod:`bench.contention`.
+
 Every measured run is a fresh worker process (``python -m bench.w1 JOB.json``) on freshly
 reset data; its peak RSS is the whole process's high-water mark.
 """
@@ -21,7 +24,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,9 @@ from sssctl.emulator.info import EmulatorInfo
 
 HARDENED = REPO / "configs" / "hardened.toml"
 W1_MAILBOXES = 50_000
+W2_MAILBOXES = 100_000
 SCALING = (5_000, 20_000, 50_000)
+W2_SCALING = (5_000, 50_000, 100_000)
 NAIVE_APPLY_MAILBOXES = 1_000  # one request per write takes minutes even here: measured, then scaled
 SHAPE = {"business_units": 200, "roles": 60}
 LATENCY_MS = 30.0
@@ -163,18 +168,25 @@ def worker(job_file: Path) -> int:
 # --- the orchestrator ----------------------------------------------------------------------------
 
 
-def measure(info: EmulatorInfo, workdir: Path, way: str, mailboxes: int, config: Path) -> dict[str, Any]:
-    """Reset to W1's shape at ``mailboxes``, set W1's costs, run one way in a fresh process."""
+def measure(info: EmulatorInfo, workdir: Path, way: str, mailboxes: int, config: Path,
+            faults: Mapping[str, Any] | None = None, tag: str = "") -> dict[str, Any]:
+    """Reset to W1's shape at ``mailboxes``, set W1's costs (plus ``faults``), run one way in a
+    fresh process. The result also says how long the emulator took to seed the data."""
     from sssctl.emulator.admin_client import AdminClient
 
-    with AdminClient(info, timeout=600.0) as admin:
+    with AdminClient(info, timeout=900.0) as admin:
+        admin.clear_faults()
+        started = time.perf_counter()
         admin.reset(dataset="large", mailboxes=mailboxes, **SHAPE)
+        seeded = time.perf_counter() - started
         admin.faults(latency_ms=LATENCY_MS, batch_operation_ms=OPERATION_MS,
-                     request_operation_ms=OPERATION_MS)
+                     request_operation_ms=OPERATION_MS, **(faults or {}))
     job = {"info": asdict(info), "workdir": str(workdir), "way": way, "mailboxes": mailboxes,
            "config": str(config)}
-    return run_worker("bench.w1", job, workdir / f"w1-{way}-{mailboxes}.json",
-                      f"W1 {way} at {mailboxes:,} mailboxes", timeout=WORKER_TIMEOUT)
+    result = run_worker("bench.w1", job, workdir / f"w1-{way}-{mailboxes}{tag}.json",
+                        f"{way} at {mailboxes:,} mailboxes {tag}".strip(), timeout=WORKER_TIMEOUT)
+    result["seed_seconds"] = seeded
+    return result
 
 
 def minimal_plan_requests(result: Mapping[str, Any]) -> int:
@@ -190,8 +202,10 @@ def minimal_plan_requests(result: Mapping[str, Any]) -> int:
     return routes + extra
 
 
-def floor_seconds(writes: int, plan_seconds: float) -> float:
-    return writes * OPERATION_MS / 1000 / CONCURRENT + plan_seconds
+def floor_seconds(writes: int, plan_seconds: float, share: float = 1.0) -> float:
+    """``share``: the part of the concurrent-request budget left to sssctl (another
+    integration using half of it leaves 0.5, so half as many writes at a time)."""
+    return writes * OPERATION_MS / 1000 / (CONCURRENT * share) + plan_seconds
 
 
 def apply_seconds(result: Mapping[str, Any]) -> float:
@@ -239,10 +253,10 @@ def scaling_table(results: Mapping[int, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _print_w1(ours: Mapping[str, Any], naive_plan_result: Mapping[str, Any],
-              naive_apply_result: Mapping[str, Any], small: Mapping[str, Any] | None) -> None:
+def _print_main(name: str, mailboxes: int, ours: Mapping[str, Any], naive_plan_result: Mapping[str, Any],
+                naive_apply_result: Mapping[str, Any], small: Mapping[str, Any] | None) -> None:
     scale = ours["writes"] / max(1, (small or naive_apply_result)["writes"])
-    print(f"\nW1 at {W1_MAILBOXES:,} mailboxes: sssctl | naive | floor", flush=True)
+    print(f"\n{name} at {mailboxes:,} mailboxes: sssctl | naive | floor", flush=True)
     print("\n".join(main_table(ours, naive_plan_result, naive_apply_result, scale)))
     print(f"\nfloor = writes x {OPERATION_MS:g} ms / {CONCURRENT} concurrent requests + the plan's own "
           "reads. minimal plan requests = each route sssctl's plan reads (sign-in and WhoAmI included), "
@@ -253,48 +267,68 @@ def _print_w1(ours: Mapping[str, Any], naive_plan_result: Mapping[str, Any],
     print(f"sssctl apply: {ours['summary']} (429s the client counted: {ours['client_throttled']})")
 
 
-def _print_hardened(result: Mapping[str, Any]) -> None:
+def _print_hardened(result: Mapping[str, Any], mailboxes: int) -> None:
     floor = floor_seconds(result["writes"], result["plan_seconds"])
-    print(f"\nHardened (configs/hardened.toml, every control) at {W1_MAILBOXES:,} mailboxes, default flags: "
+    print(f"\nHardened (configs/hardened.toml, every control) at {mailboxes:,} mailboxes, default flags: "
           f"{result['writes']:,} writes in {apply_seconds(result):.1f} s with its plan (floor {floor:.1f} s, "
           f"{apply_seconds(result) / floor:.2f} x), {result['throttled']} 429s, "
           f"{'completed in one run' if result['ok'] else 'DID NOT COMPLETE'}; second apply wrote "
           f"{result['second_writes']}; peak RSS {result['rss_mib']:.0f} MiB.")
 
 
-def run(scaling: Sequence[int], *, hardened: bool) -> int:
+def memory_line(results: Mapping[int, Mapping[str, Any]]) -> str:
+    """Peak RSS of the largest apply against the smallest one: flat means the org's size does not show."""
+    small, large = min(results), max(results)
+    ratio = results[large]["rss_mib"] / results[small]["rss_mib"]
+    return (f"Peak RSS at {large:,} mailboxes / at {small:,}: {results[large]['rss_mib']:.0f} / "
+            f"{results[small]['rss_mib']:.0f} MiB = {ratio:.2f} x. Emulator seeding: "
+            + ", ".join(f"{n:,} in {r['seed_seconds']:.1f} s" for n, r in sorted(results.items())) + ".")
+
+
+Extra = Callable[[EmulatorInfo, Path], list[Mapping[str, Any]]]
+
+
+def run(scaling: Sequence[int], *, hardened: bool, w2: bool = False, extra: Extra | None = None) -> int:
+    """Measure and print the workload; ``extra`` runs more measurements on the same emulator."""
+    name, mailboxes = ("W2", W2_MAILBOXES) if w2 else ("W1", W1_MAILBOXES)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="sssctl-w1-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"sssctl-{name.lower()}-") as tmp:
         workdir = Path(tmp)
         config = workdir / "w1.toml"
         config.write_text(HEADER + controls_1_to_4(HARDENED.read_text(encoding="utf-8")), encoding="utf-8")
         with emulator_process(mailboxes=NAIVE_APPLY_MAILBOXES, workdir=workdir) as info:
-            print(f"W1: large dataset, {SHAPE['business_units']} business units, {SHAPE['roles']} roles, "
+            print(f"{name}: large dataset, {SHAPE['business_units']} business units, {SHAPE['roles']} roles, "
                   f"{LATENCY_MS:g} ms latency, {OPERATION_MS:g} ms server time per operation, Dataverse's "
                   "default service protection limits, default sssctl flags; config: Controls 1-4 of "
                   "configs/hardened.toml", flush=True)
             results = {count: measure(info, workdir, "sssctl", count, config) for count in scaling}
             naive_apply_result = measure(info, workdir, "naive-apply", NAIVE_APPLY_MAILBOXES, config)
-            naive_plan_result = measure(info, workdir, "naive-plan", W1_MAILBOXES, config)
-            _print_w1(results.get(W1_MAILBOXES) or results[max(results)], naive_plan_result,
-                      naive_apply_result, results.get(NAIVE_APPLY_MAILBOXES))
-            print("\nScaling (sssctl, W1 shape; apply s includes its plan):")
-            print("\n".join(scaling_table(results)), flush=True)
-            full = measure(info, workdir, "sssctl", W1_MAILBOXES, HARDENED) if hardened else None
-        if full is not None:
-            _print_hardened(full)
+            naive_plan_result = measure(info, workdir, "naive-plan", mailboxes, config)
+            _print_main(name, mailboxes, results.get(mailboxes) or results[max(results)], naive_plan_result,
+                        naive_apply_result, results.get(NAIVE_APPLY_MAILBOXES))
+            print(f"\nScaling (sssctl, {name} shape; apply s includes its plan):")
+            print("\n".join(scaling_table(results)))
+            print(memory_line(results), flush=True)
+            full = measure(info, workdir, "sssctl", mailboxes, HARDENED) if hardened else None
+            if full is not None:
+                _print_hardened(full, mailboxes)
+            crowded = extra(info, workdir) if extra is not None else []
     print(f"\nTotal {time.monotonic() - started:.0f} s.")
-    runs = [*results.values(), *([full] if full else [])]
+    runs = [*results.values(), *([full] if full else []), *crowded]
     return 0 if all(r["ok"] and r["second_writes"] == 0 for r in runs) else 1
 
 
-def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench/run.py --w1", description=__doc__.splitlines()[0])
-    parser.add_argument("--w1", action="store_true")
-    parser.add_argument("--scaling", default=",".join(str(n) for n in SCALING),
-                        help="comma-separated mailbox counts (default 5000,20000,50000)")
+def parse(argv: Sequence[str], *, w2: bool = False) -> tuple[list[int], argparse.Namespace]:
+    name = "--w2" if w2 else "--w1"
+    default = W2_SCALING if w2 else SCALING
+    parser = argparse.ArgumentParser(prog=f"bench/run.py {name}", description=__doc__.splitlines()[0])
+    parser.add_argument(name, action="store_true")
+    parser.add_argument("--scaling", default=",".join(str(n) for n in default),
+                        help=f"comma-separated mailbox counts (default {','.join(str(n) for n in default)})")
     parser.add_argument("--no-hardened", action="store_true",
-                        help="skip the apply of configs/hardened.toml at 50,000 mailboxes")
+                        help="skip the apply of configs/hardened.toml at the workload's size")
+    if w2:
+        parser.add_argument("--no-contention", action="store_true", help="skip the contention scenarios")
     args = parser.parse_args(argv)
     try:
         counts = [int(n) for n in args.scaling.split(",") if n.strip()]
@@ -302,6 +336,11 @@ def main(argv: Sequence[str]) -> int:
         parser.error("--scaling takes comma-separated whole numbers, e.g. 5000,20000,50000")
     if not counts or min(counts) < 100:
         parser.error("--scaling needs mailbox counts of at least 100")
+    return counts, args
+
+
+def main(argv: Sequence[str]) -> int:
+    counts, args = parse(argv)
     return run(counts, hardened=not args.no_hardened)
 
 

@@ -38,7 +38,7 @@ def validate_command(files: tuple[Path, ...], as_json: bool) -> None:
     click.echo(render_json(results) if as_json else render_text(results))
     from sssctl.config.hints import placeholder_warnings
 
-    for result in results:  # valid, but sign-in would go to a tenant/app that does not exist
+    for result in results if not as_json else ():  # valid, but sign-in would fail: say so to people
         for warning in placeholder_warnings(result.desired) if result.desired else ():
             click.echo(f"Warning: {result.path}: {warning}", err=True)
     if not all(result.ok for result in results):

@@ -12,12 +12,18 @@ throughput"; the error body's ``code`` says which limit was hit):
   on at full width when the pause ends ("let the server tell you how much it can handle").
 - ``0x80072321``, the **combined execution time** in the window. The message itself says
   "decrease number of concurrent requests": everyone pauses for ``Retry-After`` and
-  concurrency halves.
+  concurrency is cut.
 - ``0x80072326``, **concurrent requests**. It "fails immediately" and has no window, so
-  nobody else pauses (the refused request alone waits its ``Retry-After``); concurrency
-  halves, and the width at which it was refused is remembered: below it concurrency grows
-  back by doubling per round of answers, at it and above by one slot per round, so the
-  run settles just under the limit instead of sawing between it and half of it.
+  nobody else pauses (the refused request alone waits its ``Retry-After``) and
+  concurrency is cut below the number that was in flight when it was refused.
+
+A cut keeps 70 % of the width (CUBIC's factor, not Reno's half); for concurrent
+requests, 70 % of the number in flight when the service counted one too many, if that is
+fewer. Concurrency then grows back by doubling per round of answers while they show
+room. A limit really reached is met again and cut again, so the run stays between 70 %
+and all of it; refusals that recur at random (another integration's bursts, a load
+balancer's hiccups) cost a round at 70 % each, where halving every round they recur
+would leave a run crawling at a handful of requests.
 
 A 429 without one of these codes is treated as both (pause and cut), the safe side.
 Cuts follow TCP's rule of one cut per round: a 429 answering a request that was sent
@@ -41,6 +47,7 @@ Clock = Callable[[], float]
 LIMIT_REQUESTS = "0x80072322"    # number of requests in the window
 LIMIT_EXECUTION = "0x80072321"   # combined execution time in the window
 LIMIT_CONCURRENT = "0x80072326"  # concurrent requests
+CUT = 0.7  # the share of the width a 429's cut keeps
 LIMIT_NAMES = {
     LIMIT_REQUESTS: "number of requests",
     LIMIT_EXECUTION: "combined execution time",
@@ -80,7 +87,9 @@ class RateLimiter:
     Follows Microsoft's guidance for parallel requests: the first ``x-ms-dop-hint`` (the
     degree of parallelism the environment recommends) sets where concurrency starts;
     while ``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``-time-remaining-`` show
-    room, each answer that found every slot busy opens more, up to the cap
+    room, each answer that found at least half the slots taken opens more (RFC 7661's
+    test of a window in use: the answers to a full round come back one by one, so asking
+    for every slot taken would stop growth part-way through each round), up to the cap
     (``--parallelism``, at most the 52 concurrent requests Dataverse admits). Like TCP's
     slow start: until the first cut, while both budgets show more than half their room,
     each such answer opens two slots, so concurrency triples with every round of answers
@@ -114,15 +123,29 @@ class RateLimiter:
         self._hinted = False
         self._budget_seen: dict[str, float] = {}
         self._last_cut = -math.inf
-        self._ceiling: int | None = None  # the width at which concurrent requests were refused
-        self._credit = 0                  # busy answers counted towards one more slot above it
         self._in_flight = 0
+        self._retrying = 0  # requests answered "not now" and waiting to be sent again
         self._lock = threading.Lock()
         self._slots = threading.Condition(self._lock)
 
     @property
     def paused_until(self) -> float:
         return self._paused_until
+
+    @property
+    def allowed(self) -> int:
+        """Requests that may be under way: the width, plus those waiting to be sent again.
+
+        A request waiting out its Retry-After holds no slot; counting it would leave the
+        slots it freed empty, and a run refused now and then would never fill its width.
+        """
+        with self._lock:
+            return self.limit + self._retrying
+
+    def waiting_to_retry(self, waiting: bool) -> None:
+        """A request begins (True) or ends (False) its wait before being sent again."""
+        with self._lock:
+            self._retrying = max(0, self._retrying + (1 if waiting else -1))
 
     def acquire(self, deadline: float | None = None) -> float:
         """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``.
@@ -180,9 +203,11 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             if code != LIMIT_REQUESTS and (sent_at is None or sent_at >= self._last_cut):
-                if code == LIMIT_CONCURRENT:
-                    self._ceiling = self.limit
-                self._cut(now, force=True)
+                width = self.limit
+                if code == LIMIT_CONCURRENT:  # the service counted what was in flight
+                    width = min(width, self._in_flight + 1)
+                self._last_cut = now
+                self._set_limit(min(width - 1, round(width * CUT)))
             if code == LIMIT_CONCURRENT or not retry_after:
                 return False
             until = now + retry_after
@@ -203,18 +228,8 @@ class RateLimiter:
             room = self._room(headers)
             if room is not None and room < LOW_BUDGET:
                 self._cut(self._clock(), force=False)
-            elif self._in_flight + 1 >= self.limit:  # every slot was busy and the service has room
-                self._grow(self._step(room))
-
-    def _grow(self, step: int) -> None:
-        """Open ``step`` slots, or below the remembered ceiling's width one slot per round."""
-        if self._ceiling is None or self.limit < self._ceiling:
-            self._set_limit(self.limit + step)
-            return
-        self._credit += 1
-        if self._credit >= self.limit:  # a whole round of busy answers
-            self._credit = 0
-            self._set_limit(self.limit + 1)
+            elif 2 * (self._in_flight + self._retrying + 1) >= self.limit:  # the width is in use, with room
+                self._set_limit(self.limit + self._step(room))
 
     def _step(self, room: float | None) -> int:
         """Slots one answer opens: two in slow start with ample room, else one."""

@@ -165,9 +165,9 @@ class DataverseClient:
         self._built = 0
 
     def allowed_in_flight(self) -> int | None:
-        """How many requests the shared limiter lets fly right now; None without a limiter."""
+        """How many requests the shared limiter lets be under way now; None without a limiter."""
         limiter = self.http.limiter
-        return None if limiter is None else limiter.limit
+        return None if limiter is None else limiter.allowed
 
     def reserve_batch(self, stop: threading.Event) -> bool:
         """Wait until one more ``$batch`` may be built and sent; False if ``stop`` is set meanwhile.

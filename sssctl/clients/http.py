@@ -194,7 +194,13 @@ class HttpService:
             self.stats.count_retry()
             log.debug("http.retry", service=self.service, target=target, attempt=attempt,
                       delay_s=round(delay, 3), status=None if response is None else response.status_code)
-            self._sleep(delay)
+            if self.limiter is not None:
+                self.limiter.waiting_to_retry(True)
+            try:
+                self._sleep(delay)
+            finally:
+                if self.limiter is not None:
+                    self.limiter.waiting_to_retry(False)
 
     def _send_once(
         self,
@@ -239,7 +245,8 @@ class HttpService:
             if self.limiter is not None:
                 self.limiter.release()
         log.debug("http.request", method=method, service=self.service, target=target,
-                  status=response.status_code, duration_ms=_ms(began), attempt=attempt)
+                  status=response.status_code, duration_ms=_ms(began), attempt=attempt,
+                  width=None if self.limiter is None else self.limiter.limit)
         self.stats.count_answer(response.status_code)
         if self.limiter is not None:
             if response.status_code == 429:

@@ -5,7 +5,9 @@ One origin, ``https://127.0.0.1:<port>``, trusted through ``EmulatorInfo.ca_file
 - ``/<tenant>/v2.0/.well-known/openid-configuration``, ``/<tenant>/oauth2/v2.0/token`` and
   ``/devicecode``: sign-in for MSAL (secret, certificate, federated assertion, device code,
   refresh token); ``/msi/token``: App Service style managed identity; ``/_issuer``: the
-  external issuer that signed ``federated_token_file``.
+  external issuer that signed ``federated_token_file``; ``/_azure_devops/...`` and
+  ``/_github_actions/...``: the OIDC token endpoints of an Azure Pipelines and a GitHub
+  Actions job.
 - ``/dataverse/api/data/v9.2/``, ``/graph/v1.0/``, ``/exchange/adminapi/beta/<tenant>/InvokeCommand``:
   the services, each demanding a token for its own audience.
 - ``/_emulator/...`` (bearer ``admin_token``): reset, snapshot, faults, counters, device-code

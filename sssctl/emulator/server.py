@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sssctl.emulator import azure_devops
+from sssctl.emulator import azure_devops, github_actions
 from sssctl.emulator import constants as c
 from sssctl.emulator.certs import load_key_material
 from sssctl.emulator.clock import Clock, ClockError, parse_moment
@@ -273,6 +273,8 @@ class Emulator:
                 Mount(c.GRAPH_PREFIX, app=self.graph),
                 Mount(c.EXCHANGE_PREFIX, app=self.exchange),
                 Mount(azure_devops.PREFIX, app=azure_devops.AzureDevOpsOidc(self.identity, self.admin_token)),
+                Mount(github_actions.PREFIX,
+                      app=github_actions.GitHubActionsOidc(self.identity, self.admin_token)),
                 *self.identity.routes(),
             ]
         )

@@ -124,3 +124,32 @@ def test_no_secret_or_token_in_debug_logs(emulator: EmulatorInfo, calm: AdminCli
     for secret in (emulator.client_secret, graph_token, exchange_token, dataverse_token):
         assert secret not in text
     assert "Bearer " not in text
+
+
+def test_an_integration_sharing_the_budgets_is_met_by_fewer_requests_at_once_not_a_pause(
+        emulator: EmulatorInfo, calm: AdminClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sleep = RecordingSleep()
+    with _open(emulator, sleep) as clients:
+        clients.dataverse.whoami()
+        limiter = clients.dataverse.http.limiter
+        assert limiter is not None
+        limiter.on_success({"x-ms-dop-hint": "12"})  # as if the environment recommended 12
+        widths: list[int] = []
+        react = limiter.on_throttled
+
+        def watched(*args: Any) -> bool:
+            paused = react(*args)
+            widths.append(limiter.limit)
+            return paused
+
+        limiter.on_throttled = watched  # type: ignore[method-assign]
+        # Another integration holds half of the 12 concurrent requests the user may have.
+        calm.faults(limit_concurrent=12, competing_share=0.5, request_operation_ms=150)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(lambda _: clients.dataverse.whoami(), range(36)))
+        calm.faults(limit_concurrent=52, competing_share=0.0, request_operation_ms=0)
+    assert len(answers) == 36
+    assert widths and min(widths) <= 6  # refused beyond its count, the width came down to what is left
+    assert limiter.paused_until == 0.0 and sleep.calls  # only the refused requests waited

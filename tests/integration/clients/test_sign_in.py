@@ -64,6 +64,21 @@ def test_workload_identity_reads_the_token_file_each_time(emulator: EmulatorInfo
             clients.token_provider.token(scope_for(emulator.exchange_url))
 
 
+def test_workload_identity_from_the_github_actions_oidc_endpoint(emulator: EmulatorInfo,
+                                                                 emulator_admin: AdminClient) -> None:
+    """No token file: the assertion is asked of the job's OIDC endpoint, with Entra's audience."""
+    from sssctl.emulator import github_actions
+
+    desired = emulator_desired(emulator, method="workload_identity", client_id=emulator.client_id)
+    environ = github_actions.actions_environ(emulator.url, emulator.admin_token)
+    with open_clients(desired, need_graph=True, environ=environ) as clients:
+        assert clients.token_provider is not None
+        token = clients.token_provider.token(scope_for(emulator.graph_url))
+    assert _claims(token)["appid"] == emulator.client_id
+    routes = emulator_admin.counters()["by_route"]
+    assert routes.get("GET login:idtoken", 0) >= 1 and routes.get("POST login:token", 0) >= 1
+
+
 def test_managed_identity(emulator: EmulatorInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.msi_endpoint)
     monkeypatch.setenv("IDENTITY_HEADER", emulator.msi_header)

@@ -177,11 +177,11 @@ def test_concurrency_only_doubles_per_round_once_a_budget_is_half_spent() -> Non
 def test_concurrency_only_doubles_per_round_after_a_cut() -> None:
     time = FakeTime()
     limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
-    limiter.on_success(_room(hint=16))
+    limiter.on_success(_room(hint=20))
     limiter.on_throttled(None)
-    assert limiter.limit == 8
+    assert limiter.limit == 14
     _answer_round(limiter, _room())
-    assert limiter.limit == 16
+    assert limiter.limit == 28
 
 
 def test_concurrency_grows_one_slot_per_busy_answer_without_limit_headers() -> None:
@@ -211,7 +211,7 @@ def test_concurrency_halves_before_a_429_when_a_budget_runs_low_and_on_a_429() -
     time.now += 1.5
     limiter.on_success(_room(burst=100, seconds=1200))  # the request budget is low now
     assert limiter.limit == 10
-    assert limiter.on_throttled(30.0) is True and limiter.limit == 5
+    assert limiter.on_throttled(30.0) is True and limiter.limit == 7
     assert limiter.on_throttled(10.0) is False  # inside the pause already announced
     assert limiter.paused_until == pytest.approx(time.now + 30.0)
 
@@ -233,19 +233,21 @@ def test_the_number_of_requests_limit_pauses_everyone_and_keeps_the_width() -> N
     assert limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now) is False  # inside the pause
 
 
-def test_the_execution_time_limit_pauses_everyone_and_halves_the_width() -> None:
+def test_the_execution_time_limit_pauses_everyone_and_cuts_the_width() -> None:
     time = FakeTime()
     limiter = _wide(time)
     assert limiter.on_throttled(3.0, LIMIT_EXECUTION, sent_at=time.now) is True
-    assert limiter.limit == 20
+    assert limiter.limit == 28
     assert limiter.paused_until == pytest.approx(time.now + 3.0)
 
 
-def test_the_concurrent_requests_limit_halves_the_width_without_pausing_anyone() -> None:
+def test_the_concurrent_requests_limit_cuts_below_what_was_in_flight_without_pausing_anyone() -> None:
     time = FakeTime()
     limiter = _wide(time)
+    for _ in range(30):  # 31 in flight when the service counted one too many
+        limiter.acquire()
     assert limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=time.now) is False
-    assert limiter.limit == 20
+    assert limiter.limit == 22
     assert limiter.paused_until < time.now
 
 
@@ -256,38 +258,42 @@ def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -
     limiter.release()
     time.now += 0.5
     limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent)
-    assert limiter.limit == 20
+    assert limiter.limit == 28
     for _ in range(10):  # the rest of the same round, refused too
-        limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=sent)
-    assert limiter.limit == 20
+        limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent)
+    assert limiter.limit == 28
     time.now += 5.0
     later = limiter.acquire()
     limiter.release()
-    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=later)
-    assert limiter.limit == 10
+    limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=later)
+    assert limiter.limit == 20
 
 
-def test_width_grows_back_by_doubling_up_to_where_concurrency_was_refused_then_by_one_per_round() -> None:
+def test_width_grows_back_by_doubling_after_a_concurrency_cut() -> None:
     time = FakeTime()
-    limiter = _wide(time, width=32)
-    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=time.now)
-    assert limiter.limit == 16
+    limiter = _wide(time, width=40)
+    for _ in range(15):
+        limiter.acquire()
+    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=time.now)  # 16 were too many
+    for _ in range(15):
+        limiter.release()
+    assert limiter.limit == 11
     rounds = []
-    for _ in range(4):
+    for _ in range(3):
         _answer_round(limiter, _room())
         rounds.append(limiter.limit)
-    assert rounds == [32, 33, 34, 35]
+    assert rounds == [22, 44, 52]
 
 
 def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
     time = FakeTime()
     limiter = _wide(time)
     assert limiter.on_throttled(2.0) is True
-    assert limiter.limit == 20
+    assert limiter.limit == 28
 
 
 @pytest.mark.parametrize(("code", "width", "paused"), [
-    (LIMIT_REQUESTS, 40, True), (LIMIT_EXECUTION, 20, True), (LIMIT_CONCURRENT, 20, False)])
+    (LIMIT_REQUESTS, 40, True), (LIMIT_EXECUTION, 28, True), (LIMIT_CONCURRENT, 1, False)])
 def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
         code: str, width: int, paused: bool) -> None:
     time = FakeTime()
@@ -310,3 +316,16 @@ def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
     assert svc.request("GET", "https://org.example/api/data/v9.2/mailboxes").status_code == 200
     assert len(seen) == 2 and widths == [width]
     assert (pauses[0] > 0) is paused
+
+
+def test_requests_waiting_to_be_sent_again_leave_their_slots_to_others_and_count_as_demand() -> None:
+    time = FakeTime()
+    limiter = _wide(time, width=4)
+    for _ in range(3):
+        limiter.acquire()
+    limiter.waiting_to_retry(True)  # the fourth was refused and waits its Retry-After
+    assert limiter.allowed == 5
+    limiter.on_success(_room())  # three in flight, one waiting: every slot is taken
+    assert limiter.limit == 6
+    limiter.waiting_to_retry(False)
+    assert limiter.allowed == 6

@@ -74,3 +74,11 @@ def test_a_failed_sign_in_carries_the_notes_in_its_remedy() -> None:
         raise AssertionError("the sign-in failure was swallowed")
     plain = AuthError("x", remedy="y")
     assert with_notes(plain, []) is plain
+
+
+def test_validate_json_stays_a_json_document_for_tools() -> None:
+    import json
+
+    result = CliRunner().invoke(cli, ["validate", "--json", str(ROOT / "configs" / "minimal.toml")], env={})
+    assert result.exit_code == 0
+    assert json.loads(result.output) == []

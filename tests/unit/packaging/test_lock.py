@@ -156,3 +156,13 @@ def test_the_build_lock_pins_the_build_system_requirements() -> None:
     pins = read_lock(ROOT / "requirements" / "build.txt")
     assert disagreements(pins, requires) == []
     assert [p.name for p in pins if p.hashes == 0] == []
+
+
+def test_the_sbom_lock_pins_the_dev_requirement_on_cyclonedx() -> None:
+    """The container build installs its SBOM generator from requirements/sbom.txt."""
+    dev = PROJECT["optional-dependencies"]["dev"]
+    wanted = [Requirement(r) for r in dev if r.startswith("cyclonedx-bom")]
+    assert wanted
+    pins = read_lock(ROOT / "requirements" / "sbom.txt")
+    assert disagreements(pins, wanted) == []
+    assert [p.name for p in pins if p.hashes == 0] == []

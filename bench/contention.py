@@ -1,0 +1,64 @@
+"""The contention scenarios: a hardened apply when the service is not the client's alone.
+
+Run by ``make bench BENCH_ARGS="--w2"`` at 5,000 mailboxes with ``configs/hardened.toml``
+(every control), W1's costs and limits, each next to the same apply without faults:
+
+- **standard fault profile**: 20 % of requests answered 429 with a 1 s ``Retry-After``
+  (the three service protection limits drawn evenly, each 429 carrying its code), 5 % 503
+  and 2 % dropped connections, on every service, sign-in included; seeded, so a rerun
+  meets the same sequence. Target: within 4 x the fault-free apply.
+- **half the budgets**: another integration signing in as the same user takes half of
+  each service protection budget (requests, execution time, concurrent requests). Its
+  floor is W1's computed on what is left: ``writes x 10 ms / 26 + the plan's reads``.
+  Target: within 2.5 x that floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.w1 import HARDENED, apply_seconds, floor_seconds, measure
+from sssctl.emulator.info import EmulatorInfo
+
+MAILBOXES = 5_000
+STANDARD_FAULTS = {
+    "throttle_probability": 0.20,
+    "retry_after_seconds": 1.0,
+    "throttle_mix": "requests:1,execution:1,concurrent:1",
+    "error_probability": 0.05,
+    "drop_probability": 0.02,
+    "fault_seed": 7,
+}
+HALF_BUDGETS = {"competing_share": 0.5}
+
+
+def run_contention(info: EmulatorInfo, workdir: Path) -> list[Mapping[str, Any]]:
+    """Measure the three runs and print them side by side; returns them for the exit status."""
+    calm = measure(info, workdir, "sssctl", MAILBOXES, HARDENED, tag="calm")
+    faulted = measure(info, workdir, "sssctl", MAILBOXES, HARDENED, STANDARD_FAULTS, tag="faults")
+    shared = measure(info, workdir, "sssctl", MAILBOXES, HARDENED, HALF_BUDGETS, tag="shared")
+    print("\n".join(contention_table(calm, faulted, shared)), flush=True)
+    return [calm, faulted, shared]
+
+
+def contention_table(calm: Mapping[str, Any], faulted: Mapping[str, Any],
+                     shared: Mapping[str, Any]) -> list[str]:
+    base = apply_seconds(calm)
+    rows = [
+        ("fault-free", calm, floor_seconds(calm["writes"], calm["plan_seconds"])),
+        ("standard fault profile", faulted, floor_seconds(faulted["writes"], faulted["plan_seconds"])),
+        ("another integration, half the budgets", shared,
+         floor_seconds(shared["writes"], shared["plan_seconds"], share=0.5)),
+    ]
+    lines = [f"\nContention: configs/hardened.toml at {MAILBOXES:,} mailboxes (apply s includes its plan; "
+             "floor on the budget left to sssctl)",
+             f"{'scenario':<40}{'apply s':>9}{'/ fault-free':>14}{'floor s':>9}{'/ floor':>9}"
+             f"{'429s':>7}{'writes':>9}{'one run':>9}{'2nd writes':>12}"]
+    for label, r, floor in rows:
+        seconds = apply_seconds(r)
+        lines.append(f"{label:<40}{seconds:>9.1f}{seconds / base:>14.2f}{floor:>9.1f}{seconds / floor:>9.2f}"
+                     f"{r['throttled']:>7}{r['writes']:>9,}{'yes' if r['ok'] else 'NO':>9}"
+                     f"{r['second_writes']:>12}")
+    return lines
