@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_process import emulator_process
+from bench.launch import run_worker
 from bench.scenarios import HEADER, REPO
-from bench.suite import run_worker
 from sssctl.emulator.info import EmulatorInfo
 
 HARDENED = REPO / "configs" / "hardened.toml"
@@ -157,7 +157,9 @@ def worker(job_file: Path) -> int:
     job = json.loads(job_file.read_text(encoding="utf-8"))
     info = EmulatorInfo(**job["info"])
     workdir = Path(job["workdir"])
-    environ = environ_for(info.environ(), workdir / f"state-{job['way']}-{job['mailboxes']}")
+    # Each measured run starts from no state, like the data it runs on (reset before each run).
+    state = workdir / f"state-{job['way']}-{job['mailboxes']}{job.get('tag', '')}"
+    environ = environ_for(info.environ(), state)
     warm_up()
     result = WAYS[job["way"]](info, Path(job["config"]), environ)
     result["rss_mib"] = peak_rss_mib()
@@ -182,7 +184,7 @@ def measure(info: EmulatorInfo, workdir: Path, way: str, mailboxes: int, config:
         admin.faults(latency_ms=LATENCY_MS, batch_operation_ms=OPERATION_MS,
                      request_operation_ms=OPERATION_MS, **(faults or {}))
     job = {"info": asdict(info), "workdir": str(workdir), "way": way, "mailboxes": mailboxes,
-           "config": str(config)}
+           "config": str(config), "tag": tag}
     result = run_worker("bench.w1", job, workdir / f"w1-{way}-{mailboxes}{tag}.json",
                         f"{way} at {mailboxes:,} mailboxes {tag}".strip(), timeout=WORKER_TIMEOUT)
     result["seed_seconds"] = seeded
@@ -309,7 +311,7 @@ def run(scaling: Sequence[int], *, hardened: bool, w2: bool = False, extra: Extr
             print(f"\nScaling (sssctl, {name} shape; apply s includes its plan):")
             print("\n".join(scaling_table(results)))
             print(memory_line(results), flush=True)
-            full = measure(info, workdir, "sssctl", mailboxes, HARDENED) if hardened else None
+            full = measure(info, workdir, "sssctl", mailboxes, HARDENED, tag="hardened") if hardened else None
             if full is not None:
                 _print_hardened(full, mailboxes)
             crowded = extra(info, workdir) if extra is not None else []

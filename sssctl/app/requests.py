@@ -53,6 +53,16 @@ class ApplyRequest:
     auto_approve: bool = False
     targets: tuple[str, ...] = ()
     allow_lockout: bool = False
+    elevated: bool = False              # only the changes that need a tier-0 right (an administrator)
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """``auth check`` and ``auth needs``: whose needs, how strict, how printed."""
+
+    identity: Literal["plan", "apply"] = "apply"
+    strict: bool = False
+    as_json: bool = False
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from sssctl.state.store import StateStore
 log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
-    from sssctl.clients.probe import Report
     from sssctl.clients.session import Clients
 
 # They write no state: a saved plan is refused at apply if the state moved, which is the real
@@ -295,14 +294,3 @@ def apply_saved(s: Session, saved: planfile.SavedPlan, *,
     proven = planfile.proven_changes(saved.plan.changes, fresh)
     return execute(s, dataclasses.replace(saved.plan, changes=tuple(proven)), on_progress=on_progress,
                    reverse=saved.plan.destroy)
-
-
-def check_access(config_path: Path, environ: Mapping[str, str], services: Services | None = None) -> Report:
-    """``auth check``: sign in and probe what the config's kinds say they need, writing nothing."""
-    from sssctl.clients.probe import run_checks
-
-    services = services or default_services()
-    desired = services.load_config(config_path, environ)
-    needs = services.load_kinds().needs(desired)
-    return run_checks(desired, privileges=needs.privileges, need_graph=needs.graph,
-                      need_exchange=needs.exchange, environ=environ)

@@ -88,6 +88,7 @@ __all__ = [
 log = structlog.get_logger("sssctl.clients.http")
 
 LONG_WAIT = 5.0  # a throttling pause at least this long is announced, not only logged at debug
+LIMIT_WINDOW = 300.0  # Dataverse's service protection window (seconds)
 
 TokenSource = Callable[[], str]
 
@@ -167,7 +168,7 @@ class HttpService:
                     "resend was refused (HTTP 412): the first attempt may have changed the object")
             lost = lost or (error is not None and not never_sent(error))
             if response is not None and response.status_code == 429:
-                delay = self._throttled_delay(response, attempt, served_before, target)
+                delay = self._throttled_delay(response, attempt, served_before, target, started)
             else:
                 delay = retry_delay(self.policy, response, error, replayable=replayable, attempt=attempt,
                                     elapsed=self._clock() - started, retry_when=self._retry_when)
@@ -271,18 +272,25 @@ class HttpService:
                 "run again (with a longer --timeout, or none) to finish")
 
     def _throttled_delay(
-        self, response: httpx.Response, attempt: int, served_before: int, target: str
+        self, response: httpx.Response, attempt: int, served_before: int, target: str, started: float
     ) -> float | None:
         """How long to wait after a 429, or None to give up.
 
         The service said "not now", not "no": its Retry-After is waited out however long
         it is, as long as the run progresses (some request was served since this one was
         first sent) or this request has not yet used its attempts. Only ``--timeout``
-        ends a run the service is merely slowing down.
+        ends a run the service is merely slowing down. A 429 for the execution-time limit
+        is given a whole window (300 s) without progress before the attempts count: the
+        requests in flight when the budget ran out overshoot it by up to the width times
+        a request's server time, and that only frees as the oldest of the run's own
+        requests slide out of the window, one short Retry-After after another, with
+        nothing served meanwhile. (The request-count limit frees a request at a time:
+        its Retry-After is when there is room.)
         """
         hinted = parse_retry_after(response.headers.get("Retry-After"))
         delay = hinted if hinted is not None else self.policy.backoff(attempt)
-        if attempt >= self.policy.max_attempts and self.stats.served == served_before:
+        pacing = _error_code(response) == LIMIT_EXECUTION and self._clock() - started < LIMIT_WINDOW
+        if attempt >= self.policy.max_attempts and self.stats.served == served_before and not pacing:
             return None
         deadline = self.policy.deadline
         if deadline is not None and self._clock() + delay > deadline:

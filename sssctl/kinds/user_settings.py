@@ -18,7 +18,18 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
-from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import (
+    LIVE,
+    NOTE,
+    Applied,
+    AuditCheck,
+    Context,
+    KindDefaults,
+    KindSpec,
+    Observed,
+    Privilege,
+    Rule,
+)
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._provenance import author_of, authored_rows
@@ -126,9 +137,22 @@ def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
     return {"user_settings": section}
 
 
+AUDIT_CHECKS = (
+    AuditCheck(
+        "medium", "some users track all email (or more than email-enabled records)",
+        Rule("SSS007", "UsersTrackAllEmail", "Some users track all email",
+             "Users' incoming-email filtering tracks more than email from email-enabled records.",
+             "Set `[user_settings] incoming_email_filtering = \"email_enabled_records\"` and run "
+             "`sssctl apply`."),
+        address="user_settings", config_key=("user_settings",),
+    ),
+)
+
+
 class UserSettingsKind(KindDefaults):
     spec = KindSpec(
         name="user_settings",
+        checks=AUDIT_CHECKS,
         prefix=ADDRESS,
         privileges=(Privilege("prvReadUserSettings", "read user settings"),
                     Privilege("prvReadUser", "skip disabled and application users"),
@@ -229,8 +253,6 @@ class UserSettingsKind(KindDefaults):
             return {}
         return describe_distribution(found.get("by_current") or {})
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = UserSettingsKind()

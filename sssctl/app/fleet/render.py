@@ -12,7 +12,7 @@ from typing import Any
 
 from sssctl.app.fleet.run import MemberResult, most_severe, outcome_word
 from sssctl.audit import formats, sarif
-from sssctl.audit.checks import Finding
+from sssctl.audit.checks import Declared, Finding
 from sssctl.engine.render import jsonplan, markdown, text
 
 COLUMNS = ("member", "environment", "changes", "unknown", "refused", "result")
@@ -112,7 +112,7 @@ def render_markdown(results: Sequence[MemberResult]) -> str:
         if r.plan is not None:
             lines.append(markdown.render(r.plan, environment_name=r.environment or r.member).rstrip("\n"))
         if r.findings is not None:
-            lines.append(formats.render_markdown(r.findings).rstrip("\n"))
+            lines.append(formats.render_markdown(r.findings, r.declared or Declared()).rstrip("\n"))
         if r.error:
             lines += ["", "```text", r.error, "```"]
         lines += ["", "</details>"]
@@ -123,7 +123,8 @@ def render_sarif(results: Sequence[MemberResult]) -> str:
     """One SARIF log for the fleet: each member's findings located in its own config."""
     audited = [sarif.Audited(r.findings, r.config, r.member) for r in results
                if r.findings is not None and r.config is not None]
-    return json.dumps(sarif.document_of(audited), indent=2) + "\n"
+    declared = next((r.declared for r in results if r.declared is not None), Declared())
+    return json.dumps(sarif.document_of(audited, declared=declared), indent=2) + "\n"
 
 
 def render(results: Sequence[MemberResult], fmt: str, *, color: bool = False) -> str:

@@ -88,11 +88,20 @@ def test_throttling_never_abandons_a_run_that_makes_progress() -> None:
     assert len(seen) == 10 and svc.stats.throttled == 9
 
 
-def test_throttling_without_any_progress_ends_after_the_attempts() -> None:
+def test_throttling_without_any_progress_ends_after_the_attempts_and_a_whole_window() -> None:
     time = FakeTime()
     svc, seen = _service([_throttled(60)], time, policy=RetryPolicy(max_attempts=3))
     assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 429
-    assert len(seen) == 3 and svc.stats.throttled == 3 and svc.stats.retries == 2
+    # Refused for the execution-time limit: the attempts count only once 300 s have passed.
+    assert len(seen) == 6 and svc.stats.throttled == 6 and svc.stats.retries == 5
+
+
+def test_throttling_for_the_request_count_ends_after_the_attempts() -> None:
+    time = FakeTime()
+    refused = httpx.Response(429, headers={"Retry-After": "60"}, json={"error": {"code": LIMIT_REQUESTS}})
+    svc, seen = _service([refused], time, policy=RetryPolicy(max_attempts=3))
+    assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 429
+    assert len(seen) == 3 and svc.stats.retries == 2
 
 
 def test_timeout_stops_waiting_and_sending_and_counts_every_429() -> None:
