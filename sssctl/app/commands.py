@@ -29,7 +29,7 @@ from sssctl.clients.errors import AuthError
 from sssctl.config.errors import ConfigError
 from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport, is_forget
-from sssctl.engine.errors import EngineError, NotConfirmed
+from sssctl.engine.errors import EngineError, NotConfirmed, PlanRefused
 from sssctl.engine.plan import Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.backend import Backend
@@ -196,9 +196,22 @@ def plan_exit_code(p: Plan, *, detailed: bool) -> int:
 
 
 def cmd_plan(inv: Invocation, req: PlanRequest) -> int:
+    """``plan``; ``req.destroy`` plans what ``sssctl destroy`` would do, to review and save it."""
     targets, out = req.targets, req.out
+    if out is not None:
+        planfile.check_writable(out)
+    if req.destroy and req.refresh_only:
+        raise EngineError("--destroy and --refresh-only cannot be combined")
     with inv.open("plan", allow_lockout=req.allow_lockout) as s:
-        p = runner.refresh(s, targets=targets) if req.refresh_only else runner.plan(s, targets=targets)
+        try:
+            if req.destroy:
+                p = runner.destroy_plan(s, targets=targets)
+            else:
+                p = (runner.refresh(s, targets=targets) if req.refresh_only
+                     else runner.plan(s, targets=targets))
+        except PlanRefused as exc:
+            exc.environment_name = s.environment_name
+            raise
         targeting.review(p, targets, inv.output.warn)
     inv.show(render_plan(p, req.fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:
@@ -221,7 +234,8 @@ def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], 
                 "stdin is not a terminal, so sssctl cannot ask for confirmation; "
                 "use --auto-approve, or save a plan with `sssctl plan --out FILE` and apply that file"
             )
-        return approval.approved(f"{verb} these {len(p.actionable)} changes?")
+        count = len(p.actionable)
+        return approval.approved(f"{verb} this change?" if count == 1 else f"{verb} these {count} changes?")
 
     return confirm
 

@@ -19,6 +19,7 @@ PlanFormat = Literal["text", "json", "markdown"]
 AuditFormat = Literal["table", "json", "markdown", "sarif"]
 Severity = Literal["high", "medium", "low"]
 MatrixFormat = Literal["github", "azure-devops"]
+FleetFormat = Literal["text", "json", "markdown", "sarif"]   # sarif: fleet audit only
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class PlanRequest:
     refresh_only: bool = False
     targets: tuple[str, ...] = ()
     allow_lockout: bool = False
+    destroy: bool = False               # plan --destroy: what `sssctl destroy` would do, reviewable
 
 
 @dataclass(frozen=True)
@@ -88,5 +90,5 @@ class FleetRequest:
     fleet_file: Path                    # or, for ``fleet apply``, a directory of saved plans
     members: tuple[str, ...] = ()
     parallel: int = 4
-    fmt: PlanFormat = "text"
+    fmt: FleetFormat = "text"
     limits: Limits = Limits()           # per member; ``fleet apply --parallelism`` sets its cap

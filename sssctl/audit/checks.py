@@ -10,6 +10,9 @@ skipped them would read as a clean bill of health.
 
 from __future__ import annotations
 
+import shutil
+import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -110,13 +113,27 @@ def fails(findings: Sequence[Finding], threshold: str | None) -> bool:
                for f in findings)
 
 
-def render_table(findings: Sequence[Finding]) -> str:
+def render_table(findings: Sequence[Finding], columns: int | None = None) -> str:
+    """One row per finding; on a terminal (or given ``columns``) FINDING and LIVE wrap so a row
+    fits the width, piped or in a CI log every row stays one line for grep."""
     if not findings:
         return "No findings: the environment meets the hardened baseline.\n"
-    rows = [("SEVERITY", "CHECK", "FINDING", "LIVE")]
+    rows: list[tuple[str, ...]] = [("SEVERITY", "CHECK", "FINDING", "LIVE")]
     rows += [(f.severity, f.address, f.summary, f.evidence) for f in findings]
+    if columns is None and sys.stdout.isatty():
+        columns = shutil.get_terminal_size().columns
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r)) for r in rows]
+    fixed = widths[0] + widths[1] + 6
+    if columns and fixed + widths[2] + max(len(r[3]) for r in rows) > columns:
+        room = max(40, columns - fixed)
+        widths[2] = min(widths[2], max(16, room * 2 // 5))
+        live = max(16, room - widths[2])
+        wrapped = [[[r[0]], [r[1]], textwrap.wrap(r[2], widths[2]) or [""], textwrap.wrap(r[3], live) or [""]]
+                   for r in rows]
+        rows = [tuple(cell[i] if i < len(cell) else "" for cell in row)
+                for row in wrapped for i in range(max(map(len, row)))]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r)).rstrip()
+             for r in rows]
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("high", "medium", "low", "unknown")}
     tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     return "\n".join([*lines, "", f"Audit: {len(findings)} finding(s): {tally}."]) + "\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,37 +117,57 @@ def _rule_document(rule: Rule, severity: str) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule: Rule, rule_index: int, uri: str, lines: LineIndex) -> dict[str, Any]:
+def _result(finding: Finding, rule: Rule, rule_index: int, uri: str, lines: LineIndex, *,
+            member: str | None = None) -> dict[str, Any]:
     message = f"{finding.summary}: {finding.evidence}" if finding.evidence else finding.summary
-    fingerprint = hashlib.sha256(f"{rule.id}\n{finding.address}".encode()).hexdigest()[:32]
+    where = f"{member}: {finding.address}" if member else finding.address
+    identity = f"{rule.id}\n{finding.address}" + (f"\n{member}" if member else "")
+    fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:32]
     return {
         "ruleId": rule.id,
         "ruleIndex": rule_index,
         "level": _LEVELS.get(finding.severity, "warning"),
-        "message": {"text": f"{finding.address}: {message}"},
+        "message": {"text": f"{where}: {message}"},
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": _artifact(uri),
                 "region": {"startLine": lines.line_of(config_key(finding)) or 1},
             },
-            "logicalLocations": [{"name": finding.address, "fullyQualifiedName": finding.address,
+            "logicalLocations": [{"name": finding.address, "fullyQualifiedName": where,
                                   "kind": "resource"}],
         }],
         "partialFingerprints": {"sssctlFinding/v1": fingerprint},
-        "properties": {"severity": finding.severity},
+        "properties": {"severity": finding.severity, **({"member": member} if member else {})},
     }
+
+
+@dataclass(frozen=True)
+class Audited:
+    """One environment's findings and the config that governs it (a fleet member's overlay)."""
+
+    findings: Sequence[Finding]
+    config_path: Path
+    member: str | None = None
 
 
 def to_document(findings: Sequence[Finding], *, declared: Declared, config_path: Path,
                 cwd: Path | None = None) -> dict[str, Any]:
-    uri = artifact_uri(config_path, cwd)
-    lines = _read_lines(config_path)
+    return document_of([Audited(findings, config_path)], declared=declared, cwd=cwd)
+
+
+def document_of(audited: Sequence[Audited], *, declared: Declared, cwd: Path | None = None) -> dict[str, Any]:
+    """One run for every environment: code scanning keeps one analysis per tool and category,
+    so a fleet's members share a run, each result located in the member's own config and
+    fingerprinted with the member's name (the same finding in two members is two alerts)."""
     rules = rules_of(declared)
     index = {rule.id: i for i, (rule, _) in enumerate(rules)}
     results = []
-    for finding in findings:
-        rule = rule_for(finding, rules)
-        results.append(_result(finding, rule, index[rule.id], uri, lines))
+    for one in audited:
+        uri = artifact_uri(one.config_path, cwd)
+        lines = _read_lines(one.config_path)
+        for finding in one.findings:
+            rule = rule_for(finding, rules)
+            results.append(_result(finding, rule, index[rule.id], uri, lines, member=one.member))
     driver = {"name": "sssctl", "version": __version__, "semanticVersion": __version__,
               "rules": [_rule_document(rule, severity) for rule, severity in rules]}
     run = {"tool": {"driver": driver}, "results": results, "columnKind": "unicodeCodePoints"}

@@ -71,7 +71,7 @@ def cli(ctx: click.Context, log_format: str | None, verbose: int, color: str | N
 
 
 for command in (
-    config.validate_command, config.schema_command, config.init_command,
+    config.validate_command, config.schema_command, config.init_command, config.policy_group,
     emulator.emulator_group, auth.auth_group, bootstrap.bootstrap_command,
     plan.plan_command, plan.show_command, plan.refresh_command,
     apply.apply_command, apply.destroy_command,

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TextIO
 
 import httpx
 import msal
+import platformdirs
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -329,8 +330,13 @@ def write_private_file(path: Path, text: str) -> None:
 
 
 def default_token_cache(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
-    return Path(base) / "sssctl" / "msal-token-cache.json"
+    """The per-user cache directory of this platform (``$XDG_CACHE_HOME/sssctl`` or
+    ``~/.cache/sssctl`` on Linux, ``~/Library/Caches/sssctl`` on macOS, the local app data
+    folder on Windows), as platformdirs knows it; an explicit ``XDG_CACHE_HOME`` of the
+    run's environment wins."""
+    base = environ.get("XDG_CACHE_HOME")
+    folder = Path(base) / "sssctl" if base else platformdirs.user_cache_path("sssctl", appauthor=False)
+    return folder / "msal-token-cache.json"
 
 
 # -- construction -----------------------------------------------------------------------------------

@@ -68,7 +68,9 @@ class ApplyReport:
         return sum(o.writes for o in self.outcomes)
 
     def summary(self) -> str:
-        head = "Apply interrupted" if self.interrupted else "Apply complete"
+        # "complete" only when every change went through; a failure or refusal is not complete
+        head = ("Apply interrupted" if self.interrupted
+                else "Apply complete" if self.ok else "Apply finished with errors")
         parts = [
             f"{self.count('applied', Action.UPDATE)} changed",
             f"{self.count('applied', Action.CREATE)} created",

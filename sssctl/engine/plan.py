@@ -90,6 +90,9 @@ class Plan:
     # value): reported beside the changes, never applied by itself. A refresh-only plan's
     # changes are its drift, so it leaves this empty.
     drift: tuple[Change, ...] = ()
+    # A destroy plan: every recorded address restored, in reverse safe order. Its changes are
+    # derived from an empty desired state, so applying it saved must derive them that way too.
+    destroy: bool = False
 
     @property
     def actionable(self) -> tuple[Change, ...]:

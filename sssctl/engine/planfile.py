@@ -30,6 +30,7 @@ mode 0600.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -46,6 +47,7 @@ from sssctl import __version__, strictjson
 from sssctl.engine.errors import EngineError, StalePlan
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render.common import to_plain
+from sssctl.errors import cannot_write, writable_problem
 from sssctl.strictjson import Mismatch, coerce, shown
 
 FORMAT_VERSION = "2"
@@ -119,6 +121,7 @@ def to_document(plan: Plan, *, environment_name: str, config_path: str,
         "config": {"path": config_path, "digest": plan.config_digest},
         "created_at": plan.created_at,
         "refresh_only": plan.refresh_only,
+        "destroy": plan.destroy,
         "targets": list(targets),
         "changes": [change_to_dict(c) for c in plan.changes],
     }
@@ -139,11 +142,27 @@ def save(path: Path, plan: Plan, *, environment_name: str, config_path: Path,
                            config_path=relative_config_path(config_path, path), targets=targets)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise EngineError(cannot_write(path, exc, what="the plan file", remedy=_OUT_REMEDY)) from None
+
+
+_OUT_REMEDY = "Nothing was applied; give --out a file in a directory you can write to"
+
+
+def check_writable(path: Path) -> None:
+    """Refuse ``--out FILE`` before the plan is made, not after minutes of reading."""
+    problem = writable_problem(path)
+    if problem is not None:
+        raise EngineError(f"cannot write the plan file {path}: {problem}. {_OUT_REMEDY} "
+                          "(sssctl creates the file, not its directory)")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -240,7 +259,7 @@ def _saved_plan(fields: dict[str, Any], path: Path) -> SavedPlan:
     plan = Plan(
         changes=changes, environment_url=env["url"], organization_id=env["organization_id"],
         state_lineage=state["lineage"], state_serial=state["serial"], config_digest=config["digest"],
-        created_at=fields["created_at"], refresh_only=fields["refresh_only"],
+        created_at=fields["created_at"], refresh_only=fields["refresh_only"], destroy=fields["destroy"],
     )
     config_file = Path(os.path.normpath(Path(path).resolve().parent / config["path"]))
     return SavedPlan(plan, env["name"], config["path"], config_file, fields["sssctl_version"],
@@ -272,6 +291,7 @@ _DOCUMENT: dict[str, Any] = {
     "config": {"path": str, "digest": str},
     "created_at": str,
     "refresh_only": bool,
+    "destroy": bool,
     "targets": tuple[str, ...],
     "changes": tuple[Change, ...],
     INTEGRITY_KEY: str,

@@ -45,6 +45,19 @@ def test_findings_are_ranked_and_explain_the_live_value() -> None:
     assert "Audit: 5 finding(s): 3 high, 1 medium, 1 unknown." in table
 
 
+def test_the_table_wraps_to_the_terminal_and_keeps_every_word() -> None:
+    found = findings_of(DECLARED, LIVE)
+    whole = render_table(found, columns=1000)
+    narrow = render_table(found, columns=120)
+
+    def longest(text: str) -> int:
+        return max(len(line) for line in text.splitlines())
+
+    assert longest(narrow) <= 120 < longest(whole)
+    assert sorted(narrow.split()) == sorted(whole.split())
+    assert render_table(found) == whole       # not a terminal: one line per finding, for grep
+
+
 def test_fail_on_threshold() -> None:
     found = findings_of(DECLARED, LIVE[1:2])
     assert not fails(found, None) and not fails(found, "high")

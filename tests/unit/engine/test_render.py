@@ -86,6 +86,13 @@ def test_one_sided_fields_are_context_not_an_invented_or_erased_value() -> None:
     assert '  scope: "users"' in md and "(none)" not in md
 
 
+def test_a_report_only_aggregate_prints_its_sample_once() -> None:
+    report = Change("mailboxes", Action.NOOP, {"drifted": 2, "sample": ["a@x", "b@x"]}, None,
+                    "report only: 2 mailboxes differ", report_only=True, sample=("a@x", "b@x"))
+    for out in (text.render(plan_of(report)), markdown.render(plan_of(report), environment_name="e")):
+        assert out.count("sample:") == 1 and "a@x, b@x" in out
+
+
 def test_a_change_needing_elevation_says_so_in_every_format() -> None:
     from sssctl.engine.render import jsonplan
 
