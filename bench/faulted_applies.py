@@ -90,8 +90,11 @@ def standard(info: EmulatorInfo, admin: AdminClient, runs: int, mailboxes: int) 
             seconds = time.monotonic() - started
             ok = converged(info, admin, Path(state))
             errors = [line for line in applied.stderr.splitlines() if line.startswith("Error:")][:3]
+            requests = next((line for line in applied.stdout.splitlines()
+                             if line.startswith("HTTP requests this run")), "")
             results.append({"seed": seed, "exit": applied.returncode, "converged": ok,
-                            "seconds": round(seconds, 1), **integrity(admin), "errors": errors})
+                            "seconds": round(seconds, 1), **integrity(admin), "requests": requests,
+                            "errors": errors})
             print(json.dumps(results[-1]), flush=True)
     return results
 
@@ -103,14 +106,18 @@ def lost(info: EmulatorInfo, admin: AdminClient, mailboxes: int) -> list[dict[st
         admin.clear_faults()
         with tempfile.TemporaryDirectory() as state:
             exits = []
+            settled = 0
             done = False
             for _ in range(2):
                 admin.faults(lost_response_probability=0.3, fault_route=route, fault_seed=seed)
-                exits.append(sssctl(info, Path(state), "apply", "--auto-approve").returncode)
+                applied = sssctl(info, Path(state), "apply", "--auto-approve")
+                exits.append(applied.returncode)
+                settled += applied.stderr.count("apply.answer_lost.")   # took_effect | resent
                 if converged(info, admin, Path(state)):
                     done = True
                     break
-            results.append({"scenario": name, "exits": exits, "converged_within_2": done, **integrity(admin)})
+            results.append({"scenario": name, "exits": exits, "converged_within_2": done,
+                            "settled_in_run": settled, **integrity(admin)})
             print(json.dumps(results[-1]), flush=True)
     return results
 

@@ -15,7 +15,6 @@ import os
 import platform
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,18 +26,14 @@ from typing import Any
 
 from bench import report
 from bench.emulator_process import EmulatorFailed, emulator_process
-from bench.scenarios import HEADER, REPO, SCENARIOS, Scenario
+from bench.launch import BenchError, run_worker
+from bench.scenarios import HEADER, SCENARIOS, Scenario
 from sssctl.emulator.info import EmulatorInfo
 
 DEFAULT_MAILBOXES = 12_000  # naive mailbox revert stays well under 6,000 requests per 5 minutes
 QUICK_MAILBOXES = 3_000
 REQUEST_LIMIT = 6_000  # Dataverse service protection: requests per user per 5 minutes
 DRIFT_SHARE = 0.3  # the large dataset drifts three mailboxes in ten from the defaults
-WORKER_TIMEOUT = 900.0
-
-
-class BenchError(RuntimeError):
-    """A run failed; the message says which and carries the worker's last words."""
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -81,22 +76,6 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 def _worker(job: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
     job_file = workdir / f"job-{job['scenario']}-{job['variant']}.json"
     return run_worker("bench.worker", job, job_file, f"{job['scenario']} ({job['variant']})")
-
-
-def run_worker(module: str, job: Mapping[str, Any], job_file: Path, what: str,
-               timeout: float = WORKER_TIMEOUT) -> dict[str, Any]:
-    """Run ``python -m module JOB.json`` in a fresh process; its last stdout line is the JSON result."""
-    job_file.write_text(json.dumps(job), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", module, str(job_file)],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = "\n".join(done.stderr.strip().splitlines()[-20:])
-        raise BenchError(f"{what} failed with exit {done.returncode}:\n{tail}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
 
 
 def measure(

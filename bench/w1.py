@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_process import emulator_process
+from bench.launch import run_worker
 from bench.scenarios import HEADER, REPO
-from bench.suite import run_worker
 from sssctl.emulator.info import EmulatorInfo
 
 HARDENED = REPO / "configs" / "hardened.toml"

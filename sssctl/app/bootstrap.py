@@ -8,7 +8,9 @@ nothing), and shown as a plan before anything is written:
   with a service principal, a federated identity credential per ``--for`` pipeline
   (https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust)
   or, with ``--credential secret``, one client secret written to a 0600 file and never
-  printed;
+  printed, or with ``--credential certificate`` a self-signed certificate whose private key
+  never leaves the 0600 PEM file (key + certificate) and whose public part is added to the
+  app's ``keyCredentials`` (https://learn.microsoft.com/graph/api/resources/keycredential);
 * the admin consent of exactly the Graph and Exchange application permissions each
   identity needs (:mod:`sssctl.app.needs`), never a tier-0 one;
 * in Exchange Online, a service principal pointer per identity and a custom management
@@ -16,16 +18,17 @@ nothing), and shown as a plan before anything is written:
   (parents are found live with ``Get-ManagementRoleEntry "*\\<cmdlet>"``, as Microsoft
   documents for finding the role of a cmdlet:
   https://learn.microsoft.com/powershell/exchange/find-exchange-cmdlet-permissions);
-* in the Dataverse environment, an application user per identity holding only a custom
-  security role with exactly the computed privileges (:mod:`sssctl.app.dataverse_identity`).
+* in the Dataverse environment (or every member of a fleet file, each with its own
+  config's needs), an application user per identity holding only a custom security role
+  with exactly the computed privileges (:mod:`sssctl.app.dataverse_identity`).
 
 Not done here yet: owners of an own app that already exists (the apply identity becomes
-owner of the apps it creates; an existing app needs its owner added by an administrator),
-and certificate credentials.
+owner of the apps it creates; an existing app needs its owner added by an administrator).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import stat
@@ -38,6 +41,7 @@ from typing import Any, Literal
 from sssctl.app import dataverse_identity
 from sssctl.app.needs import ConfigNeeds, compute
 from sssctl.app.runner import Services, default_services
+from sssctl.clients.dataverse import DataverseClient
 from sssctl.clients.errors import ClientError, GraphNotFound
 from sssctl.clients.exchange import ExchangeClient
 from sssctl.clients.graph import GraphClient
@@ -134,7 +138,8 @@ class Result:
         for name, identity in self.identities.items():
             entry: dict[str, Any] = {"client_id": identity.client_id}
             if identity.secret_file is not None:
-                entry["secret_file"] = str(identity.secret_file)
+                which = "certificate_file" if identity.secret_file.suffix == ".pem" else "secret_file"
+                entry[which] = str(identity.secret_file)
             out[name] = entry
         return {"identities": out, "writes": self.writes, "steps": list(self.steps)}
 
@@ -210,6 +215,8 @@ def _ensure_app(run: _Run, graph: GraphClient, identity: Identity, permissions: 
     _ensure_federated(run, graph, identity, pipelines)
     if credential == "secret":
         _ensure_secret(run, graph, identity, app, secret_dir)
+    elif credential == "certificate":
+        _ensure_certificate(run, graph, identity, app, secret_dir)
 
 
 def _declared(app: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
@@ -252,6 +259,66 @@ def _ensure_secret(run: _Run, graph: GraphClient, identity: Identity, app: Mappi
         _write_secret(target, str(answer.get("secretText") or ""))
 
     run.step(f"create a client secret for {identity.display_name!r} in {target} (mode 0600)", create)
+
+
+CERTIFICATE_DAYS = 365
+
+
+def _ensure_certificate(run: _Run, graph: GraphClient, identity: Identity, app: Mapping[str, Any],
+                        secret_dir: Path) -> None:
+    """A certificate credential: kept while the PEM file's certificate is still on the app."""
+    target = secret_dir / f"{identity.unique_name}.pem"
+    identity.secret_file = target
+    thumbprint = _thumbprint(target)
+    registered = [k for k in app.get("keyCredentials") or []]
+    if thumbprint and any(str(k.get("customKeyIdentifier") or "").upper() == thumbprint for k in registered):
+        return
+
+    def create() -> None:
+        pem, der = _new_certificate(identity.display_name)
+        kept = [{"keyId": k["keyId"], "type": k.get("type", "AsymmetricX509Cert"),
+                 "usage": k.get("usage", "Verify")} for k in registered]
+        new = {"type": "AsymmetricX509Cert", "usage": "Verify", "displayName": f"CN={identity.display_name}",
+               "key": base64.b64encode(der).decode()}
+        graph.patch(f"applications/{identity.object_id}", {"keyCredentials": [*kept, new]})
+        _write_secret(target, pem)
+
+    run.step(f"create a certificate for {identity.display_name!r} in {target} (mode 0600), its public part "
+             "on the app", create)
+
+
+def _thumbprint(path: Path) -> str | None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Entra's key identifier
+
+
+def _new_certificate(name: str) -> tuple[str, bytes]:
+    """A self-signed RSA certificate: (PEM of key + certificate, DER of the certificate)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(days=CERTIFICATE_DAYS))
+                   .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    pem = key_pem + certificate.public_bytes(serialization.Encoding.PEM)
+    return pem.decode(), certificate.public_bytes(serialization.Encoding.DER)
 
 
 def _write_secret(target: Path, text: str) -> None:
@@ -354,20 +421,34 @@ def _permissions(needs: ConfigNeeds, role: Literal["plan", "apply"]) -> dict[str
     return {service: needs.names(role, service, "app_role") for service in ("graph", "exchange")}
 
 
+@dataclass(frozen=True)
+class Environment:
+    """One Dataverse environment the identities serve: a config, or one member of a fleet."""
+
+    desired: Desired
+    needs: ConfigNeeds
+
+
 def run(
-    desired: Desired,
-    needs: ConfigNeeds,
+    environments: Sequence[Environment],
     *,
+    label: str,
     pipelines: Sequence[Pipeline],
     credential: str | None,
     secret_dir: Path,
     environ: Mapping[str, str],
     dry: bool,
 ) -> Result:
-    """One pass: ``dry`` reads and lists the steps; otherwise it writes them."""
-    environment = desired.environment.name or "sssctl"
+    """One pass: ``dry`` reads and lists the steps; otherwise it writes them.
+
+    The identities and their Graph and Exchange rights are the tenant's, made once for what
+    every environment needs; each environment gets its own application users and roles.
+    """
+    desired, needs = environments[0].desired, ConfigNeeds.union([e.needs for e in environments])
+    environment = label
     identities: dict[str, Identity] = {
-        role: Identity(role, f"sssctl {role} ({environment})", f"sssctl-{environment}-{role}")
+        # "sssctl-identity-" keeps these apart from the own apps' "sssctl-<env>-<key>" names.
+        role: Identity(role, f"sssctl {role} ({environment})", f"sssctl-identity-{environment}-{role}")
         for role in IDENTITIES}
     result = Result(identities, tenant_id=desired.environment.tenant_id or "",
                     environment_url=desired.environment.url or "")
@@ -385,17 +466,29 @@ def run(
             if clients.exchange is not None:
                 _ensure_exchange(current, clients.exchange, identity, needs.names(role, "exchange", "cmdlet"),
                                  environment)
-            if identity.client_id is None:
-                result.steps.append(f"give {identity.display_name!r} an application user with exactly "
-                                    f"{len(needs.privileges(role))} privileges")
-                continue
-            provisioned = dataverse_identity.provision(
-                clients.dataverse, app_id=identity.client_id, user_name=identity.display_name,
-                role_name=f"sssctl {role}", privileges=needs.privileges(role), dry=dry)
-            result.steps += provisioned.steps
-            result.writes += provisioned.writes
         result.environment_url = str(clients.dataverse.org_url or result.environment_url)
+        _provision(result, identities, environments[0], clients.dataverse, dry=dry)
+    for member in environments[1:]:
+        with open_clients(member.desired, environ=environ) as member_clients:
+            _provision(result, identities, member, member_clients.dataverse, dry=dry)
     return result
+
+
+def _provision(result: Result, identities: Mapping[str, Identity], environment: Environment,
+               dataverse: DataverseClient, *, dry: bool) -> None:
+    """Each identity's application user and role in one environment, holding that config's needs."""
+    where = environment.desired.environment.name or str(dataverse.org_url)
+    for identity in identities.values():
+        privileges = environment.needs.privileges(identity.role)
+        if identity.client_id is None:
+            result.steps.append(f"give {identity.display_name!r} an application user in {where} with exactly "
+                                f"{len(privileges)} privileges")
+            continue
+        provisioned = dataverse_identity.provision(
+            dataverse, app_id=identity.client_id, user_name=identity.display_name,
+            role_name=f"sssctl {identity.role}", privileges=privileges, dry=dry)
+        result.steps += [f"{where}: {step}" for step in provisioned.steps]
+        result.writes += provisioned.writes
 
 
 @dataclass(frozen=True)
@@ -406,38 +499,60 @@ class Request:
     credential: str | None
     secret_dir: Path | None = None
     azure_devops_issuer: str = ""
+    fleet: Path | None = None           # every member of a fleet file instead of one config
 
 
-def prepare(
-    request: Request, services: Services | None = None
-) -> tuple[Desired, ConfigNeeds, list[Pipeline], Path]:
-    if request.credential not in (None, "secret"):
-        raise BootstrapError(f"--credential {request.credential}: only 'secret' is supported yet; use --for "
-                             "for a federated credential (no secret at all)")
+@dataclass(frozen=True)
+class Prepared:
+    environments: tuple[Environment, ...]
+    label: str
+    pipelines: tuple[Pipeline, ...]
+    secret_dir: Path
+
+
+def prepare(request: Request, services: Services | None = None) -> Prepared:
+    if request.credential not in (None, "secret", "certificate"):
+        raise BootstrapError(f"--credential {request.credential}: expected secret or certificate")
     if not request.pipelines and request.credential is None:
         raise BootstrapError("say how the identities sign in: --for PIPELINE (federated) and/or "
-                             "--credential secret")
+                             "--credential secret|certificate")
     services = services or default_services()
-    desired = services.load_config(request.config_path, request.environ)
-    needs = compute(services.load_kinds(), desired)
-    pipelines = [parse_for(p, azure_devops_issuer=request.azure_devops_issuer) for p in request.pipelines]
-    secret_dir = request.secret_dir or request.config_path.resolve().parent / ".sssctl"
-    return desired, needs, pipelines, secret_dir
+    kinds = services.load_kinds()
+    issuer = request.azure_devops_issuer
+    pipelines = tuple(parse_for(p, azure_devops_issuer=issuer) for p in request.pipelines)
+    if request.fleet is not None:
+        from sssctl.app.fleet.run import with_overrides
+        from sssctl.fleet.file import load as load_fleet
+
+        fleet = load_fleet(request.fleet)
+        loaded = [with_overrides(services.load_config, m)(m.config, request.environ) for m in fleet.members]
+        environments = tuple(Environment(d, compute(kinds, d)) for d in loaded)
+        label, anchor = request.fleet.stem, request.fleet
+    else:
+        desired = services.load_config(request.config_path, request.environ)
+        environments = (Environment(desired, compute(kinds, desired)),)
+        label, anchor = desired.environment.name or "sssctl", request.config_path
+    secret_dir = request.secret_dir or anchor.resolve().parent / ".sssctl"
+    return Prepared(environments, label, pipelines, secret_dir)
 
 
 def bootstrap(request: Request, *, confirm: Callable[[Result], bool],
               services: Services | None = None) -> tuple[Result, bool]:
     """Plan, ask, apply. Returns the result and whether anything was applied."""
-    desired, needs, pipelines, secret_dir = prepare(request, services)
-    planned = run(desired, needs, pipelines=pipelines, credential=request.credential, secret_dir=secret_dir,
-                  environ=request.environ, dry=True)
+    ready = prepare(request, services)
+
+    def once(dry: bool) -> Result:
+        return run(ready.environments, label=ready.label, pipelines=ready.pipelines,
+                   credential=request.credential, secret_dir=ready.secret_dir, environ=request.environ,
+                   dry=dry)
+
+    planned = once(True)
     if not planned.steps:
         return planned, False
     if not confirm(planned):
         return planned, False
     try:
-        done = run(desired, needs, pipelines=pipelines, credential=request.credential, secret_dir=secret_dir,
-                   environ=request.environ, dry=False)
+        done = once(False)
     except ClientError as exc:
         raise BootstrapError(f"bootstrap stopped: {exc}; what was written stays, "
                              "run it again to finish") from exc

@@ -8,6 +8,7 @@ tested without a terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -28,7 +29,7 @@ from sssctl.clients.errors import AuthError
 from sssctl.config.errors import ConfigError
 from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport, is_forget
-from sssctl.engine.errors import EngineError, NotConfirmed
+from sssctl.engine.errors import EngineError, NotConfirmed, PlanRefused
 from sssctl.engine.plan import Change, Plan
 from sssctl.engine.render import jsonplan, markdown, text
 from sssctl.state.backend import Backend
@@ -162,12 +163,12 @@ class Invocation:
         self.progress = Progress(self.output.err)
 
     def options(self, command: str, *, allow_lockout: bool = False, lock: bool = True,
-                every_service: bool = False) -> runner.RunOptions:
+                every_service: bool = False, elevated: bool = False) -> runner.RunOptions:
         limits = self.limits
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
                                  parallelism=limits.parallelism, timeout=limits.timeout,
                                  lock_timeout=limits.lock_timeout, progress=self.progress.kind_step,
-                                 lock=lock, every_service=every_service)
+                                 lock=lock, every_service=every_service, elevated=elevated)
 
     def announce(self, sentence: str) -> None:
         """A sentence for the person at the keyboard, on its own line, never glued to progress."""
@@ -180,8 +181,9 @@ class Invocation:
         self.output.echo(rendered, nl=False)
 
     def open(self, command: str, *, allow_lockout: bool = False, lock: bool = True,
-             every_service: bool = False) -> AbstractContextManager[runner.Session]:
-        options = self.options(command, allow_lockout=allow_lockout, lock=lock, every_service=every_service)
+             every_service: bool = False, elevated: bool = False) -> AbstractContextManager[runner.Session]:
+        options = self.options(command, allow_lockout=allow_lockout, lock=lock, every_service=every_service,
+                               elevated=elevated)
         return runner.session(options, self.services or runner.default_services())
 
 
@@ -194,9 +196,22 @@ def plan_exit_code(p: Plan, *, detailed: bool) -> int:
 
 
 def cmd_plan(inv: Invocation, req: PlanRequest) -> int:
+    """``plan``; ``req.destroy`` plans what ``sssctl destroy`` would do, to review and save it."""
     targets, out = req.targets, req.out
+    if out is not None:
+        planfile.check_writable(out)
+    if req.destroy and req.refresh_only:
+        raise EngineError("--destroy and --refresh-only cannot be combined")
     with inv.open("plan", allow_lockout=req.allow_lockout) as s:
-        p = runner.refresh(s, targets=targets) if req.refresh_only else runner.plan(s, targets=targets)
+        try:
+            if req.destroy:
+                p = runner.destroy_plan(s, targets=targets)
+            else:
+                p = (runner.refresh(s, targets=targets) if req.refresh_only
+                     else runner.plan(s, targets=targets))
+        except PlanRefused as exc:
+            exc.environment_name = s.environment_name
+            raise
         targeting.review(p, targets, inv.output.warn)
     inv.show(render_plan(p, req.fmt, environment_name=s.environment_name, color=inv.output.color))
     if out is not None:
@@ -219,7 +234,8 @@ def confirm_on_tty(auto_approve: bool, verb: str = "Apply") -> Callable[[Plan], 
                 "stdin is not a terminal, so sssctl cannot ask for confirmation; "
                 "use --auto-approve, or save a plan with `sssctl plan --out FILE` and apply that file"
             )
-        return approval.approved(f"{verb} these {len(p.actionable)} changes?")
+        count = len(p.actionable)
+        return approval.approved(f"{verb} this change?" if count == 1 else f"{verb} these {count} changes?")
 
     return confirm
 
@@ -251,6 +267,10 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | Non
 
 def cmd_apply(inv: Invocation, req: ApplyRequest) -> int:
     progress, plan_file, targets = inv.progress, req.plan_file, req.targets
+    if req.elevated:
+        if plan_file is not None:
+            raise EngineError("--elevated plans afresh; it cannot apply a saved plan")
+        return _apply_elevated(inv, req)
     if plan_file is not None:
         if targets:
             raise EngineError("--target cannot be combined with a saved plan; pass --target to `sssctl plan`")
@@ -272,6 +292,25 @@ def cmd_apply(inv: Invocation, req: ApplyRequest) -> int:
                 report = runner.apply_interactive(s, p, confirm=confirm_on_tty(req.auto_approve),
                                                   on_progress=progress.change_done)
     progress.clear()
+    return report_apply(inv, report, s.clients.stats)
+
+
+def _apply_elevated(inv: Invocation, req: ApplyRequest) -> int:
+    """Only the changes needing a tier-0 right, signed in as whoever runs this (an administrator)."""
+    with inv.open("apply", allow_lockout=req.allow_lockout, elevated=True) as s:
+        p = runner.plan(s, targets=req.targets)
+        targeting.review(p, req.targets, inv.output.warn)
+        needed = tuple(c for c in p.changes if c.elevation and c.writes)
+        if not needed:
+            inv.show(text.render(p, color=inv.output.color))
+            inv.output.echo("Nothing needs elevation: the standing apply identity can apply this plan.")
+            return exitcodes.OK
+        only = dataclasses.replace(p, changes=needed)
+        inv.show(text.render(only, color=inv.output.color))
+        with interrupts.graceful(s.ctx.stop, inv.announce):
+            report = runner.apply_interactive(s, p, confirm=lambda _: confirm_on_tty(req.auto_approve)(only),
+                                              on_progress=inv.progress.change_done)
+    inv.progress.clear()
     return report_apply(inv, report, s.clients.stats)
 
 
@@ -376,17 +415,15 @@ def cmd_export(inv: Invocation) -> int:
 
 def cmd_audit(inv: Invocation, req: AuditRequest) -> int:
     from sssctl.audit import formats
-    from sssctl.audit.baseline import baseline, probe
-    from sssctl.audit.checks import fails, findings_of
+    from sssctl.audit.checks import audit, fails, rows_of
 
     # Every service it can reach: an own-app profile is judged by its app's Exchange scope
     # even when this config does not manage Control 5.
     with inv.open("audit", lock=False, every_service=True) as s:
-        findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
+        result = audit(s.kinds, s.ctx, s.desired)
+    findings = result.findings
     if req.fmt == "json":
-        rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
-                for f in findings]
-        inv.show(json.dumps({"format_version": "1.0", "findings": rows}, indent=2) + "\n")
+        inv.show(json.dumps({"format_version": "1.0", "findings": rows_of(findings)}, indent=2) + "\n")
     else:
-        inv.show(formats.render(findings, req.fmt, config_path=inv.config_path))
+        inv.show(formats.render(findings, req.fmt, declared=result.declared, config_path=inv.config_path))
     return exitcodes.FINDINGS if fails(findings, req.fail_on) else exitcodes.OK

@@ -23,7 +23,10 @@ from sssctl import exitcodes
 from sssctl.app.commands import Invocation, Output, cmd_apply, cmd_plan
 from sssctl.app.requests import ApplyRequest, Limits, PlanRequest
 
-EXAMPLES = ("hardened", "lockdown", "minimal")
+EXAMPLES = ("hardened", "hardened-rbac", "lockdown", "minimal")
+# A fleet is a directory (the fleet file, a baseline, one overlay per environment), so it is
+# written into a directory rather than one file.
+FLEET_EXAMPLE = "fleet"
 
 
 class InitError(Exception):
@@ -34,19 +37,39 @@ def example_path(name: str) -> Path:
     """The packaged example config ``name`` (one of :data:`EXAMPLES`)."""
     if name not in EXAMPLES:
         raise InitError(f"unknown example {name!r}; choose one of: {', '.join(EXAMPLES)}")
-    path = Path(str(resources.files("sssctl") / "examples" / f"{name}.toml"))
-    if not path.is_file():
+    return packaged(f"{name}.toml")
+
+
+def packaged(*parts: str) -> Path:
+    """A file or directory shipped under ``sssctl/examples``; refuses an incomplete install."""
+    path = Path(str(resources.files("sssctl").joinpath("examples", *parts)))
+    if not path.exists():
         raise InitError(f"the packaged example {path} is missing: this installation of sssctl is incomplete; "
                         "reinstall it (pip install --force-reinstall sssctl)")
     return path
 
 
+def policy_dir() -> Path:
+    """The shipped Rego policies (``examples/policy`` of the repository), for Conftest or OPA."""
+    return packaged("policy")
+
+
 def write_example(name: str, destination: Path, *, force: bool) -> str:
     """Write example ``name`` to ``destination``; an existing file is kept unless ``force``."""
-    text = example_path(name).read_text(encoding="utf-8")
+    if name == FLEET_EXAMPLE:
+        return _write_fleet(destination, force=force)
+    # the examples' own usage lines name their place in the repository; here they name the file written
+    text = example_path(name).read_text(encoding="utf-8").replace(f"configs/{name}.toml", str(destination))
     if destination.is_dir():
         raise InitError(f"{destination} is a directory; name the file to write, "
                         f"e.g. {destination / 'sssctl.toml'}")
+    _write(destination, text, force=force)
+    return (f"Wrote {destination} from the {name} example. Replace the placeholder URL and GUIDs (or set "
+            f"SSSCTL_* variables), then: sssctl validate {destination}\n"
+            "Editor completion: sssctl schema > sssctl.schema.json (the file's first line points at it).")
+
+
+def _write(destination: Path, text: str, *, force: bool) -> None:
     try:
         with destination.open("w" if force else "x", encoding="utf-8") as handle:
             handle.write(text)
@@ -55,9 +78,30 @@ def write_example(name: str, destination: Path, *, force: bool) -> str:
                         "pass --force to overwrite it, or name another file") from None
     except OSError as exc:
         raise InitError(f"cannot write {destination}: {exc.strerror}") from exc
-    return (f"Wrote {destination} from the {name} example. Replace the placeholder URL and GUIDs (or set "
-            f"SSSCTL_* variables), then: sssctl validate {destination}\n"
-            "Editor completion: sssctl schema > sssctl.schema.json (the file's first line points at it).")
+
+
+def _write_fleet(directory: Path, *, force: bool) -> str:
+    """The example fleet: its files into ``directory`` (created), none overwritten unless ``force``."""
+    files = sorted(packaged("fleet").glob("*.toml"))
+    if directory.exists() and not directory.is_dir():
+        raise InitError(f"{directory} is a file; name a directory for the fleet's files")
+    clashes = [directory / f.name for f in files if (directory / f.name).exists()]
+    if clashes and not force:
+        raise InitError(f"{', '.join(map(str, clashes))} already exist(s) and nothing was written; "
+                        "pass --force to overwrite, or name another directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InitError(f"cannot create {directory}: {exc.strerror}") from exc
+    for source in files:
+        text = (source.read_text(encoding="utf-8").replace("configs/fleet/", f"{directory}/")
+                .replace("#:schema ../", "#:schema ./"))  # the schemas the message says to write
+        _write(directory / source.name, text, force=True)
+    fleet = directory / "fleet.toml"
+    return (f"Wrote the example fleet to {directory} ({', '.join(f.name for f in files)}). Replace the "
+            f"placeholder URLs and GUIDs, then: sssctl fleet validate {fleet}\n"
+            f"Editor completion: sssctl schema --fleet > {directory / 'fleet.schema.json'} and "
+            f"sssctl schema > {directory / 'sssctl.schema.json'}.")
 
 
 def _heading(output: Output, title: str) -> None:

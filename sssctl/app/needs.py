@@ -21,7 +21,7 @@ Rights every run needs whatever the kinds manage:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,7 +101,12 @@ class ConfigNeeds:
         return {n.name: n.depth or "Global" for n in self.of(identity, "dataverse")}
 
     def names(self, identity: Identity, service: str, kind: str | None = None) -> list[str]:
-        return sorted(n.name for n in self.of(identity, service) if kind is None or n.kind == kind)
+        return sorted({n.name for n in self.of(identity, service) if kind is None or n.kind == kind})
+
+    @staticmethod
+    def union(many: Sequence[ConfigNeeds]) -> ConfigNeeds:
+        """What identities serving several environments need (a fleet): every member's needs."""
+        return ConfigNeeds(tuple(n for needs in many for n in needs.needs))
 
     def to_json(self) -> dict[str, Any]:
         return {"identities": {identity: {service: [n.to_json() for n in self.of(identity, service)]

@@ -19,6 +19,7 @@ PlanFormat = Literal["text", "json", "markdown"]
 AuditFormat = Literal["table", "json", "markdown", "sarif"]
 Severity = Literal["high", "medium", "low"]
 MatrixFormat = Literal["github", "azure-devops"]
+FleetFormat = Literal["text", "json", "markdown", "sarif"]   # sarif: fleet audit only
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class PlanRequest:
     refresh_only: bool = False
     targets: tuple[str, ...] = ()
     allow_lockout: bool = False
+    destroy: bool = False               # plan --destroy: what `sssctl destroy` would do, reviewable
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,16 @@ class ApplyRequest:
     auto_approve: bool = False
     targets: tuple[str, ...] = ()
     allow_lockout: bool = False
+    elevated: bool = False              # only the changes that need a tier-0 right (an administrator)
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """``auth check`` and ``auth needs``: whose needs, how strict, how printed."""
+
+    identity: Literal["plan", "apply"] = "apply"
+    strict: bool = False
+    as_json: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,5 +90,5 @@ class FleetRequest:
     fleet_file: Path                    # or, for ``fleet apply``, a directory of saved plans
     members: tuple[str, ...] = ()
     parallel: int = 4
-    fmt: PlanFormat = "text"
+    fmt: FleetFormat = "text"
     limits: Limits = Limits()           # per member; ``fleet apply --parallelism`` sets its cap

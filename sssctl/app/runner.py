@@ -37,7 +37,6 @@ from sssctl.state.store import StateStore
 log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
-    from sssctl.clients.probe import Report
     from sssctl.clients.session import Clients
 
 # They write no state: a saved plan is refused at apply if the state moved, which is the real
@@ -90,7 +89,8 @@ class Session:
     url: str
     elevated: bool = False
 
-    def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False) -> Plan:
+    def plan_of(self, changes: Sequence[Change], *, refresh_only: bool = False,
+                destroy: bool = False) -> Plan:
         """A plan of ``changes``; a normal plan also reports the drift it saw on the way."""
         drift = () if refresh_only else tuple(
             c for c in drift_of(changes, self.store.resources) if c.action is not Action.UNKNOWN)
@@ -98,7 +98,7 @@ class Session:
             changes=tuple(changes), environment_url=self.url, organization_id=self.organization_id,
             state_lineage=self.store.lineage, state_serial=self.store.serial,
             config_digest=self.desired.digest, created_at=utc_now(), refresh_only=refresh_only,
-            drift=drift,
+            drift=drift, destroy=destroy,
         )
 
 
@@ -110,7 +110,8 @@ def _take_lock(backend: Backend, opts: RunOptions) -> str | None:
     if not opts.lock or opts.command in _LOCK_FREE_COMMANDS:
         return None
     return state_locking.acquire(backend, opts.command, timeout=opts.lock_timeout,
-                                 notify=lambda message: print(message, file=sys.stderr, flush=True))
+                                 notify=lambda message: print(message, file=sys.stderr, flush=True),
+                                 config=opts.config_path)
 
 
 def needs_services(registry: Registry, desired: Desired, snapshot: Snapshot | None) -> tuple[bool, bool]:
@@ -173,7 +174,7 @@ def destroy_plan(s: Session, *, targets: Sequence[str] = ()) -> Plan:
     """
     s.ctx = dataclasses.replace(s.ctx, desired=empty_desired(s.desired))
     changes, _ = compute_changes(s.kinds, s.ctx, targets=targets, reverse=True)
-    return s.plan_of(changes)
+    return s.plan_of(changes, destroy=True)
 
 
 def refresh(s: Session, *, targets: Sequence[str] = ()) -> Plan:
@@ -286,18 +287,10 @@ def apply_saved(s: Session, saved: planfile.SavedPlan, *,
     planfile.check_fresh(saved.plan, url=s.url, organization_id=s.organization_id,
                          lineage=s.store.lineage, serial=s.store.serial, config_digest=s.desired.digest)
     require_complete(saved.plan)
-    fresh, _ = compute_changes(s.kinds, s.ctx, targets=saved.targets)
+    if saved.plan.destroy:  # derived again as it was made: from an empty desired state, backwards
+        s.ctx = dataclasses.replace(s.ctx, desired=empty_desired(s.desired))
+    fresh, _ = compute_changes(s.kinds, s.ctx, targets=saved.targets, reverse=saved.plan.destroy)
     require_complete(s.plan_of(fresh))
     proven = planfile.proven_changes(saved.plan.changes, fresh)
-    return execute(s, dataclasses.replace(saved.plan, changes=tuple(proven)), on_progress=on_progress)
-
-
-def check_access(config_path: Path, environ: Mapping[str, str], services: Services | None = None) -> Report:
-    """``auth check``: sign in and probe what the config's kinds say they need, writing nothing."""
-    from sssctl.clients.probe import run_checks
-
-    services = services or default_services()
-    desired = services.load_config(config_path, environ)
-    needs = services.load_kinds().needs(desired)
-    return run_checks(desired, privileges=needs.privileges, need_graph=needs.graph,
-                      need_exchange=needs.exchange, environ=environ)
+    return execute(s, dataclasses.replace(saved.plan, changes=tuple(proven)), on_progress=on_progress,
+                   reverse=saved.plan.destroy)

@@ -30,9 +30,11 @@ def _configured(inv: Invocation) -> tuple[Desired, Mapping[str, str]]:
 
 
 @contextmanager
-def locked(backend: Backend, command: str, timeout: float) -> Iterator[None]:
+def locked(backend: Backend, command: str, timeout: float, config: Path | None = None) -> Iterator[None]:
+    """The lock of ``backend``; ``config`` when it is the configured one (for the unlock hint)."""
     lock_id = locking.acquire(backend, command, timeout=timeout,
-                              notify=lambda message: print(message, file=sys.stderr, flush=True))
+                              notify=lambda message: print(message, file=sys.stderr, flush=True),
+                              config=config)
     try:
         yield
     finally:
@@ -81,7 +83,7 @@ def push(inv: Invocation, path: Path, *, force: bool) -> int:
     (desired, environ), out = _configured(inv), inv.output
     incoming = read_snapshot_file(path)
     backend = factory.backend_for(desired, environ)
-    with locked(backend, "state push", inv.limits.lock_timeout):
+    with locked(backend, "state push", inv.limits.lock_timeout, desired.source):
         current = backend.read()
         check_successor(current, incoming, source=str(path), target=backend.describe(), force=force)
         if current is not None and incoming.serial <= current.serial:
@@ -96,7 +98,7 @@ def remove(inv: Invocation, addresses: Sequence[str]) -> int:
     """Stop managing addresses: forgotten by the state, untouched in the environment."""
     (desired, environ), out = _configured(inv), inv.output
     backend = factory.backend_for(desired, environ)
-    with locked(backend, "state rm", inv.limits.lock_timeout):
+    with locked(backend, "state rm", inv.limits.lock_timeout, desired.source):
         current = backend.read()
         resources = dict(current.resources) if current else {}
         missing = [a for a in addresses if a not in resources]
@@ -121,7 +123,7 @@ def migrate(inv: Invocation, source_spec: str) -> int:
     if source.describe() == target.describe():
         raise StateError(f"--from {source_spec} names the configured backend itself ({target.describe()}); "
                          "name the backend the state lived in before")
-    with locked(source, "state migrate", wait), locked(target, "state migrate", wait):
+    with locked(source, "state migrate", wait), locked(target, "state migrate", wait, desired.source):
         snapshot = source.read()
         if snapshot is None:
             raise StateError(f"{source.describe()} holds no state: nothing to migrate")

@@ -11,10 +11,13 @@ Three rules keep it from doing harm without review:
    kinds that do nothing else, which ``[watch]`` refuses outright.
 2. An unknown read is never drift. A kind that could not be read this cycle reverts
    nothing, and neither does any kind that must run after it.
-3. Only the leader writes. Replicas elect one through the state lock (the local lock
-   file, or the lease on the state blob): whoever holds it leads; the others retry each
-   interval and take over once the lock is free or stale (a dead holder's lease expires
-   within one lease period). A leader that finds its lock gone stops writing at once.
+3. Only the leader writes. Replicas elect one through a lock of the state's own kind
+   and place (a lock file beside the snapshot, or a lease on a blob beside it; see
+   :func:`leadership_backend`): whoever holds it leads; the others retry each interval
+   and take over once it is free or stale (a dead holder's lease expires within one
+   lease period). A leader that finds its lock gone stops writing at once. The state
+   lock itself is taken only around a cycle's writes, so a reviewed ``apply`` still
+   gets its turn; a cycle that finds it held defers its reverts to the next.
 
 Who and when: before reverting, each aggregate kind reads ``modifiedby``/``modifiedon``
 of the drifted rows (at most 50 per change), so every revert names the row, its old and
@@ -30,6 +33,7 @@ cycle's context, reads and row spools are dropped when it ends.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -55,6 +59,7 @@ from sssctl.engine.planner import compute_changes, error_text
 from sssctl.engine.registry import Registry
 from sssctl.state.backend import Backend
 from sssctl.state.errors import LockHeld
+from sssctl.state.factory import snapshot_name
 from sssctl.state.store import StateStore
 
 from . import watch_notify
@@ -131,6 +136,21 @@ def watched_kinds(registry: Registry, policy: WatchPolicy) -> tuple[Registry, li
             addresses.append(item)
     targets = list(policy.revert) if addresses else []
     return registry.only(names), targets
+
+
+def leadership_backend(desired: Desired, environ: Mapping[str, str]) -> Backend:
+    """The lock that elects the leader: the state lock of a sibling snapshot, ``<name>.watch``.
+
+    Same place, same kind of lock as the state's (the lock file beside it, or a lease on a
+    blob beside it in the same container), but not the state lock itself: the leader holds
+    it for as long as it leads, while the state lock is taken only around a cycle's writes,
+    so a reviewed ``apply`` of the same environment still gets its turn between cycles.
+    """
+    name = f"{snapshot_name(desired)}.watch"
+    key = desired.state.key
+    state = dataclasses.replace(desired.state, key=f"{key}.watch" if key else None)
+    environment = dataclasses.replace(desired.environment, name=name)
+    return runner.backend_for(dataclasses.replace(desired, state=state, environment=environment), environ)
 
 
 def revertible(changes: Sequence[Change], registry: Registry) -> tuple[list[Change], list[Change], list[str]]:
@@ -254,12 +274,12 @@ class Watch:
             yield clients, who
 
     def _elect_and_lead(self, clients: Clients, who: WhoAmI) -> None:
-        backend = runner.backend_for(self.desired, self.request.environ)
+        leadership = leadership_backend(self.desired, self.request.environ)
         url = str(clients.dataverse.org_url or self.desired.environment.url or "")
         while not self.stopping.is_set() and not self._done():
             self._apply_reload()
             try:
-                lock_id = backend.lock("watch")
+                lock_id = leadership.lock("watch")
             except LockHeld as held:
                 self.metrics.leader.set(0)
                 self.health.standing_by()
@@ -267,32 +287,33 @@ class Watch:
                 self._sleep(self.policy.interval_seconds)
                 continue
             try:
-                self._lead(clients, who, backend, lock_id, url)
+                self._lead(clients, who, leadership, lock_id, url)
             finally:
                 self.metrics.leader.set(0)
                 self.health.leading = False
-                backend.unlock(lock_id)
+                leadership.unlock(lock_id)
 
-    def _lead(self, clients: Clients, who: WhoAmI, backend: Backend, lock_id: str, url: str) -> None:
-        store = StateStore(backend, backend.read(), url=url, organization_id=who.organization_id,
-                           name=backend.name)
+    def _lead(self, clients: Clients, who: WhoAmI, leadership: Backend, lock_id: str, url: str) -> None:
+        backend = runner.backend_for(self.desired, self.request.environ)
         self.metrics.leader.set(1)
         self.health.leading = True
         log.info("watch.leading", environment=self.label, state=backend.describe(),
                  revert=list(self.policy.revert), interval_seconds=self.policy.interval_seconds)
-        mail = (watch_notify.UserMail(clients.dataverse, self.policy.email_from, who.user_id)
-                if self.policy.email_user and self.policy.email_from else None)
         failures = 0
         while not self.stopping.is_set() and not self._done():
             if self._reload:
                 self._apply_reload()
-                if mail is None and self.policy.email_user and self.policy.email_from:
-                    mail = watch_notify.UserMail(clients.dataverse, self.policy.email_from, who.user_id)
-            if not backend.holds(lock_id):
+                self._context_age = CONTEXT_CYCLES  # the config changed: nothing cached still applies
+            if not leadership.holds(lock_id):
                 log.error("watch.leadership.lost", environment=self.label,
-                          reason="the state lock is no longer ours; another replica may lead")
+                          reason="the leader lock is no longer ours; another replica may lead")
                 return
             started = time.monotonic()
+            mail = (watch_notify.UserMail(clients.dataverse, self.policy.email_from, who.user_id)
+                    if self.policy.email_user and self.policy.email_from else None)
+            # The state is read each cycle: a reviewed apply may have written it in between.
+            store = StateStore(backend, backend.read(), url=url, organization_id=who.organization_id,
+                               name=backend.name)
             result = self.cycle(clients, who, store, mail)
             self.cycles += 1
             failures = 0 if result.ok else failures + 1
@@ -360,13 +381,40 @@ class Watch:
         changes = self._plan(ctx, watched, targets)
         if changes is None:
             return CycleResult(ok=False)
-        reverts, reported, blocked = revertible(changes, watched)
-        if reverts and not session.fresh:  # drift found on cached context: plan again, all read afresh
+        reverts, _, _ = revertible(changes, watched)
+        if not reverts:
+            return self._report(changes, watched, [])
+        # Drift: take the state lock for the writes, then plan again from fresh reads of
+        # everything (state included), so no write rests on a cached or pre-lock answer.
+        try:
+            state_lock = session.store.backend.lock("watch")
+        except LockHeld as held:
+            log.info("watch.revert.deferred", environment=self.label, reason=str(held).split(". ")[0])
+            return CycleResult(ok=True)
+        try:
+            session.store = session.reread()
             ctx = session.context(carried=False)
             changes = self._plan(ctx, watched, targets)
             if changes is None:
                 return CycleResult(ok=False)
             reverts, reported, blocked = revertible(changes, watched)
+            reads = self._report(changes, watched, reverts)
+            if not reverts:
+                return reads
+            rows = {c.address: self._rows_of(ctx, c) for c in reverts}
+            session.wrote = True
+            applier = Applier(watched, ctx, session.store, parallelism=max(1, self.request.parallelism))
+            report = applier.run(reverts)
+            event, applied, failed = self._settle(report, rows, session, started_wall=started_wall,
+                                                  reported=reported, blocked=blocked)
+        finally:
+            session.store.backend.unlock(state_lock)
+        self._notify(event, mail, started_wall)
+        return CycleResult(ok=report.ok and reads.ok, reverted=applied, failed=failed, event=event)
+
+    def _report(self, changes: Sequence[Change], watched: Registry, reverts: Sequence[Change]) -> CycleResult:
+        """Log and count unknown reads, reported drift and drift to revert; ok unless a read failed."""
+        _, reported, _ = revertible(changes, watched)
         unknown = [c for c in changes if c.action is Action.UNKNOWN]
         for change in unknown:
             log.warning("watch.read.unknown", environment=self.label, address=change.address,
@@ -379,16 +427,7 @@ class Watch:
                         action=change.action.value, reason=change.reason)
         for change in reverts:
             self.metrics.drift_seen(change.kind).inc()
-        if not reverts:
-            return CycleResult(ok=not unknown)
-        rows = {c.address: self._rows_of(ctx, c) for c in reverts}
-        session.wrote = True
-        applier = Applier(watched, ctx, session.store, parallelism=max(1, self.request.parallelism))
-        report = applier.run(reverts)
-        event, applied, failed = self._settle(report, rows, session, started_wall=started_wall,
-                                              reported=reported, blocked=blocked)
-        self._notify(event, mail, started_wall)
-        return CycleResult(ok=report.ok and not unknown, reverted=applied, failed=failed, event=event)
+        return CycleResult(ok=not unknown)
 
     def _settle(self, report: ApplyReport, rows: Mapping[str, list[dict[str, Any]]], session: _Cycle, *,
                 started_wall: float, reported: Sequence[Change],
@@ -466,6 +505,12 @@ class _Cycle:
         self.ctx: Context | None = None
         self.fresh = False
         self.wrote = False
+
+    def reread(self) -> StateStore:
+        """The state as stored now (read under the lock, before writing)."""
+        backend = self.store.backend
+        return StateStore(backend, backend.read(), url=str(self.store.snapshot.environment.get("url") or ""),
+                          organization_id=self.who.organization_id, name=backend.name)
 
     def context(self, *, carried: bool) -> Context:
         watch, clients = self.watch, self.clients

@@ -21,9 +21,10 @@ the user who made the change is what Control 3's revert flow sends: an ``email``
 activity from the configured queue or mailbox to that user, sent with ``SendEmail``
 [doc: learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/email,
 .../activityparty-entity (participation types 1 sender, 2 to), SendEmail action].
-The email is not set regarding the mailbox: ``mailbox`` is not an activity-enabled table,
-so Dataverse offers no ``regardingobjectid_mailbox_email`` to bind; the mailbox is named
-in the subject and body instead.
+The email is not set regarding the mailbox: ``mailbox`` does not appear to be an
+activity-enabled table (no ``regardingobjectid_mailbox_email`` navigation is documented
+on the email entity; an inference, not checked against a live organization), so the
+mailbox is named in the subject and body instead.
 """
 
 from __future__ import annotations

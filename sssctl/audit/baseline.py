@@ -3,28 +3,19 @@
 Kinds read only what a desired state names, so both commands hand them this baseline:
 the settings every Server-Side Synchronization lockdown cares about (ARCHITECTURE §3,
 controls 1-4). Which profile new mailboxes default to is not part of it: the built-in
-profile (judged by ``server_profile.default``) and an own-app profile (Control 5, judged
-by :mod:`sssctl.audit.own_app`: hardened only when Exchange scopes its app) are both
-legitimate, so naming one here would flag the other. The aggregate mailbox policy is
-left out.
+profile and an own-app profile (Control 5: hardened only when Exchange scopes its app)
+are both legitimate, so naming one here would flag the other. The aggregate mailbox
+policy is left out. Which kinds are read, and how their readings are judged, the kinds
+declare (``spec.checks``); this module names none of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sssctl.audit.own_app import (
-    EWS_READINESS,
-    OWN_APP,
-    EwsReadiness,
-    OwnAppProfile,
-    address_of,
-    read_ews_readiness,
-    read_own_app_profiles,
-)
-from sssctl.clients.errors import ClientError
 from sssctl.config.model import (
     Approval,
     DefaultProfile,
@@ -33,7 +24,7 @@ from sssctl.config.model import (
     PrivilegeAllowlist,
     UserSettingsPolicy,
 )
-from sssctl.engine.kind import Context, Kind, Observed
+from sssctl.engine.kind import AuditCheck, Context, Finding, Kind
 from sssctl.engine.plan import Change
 from sssctl.engine.planner import Reading, diff_all, read_all
 
@@ -42,8 +33,6 @@ BASELINE_ORG_SETTINGS: Mapping[str, Any] = {
     "RequirePrivilegeToSelfApproveEmailAddress": True,
     "SSSForceFilteringMethodForUserMailboxes": 3,
 }
-PROBED_KINDS = ("approval", "org_setting", "privilege", "mailbox_defaults", "user_settings",
-                "server_profile_default")
 
 
 def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
@@ -66,41 +55,32 @@ def baseline(desired: Desired, *, keep_user_values: bool) -> Desired:
     )
 
 
-def probe(kinds: Iterable[Kind], ctx: Context, wanted: Desired) -> tuple[list[Change], Reading]:
-    """Read the baseline kinds and diff them against ``wanted``; no guards, no writes.
+@dataclass(frozen=True)
+class Probe:
+    """What the audit read: the baseline's diff, every reading, and the surveys' findings."""
+
+    changes: list[Change]
+    reading: Reading
+    surveyed: list[Finding]
+
+
+def probe(kinds: Iterable[Kind], ctx: Context, wanted: Desired) -> Probe:
+    """Read the kinds that declare checks and diff them against ``wanted``; no guards, no writes.
 
     The state is hidden from the kinds so that restores of recorded addresses (which may
-    need Graph or Exchange) do not enter a read-only report. The own-app profiles ride
-    along in the reading under :data:`OWN_APP`.
+    need Graph or Exchange) do not enter a read-only report. A check's ``survey`` runs
+    once every kind has read, with what the kinds handed over while reading.
     """
-    chosen = [k for k in kinds if k.name in PROBED_KINDS]
+    kinds = list(kinds)
+    chosen = [k for k in kinds if any(check.reads_kind for check in k.spec.checks)]
     probe_ctx = dataclasses.replace(ctx, desired=wanted, state={})
     reading = read_all(chosen, probe_ctx)
-    profiles = _own_app(probe_ctx, reading)
-    reading.observed[OWN_APP] = Observed(objects={}, extra={"profiles": profiles})
-    reading.observed[EWS_READINESS] = Observed(objects={}, extra={"readiness": _ews(probe_ctx, profiles)})
-    return diff_all(chosen, wanted, reading, {}), reading
+    surveyed = [stamped(finding, check) for k in kinds for check in k.spec.checks if check.survey is not None
+                for finding in check.survey(probe_ctx)]
+    return Probe(diff_all(chosen, wanted, reading, {}), reading, surveyed)
 
 
-def builtin_profile_id(reading: Reading) -> str | None:
-    observed = reading.observed.get("server_profile_default")
-    live = observed.objects.get("server_profile.default") if observed else None
-    return str(live["id"]) if live and live.get("id") else None
-
-
-def _own_app(ctx: Context, reading: Reading) -> list[OwnAppProfile]:
-    observed = reading.observed.get("server_profile_default")
-    if observed is None or observed.errors:
-        why = "the built-in profile was not read, so it cannot be told apart from custom ones"
-        return [OwnAppProfile(address_of("*"), None, (), unreadable=why)]
-    try:
-        return read_own_app_profiles(ctx, builtin_profile_id(reading))
-    except ClientError as exc:
-        return [OwnAppProfile(address_of("*"), None, (), unreadable=f"could not be read: {exc}")]
-
-
-def _ews(ctx: Context, profiles: Sequence[OwnAppProfile]) -> list[EwsReadiness]:
-    try:
-        return read_ews_readiness(ctx, profiles)
-    except ClientError as exc:
-        return [EwsReadiness(address_of("*"), "?", None, (), 0, unreadable=f"could not be read: {exc}")]
+def stamped(finding: Finding, check: AuditCheck) -> Finding:
+    """The finding under its check's SARIF rule, located at its check's key unless it says otherwise."""
+    return dataclasses.replace(finding, rule_id=check.rule.id if check.rule else None,
+                               config_key=finding.config_key or check.config_key)

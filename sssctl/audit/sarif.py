@@ -17,106 +17,51 @@ from pathlib import Path
 from typing import Any
 
 from sssctl import __version__
-from sssctl.audit.checks import Finding
+from sssctl.audit.checks import Declared, Finding
 from sssctl.config.lines import LineIndex
+from sssctl.engine.checks import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    short: str
-    full: str
-    remedy: str
-    severity: str          # high | medium | low | unknown
+# The two rules no kind declares: an object that could not be read, and a difference no
+# check names. Every other rule comes from the kinds' declared checks, sorted by id.
+COULD_NOT_BE_CHECKED = Rule(
+    "SSS000", "CouldNotBeChecked", "A baseline object could not be read",
+    "sssctl could not read an object the hardened baseline covers, so its posture is unknown; "
+    "an unreadable object is never reported as compliant.",
+    "Run `sssctl auth check` to see which permission or service is missing, fix it, and audit again.")
+DIFFERS_FROM_BASELINE = Rule(
+    "SSS099", "DiffersFromBaseline", "A setting differs from the hardened baseline",
+    "A setting the hardened baseline covers has another value live.",
+    "Compare `sssctl plan` with configs/hardened.toml and set the value in the configuration.")
+
+RuleLevel = tuple[Rule, str]     # a rule and the severity of its findings
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("SSS000", "CouldNotBeChecked", "A baseline object could not be read",
-         "sssctl could not read an object the hardened baseline covers, so its posture is unknown; "
-         "an unreadable object is never reported as compliant.",
-         "Run `sssctl auth check` to see which permission or service is missing, fix it, and audit again.",
-         "unknown"),
-    Rule("SSS001", "DefaultProfileActive", "The first-party Exchange Online profile is active",
-         "The built-in 'Microsoft Exchange Online' server profile is active, so Dataverse's own "
-         "first-party app can synchronize every mailbox that uses it.",
-         "Move mailboxes to a custom profile using your own app registration (Control 5), then set "
-         "`[server_profiles.default] active = false` and run `sssctl apply`.", "high"),
-    Rule("SSS002", "MailboxesOnFirstPartyProfile", "Mailboxes synchronize through the first-party profile",
-         "Mailboxes still use the built-in Exchange Online profile, which relies on the first-party trust.",
-         "Set `[mailbox_defaults] server_profile` to your custom profile and `[mailboxes] enforce = "
-         "\"defaults\"`, then run `sssctl apply`.", "high"),
-    Rule("SSS003", "ApprovePrivilegeTooWide", "Roles other than System Administrator can approve mailboxes",
-         "Roles beyond the allowed ones hold 'Approve Email Addresses for Users or Queues' "
-         "(prvApproveRejectEmailAddress), so more people can switch synchronization on.",
-         "List the roles that may approve in `[privileges.prvApproveRejectEmailAddress] allowed_roles` "
-         "and run `sssctl apply`; every other role loses the privilege in every business unit.", "high"),
-    Rule("SSS004", "SelfApprovalAllowed", "Users can approve their own mailbox",
-         "OrgDBOrgSetting RequirePrivilegeToSelfApproveEmailAddress is off, so users approve their own "
-         "mailbox without the approve privilege.",
-         "Set `[org_settings] RequirePrivilegeToSelfApproveEmailAddress = true` and run `sssctl apply`.",
-         "high"),
-    Rule("SSS005", "ApprovalNotRequired", "Mailboxes synchronize without approval",
-         "The organization does not require an administrator to approve user or queue mailboxes.",
-         "Set `[approval] require_for_users = true` and `require_for_queues = true`, then `sssctl apply`.",
-         "medium"),
-    Rule("SSS006", "FilteringNotForced", "User mailboxes are not forced to track email-enabled records only",
-         "OrgDBOrgSetting SSSForceFilteringMethodForUserMailboxes does not force the "
-         "'email messages from records that are email enabled' filter.",
-         "Set `[org_settings] SSSForceFilteringMethodForUserMailboxes = 3` and run `sssctl apply`.",
-         "medium"),
-    Rule("SSS007", "UsersTrackAllEmail", "Some users track all email",
-         "Users' incoming-email filtering tracks more than email from email-enabled records.",
-         "Set `[user_settings] incoming_email_filtering = \"email_enabled_records\"` and run `sssctl apply`.",
-         "medium"),
-    Rule("SSS008", "NewMailboxesNotOnServerSideSync", "New mailboxes do not default to server-side sync",
-         "The organization's defaults for new mailboxes do not use server-side synchronization.",
-         "Set the `[mailbox_defaults]` methods to \"server_side_sync\" and run `sssctl apply`.", "low"),
-    Rule("SSS010", "OwnAppProfileDependsOnEws", "An own-app profile depends on EWS",
-         "The custom server profile signs in as your app over Exchange Web Services. Exchange Online "
-         "blocks EWS for tenants that never set EwsEnabled since 2026-10-01, admits only the apps on "
-         "EWSAllowedAppIDs where EWS is restricted, and shuts EWS down for everyone on 2027-04-01 "
-         "(MC1227454). When Exchange refuses the app, synchronization through the profile stops.",
-         "Give the app Microsoft Graph mailbox permissions instead of full_access_as_app (see "
-         "configs/hardened-graph.toml) and run `sssctl apply`; until then keep it admitted with "
-         "`ews = \"allow\"` on its `[app_registrations.<key>]` (and `ews_enabled = true` if EWS is off "
-         "for the tenant).", "high"),
-    Rule("SSS099", "DiffersFromBaseline", "A setting differs from the hardened baseline",
-         "A setting the hardened baseline covers has another value live.",
-         "Compare `sssctl plan` with configs/hardened.toml and set the value in the configuration.", "low"),
-)
-_BY_ADDRESS = {
-    "server_profile.default": "SSS001",
-    "mailboxes": "SSS002",
-    "privilege.prvApproveRejectEmailAddress": "SSS003",
-    "org_setting.RequirePrivilegeToSelfApproveEmailAddress": "SSS004",
-    "approval": "SSS005",
-    "org_setting.SSSForceFilteringMethodForUserMailboxes": "SSS006",
-    "user_settings": "SSS007",
-    "mailbox_defaults": "SSS008",
-}
+def rules_of(declared: Declared) -> list[RuleLevel]:
+    return [(COULD_NOT_BE_CHECKED, "unknown"), *declared.rules(), (DIFFERS_FROM_BASELINE, "low")]
+
+
 _LEVELS = {"high": "error", "unknown": "error", "medium": "warning", "low": "note"}
 # GitHub ranks security alerts by this number: >= 7 high, >= 4 medium, below that low.
 _SECURITY_SEVERITY = {"high": "8.0", "unknown": "7.0", "medium": "5.0", "low": "3.0"}
 
 
-def rule_for(finding: Finding) -> Rule:
+def rule_for(finding: Finding, rules: Sequence[RuleLevel]) -> Rule:
     if finding.severity == "unknown":
-        return RULES[0]
-    if finding.address.startswith("ews_readiness["):
-        return next(rule for rule in RULES if rule.id == "SSS010")
-    wanted = _BY_ADDRESS.get(finding.address, "SSS099")
-    return next(rule for rule in RULES if rule.id == wanted)
+        return COULD_NOT_BE_CHECKED
+    wanted = finding.rule_id or DIFFERS_FROM_BASELINE.id
+    return next((rule for rule, _ in rules if rule.id == wanted), DIFFERS_FROM_BASELINE)
 
 
-def config_key(address: str) -> tuple[str, ...]:
-    """The configuration key that governs ``address`` (``org_setting.X`` -> ``org_settings.X``)."""
-    head, _, rest = address.partition(".")
-    table = {"org_setting": "org_settings", "privilege": "privileges", "server_profile": "server_profiles"}
-    return (table.get(head, head), rest) if rest else (table.get(head, head),)
+def config_key(finding: Finding) -> tuple[str, ...]:
+    """The configuration key that governs the finding, as its check declared it."""
+    if finding.config_key:
+        return finding.config_key
+    head, _, rest = finding.address.partition(".")
+    return (head, rest) if rest else (head,)
 
 
 def repository_root(path: Path) -> Path | None:
@@ -158,7 +103,7 @@ def _read_lines(config_path: Path) -> LineIndex:
         return LineIndex("")
 
 
-def _rule_document(rule: Rule) -> dict[str, Any]:
+def _rule_document(rule: Rule, severity: str) -> dict[str, Any]:
     return {
         "id": rule.id,
         "name": rule.name,
@@ -166,40 +111,64 @@ def _rule_document(rule: Rule) -> dict[str, Any]:
         "fullDescription": {"text": rule.full},
         "help": {"text": f"{rule.full}\n\nRemedy: {rule.remedy}",
                  "markdown": f"{rule.full}\n\n**Remedy:** {rule.remedy}"},
-        "defaultConfiguration": {"level": _LEVELS[rule.severity]},
-        "properties": {"security-severity": _SECURITY_SEVERITY[rule.severity],
+        "defaultConfiguration": {"level": _LEVELS[severity]},
+        "properties": {"security-severity": _SECURITY_SEVERITY[severity],
                        "tags": ["security", "dynamics-365", "server-side-sync"], "precision": "high"},
     }
 
 
-def _result(finding: Finding, rule_index: int, uri: str, lines: LineIndex) -> dict[str, Any]:
-    rule = RULES[rule_index]
+def _result(finding: Finding, rule: Rule, rule_index: int, uri: str, lines: LineIndex, *,
+            member: str | None = None) -> dict[str, Any]:
     message = f"{finding.summary}: {finding.evidence}" if finding.evidence else finding.summary
-    fingerprint = hashlib.sha256(f"{rule.id}\n{finding.address}".encode()).hexdigest()[:32]
+    where = f"{member}: {finding.address}" if member else finding.address
+    identity = f"{rule.id}\n{finding.address}" + (f"\n{member}" if member else "")
+    fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:32]
     return {
         "ruleId": rule.id,
         "ruleIndex": rule_index,
         "level": _LEVELS.get(finding.severity, "warning"),
-        "message": {"text": f"{finding.address}: {message}"},
+        "message": {"text": f"{where}: {message}"},
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": _artifact(uri),
-                "region": {"startLine": lines.line_of(config_key(finding.address)) or 1},
+                "region": {"startLine": lines.line_of(config_key(finding)) or 1},
             },
-            "logicalLocations": [{"name": finding.address, "fullyQualifiedName": finding.address,
+            "logicalLocations": [{"name": finding.address, "fullyQualifiedName": where,
                                   "kind": "resource"}],
         }],
         "partialFingerprints": {"sssctlFinding/v1": fingerprint},
-        "properties": {"severity": finding.severity},
+        "properties": {"severity": finding.severity, **({"member": member} if member else {})},
     }
 
 
-def to_document(findings: Sequence[Finding], *, config_path: Path, cwd: Path | None = None) -> dict[str, Any]:
-    uri = artifact_uri(config_path, cwd)
-    lines = _read_lines(config_path)
-    index = {rule.id: i for i, rule in enumerate(RULES)}
-    results = [_result(f, index[rule_for(f).id], uri, lines) for f in findings]
+@dataclass(frozen=True)
+class Audited:
+    """One environment's findings and the config that governs it (a fleet member's overlay)."""
+
+    findings: Sequence[Finding]
+    config_path: Path
+    member: str | None = None
+
+
+def to_document(findings: Sequence[Finding], *, declared: Declared, config_path: Path,
+                cwd: Path | None = None) -> dict[str, Any]:
+    return document_of([Audited(findings, config_path)], declared=declared, cwd=cwd)
+
+
+def document_of(audited: Sequence[Audited], *, declared: Declared, cwd: Path | None = None) -> dict[str, Any]:
+    """One run for every environment: code scanning keeps one analysis per tool and category,
+    so a fleet's members share a run, each result located in the member's own config and
+    fingerprinted with the member's name (the same finding in two members is two alerts)."""
+    rules = rules_of(declared)
+    index = {rule.id: i for i, (rule, _) in enumerate(rules)}
+    results = []
+    for one in audited:
+        uri = artifact_uri(one.config_path, cwd)
+        lines = _read_lines(one.config_path)
+        for finding in one.findings:
+            rule = rule_for(finding, rules)
+            results.append(_result(finding, rule, index[rule.id], uri, lines, member=one.member))
     driver = {"name": "sssctl", "version": __version__, "semanticVersion": __version__,
-              "rules": [_rule_document(rule) for rule in RULES]}
+              "rules": [_rule_document(rule, severity) for rule, severity in rules]}
     run = {"tool": {"driver": driver}, "results": results, "columnKind": "unicodeCodePoints"}
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}

@@ -1,1 +1,2 @@
+"""The OrgDBOrgSettings catalogue and the option vocabularies, as data. Imports nothing of sssctl."""
 

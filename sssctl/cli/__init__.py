@@ -1,8 +1,8 @@
 """The command line: parse flags into typed requests, call :mod:`sssctl.app`, exit with its code.
 
 No logic lives here. One module per command group (``config``, ``plan``, ``apply``,
-``state``, ``fleet``, ``audit``, ``export``, ``demo``, ``auth``, ``emulator``); options
-more than one command takes are declared once in ``options``. A new command is written
+``state``, ``fleet``, ``audit``, ``export``, ``demo``, ``auth``, ``bootstrap``, ``emulator``,
+``watch``); options more than one command takes are declared once in ``options``. A new command is written
 in the module of its group and added to the root group below.
 
 This is the top floor: it may import anything in the package, and nothing imports it.
@@ -16,7 +16,20 @@ import sys
 import click
 
 from sssctl import __version__, exitcodes
-from sssctl.cli import apply, audit, auth, config, demo, emulator, export, fleet, plan, state
+from sssctl.cli import (
+    apply,
+    audit,
+    auth,
+    bootstrap,
+    config,
+    demo,
+    emulator,
+    export,
+    fleet,
+    plan,
+    state,
+    watch,
+)
 from sssctl.cli.options import GlobalOptions
 
 
@@ -58,14 +71,26 @@ def cli(ctx: click.Context, log_format: str | None, verbose: int, color: str | N
 
 
 for command in (
-    config.validate_command, config.schema_command, config.init_command,
-    emulator.emulator_group, auth.auth_group,
+    config.validate_command, config.schema_command, config.init_command, config.policy_group,
+    emulator.emulator_group, auth.auth_group, bootstrap.bootstrap_command,
     plan.plan_command, plan.show_command, plan.refresh_command,
     apply.apply_command, apply.destroy_command,
     state.state_group, export.export_command, export.diff_command, audit.audit_command,
-    demo.demo_command, fleet.fleet_group,
+    demo.demo_command, fleet.fleet_group, watch.watch_command,
 ):
     cli.add_command(command)
+fleet.fleet_group.add_command(watch.fleet_watch_command)
+
+
+def interrupted() -> None:
+    """Ctrl-C outside the write phase (which has its own handler and summary): 130, no traceback."""
+    try:
+        sys.stderr.write("\nInterrupted (Ctrl-C): nothing more is sent. Changes already applied are in "
+                         "the state; run plan to see where things stand.\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        os._exit(exitcodes.INTERRUPTED)
 
 
 def main() -> None:
@@ -76,9 +101,14 @@ def main() -> None:
     """
     try:
         code = cli.main(prog_name="sssctl", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; an Abort of its own (a prompt's end of input) stays 1.
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            interrupted()
         click.echo("Aborted.", err=True)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        interrupted()
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(1) from None

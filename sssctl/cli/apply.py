@@ -28,11 +28,13 @@ from sssctl.cli.options import (
 @parallelism_option
 @target_option
 @allow_lockout_option
+@click.option("--elevated", is_flag=True,
+              help="Apply only the changes marked 'needs elevation' (run by an administrator).")
 @lock_timeout_option
 @timeout_option
 @click.pass_context
 def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Path, auto_approve: bool,
-                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool,
+                  parallelism: int, targets: tuple[str, ...], allow_lockout: bool, elevated: bool,
                   lock_timeout: float, run_timeout: float) -> None:
     """Apply a saved plan, or plan and apply after confirmation.
 
@@ -47,13 +49,18 @@ def apply_command(ctx: click.Context, *, plan_file: Path | None, config_path: Pa
     found beside the plan unless -c names it. The state is saved after every change, so
     an interrupted apply can simply be run again. Exit status 0 when everything applied,
     1 otherwise, 3 when the plan has unknowns, 4 when another run holds the lock.
+
+    A change that needs a tier-0 right (granting tenant-wide consent, assigning an Exchange
+    role) is skipped, with what depends on it, by an identity that does not hold that right;
+    an administrator applies just those with --elevated, signed in as themselves (for
+    example SSSCTL_AUTH_METHOD=device_code).
     """
     from sssctl.app import commands
 
     limits = Limits(parallelism=parallelism, lock_timeout=lock_timeout, timeout=run_timeout)
     inv = invocation(ctx, config_path, config_required=plan_file is None, limits=limits)
     request = ApplyRequest(plan_file=plan_file, config_given=config_given(ctx), auto_approve=auto_approve,
-                           targets=targets, allow_lockout=allow_lockout)
+                           targets=targets, allow_lockout=allow_lockout, elevated=elevated)
     run(ctx, inv, lambda: commands.cmd_apply(inv, request))
 
 

@@ -9,6 +9,7 @@ import click
 
 from sssctl.app.requests import PlanFormat
 from sssctl.cli.options import (
+    config_given,
     config_option,
     environment_limits,
     fleet_format,
@@ -25,19 +26,26 @@ from sssctl.cli.options import (
 def export_command(ctx: click.Context, config_path: Path) -> None:
     """Print the live environment as a desired-state TOML to start a config from.
 
-    Only [environment] and [auth] of the config are needed. Everything format v1 can say
+    Only [environment] and [auth] of the config are needed, and without a config file
+    (no -c, no ./sssctl.toml) the SSSCTL_* variables alone will do. Everything format v1 can say
     is written with its live value: approval, org settings, privileges, mailbox defaults,
-    the default profile, user settings (the most common method), mailboxes (report only),
+    the default profile, user settings (when every user has the same method; a comment gives
+    the spread otherwise), mailboxes (report only),
     custom profiles with the app registrations sssctl created (when Graph is configured)
     and their mailbox scope. Comments say what the format cannot express. Exit 3 when
     something could not be read.
 
     \b
         sssctl export -c bootstrap.toml > configs/contoso.toml
+        SSSCTL_URL=https://contoso.crm.dynamics.com SSSCTL_TENANT_ID=... SSSCTL_CLIENT_ID=... \\
+            SSSCTL_CLIENT_SECRET=... sssctl export > contoso.toml
     """
     from sssctl.app import commands
+    from sssctl.config.loader import ENVIRONMENT_ONLY
 
-    inv = invocation(ctx, config_path, limits=environment_limits())
+    if not config_given(ctx) and not config_path.exists():
+        config_path = ENVIRONMENT_ONLY   # no file: the SSSCTL_* variables say where and how to sign in
+    inv = invocation(ctx, config_path, limits=environment_limits(), config_required=False)
     run(ctx, inv, lambda: commands.cmd_export(inv))
 
 

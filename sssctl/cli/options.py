@@ -7,12 +7,13 @@ nothing is handed on through the environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import click
 from click.core import ParameterSource
@@ -49,12 +50,27 @@ allow_lockout_option = click.option("--allow-lockout", is_flag=True,
 auto_approve_option = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 
 
-def format_options(f: F) -> F:
-    """``--json`` / ``--markdown`` of a plan, stored in ``fmt`` (None: text)."""
-    markdown = click.option("--markdown", "fmt", flag_value="markdown",
-                            help="Markdown for pull-request comments.")
-    json = click.option("--json", "fmt", flag_value="json", help="Stable, versioned JSON (for OPA/Conftest).")
-    return json(markdown(f))
+def _one_format(json_help: str, markdown_help: str) -> Callable[[F], F]:
+    """``--json`` / ``--markdown``, handed to the command as ``fmt`` (None: text).
+
+    Two flags of their own, not two values of one option: with one shared option the last
+    flag would silently win, and ``--json --markdown`` must be refused instead.
+    """
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: object, as_json: bool, as_markdown: bool, **kwargs: object) -> object:
+            if as_json and as_markdown:
+                raise click.UsageError("--json and --markdown cannot be combined: choose one output format")
+            return f(*args, fmt="json" if as_json else "markdown" if as_markdown else None, **kwargs)
+
+        with_markdown = click.option("--markdown", "as_markdown", is_flag=True, help=markdown_help)(command)
+        return cast(F, click.option("--json", "as_json", is_flag=True, help=json_help)(with_markdown))
+
+    return decorate
+
+
+format_options = _one_format("Stable, versioned JSON (for OPA/Conftest).",
+                             "Markdown for pull-request comments.")
 
 
 def _duration(value: str) -> float:
@@ -125,9 +141,7 @@ parallel_option = click.option("--parallel-environments", "parallel", type=click
                                show_default=True, help="Environments in flight at once.")
 
 
-def fleet_format(f: F) -> F:
-    f = click.option("--markdown", "fmt", flag_value="markdown", help="One Markdown PR comment.")(f)
-    return click.option("--json", "fmt", flag_value="json", help="JSON: every member's result and plan.")(f)
+fleet_format = _one_format("JSON: every member's result and plan.", "One Markdown PR comment.")
 
 
 # --- running a command ------------------------------------------------------------------------------
@@ -156,7 +170,7 @@ def invocation(ctx: click.Context, config_path: Path, *, config_required: bool =
     if config_required and implicit and not config_path.exists():
         raise click.ClickException(
             f"no {config_path} in this directory: name the desired-state file with -c FILE "
-            "or set SSSCTL_CONFIG (examples in configs/)"
+            "or set SSSCTL_CONFIG; `sssctl init` writes one to start from"
         )
     inv = Invocation(config_path, dict(os.environ), output_of(ctx), limits=limits or Limits())
     inv.progress = RunProgress(inv.output.err)   # plain lines and a heartbeat without a TTY

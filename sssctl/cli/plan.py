@@ -30,11 +30,14 @@ if TYPE_CHECKING:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 3 unknowns).")
 @format_options
 @click.option("--refresh-only", is_flag=True, help="Report drift from the state instead of planning changes.")
+@click.option("--destroy", is_flag=True,
+              help="Plan what `sssctl destroy` would do (restore every managed value), to review and "
+                   "save it; `sssctl apply FILE` applies a saved destroy plan.")
 @target_option
 @allow_lockout_option
 @click.pass_context
 def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, detailed_exitcode: bool,
-                 fmt: PlanFormat | None, refresh_only: bool, targets: tuple[str, ...],
+                 fmt: PlanFormat | None, refresh_only: bool, destroy: bool, targets: tuple[str, ...],
                  allow_lockout: bool) -> None:
     """Read the live environment and show what apply would change.
 
@@ -42,6 +45,7 @@ def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, det
         sssctl plan -c configs/hardened.toml
         sssctl plan --out hardened.plan        # then: sssctl apply hardened.plan
         sssctl plan --json | conftest test -  # policy checks on the plan
+        sssctl plan --destroy --out destroy.plan --markdown   # a reviewed destroy
 
     Exit status: 0 success, 1 error, 3 when some objects could not be read (the plan is
     incomplete; unknown is never treated as drift); with --detailed-exitcode also 2 when
@@ -50,13 +54,15 @@ def plan_command(ctx: click.Context, *, config_path: Path, out: Path | None, det
     from sssctl.app import commands
 
     request = PlanRequest(out=out, detailed=detailed_exitcode, fmt=fmt or "text", refresh_only=refresh_only,
-                          targets=targets, allow_lockout=allow_lockout)
+                          targets=targets, allow_lockout=allow_lockout, destroy=destroy)
     inv = invocation(ctx, config_path, limits=environment_limits())
     run(ctx, inv, _explaining_refusal(inv, request.fmt, lambda: commands.cmd_plan(inv, request)))
 
 
 def _explaining_refusal(inv: Invocation, fmt: PlanFormat, body: Callable[[], int]) -> Callable[[], int]:
-    """A refused plan still prints valid JSON / Markdown saying why; the error and exit 1 follow."""
+    """A refused plan, or one that could not be made at all (sign-in refused, say), still prints
+    a valid JSON / Markdown document saying why; the error and its exit code follow on stderr."""
+    from sssctl.app.commands import describe_error
     from sssctl.engine.errors import PlanRefused
     from sssctl.engine.render import jsonplan, markdown
 
@@ -64,10 +70,18 @@ def _explaining_refusal(inv: Invocation, fmt: PlanFormat, body: Callable[[], int
         try:
             return int(body())
         except PlanRefused as exc:
+            name = exc.environment_name
             if fmt == "json":
-                inv.show(jsonplan.dumps(jsonplan.refused_document(exc.refusals)))
+                inv.show(jsonplan.dumps(jsonplan.refused_document(exc.refusals, environment_name=name)))
             elif fmt == "markdown":
-                inv.show(markdown.render_refused(exc.refusals))
+                inv.show(markdown.render_refused(exc.refusals, environment_name=name))
+            raise
+        except Exception as exc:
+            error = describe_error(exc)[0].removeprefix("Error: ")
+            if fmt == "json":
+                inv.show(jsonplan.dumps(jsonplan.errored_document(error)))
+            elif fmt == "markdown":
+                inv.show(markdown.render_errored(error))
             raise
 
     return explained

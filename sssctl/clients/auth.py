@@ -27,6 +27,7 @@ from typing import Any, Protocol, TextIO
 
 import httpx
 import msal
+import platformdirs
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,8 +36,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sssctl.clients import ambient
 from sssctl.clients.aadsts import explain
 from sssctl.clients.clouds import CloudEndpoints
-from sssctl.clients.errors import AuthError, TransportError, UntrustedReply
+from sssctl.clients.errors import AuthError, MalformedReply, TransportError, UntrustedReply
 from sssctl.clients.http import RETRY_STATUSES, HttpService, RequestStats, describe_origin
+from sssctl.clients.models import check
+from sssctl.clients.models.token import TokenAnswer
 from sssctl.clients.responses import json_or_none
 from sssctl.config.model import Auth, SecretRef, SecretUnavailable
 from sssctl.logging import redact_text, register_secret
@@ -59,6 +62,12 @@ class TokenProvider(Protocol):
 def _checked(result: Mapping[str, Any] | None, *, method: str, client_id: str | None) -> str:
     if not result or "access_token" not in result:
         raise explain(result or {"error": "no token returned"}, method=method, client_id=client_id)
+    try:
+        check(result, TokenAnswer, service="login", call=f"the token request ({method})")
+    except MalformedReply as exc:
+        raise AuthError(str(exc),  # msgspec names the field, never the value
+                        remedy="the sign-in endpoint answered something that is not a token; check the "
+                               "login URL / cloud (a proxy may be answering in its place)") from None
     token = str(result["access_token"])
     register_secret(token)
     return token
@@ -321,8 +330,13 @@ def write_private_file(path: Path, text: str) -> None:
 
 
 def default_token_cache(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
-    return Path(base) / "sssctl" / "msal-token-cache.json"
+    """The per-user cache directory of this platform (``$XDG_CACHE_HOME/sssctl`` or
+    ``~/.cache/sssctl`` on Linux, ``~/Library/Caches/sssctl`` on macOS, the local app data
+    folder on Windows), as platformdirs knows it; an explicit ``XDG_CACHE_HOME`` of the
+    run's environment wins."""
+    base = environ.get("XDG_CACHE_HOME")
+    folder = Path(base) / "sssctl" if base else platformdirs.user_cache_path("sssctl", appauthor=False)
+    return folder / "msal-token-cache.json"
 
 
 # -- construction -----------------------------------------------------------------------------------

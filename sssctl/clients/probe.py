@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -56,15 +59,27 @@ class Report:
     def add(self, check: Check) -> None:
         self.checks.append(check)
 
-    def render(self) -> str:
+    def render(self, columns: int | None = None) -> str:
+        """A table whose last column wraps to ``columns``, by default the terminal's width on
+        a terminal; piped or in a CI log every line stays whole, so grep finds it.
+
+        A failed check shows what the service said (the ``AADSTS`` code of a refused sign-in
+        is what support and the Entra docs go by) and then the remedy, never only the remedy.
+        """
         headers = ("check", "result", "detail / remedy")
-        rows = [(c.name, c.result, c.remedy if c.result != "ok" and c.remedy else c.detail)
+        rows = [(c.name, c.result, f"{c.detail} -> {c.remedy}" if c.result != "ok" and c.remedy else c.detail)
                 for c in self.checks]
         width = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in (0, 1)]
         lines = [f"{headers[0]:<{width[0]}}  {headers[1]:<{width[1]}}  {headers[2]}",
                  f"{'-' * width[0]}  {'-' * width[1]}  {'-' * len(headers[2])}"]
+        indent = width[0] + width[1] + 4
+        if columns is None and sys.stdout.isatty():
+            columns = shutil.get_terminal_size().columns
+        room = max(40, columns - indent) if columns else None
         for name, result, text in rows:
-            lines.append(f"{name:<{width[0]}}  {result:<{width[1]}}  {text}".rstrip())
+            wrapped = (textwrap.wrap(text, room, break_on_hyphens=False) if room else [text]) or [""]
+            lines.append(f"{name:<{width[0]}}  {result:<{width[1]}}  {wrapped[0]}".rstrip())
+            lines += [" " * indent + more for more in wrapped[1:]]
         summary = "all checks passed" if self.ok else "some checks failed: fix them before plan/apply"
         return "\n".join([*lines, "", summary])
 

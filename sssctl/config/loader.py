@@ -381,13 +381,23 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     return Path(value) if value else None
 
 
+# Stands for a config made of the SSSCTL_* variables alone, no file (``sssctl export`` in a
+# pipeline that has only the variables): loaded as an empty file would be, beside the
+# working directory.
+ENVIRONMENT_ONLY = Path("<SSSCTL_* variables>")
+
+
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Desired:
     """Load, layer, override from the environment, validate and build; raises ConfigError."""
     environ = os.environ if environ is None else environ
     path = Path(path)
     merged = _Merged()
-    for source, data in _chain(path, str(path), []):
-        _merge_into(merged.doc, data, source, merged)
+    if path == ENVIRONMENT_ONLY:
+        merged.origins[()] = Source(str(path), Path.cwd())
+        path = Path.cwd() / path
+    else:
+        for source, data in _chain(path, str(path), []):
+            _merge_into(merged.doc, data, source, merged)
     digest = digest_of({"version": 1, **merged.doc})  # an omitted version means 1: same digest
     _apply_environment(merged, environ)
     findings = validate(merged.doc, merged.locate)

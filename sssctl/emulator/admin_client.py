@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from sssctl.emulator import constants as c
+from sssctl.emulator.context import Faults
 from sssctl.emulator.info import EmulatorInfo
 
 
@@ -74,6 +75,7 @@ class AdminClient:
             rbac_propagation_seconds=0,
             sync_rejects_rbac_only=False,
             ews_propagation_seconds=0,
+            graph_sync_permissions=Faults().graph_sync_permissions,
             fault_seed=-1,
             fault_service="",
             fault_route="",

@@ -29,12 +29,15 @@ from sssctl.emulator import constants as c
 BUILT_IN: Mapping[str, frozenset[str]] = {
     "Organization Configuration": frozenset({
         "New-ApplicationAccessPolicy", "Get-ApplicationAccessPolicy", "Set-ApplicationAccessPolicy",
-        "Remove-ApplicationAccessPolicy", "Test-ApplicationAccessPolicy"}),
+        "Remove-ApplicationAccessPolicy", "Test-ApplicationAccessPolicy", "Get-OrganizationConfig",
+        "Set-OrganizationConfig"}),
+    "Mail Recipients": frozenset({"Get-CASMailbox", "Set-CASMailbox", "Get-Recipient"}),
     "View-Only Configuration": frozenset({
         "Get-ApplicationAccessPolicy", "Test-ApplicationAccessPolicy", "Get-ServicePrincipal",
+        "Get-OrganizationConfig",
         "Get-ManagementScope", "Get-ManagementRoleAssignment", "Get-ManagementRole",
         "Get-ManagementRoleEntry", "Test-ServicePrincipalAuthorization"}),
-    "View-Only Recipients": frozenset({"Get-Recipient", "Get-DistributionGroupMember"}),
+    "View-Only Recipients": frozenset({"Get-Recipient", "Get-DistributionGroupMember", "Get-CASMailbox"}),
     "Role Management": frozenset({
         "New-ServicePrincipal", "Get-ServicePrincipal", "Remove-ServicePrincipal", "New-ManagementScope",
         "Get-ManagementScope", "Set-ManagementScope", "Remove-ManagementScope",

@@ -35,6 +35,7 @@ from sssctl.emulator.directory import (
     new_secret_text,
     secret_hash,
 )
+from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.identity import Identity
 
 _READ_ROLES = frozenset(
@@ -306,7 +307,7 @@ class GraphService:
         if request.method == "GET":
             self._require(caller, _READ_ROLES)
             app = self._visible_app(m)
-            selected = _selection(request)
+            selected = _selection(request, "application")
             data = _public(app.data)
             if selected and "keyCredentials" in selected:
                 data["keyCredentials"] = [
@@ -314,7 +315,8 @@ class GraphService:
                 ]
             return JSONResponse(
                 {
-                    "@odata.context": f"{self.base_url}/v1.0/$metadata#applications/$entity",
+                    "@odata.context": f"{self.base_url}/v1.0/$metadata#applications"
+                    f"{_projection(selected)}/$entity",
                     **_select(data, selected),
                 }
             )
@@ -347,6 +349,7 @@ class GraphService:
         )
 
     def _patch_application(self, app: Application, body: dict[str, Any]) -> None:
+        _refuse_undeclared(body, "application")
         unknown = sorted(set(body) - _APP_PATCHABLE - {"passwordCredentials"})
         if unknown:
             raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.application'.")
@@ -483,6 +486,7 @@ class GraphService:
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
 
     def _add_fic(self, app: Application, body: dict[str, Any]) -> dict[str, Any]:
+        _refuse_undeclared(body, "federatedIdentityCredential")
         for required in ("name", "issuer", "subject", "audiences"):
             if not body.get(required):
                 raise _bad(f"Property '{required}' is required for a federated identity credential.")
@@ -558,10 +562,12 @@ class GraphService:
         if request.method == "GET":
             self._require(caller, _READ_ROLES)
             sp = self._visible_sp(m)
+            selected = _selection(request, "servicePrincipal")
             return JSONResponse(
                 {
-                    "@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals/$entity",
-                    **_select(sp, _selection(request)),
+                    "@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals"
+                    f"{_projection(selected)}/$entity",
+                    **_select(sp, selected),
                 }
             )
         sp_or_none = self._sp(m)
@@ -734,9 +740,9 @@ class GraphService:
         top = _top(params.get("$top"))
         start = _skip(params.get("$skiptoken"))
         page = visible[start : start + top]
-        selected = _selection(request)
+        selected = _selection(request, _ENTITY_TYPES[name])
         body: dict[str, Any] = {
-            "@odata.context": context or f"{self.base_url}/v1.0/$metadata#{name}",
+            "@odata.context": (context or f"{self.base_url}/v1.0/$metadata#{name}") + _projection(selected),
             "value": [_select(_public(i), selected) for i in page],
         }
         if start + top < len(visible):
@@ -873,6 +879,7 @@ def _check_required_resource_access(value: Any) -> None:
 
 
 def _check_sp_patch(body: dict[str, Any]) -> None:
+    _refuse_undeclared(body, "servicePrincipal")
     unknown = sorted(set(body) - _SP_PATCHABLE)
     if unknown:
         raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.servicePrincipal'.")
@@ -905,9 +912,34 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _selection(request: Request) -> list[str] | None:
+def _selection(request: Request, entity_type: str) -> list[str] | None:
+    """The ``$select`` names, each one a property ``entity_type`` declares (graph_schema)."""
     raw = request.query_params.get("$select")
-    return [s.strip() for s in raw.split(",") if s.strip()] if raw else None
+    names = [s.strip() for s in raw.split(",") if s.strip()] if raw else None
+    for name in names or ():
+        if name != "*" and name not in DECLARED[entity_type]:
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Parsing OData Select and Expand failed: Could not find a property named "
+                f"'{name}' on type 'microsoft.graph.{entity_type}'.",
+            )
+    return names
+
+
+def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
+    """A write naming a property the type does not declare is refused, naming it (graph_schema)."""
+    undeclared = sorted(k for k in body if k not in DECLARED[entity_type] and "@" not in k)
+    if undeclared:
+        raise _bad(
+            f"The property '{undeclared[0]}' does not exist on type 'microsoft.graph.{entity_type}'. "
+            "Make sure to only use property names that are defined by the type."
+        )
+
+
+def _projection(selected: list[str] | None) -> str:
+    """The context URL names a projection as both services do: ``#applications(displayName)``."""
+    return f"({','.join(selected)})" if selected else ""
 
 
 def _select(data: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:

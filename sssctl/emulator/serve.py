@@ -23,9 +23,11 @@ log = structlog.get_logger("sssctl.emulator")
 
 
 def default_data_dir() -> Path:
-    """Per-user cache, so the CA a user trusted once stays the same across runs."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sssctl" / "emulator"
+    """Per-user cache, so the CA a user trusted once stays the same across runs (the
+    platform's own cache directory, as platformdirs knows it; ``XDG_CACHE_HOME`` on Linux)."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("sssctl", appauthor=False) / "emulator"
 
 
 def env_file_text(info: EmulatorInfo) -> str:

@@ -1,9 +1,10 @@
 """Carry out a plan: kinds in safe order, checkpointing the state after every change.
 
 Kinds with no dependency either way build up alongside the safe sequence (see
-:class:`Applier`). Within one kind changes run one at a time unless the kind declares ``concurrent`` (its
-changes touch disjoint objects); several ``org_setting`` changes, for instance, all
-write the one organization row and must not race each other's If-Match. A change
+:class:`Applier`). Within one kind changes run one at a time: several ``org_setting``
+changes, for instance, all write the one organization row and must not race each other's
+If-Match; a kind whose rows are many (mailboxes, users) sends them in ``$batch`` chunks
+inside its one change instead. A change
 refused (edited since the plan read it) or failing is reported and never retried; the
 kinds that declared they run after its kind, transitively, are skipped and listed with
 the reason (fail closed: the custom profile is never used while its app is unscoped),
@@ -67,7 +68,9 @@ class ApplyReport:
         return sum(o.writes for o in self.outcomes)
 
     def summary(self) -> str:
-        head = "Apply interrupted" if self.interrupted else "Apply complete"
+        # "complete" only when every change went through; a failure or refusal is not complete
+        head = ("Apply interrupted" if self.interrupted
+                else "Apply complete" if self.ok else "Apply finished with errors")
         parts = [
             f"{self.count('applied', Action.UPDATE)} changed",
             f"{self.count('applied', Action.CREATE)} created",
@@ -84,12 +87,11 @@ Progress = Callable[[int, int, Change], None]
 
 @dataclass
 class _Tier:
-    """One kind's consecutive changes in one direction, and how many may run at once."""
+    """One kind's consecutive changes in one direction, applied one at a time."""
 
     kind: str
     down: bool
     pending: list[Change]
-    width: int
     running: int = 0
 
     @property
@@ -160,9 +162,7 @@ class Applier:
         return [c for c in work if not c.elevation]
 
     def _tier(self, kind: str, down: bool, changes: list[Change]) -> _Tier:
-        declared = self.registry.get(kind)
-        width = self.parallelism if declared is not None and declared.spec.concurrent else 1
-        return _Tier(kind, down, changes, width)
+        return _Tier(kind, down, changes)
 
     def _independent(self, tier: _Tier) -> bool:
         """Building up a kind with no dependency either way: it may run beside the sequence."""
@@ -184,7 +184,7 @@ class Applier:
                 if self._admit(current):
                     active.append(current)
             for tier in active:
-                while tier.pending and tier.running < tier.width and not self.stopping:
+                if tier.pending and not tier.running and not self.stopping:
                     change = tier.pending.pop(0)
                     tier.running += 1
                     running[pool.submit(self._apply_one, change)] = (tier, change)

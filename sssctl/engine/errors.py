@@ -17,6 +17,8 @@ class PlanRefused(EngineError):
     def __init__(self, refusals: list[str]) -> None:
         super().__init__("the plan is refused:\n" + "\n".join(f"  - {r}" for r in refusals))
         self.refusals = refusals
+        # set by the command that knew which environment it planned, for the refused document
+        self.environment_name: str | None = None
 
 
 class PlanIncomplete(EngineError):

@@ -18,9 +18,27 @@ Adding a resource kind touches two files: the new module ``sssctl/kinds/<name>.p
 Microsoft Graph application permissions and Exchange cmdlets it calls with (``auth
 needs`` and ``bootstrap`` compute least privilege from these declarations alone).
 
-Kinds talk to the outside world only through :class:`Context`, and to each other only
-through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off) and
-the one per-run read cache ``ctx.reads``.
+A kind owns its audit checks too: ``spec.checks`` lists them, each an
+:class:`~sssctl.engine.checks.AuditCheck` with its severity, one-line summary and SARIF
+rule (id, name, description, remedy); ``sssctl audit`` reads the kinds that declare one
+and names none itself. Declaring a new check is one entry there, e.g. a setting judged
+by its own diff against the hardened baseline::
+
+    checks=(AuditCheck("medium", "user mailboxes are not forced to track ...",
+                       Rule("SSS006", "FilteringNotForced", "...", "...", "Set `[org_settings] ...`"),
+                       address="org_setting.SSSForceFilteringMethodForUserMailboxes",
+                       config_key=("org_settings", "SSSForceFilteringMethodForUserMailboxes")),)
+
+or, for a check that needs reads of its own after every kind has read, a ``survey``
+function returning :class:`~sssctl.engine.checks.Finding` objects. A new rule id is the
+next free ``SSS0nn``; ids are never reused or renumbered.
+
+Kinds talk to the outside world only through :class:`Context`, and to each other
+through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off), the
+one per-run read cache ``ctx.reads`` and the public ``before``/``after`` of each other's
+changes. Two guards still reach further (see :class:`Observed` and
+:class:`~sssctl.engine.plan.Change`): the default and the custom profile read another
+kind's ``detail`` or reading, which a new kind must not copy.
 """
 
 from __future__ import annotations
@@ -31,11 +49,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from sssctl.config.model import Desired
+from sssctl.engine.checks import AuditCheck, Finding, Rule
 from sssctl.engine.plan import Change
 from sssctl.errors import ChangedSinceRead
 
-__all__ = ["LIVE", "NOTE", "Applied", "ChangedSinceRead", "Context", "Depth", "Grant", "Handoffs", "Kind",
-           "KindDefaults", "KindSpec", "Observed", "Phase", "Privilege", "ReadCache", "Service"]
+__all__ = ["LIVE", "NOTE", "Applied", "AuditCheck", "ChangedSinceRead", "Context", "Depth", "Finding",
+           "Grant", "Handoffs", "Kind", "KindDefaults", "KindSpec", "Observed", "Phase", "Privilege",
+           "ReadCache", "Rule", "Service"]
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import DataverseClient, WhoAmI
@@ -123,11 +143,11 @@ class KindSpec:
     or ``[``. ``after`` lists the kinds whose changes must all have succeeded before this
     kind may write: the engine skips this kind's changes when one of them failed, so a
     failure never leaves a weaker posture (the custom profile is never used while its app
-    is unscoped). ``concurrent`` says its changes touch disjoint objects and may be
-    written at the same time. ``adopts_compliant`` says an address found already as the
+    is unscoped). ``adopts_compliant`` says an address found already as the
     config wants it is recorded in the state at apply (so later drift on it is reported);
     a kind whose objects are identified by what its own apply learned says False (see
-    :mod:`sssctl.engine.adoption`).
+    :mod:`sssctl.engine.adoption`). ``checks`` are the kind's audit checks (see
+    :class:`~sssctl.engine.checks.AuditCheck` and the module docstring).
     """
 
     name: str
@@ -136,8 +156,8 @@ class KindSpec:
     services: frozenset[Service] = frozenset({"dataverse"})
     privileges: tuple[Privilege, ...] = ()
     grants: tuple[Grant, ...] = ()
-    concurrent: bool = False
     adopts_compliant: bool = True
+    checks: tuple[AuditCheck, ...] = ()
 
     def owns(self, address: str) -> bool:
         if address == self.prefix:
@@ -153,7 +173,11 @@ class Observed:
     ``errors`` could not be read; its diff must be ``Action.UNKNOWN``, never a guess.
     ``recorded`` is the state snapshot's entry for the address (managed values,
     fingerprints), handed in by the engine so write-only fields can be judged. ``extra``
-    is private to the kind that read it.
+    belongs to the kind that read it: others get facts through a typed hand-off (the
+    built-in profile's id reaches the audit's own-app check that way, and which app each
+    custom profile signs in with reaches the app registration's guard). One reading is
+    still read across: the custom profile's guard counts the mailboxes leaving each
+    profile from the ``mailboxes`` kind's ``objects``.
     """
 
     objects: Mapping[str, Mapping[str, Any] | None]

@@ -46,9 +46,13 @@ class Change:
     not in effect yet: not drift, but worth saying), ``elevation`` (why the change needs a
     tier-0 right such as granting tenant-wide consent, which the standing apply identity does
     not hold: a standard apply skips it and what depends on it, ``apply --elevated`` signed
-    in as an administrator applies just those). ``detail`` is private to the kind
-    that made the change (ids its ``apply`` needs); nothing else reads it. Everything
-    must be JSON-serialisable because saved plans carry it.
+    in as an administrator applies just those). ``detail`` belongs to the kind
+    that made the change (ids its ``apply`` needs). Two guards still read another kind's
+    ``detail`` when judging the whole plan: the default and the custom profile read the
+    ``mailboxes`` change's target and per-profile counts, and the custom profile the
+    ``canary`` tear-downs. New code hands such facts over as a typed hand-off
+    (:mod:`sssctl.kinds.handoffs`) or in ``before``/``after``. Everything must be
+    JSON-serialisable because saved plans carry it.
     """
 
     address: str
@@ -86,6 +90,9 @@ class Plan:
     # value): reported beside the changes, never applied by itself. A refresh-only plan's
     # changes are its drift, so it leaves this empty.
     drift: tuple[Change, ...] = ()
+    # A destroy plan: every recorded address restored, in reverse safe order. Its changes are
+    # derived from an empty desired state, so applying it saved must derive them that way too.
+    destroy: bool = False
 
     @property
     def actionable(self) -> tuple[Change, ...]:

@@ -14,7 +14,9 @@ jobs, so nothing in it is taken on trust:
   only once each one is proven equal to a freshly derived one. A forged plan can at
   most ask for what the configuration asks for anyway.
 * **Strict reading.** Bounded size, strict JSON (no NaN/Infinity, no duplicate keys),
-  and every field type-checked; unknown or missing fields are refused.
+  and every field type-checked; unknown or missing fields are refused. The reader is
+  :mod:`sssctl.strictjson`, which the state snapshot reader shares; this module keeps
+  the plan's format, its freshness check and the proof of its changes.
 * **Portability.** The config is recorded by digest and by a path relative to the plan
   file's directory, so a plan made in one checkout applies from another that holds the
   same config. Because the plan names its config, a pipeline that cannot trust the
@@ -28,32 +30,29 @@ mode 0600.
 
 from __future__ import annotations
 
-import collections.abc
+import contextlib
 import dataclasses
 import enum
-import functools
 import hashlib
 import hmac
 import json
-import math
 import os
 import stat
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sssctl import __version__
+from sssctl import __version__, strictjson
 from sssctl.engine.errors import EngineError, StalePlan
 from sssctl.engine.plan import Action, Change, Plan
 from sssctl.engine.render.common import to_plain
+from sssctl.errors import cannot_write, writable_problem
+from sssctl.strictjson import Mismatch, coerce, shown
 
 FORMAT_VERSION = "2"
 MAX_BYTES = 64 * 1024 * 1024
 INTEGRITY_KEY = "integrity"
-_MAX_NUMBER_TEXT = 100          # digits of one JSON number: int() of megabytes of digits is slow
 _ACTIONS = {a.word: a for a in Action}
 _AGAIN = "make a new one with `sssctl plan --out`"
 
@@ -122,6 +121,7 @@ def to_document(plan: Plan, *, environment_name: str, config_path: str,
         "config": {"path": config_path, "digest": plan.config_digest},
         "created_at": plan.created_at,
         "refresh_only": plan.refresh_only,
+        "destroy": plan.destroy,
         "targets": list(targets),
         "changes": [change_to_dict(c) for c in plan.changes],
     }
@@ -142,11 +142,27 @@ def save(path: Path, plan: Plan, *, environment_name: str, config_path: Path,
                            config_path=relative_config_path(config_path, path), targets=targets)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise EngineError(cannot_write(path, exc, what="the plan file", remedy=_OUT_REMEDY)) from None
+
+
+_OUT_REMEDY = "Nothing was applied; give --out a file in a directory you can write to"
+
+
+def check_writable(path: Path) -> None:
+    """Refuse ``--out FILE`` before the plan is made, not after minutes of reading."""
+    problem = writable_problem(path)
+    if problem is not None:
+        raise EngineError(f"cannot write the plan file {path}: {problem}. {_OUT_REMEDY} "
+                          "(sssctl creates the file, not its directory)")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -160,7 +176,7 @@ def load(path: Path) -> SavedPlan:
     try:
         fields = _coerce(document, _DOCUMENT, "plan")
         return _saved_plan(fields, path)
-    except _Mismatch as exc:
+    except Mismatch as exc:
         raise InvalidPlanFile(f"plan file {path} is malformed: {exc}; {_AGAIN}") from None
 
 
@@ -184,9 +200,7 @@ def _read_bounded(path: Path) -> bytes:
 
 def _parse(raw: bytes, path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys,
-                              parse_constant=_no_constant, parse_float=_finite_float,
-                              parse_int=_bounded_int)
+        document = strictjson.loads(raw)
     except UnicodeDecodeError as exc:
         raise InvalidPlanFile(f"plan file {path} is not UTF-8 text ({exc.reason}); {_AGAIN}") from None
     except ValueError as exc:
@@ -196,34 +210,6 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidPlanFile(f"{path} is not an sssctl plan (a JSON object); {_AGAIN}")
     return document
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    if len(text) > _MAX_NUMBER_TEXT:
-        raise ValueError(f"a number of {len(text)} characters")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) > _MAX_NUMBER_TEXT:
-        raise ValueError(f"a number of {len(text)} characters")
-    return int(text)
 
 
 def _check_integrity(document: dict[str, Any], path: Path) -> None:
@@ -273,7 +259,7 @@ def _saved_plan(fields: dict[str, Any], path: Path) -> SavedPlan:
     plan = Plan(
         changes=changes, environment_url=env["url"], organization_id=env["organization_id"],
         state_lineage=state["lineage"], state_serial=state["serial"], config_digest=config["digest"],
-        created_at=fields["created_at"], refresh_only=fields["refresh_only"],
+        created_at=fields["created_at"], refresh_only=fields["refresh_only"], destroy=fields["destroy"],
     )
     config_file = Path(os.path.normpath(Path(path).resolve().parent / config["path"]))
     return SavedPlan(plan, env["name"], config["path"], config_file, fields["sssctl_version"],
@@ -282,23 +268,19 @@ def _saved_plan(fields: dict[str, Any], path: Path) -> SavedPlan:
 
 def _check_semantics(changes: Sequence[Change], serial: int, config_path: str) -> None:
     if serial < 0:
-        raise _Mismatch(f"state.serial is negative ({serial})")
+        raise Mismatch(f"state.serial is negative ({serial})")
     if not config_path or "\0" in config_path or PurePosixPath(config_path).is_absolute():
-        raise _Mismatch("config.path must be a path relative to the plan file's directory")
+        raise Mismatch("config.path must be a path relative to the plan file's directory")
     seen: set[str] = set()
     for change in changes:
         if not change.address.strip():
-            raise _Mismatch("a change has an empty address")
+            raise Mismatch("a change has an empty address")
         if change.address in seen:
-            raise _Mismatch(f"the address {change.address} appears twice")
+            raise Mismatch(f"the address {change.address} appears twice")
         seen.add(change.address)
 
 
 # --- type checking ------------------------------------------------------------------------
-
-
-class _Mismatch(Exception):
-    """A field of the wrong type, missing or unknown; the message names it."""
 
 
 _DOCUMENT: dict[str, Any] = {
@@ -309,133 +291,22 @@ _DOCUMENT: dict[str, Any] = {
     "config": {"path": str, "digest": str},
     "created_at": str,
     "refresh_only": bool,
+    "destroy": bool,
     "targets": tuple[str, ...],
     "changes": tuple[Change, ...],
     INTEGRITY_KEY: str,
 }
 
 
+def _action(value: Any, where: str) -> Action:
+    """An action as the file spells it: its word (``create``, ``no-op``), not its symbol."""
+    if isinstance(value, str) and value in _ACTIONS:
+        return _ACTIONS[value]
+    raise Mismatch(f"{where} must be one of {', '.join(sorted(_ACTIONS))}, not {shown(value)}")
+
+
 def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """``value`` as ``hint`` describes it, or :class:`_Mismatch` naming ``where``.
-
-    ``hint`` is a type annotation (of a :class:`Change` field, say) or a dict spelling
-    out a JSON object's keys.
-    """
-    if isinstance(hint, dict):
-        return _object(value, hint, where)
-    if hint is Any:
-        return value
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _dataclass(value, hint, where)
-    origin = typing.get_origin(hint)
-    if origin is not None:
-        return _generic(value, origin, typing.get_args(hint), where)
-    return _scalar(value, hint, where)
-
-
-def _object(value: Any, keys: Mapping[str, Any], where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Mismatch(f"{where} must be a JSON object, not {_json_type(value)}")
-    missing = sorted(set(keys) - set(value))
-    unknown = sorted(set(value) - set(keys))
-    if missing or unknown:
-        said = [f"missing {', '.join(missing)}"] if missing else []
-        said += [f"unknown {', '.join(unknown)}"] if unknown else []
-        raise _Mismatch(f"{where} has {'; '.join(said)}")
-    return {key: _coerce(value[key], hint, f"{where}.{key}") for key, hint in keys.items()}
-
-
-@functools.cache
-def _field_hints(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _dataclass(value: Any, cls: type, where: str) -> Any:
-    return cls(**_object(value, _field_hints(cls), where))
-
-
-def _generic(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:
-    if origin is typing.Union or origin is types.UnionType:
-        for option in args:
-            try:
-                return _coerce(value, option, where)
-            except _Mismatch:
-                continue
-        raise _Mismatch(f"{where} must be {' or '.join(_name(a) for a in args)}, not {_json_type(value)}")
-    if origin is typing.Literal:
-        if any(type(value) is type(a) and value == a for a in args):
-            return value
-        raise _Mismatch(f"{where} must be one of {', '.join(repr(a) for a in args)}")
-    if origin in (dict, collections.abc.Mapping):
-        if not isinstance(value, dict):
-            raise _Mismatch(f"{where} must be a JSON object, not {_json_type(value)}")
-        return {k: _coerce(v, args[1] if args else Any, f"{where}.{k}") for k, v in value.items()}
-    if origin in (tuple, list, frozenset, set, collections.abc.Sequence, collections.abc.Set):
-        return _sequence(value, origin, args, where)
-    raise _Mismatch(f"{where} has a type this release cannot read ({_name(origin)})")
-
-
-def _sequence(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:
-    if not isinstance(value, list):
-        raise _Mismatch(f"{where} must be a JSON array, not {_json_type(value)}")
-    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        if len(value) != len(args):
-            raise _Mismatch(f"{where} must have {len(args)} items, not {len(value)}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
-    item = args[0] if args else Any
-    items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin in (frozenset, collections.abc.Set):
-        return frozenset(items)
-    if origin is set:
-        return set(items)
-    return items if origin is list else tuple(items)
-
-
-def _scalar(value: Any, hint: Any, where: str) -> Any:
-    if hint is type(None) or hint is None:
-        if value is None:
-            return None
-    elif hint is Action:
-        if isinstance(value, str) and value in _ACTIONS:
-            return _ACTIONS[value]
-        raise _Mismatch(f"{where} must be one of {', '.join(sorted(_ACTIONS))}, not {_shown(value)}")
-    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(value)
-        except (ValueError, TypeError):
-            raise _Mismatch(f"{where} is not a known {hint.__name__} ({_shown(value)})") from None
-    elif hint is bool or hint is str:
-        if isinstance(value, hint):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    else:
-        raise _Mismatch(f"{where} has a type this release cannot read ({_name(hint)})")
-    raise _Mismatch(f"{where} must be {_name(hint)}, not {_json_type(value)}")
-
-
-def _name(hint: Any) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", float: "a number",
-             type(None): "null"}
-    return names.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "an array",
-             dict: "an object"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, str | int | float | bool) else _json_type(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return coerce(value, hint, where, {Action: _action})
 
 
 # --- applying -----------------------------------------------------------------------------

@@ -5,6 +5,11 @@ then its mailbox scope and the custom profile that uses it, then mailbox default
 mailboxes moved onto it, the organisation-wide settings, and only at the very end the
 default profile deactivated. Adding a kind means adding its module here (see
 :mod:`sssctl.engine.kind`).
+
+One module per kind (read, diff, apply, describe, guard, and its audit checks), helpers
+two kinds share in ``_``-prefixed modules, typed hand-offs in ``handoffs``. Floor: under
+the audit and the use cases, over the engine; a kind imports the engine's contract,
+clients, config and catalog, never another kind, the audit or a use case.
 """
 
 from __future__ import annotations

@@ -44,14 +44,16 @@ OWNED_APPS_DOC = "https://learn.microsoft.com/graph/permissions-reference#applic
 CONSENT_DOC = "https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto"
 ACCESS_POLICY_DOC = "https://learn.microsoft.com/graph/auth-limit-mailbox-access"
 APP_RBAC_DOC = "https://learn.microsoft.com/exchange/permissions-exo/application-rbac"
+EWS_DOC = "https://learn.microsoft.com/powershell/module/exchange/set-organizationconfig"
+CAS_DOC = "https://learn.microsoft.com/powershell/module/exchange/get-casmailbox"
 
 
-def _access_policy(desired: Desired) -> bool:
+def access_policy_scoped(desired: Desired) -> bool:
     return any(a.mailbox_scope is not None and not a.mailbox_scope.rbac
                for a in desired.app_registrations.values())
 
 
-def _rbac(desired: Desired) -> bool:
+def rbac_scoped(desired: Desired) -> bool:
     scopes = [a.mailbox_scope for a in desired.app_registrations.values()]
     return any(scope is not None and scope.rbac for scope in scopes)
 
@@ -79,6 +81,10 @@ WRITE_OWN_APPS = Grant("graph", "Application.ReadWrite.OwnedBy",
 Condition = Callable[[Desired], bool]
 
 
+def ews_admitted(desired: Desired) -> bool:
+    return any(app.ews == "allow" for app in desired.app_registrations.values())
+
+
 def consent(reason: str, only_if: Condition) -> Grant:
     return Grant("graph", "AppRoleAssignment.ReadWrite.All", reason, "apply", elevated=True,
                  only_if=only_if, source=CONSENT_DOC)
@@ -93,19 +99,33 @@ def cmdlets(names: str, reason: str, phase: Phase, *, only_if: Condition | None 
 
 ACCESS_POLICY = (
     *cmdlets("Get-ApplicationAccessPolicy Test-ApplicationAccessPolicy Get-DistributionGroupMember",
-             "read the application access policy and the group it scopes to", "plan", only_if=_access_policy),
+             "read the application access policy and the group it scopes to", "plan",
+             only_if=access_policy_scoped),
     *cmdlets("New-ApplicationAccessPolicy Remove-ApplicationAccessPolicy",
-             "create or remove the application access policy", "apply", only_if=_access_policy),
+             "create or remove the application access policy", "apply", only_if=access_policy_scoped),
 )
 APP_RBAC = (
     *cmdlets("Get-Recipient Get-ServicePrincipal Get-ManagementScope Get-ManagementRoleAssignment "
              "Test-ServicePrincipalAuthorization Get-ApplicationAccessPolicy",
-             "read the RBAC for Applications objects and test what they grant", "plan", only_if=_rbac,
+             "read the RBAC for Applications objects and test what they grant", "plan", only_if=rbac_scoped,
              source=APP_RBAC_DOC),
     *cmdlets("New-ServicePrincipal Remove-ServicePrincipal New-ManagementScope Set-ManagementScope "
              "Remove-ManagementScope Remove-ManagementRoleAssignment Remove-ApplicationAccessPolicy",
-             "keep the service principal pointer and management scope", "apply", only_if=_rbac,
+             "keep the service principal pointer and management scope", "apply", only_if=rbac_scoped,
              source=APP_RBAC_DOC),
     *cmdlets("New-ManagementRoleAssignment", "give the app its mailbox role inside the scope", "apply",
-             only_if=_rbac, elevated=True, source=APP_RBAC_DOC),
+             only_if=rbac_scoped, elevated=True, source=APP_RBAC_DOC),
 )
+
+# The tenant's EWS gate: read to explain a refusal and to admit the app; written only for
+# EWSAllowedAppIDs (and EwsEnabled when the config says so). Set-OrganizationConfig changes
+# any organization setting, so the custom role's entry should be narrowed to those two
+# parameters (Set-ManagementRoleEntry -Parameters).
+EWS_READ = (
+    *cmdlets("Get-OrganizationConfig", "read the tenant's EWS gate (EwsEnabled, EWSAllowedAppIDs, the "
+             "user-agent policy)", "plan", source=EWS_DOC),
+    *cmdlets("Get-CASMailbox", "read a mailbox's own EWS switch to explain a refused canary", "apply",
+             source=CAS_DOC),
+)
+EWS_WRITE = cmdlets("Set-OrganizationConfig", "keep the app's client ID on EWSAllowedAppIDs (and turn "
+                    "EwsEnabled on when ews_enabled = true)", "apply", only_if=ews_admitted, source=EWS_DOC)

@@ -169,15 +169,24 @@ class Outcome:
         return "; ".join(parts)
 
     def raise_unless_clean(self, done: str) -> None:
-        """Any row not written fails the change with 412, so its kind counts as not applied.
+        """Any row not written fails the change, so its kind counts as not applied.
 
         Rows whose answer was lost come first: the engine reads them back and decides each
-        (:func:`rows_after_lost_answer`), conflicts included.
+        (:func:`rows_after_lost_answer`), conflicts included. Then rows the service
+        refused for any other reason (a 403, a 400, a 5xx left after retries) fail the
+        change as :class:`RowsFailed`; only when every unwritten row was changed since the
+        plan is it the 412 the service answered (``refused``: run plan again).
         """
         if self.lost:
             raise WriteOutcomeUnknown(f"{done}; the answers for {self.lost} rows were lost")
-        if self.conflicts or self.failures:
+        if self.failures:
+            raise RowsFailed(self.refusal(done))
+        if self.conflicts:
             raise PreconditionFailed(self.refusal(done), status=412)
+
+
+class RowsFailed(Exception):
+    """Some rows of an aggregate change were refused for a reason other than a changed row."""
 
 
 def write_rows(

@@ -26,6 +26,7 @@ from sssctl.clients.errors import DataverseError
 from sssctl.engine.kind import Context, Privilege
 from sssctl.engine.spool import Rows
 from sssctl.errors import WriteOutcomeUnknown
+from sssctl.kinds._xml import XmlValueError, parse_elements
 from sssctl.kinds.handoffs import OrganizationVersions
 
 if TYPE_CHECKING:
@@ -149,7 +150,23 @@ def _organization_shows(ctx: Context, organization_id: str, body: Mapping[str, A
     """
     expected = dict(_as_read(column, value) for column, value in body.items())
     fresh = ctx.dataverse.get("organizations", organization_id, select=list(expected))
-    return all(_same(fresh.get(column), value) for column, value in expected.items())
+    return all(_xml_holds(fresh.get(column), value, column) if column in XML_COLUMNS
+               else _same(fresh.get(column), value) for column, value in expected.items())
+
+
+# Settings documents: orgdborgsettings is patched with only the settings sent (the server
+# merges them) and both are stored re-serialised, so "the row shows the write" means every
+# element sent is there with its value, not the same text.
+XML_COLUMNS = frozenset({"orgdborgsettings", "defaultemailsettings"})
+
+
+def _xml_holds(live: Any, sent: Any, column: str) -> bool:
+    try:
+        held = {k.lower(): v for k, v in parse_elements(live, column).items()}
+        wanted = parse_elements(sent, column)
+    except XmlValueError:
+        return False
+    return all(_same(held.get(name.lower()), value) for name, value in wanted.items())
 
 
 def _as_read(column: str, value: Any) -> tuple[str, Any]:

@@ -18,7 +18,6 @@ Two addresses per app, checkpointed separately so a crash never loses track of a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +30,7 @@ from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds import _grants
 from sssctl.kinds._control5 import consent, rbac
-from sssctl.kinds.handoffs import AppIds, CreatedThisRun, NewSecret
+from sssctl.kinds.handoffs import AppIds, CreatedThisRun, NewSecret, ProfileApps
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -298,22 +297,26 @@ class AppRegistrationKind(KindDefaults):
         return {"app_registrations": apps} if apps else {}
 
     def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        """Refuse deleting an app that a server profile keeps using (sync would stop)."""
+        """Refuse deleting an app that a server profile keeps using (sync would stop).
+
+        Which app each profile signs in with, now and as the config wants it, comes from
+        the custom-profile kind's :class:`ProfileApps` hand-off.
+        """
         refusals: list[str] = []
+        apps = ctx.handoffs.get(ProfileApps, "profiles") or ProfileApps(recorded={}, wanted={})
         for change in changes:
             if change.action is not Action.DELETE or _is_credential(change.address):
                 continue
             key = _key(change.address)
-            for address, entry in ctx.state.items():
-                if entry.get("kind") != "server_profile_custom":
-                    continue
+            for address, signs_in_with in apps.recorded.items():
                 change_of_profile = next((c for c in changes if c.address == address), None)
                 if change_of_profile is not None and (
                     change_of_profile.action is Action.DELETE
-                    or change_of_profile.detail.get("app_key") not in (None, key)
+                    or (change_of_profile.action is not Action.UNKNOWN
+                        and apps.wanted.get(address) not in (None, key))
                 ):
                     continue
-                if (entry.get("fingerprints") or {}).get("app_key") == key:
+                if signs_in_with == key:
                     refusals.append(
                         f"refusing to delete app_registration.{key}: {address} still signs in with it; "
                         "remove or repoint that profile in the same plan"
@@ -550,9 +553,9 @@ def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> d
     """addPassword; the text goes to a hand-off in memory only, registered for redaction at once.
 
     The Graph client has checked the answer against its model (a GUID keyId, non-empty
-    text) before this sees it. The hand-off the profile takes the text from is made only
-    once the app, read back, shows that keyId: a profile is never given a secret the app
-    does not hold, and the secret is marked as this run's so nothing in the run removes it.
+    text) before this sees it. The secret is marked as this run's so nothing in the run
+    removes it; the profile takes the text only once the app, read back, shows the keyId
+    (:func:`~sssctl.kinds._control5.secrets.require_on_app`).
     """
     at = c5.now(ctx)
     body = {
@@ -568,27 +571,9 @@ def _add_secret(ctx: Context, key: str, object_id: str, lifetime_days: int) -> d
         raise RuntimeError(f"Graph returned no secret for app registration {key!r}")
     key_id = str(created["keyId"])
     ctx.handoffs.setdefault(key, CreatedThisRun()).key_ids.add(key_id.lower())
-    _seen_on_app(ctx, key, key_id)
     ctx.handoffs.put(key, NewSecret(text=text, fingerprint=c5.fingerprint(created)))
     log.info("credential.created", app=key, secret_key_id=key_id)
     return created
-
-
-READ_BACK_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)   # directory reads may lag a write by seconds
-
-
-def _seen_on_app(ctx: Context, key: str, key_id: str) -> None:
-    """Read the app back until it shows ``key_id``; refuse to go on if it never does."""
-    for delay in (0.0, *READ_BACK_DELAYS):
-        if delay:
-            time.sleep(delay)
-        app = c5.read_app(ctx, key, expected=True) or {}
-        held = {str(c.get("keyId", "")).lower() for c in app.get("passwordCredentials") or []}
-        if key_id.lower() in held:
-            return
-    raise RuntimeError(
-        f"addPassword answered keyId {key_id} for app registration {key!r}, but the app read back does "
-        "not show it; no profile is given that secret (the next run sees what the app holds)")
 
 
 KIND = AppRegistrationKind()

@@ -6,13 +6,12 @@ two layered configs can own one flag each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from sssctl.config.model import Approval, Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
+from sssctl.engine.kind import Applied, AuditCheck, Context, KindDefaults, KindSpec, Observed, Rule
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import (
     READ_ORGANIZATION,
@@ -42,9 +41,22 @@ def managed_fields(approval: Approval | None) -> dict[str, bool]:
     return {field: value for field, value in values.items() if value is not None}
 
 
+AUDIT_CHECKS = (
+    AuditCheck(
+        "medium", "mailboxes synchronize without an administrator's approval",
+        Rule("SSS005", "ApprovalNotRequired", "Mailboxes synchronize without approval",
+             "The organization does not require an administrator to approve user or queue mailboxes.",
+             "Set `[approval] require_for_users = true` and `require_for_queues = true`, then "
+             "`sssctl apply`."),
+        address="approval", config_key=("approval",),
+    ),
+)
+
+
 class ApprovalKind(KindDefaults):
     spec = KindSpec(
         name="approval",
+        checks=AUDIT_CHECKS,
         prefix=ADDRESS,
         privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION),
     )
@@ -126,8 +138,6 @@ class ApprovalKind(KindDefaults):
         section = {k: v for k, v in live.items() if v is not None}
         return {"approval": section} if section else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = ApprovalKind()

@@ -29,11 +29,11 @@ from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observe
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _grants
 from sssctl.kinds import _test_enable as te
-from sssctl.kinds._control5 import ews, rbac
+from sssctl.kinds._control5 import consent, ews, rbac
 from sssctl.kinds._control5.graph import read_app
 from sssctl.kinds._control5.names import iso
 from sssctl.kinds._shared import READ_PROFILES, etag_of, profile_id_now, profiles_named
-from sssctl.kinds.handoffs import AppIds, MailboxVersions
+from sssctl.kinds.handoffs import AppIds, MailboxVersions, RetireAfterCanary
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,12 @@ class CanaryKind(KindDefaults):
                     Privilege("prvWriteMailbox", "move the canary mailbox and test it")),
         grants=(_grants.READ_APPS, *_grants.cmdlets(
             "Test-ServicePrincipalAuthorization", "find a mailbox the app may reach", "plan",
-            source=_grants.APP_RBAC_DOC)),
+            only_if=_grants.rbac_scoped, source=_grants.APP_RBAC_DOC),
+            *_grants.cmdlets("Test-ApplicationAccessPolicy", "find a mailbox the app may reach", "apply",
+                             only_if=_grants.access_policy_scoped),
+            *_grants.EWS_READ,
+            _grants.consent("prove a change of transport over the new grants alone, and put the old ones "
+                            "back if it fails", _grants.scope_consents)),
         adopts_compliant=False,   # a mailbox that happens to be on the profile proves nothing
     )
 
@@ -97,12 +102,15 @@ class CanaryKind(KindDefaults):
             profile_id = str(profiles[0]["emailserverprofileid"]).lower() if len(profiles) == 1 else None
             current = str((row or {}).get("_emailserverprofile_value") or "").lower()
             on_profile = bool(profile_id) and current == profile_id
+            managed = (ctx.state.get(address) or {}).get("managed") or {}
             objects[address] = {
                 "mailbox": mailbox,
                 "on_profile": on_profile,
                 "test": "passed" if on_profile and row and te.passed(row) else "not run",
                 "profile": name,
                 "mailbox_id": str((row or {}).get("mailboxid") or "") or None,
+                # Every own-app profile before Graph support went over EWS.
+                "transport": managed.get("transport") or "ews",
             }
             etags[address] = etag_of(row)
         return Observed(objects=objects, errors=errors, etags=etags)
@@ -119,12 +127,21 @@ class CanaryKind(KindDefaults):
             before = {"mailbox": live.get("mailbox") or "(the first in-scope mailbox, chosen at apply)",
                       "test": live.get("test", "not run")}
             after = {"test": "passed"}
-            if live.get("test") == "passed":
+            path = ews.transport(desired.app_registrations[key].permissions)
+            was = live.get("transport") or "ews"
+            moving = live.get("test") == "passed" and path is not None and was != path
+            if live.get("test") == "passed" and not moving:
                 changes.append(Change(address, Action.NOOP, before, {**before, **after},
                                       "the canary mailbox synchronizes through the profile"))
                 continue
             reason = ("move one in-scope mailbox onto the profile and run Test & Enable before any other "
                       "mailbox moves; if it fails, nothing else moves")
+            if moving:
+                reason = (f"the app moves from {was} to {path}: test the canary mailbox "
+                          "over the new grants before the old ones are removed; if it fails, they stay")
+            if path == "ews":
+                reason += ("; note: the profile depends on EWS, which Exchange Online shuts down on "
+                           "2027-04-01 (configs/hardened-graph.toml shows the Graph path)")
             detail = {"profile": name, "app_key": key, "mailbox": live.get("mailbox")}
             changes.append(Change(address, Action.UPDATE, before, after, reason, None, detail))
         kept = {address_of(name) for name in wanted}
@@ -146,8 +163,15 @@ class CanaryKind(KindDefaults):
             raise LookupError(f"the canary mailbox {mailbox} does not exist in Dataverse; "
                               "fix mailbox_scope.canary")
         previous = row.get("_emailserverprofile_value")
+        # A change of transport is proven over the new grants alone: the old ones go for the
+        # seconds of the test and come back at once if it fails (as the RBAC migration does).
+        retire = ctx.handoffs.get(RetireAfterCanary, key)
+        if retire is not None:
+            consent.revoke(ctx, list(retire.revoke), why="the canary proves the new grants alone")
         tested = te.test_on(ctx, row, profile_id)
         if not te.passed(tested):
+            if retire is not None:
+                consent.grant(ctx, app_id, [dict(g) for g in retire.revoke])
             writes = 1 + _put_back(ctx, str(row["mailboxid"]), previous)
             raise CanaryFailed(
                 f"{_why(ctx, key, app_id, mailbox)}. The canary mailbox {mailbox} failed Test & Enable on "
@@ -160,7 +184,8 @@ class CanaryKind(KindDefaults):
             versions = ctx.handoffs.setdefault("mailboxes", MailboxVersions())
             versions.produced[str(row["mailboxid"]).lower()] = produced
         log.info("canary.passed", profile=name, mailbox=mailbox)
-        managed = {"mailbox": mailbox, "profile": name, "test": "passed", "previous": previous}
+        managed = {"mailbox": mailbox, "profile": name, "test": "passed", "previous": previous,
+                   "transport": ews.transport(ctx.desired.app_registrations[key].permissions)}
         return Applied(change.address, managed=managed, writes=1, message=f"{mailbox} passed Test & Enable")
 
 

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
 from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import _control5 as c5
+from sssctl.kinds import _grants
 from sssctl.kinds._control5 import ews
 from sssctl.kinds._control5.graph import read_app
 from sssctl.kinds._control5.names import iso
@@ -65,6 +67,7 @@ class EwsAdmissionKind(KindDefaults):
         prefix=PREFIX,
         after=("app_registration",),
         services=frozenset({"graph", "exchange"}),
+        grants=(_grants.READ_APPS, *_grants.EWS_READ, *_grants.EWS_WRITE),
         adopts_compliant=False,   # an entry found on the list may be someone else's: never ours to drop
     )
 
@@ -72,17 +75,15 @@ class EwsAdmissionKind(KindDefaults):
         return [address_of(key) for key in admitted(desired)]
 
     def read(self, ctx: Context) -> Observed:
+        if ctx.census:
+            return _census(ctx)
         wanted = {address_of(k): k for k in admitted(ctx.desired)}
         recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME or a.startswith(f"{PREFIX}.")}
         for address in recorded:
             wanted.setdefault(address, address[len(PREFIX) + 1:])
-        if not wanted:
-            return Observed(objects={})
-        try:
-            settings = ews.read_settings(ctx)
-        except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
-            why = f"the tenant's EWS settings could not be read: {exc}"
-            return Observed(objects={}, errors=dict.fromkeys(wanted, why), recorded=recorded)
+        settings, unread = _settings(ctx, wanted)
+        if settings is None:
+            return Observed(objects={}, errors=unread, recorded=recorded)
         moment = ews.exchange_now(ctx)
         objects: dict[str, Mapping[str, Any] | None] = {}
         etags: dict[str, str | None] = {}
@@ -166,6 +167,30 @@ class EwsAdmissionKind(KindDefaults):
         return Applied(change.address, managed=managed, writes=1 if parameters else 0,
                        message=f"{app_id} on EWSAllowedAppIDs ({len(after.app_ids)} entries); Exchange "
                                "may take up to 24 hours to enforce it")
+
+
+def _settings(ctx: Context, addresses: Iterable[str]) -> tuple[ews.EwsSettings | None, dict[str, str]]:
+    """The tenant's EWS settings, or why each address cannot be judged (None when nothing asks)."""
+    wanted = list(addresses)
+    if not wanted:
+        return None, {}
+    try:
+        return ews.read_settings(ctx), {}
+    except (ClientError, ews.MalformedEwsSettings, RuntimeError) as exc:
+        return None, dict.fromkeys(wanted, f"the tenant's EWS settings could not be read: {exc}")
+
+
+def _census(ctx: Context) -> Observed:
+    """Export: whether each app behind an existing custom profile is on the list."""
+    if ctx.exchange is None:
+        return Observed(objects={})
+    apps = {str(f["key"]): str(f["app"]["appId"]) for f in c5.census_profiles(ctx).values()
+            if f.get("key") is not None and f.get("app") is not None}
+    settings, unread = _settings(ctx, [address_of(k) for k in apps])
+    if settings is None:
+        return Observed(objects={}, errors=unread)
+    found = {address_of(k): {"app_id": a, "listed": settings.lists(a)} for k, a in apps.items()}
+    return Observed(objects=dict(found))
 
 
 def _app_id(ctx: Context, key: str) -> str | None:

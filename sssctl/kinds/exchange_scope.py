@@ -31,9 +31,9 @@ from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, O
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds import _grants
-from sssctl.kinds._control5 import consent, rbac, rbac_scope
+from sssctl.kinds._control5 import consent, ews, rbac, rbac_scope
 from sssctl.kinds._shared import READ_PROFILES
-from sssctl.kinds.handoffs import AppIds
+from sssctl.kinds.handoffs import AppIds, RetireAfterCanary
 
 log = structlog.get_logger(__name__)
 
@@ -307,7 +307,11 @@ class ExchangeScopeKind(KindDefaults):
                 writes += 1
         # Only now that the policy narrows it is the tenant-wide consent safe to grant.
         writes += consent.grant(ctx, app_id, change.detail.get("grant") or [])
-        writes += consent.revoke(ctx, change.detail.get("revoke") or [], why="no longer in permissions")
+        revoke = list(change.detail.get("revoke") or [])
+        if revoke and change.detail.get("retire_after_canary") and _profiled(ctx, key):
+            ctx.handoffs.put(key, RetireAfterCanary(tuple(revoke)))
+        else:
+            writes += consent.revoke(ctx, revoke, why="no longer in permissions")
         if change.detail.get("leave_rbac"):
             writes += rbac_scope.remove(ctx, key, app_id)
         log.info("exchange_scope.applied", address=change.address, writes=writes)
@@ -333,8 +337,6 @@ class ExchangeScopeKind(KindDefaults):
                                               "format v1 names one group, so none is exported."]}
         return {"app_registrations": apps} if apps else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str],
@@ -360,6 +362,16 @@ def _owned_consent(ctx: Context, key: str) -> dict[str, Any]:
         return {}
     permissions = ctx.desired.app_registrations[key].permissions
     return {"consent": [], "wanted_consent": consent.wanted(ctx, permissions)}
+
+
+def _swaps_transport(have: Sequence[Mapping[str, str]], want: Sequence[Mapping[str, str]]) -> bool:
+    """The grants move the app from one way into mailboxes to another (EWS -> Graph)."""
+    new = ews.transport(consent.names(want))
+    return new is not None and new != ews.transport(consent.names(have))
+
+
+def _profiled(ctx: Context, key: str) -> bool:
+    return any(p.app_registration == key for p in ctx.desired.custom_profiles.values())
 
 
 def _has_rbac_objects(found: Mapping[str, Any]) -> bool:
@@ -389,7 +401,12 @@ def _diff_policy(address: str, found: Mapping[str, Any], group: str, known: Mapp
             steps.append(f"then grant the tenant-wide consent of {granted}, which the policy narrows")
         if detail["revoke"]:
             revoked = ", ".join(consent.names(detail["revoke"]))
-            steps.append(f"revoke the tenant-wide consent of {revoked} (not in permissions)")
+            if _swaps_transport(have, want):
+                detail["retire_after_canary"] = True
+                steps.append(f"revoke the tenant-wide consent of {revoked} only after the canary passed over "
+                             "the new grants (a failure leaves the old path working)")
+            else:
+                steps.append(f"revoke the tenant-wide consent of {revoked} (not in permissions)")
     if _has_rbac_objects(found):
         detail["leave_rbac"] = True
         steps.append("remove the RBAC role assignments, management scope and service principal pointer "

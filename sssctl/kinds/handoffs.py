@@ -77,3 +77,41 @@ class MailboxVersions:
     """
 
     produced: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuiltinProfile:
+    """The built-in Exchange Online profile as the default-profile kind identified it (key: ``"builtin"``).
+
+    ``profile_id`` is None when the environment has none. Absent altogether when that kind
+    was not read or could not tell which profile is the built-in one: whoever needs it
+    (the own-app audit check, which judges every other active profile) then reports that
+    it could not judge, never that all is well.
+    """
+
+    profile_id: str | None
+
+
+@dataclass(frozen=True)
+class ProfileApps:
+    """Which app registration each custom profile signs in with (key: ``"profiles"``).
+
+    ``recorded``: profile address -> app key, as sssctl last applied it (the custom
+    profile's own state); ``wanted``: profile address -> app key the config points it at.
+    Left by the custom-profile kind before it reads anything, so the app registration's
+    guard can tell whether deleting an app leaves a profile signing in with nothing.
+    """
+
+    recorded: Mapping[str, str]
+    wanted: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RetireAfterCanary:
+    """Old mailbox grants the mailbox scope left in place when the app changes transport
+    (EWS -> Graph): made by ``exchange_scope``, carried out by ``canary`` only once one
+    mailbox passed Test & Enable over the new grants, so a failure leaves the old path
+    working. It cannot be read instead: the plan's intent is what says which grants are old.
+    """
+
+    revoke: tuple[Mapping[str, str], ...]

@@ -9,13 +9,12 @@ text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
+from sssctl.engine.kind import Applied, AuditCheck, Context, KindDefaults, KindSpec, Observed, Rule
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._defaults_reads import (
     ADDRESS,
@@ -39,9 +38,21 @@ from sssctl.kinds._xml import XmlValueError, replace_elements
 log = structlog.get_logger(__name__)
 
 
+AUDIT_CHECKS = (
+    AuditCheck(
+        "low", "new mailboxes do not default to server-side synchronization",
+        Rule("SSS008", "NewMailboxesNotOnServerSideSync", "New mailboxes do not default to server-side sync",
+             "The organization's defaults for new mailboxes do not use server-side synchronization.",
+             "Set the `[mailbox_defaults]` methods to \"server_side_sync\" and run `sssctl apply`."),
+        address="mailbox_defaults", config_key=("mailbox_defaults",),
+    ),
+)
+
+
 class MailboxDefaultsKind(KindDefaults):
     spec = KindSpec(
         name="mailbox_defaults",
+        checks=AUDIT_CHECKS,
         prefix=ADDRESS,
         after=("server_profile_custom", "canary"),
         privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION, READ_PROFILES),
@@ -155,8 +166,6 @@ class MailboxDefaultsKind(KindDefaults):
             section["server_profile"] = "default"
         return {"mailbox_defaults": section} if section else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = MailboxDefaultsKind()

@@ -15,7 +15,7 @@ counts and a digest of the reverted ids, not one entry per mailbox.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from itertools import islice
 from typing import Any
 
@@ -239,8 +239,6 @@ class MailboxesKind(KindDefaults):
         section[LIVE] = {"distribution": kinds.get("distribution", {})}
         return {"mailboxes": section}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = MailboxesKind()

@@ -11,7 +11,7 @@ would silently reset unrelated, opt-in settings. An explicit default behaves the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import structlog
 
 from sssctl.catalog.orgdborgsettings import lookup
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed
+from sssctl.engine.kind import Applied, AuditCheck, Context, KindDefaults, KindSpec, Observed, Rule
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._shared import (
     READ_ORGANIZATION,
@@ -91,9 +91,33 @@ def is_default_mark(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(DEFAULT_MARK)
 
 
+AUDIT_CHECKS = (
+    AuditCheck(
+        "high", "users can approve their own mailbox without the approve privilege",
+        Rule("SSS004", "SelfApprovalAllowed", "Users can approve their own mailbox",
+             "OrgDBOrgSetting RequirePrivilegeToSelfApproveEmailAddress is off, so users approve their own "
+             "mailbox without the approve privilege.",
+             "Set `[org_settings] RequirePrivilegeToSelfApproveEmailAddress = true` and run `sssctl apply`."),
+        address="org_setting.RequirePrivilegeToSelfApproveEmailAddress",
+        config_key=("org_settings", "RequirePrivilegeToSelfApproveEmailAddress"),
+    ),
+    AuditCheck(
+        "medium", "user mailboxes are not forced to track only email from email-enabled records",
+        Rule("SSS006", "FilteringNotForced", "User mailboxes are not forced to track email-enabled "
+             "records only",
+             "OrgDBOrgSetting SSSForceFilteringMethodForUserMailboxes does not force the "
+             "'email messages from records that are email enabled' filter.",
+             "Set `[org_settings] SSSForceFilteringMethodForUserMailboxes = 3` and run `sssctl apply`."),
+        address="org_setting.SSSForceFilteringMethodForUserMailboxes",
+        config_key=("org_settings", "SSSForceFilteringMethodForUserMailboxes"),
+    ),
+)
+
+
 class OrgSettingKind(KindDefaults):
     spec = KindSpec(
         name="org_setting",
+        checks=AUDIT_CHECKS,
         prefix="org_setting",
         privileges=(READ_ORGANIZATION, WRITE_ORGANIZATION),
     )
@@ -228,8 +252,6 @@ class OrgSettingKind(KindDefaults):
         }
         return {"org_settings": settings} if settings else {}
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = OrgSettingKind()

@@ -24,8 +24,9 @@ import structlog
 
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import Applied, AuditCheck, Context, KindDefaults, KindSpec, Observed, Privilege, Rule
 from sssctl.engine.plan import Action, Change
+from sssctl.errors import WriteOutcomeUnknown
 from sssctl.kinds._shared import PAGE_SIZE, odata_string, who_am_i
 
 log = structlog.get_logger(__name__)
@@ -205,9 +206,25 @@ def caller_roles(ctx: Context) -> list[str] | None:
         return None
 
 
+AUDIT_CHECKS = (
+    AuditCheck(
+        "high", "roles other than System Administrator can approve mailboxes",
+        Rule("SSS003", "ApprovePrivilegeTooWide", "Roles other than System Administrator can "
+             "approve mailboxes",
+             "Roles beyond the allowed ones hold 'Approve Email Addresses for Users or Queues' "
+             "(prvApproveRejectEmailAddress), so more people can switch synchronization on.",
+             "List the roles that may approve in `[privileges.prvApproveRejectEmailAddress] allowed_roles` "
+             "and run `sssctl apply`; every other role loses the privilege in every business unit."),
+        address="privilege.prvApproveRejectEmailAddress",
+        config_key=("privileges", "prvApproveRejectEmailAddress"),
+    ),
+)
+
+
 class PrivilegeKind(KindDefaults):
     spec = KindSpec(
         name="privilege",
+        checks=AUDIT_CHECKS,
         prefix="privilege",
         privileges=(Privilege("prvReadRole", "read security roles"),
                     Privilege("prvReadBusinessUnit", "find every business unit's copy of a role"),
@@ -328,33 +345,42 @@ class PrivilegeKind(KindDefaults):
         return Change(address, Action.UPDATE, before, after, reason, None, detail)
 
     def apply(self, ctx: Context, change: Change) -> Applied:
+        """One action per role; an action whose answer is lost does not stop the others.
+
+        Once every role has been sent to, a lost answer is raised for the engine to settle
+        (:mod:`sssctl.engine.reconcile`): a fresh read lists only the roles still to do, so
+        each round sends fewer actions than the last.
+        """
         privilege_id = str(change.detail["privilege_id"])
         writes = 0
+        lost: list[WriteOutcomeUnknown] = []
         removals = change.detail.get("remove", [])
         holding = self._holding(ctx, privilege_id, [r["role_id"] for r in removals]) if removals else set()
         for role in removals:
             if role["role_id"].lower() in holding:
-                ctx.dataverse.action(
-                    "RemovePrivilegeRole",
-                    {
-                        "Privilege": {
-                            "@odata.type": "Microsoft.Dynamics.CRM.privilege",
-                            "privilegeid": privilege_id,
-                        }
-                    },
-                    bound=("roles", role["role_id"]),
-                )
+                body = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege",
+                                      "privilegeid": privilege_id}}
+                try:
+                    ctx.dataverse.action("RemovePrivilegeRole", body, bound=("roles", role["role_id"]))
+                except WriteOutcomeUnknown as exc:
+                    lost.append(exc)
+                    continue
                 writes += 1
             log.info("privilege.removed", address=change.address, role=role["name"])
         for role in change.detail.get("add", []):
             entry = {"PrivilegeId": privilege_id, "Depth": depth_name(role["depth"])}
             if change.detail.get("root_business_unit"):
                 entry["BusinessUnitId"] = change.detail["root_business_unit"]
-            ctx.dataverse.action(
-                "AddPrivilegesRole", {"Privileges": [entry]}, bound=("roles", role["role_id"])
-            )
+            try:
+                ctx.dataverse.action("AddPrivilegesRole", {"Privileges": [entry]},
+                                     bound=("roles", role["role_id"]))
+            except WriteOutcomeUnknown as exc:
+                lost.append(exc)
+                continue
             writes += 1
             log.info("privilege.restored", address=change.address, role=role["name"])
+        if lost:
+            raise WriteOutcomeUnknown(f"{writes} role edits answered, {len(lost)} answers lost ({lost[0]})")
         managed = None if "add" in change.detail else dict(change.after or {})
         return Applied(change.address, managed=managed, writes=writes, message=f"{writes} role edits")
 

@@ -27,6 +27,7 @@ from sssctl.engine.kind import NOTE, Applied, Context, KindDefaults, KindSpec, O
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import _control5 as c5
 from sssctl.kinds import _grants
+from sssctl.kinds._control5 import own_app
 from sssctl.kinds._shared import (
     EXCHANGE_ONLINE_COLUMNS,
     PAGE_SIZE,
@@ -35,7 +36,7 @@ from sssctl.kinds._shared import (
     WRITE_PROFILES,
     read_organization,
 )
-from sssctl.kinds.handoffs import AppIds, NewSecret, SecretHolders
+from sssctl.kinds.handoffs import AppIds, NewSecret, ProfileApps, SecretHolders
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -97,6 +98,9 @@ def _secret_view(ctx: Context, key: str) -> tuple[str | None, c5.SecretDecision]
     return (str(app["appId"]).lower() if app else None), decision
 
 
+PROFILES = "profiles"   # the key of its ProfileApps hand-off
+
+
 class ServerProfileCustomKind(KindDefaults):
     spec = KindSpec(
         name=NAME,
@@ -107,15 +111,22 @@ class ServerProfileCustomKind(KindDefaults):
                     Privilege("prvCreateEmailServerProfile", "create custom email server profiles")),
         grants=(_grants.READ_APPS,),
         adopts_compliant=False,
+        checks=own_app.AUDIT_CHECKS,
     )
 
     def addresses(self, desired: Desired) -> list[str]:
         return [c5.profile_address(n) for n in sorted(desired.custom_profiles)]
 
     def read(self, ctx: Context) -> Observed:
+        recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
+        ctx.handoffs.put(PROFILES, ProfileApps(
+            recorded={a: str(key) for a, e in recorded.items()
+                      if (key := (e.get("fingerprints") or {}).get("app_key")) is not None},
+            wanted={c5.profile_address(name): profile.app_registration
+                    for name, profile in ctx.desired.custom_profiles.items()},
+        ))
         if ctx.census:
             return Observed(objects={}, extra={"census": c5.census_profiles(ctx)})
-        recorded = {a: e for a, e in ctx.state.items() if e.get("kind") == NAME}
         names = sorted(set(ctx.desired.custom_profiles) | {_name(a) for a in recorded})
         objects: dict[str, Any] = {}
         etags: dict[str, str | None] = {}
@@ -330,10 +341,13 @@ def _left_after(
         leaving = (reading.objects.get("mailboxes") or {}).get("leaving") or {}
         moved = int(leaving.get(str(usage.get("id") or "").lower(), 0))
         left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - moved)
+    # The mailbox policy's count already includes the canary mailbox when it moves mailboxes
+    # off the profile; only without such a move does the canary's own tear-down count.
     canaries = sum(1 for c in changes.values()
                    if c.kind == "canary" and c.action is Action.DELETE and c.detail.get("mailbox_id")
                    and str(c.detail.get("profile") or "").lower() == name.lower())
-    left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - canaries)
+    if moves is None or moves.action is not Action.UPDATE:
+        left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - canaries)
     return left
 
 
@@ -409,6 +423,8 @@ def _write(ctx: Context, change: Change) -> Applied:
     detail = change.detail
     key = str(detail["app_key"])
     secret = _secret_now(ctx, key) if detail.get("new_secret") else None
+    if secret is not None:
+        c5.require_on_app(ctx, key, secret.fingerprint["key_id"])
     body = _body(ctx, change, secret)
     if change.action is Action.CREATE:
         profile_id = str(ctx.dataverse.create("emailserverprofiles", {"name": detail["name"], **body}))

@@ -18,7 +18,17 @@ from typing import Any
 import structlog
 
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import (
+    Applied,
+    AuditCheck,
+    Context,
+    Finding,
+    KindDefaults,
+    KindSpec,
+    Observed,
+    Privilege,
+    Rule,
+)
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds._defaults_reads import live_defaults
 from sssctl.kinds._mailbox_scan import queue_ids, synchronizes, synchronizing_on
@@ -35,10 +45,12 @@ from sssctl.kinds._shared import (
     profile_by_id,
     read_organization,
 )
+from sssctl.kinds.handoffs import BuiltinProfile
 
 log = structlog.get_logger(__name__)
 
 ADDRESS = "server_profile.default"
+BUILTIN = "builtin"   # the key of its BuiltinProfile hand-off
 
 
 def mailboxes_using(ctx: Context, profile_id: str) -> int:
@@ -70,6 +82,12 @@ def mailboxes_using(ctx: Context, profile_id: str) -> int:
     )
 
 
+def _identified(ctx: Context, profile_id: str | None, observed: Observed) -> Observed:
+    """Hand the other kinds which profile is the built-in one, once it is known for sure."""
+    ctx.handoffs.put(BUILTIN, BuiltinProfile(profile_id))
+    return observed
+
+
 def stops_sync(methods: Mapping[str, Any]) -> bool:
     """Every delivery method none: nothing synchronizes through any profile."""
     return all(
@@ -77,9 +95,45 @@ def stops_sync(methods: Mapping[str, Any]) -> bool:
     )
 
 
+FIRST_PARTY_MAILBOXES = "mailboxes synchronize through the first-party Exchange Online profile"
+
+
+def mailboxes_on_it(observed: Observed) -> list[Finding]:
+    """Mailboxes still synchronizing through the built-in profile, as :meth:`read` counted them."""
+    count = int(observed.extra.get("mailboxes_on_profile") or 0)
+    if not count:
+        return []
+    return [Finding("high", "mailboxes", FIRST_PARTY_MAILBOXES, f"{count} mailbox(es) on it")]
+
+
+AUDIT_CHECKS = (
+    AuditCheck(
+        "high", "the first-party Exchange Online profile is active: Dataverse's own app can reach "
+        "every mailbox",
+        Rule("SSS001", "DefaultProfileActive", "The first-party Exchange Online profile is active",
+             "The built-in 'Microsoft Exchange Online' server profile is active, so Dataverse's own "
+             "first-party app can synchronize every mailbox that uses it.",
+             "Move mailboxes to a custom profile using your own app registration (Control 5), then set "
+             "`[server_profiles.default] active = false` and run `sssctl apply`."),
+        address=ADDRESS, config_key=("server_profiles", "default"),
+    ),
+    AuditCheck(
+        "high", FIRST_PARTY_MAILBOXES,
+        Rule("SSS002", "MailboxesOnFirstPartyProfile", "Mailboxes synchronize through the "
+             "first-party profile",
+             "Mailboxes still use the built-in Exchange Online profile, which relies on the "
+             "first-party trust.",
+             "Set `[mailbox_defaults] server_profile` to your custom profile and `[mailboxes] enforce = "
+             "\"defaults\"`, then run `sssctl apply`."),
+        config_key=("mailboxes",), observe=mailboxes_on_it,
+    ),
+)
+
+
 class DefaultProfileKind(KindDefaults):
     spec = KindSpec(
         name="server_profile_default",
+        checks=AUDIT_CHECKS,
         prefix=ADDRESS,
         after=("mailbox_defaults", "mailboxes"),
         privileges=(READ_PROFILES, WRITE_PROFILES, READ_QUEUES,
@@ -92,14 +146,14 @@ class DefaultProfileKind(KindDefaults):
     def read(self, ctx: Context) -> Observed:
         recorded = {a: e for a, e in ctx.state.items() if a == ADDRESS}
         if ctx.desired.default_profile is None and not recorded:
-            return Observed(objects={})
+            return _identified(ctx, None, Observed(objects={}))
         organization = read_organization(ctx)
         profile_id = default_profile_id(ctx, organization)
         if profile_id is None:
-            return Observed(objects={ADDRESS: None}, recorded=recorded)
+            return _identified(ctx, None, Observed(objects={ADDRESS: None}, recorded=recorded))
         row = profile_by_id(ctx, profile_id)
         if row is None:
-            return Observed(objects={ADDRESS: None}, recorded=recorded)
+            return _identified(ctx, None, Observed(objects={ADDRESS: None}, recorded=recorded))
         custom = {name.lower() for name in ctx.desired.custom_profiles}
         if str(row.get("name") or "").lower() in custom:
             # Found only through the org default, which already points at a profile this
@@ -119,9 +173,9 @@ class DefaultProfileKind(KindDefaults):
             extra["mailboxes_on_profile"] = mailboxes_using(ctx, profile_id)
             extra["org_defaults"] = live_defaults(ctx)[0]
         live = {"id": profile_id, "name": row.get("name"), "active": active}
-        return Observed(
+        return _identified(ctx, profile_id, Observed(
             objects={ADDRESS: live}, etags={ADDRESS: etag_of(row)}, recorded=recorded, extra=extra
-        )
+        ))
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
         if ADDRESS in observed.errors:

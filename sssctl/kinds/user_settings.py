@@ -18,7 +18,18 @@ import structlog
 
 from sssctl.clients.dataverse import BatchOperation
 from sssctl.config.model import Desired
-from sssctl.engine.kind import LIVE, NOTE, Applied, Context, KindDefaults, KindSpec, Observed, Privilege
+from sssctl.engine.kind import (
+    LIVE,
+    NOTE,
+    Applied,
+    AuditCheck,
+    Context,
+    KindDefaults,
+    KindSpec,
+    Observed,
+    Privilege,
+    Rule,
+)
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._provenance import author_of, authored_rows
@@ -101,24 +112,47 @@ def user_names(ctx: Context, ids: Sequence[str]) -> dict[str, str]:
 
 
 def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
+    """The filtering method when every user has the same one; comments only when they differ.
+
+    An export must plan with no changes against the environment it came from: writing the
+    most common method would have the plan set every other user to it. When users differ
+    the setting is left out (the comment says how they are spread and what setting it
+    would do), and the counts stay under ``LIVE`` for ``diff`` to compare.
+    """
     usable = {label: n for label, n in by_current.items() if label in INCOMING_FILTERING}
     if not usable:
         return {}
-    chosen = max(sorted(usable), key=lambda label: usable[label])
-    section: dict[str, Any] = {"incoming_email_filtering": chosen, LIVE: {"distribution": dict(by_current)}}
     total = sum(by_current.values())
-    if by_current.get(chosen) != total:
-        shares = ", ".join(f"{label} {n}" for label, n in sorted(by_current.items(), key=lambda p: -p[1]))
-        section[NOTE] = [
-            f"Users differ ({total} users: {shares}); the most common method was chosen.",
-            f"A plan with this file sets the other {total - by_current[chosen]} users to it.",
-        ]
+    section: dict[str, Any] = {LIVE: {"distribution": dict(by_current)}}
+    if len(by_current) == 1:
+        section["incoming_email_filtering"] = next(iter(usable))
+        return {"user_settings": section}
+    chosen = max(sorted(usable), key=lambda label: usable[label])
+    shares = ", ".join(f"{label} {n}" for label, n in sorted(by_current.items(), key=lambda p: -p[1]))
+    section[NOTE] = [
+        f"Users differ ({total} users: {shares}), so incoming_email_filtering is left out.",
+        f'incoming_email_filtering = "{chosen}" (the most common) would set the other '
+        f"{total - by_current[chosen]} users to it.",
+    ]
     return {"user_settings": section}
+
+
+AUDIT_CHECKS = (
+    AuditCheck(
+        "medium", "some users track all email (or more than email-enabled records)",
+        Rule("SSS007", "UsersTrackAllEmail", "Some users track all email",
+             "Users' incoming-email filtering tracks more than email from email-enabled records.",
+             "Set `[user_settings] incoming_email_filtering = \"email_enabled_records\"` and run "
+             "`sssctl apply`."),
+        address="user_settings", config_key=("user_settings",),
+    ),
+)
 
 
 class UserSettingsKind(KindDefaults):
     spec = KindSpec(
         name="user_settings",
+        checks=AUDIT_CHECKS,
         prefix=ADDRESS,
         privileges=(Privilege("prvReadUserSettings", "read user settings"),
                     Privilege("prvReadUser", "skip disabled and application users"),
@@ -219,8 +253,6 @@ class UserSettingsKind(KindDefaults):
             return {}
         return describe_distribution(found.get("by_current") or {})
 
-    def guard(self, ctx: Context, changes: Sequence[Change], observed: Mapping[str, Observed]) -> list[str]:
-        return []
 
 
 KIND = UserSettingsKind()

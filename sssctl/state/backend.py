@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import structlog
 
+from sssctl import strictjson
 from sssctl.state import lock as lockfile
 from sssctl.state.errors import StateConflict, StateCorrupt, StateError
 from sssctl.state.model import Snapshot
@@ -104,28 +105,13 @@ def parse_snapshot(raw: bytes, where: str, *, recover_hint: str) -> Snapshot:
         raise StateCorrupt(f"state {where} is {len(raw)} bytes, more than any snapshot sssctl writes; "
                            f"sssctl will not trust it. {recover_hint}")
     try:
-        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_refusing_duplicates)
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=strictjson.no_duplicate_keys)
         return Snapshot.from_document(document, where=where)
     except (ValueError, RecursionError, StateCorrupt) as exc:
         reason = str(exc) if isinstance(exc, StateCorrupt) else f"state file {where} is not JSON"
-        if isinstance(exc, _DuplicateKey):
-            reason = f"state file {where} has the key {str(exc)!r} twice in one object"
+        if isinstance(exc, strictjson.DuplicateKey):
+            reason = f"state file {where} has the key {exc.key!r} twice in one object"
         raise StateCorrupt(f"{reason}. sssctl will not trust it. {recover_hint}") from exc
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _refusing_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object; a key twice in one object is refused (which value would count is up to
-    the parser, so two readers could disagree on what the state says)."""
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise _DuplicateKey(key)
-        found[key] = value
-    return found
 
 
 def serialize(snapshot: Snapshot) -> bytes:

@@ -184,11 +184,12 @@ class BlobBackend:
 
     def _held(self) -> LockHeld:
         info = self._current_lock_info()
+        unlock = f"sssctl state unlock {info.get('id', '<ID>')}"
         return LockHeld(
             f"the state is locked by {describe_holder(info)}. Wait for that run to finish (--lock-timeout "
             f"waits for it); the lease of a run that died expires within {self._lease_seconds} s by itself, "
-            f"or run `sssctl state unlock {info.get('id', '<ID>')}` (blob {self.describe()})",
-            holder=info,
+            f"or run `{unlock}` (blob {self.describe()})",
+            holder=info, unlock=unlock,
         )
 
     def _current_lock_info(self) -> dict[str, str]:

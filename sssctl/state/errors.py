@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -19,11 +21,23 @@ class StateMismatch(StateError):
 
 
 class LockHeld(StateError):
-    """Another run holds the state lock. ``holder`` is the lock file's metadata."""
+    """Another run holds the state lock. ``holder`` is the lock file's metadata.
 
-    def __init__(self, message: str, *, holder: Mapping[str, Any]) -> None:
+    ``unlock`` is the command the message suggests for a holder that died; the backend
+    does not know which config the run was given, so the caller that does completes it
+    with :meth:`naming_config`, making the printed command runnable as it stands.
+    """
+
+    def __init__(self, message: str, *, holder: Mapping[str, Any], unlock: str | None = None) -> None:
         super().__init__(message)
         self.holder = dict(holder)
+        self.unlock = unlock
+
+    def naming_config(self, config: Path) -> LockHeld:
+        if not self.unlock or " -c " in self.unlock:
+            return self
+        full = f"{self.unlock} -c {shlex.quote(str(config))}"
+        return LockHeld(str(self).replace(f"`{self.unlock}`", f"`{full}`"), holder=self.holder, unlock=full)
 
 
 class StateConflict(StateError):

@@ -24,9 +24,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import structlog
 from filelock import FileLock
 
+from sssctl.errors import cannot_write
 from sssctl.state.errors import LockHeld, StateError
 from sssctl.state.model import utc_now
 
@@ -42,13 +44,16 @@ def holder_name() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host, on every platform.
+
+    psutil, not ``os.kill(pid, 0)``: on Windows signal 0 is CTRL_C_EVENT, which would
+    interrupt the holder's console group instead of probing it. A pid no process can have
+    is simply not alive.
+    """
     try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # no such process, or a pid no process can have
+        return bool(psutil.pid_exists(pid))
+    except (OverflowError, ValueError):
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 _MAX_LOCK_BYTES = 64 * 1024  # a real lock file is ~250 bytes; never read a huge one into memory
@@ -130,7 +135,6 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
     The take-over of a stale lock runs under a short-lived guard lock so that two runs
     finding the same dead holder cannot both delete and re-create the file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     info = {
         "id": str(uuid.uuid4()),
         "holder": holder_name(),
@@ -139,6 +143,16 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
         "created_at": utc_now(),
         "command": command,
     }
+    try:
+        return _acquire(path, info)
+    except OSError as exc:
+        raise StateError(cannot_write(path.parent, exc, what="in the state directory", remedy=(
+            "sssctl keeps the snapshot, its backup and the run lock there; make the directory "
+            "writable, or point [state] path or SSSCTL_STATE_DIR at one that is"))) from None
+
+
+def _acquire(path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     # The guard file stays (deleting a lock file others may wait on breaks the mutex); hidden.
     with FileLock(str(path.with_name(f".{path.name}.guard")), timeout=30):
         if _try_create(path, info):
@@ -150,10 +164,11 @@ def acquire(path: Path, command: str) -> dict[str, Any]:
             if _try_create(path, info):
                 return info
             current = read_lock(path) or {}
+    unlock = f"sssctl state unlock {current.get('id', '<ID>')}"
     raise LockHeld(
         f"the state is locked by {describe_holder(current)}. Wait for that run to finish; if it died, "
-        f"run `sssctl state unlock {current.get('id', '<ID>')}` (lock file {path})",
-        holder=current,
+        f"run `{unlock}` (lock file {path})",
+        holder=current, unlock=unlock,
     )
 
 

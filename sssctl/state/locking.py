@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from sssctl.state.backend import Backend
 from sssctl.state.errors import LockHeld, StateError
@@ -35,8 +36,20 @@ def parse_duration(text: str) -> float:
 def acquire(backend: Backend, command: str, *, timeout: float,
             notify: Callable[[str], None],
             sleep: Callable[[float], None] = time.sleep,
-            clock: Callable[[], float] = time.monotonic) -> str:
-    """The lock ID, after waiting up to ``timeout`` seconds; LockHeld (exit 4) when it runs out."""
+            clock: Callable[[], float] = time.monotonic,
+            config: Path | None = None) -> str:
+    """The lock ID, after waiting up to ``timeout`` seconds; LockHeld (exit 4) when it runs out.
+
+    ``config`` completes the unlock command the refusal suggests (``-c FILE``).
+    """
+    try:
+        return _acquire(backend, command, timeout=timeout, notify=notify, sleep=sleep, clock=clock)
+    except LockHeld as held:
+        raise held.naming_config(config) if config is not None else held from None
+
+
+def _acquire(backend: Backend, command: str, *, timeout: float, notify: Callable[[str], None],
+             sleep: Callable[[float], None], clock: Callable[[], float]) -> str:
     deadline = clock() + max(0.0, timeout)
     delay = _FIRST_DELAY
     told = False

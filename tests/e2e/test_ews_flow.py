@@ -154,3 +154,30 @@ def test_after_the_shutdown_ews_fails_its_canary_and_graph_converges(ews: Cli, a
     ok(ews.run("apply", "--auto-approve"))
     assert on_own_profile(admin) > 1 and not default_active(admin)
     ok(ews.run("plan", "--detailed-exitcode"))
+
+
+def consents(admin: AdminClient) -> set[str]:
+    """The own app's tenant-wide consents, as role values."""
+    directory = admin.snapshot("directory")["directory"]
+    app = next(a for a in directory["applications"] if a.get("displayName") == "Dataverse SSS (Contoso)")
+    sp = next(s for s in directory["servicePrincipals"] if s["appId"] == app["appId"])
+    roles = {r["id"]: r["value"] for s in directory["servicePrincipals"] for r in s.get("appRoles", [])}
+    return {roles[a["appRoleId"]] for a in directory["appRoleAssignments"] if a["principalId"] == sp["id"]}
+
+
+def test_swap_to_graph_keeps_the_old_grants_until_the_canary_passes(ews: Cli, admin: AdminClient) -> None:
+    ok(ews.run("apply", "--auto-approve"))
+    assert "full_access_as_app" in consents(admin)
+    ews.config.write_text((CONFIGS / "hardened-graph.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    admin.faults(graph_sync_permissions="Mail.ReadWrite,Mail.Send")   # Graph refuses: Mail.Send is missing
+    plan = " ".join(ok(ews.run("plan")).stdout.split())
+    assert "only after the canary passed" in plan and "moves from ews to graph" in plan
+    ok(ews.run("apply", "--auto-approve"), code=1)
+    assert "full_access_as_app" in consents(admin)                    # the old path still works
+    assert on_own_profile(admin) > 1 and not default_active(admin)
+    admin.faults(graph_sync_permissions="Mail.ReadWrite,Calendars.ReadWrite,Contacts.ReadWrite,"
+                                        "MailboxSettings.Read")
+    ok(ews.run("apply", "--auto-approve"))
+    assert "full_access_as_app" not in consents(admin) and "Mail.ReadWrite" in consents(admin)
+    assert allowed(admin) == [SEEDED_ALLOWED_APP]                     # its EWS admission went too
+    ok(ews.run("plan", "--detailed-exitcode"))

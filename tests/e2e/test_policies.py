@@ -126,13 +126,17 @@ def test_terraform_style_policies_on_rotation_deletion_and_no_change(
     assert terraform_style(rotation) == {}
     assert all(denials(p.name, rotation) == [] for p in POLICIES.glob("*.rego"))
 
-    cli.config.write_text(text[: text.index(f'[server_profiles.custom."{PROFILE}"]')], encoding="utf-8")
+    # the profile goes; the app stays (without EWS admission, which only a profile needs)
+    head = text[: text.index(f'[server_profiles.custom."{PROFILE}"]')]
+    without_profile = head.replace('ews = "allow"\n', "")
+    cli.config.write_text(without_profile, encoding="utf-8")
     deletion = json_plan(cli)
     deleted = [rc for rc in deletion["resource_changes"] if rc["change"]["actions"] == ["delete"]]
-    assert [(rc["type"], rc["name"], rc["index"]) for rc in deleted] == [
-        ("server_profile_custom", "custom", PROFILE)]
+    assert ("server_profile_custom", "custom", PROFILE) in [(rc["type"], rc["name"], rc.get("index"))
+                                                            for rc in deleted]
+    assert "app_registration" not in {rc["type"] for rc in deleted}   # the app itself stays
     assert terraform_style(deletion) == {
-        "deny_delete.rego": ["custom: deleting server_profile_custom is not allowed"]}
+        "deny_delete.rego": sorted(f"{rc['name']}: deleting {rc['type']} is not allowed" for rc in deleted)}
     assert denials("deletions.rego", deletion)  # the shipped rule, its message readable by OPA
 
 

@@ -305,3 +305,17 @@ def test_migration_never_leaves_the_app_unscoped_at_any_moment(cli: Cli, admin: 
     live = exchange(admin)
     assert live["applicationAccessPolicies"] == [] and live["managementRoleAssignments"]
     assert exchange_consent(admin, app_id) == []
+
+
+def test_a_migration_failing_before_any_role_assignment_leaves_no_pointer(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    """The pointer and scope a failed run made would be recorded nowhere: they are taken away."""
+    admin.faults(fault_route="/exchange/adminapi/", fault_request_contains="New-ManagementRoleAssignment",
+                 error_probability=1.0)
+    failed = rbac_cli.run("apply", "--auto-approve", timeout=300)
+    assert failed.returncode == exitcodes.ERROR, failed.stdout + failed.stderr
+    live = exchange(admin)
+    assert live["servicePrincipals"] == [] and live["managementRoleAssignments"] == []
+    assert live.get("managementScopes", []) == []
+    admin.clear_faults()
+    ok(rbac_cli.run("apply", "--auto-approve"))

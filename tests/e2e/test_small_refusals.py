@@ -7,7 +7,9 @@ forever; an ``environment.name`` too long for a file name failed only at apply.
 from __future__ import annotations
 
 import os
+import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -42,3 +44,18 @@ def test_an_environment_name_longer_than_the_backends_accept_is_refused_before_a
     assert result.returncode == 1, result.stdout + result.stderr
     assert "environment.name" in result.stderr and "1 to 64 letters" in result.stderr
     assert not cli.state_dir.exists()
+
+
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve")])
+def test_ctrl_c_while_reading_exits_130_without_a_traceback(cli: Cli, admin: Any,
+                                                            command: tuple[str, ...]) -> None:
+    admin.faults(latency_ms=400)          # every request is slow: the Ctrl-C lands while reading
+    running = cli.start(*command)
+    time.sleep(2.5)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+
+    assert running.returncode == 130, out + err
+    assert "Traceback" not in err and "Aborted." not in err
+    assert "Interrupted (Ctrl-C)" in err
+    assert not list(cli.state_dir.glob("*.lock"))

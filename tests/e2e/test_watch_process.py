@@ -1,4 +1,4 @@
-"""``sssctl watch`` as a process: SIGTERM, SIGHUP, and two replicas electing one leader.
+"""``sssctl watch`` as a user runs it: SIGTERM, SIGHUP, and two replicas electing one leader.
 
 People are played through ``/_emulator/act``; each watcher's JSON log lines are read as
 they come (never slept past).
@@ -27,7 +27,6 @@ from tests.e2e.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIG = """
 version = 1
 
@@ -54,9 +53,9 @@ class Watcher:
     """One watcher process and the log events it has written so far."""
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.support.watch_process", str(config)],
-                                        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sssctl", "--log-format", "json", "watch", "-c", str(config)],
+            cwd=config.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.events: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -87,7 +86,6 @@ def setup(emulator: EmulatorInfo, emulator_admin: AdminClient,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSSCTL_", "MSAL_"))}
     env.update(emulator.environ())
     env["SSSCTL_STATE_DIR"] = str(tmp_path / "state")
-    env["PYTHONPATH"] = str(REPO)
     yield config, env
     emulator_admin.reset()
 

@@ -68,3 +68,17 @@ def test_init_writes_a_config_that_validates(installed: Path, tmp_path: Path) ->
     _run(installed / "sssctl", "init", "--example", "minimal", cwd=tmp_path)
     done = _run(installed / "sssctl", "validate", "sssctl.toml", cwd=tmp_path)
     assert "valid" in done.stdout
+
+
+def test_the_wheel_ships_the_fleet_example_the_policies_and_its_types(installed: Path,
+                                                                      tmp_path: Path) -> None:
+    def sssctl(*args: str) -> str:
+        return _run(installed / "sssctl", *args, cwd=tmp_path).stdout
+
+    sssctl("init", "--example", "fleet", "fleet")
+    assert "valid" in sssctl("fleet", "validate", "fleet/fleet.toml")
+    sssctl("init", "--example", "hardened-rbac", "rbac.toml")
+    policies = Path(sssctl("policy", "path").strip())
+    assert policies.is_relative_to(installed.parent) and sorted(p.name for p in policies.glob("*.rego"))
+    assert (policies.parent.parent / "py.typed").is_file()
+    assert '"title": "sssctl fleet file' in sssctl("schema", "--fleet")

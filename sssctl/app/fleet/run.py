@@ -26,6 +26,7 @@ from sssctl import exitcodes
 from sssctl.app import interrupts, runner
 from sssctl.app.commands import describe_error, plan_exit_code
 from sssctl.app.requests import Limits
+from sssctl.audit.checks import Declared, Finding
 from sssctl.config.model import Desired
 from sssctl.engine import planfile
 from sssctl.engine.applier import ApplyReport
@@ -58,6 +59,9 @@ class MemberResult:
     refused: int = 0
     detail: str = ""               # what the command prints for this member besides a plan
     data: dict[str, Any] = field(default_factory=dict)   # JSON extras (audit findings)
+    findings: tuple[Finding, ...] | None = None   # an audit's, None for every other command
+    config: Path | None = None
+    declared: Declared | None = None              # the audit checks the member's kinds declare
 
     @property
     def changes(self) -> int:
@@ -137,6 +141,8 @@ def _guarded(fleet_run: FleetRun, member: Member, task: MemberTask) -> MemberRes
 def outcome_word(result: MemberResult) -> str:
     if result.error:
         return f"failed (exit {result.exit_code})"
+    if result.findings is not None:
+        return f"{len(result.findings)} finding(s)" if result.findings else "no findings"
     if result.report is not None:
         return "applied" if result.report.ok else "apply incomplete"
     if result.plan is not None:
@@ -192,24 +198,23 @@ def apply_saved_task(plan_dir: Path, *, allow_lockout: bool = False) -> MemberTa
 def applied(member: Member, environment: str, p: Plan, report: ApplyReport) -> MemberResult:
     refused = report.count("refused")
     code = exitcodes.INTERRUPTED if report.interrupted else (exitcodes.OK if report.ok else exitcodes.ERROR)
-    problems = [f"{o.change.address} was {o.status}: {o.message}" for o in report.outcomes
-                if o.status in ("refused", "failed")]
+    problems = [f"{o.change.address} {'was refused' if o.status == 'refused' else 'failed'}: {o.message}"
+                for o in report.outcomes if o.status in ("refused", "failed")]
     return MemberResult(member.name, environment, code, plan=p, report=report, refused=refused,
                         error="; ".join(problems) or None, detail=report.summary())
 
 
 def audit_task(*, fail_on: str | None) -> MemberTask:
     def task(fleet_run: FleetRun, member: Member) -> MemberResult:
-        from sssctl.audit.baseline import baseline, probe
-        from sssctl.audit.checks import fails, findings_of, render_table
+        from sssctl.audit.checks import audit, fails, render_table, rows_of
 
         with fleet_run.open(member, "audit", lock=False, every_service=True) as s:
-            findings = findings_of(*probe(s.kinds, s.ctx, baseline(s.desired, keep_user_values=False)))
-        rows = [{"severity": f.severity, "check": f.address, "finding": f.summary, "live": f.evidence}
-                for f in findings]
+            audited = audit(s.kinds, s.ctx, s.desired)
+        findings = audited.findings
         code = exitcodes.FINDINGS if fails(findings, fail_on) else exitcodes.OK
         return MemberResult(member.name, s.environment_name, code, detail=render_table(findings),
-                            data={"findings": rows})
+                            data={"findings": rows_of(findings)}, findings=tuple(findings),
+                            config=member.config, declared=audited.declared)
 
     return task
 

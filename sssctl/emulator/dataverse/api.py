@@ -1132,7 +1132,7 @@ def _new_role_links(store: Store, row: Row, record_id: str) -> Row:
         "_businessunitid_value": unit,
         "_parentroleid_value": None,
         "_parentrootroleid_value": record_id,
-        "_organizationid_value": _organization_id(store),
+        "organizationid": _organization_id(store),  # a plain Uniqueidentifier on role [doc]
         "ismanaged": False,
         "iscustomizable": row.get("iscustomizable") or managed,
         "canbedeleted": row.get("canbedeleted") or {**managed, "ManagedPropertyLogicalName": "canbedeleted"},

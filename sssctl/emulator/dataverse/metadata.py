@@ -1,9 +1,13 @@
 """``EntityDefinitions``: the table and column metadata generic clients read before writing.
 
 Only the slice clients use is served: table definitions (by ``LogicalName`` key or
-MetadataId, or filtered), their ``Attributes``, and the ``PicklistAttributeMetadata``
-cast with ``OptionSet`` options, which SDKs read to turn option labels into values.
-Metadata has no ETags and no paging, as in the real service.
+MetadataId, or filtered), their ``Attributes``, and the ``PicklistAttributeMetadata``,
+``StateAttributeMetadata`` and ``StatusAttributeMetadata`` casts with ``OptionSet``
+options, which SDKs read to turn option labels into values. Attributes carry the
+reference pages' AttributeType (State, Status, Owner and Memo included), MaxLength and
+MinValue/MaxValue where the schema records them; ``tests/schemas/dataverse-reference.json``
+holds what the pages say and a test compares. Metadata has no ETags and no paging, as in
+the real service.
 """
 
 from __future__ import annotations
@@ -74,6 +78,19 @@ _ATTRIBUTE_TYPES = {
     MANAGED: ("ManagedProperty", "ManagedPropertyAttributeMetadata"),
 }
 PICKLIST_CAST = "Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+# Reference AttributeTypes that replace a kind's plain one, with their metadata class. State
+# and Status columns have their own option-set casts; an Owner column is a lookup.
+_TYPE_OVERRIDES = {
+    "State": "StateAttributeMetadata",
+    "Status": "StatusAttributeMetadata",
+    "Owner": "LookupAttributeMetadata",
+    "Memo": "MemoAttributeMetadata",
+}
+OPTION_CASTS = {
+    PICKLIST_CAST: "Picklist",
+    "Microsoft.Dynamics.CRM.StateAttributeMetadata": "State",
+    "Microsoft.Dynamics.CRM.StatusAttributeMetadata": "Status",
+}
 
 
 def _metadata_id(*parts: str) -> str:
@@ -93,8 +110,22 @@ def definition(table: Table) -> dict[str, Any]:
     }
 
 
+def attribute_type(column: Column) -> str:
+    """The column's ``AttributeType`` as the table reference names it."""
+    return column.attribute_type or _ATTRIBUTE_TYPES[column.kind][0]
+
+
 def attribute(table: Table, column: Column) -> dict[str, Any]:
-    attribute_type, odata_type = _ATTRIBUTE_TYPES[column.kind]
+    kind_type, odata_type = _ATTRIBUTE_TYPES[column.kind]
+    attribute_type = column.attribute_type or kind_type
+    odata_type = _TYPE_OVERRIDES.get(attribute_type, odata_type)
+    limits: dict[str, Any] = {}
+    if column.max_length is not None:
+        limits["MaxLength"] = column.max_length
+    if column.min_value is not None:
+        limits["MinValue"] = column.min_value
+    if column.max_value is not None:
+        limits["MaxValue"] = column.max_value
     return {
         "@odata.type": f"#Microsoft.Dynamics.CRM.{odata_type}",
         "LogicalName": column.name,
@@ -104,6 +135,7 @@ def attribute(table: Table, column: Column) -> dict[str, Any]:
         "IsValidForCreate": not column.readonly and not column.updateonly,
         "IsValidForUpdate": not column.readonly and not column.createonly,
         "IsValidForRead": not column.writeonly,
+        **limits,
     }
 
 
@@ -114,7 +146,7 @@ def option_set(column: Column) -> dict[str, Any]:
         options.append(
             {"Value": value, "Label": {"LocalizedLabels": [localized], "UserLocalizedLabel": localized}}
         )
-    return {"Name": column.name, "OptionSetType": "Picklist", "Options": options}
+    return {"Name": column.name, "OptionSetType": attribute_type(column), "Options": options}
 
 
 def find_table(key: str) -> Table:
@@ -176,10 +208,10 @@ def _attributes(api: str, table: Table, rest: list[str], params: dict[str, str])
     columns = table.columns
     picklists_only = False
     if rest:
-        if rest != [PICKLIST_CAST]:
+        if len(rest) != 1 or rest[0] not in OPTION_CASTS:
             raise no_segment(rest[0])
         picklists_only = True
-        columns = [c for c in columns if c.kind == PICKLIST]
+        columns = [c for c in columns if c.kind == PICKLIST and attribute_type(c) == OPTION_CASTS[rest[0]]]
     select = select_names(params.get("$select"), ATTRIBUTE_COLUMNS, "AttributeMetadata")
     expand = params.get("$expand")
     with_options = False
@@ -201,7 +233,7 @@ def _attributes(api: str, table: Table, rest: list[str], params: dict[str, str])
         if with_options:
             item["OptionSet"] = option_set(column)
         value.append(item)
-    cast = f"/{PICKLIST_CAST}" if picklists_only else ""
+    cast = f"/{rest[0]}" if picklists_only else ""
     context = f"{api}/$metadata#EntityDefinitions('{table.logical}')/Attributes{cast}{_ctx(select)}"
     return {"@odata.context": context, "value": value}
 

@@ -4,6 +4,15 @@ Rows are plain dicts keyed by the Web API property name (``_x_value`` for lookup
 Write-only columns (secrets, passwords) are stored in the row too but are never readable.
 A polymorphic lookup keeps its target table under ``"<property>@lt"``, which is never
 emitted as a property (only as the ``lookuplogicalname`` annotation).
+
+Column types, IsValidForCreate/Update/Read, MaxLength, MinValue/MaxValue and option labels
+follow the table/entity reference pages on Microsoft Learn
+(https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/<table>);
+``tests/schemas/dataverse-reference.json`` records what those pages say, with page and
+version, for the tables read so far, and a test compares this module's output with it.
+Notable there: ``role.organizationid`` is a plain Uniqueidentifier (returned as
+``organizationid``, not ``_organizationid_value``); ``statecode`` / ``statuscode`` are typed
+State / Status and ``ownerid`` Owner; ``statecode`` is not valid for create.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ STRING, INT, BIGINT, BOOL, GUID, DATETIME, PICKLIST, LOOKUP, MANAGED = (
 )
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1  # every BigInt column's MinValue / MaxValue [doc]
+
+
 @dataclass(frozen=True)
 class Column:
     name: str  # logical attribute name
@@ -34,6 +46,12 @@ class Column:
     updateonly: bool = False  # refused on create ("not valid for create")
     writeonly: bool = False  # accepted on write, never returned
     navs: dict[str, str] = field(default_factory=dict)  # lookup navigation name -> target logical name
+    # The table reference's AttributeType where it is not the kind's plain one ("State",
+    # "Status", "Owner", "Memo"); the value is still stored and filtered as ``kind``.
+    attribute_type: str | None = None
+    max_length: int | None = None  # strings: longer values are refused [doc: MaxLength]
+    min_value: int | None = None  # whole numbers: values outside [min, max] are refused
+    max_value: int | None = None
 
     @property
     def prop(self) -> str:
@@ -69,8 +87,11 @@ class Table:
 
 def _state(active_label: str = "Active") -> list[Column]:
     return [
-        Column("statecode", PICKLIST, {0: active_label, 1: "Inactive"}),
-        Column("statuscode", PICKLIST, {1: active_label, 2: "Inactive"}),
+        # The reference types these State / Status; statecode is not valid for create.
+        Column(
+            "statecode", PICKLIST, {0: active_label, 1: "Inactive"}, updateonly=True, attribute_type="State"
+        ),
+        Column("statuscode", PICKLIST, {1: active_label, 2: "Inactive"}, attribute_type="Status"),
     ]
 
 
@@ -82,15 +103,20 @@ def _system(extra_owner: bool = False) -> list[Column]:
         Column("modifiedon", DATETIME, readonly=True),
         Column("createdby", LOOKUP, readonly=True, navs={"createdby": "systemuser"}),
         Column("modifiedby", LOOKUP, readonly=True, navs={"modifiedby": "systemuser"}),
-        Column("versionnumber", BIGINT, readonly=True),
+        Column("versionnumber", BIGINT, readonly=True, min_value=BIGINT_MIN, max_value=BIGINT_MAX),
     ]
     if extra_owner:
         columns += [
-            Column("ownerid", LOOKUP, navs={"ownerid": "systemuser"}),
+            Column("ownerid", LOOKUP, navs={"ownerid": "systemuser"}, attribute_type="Owner"),
             Column("owningbusinessunit", LOOKUP, readonly=True, navs={"owningbusinessunit": "businessunit"}),
         ]
     return columns
 
+
+# The organization a row belongs to. The mailbox page types ``organizationid`` as a Lookup
+# targeting organization [doc]; the other tables' are taken to be alike (not checked), and
+# the navigation property's name is the column's, as for the other system lookups [inf].
+ORGANIZATION_NAV = {"organizationid": "organization"}
 
 APPROVAL = {0: "Empty", 1: "Approved", 2: "Pending Approval", 3: "Rejected"}
 INCOMING = {
@@ -135,7 +161,7 @@ ORGANIZATION = Table(
         Column("organizationid", GUID, createonly=True),
         Column("name", STRING, readonly=True),
         Column("orgdborgsettings", STRING),
-        Column("defaultemailsettings", STRING),
+        Column("defaultemailsettings", STRING, max_length=1073741823),
         Column(
             "defaultemailserverprofileid", LOOKUP, navs={"defaultemailserverprofileid": "emailserverprofile"}
         ),
@@ -156,7 +182,7 @@ ORGANIZATION = Table(
         Column("generatealertsforerrors", BOOL),
         Column("generatealertsforwarnings", BOOL),
         Column("generatealertsforinformation", BOOL),
-        Column("basecurrencyid", LOOKUP, readonly=True),
+        Column("basecurrencyid", LOOKUP, createonly=True),  # valid for create only [doc]
         *_system(),
     ],
 )
@@ -169,8 +195,8 @@ MAILBOX = Table(
     9606,
     [
         Column("mailboxid", GUID, createonly=True),
-        Column("name", STRING),
-        Column("emailaddress", STRING),
+        Column("name", STRING, max_length=200),
+        Column("emailaddress", STRING, max_length=100),
         Column(
             "regardingobjectid",
             LOOKUP,
@@ -191,7 +217,7 @@ MAILBOX = Table(
         Column("actstatus", PICKLIST, TEST_STATUS, updateonly=True),
         Column("mailboxstatus", PICKLIST, TEST_STATUS, readonly=True),
         Column("testemailconfigurationscheduled", BOOL),
-        Column("testemailconfigurationretrycount", INT),
+        Column("testemailconfigurationretrycount", INT, min_value=0, max_value=2147483647),
         Column("postponetestemailconfigurationuntil", DATETIME),
         Column("testmailboxaccesscompletedon", DATETIME, updateonly=True),
         Column("isforwardmailbox", BOOL, readonly=True),
@@ -199,12 +225,12 @@ MAILBOX = Table(
         Column("orgmarkedasprimaryforexchangesync", BOOL),
         Column("processanddeleteemails", BOOL),
         Column("allowemailconnectortousecredentials", BOOL),
-        Column("username", STRING),
-        Column("password", STRING, writeonly=True),
+        Column("username", STRING, max_length=200),
+        Column("password", STRING, writeonly=True, max_length=200),
         Column("ispasswordset", BOOL, readonly=True),
-        Column("ewsurl", STRING),
-        Column("processingstatecode", INT, readonly=True),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("ewsurl", STRING, max_length=2084),
+        Column("processingstatecode", INT, readonly=True, min_value=0, max_value=2147483647),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -218,8 +244,8 @@ EMAILSERVERPROFILE = Table(
     9605,
     [
         Column("emailserverprofileid", GUID, createonly=True),
-        Column("name", STRING),
-        Column("description", STRING),
+        Column("name", STRING, max_length=100),
+        Column("description", STRING, attribute_type="Memo", max_length=2000),
         Column(
             "servertype",
             PICKLIST,
@@ -231,32 +257,32 @@ EMAILSERVERPROFILE = Table(
                 4: "IMAP/SMTP",
             },
         ),
-        Column("emailservertypename", STRING, readonly=True),
+        Column("emailservertypename", STRING, readonly=True, max_length=250),
         Column("serverauthority", PICKLIST, {0: "Public", 1: "US Government", 2: "China", 3: "Automatic"}),
         Column("useautodiscover", BOOL),
-        Column("incomingserverlocation", STRING),
-        Column("outgoingserverlocation", STRING),
-        Column("defaultserverlocation", STRING),
+        Column("incomingserverlocation", STRING, max_length=2084),
+        Column("outgoingserverlocation", STRING, max_length=2084),
+        Column("defaultserverlocation", STRING, max_length=2084),
         Column("incomingcredentialretrieval", PICKLIST, CREDENTIALS),
         Column("outgoingcredentialretrieval", PICKLIST, CREDENTIALS),
         Column("incomingauthenticationprotocol", PICKLIST, AUTH_PROTOCOL),
         Column("outgoingauthenticationprotocol", PICKLIST, AUTH_PROTOCOL),
         Column("usesamesettingsforoutgoingconnections", BOOL),
-        Column("incomingusername", STRING),
-        Column("incomingpassword", STRING, writeonly=True),
+        Column("incomingusername", STRING, max_length=250),
+        Column("incomingpassword", STRING, writeonly=True, max_length=250),
         Column("isincomingpasswordset", BOOL, readonly=True),
-        Column("outgoingusername", STRING),
-        Column("outgoingpassword", STRING, writeonly=True),
+        Column("outgoingusername", STRING, max_length=250),
+        Column("outgoingpassword", STRING, writeonly=True, max_length=250),
         Column("isoutgoingpasswordset", BOOL, readonly=True),
         Column("usedefaulttenantid", BOOL),
-        Column("exchangeonlinetenantid", STRING),
-        Column("oauthclientid", STRING),
-        Column("oauthclientsecret", STRING, writeonly=True),
+        Column("exchangeonlinetenantid", STRING, max_length=36),
+        Column("oauthclientid", STRING, max_length=1024),
+        Column("oauthclientsecret", STRING, writeonly=True, max_length=1024),
         Column("isoauthclientsecretset", BOOL, readonly=True),
-        Column("aadresourceid", STRING),
+        Column("aadresourceid", STRING, max_length=1024),
         Column("sendemailalert", BOOL),
-        Column("owneremailaddress", STRING),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("owneremailaddress", STRING, max_length=100),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -270,7 +296,7 @@ ROLE = Table(
     1036,
     [
         Column("roleid", GUID, createonly=True),
-        Column("name", STRING),
+        Column("name", STRING, max_length=100),
         Column("businessunitid", LOOKUP, createonly=True, navs={"businessunitid": "businessunit"}),
         Column("parentroleid", LOOKUP, readonly=True, navs={"parentroleid": "role"}),
         Column("parentrootroleid", LOOKUP, readonly=True, navs={"parentrootroleid": "role"}),
@@ -289,7 +315,8 @@ ROLE = Table(
             {0: "Published", 1: "Unpublished", 2: "Deleted", 3: "Deleted Unpublished"},
             readonly=True,
         ),
-        Column("organizationid", LOOKUP, readonly=True),
+        # A plain Uniqueidentifier on role, not a lookup: returned as ``organizationid`` [doc].
+        Column("organizationid", GUID, readonly=True),
         *_system(),
     ],
 )
@@ -301,9 +328,9 @@ PRIVILEGE = Table(
     "name",
     1023,
     [
-        Column("privilegeid", GUID),
-        Column("name", STRING),
-        Column("accessright", INT),
+        Column("privilegeid", GUID, createonly=True),
+        Column("name", STRING, max_length=256),
+        Column("accessright", INT, min_value=-2147483648, max_value=2147483647),
         Column("canbebasic", BOOL),
         Column("canbelocal", BOOL),
         Column("canbedeep", BOOL),
@@ -311,14 +338,15 @@ PRIVILEGE = Table(
         Column("canbeentityreference", BOOL),
         Column("canbeparententityreference", BOOL),
         Column("canberecordfilter", BOOL),
-        Column("ismanaged", BOOL),
+        Column("ismanaged", BOOL, readonly=True),
         Column(
             "componentstate",
             PICKLIST,
             {0: "Published", 1: "Unpublished", 2: "Deleted", 3: "Deleted Unpublished"},
+            readonly=True,
         ),
-        Column("introducedversion", STRING),
-        Column("versionnumber", BIGINT),
+        Column("introducedversion", STRING, createonly=True, max_length=48),
+        Column("versionnumber", BIGINT, readonly=True, min_value=BIGINT_MIN, max_value=BIGINT_MAX),
     ],
     read_only_table=True,
 )
@@ -331,11 +359,11 @@ BUSINESSUNIT = Table(
     10,
     [
         Column("businessunitid", GUID, createonly=True),
-        Column("name", STRING),
+        Column("name", STRING, max_length=160),
         Column("parentbusinessunitid", LOOKUP, navs={"parentbusinessunitid": "businessunit"}),
-        Column("divisionname", STRING),
-        Column("isdisabled", BOOL, readonly=True),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("divisionname", STRING, max_length=100),
+        Column("isdisabled", BOOL, updateonly=True),  # not valid for create; updatable [doc]
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
 )
@@ -349,11 +377,11 @@ SYSTEMUSER = Table(
     [
         Column("systemuserid", GUID, createonly=True),
         Column("fullname", STRING, readonly=True),
-        Column("firstname", STRING),
-        Column("lastname", STRING),
-        Column("internalemailaddress", STRING),
-        Column("domainname", STRING),
-        Column("isdisabled", BOOL),
+        Column("firstname", STRING, max_length=256),
+        Column("lastname", STRING, max_length=256),
+        Column("internalemailaddress", STRING, max_length=100),
+        Column("domainname", STRING, max_length=1024),
+        Column("isdisabled", BOOL, updateonly=True),  # not valid for create [doc]
         Column(
             "accessmode",
             PICKLIST,
@@ -368,15 +396,14 @@ SYSTEMUSER = Table(
         ),
         Column("applicationid", GUID),
         Column("azureactivedirectoryobjectid", GUID),
-        Column(
-            "businessunitid", LOOKUP, createonly=True, navs={"businessunitid": "businessunit"}
-        ),  # SetBusinessSystemUser moves users
+        # Valid for create and update on the reference page; SetBusinessSystemUser also moves users.
+        Column("businessunitid", LOOKUP, navs={"businessunitid": "businessunit"}),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
         Column("outgoingemaildeliverymethod", PICKLIST, OUTGOING),
         Column("islicensed", BOOL),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_system(),
     ],
 )
@@ -389,15 +416,15 @@ QUEUE = Table(
     2020,
     [
         Column("queueid", GUID, createonly=True),
-        Column("name", STRING),
-        Column("emailaddress", STRING),
-        Column("emailrouteraccessapproval", PICKLIST, APPROVAL),
+        Column("name", STRING, max_length=200),
+        Column("emailaddress", STRING, max_length=100),
+        Column("emailrouteraccessapproval", PICKLIST, APPROVAL, updateonly=True),
         Column("incomingemaildeliverymethod", PICKLIST, {k: INCOMING[k] for k in (0, 2, 3)}),
         Column("outgoingemaildeliverymethod", PICKLIST, {k: OUTGOING[k] for k in (0, 2)}),
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
         Column("queueviewtype", PICKLIST, {0: "Public", 1: "Private"}),
-        Column("organizationid", LOOKUP, readonly=True),
+        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
         *_state(),
         *_system(extra_owner=True),
     ],
@@ -412,9 +439,9 @@ USERSETTINGS = Table(
     [
         Column("systemuserid", GUID, createonly=True),
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
-        Column("uilanguageid", INT),
+        Column("uilanguageid", INT, min_value=0, max_value=2147483647),
         Column("timezonecode", INT),
-        Column("businessunitid", LOOKUP, readonly=True),
+        Column("businessunitid", LOOKUP, readonly=True, navs={"businessunitid": "businessunit"}),
         *_system(),
     ],
 )
@@ -474,10 +501,12 @@ ROLEPRIVILEGES = Table(
     None,
     12,
     [
-        Column("roleprivilegeid", GUID, readonly=True),
+        # The reference lists roleprivilegeid and privilegedepthmask as writable columns; the
+        # table itself only answers RetrieveMultiple (rows change through the role actions).
+        Column("roleprivilegeid", GUID),
         Column("roleid", GUID, readonly=True),
         Column("privilegeid", GUID, readonly=True),
-        Column("privilegedepthmask", INT, readonly=True),
+        Column("privilegedepthmask", INT, min_value=-2147483648, max_value=2147483647),
     ],
     read_only_table=True,
 )

@@ -486,7 +486,7 @@ def role_row(role_id: str, name: str, unit: str, *, parent: str | None, root: st
         },
         "isinherited": 1,
         "componentstate": 0,
-        "_organizationid_value": constants.ORGANIZATION_ID,
+        "organizationid": constants.ORGANIZATION_ID,
     }
 
 

@@ -5,6 +5,14 @@ refused with 400 rather than silently ignored: a client that believes it changed
 must find out. The code for that refusal, ``0x80040203`` InvalidArgument, is a guess (the
 reference has no captured response). Lookups are written only through
 ``<nav>@odata.bind``; writing ``_x_value`` directly gets the real service's message.
+
+Strings longer than the column's MaxLength and whole numbers outside MinValue..MaxValue
+(the limits the table reference pages give, see ``tests/schemas/dataverse-reference.json``)
+get ``0x80044331``, the validation error the reference names for a string that is too long
+[doc]. The wording of the too-long message ("The length of the 'x' attribute of the 'y'
+entity exceeded the maximum allowed length of 'n'.") is the one clients match on; the
+out-of-range wording reuses the option-set message, whose shape for plain integers is
+not documented.
 """
 
 from __future__ import annotations
@@ -75,11 +83,19 @@ def _check_type(table: Table, column: Column, value: Any) -> Any:
                 f"'{column.name}' on record of type '{table.logical}' is outside the valid range. "
                 f"Accepted Values: {accepted}",
             )
+        _check_range(table, column, value)
         return value
     if kind == BOOL and not isinstance(value, bool):
         raise _type_error(column, "Edm.Boolean")
     if kind == STRING and not isinstance(value, str):
         raise _type_error(column, "Edm.String")
+    if kind == STRING and column.max_length is not None and len(value) > column.max_length:
+        raise DataverseFault(
+            400,
+            VALIDATION,
+            f"A validation error occurred. The length of the '{column.name}' attribute of the "
+            f"'{table.logical}' entity exceeded the maximum allowed length of '{column.max_length}'.",
+        )
     if kind == GUID:
         if not isinstance(value, str):
             raise _type_error(column, "Edm.Guid")
@@ -92,6 +108,19 @@ def _check_type(table: Table, column: Column, value: Any) -> Any:
     if kind == MANAGED and not (isinstance(value, dict) and isinstance(value.get("Value"), bool)):
         raise _type_error(column, "Microsoft.Dynamics.CRM.BooleanManagedProperty")
     return value
+
+
+def _check_range(table: Table, column: Column, value: int) -> None:
+    """Whole numbers outside the column's documented MinValue..MaxValue are refused like an
+    option value outside the option set (the same validation error)."""
+    low, high = column.min_value, column.max_value
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise DataverseFault(
+            400,
+            VALIDATION,
+            f"A validation error occurred. The value {value} of '{column.name}' on record of type "
+            f"'{table.logical}' is outside the valid range.",
+        )
 
 
 def _not_valid(column: Column, table: Table, when: str) -> DataverseFault:

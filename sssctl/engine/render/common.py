@@ -72,7 +72,9 @@ def field_rows(change: Change) -> list[tuple[str, Any, Any]]:
     """``(field, before, after)`` for the fields this change touches, in the kind's order."""
     before = change.before or {}
     after = change.after or {}
-    keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+    # a change with its own sample prints it once, on its own line, not also as a field
+    keys = [k for k in dict.fromkeys([*before.keys(), *after.keys()])
+            if not (k == "sample" and change.sample)]
     if change.action is Action.CREATE:
         return [(k, None, after.get(k)) for k in keys]
     if change.action is Action.DELETE:

@@ -159,7 +159,8 @@ def _extras(plan: Plan | None, environment_name: str | None) -> dict[str, Any]:
         return extras
     extras["environment"].update(url=plan.environment_url, organization_id=plan.organization_id)
     extras.update(state={"lineage": plan.state_lineage, "serial": plan.state_serial},
-                  config_digest=plan.config_digest, refresh_only=plan.refresh_only, summary=counts(plan))
+                  config_digest=plan.config_digest, refresh_only=plan.refresh_only, destroy=plan.destroy,
+                  summary=counts(plan))
     return extras
 
 
@@ -183,6 +184,15 @@ def to_document(plan: Plan, *, environment_name: str) -> dict[str, Any]:
         "complete": complete,
         "sssctl": extras,
     }
+
+
+def errored_document(error: str, *, environment_name: str | None = None) -> dict[str, Any]:
+    """A plan that could not be made at all (sign-in refused, config invalid): still a document,
+    errored, with the reason, so a pipeline that posts or checks the JSON has one to read."""
+    document = refused_document([], environment_name=environment_name)
+    del document["sssctl"]["refused"]
+    document["sssctl"]["error"] = error
+    return document
 
 
 def refused_document(refusals: Sequence[str], *, environment_name: str | None = None) -> dict[str, Any]:

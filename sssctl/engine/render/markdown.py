@@ -62,3 +62,10 @@ def render_refused(refusals: Sequence[str], *, environment_name: str | None = No
     lines += [f"- {_cell(reason)}" for reason in refusals]
     lines += ["", "Change the configuration (or the environment) so these checks pass, then plan again.", ""]
     return "\n".join(lines)
+
+
+def render_errored(error: str, *, environment_name: str | None = None) -> str:
+    """A plan that could not be made: the comment says so and why, instead of nothing."""
+    where = f" for `{environment_name}`" if environment_name else ""
+    return "\n".join([f"### sssctl plan{where}", "", "**No plan could be made: nothing can be applied.**", "",
+                      "```text", error, "```", ""])

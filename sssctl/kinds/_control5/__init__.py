@@ -82,6 +82,7 @@ from sssctl.kinds._control5.secrets import (
     profiles_using,
     read_profile_rows,
     remove_credentials,
+    require_on_app,
     rotate_days,
     secret_facts,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "read_resource_by_id",
     "remove_credentials",
     "require_graph",
+    "require_on_app",
     "required_resource_access",
     "resolve_permission",
     "resolve_permissions",

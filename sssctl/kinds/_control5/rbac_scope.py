@@ -219,10 +219,36 @@ def _ensure_assignments(ctx: Context, key: str, app_id: str, scope: MailboxScope
 def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: Mapping[str, Any],
           candidates: Candidates, display_name: str) -> tuple[int, str]:
     """Steps (1)..(7) of the module docstring; answers (writes, what happened)."""
-    writes = _ensure_pointer(ctx, app_id, display_name)
-    writes += _ensure_scope(ctx, key, rbac.recipient_filter(ctx, scope))
-    roles = list(detail.get("roles") or [])
-    writes += _ensure_assignments(ctx, key, app_id, scope, roles=roles, recreate=bool(detail.get("recreate")))
+    made_pointer = _ensure_pointer(ctx, app_id, display_name)
+    try:
+        writes = made_pointer + _ensure_scope(ctx, key, rbac.recipient_filter(ctx, scope))
+        roles = list(detail.get("roles") or [])
+        writes += _ensure_assignments(ctx, key, app_id, scope, roles=roles,
+                                      recreate=bool(detail.get("recreate")))
+    except Exception:
+        if made_pointer:
+            _drop_unused_pointer(ctx, key, app_id)
+        raise
+    return _finish(ctx, key, app_id, scope, writes, roles=roles, candidates=candidates)
+
+
+def _drop_unused_pointer(ctx: Context, key: str, app_id: str) -> None:
+    """A run that made the Exchange pointer and failed before any role assignment used it takes
+    the pointer (and a scope it made) away again: the state records nothing for a failed
+    change, so nothing else would ever know to remove them."""
+    try:
+        if rbac.invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id}):
+            return      # in use: the next run's read finds it and carries on (or tears it down)
+        if rbac.get_one(ctx, "Get-ManagementScope", rbac.scope_name(key)) is not None:
+            rbac.invoke(ctx, "Remove-ManagementScope", {"Identity": rbac.scope_name(key)})
+        rbac.invoke(ctx, "Remove-ServicePrincipal", {"Identity": app_id})
+        log.info("rbac.pointer_removed_after_failure", app_id=app_id)
+    except ClientError as exc:
+        log.warning("rbac.pointer_left_after_failure", app_id=app_id, error=str(exc))
+
+
+def _finish(ctx: Context, key: str, app_id: str, scope: MailboxScope, writes: int, *, roles: Sequence[str],
+            candidates: Candidates) -> tuple[int, str]:
     check = verdicts(ctx, app_id, scope, candidates) if roles else {"inside": None}
     policies = [p for p in rbac.invoke(ctx, "Get-ApplicationAccessPolicy", {})
                 if str(p.get("AppId") or "").lower() == app_id and p.get("AccessRight") == "RestrictAccess"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import structlog
 from sssctl.clients.errors import GraphError, GraphNotFound
 from sssctl.config.model import AppRegistration, Desired
 from sssctl.engine.kind import Context
-from sssctl.kinds._control5.graph import require_graph
+from sssctl.kinds._control5.graph import read_app, require_graph
 from sssctl.kinds._control5.names import (
     CREDENTIAL_PREFIX,
     DAY,
@@ -230,3 +231,24 @@ def remove_credentials(ctx: Context, object_id: str, key_ids: Iterable[str], *, 
                 raise
             log.info("credential.already_gone", key_id=key_id)
     return writes
+
+
+READ_BACK_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)   # directory reads may lag a write by seconds
+
+
+def require_on_app(ctx: Context, key: str, key_id: str) -> None:
+    """Read the app back until it shows ``key_id``; refuse to go on if it never does.
+
+    A profile is never given a secret the app does not hold: the answer to ``addPassword``
+    alone is not proof (a broken or hostile answer could name any keyId).
+    """
+    for delay in (0.0, *READ_BACK_DELAYS):
+        if delay:
+            time.sleep(delay)
+        app = read_app(ctx, key, expected=True) or {}
+        held = {str(c.get("keyId", "")).lower() for c in app.get("passwordCredentials") or []}
+        if key_id.lower() in held:
+            return
+    raise RuntimeError(
+        f"the new secret of app registration {key!r} (keyId {key_id}) does not show on the app read "
+        "back; the profile was not given it (the next run sees what the app holds)")

@@ -90,7 +90,7 @@ def test_plan_and_apply_run_with_exactly_the_computed_dataverse_privileges(
 
     _give(emulator, config, needs.privileges("apply"))
     with session(RunOptions(config_path=config, environ=environ, command="apply"), services) as s:
-        report = apply_interactive(s, plan(s), confirm=lambda _: True, parallelism=4)
+        report = apply_interactive(s, plan(s), confirm=lambda _: True)
     assert report.ok, [(o.change.address, o.status, o.message) for o in report.outcomes
                        if o.status != "applied"]
     with session(RunOptions(config_path=config, environ=environ, command="plan"), services) as s:
@@ -109,3 +109,29 @@ def test_a_second_provisioning_writes_nothing(
     again = _give(emulator, config, {"prvReadOrganization": "Global", "prvReadUser": "Basic"})
     assert (again.writes, again.steps) == (0, [])
     assert emulator_admin.counters()["writes"] == 0
+
+
+def test_bootstrap_with_a_certificate_signs_the_plan_identity_in_with_it(
+    emulator: EmulatorInfo, emulator_admin: AdminClient, tmp_path: Path
+) -> None:
+    import stat
+
+    from sssctl.app.auth_check import check
+    from sssctl.app.bootstrap import Request, bootstrap
+
+    emulator_admin.reset()
+    config = tmp_path / "least.toml"
+    config.write_text(DATAVERSE_ONLY, encoding="utf-8")
+    request = Request(config, emulator.environ(), (), "certificate", tmp_path / "keys")
+    result, applied = bootstrap(request, confirm=lambda _: True)
+    assert applied and set(result.to_json()["identities"]["plan"]) == {"client_id", "certificate_file"}
+    pem = result.identities["plan"].secret_file
+    assert pem is not None and stat.S_IMODE(pem.stat().st_mode) == 0o600
+    again, _ = bootstrap(request, confirm=lambda _: True)
+    assert again.steps == []
+    environ = {**emulator.environ(), "SSSCTL_AUTH_METHOD": "certificate",
+               "SSSCTL_CLIENT_ID": str(result.identities["plan"].client_id),
+               "SSSCTL_CLIENT_CERTIFICATE": str(pem)}
+    environ.pop("SSSCTL_CLIENT_SECRET", None)
+    report = check(config, environ, "plan")
+    assert report.ok(strict=True), report.render(strict=True)

@@ -251,6 +251,7 @@ def test_auth_check_wrong_secret_exits_1_with_remedy(big: EmulatorInfo, tmp_path
     result = CliRunner().invoke(cli, ["auth", "check", "-c", str(config)], env=env)
     assert result.exit_code == 1
     assert "secret VALUE" in result.output and "wrong-secret-value" not in result.output
+    assert "AADSTS7000215" in result.output   # the code support and the Entra docs go by, with the remedy
 
 
 def test_parallel_calls_share_the_limiter(big: EmulatorInfo, big_admin: AdminClient) -> None:

@@ -25,8 +25,7 @@ def clock(emulator_admin: AdminClient) -> Iterator[AdminClient]:
 
 
 def test_organization_config_shows_the_gate_and_the_list_is_replaced(shell: Shell) -> None:
-    shell.ok("Set-OrganizationConfig", EwsAllowedAppIDs=[SEEDED_ALLOWED_APP])
-    row = shell.ok("Get-OrganizationConfig")[0]
+    row = shell.ok("Get-OrganizationConfig")[0]      # the default tenant
     assert (row["EwsEnabled"], row["EwsAllowedAppIDs"]) == (True, [SEEDED_ALLOWED_APP])
     assert row["EwsApplicationAccessPolicy"] is None and row["EwsAllowList"] == []
     assert shell.ok("Set-OrganizationConfig", EwsAllowedAppIDs=[SEEDED_ALLOWED_APP, APP]) == []

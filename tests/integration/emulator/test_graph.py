@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,6 @@ from sssctl.emulator.info import EmulatorInfo
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 FULL_ACCESS = EXCHANGE_ROLES["full_access_as_app"]
-
-
-@pytest.fixture
-def graph(emulator: EmulatorInfo, emulator_admin: AdminClient) -> Iterator[httpx.Client]:
-    emulator_admin.reset()
-    emulator_admin.clear_faults()
-    token = emulator_admin.token(emulator.graph_url)
-    with trusting_client(
-        emulator, base_url=f"{emulator.graph_url}/v1.0", headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        yield client
-    emulator_admin.clear_faults()
-    emulator_admin.reset()
 
 
 def _upsert(graph: httpx.Client, name: str, **body: Any) -> httpx.Response:

@@ -210,9 +210,9 @@ def test_faults_never_end_the_process_and_health_follows_them(
     # a full outage: every Dataverse request fails; cycles fail, health goes stale, the process stays
     admin.faults(throttle_probability=0, error_probability=1.0, fault_service="dataverse")
     _wait(lambda: httpx.get(health).status_code == 503, 20, "/healthz to report the outage")
-    _wait(lambda: bool(watching.health.last_error), 20, "the failed cycle to say why")
+    _wait(lambda: bool(watching.health.last_error), 60, "the failed cycle to say why")
     admin.clear_faults()
-    _wait(lambda: httpx.get(health).status_code == 200, 30, "/healthz to recover after the outage")
+    _wait(lambda: httpx.get(health).status_code == 200, 60, "/healthz to recover after the outage")
     metrics = httpx.get(f"http://{host}:{port}/metrics").text
     assert "sssctl_watch_throttled_total" in metrics
 
@@ -272,3 +272,18 @@ def test_a_fleet_watches_each_member_with_its_own_state(
         fleet.stop()
         runner.join(timeout=10)
     assert not runner.is_alive()
+
+
+def test_a_reviewed_apply_gets_the_state_lock_while_watch_leads(watching: Watch) -> None:
+    from sssctl.app import runner
+
+    assert watching.health.leading
+    # a watch write may be in flight: wait for the lock as a pipeline would (--lock-timeout)
+    opts = runner.RunOptions(watching.request.config_path, watching.request.environ, "apply",
+                             lock_timeout=10.0)
+    with runner.session(opts, runner.default_services()) as session:
+        report = runner.execute(session, runner.plan(session))
+    assert report.ok
+    cycles = watching.cycles
+    _wait(lambda: watching.cycles > cycles, 10, "watch to go on leading after the apply")
+    assert watching.health.leading

@@ -43,7 +43,9 @@ def test_hardened_needs_are_exact() -> None:
     assert needs.privileges("plan")["prvReadOrganization"] == "Global"
     assert needs.names("apply", "exchange", "cmdlet") == sorted([
         "Get-ApplicationAccessPolicy", "Get-DistributionGroupMember", "Test-ApplicationAccessPolicy",
-        "New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy"])
+        "New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy",
+        # the EWS gate: read to admit the app and explain a refusal, written for the admission
+        "Get-OrganizationConfig", "Get-CASMailbox", "Set-OrganizationConfig"])
     assert needs.names("plan", "exchange", "app_role") == ["Exchange.ManageAsApp"]
 
 
@@ -111,3 +113,27 @@ def test_an_identity_holding_exactly_its_needs_has_no_excess() -> None:
     held = {"dataverse": needs.privileges("apply"), "dataverse_roles": ["sssctl apply"],
             "graph": needs.names("apply", "graph"), "exchange": needs.names("apply", "exchange", "app_role")}
     assert excess_of(held, needs, "apply") == {}
+
+
+@pytest.mark.parametrize(("value", "subject"), [
+    ("github:contoso/sss", "repo:contoso/sss:ref:refs/heads/main"),
+    ("github:contoso/sss:pull_request", "repo:contoso/sss:pull_request"),
+    ("github:contoso/sss:environment:production", "repo:contoso/sss:environment:production"),
+])
+def test_github_pipelines_become_the_subjects_github_documents(value: str, subject: str) -> None:
+    from sssctl.app.bootstrap import GITHUB_ISSUER, parse_for
+
+    pipeline = parse_for(value)
+    assert (pipeline.issuer, pipeline.subject) == (GITHUB_ISSUER, subject)
+
+
+def test_azure_devops_needs_its_organization_issuer() -> None:
+    from sssctl.app.bootstrap import BootstrapError, parse_for
+
+    with pytest.raises(BootstrapError, match="--azure-devops-issuer"):
+        parse_for("azure-devops:contoso/sss/prod")
+    found = parse_for("azure-devops:contoso/sss/prod", azure_devops_issuer="https://vstoken.dev.azure.com/1")
+    assert found.subject == "sc://contoso/sss/prod"
+    for bad in ("github:nope", "gitlab:x/y", "github:a/b:branch:main", "azure-devops:a/b"):
+        with pytest.raises(BootstrapError):
+            parse_for(bad, azure_devops_issuer="https://x")

@@ -3,9 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from sssctl.audit.baseline import baseline
-from sssctl.audit.checks import fails, findings_of, render_table
+from sssctl.audit.checks import Declared, fails, findings_of, render_table
 from sssctl.config.model import Desired, PrivilegeAllowlist
 from sssctl.engine.plan import Action, Change
+from sssctl.kinds import load_kinds
+
+DECLARED = Declared.of(load_kinds())
 
 LIVE = [
     Change("server_profile.default", Action.UPDATE, {"name": "Microsoft Exchange Online", "active": True},
@@ -27,7 +30,7 @@ LIVE = [
 
 
 def test_findings_are_ranked_and_explain_the_live_value() -> None:
-    found = findings_of(LIVE)
+    found = findings_of(DECLARED, LIVE)
     assert [(f.severity, f.address) for f in found] == [
         ("unknown", "user_settings"),
         ("high", "org_setting.RequirePrivilegeToSelfApproveEmailAddress"),
@@ -42,11 +45,24 @@ def test_findings_are_ranked_and_explain_the_live_value() -> None:
     assert "Audit: 5 finding(s): 3 high, 1 medium, 1 unknown." in table
 
 
+def test_the_table_wraps_to_the_terminal_and_keeps_every_word() -> None:
+    found = findings_of(DECLARED, LIVE)
+    whole = render_table(found, columns=1000)
+    narrow = render_table(found, columns=120)
+
+    def longest(text: str) -> int:
+        return max(len(line) for line in text.splitlines())
+
+    assert longest(narrow) <= 120 < longest(whole)
+    assert sorted(narrow.split()) == sorted(whole.split())
+    assert render_table(found) == whole       # not a terminal: one line per finding, for grep
+
+
 def test_fail_on_threshold() -> None:
-    found = findings_of(LIVE[1:2])
+    found = findings_of(DECLARED, LIVE[1:2])
     assert not fails(found, None) and not fails(found, "high")
     assert fails(found, "medium") and fails(found, "low")
-    assert fails(findings_of(LIVE[-1:]), "high")      # unreadable counts as high
+    assert fails(findings_of(DECLARED, LIVE[-1:]), "high")      # unreadable counts as high
     assert "No findings" in render_table([])
 
 
@@ -67,9 +83,9 @@ def test_mailboxes_on_the_first_party_profile_are_a_high_finding() -> None:
 
     reading = Reading(observed={"server_profile_default": Observed(objects={},
                                                                    extra={"mailboxes_on_profile": 30})})
-    found = findings_of(LIVE[:1], reading)
+    found = findings_of(DECLARED, LIVE[:1], reading)
     assert [(f.severity, f.address, f.evidence) for f in found] == [
         ("high", "mailboxes", "30 mailbox(es) on it"),
         ("high", "server_profile.default", "active is true"),
     ]
-    assert findings_of([], Reading()) == []
+    assert findings_of(DECLARED, [], Reading()) == []

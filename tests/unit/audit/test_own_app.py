@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from sssctl.audit.baseline import baseline, probe
-from sssctl.audit.checks import findings_of
-from sssctl.audit.own_app import OWN_APP, OwnAppProfile, read_own_app_profiles
+from sssctl.audit.checks import Declared, findings_of
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
-from sssctl.engine.kind import Context, Observed
-from sssctl.engine.planner import Reading
+from sssctl.engine.kind import Context
+from sssctl.kinds import server_profile_custom
+from sssctl.kinds._control5.own_app import read_own_app_profiles, survey
+from sssctl.kinds.handoffs import BuiltinProfile
+from tests.unit.kinds.fake_dataverse import FakeDataverse
 
 BUILTIN, OWN, OTHER, IDLE = "b0", "p1", "p2", "p3"
 APP, OTHER_APP = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"
@@ -25,15 +27,6 @@ PROFILES = [
 ]
 SCOPED = {"AppId": APP, "AccessRight": "RestrictAccess", "ScopeName": "sss-mailboxes"}
 DENY = {"AppId": [OTHER_APP], "AccessRight": "DenyAccess", "ScopeName": "vip"}
-
-
-class FakeDataverse:
-    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.rows = rows
-
-    def query(self, entity_set: str, **_: Any) -> Iterator[Mapping[str, Any]]:
-        assert entity_set == "emailserverprofiles"
-        return iter(self.rows)
 
 
 class FakeExchange:
@@ -49,16 +42,24 @@ class FakeExchange:
         return list(self.policies)
 
 
+def profiles(rows: Sequence[Mapping[str, Any]]) -> FakeDataverse:
+    dataverse = FakeDataverse()
+    for row in rows:
+        dataverse.add("emailserverprofiles", dict(row))
+    return dataverse
+
+
 def context(rows: Sequence[Mapping[str, Any]], policies: Sequence[Mapping[str, Any]] | None,
             *, exchange: bool = True) -> Context:
     desired = Desired(version=1, source=Path("x"), digest="d")
-    return Context(desired=desired, dataverse=cast(Any, FakeDataverse(rows)),
-                   exchange=cast(Any, FakeExchange(policies)) if exchange else None)
+    ctx = Context(desired=desired, dataverse=cast(Any, profiles(rows)),
+                  exchange=cast(Any, FakeExchange(policies)) if exchange else None)
+    ctx.handoffs.put("builtin", BuiltinProfile(BUILTIN))   # as the default-profile kind's read leaves it
+    return ctx
 
 
-def audited(profiles: list[OwnAppProfile]) -> list[tuple[str, str, str]]:
-    reading = Reading(observed={OWN_APP: Observed(objects={}, extra={"profiles": profiles})})
-    return [(f.severity, f.address, f.evidence) for f in findings_of([], reading)]
+def audited(ctx: Context) -> list[tuple[str, str, str]]:
+    return [(f.severity, f.address, f.evidence) for f in findings_of(Declared(), [], None, survey(ctx))]
 
 
 def test_a_scoped_own_app_is_hardened_and_an_unscoped_one_is_a_high_finding() -> None:
@@ -67,20 +68,19 @@ def test_a_scoped_own_app_is_hardened_and_an_unscoped_one_is_a_high_finding() ->
         ('server_profile.custom["Own"]', ("sss-mailboxes",)),
         ('server_profile.custom["Other"]', ()),                      # DenyAccess scopes nothing
     ]
-    assert audited(profiles) == [
+    assert audited(context(PROFILES, [SCOPED, DENY])) == [
         ("high", 'server_profile.custom["Other"]',
          f"app {OTHER_APP}: no RestrictAccess policy and no RBAC scope")]
 
 
 def test_an_active_profile_without_an_own_app_is_a_finding_and_asks_exchange_nothing() -> None:
     rows = [{**PROFILES[1], "oauthclientid": None}]
-    profiles = read_own_app_profiles(context(rows, None), BUILTIN)
-    assert audited(profiles) == [("high", 'server_profile.custom["Own"]', "no OAuth client id")]
+    assert audited(context(rows, None)) == [("high", 'server_profile.custom["Own"]', "no OAuth client id")]
 
 
 def test_an_unreadable_scope_is_unknown_never_compliant() -> None:
     for ctx in (context(PROFILES, None), context(PROFILES, [SCOPED], exchange=False)):
-        found = audited(read_own_app_profiles(ctx, BUILTIN))
+        found = audited(ctx)
         assert [(severity, address) for severity, address, _ in found] == [
             ("unknown", 'server_profile.custom["Other"]'), ("unknown", 'server_profile.custom["Own"]')]
 
@@ -92,8 +92,11 @@ def test_the_baseline_no_longer_prefers_one_profile_for_new_mailboxes() -> None:
 
 
 def test_without_the_built_in_profile_read_the_check_is_unknown_and_reads_nothing() -> None:
-    ctx = context([], None, exchange=False)
-    changes, reading = probe([], ctx, baseline(ctx.desired, keep_user_values=False))
-    [finding] = findings_of(changes, reading)
+    desired = Desired(version=1, source=Path("x"), digest="d")
+    ctx = Context(desired=desired, dataverse=cast(Any, profiles([])))   # no hand-off: not read
+    kinds = [server_profile_custom.KIND]
+    probed = probe(kinds, ctx, baseline(ctx.desired, keep_user_values=False))
+    assert probed.changes == [] and probed.reading.observed == {}
+    [finding] = findings_of(Declared.of(kinds), probed.changes, probed.reading, probed.surveyed)
     assert (finding.severity, finding.address) == ("unknown", 'server_profile.custom["*"]')
     assert "built-in profile was not read" in finding.evidence

@@ -105,7 +105,10 @@ def test_private_file_is_owner_only(tmp_path: Path) -> None:
 
 
 def test_default_token_cache_location() -> None:
-    assert default_token_cache({"HOME": "/home/u"}) == Path("/home/u/.cache/sssctl/msal-token-cache.json")
+    import platformdirs
+
+    platform_cache = platformdirs.user_cache_path("sssctl", appauthor=False)
+    assert default_token_cache({}) == platform_cache / "msal-token-cache.json"
     assert default_token_cache({"XDG_CACHE_HOME": "/c"}) == Path("/c/sssctl/msal-token-cache.json")
 
 

@@ -166,7 +166,7 @@ def test_each_selected_column_of_each_row_is_typed(row: dict[str, Any], column: 
 
 def test_every_column_kinds_select_is_declared() -> None:
     """A column sssctl selects but does not declare would be checked for presence only."""
-    from sssctl.audit.own_app import PROFILE_COLUMNS
+    from sssctl.kinds._control5.own_app import PROFILE_COLUMNS
     from sssctl.kinds._mailbox_scan import COLUMNS as SCAN
     from sssctl.kinds._shared import ORGANIZATION_COLUMNS
     from sssctl.kinds._test_enable import MAILBOX_COLUMNS
@@ -195,3 +195,15 @@ def test_graph_routes_find_their_models() -> None:
     assert gr.model_for("GET", f"servicePrincipals/{G1}/appRoleAssignments?$top=5") is gr.AppRoleAssignment
     assert gr.model_for("POST", f"applications/{G1}/addPassword") is gr.NewPasswordCredential
     assert gr.model_for("POST", f"applications/{G1}/removePassword") is None
+
+
+@pytest.mark.parametrize("token", [None, "", 42, {"value": "eyJ"}, "eyJ a", "eyJ\r\nX-Injected: 1"])
+def test_a_token_answer_that_is_not_a_bearer_token_is_refused(token: Any) -> None:
+    from sssctl.clients.auth import _checked
+    from sssctl.clients.errors import AuthError
+
+    with pytest.raises(AuthError, match="access_token"):
+        _checked({"access_token": token, "token_type": "Bearer", "expires_in": 3599},
+                 method="client_secret", client_id=G1)
+    assert _checked({"access_token": "eyJ.x.y", "expires_in": 3599}, method="client_secret",
+                    client_id=G1) == "eyJ.x.y"

@@ -46,9 +46,15 @@ def test_typo_names_file_key_path_line_and_suggestion(write: Write) -> None:
     assert 'did you mean "RequirePrivilegeToSelfApproveEmailAddress"?' in output
 
 
+def stdout_of(*args: str) -> tuple[int, str]:
+    """What a pipe reads: warnings (placeholder GUIDs) go to stderr, the JSON alone to stdout."""
+    result = CliRunner().invoke(cli, list(args), env=NO_OVERRIDES)
+    return result.exit_code, result.stdout
+
+
 def test_json_output_lists_findings(write: Write) -> None:
     path = write(TYPO)
-    code, output = run("validate", "--json", str(path), str(CONFIGS / "minimal.toml"))
+    code, output = stdout_of("validate", "--json", str(path), str(CONFIGS / "minimal.toml"))
     assert code == 1
     assert json.loads(output) == [{
         "file": str(path), "key_path": "org_settings.RequirePrivilegeToSelfApproveEmailAddres", "line": 3,
@@ -57,7 +63,7 @@ def test_json_output_lists_findings(write: Write) -> None:
 
 
 def test_json_output_of_valid_files_is_an_empty_list() -> None:
-    code, output = run("validate", "--json", str(CONFIGS / "minimal.toml"))
+    code, output = stdout_of("validate", "--json", str(CONFIGS / "minimal.toml"))
     assert (code, json.loads(output)) == (0, [])
 
 
@@ -72,7 +78,7 @@ def test_missing_file_and_syntax_error_are_findings_not_tracebacks(write: Write,
 
 def test_no_file_or_a_directory_exits_1_with_a_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate"], env=NO_OVERRIDES)
-    assert result.exit_code == 1 and "name at least one file" in result.output
+    assert result.exit_code == 1 and "name the files to check" in result.output
     code, output = run("validate", str(tmp_path))
     assert code == 1 and "cannot read file" in output
 

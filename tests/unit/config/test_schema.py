@@ -61,6 +61,7 @@ BEYOND_SCHEMA = {
     "custom-cloud-without-login-url", "dangling-profile", "dangling-app", "profile-named-default",
     "defaults-on-a-deactivated-profile", "scope-au-needs-rbac",
     "float-for-number", "secret-env-name",
+    "ews-without-profile", "ews-enabled-alone", "ews-enabled-false",
 }
 
 

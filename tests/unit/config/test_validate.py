@@ -185,6 +185,17 @@ BAD = [
     pytest.param('[server_profiles.custom."Own app"]\napp_registration = "sss"\ntenant_id = "x"\n'
                  '[app_registrations.sss]\ndisplay_name = "x"\n',
                  'server_profiles.custom."Own app".tenant_id', "GUID", None, id="profile-tenant"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\news = "allow"\n',
+                 "app_registrations.sss.ews", "no [server_profiles.custom", None, id="ews-without-profile"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\news = "alow"\n'
+                 '[server_profiles.custom.p]\napp_registration = "sss"\n',
+                 "app_registrations.sss.ews", "not one of", "allow", id="ews-typo"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\news = "allow"\news_enabled = false\n'
+                 '[server_profiles.custom.p]\napp_registration = "sss"\n',
+                 "app_registrations.sss.ews_enabled", "can only be true", None, id="ews-enabled-false"),
+    pytest.param('[app_registrations.sss]\ndisplay_name = "x"\news_enabled = true\n'
+                 '[server_profiles.custom.p]\napp_registration = "sss"\n',
+                 "app_registrations.sss.ews_enabled", 'needs ews = "allow"', None, id="ews-enabled-alone"),
 ]
 
 

@@ -38,6 +38,8 @@ def test_clock_starts_where_set_and_keeps_running() -> None:
 
 def test_an_empty_list_restricts_nothing_a_listed_one_admits_only_its_apps() -> None:
     empty = EwsGate(Clock(parse_moment(AFTER_BLOCK)), delay=lambda: 0.0, mailbox_exists=lambda _: True)
+    assert empty.cmdlets()["Get-OrganizationConfig"]({})[0]["EwsAllowedAppIDs"] == [SEEDED_ALLOWED_APP]
+    empty.cmdlets()["Set-OrganizationConfig"]({"EwsAllowedAppIDs": []})
     assert empty.decide(APP, MAILBOX).allowed
     ews = gate(AFTER_BLOCK)
     row = ews.cmdlets()["Get-OrganizationConfig"]({})[0]

@@ -59,16 +59,14 @@ class FakeKind:
     apply_hook: Callable[[Change], None] | None = None
     applied: list[str] = field(default_factory=list)
     read_barrier: threading.Barrier | None = None
-    apply_concurrently: bool = False
     after: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def spec(self) -> KindSpec:
-        """The real kind's address prefix, with the dependencies this test declares."""
+        """The real kind's address prefix and audit checks, with the dependencies this test declares."""
         real = {k.spec.name: k.spec for k in load_kinds()}[self.name]
-        return KindSpec(name=self.name, prefix=real.prefix, after=self.after,
-                        concurrent=self.apply_concurrently)
+        return KindSpec(name=self.name, prefix=real.prefix, after=self.after, checks=real.checks)
 
     def addresses(self, desired: Desired) -> list[str]:
         return sorted(self.wanted(desired))

@@ -91,15 +91,6 @@ def test_forget_noops_drop_the_address_without_calling_the_kind(tmp_path: Path) 
     assert backend.read().resources == {}  # type: ignore[union-attr]
 
 
-def test_concurrent_kinds_run_changes_in_parallel(tmp_path: Path) -> None:
-    barrier = threading.Barrier(3)
-    kind = FakeKind("org_setting", org_settings_wanted, apply_concurrently=True,
-                    apply_hook=lambda change: barrier.wait(timeout=5))
-    applier, _ = setup(tmp_path, [kind])
-    report = applier.run([upd("org_setting.A"), upd("org_setting.B"), upd("org_setting.C")])
-    assert report.ok
-
-
 def test_ctrl_c_stops_scheduling_and_keeps_what_completed(tmp_path: Path) -> None:
     def slow(change: Change) -> None:
         if change.address == "org_setting.B":
@@ -211,3 +202,32 @@ def test_tearing_down_never_runs_alongside(tmp_path: Path) -> None:
     report = applier.run([Change("user_settings", Action.UPDATE, {"n": 1}, {"n": 0}, "r", restore=True),
                           upd("org_setting.A")])
     assert report.ok and order == ["user_settings", "org_setting.A"]
+
+
+def _tiered(tmp_path: Path, elevation: str) -> dict[str, str]:
+    scope = FakeKind("exchange_scope", lambda d: {})
+    custom = FakeKind("server_profile_custom", lambda d: {}, after=("exchange_scope",))
+    org = FakeKind("org_setting", org_settings_wanted)
+    applier, _ = setup(tmp_path, [scope, custom, org])
+    applier.elevation = elevation  # type: ignore[assignment]
+    report = applier.run([
+        Change("exchange_scope.sss", Action.CREATE, None, {"scope": "g"}, "r", elevation="grant consent"),
+        Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
+        upd("org_setting.A"),
+    ])
+    return {o.change.address: f"{o.status}: {o.message}" for o in report.outcomes}
+
+
+def test_a_standard_apply_skips_what_needs_elevation_and_its_dependents(tmp_path: Path) -> None:
+    statuses = _tiered(tmp_path, "standard")
+    assert statuses["exchange_scope.sss"].startswith("skipped: needs elevation: grant consent")
+    assert statuses['server_profile.custom["X"]'].startswith("skipped: depends on exchange_scope")
+    assert statuses["org_setting.A"].startswith("applied")
+
+
+def test_an_elevated_apply_applies_only_what_needs_elevation(tmp_path: Path) -> None:
+    assert list(_tiered(tmp_path, "only")) == ["exchange_scope.sss"]
+
+
+def test_an_identity_holding_the_right_applies_everything(tmp_path: Path) -> None:
+    assert {s.split(":")[0] for s in _tiered(tmp_path, "held").values()} == {"applied"}

@@ -116,7 +116,8 @@ def test_a_held_lock_exits_4_naming_the_holder(world: World, tmp_path: Path) -> 
     info = acquire(tmp_path / "state" / "test.lock", "apply")
     result = run("apply", "--auto-approve")
     assert result.exit_code == 4
-    assert f"sssctl state unlock {info['id']}" in result.stderr
+    # the hint runs as printed: it names the config the run was given
+    assert f"`sssctl state unlock {info['id']} -c sssctl.toml`" in result.stderr
     assert run("state", "unlock", "nope").exit_code == 1
     assert run("state", "unlock", info["id"]).exit_code == 0
     assert run("apply", "--auto-approve").exit_code == 0
@@ -131,6 +132,27 @@ def test_destroy_restores_originals_and_forgets(world: World) -> None:
     restored = {"require_for_users": False, "require_for_queues": False}
     assert world.kind("approval").live["approval"] == restored
     assert run("state", "list").stdout == ""
+
+
+def test_a_destroy_is_planned_saved_reviewed_then_applied(world: World) -> None:
+    """A delete goes through the same review and policy gate as any plan."""
+    assert run("apply", "--auto-approve").exit_code == 0
+    planned = run("plan", "--destroy", "--out", "destroy.plan", "--json")
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.stdout)
+    assert document["sssctl"]["destroy"] is True
+    assert [rc["address"] for rc in document["resource_changes"]] == ["org_setting.Alpha", "approval"]
+    assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": True}   # nothing written yet
+    assert "sssctl apply destroy.plan" in planned.stderr
+    shown = run("show", "destroy.plan", "--markdown")
+    assert "org_setting.Alpha" in shown.stdout
+    applied = run("apply", "destroy.plan")
+    assert applied.exit_code == 0, applied.output
+    assert world.kind("org_setting").live["org_setting.Alpha"] == {"value": False}
+    restored = {"require_for_users": False, "require_for_queues": False}
+    assert world.kind("approval").live["approval"] == restored
+    assert run("state", "list").stdout == ""
+    assert run("plan", "--destroy", "--refresh-only").exit_code == 1
 
 
 def test_refresh_reports_drift_without_changing_anything(world: World) -> None:
@@ -226,3 +248,20 @@ def test_a_bad_timeout_or_parallelism_is_refused_before_anything_runs(
     result = CliRunner().invoke(cli, ["apply", "--auto-approve", *args])
     assert result.exit_code == 2 and complaint in result.output
     assert not any(kind.applied for kind in world.kinds)
+
+
+def test_one_change_is_asked_about_in_the_singular(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sssctl.app import commands
+
+    monkeypatch.setattr(commands, "stdin_is_terminal", lambda: True)
+    declined = CliRunner().invoke(cli, ["apply", "--target", "approval"], input="no\n")
+    assert "Apply this change?" in declined.output and "these 1 changes" not in declined.output
+
+
+def test_an_apply_with_a_failure_does_not_call_itself_complete(world: World) -> None:
+    world.kind("approval").apply_errors["approval"] = RuntimeError("HTTP 500 from the service")
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    summary = "Apply finished with errors: 1 changed, 0 created, 0 destroyed, 0 refused, 1 failed."
+    assert summary in result.output
+    assert "Apply complete" not in result.output

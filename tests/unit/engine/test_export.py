@@ -95,13 +95,14 @@ def test_kind_parts_from_live_readings() -> None:
         "enforce": "report", "scope": "users", LIVE: {"distribution": counted}}
 
 
-def test_user_settings_choose_the_most_common_method_and_say_so() -> None:
+def test_users_that_differ_leave_the_setting_out_so_the_export_plans_no_change() -> None:
     census = Observed(objects={"user_settings": {"by_current": {"all": 2, "responses": 5, "unset": 1}}},
                       extra={"census": True})
     section = USER_SETTINGS.describe(census)["user_settings"]
-    assert section["incoming_email_filtering"] == "responses"
-    assert section[NOTE][0] == ("Users differ (8 users: responses 5, all 2, unset 1); "
-                                "the most common method was chosen.")
+    assert "incoming_email_filtering" not in section
+    assert section[NOTE] == [
+        "Users differ (8 users: responses 5, all 2, unset 1), so incoming_email_filtering is left out.",
+        'incoming_email_filtering = "responses" (the most common) would set the other 3 users to it.']
     same = Observed(objects={"user_settings": {"by_current": {"all": 3}}}, extra={"census": True})
     assert USER_SETTINGS.describe(same) == {"user_settings": {"incoming_email_filtering": "all",
                                                               LIVE: {"distribution": {"all": 3}}}}

@@ -74,6 +74,15 @@ def test_saved_plan_round_trips_every_change_field(saved_file: Path) -> None:
     assert stat.S_IMODE(saved_file.stat().st_mode) == 0o600
 
 
+def test_a_destroy_plan_stays_a_destroy_plan(tmp_path: Path) -> None:
+    """apply derives a saved destroy plan again from an empty desired state, so the file says so."""
+    path = tmp_path / "destroy.plan"
+    planfile.save(path, a_plan(destroy=True), environment_name="e", config_path=tmp_path / "c.toml")
+    assert planfile.load(path).plan.destroy is True
+    assert planfile.load(path).plan == dataclasses.replace(planfile.load(path).plan, destroy=True)
+    assert document_of(path)["destroy"] is True
+
+
 def test_every_change_field_is_written_so_new_fields_need_no_edit() -> None:
     written = planfile.change_to_dict(a_plan().changes[0])
     assert list(written) == [f.name for f in dataclasses.fields(Change)]

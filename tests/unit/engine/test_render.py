@@ -84,3 +84,24 @@ def test_one_sided_fields_are_context_not_an_invented_or_erased_value() -> None:
     md = markdown.render(plan_of(change), environment_name="e")
     assert "- drifted: 3\n+ drifted: 0" in md
     assert '  scope: "users"' in md and "(none)" not in md
+
+
+def test_a_report_only_aggregate_prints_its_sample_once() -> None:
+    report = Change("mailboxes", Action.NOOP, {"drifted": 2, "sample": ["a@x", "b@x"]}, None,
+                    "report only: 2 mailboxes differ", report_only=True, sample=("a@x", "b@x"))
+    for out in (text.render(plan_of(report)), markdown.render(plan_of(report), environment_name="e")):
+        assert out.count("sample:") == 1 and "a@x, b@x" in out
+
+
+def test_a_change_needing_elevation_says_so_in_every_format() -> None:
+    from sssctl.engine.render import jsonplan
+
+    change = Change("exchange_scope.sss", Action.CREATE, None, {"scope": "g"}, "restrict it",
+                    elevation="grant the tenant-wide consent of exchange:full_access_as_app")
+    p = plan_of(change)
+    assert "! needs elevation: grant the tenant-wide consent" in text.render(p)
+    assert "Needs elevation: exchange_scope.sss" in text.render(p)
+    assert "**Needs elevation:**" in markdown.render(p, environment_name="e")
+    document = jsonplan.to_document(p, environment_name="e")
+    assert document["sssctl"]["needs_elevation"] == ["exchange_scope.sss"]
+    assert document["resource_changes"][0]["sssctl"]["needs_elevation"].startswith("grant")

@@ -29,6 +29,7 @@ from sssctl.config.model import (
 from sssctl.engine.applier import Outcome
 from sssctl.engine.kind import Context
 from sssctl.engine.plan import Change
+from tests.support import planning
 from tests.support.applying import apply_changes
 
 EXO = "00000002-0000-0ff1-ce00-000000000000"
@@ -402,19 +403,12 @@ class World:
         return [app_registration.KIND, exchange_scope.KIND, server_profile_custom.KIND]
 
     def plan(self, want: Desired) -> list[Any]:
-        ctx = self.context(want)
-        changes = []
-        for kind in self.kinds():
-            changes += kind.diff(want, kind.read(ctx))
-        return changes
+        return planning.plan(self.kinds(), self.context(want), want)[0]
 
     def guard(self, want: Desired) -> list[str]:
         ctx = self.context(want)
-        observed, changes = {}, []
-        for kind in self.kinds():
-            observed[kind.name] = kind.read(ctx)
-            changes += kind.diff(want, observed[kind.name])
-        return [r for kind in self.kinds() for r in kind.guard(ctx, changes, observed)]
+        changes, observed = planning.plan(self.kinds(), ctx, want)
+        return planning.refusals(self.kinds(), ctx, changes, observed)
 
     def apply(self, want: Desired, *, stop_after: str | None = None) -> list[Outcome]:
         """Plan, then apply through the real applier; ``stop_after`` simulates a crash."""

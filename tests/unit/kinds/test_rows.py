@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from sssctl.kinds._rows import BATCH_SIZE, MIN_BATCH_SIZE, WrittenIds, batch_size, digest
+from sssctl.clients.errors import PreconditionFailed
+from sssctl.errors import ChangedSinceRead
+from sssctl.kinds._rows import (
+    BATCH_SIZE,
+    MIN_BATCH_SIZE,
+    Outcome,
+    RowsFailed,
+    WrittenIds,
+    batch_size,
+    digest,
+)
 
 
 @pytest.mark.parametrize(("rows", "width", "size"), [
@@ -35,3 +45,50 @@ def test_written_ids_digest_names_the_set_of_rows_whatever_order_the_answers_cam
     assert written.digest() == digest(ids) == digest(i.upper() for i in sorted(ids))
     assert len(written.digest()) == 64
     assert digest(ids[1:]) != digest(ids) != digest([*ids, "c-3"])
+
+
+# --- an aggregate change whose rows did not all go through fails as what happened to them ---
+
+
+def test_rows_changed_since_the_plan_are_the_412_the_service_answered() -> None:
+    with pytest.raises(PreconditionFailed) as refused:
+        Outcome(conflicts=["u-2"]).raise_unless_clean("updated 2 users")
+    assert refused.value.status == 412 and "changed since plan" in str(refused.value)
+
+
+def test_rows_refused_for_another_reason_fail_the_change_and_are_no_412() -> None:
+    with pytest.raises(RowsFailed) as failed:
+        Outcome(conflicts=["u-2"], failures=["u-3: HTTP 403"]).raise_unless_clean("updated 1 users")
+    assert not isinstance(failed.value, ChangedSinceRead)
+    assert "1 failed (u-3: HTTP 403)" in str(failed.value) and "changed since plan" in str(failed.value)
+
+
+def test_a_clean_outcome_raises_nothing() -> None:
+    Outcome().raise_unless_clean("updated 0 users")
+def test_after_a_lost_answer_each_planned_row_is_recorded_resent_or_refused() -> None:
+    from sssctl.engine.plan import Action, Change
+    from sssctl.kinds._rows import rows_after_lost_answer
+
+    planned = Change("mailboxes", Action.UPDATE, None, None, "revert",
+                     detail={"rows": [["a", 'W/"1"', "a@x"], ["b", 'W/"1"', "b@x"], ["c", 'W/"1"', "c@x"],
+                                      ["d", 'W/"1"', "d@x"]]})
+    fresh = Change("mailboxes", Action.UPDATE, None, None, "revert",
+                   detail={"rows": [["B", 'W/"1"', "b@x"], ["c", 'W/"9"', "c@x"], ["d", 'W/"5"', "d@x"],
+                                    ["e", 'W/"1"', "e@x"]]})
+
+    resend, others = rows_after_lost_answer(planned, fresh, name=lambda row: str(row[2]), ours={"d": 'W/"5"'})
+
+    # a: no longer differs (took effect); b: as planned (sent again, ids compared without case);
+    # c: someone else's ETag (refused); d: our own earlier write's ETag (sent again);
+    # e: not planned (left to the next plan)
+    assert [row[0] for row in resend.detail["rows"]] == ["B", "d"]
+    assert others == ["c@x"]
+
+
+def test_a_merged_settings_document_shows_a_write_whatever_its_order_and_other_elements() -> None:
+    from sssctl.kinds._shared import _xml_holds
+
+    live = "<OrgSettings><B>2</B><A>True</A></OrgSettings>"
+    assert _xml_holds(live, "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
+    assert not _xml_holds(live, "<OrgSettings><A>false</A></OrgSettings>", "orgdborgsettings")
+    assert not _xml_holds("<OrgSettings", "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")

@@ -7,6 +7,7 @@ import pytest
 from sssctl.engine.plan import Action
 from sssctl.kinds._shared import EWS_URL
 from sssctl.kinds.server_profile_custom import KIND
+from tests.support import planning
 from tests.unit.kinds.control5_fakes import TENANT, World, actionable, desired
 
 pytestmark = pytest.mark.timeout(30)
@@ -172,8 +173,7 @@ def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
 
     empty = desired(apps=False, profiles=(), group=None)
     ctx = world.context(empty)
-    observed = {kind.name: kind.read(ctx) for kind in world.kinds()}
-    changes = [c for kind in world.kinds() for c in kind.diff(empty, observed[kind.name])]
+    changes, observed = planning.plan(world.kinds(), ctx, empty)
     profile_id = profile_row(world)["emailserverprofileid"]
     changes += [
         Change("mailbox_defaults", Action.UPDATE, {"server_profile": "Contoso EXO"},
@@ -181,7 +181,7 @@ def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
         Change("mailboxes", Action.UPDATE, {"drifted": 2}, {"drifted": 0}, "move"),
     ]
     observed["mailboxes"] = Observed(objects={"mailboxes": {"leaving": {profile_id.lower(): moved}}})
-    return [r for kind in world.kinds() for r in kind.guard(ctx, changes, observed)]
+    return planning.refusals(world.kinds(), ctx, changes, observed)
 
 
 def used_by_everything(world: World) -> None:

@@ -6,6 +6,7 @@ from sssctl.config.model import DefaultProfile, MailboxDefaults, MailboxPolicy
 from sssctl.engine.plan import Action
 from sssctl.kinds import mailbox_defaults, mailboxes
 from sssctl.kinds.server_profile_default import KIND
+from tests.support import planning
 from tests.unit.kinds.world import DEFAULT_PROFILE, Engine, actionable, desired, seed
 
 pytestmark = pytest.mark.timeout(30)
@@ -15,10 +16,7 @@ OFF = DefaultProfile(active=False)
 
 def refusals(engine: Engine, want) -> list[str]:
     ctx = engine.context(want)
-    observed = {k.name: k.read(ctx) for k in (mailbox_defaults.KIND, mailboxes.KIND, KIND)}
-    changes = [
-        c for k in (mailbox_defaults.KIND, mailboxes.KIND, KIND) for c in k.diff(want, observed[k.name])
-    ]
+    changes, observed = planning.plan([mailbox_defaults.KIND, mailboxes.KIND, KIND], ctx, want)
     return KIND.guard(ctx, changes, observed)
 
 

@@ -10,6 +10,7 @@ from sssctl.config.model import Desired
 from sssctl.engine.applier import Outcome
 from sssctl.engine.kind import Context, Kind
 from sssctl.engine.plan import Action, Change
+from tests.support import planning
 from tests.support.applying import apply_changes
 from tests.unit.kinds.fake_dataverse import FakeDataverse
 
@@ -182,13 +183,12 @@ class Engine:
         )
 
     def plan(self, kind: Kind, want: Desired) -> list[Change]:
-        ctx = self.context(want)
-        return kind.diff(want, kind.read(ctx))
+        return planning.plan([kind], self.context(want), want)[0]
 
     def apply(self, kind: Kind, want: Desired) -> list[Outcome]:
         """Plan, then apply through the real applier (writes only; forgotten no-ops too)."""
         ctx = self.context(want)
-        changes = kind.diff(want, kind.read(ctx))
+        changes = planning.plan([kind], ctx, want)[0]
         outcomes = apply_changes([kind], ctx, changes, self.state)
         return [o for o in outcomes if o.status == "applied"]
 

@@ -134,6 +134,25 @@ def test_lock_of_a_dead_process_on_this_host_is_taken_over(tmp_path: Path) -> No
     assert read_lock(path)["id"] == info["id"] != "old"  # type: ignore[index]
 
 
+def test_the_liveness_probe_is_portable(tmp_path: Path) -> None:
+    """psutil's probe, not os.kill(pid, 0): on Windows signal 0 is CTRL_C_EVENT, which would
+    interrupt the holder instead of probing it."""
+    import inspect
+    import re
+
+    from sssctl.state import lock
+
+    assert not re.search(r"^\s*os\.kill\(", inspect.getsource(lock), re.MULTILINE)
+    path = tmp_path / "x.lock"
+    path.write_text(json.dumps({"id": "live", "holder": "me@here", "pid": os.getppid(),
+                                "host": socket.gethostname(), "created_at": "t", "command": "apply"}))
+    with pytest.raises(LockHeld):
+        acquire(path, "plan")       # the parent process lives: its lock holds
+    path.write_text(json.dumps({"id": "gone", "holder": "me@here", "pid": 2**40,
+                                "host": socket.gethostname(), "created_at": "t", "command": "apply"}))
+    assert acquire(path, "plan")["id"] != "gone"   # no process can have that pid
+
+
 def test_lock_of_a_live_process_on_another_host_is_not_taken_over(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
     path.write_text(json.dumps({"id": "theirs", "pid": 1, "host": "elsewhere", "holder": "ci@elsewhere"}))

@@ -1,6 +1,10 @@
 """Control 5 as the audit sees it: every active profile besides the built-in one must sign
 in with an app that Exchange restricts to some mailboxes.
 
+The custom-profile kind declares this check (:data:`AUDIT_CHECK`, a ``survey``: it reads
+after every kind has read, and only in ``sssctl audit``). Which profile is the built-in
+one comes from the default-profile kind through its :class:`BuiltinProfile` hand-off.
+
 An own-app profile is the hardened posture only when its app is scoped: an app holding
 ``full_access_as_app`` without an Exchange *application access policy* (``RestrictAccess``)
 reads every mailbox in the tenant, which is no better than the first-party trust it
@@ -21,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sssctl.clients.errors import ClientError
-from sssctl.engine.kind import Context
+from sssctl.engine.kind import AuditCheck, Context, Finding, Rule
 from sssctl.kinds._control5 import consent, ews, rbac
 from sssctl.kinds._control5.rbac import get_one, invoke
+from sssctl.kinds.handoffs import BuiltinProfile
 
-OWN_APP = "audit_own_app_profiles"     # their entry in the audit's reading
+UNSCOPED_APP = "its app is not restricted by an Exchange application access policy: it can read every mailbox"
+NO_OWN_APP = "an active profile that does not sign in with an app of yours: no mailbox scope can limit it"
 RESTRICT_ACCESS = "RestrictAccess"
 PROFILE_COLUMNS = ("emailserverprofileid", "name", "statecode", "oauthclientid")
 
@@ -126,7 +132,53 @@ def _scope_name(policy: Mapping[str, Any]) -> str:
     return "a group"
 
 
-EWS_READINESS = "audit_ews_readiness"   # its entry in the audit's reading
+def survey(ctx: Context) -> list[Finding]:
+    """Active custom profiles whose app is unscoped, or that use no app of yours.
+
+    A scoped own app is the hardened posture of Control 5, so it yields nothing. What
+    could not be read is an ``unknown`` finding, never a clean one.
+    """
+    return [finding for profile in _profiles(ctx) for finding in _findings(profile)]
+
+
+def _profiles(ctx: Context) -> list[OwnAppProfile]:
+    """Read once per run: the EWS readiness check judges the same profiles."""
+    return ctx.reads.get("audit:own_app_profiles", lambda: _read_profiles(ctx), lifetime="run")
+
+
+def _read_profiles(ctx: Context) -> list[OwnAppProfile]:
+    builtin = ctx.handoffs.get(BuiltinProfile, "builtin")
+    if builtin is None:
+        why = "the built-in profile was not read, so it cannot be told apart from custom ones"
+        return [OwnAppProfile(address_of("*"), None, (), unreadable=why)]
+    try:
+        return read_own_app_profiles(ctx, builtin.profile_id)
+    except ClientError as exc:
+        return [OwnAppProfile(address_of("*"), None, (), unreadable=f"could not be read: {exc}")]
+
+
+def _config_key(address: str) -> tuple[str, ...]:
+    """Where the config governs a custom profile's finding: under ``[server_profiles]``."""
+    if not address.startswith("server_profile."):
+        return ()
+    return ("server_profiles", address.removeprefix("server_profile."))
+
+
+def _findings(profile: OwnAppProfile) -> list[Finding]:
+    key = _config_key(profile.address)
+    if profile.unreadable is not None:
+        return [Finding("unknown", profile.address, "could not be checked", profile.unreadable,
+                        config_key=key)]
+    if profile.app_id is None:
+        return [Finding("high", profile.address, NO_OWN_APP, "no OAuth client id", config_key=key)]
+    if profile.voided_by:
+        evidence = (f"app {profile.app_id}: tenant-wide consent of {', '.join(profile.voided_by)} "
+                    "voids its RBAC scope (grants are additive)")
+        return [Finding("high", profile.address, UNSCOPED_APP, evidence, config_key=key)]
+    if not profile.scoped_to:
+        evidence = f"app {profile.app_id}: no RestrictAccess policy and no RBAC scope"
+        return [Finding("high", profile.address, UNSCOPED_APP, evidence, config_key=key)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -184,3 +236,53 @@ def _held_permissions(ctx: Context, app_id: str) -> list[str]:
         roles = {str(a.get("Role")) for a in assignments}
         names += [permission for permission, role in rbac.APPLICATION_ROLES.items() if role in roles]
     return names
+
+
+# --- EWS readiness ------------------------------------------------------------------------
+
+EWS_BLOCKED = "its app signs in over EWS and Exchange refuses EWS for it today: synchronization stops"
+EWS_SUNSET = "its app signs in over EWS, which Exchange Online shuts down on 2027-04-01"
+EWS_NO_PERMISSION = "its app holds neither full_access_as_app (EWS) nor the Graph mailbox permissions"
+
+
+def ews_survey(ctx: Context) -> list[Finding]:
+    """Own-app profiles that depend on EWS: high when Exchange refuses the app today (or
+    EWS is already shut down), medium while it still works, with the days left."""
+    try:
+        readiness = read_ews_readiness(ctx, _profiles(ctx))
+    except ClientError as exc:
+        readiness = [EwsReadiness(address_of("*"), "?", None, (), 0, unreadable=f"could not be read: {exc}")]
+    found: list[Finding] = []
+    for item in readiness:
+        if item.unreadable is not None:
+            found.append(Finding("unknown", item.address, "could not be checked", item.unreadable,
+                                 config_key=_config_key(item.address)))
+        elif item.transport is None:
+            found.append(Finding("high", item.address, EWS_NO_PERMISSION, f"app {item.app_id}"))
+        elif item.transport == "ews" and item.refusals:
+            found.append(Finding("high", item.address, EWS_BLOCKED,
+                                 f"app {item.app_id}: {'; '.join(item.refusals)}"))
+        elif item.transport == "ews":
+            extra = f"; {item.user_agent}" if item.user_agent else ""
+            evidence = f"app {item.app_id}: admitted today, {max(item.days_left, 0)} days left{extra}"
+            found.append(Finding("medium", item.address, EWS_SUNSET, evidence))
+    return found
+
+
+AUDIT_CHECKS = (
+    # No SARIF rule of its own: its findings fall under the generic "differs from the baseline".
+    AuditCheck("high", UNSCOPED_APP, survey=survey),
+    AuditCheck(
+        "high", EWS_BLOCKED,
+        Rule("SSS010", "OwnAppProfileDependsOnEws", "An own-app profile depends on EWS",
+             "The custom server profile signs in as your app over Exchange Web Services. Exchange Online "
+             "blocks EWS for tenants that never set EwsEnabled since 2026-10-01, admits only the apps on "
+             "EWSAllowedAppIDs where EWS is restricted, and shuts EWS down for everyone on 2027-04-01 "
+             "(MC1227454). When Exchange refuses the app, synchronization through the profile stops.",
+             "Give the app Microsoft Graph mailbox permissions instead of full_access_as_app (see "
+             "configs/hardened-graph.toml) and run `sssctl apply`; until then keep it admitted with "
+             "`ews = \"allow\"` on its `[app_registrations.<key>]` (and `ews_enabled = true` if EWS is off "
+             "for the tenant)."),
+        survey=ews_survey,
+    ),
+)

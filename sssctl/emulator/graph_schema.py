@@ -1,0 +1,70 @@
+"""The properties Microsoft Graph v1.0 declares on the entity types the emulator serves.
+
+Taken from Graph's published v1.0 metadata (https://graph.microsoft.com/v1.0/$metadata) as
+the generated models of the Python Graph SDK (``msgraph-sdk`` 1.65.0) carry it: structural
+and navigation properties, including those inherited from ``entity`` / ``directoryObject``.
+``tests/unit/emulator/test_graph_schema.py`` re-derives them from the installed SDK, so the
+two cannot drift apart unnoticed.
+
+``$select`` of a name not declared here is refused as Graph refuses it:
+``400 BadRequest`` "Parsing OData Select and Expand failed: Could not find a property named
+'x' on type 'microsoft.graph.application'." (as captured in
+https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/4529). A write naming
+an undeclared property gets ``400 Request_BadRequest`` "The property 'x' does not exist on
+type 'microsoft.graph.application'. Make sure to only use property names that are defined
+by the type." (the directory's text, captured in
+https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/7960).
+"""
+
+from __future__ import annotations
+
+DECLARED: dict[str, frozenset[str]] = {
+    "application": frozenset(
+        {
+            "addIns", "api", "appId", "appManagementPolicies", "appRoles", "applicationTemplateId",
+            "authenticationBehaviors", "certification", "createdByAppId", "createdDateTime",
+            "createdOnBehalfOf", "defaultRedirectUri", "deletedDateTime", "description",
+            "disabledByMicrosoftStatus", "displayName", "extensionProperties",
+            "federatedIdentityCredentials", "groupMembershipClaims", "homeRealmDiscoveryPolicies",
+            "id", "identifierUris", "info", "isDeviceOnlyAuthSupported", "isDisabled",
+            "isFallbackPublicClient", "keyCredentials", "logo", "managerApplications",
+            "nativeAuthenticationApisEnabled", "notes", "oauth2RequirePostResponse",
+            "optionalClaims", "owners", "parentalControlSettings", "passwordCredentials",
+            "publicClient", "publisherDomain", "requestSignatureVerification",
+            "requiredResourceAccess", "samlMetadataUrl", "serviceManagementReference",
+            "servicePrincipalLockConfiguration", "signInAudience", "spa", "synchronization", "tags",
+            "tokenEncryptionKeyId", "tokenIssuancePolicies", "tokenLifetimePolicies", "uniqueName",
+            "verifiedPublisher", "web"
+        }
+    ),
+    "servicePrincipal": frozenset(
+        {
+            "accountEnabled", "addIns", "alternativeNames", "appDescription", "appDisplayName",
+            "appId", "appManagementPolicies", "appOwnerOrganizationId", "appRoleAssignedTo",
+            "appRoleAssignmentRequired", "appRoleAssignments", "appRoles", "applicationTemplateId",
+            "claimsMappingPolicies", "createdByAppId", "createdObjects", "customSecurityAttributes",
+            "delegatedPermissionClassifications", "deletedDateTime", "description",
+            "disabledByMicrosoftStatus", "displayName", "endpoints", "federatedIdentityCredentials",
+            "homeRealmDiscoveryPolicies", "homepage", "id", "info", "isDisabled", "keyCredentials",
+            "loginUrl", "logoutUrl", "memberOf", "notes", "notificationEmailAddresses",
+            "oauth2PermissionGrants", "oauth2PermissionScopes", "ownedObjects", "owners",
+            "passwordCredentials", "preferredSingleSignOnMode",
+            "preferredTokenSigningKeyThumbprint", "remoteDesktopSecurityConfiguration", "replyUrls",
+            "resourceSpecificApplicationPermissions", "samlSingleSignOnSettings",
+            "servicePrincipalNames", "servicePrincipalType", "signInAudience", "synchronization",
+            "tags", "tokenEncryptionKeyId", "tokenIssuancePolicies", "tokenLifetimePolicies",
+            "transitiveMemberOf", "verifiedPublisher"
+        }
+    ),
+    "federatedIdentityCredential": frozenset(
+        {
+            "audiences", "description", "id", "issuer", "name", "subject"
+        }
+    ),
+    "appRoleAssignment": frozenset(
+        {
+            "appRoleId", "createdDateTime", "deletedDateTime", "id", "principalDisplayName",
+            "principalId", "principalType", "resourceDisplayName", "resourceId"
+        }
+    ),
+}
