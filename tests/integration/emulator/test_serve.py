@@ -33,7 +33,12 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
 def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], timeout)
-    assert ready, f"no line within {timeout} s; stderr: {process.stderr.read() if process.stderr else ''}"
+    if not ready:
+        # stderr stays open while the server runs: read it only once the process is gone,
+        # or a slow start hangs here until the test's timeout instead of failing with its reason.
+        process.kill()
+        _, err = process.communicate(timeout=15)
+        pytest.fail(f"no line within {timeout} s; stderr: {err}")
     return process.stdout.readline()
 
 
