@@ -17,6 +17,7 @@ on the profile; a later plan tests it again only when its status is no longer a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -167,11 +168,11 @@ class CanaryKind(KindDefaults):
         # seconds of the test and come back at once if it fails (as the RBAC migration does).
         retire = ctx.handoffs.get(RetireAfterCanary, key)
         if retire is not None:
-            consent.revoke(ctx, list(retire.revoke), why="the canary proves the new grants alone")
+            _retire(ctx, retire)
         tested = te.test_on(ctx, row, profile_id)
         if not te.passed(tested):
             if retire is not None:
-                consent.grant(ctx, app_id, [dict(g) for g in retire.revoke])
+                _restore(ctx, app_id, retire, row, profile_id)
             writes = 1 + _put_back(ctx, str(row["mailboxid"]), previous)
             raise CanaryFailed(
                 f"{_why(ctx, key, app_id, mailbox)}. The canary mailbox {mailbox} failed Test & Enable on "
@@ -219,6 +220,26 @@ def _put_back_recorded(ctx: Context, change: Change) -> Applied:
                          {"emailserverprofile@odata.bind": f"/emailserverprofiles({previous})"},
                          if_match=etag_of(row))
     return Applied(change.address, managed=None, writes=1, message="canary mailbox put back")
+
+
+def _retire(ctx: Context, retire: RetireAfterCanary) -> None:
+    """Take the old grants away for the test (consents, or RBAC role assignments)."""
+    if retire.revoke:
+        consent.revoke(ctx, list(retire.revoke), why="the canary proves the new grants alone")
+    if retire.assignments:
+        rbac.remove_assignments(ctx, retire.assignments)
+        log.info("canary.old_roles_removed", roles=[a.get("Role") for a in retire.assignments])
+
+
+def _restore(ctx: Context, app_id: str, retire: RetireAfterCanary, row: Mapping[str, Any],
+             profile_id: str) -> None:
+    """Give the old grants back after a failed test of the new ones, and test the canary once
+    more, best effort, so a mailbox that was already on the profile synchronizes as before."""
+    consent.grant(ctx, app_id, [dict(g) for g in retire.revoke])
+    rbac.restore_assignments(ctx, app_id, retire.assignments)
+    if str(row.get("_emailserverprofile_value") or "").lower() == str(profile_id).lower():
+        with contextlib.suppress(ClientError):   # the grants are what matter; the next plan sees the rest
+            te.test_on(ctx, te.mailbox_by_address(ctx, str(row["emailaddress"])) or row, profile_id)
 
 
 class CanaryFailed(te.TestEnableFailed):

@@ -253,7 +253,9 @@ class ExchangeScopeKind(KindDefaults):
             app = desired.app_registrations[key]
             roles = rbac.roles_for(app.permissions)
             group = _scope_label(policies[0], known) if len(policies) == 1 else None
-            return rbac_scope.diff(address, found, key, scope, roles=roles, detail=detail, policy_group=group)
+            profiled = any(p.app_registration == key for p in desired.custom_profiles.values())
+            return rbac_scope.diff(address, found, key, scope, roles=roles, detail=detail, policy_group=group,
+                                   profiled=profiled)
         if scope is None and _recorded_rbac(observed.recorded.get(address)):
             return _rbac_teardown(address, found, observed.recorded.get(address), detail)
         checked = f" (checked: {found['check']})" if found.get("check") else ""

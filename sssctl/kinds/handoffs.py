@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,10 @@ class RetireAfterCanary:
     (EWS -> Graph): made by ``exchange_scope``, carried out by ``canary`` only once one
     mailbox passed Test & Enable over the new grants, so a failure leaves the old path
     working. It cannot be read instead: the plan's intent is what says which grants are old.
+
+    ``revoke``: tenant-wide consents (``method = "access_policy"``); ``assignments``: Exchange
+    role assignments as Exchange listed them (``method = "rbac"``).
     """
 
-    revoke: tuple[Mapping[str, str], ...]
+    revoke: tuple[Mapping[str, str], ...] = ()
+    assignments: tuple[Mapping[str, Any], ...] = ()

@@ -319,3 +319,39 @@ def test_a_migration_failing_before_any_role_assignment_leaves_no_pointer(
     assert live.get("managementScopes", []) == []
     admin.clear_faults()
     ok(rbac_cli.run("apply", "--auto-approve"))
+
+
+GRAPH_ROLES = ["Application Calendars.ReadWrite", "Application Contacts.ReadWrite",
+               "Application Mail.ReadWrite", "Application MailboxSettings.Read"]
+
+
+def role_names(admin: AdminClient) -> list[str]:
+    return sorted(str(a["Role"]) for a in exchange(admin)["managementRoleAssignments"])
+
+
+def on_profiles(admin: AdminClient) -> dict[str, str]:
+    return {m["emailaddress"]: str(m["_emailserverprofile_value"]) for m in tables(admin)["mailbox"]}
+
+
+def test_a_swap_to_graph_keeps_the_ews_role_until_the_canary_passed(
+        rbac_cli: Cli, admin: AdminClient) -> None:
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    assert role_names(admin) == ["Application EWS.AccessAsApp"]
+    placed, synced = on_profiles(admin), synced_in_scope(admin)
+    assert any(synced.values())
+    graph = json.dumps([f"graph:{r.removeprefix('Application ')}" for r in GRAPH_ROLES])
+    rbac_cli.config.write_text(HARDENED_RBAC.read_text(encoding="utf-8").replace(
+        'permissions = ["exchange:full_access_as_app"]', f"permissions = {graph}"), encoding="utf-8")
+    wanted = admin.faults()["graph_sync_permissions"]
+    admin.faults(graph_sync_permissions="Mail.ReadWrite,Mail.Send")     # Graph refuses: Mail.Send is missing
+    plan = " ".join(ok(rbac_cli.run("plan")).stdout.split())
+    assert "Application EWS.AccessAsApp only after the canary passed" in plan
+    failed = ok(rbac_cli.run("apply", "--auto-approve"), exitcodes.ERROR)
+    assert "failed Test & Enable" in failed.stdout + failed.stderr
+    assert "Application EWS.AccessAsApp" in role_names(admin)          # the old path stays
+    assert on_profiles(admin) == placed and synced_in_scope(admin) == synced     # as before: nothing moved
+    admin.faults(graph_sync_permissions=wanted)
+    ok(rbac_cli.run("apply", "--auto-approve"))
+    assert role_names(admin) == GRAPH_ROLES
+    assert synced_in_scope(admin) == synced
+    ok(rbac_cli.run("plan", "--detailed-exitcode"))

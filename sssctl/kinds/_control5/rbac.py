@@ -18,6 +18,7 @@ from typing import Any
 from sssctl.clients.errors import ClientError, ServiceError
 from sssctl.config.model import MailboxScope
 from sssctl.engine.kind import Context
+from sssctl.kinds._control5 import ews
 from sssctl.kinds._control5.names import parse_time
 
 # Entra ID application permission (as written in `permissions`, lower-cased) -> the
@@ -47,6 +48,47 @@ def is_mailbox_permission(name: str) -> bool:
 def roles_for(permissions: Sequence[str]) -> list[str]:
     """The application roles the config's mailbox permissions map to, sorted, once each."""
     return sorted({APPLICATION_ROLES[p.strip().lower()] for p in permissions if is_mailbox_permission(p)})
+
+
+def transport_of(roles: Sequence[str]) -> str | None:
+    """How the roles let server-side sync into a mailbox: ``graph``, ``ews`` or None (as
+    :func:`ews.transport` says it for the permissions they grant)."""
+    held = set(roles)
+    return ews.transport([p for p, role in APPLICATION_ROLES.items() if role in held])
+
+
+def retired_by_swap(assignments: Sequence[Mapping[str, Any]], roles: Sequence[str]) -> list[dict[str, Any]]:
+    """The assignments no longer wanted that carry the old way into mailboxes when the roles
+    move the app from one to the other (EWS -> Graph): they go only after the canary passed
+    over the new ones. Judged on what goes, not on what is held, so a run after a failed
+    canary (old and new held together) still keeps the old until a pass."""
+    new = transport_of(roles)
+    old = [dict(a) for a in assignments if a.get("Role") not in roles]
+    gone = transport_of([str(a.get("Role")) for a in old])
+    return old if new is not None and gone is not None and gone != new else []
+
+
+def remove_assignments(ctx: Context, assignments: Sequence[Mapping[str, Any]]) -> int:
+    """Remove role assignments by name; one already gone is what we want."""
+    for assignment in assignments:
+        try:
+            invoke(ctx, "Remove-ManagementRoleAssignment", {"Identity": assignment["Name"]})
+        except ClientError as exc:
+            if not _absent(exc):
+                raise
+    return len(assignments)
+
+
+def restore_assignments(ctx: Context, app_id: str, assignments: Sequence[Mapping[str, Any]]) -> int:
+    """Make again, with the same name, role and scope, assignments :func:`remove_assignments`
+    took away (a failed canary puts the old path back)."""
+    for assignment in assignments:
+        where = ({"RecipientAdministrativeUnitScope": assignment["RecipientAdministrativeUnitScope"]}
+                 if assignment.get("RecipientAdministrativeUnitScope")
+                 else {"CustomResourceScope": assignment.get("CustomResourceScope")})
+        invoke(ctx, "New-ManagementRoleAssignment", {"Name": assignment["Name"], "App": app_id,
+                                                     "Role": assignment["Role"], **where})
+    return len(assignments)
 
 
 def scope_name(key: str) -> str:

@@ -32,6 +32,7 @@ from sssctl.kinds._control5 import consent, rbac
 from sssctl.kinds._control5.graph import require_graph
 from sssctl.kinds._control5.names import iso, now, odata_string
 from sssctl.kinds._shared import profiles_named
+from sssctl.kinds.handoffs import RetireAfterCanary
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +91,8 @@ def _current(found: Mapping[str, Any], target: str, policy_group: str | None) ->
     return {"scope": "no mailbox access", "method": None}
 
 
-def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Sequence[str]) -> list[str]:
+def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Sequence[str], *,
+           profiled: bool) -> list[str]:
     steps = []
     if not found.get("pointer"):
         steps.append("create the Exchange service principal pointer")
@@ -104,8 +106,13 @@ def _steps(found: Mapping[str, Any], key: str, scope: MailboxScope, roles: Seque
         steps.append("assign " + ", ".join(missing))
     extra = [a for a in assignments
              if a.get("Role") not in roles or not rbac.assignment_matches(a, key, scope)]
-    if extra:
-        steps.append("remove role assignment " + ", ".join(str(a.get("Name")) for a in extra))
+    later = {str(a.get("Name")) for a in rbac.retired_by_swap(assignments, roles)} if profiled else set()
+    now_gone = [str(a.get("Name")) for a in extra if str(a.get("Name")) not in later]
+    if now_gone:
+        steps.append("remove role assignment " + ", ".join(now_gone))
+    if later:
+        steps.append(f"remove role assignment {', '.join(sorted(later))} only after the canary passed over "
+                     "the new grants (a failure leaves the old path working)")
     if found.get("consent"):
         names = ", ".join(sorted(c["name"] for c in found["consent"]))
         steps.append(f"remove the tenant-wide consent of {names} (it voids the scope)")
@@ -130,12 +137,16 @@ def _elevation(found: Mapping[str, Any], roles: Sequence[str], key: str, scope: 
 
 
 def diff(address: str, found: Mapping[str, Any], key: str, scope: MailboxScope, *, roles: Sequence[str],
-         detail: dict[str, Any], policy_group: str | None = None) -> Change:
+         detail: dict[str, Any], policy_group: str | None = None, profiled: bool = False) -> Change:
+    """``profiled``: an own-app profile signs in with the app, so its canary can prove a
+    change of transport before the old role assignments go."""
     before = _current(found, scope.target, policy_group)
     after = {"scope": f"scoped to {scope.target} by RBAC", "method": "rbac", "roles": list(roles)}
     before = {**before, "roles": sorted({str(a.get("Role")) for a in found.get("assignments") or []})}
     detail.update({"method": "rbac", "roles": list(roles)})
-    steps = _steps(found, key, scope, roles)
+    steps = _steps(found, key, scope, roles, profiled=profiled)
+    if profiled and rbac.retired_by_swap(found.get("assignments") or [], roles):
+        detail["retire_after_canary"] = True
     if steps:
         action = Action.CREATE if not found.get("pointer") and not found.get("policies") else Action.UPDATE
         reason = "; ".join(steps) + f", in that order ({rbac.PROPAGATION})"
@@ -190,9 +201,11 @@ def _ensure_scope(ctx: Context, key: str, wanted: str | None) -> int:
 
 
 def _ensure_assignments(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, roles: Sequence[str],
-                        recreate: bool) -> int:
+                        recreate: bool, spare: bool = False) -> tuple[int, list[dict[str, Any]]]:
     """New assignments first, then the ones no longer wanted: never a moment with fewer grants
-    than the config asks (and a wider one goes only after the narrow one exists)."""
+    than the config asks (and a wider one goes only after the narrow one exists). With
+    ``spare``, the old way in of a change of transport stays, and is answered, for the canary
+    to remove once it passed. Answers (writes, spared assignments)."""
     live = rbac.invoke(ctx, "Get-ManagementRoleAssignment", {"RoleAssignee": app_id})
     keep = [] if recreate else [a for a in live
                                 if rbac.assignment_matches(a, key, scope) and a.get("Role") in roles]
@@ -209,11 +222,12 @@ def _ensure_assignments(ctx: Context, key: str, app_id: str, scope: MailboxScope
         rbac.invoke(ctx, "New-ManagementRoleAssignment", {"Name": name, "App": app_id, "Role": role, **where})
         writes += 1
     made = {rbac.assignment_name(key, r) for r in roles}
+    spared = rbac.retired_by_swap(live, roles) if spare else []
     for assignment in live:
-        if assignment.get("Name") not in made and assignment not in keep:
+        if assignment.get("Name") not in made and assignment not in keep and assignment not in spared:
             rbac.invoke(ctx, "Remove-ManagementRoleAssignment", {"Identity": assignment["Name"]})
             writes += 1
-    return writes
+    return writes, spared
 
 
 def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: Mapping[str, Any],
@@ -223,8 +237,12 @@ def apply(ctx: Context, key: str, app_id: str, scope: MailboxScope, *, detail: M
     try:
         writes = made_pointer + _ensure_scope(ctx, key, rbac.recipient_filter(ctx, scope))
         roles = list(detail.get("roles") or [])
-        writes += _ensure_assignments(ctx, key, app_id, scope, roles=roles,
-                                      recreate=bool(detail.get("recreate")))
+        written, spared = _ensure_assignments(ctx, key, app_id, scope, roles=roles,
+                                              recreate=bool(detail.get("recreate")),
+                                              spare=bool(detail.get("retire_after_canary")))
+        writes += written
+        if spared:
+            ctx.handoffs.put(key, RetireAfterCanary(assignments=tuple(spared)))
     except Exception:
         if made_pointer:
             _drop_unused_pointer(ctx, key, app_id)
