@@ -366,10 +366,13 @@ def _owned_consent(ctx: Context, key: str) -> dict[str, Any]:
     return {"consent": [], "wanted_consent": consent.wanted(ctx, permissions)}
 
 
-def _swaps_transport(have: Sequence[Mapping[str, str]], want: Sequence[Mapping[str, str]]) -> bool:
-    """The grants move the app from one way into mailboxes to another (EWS -> Graph)."""
-    new = ews.transport(consent.names(want))
-    return new is not None and new != ews.transport(consent.names(have))
+def _swaps_transport(revoked: Sequence[Mapping[str, str]], want: Sequence[Mapping[str, str]]) -> bool:
+    """The grants move the app from one way into mailboxes to another (EWS -> Graph).
+
+    Judged on what goes, not on what is held: after a failed canary the old and new grants
+    are held together, and the old must still wait for a pass."""
+    new, gone = ews.transport(consent.names(want)), ews.transport(consent.names(revoked))
+    return new is not None and gone is not None and gone != new
 
 
 def _profiled(ctx: Context, key: str) -> bool:
@@ -403,7 +406,7 @@ def _diff_policy(address: str, found: Mapping[str, Any], group: str, known: Mapp
             steps.append(f"then grant the tenant-wide consent of {granted}, which the policy narrows")
         if detail["revoke"]:
             revoked = ", ".join(consent.names(detail["revoke"]))
-            if _swaps_transport(have, want):
+            if _swaps_transport(detail["revoke"], want):
                 detail["retire_after_canary"] = True
                 steps.append(f"revoke the tenant-wide consent of {revoked} only after the canary passed over "
                              "the new grants (a failure leaves the old path working)")

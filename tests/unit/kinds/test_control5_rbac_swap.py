@@ -82,3 +82,16 @@ def test_the_canary_removes_the_old_assignment_and_a_failure_makes_it_again() ->
     assert rbac.restore_assignments(ctx, "a", retire.assignments) == 1
     assert exchange.calls == [("Remove-ManagementRoleAssignment", assignment(EWS)["Name"]),
                               ("New-ManagementRoleAssignment", EWS)]
+
+
+def test_under_an_access_policy_the_old_consent_waits_too_after_a_failed_canary() -> None:
+    from sssctl.kinds.exchange_scope import _swaps_transport
+
+    def grants(*names: str) -> list[dict[str, str]]:
+        return [{"name": n} for n in names]
+
+    graph = grants("graph:Mail.ReadWrite", "graph:Calendars.ReadWrite", "graph:Contacts.ReadWrite",
+                   "graph:MailboxSettings.Read")
+    assert _swaps_transport(grants("exchange:full_access_as_app"), graph)     # held together, or not
+    assert not _swaps_transport(grants("graph:Mail.Send"), graph)
+    assert not _swaps_transport(grants("exchange:full_access_as_app"), graph[:1])
