@@ -197,9 +197,10 @@ def apply_saved_task(plan_dir: Path, *, allow_lockout: bool = False) -> MemberTa
 
 def applied(member: Member, environment: str, p: Plan, report: ApplyReport) -> MemberResult:
     refused = report.count("refused")
-    code = exitcodes.INTERRUPTED if report.interrupted else (exitcodes.OK if report.ok else exitcodes.ERROR)
-    problems = [f"{o.change.address} {'was refused' if o.status == 'refused' else 'failed'}: {o.message}"
-                for o in report.outcomes if o.status in ("refused", "failed")]
+    code = report.exit_code
+    verbs = {"refused": "was refused", "failed": "failed", "unknown": "is unknown"}
+    problems = [f"{o.change.address} {verbs[o.status]}: {o.message}"
+                for o in report.outcomes if o.status in verbs]
     return MemberResult(member.name, environment, code, plan=p, report=report, refused=refused,
                         error="; ".join(problems) or None, detail=report.summary())
 
