@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +18,7 @@ from azure.core.exceptions import HttpResponseError
 
 from sssctl.state import blob as blob_module
 from sssctl.state.blob import BlobBackend, decode_lock, encode_lock
-from sssctl.state.errors import LockHeld
+from sssctl.state.errors import LockHeld, StateError
 from sssctl.state.replies import MalformedStorageReply
 
 URL = "https://acct.blob.core.windows.net/state/env.json"
@@ -191,3 +192,21 @@ def test_a_held_lease_with_unreadable_metadata_is_still_held(monkeypatch: pytest
     with pytest.raises(LockHeld, match="cannot read") as caught:
         backend(blob).lock("apply")
     assert "field id" in str(caught.value)
+
+
+def test_a_renewal_answer_with_another_lease_id_loses_the_lock(fake_lease: type[FakeLease]) -> None:
+    class Swapped(FakeLease):
+        def renew(self) -> None:
+            self.id = "someone-elses-lease"
+
+    blob_module.BlobLeaseClient = Swapped  # type: ignore[misc]  # the fixture restores it
+    store = backend(FakeBlob())
+    store._lease_seconds = 0.03  # type: ignore[assignment]  # renew every 10 ms
+    lock_id = store.lock("apply")
+    deadline = time.monotonic() + 5
+    while store.holds(lock_id) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not store.holds(lock_id)
+    with pytest.raises(StateError, match="cannot trust"):
+        store.write(None, replaces=None)  # type: ignore[arg-type]
+    store.unlock(lock_id)
