@@ -43,7 +43,8 @@ class Change:
     so the state forgets it afterwards), ``report_only`` (a no-op listing drift the
     config asks only to report), ``sample`` (a few of the rows an aggregate change
     touches) and ``pending`` (a no-op waiting on the service, such as a role assignment
-    not in effect yet: not drift, but worth saying), ``elevation`` (why the change needs a
+    not in effect yet: not drift, but worth saying), ``notice`` (a no-op that only informs,
+    such as a service deadline the configuration depends on), ``elevation`` (why the change needs a
     tier-0 right such as granting tenant-wide consent, which the standing apply identity does
     not hold: a standard apply skips it and what depends on it, ``apply --elevated`` signed
     in as an administrator applies just those). ``detail`` belongs to the kind
@@ -69,6 +70,7 @@ class Change:
     sample: tuple[str, ...] = ()
     pending: bool = False
     elevation: str = ""
+    notice: bool = False
 
     @property
     def writes(self) -> bool:

@@ -112,6 +112,7 @@ class CanaryKind(KindDefaults):
                 "mailbox_id": str((row or {}).get("mailboxid") or "") or None,
                 # Every own-app profile before Graph support went over EWS.
                 "transport": managed.get("transport") or "ews",
+                "now": ews.exchange_now(ctx),
             }
             etags[address] = etag_of(row)
         return Observed(objects=objects, errors=errors, etags=etags)
@@ -131,18 +132,18 @@ class CanaryKind(KindDefaults):
             path = ews.transport(desired.app_registrations[key].permissions)
             was = live.get("transport") or "ews"
             moving = live.get("test") == "passed" and path is not None and was != path
+            note = _ews_note(live) if path == "ews" else ""
             if live.get("test") == "passed" and not moving:
                 changes.append(Change(address, Action.NOOP, before, {**before, **after},
-                                      "the canary mailbox synchronizes through the profile"))
+                                      "the canary mailbox synchronizes through the profile" + note,
+                                      notice=bool(note)))
                 continue
             reason = ("move one in-scope mailbox onto the profile and run Test & Enable before any other "
                       "mailbox moves; if it fails, nothing else moves")
             if moving:
                 reason = (f"the app moves from {was} to {path}: test the canary mailbox "
                           "over the new grants before the old ones are removed; if it fails, they stay")
-            if path == "ews":
-                reason += ("; note: the profile depends on EWS, which Exchange Online shuts down on "
-                           "2027-04-01 (configs/hardened-graph.toml shows the Graph path)")
+            reason += note
             detail = {"profile": name, "app_key": key, "mailbox": live.get("mailbox")}
             changes.append(Change(address, Action.UPDATE, before, after, reason, None, detail))
         kept = {address_of(name) for name in wanted}
@@ -188,6 +189,16 @@ class CanaryKind(KindDefaults):
         managed = {"mailbox": mailbox, "profile": name, "test": "passed", "previous": previous,
                    "transport": ews.transport(ctx.desired.app_registrations[key].permissions)}
         return Applied(change.address, managed=managed, writes=1, message=f"{mailbox} passed Test & Enable")
+
+
+def _ews_note(live: Mapping[str, Any]) -> str:
+    """What an EWS profile depends on, said in every plan until the shutdown (not only when
+    something moves): the date and how many days are left, as the service's clock has it."""
+    moment = live.get("now")
+    left = ews.days_left(float(moment)) if isinstance(moment, (int, float)) else None
+    days = f", in {left} days" if left is not None and left >= 0 else ""
+    return (f"; note: the profile depends on EWS, which Exchange Online shuts down on 2027-04-01{days} "
+            "(configs/hardened-graph.toml shows the Graph path)")
 
 
 def _stand_down(address: str, live: Mapping[str, Any], etag: str | None) -> Change:

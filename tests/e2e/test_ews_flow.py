@@ -9,6 +9,7 @@ built-in profile stays active, the run exits 1 and names EWS.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ def test_admission_keeps_other_entries_and_mailboxes_move_after_the_canary(
     assert on_own_profile(admin) > 1 and not default_active(admin)
     again = ok(ews.run("plan", "--detailed-exitcode"))
     assert "up to 24 hours" in again.stdout         # shown as pending, not as drift
+    said = " ".join(again.stdout.split())           # and the EWS deadline, with nothing to change
+    assert re.search(r"depends on EWS, which Exchange Online shuts down on 2027-04-01, in \d+ days", said)
     sarif = json.loads(ok(ews.run("audit", "--format", "sarif")).stdout)
     (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "SSS010"]
     assert result["level"] == "warning" and "days left" in result["message"]["text"]

@@ -15,8 +15,9 @@ NO_DRIFT = "No drift. Live values match what sssctl last applied."
 
 def is_informational(change: Change) -> bool:
     """A no-op that still has something to say: a policy in ``report`` mode, an address being
-    forgotten, or something waiting on the service (pending)."""
-    return change.action is Action.NOOP and (change.report_only or change.forget or change.pending)
+    forgotten, something waiting on the service (pending) or a notice (a coming deadline)."""
+    return change.action is Action.NOOP and (change.report_only or change.forget or change.pending
+                                             or change.notice)
 
 
 def visible(plan: Plan) -> list[Change]:

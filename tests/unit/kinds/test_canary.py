@@ -61,3 +61,22 @@ def test_the_mailbox_moves_wait_for_the_canary() -> None:
     registry = load_kinds()
     for dependent in ("mailbox_defaults", "mailboxes", "server_profile_default"):
         assert "canary" in registry.blockers(dependent)
+
+
+def test_an_ews_profile_is_noted_in_every_plan_with_the_days_left_and_a_graph_one_is_not() -> None:
+    from datetime import datetime, timezone
+
+    from sssctl.engine.plan import Plan
+    from sssctl.engine.render import text
+
+    moment = datetime(2027, 3, 2, tzinfo=timezone.utc).timestamp()
+    live = {"mailbox": "user003@contoso.com", "on_profile": True, "test": "passed", "now": moment}
+    (change,) = KIND.diff(rbac(), Observed(objects={ADDRESS: live}))
+    assert change.action is Action.NOOP and change.notice
+    assert "depends on EWS, which Exchange Online shuts down on 2027-04-01, in 30 days" in change.reason
+    shown = text.render(Plan(changes=(change,), environment_url="https://x", organization_id="org",
+                             state_lineage=None, state_serial=0, config_digest="d", created_at="t"))
+    assert shown.startswith("Nothing to change; for your information:") and "in 30 days" in shown
+    graph = load(CONFIGS / "hardened-graph.toml", {})
+    (quiet,) = KIND.diff(graph, Observed(objects={ADDRESS: {**live, "transport": "graph"}}))
+    assert quiet.action is Action.NOOP and not quiet.notice and "EWS" not in quiet.reason
