@@ -13,6 +13,15 @@ and consent stay in place. While a new assignment has not taken effect
 (see :data:`rbac.PROPAGATION`), the consent is kept if an access policy still narrows
 it, and the plan says "pending" instead of reporting drift until the configured grace
 has passed.
+
+A change of transport (EWS -> Graph: ``Application EWS.AccessAsApp`` replaced by the Graph
+mailbox roles) of an app an own-app profile signs in with keeps the old assignment in step
+(3): it is handed to the canary (:class:`~sssctl.kinds.handoffs.RetireAfterCanary`), which
+removes it for Test & Enable over the new roles alone and keeps it gone after a pass, or
+makes it again after a failure, so the old path stays. A new assignment takes 30 minutes to
+2 hours to take effect (:data:`rbac.PROPAGATION`), and a removal may lag likewise (not
+documented either way): in a real tenant a canary run at once may fail on new roles not yet
+in effect, which only delays the swap, and one made again may not work at once.
 """
 
 from __future__ import annotations
