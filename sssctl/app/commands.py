@@ -258,11 +258,13 @@ def report_apply(inv: Invocation, report: ApplyReport, stats: RequestStats | Non
     for o in problems:
         verb = "was refused" if o.status == "refused" else "failed"
         out.warn(f"Error: {o.change.address} {verb}: {o.message}")
+    for o in report.outcomes:
+        if o.status == "unknown":
+            out.warn(f"Unknown: {o.change.address}: {o.message}; the next plan reads it back")
     if report.interrupted:
         out.warn("Stopped: the changes listed as applied are saved in the state; "
                  "run apply again to finish.")
-        return exitcodes.INTERRUPTED
-    return exitcodes.OK if report.ok else exitcodes.ERROR
+    return report.exit_code
 
 
 def cmd_apply(inv: Invocation, req: ApplyRequest) -> int:

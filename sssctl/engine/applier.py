@@ -5,7 +5,9 @@ Kinds with no dependency either way build up alongside the safe sequence (see
 changes, for instance, all write the one organization row and must not race each other's
 If-Match; a kind whose rows are many (mailboxes, users) sends them in ``$batch`` chunks
 inside its one change instead. A change
-refused (edited since the plan read it) or failing is reported and never retried; the
+refused (edited since the plan read it) or failing is reported and never retried; one
+whose answer failed its reply model is *unknown* (nothing was decided from that answer,
+so the next plan reads the object back and the run exits 3, not 1); the
 kinds that declared they run after its kind, transitively, are skipped and listed with
 the reason (fail closed: the custom profile is never used while its app is unscoped),
 the others still apply.
@@ -24,6 +26,8 @@ from typing import Literal
 
 import structlog
 
+from sssctl import exitcodes
+from sssctl.clients.errors import MalformedReply
 from sssctl.engine.adoption import adoptable
 from sssctl.engine.kind import Applied, Context, Kind
 from sssctl.engine.plan import Action, Change
@@ -43,9 +47,11 @@ def is_forget(change: Change) -> bool:
 @dataclass(frozen=True)
 class Outcome:
     change: Change
-    status: str          # applied | forgotten | stopped | refused | failed | skipped | not started
+    status: str   # applied | forgotten | stopped | refused | failed | unknown | skipped | not started
     message: str = ""
     writes: int = 0
+    # skipped only because a kind it needs is unknown (not failed): no error of its own
+    after_unknown: bool = False
 
 
 @dataclass
@@ -67,6 +73,19 @@ class ApplyReport:
     def writes(self) -> int:
         return sum(o.writes for o in self.outcomes)
 
+    @property
+    def exit_code(self) -> int:
+        """ARCHITECTURE §7 for an apply: 130 interrupted, 1 anything failed or refused,
+        3 when what did not apply is only unknown (a reply failed its model) and what was
+        skipped because of it, 0 when everything applied."""
+        if self.interrupted:
+            return exitcodes.INTERRUPTED
+        if self.ok:
+            return exitcodes.OK
+        excused = all(o.status in ("applied", "forgotten", "unknown") or
+                      (o.status == "skipped" and o.after_unknown) for o in self.outcomes)
+        return exitcodes.INCOMPLETE if excused else exitcodes.ERROR
+
     def summary(self) -> str:
         # "complete" only when every change went through; a failure or refusal is not complete
         head = ("Apply interrupted" if self.interrupted
@@ -77,7 +96,7 @@ class ApplyReport:
             f"{self.count('applied', Action.DELETE)} destroyed",
             f"{self.count('refused')} refused",
         ]
-        extra = ("forgotten", "stopped", "failed", "skipped", "not started")
+        extra = ("forgotten", "stopped", "failed", "unknown", "skipped", "not started")
         parts += [f"{n} {s}" for s in extra if (n := self.count(s))]
         return f"{head}: {', '.join(parts)}."
 
@@ -118,6 +137,7 @@ class Applier:
         self.elevation = elevation
         self.report = ApplyReport()
         self._failed_kinds: set[str] = set()
+        self._unknown_kinds: set[str] = set()   # a subset of the failed ones: unknown, not failed
         self._total = 0
 
     def run(self, changes: Sequence[Change]) -> ApplyReport:
@@ -157,7 +177,7 @@ class Applier:
         for change in (c for c in work if c.elevation):
             self._mark([change], "skipped", f"needs elevation: {change.elevation}; an administrator "
                        "applies it with `sssctl apply --elevated`")
-            self._failed_kinds.add(change.kind)
+            self._block(change.kind)
             log.warning("apply.change.needs_elevation", address=change.address)
         return [c for c in work if not c.elevation]
 
@@ -220,9 +240,11 @@ class Applier:
         blocked = self.registry.blockers(tier.kind, reverse=tier.down) & self._failed_kinds
         if blocked:
             why = f"depends on {', '.join(sorted(blocked))}, which did not fully apply"
-            self._mark(tier.pending, "skipped", why)
+            after_unknown = blocked <= self._unknown_kinds
+            self.report.outcomes.extend(Outcome(c, "skipped", why, after_unknown=after_unknown)
+                                        for c in tier.pending)
             tier.pending = []
-            self._failed_kinds.add(tier.kind)
+            self._block(tier.kind, unknown=after_unknown)
             return False
         return True
 
@@ -259,6 +281,12 @@ class Applier:
             why = f"changed since the plan was read; not overwritten ({exc})"
             self._fail(kind, Outcome(change, "refused", why))
             return
+        except MalformedReply as exc:
+            # The answer could not be trusted, so nothing was decided from it: the object
+            # is unknown until read back (next plan), and its dependents wait for that.
+            why = f"outcome unknown, the reply failed its model ({error_text(exc)})"
+            self._fail(kind, Outcome(change, "unknown", why))
+            return
         except Exception as exc:
             self._fail(kind, Outcome(change, "failed", error_text(exc)))
             return
@@ -272,16 +300,25 @@ class Applier:
             outcome = Outcome(change, status, applied.message, applied.writes)
             if not applied.complete:
                 self.report.interrupted = True
-                self._failed_kinds.add(kind)   # its dependents must not run on a half-done change
+                self._block(kind)   # its dependents must not run on a half-done change
         log.info("apply.change.done", address=change.address, writes=outcome.writes,
                  duration_ms=round(duration_ms))
         self.report.outcomes.append(outcome)
         if self.on_progress:
             self.on_progress(len(self.report.outcomes), self._total, change)
 
+    def _block(self, kind: str, *, unknown: bool = False) -> None:
+        """Its dependents will be skipped; as *unknown* ones only while nothing of the kind
+        (or of what it waited on) failed outright, since a failure outweighs an unknown."""
+        if unknown and (kind not in self._failed_kinds or kind in self._unknown_kinds):
+            self._unknown_kinds.add(kind)
+        else:
+            self._unknown_kinds.discard(kind)
+        self._failed_kinds.add(kind)
+
     def _fail(self, kind: str, outcome: Outcome) -> None:
         log.warning("apply.change.failed", address=outcome.change.address, status=outcome.status)
-        self._failed_kinds.add(kind)
+        self._block(kind, unknown=outcome.status == "unknown")
         self.report.outcomes.append(outcome)
 
 

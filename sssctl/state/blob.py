@@ -6,13 +6,16 @@ Terraform's infinite lease, the lease here is bounded (60 s by default) and rene
 background thread while the run lasts: the lock of a killed runner expires by itself.
 The lock's metadata (holder, lock ID, host, command, time) rides on the blob, so a
 second run can say who holds it. Every write carries the lease and the ETag read just
-before, and the previous content is copied to ``<key>.bak`` first.
+before, and the previous content is copied to ``<key>.bak`` first. Every storage answer
+those decisions rest on (lease state and id, lock metadata, ETag, declared size) is
+checked against its model in :mod:`sssctl.state.replies` before it is believed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import socket
@@ -39,6 +42,15 @@ from sssctl.state.errors import LockHeld, StateConflict, StateError
 from sssctl.state.location import Location
 from sssctl.state.lock import holder_name
 from sssctl.state.model import Snapshot, utc_now
+from sssctl.state.replies import (
+    AcquiredLease,
+    BlobProperties,
+    Download,
+    LockInfo,
+    MalformedStorageReply,
+    as_plain,
+    check_storage,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +63,23 @@ def encode_lock(info: Mapping[str, Any]) -> str:
     return base64.b64encode(json.dumps(dict(info), sort_keys=True).encode("utf-8")).decode("ascii")
 
 
-def decode_lock(value: str | None) -> dict[str, str]:
-    """Lock metadata from the blob: untrusted, so anything odd reads as "no metadata" ({})."""
-    if not value or len(value) > _MAX_METADATA_CHARS:
+def decode_lock(value: str | None, blob: str = "") -> dict[str, str]:
+    """Lock metadata from the blob: {} when there is none (a lease taken by another tool);
+    :class:`MalformedStorageReply` naming the field when there is some but not sssctl's
+    shape, since a holder sssctl cannot read is still a holder."""
+    if not value:
         return {}
+    where = f"metadata {LOCK_METADATA}"
+    if len(value) > _MAX_METADATA_CHARS:
+        raise MalformedStorageReply(f"storage: the lock metadata on the state blob {blob} ({where}) is "
+                                    f"longer than {_MAX_METADATA_CHARS} characters; it was not used")
     try:
         data = json.loads(base64.b64decode(value, validate=True).decode("utf-8"))
-    except (binascii.Error, ValueError, RecursionError):
-        return {}
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-        return {}
-    return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        raise MalformedStorageReply(f"storage: the lock metadata on the state blob {blob} ({where}) is "
+                                    "not base64 JSON; it was not used") from exc
+    info = check_storage(data, LockInfo, blob=blob, call=f"the lock ({where})")
+    return {f: v for f in LockInfo.__struct_fields__ if (v := getattr(info, f))}
 
 
 def describe_holder(info: Mapping[str, str]) -> str:
@@ -101,12 +119,21 @@ class BlobBackend:
     # -- reading ------------------------------------------------------------------------
     def _download(self, blob: BlobClient) -> tuple[bytes, str | None]:
         """The blob's bytes and ETag; (b"", None) when it does not exist."""
+        where = public_url(blob.url)
         try:
             downloader = blob.download_blob()
-            if downloader.size > MAX_SNAPSHOT_BYTES:
-                raise StateError(f"state blob {public_url(blob.url)} is {downloader.size} bytes, more than "
+            answer = as_plain(downloader, ("size",)) | as_plain(downloader.properties, ("etag",))
+            read = check_storage(answer, Download, blob=where, call="Get Blob")
+            if read.size > MAX_SNAPSHOT_BYTES:
+                raise StateError(f"state blob {where} is {read.size} bytes, more than "
                                  "any snapshot sssctl writes; sssctl will not trust it")
-            return downloader.readall(), downloader.properties.etag
+            raw = downloader.readall()
+            if not isinstance(raw, bytes) or len(raw) != read.size:
+                got = len(raw) if isinstance(raw, bytes) else type(raw).__name__
+                raise MalformedStorageReply(
+                    f"storage: the answer to Get Blob for the state blob {where} does not have the "
+                    f"documented shape: field size: {read.size} declared, {got} received; it was not used")
+            return raw, read.etag
         except ResourceNotFoundError:
             return b"", None
         except AzureError as exc:
@@ -156,15 +183,20 @@ class BlobBackend:
     # -- locking ------------------------------------------------------------------------
     def lock(self, command: str) -> str:
         self._ensure_blob()
-        lease = BlobLeaseClient(self._blob, lease_id=str(uuid.uuid4()))
+        proposed = str(uuid.uuid4())
+        lease = BlobLeaseClient(self._blob, lease_id=proposed)
         try:
             lease.acquire(lease_duration=self._lease_seconds)
+            self._check_lease(lease, proposed, "Lease Blob (acquire)")
         except HttpResponseError as exc:
             if exc.status_code == 409 and _code(exc) in _LEASE_HELD | {None}:
                 raise self._held() from exc
             raise self._storage_error("lock", exc) from exc
         except AzureError as exc:
             raise self._storage_error("lock", exc) from exc
+        except MalformedStorageReply:
+            _release_quietly(lease)
+            raise
         info = {"id": str(uuid.uuid4()), "holder": holder_name(), "host": socket.gethostname(),
                 "pid": str(os.getpid()), "command": command, "created_at": utc_now()}
         try:
@@ -175,6 +207,15 @@ class BlobBackend:
         self._lease, self._lock_info, self._lease_problem = lease, info, None
         self._start_renewing(lease)
         return info["id"]
+
+    def _check_lease(self, lease: BlobLeaseClient, proposed: str, call: str) -> None:
+        """The service must say the lease it holds is the one proposed: any other id (or none)
+        means the lock is not known to be ours, so it is not taken."""
+        held = check_storage(as_plain(lease, ("id",)), AcquiredLease, blob=self.describe(), call=call)
+        if held.id != proposed:
+            raise MalformedStorageReply(
+                f"storage: the answer to {call} for the state blob {self.describe()} does not have the "
+                "documented shape: field id: not the proposed lease id; the lock was not taken")
 
     def _ensure_blob(self) -> None:
         """A lease needs a blob: create the empty placeholder once, as Terraform does."""
@@ -189,12 +230,15 @@ class BlobBackend:
             raise self._storage_error("lock", exc) from exc
 
     def _held(self) -> LockHeld:
-        info = self._current_lock_info()
+        try:
+            info, holder = self._current_lock_info(), ""
+        except MalformedStorageReply as exc:
+            info, holder = {}, f"a holder whose lock metadata sssctl cannot read ({exc})"
         unlock = f"sssctl state unlock {info.get('id', '<ID>')}"
         return LockHeld(
-            f"the state is locked by {describe_holder(info)}. Wait for that run to finish (--lock-timeout "
-            f"waits for it); the lease of a run that died expires within {self._lease_seconds} s by itself, "
-            f"or run `{unlock}` (blob {self.describe()})",
+            f"the state is locked by {holder or describe_holder(info)}. Wait for that run to finish "
+            f"(--lock-timeout waits for it); the lease of a run that died expires within "
+            f"{self._lease_seconds} s by itself, or run `{unlock}` (blob {self.describe()})",
             holder=info, unlock=unlock,
         )
 
@@ -203,16 +247,27 @@ class BlobBackend:
             properties = self._blob.get_blob_properties()
         except AzureError:
             return {}
-        return decode_lock((properties.metadata or {}).get(LOCK_METADATA))
+        return decode_lock(self._properties(properties).metadata.get(LOCK_METADATA), self.describe())
+
+    def _properties(self, properties: Any) -> BlobProperties:
+        answer = as_plain(properties, ("metadata", "etag"))
+        answer["lease"] = as_plain(getattr(properties, "lease", None), ("state",))
+        return check_storage(answer, BlobProperties, blob=self.describe(), call="Get Blob Properties")
 
     def _start_renewing(self, lease: BlobLeaseClient) -> None:
         self._stop_renewing = threading.Event()
         stop = self._stop_renewing
+        proposed = str(lease.id)
 
         def renew() -> None:
             while not stop.wait(self._lease_seconds / 3):
                 try:
                     lease.renew()
+                    self._check_lease(lease, proposed, "Lease Blob (renew)")
+                except MalformedStorageReply as exc:
+                    self._lease_problem = f"renewing the lease got an answer sssctl cannot trust: {exc}"
+                    log.warning("state.lease.lost", blob=self.describe(), reason=self._lease_problem)
+                    return
                 except AzureError as exc:
                     self._lease_problem = f"renewing the lease failed: {_code(exc) or type(exc).__name__}"
                     log.warning("state.lease.lost", blob=self.describe(), reason=self._lease_problem)
@@ -252,9 +307,10 @@ class BlobBackend:
             raise StateError(f"there is no lock to remove ({self.describe()} does not exist)") from exc
         except AzureError as exc:
             raise self._storage_error("unlock", exc) from exc
-        if properties.lease.state != "leased":
+        checked = self._properties(properties)
+        if checked.lease.state != "leased":
             raise StateError(f"there is no lock to remove (the state blob {self.describe()} is not leased)")
-        info = decode_lock((properties.metadata or {}).get(LOCK_METADATA))
+        info = decode_lock(checked.metadata.get(LOCK_METADATA), self.describe())
         if not info:
             raise StateError(
                 f"the lease on {self.describe()} carries no sssctl lock metadata, so no ID can match; "
@@ -283,6 +339,12 @@ class BlobBackend:
 
 
 _JSON = ContentSettings(content_type="application/json")
+
+
+def _release_quietly(lease: BlobLeaseClient) -> None:
+    """Give back a lease whose answer was not trusted; if that fails too, it expires by itself."""
+    with contextlib.suppress(AzureError):
+        lease.release()
 
 
 def _code(exc: AzureError) -> str | None:

@@ -197,11 +197,13 @@ def apply_saved_task(plan_dir: Path, *, allow_lockout: bool = False) -> MemberTa
 
 def applied(member: Member, environment: str, p: Plan, report: ApplyReport) -> MemberResult:
     refused = report.count("refused")
-    code = exitcodes.INTERRUPTED if report.interrupted else (exitcodes.OK if report.ok else exitcodes.ERROR)
+    code = report.exit_code
     problems = [f"{o.change.address} {'was refused' if o.status == 'refused' else 'failed'}: {o.message}"
                 for o in report.outcomes if o.status in ("refused", "failed")]
+    # an unknown is not a failure of the member (exit 3, not 1): said in its detail instead
+    unknown = [f"Unknown: {o.change.address}: {o.message}" for o in report.outcomes if o.status == "unknown"]
     return MemberResult(member.name, environment, code, plan=p, report=report, refused=refused,
-                        error="; ".join(problems) or None, detail=report.summary())
+                        error="; ".join(problems) or None, detail="\n".join([report.summary(), *unknown]))
 
 
 def audit_task(*, fail_on: str | None) -> MemberTask:

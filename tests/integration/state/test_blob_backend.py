@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -171,3 +173,22 @@ def test_a_corrupt_blob_is_refused_naming_it(tmp_path: Path, azurite: Azurite) -
     backend = blob_backend(tmp_path, azurite, container)
     with pytest.raises(StateError, match=r"blobenv\.sssctl\.json is not JSON.*state push"):
         backend.read()
+
+
+def test_a_lease_with_lock_metadata_not_in_sssctls_shape_stays_held(tmp_path: Path, azurite: Azurite) -> None:
+    # Another writer leases the blob and leaves metadata that looks like a lock but whose
+    # id is not a GUID: the lease is still a lock, and no id taken from it can break it.
+    container = azurite.new_container()
+    blob = BlobServiceClient.from_connection_string(azurite.connection_string).get_blob_client(
+        container, "blobenv.sssctl.json")
+    blob.upload_blob(b"")
+    lease = blob.acquire_lease(lease_duration=15)
+    forged = base64.b64encode(json.dumps({"id": "None", "holder": "x"}).encode()).decode()
+    blob.set_blob_metadata({"sssctllock": forged}, lease=lease)
+    backend = blob_backend(tmp_path, azurite, container)
+    with pytest.raises(LockHeld, match="cannot read"):
+        backend.lock("apply")
+    with pytest.raises(StateError, match="field id"):
+        backend.force_unlock("None")
+    assert blob.get_blob_properties().lease.state == "leased"
+    lease.release()

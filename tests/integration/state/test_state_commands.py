@@ -101,16 +101,32 @@ def test_a_second_process_waits_with_lock_timeout_or_exits_4_without(tmp_path: P
     seeded_local(tmp_path / "state")
     config = write_config(tmp_path / "blob.toml", azurite.new_container())
     assert sssctl(env, "state", "migrate", "--from", "local", "-c", str(config), cwd=tmp_path).returncode == 0
-    holder = subprocess.Popen([sys.executable, "-m", "tests.state_holder", str(config), "6"],
-                              env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None
-    held_id = holder.stdout.readline().strip()
-    impatient = sssctl(env, "state", "rm", "approval", "-c", str(config), cwd=tmp_path)
-    assert impatient.returncode == exitcodes.LOCKED and held_id in impatient.stderr
-    patient = sssctl(env, "state", "rm", "approval", "--lock-timeout", "1m", "-c", str(config), cwd=tmp_path)
-    assert holder.wait(timeout=30) == 0
-    assert patient.returncode == 0, patient.stderr
-    assert patient.stderr.count("Waiting up to 1m0s for the state lock") == 1
+    # The holder lets go only once the patient process has said it waits: how long each
+    # process takes to start on a busy machine cannot decide whether the wait is seen.
+    holder = subprocess.Popen([sys.executable, "-m", "tests.state_holder", str(config), "90",
+                               "--until-input"],
+                              env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        held_id = holder.stdout.readline().strip()
+        impatient = sssctl(env, "state", "rm", "approval", "-c", str(config), cwd=tmp_path)
+        assert impatient.returncode == exitcodes.LOCKED and held_id in impatient.stderr
+        patient = subprocess.Popen(
+            [sys.executable, "-m", "sssctl", "--log-format", "json", "state", "rm", "approval",
+             "--lock-timeout", "1m", "-c", str(config)],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert patient.stderr is not None
+        before = ""
+        while "Waiting up to" not in before and (line := patient.stderr.readline()):
+            before += line
+        holder.stdin.close()
+        assert holder.wait(timeout=30) == 0
+        _, after = patient.communicate(timeout=90)
+    finally:
+        holder.kill()
+    assert patient.returncode == 0, before + after
+    assert (before + after).count("Waiting up to 1m0s for the state lock") == 1
+    assert held_id in before
 
 
 def test_a_bad_lock_timeout_is_a_usage_error(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sssctl.clients.errors import PreconditionFailed
+from sssctl import exitcodes
+from sssctl.clients.errors import MalformedReply, PreconditionFailed
 from sssctl.config.model import Desired, Environment
 from sssctl.engine.applier import Applier
 from sssctl.engine.kind import Applied, Context
@@ -231,3 +232,38 @@ def test_an_elevated_apply_applies_only_what_needs_elevation(tmp_path: Path) -> 
 
 def test_an_identity_holding_the_right_applies_everything(tmp_path: Path) -> None:
     assert {s.split(":")[0] for s in _tiered(tmp_path, "held").values()} == {"applied"}
+
+
+def test_a_reply_failing_its_model_makes_the_change_unknown_and_the_run_exit_3(tmp_path: Path) -> None:
+    bad = MalformedReply("graph: POST applications/addPassword: keyId: Expected `str`, got `null`",
+                         service="graph")
+    custom = FakeKind("server_profile_custom", lambda d: {},
+                      apply_errors={'server_profile.custom["X"]': bad})
+    defaults = FakeKind("mailbox_defaults", lambda d: {}, after=("server_profile_custom",))
+    org = FakeKind("org_setting", org_settings_wanted)
+    applier, backend = setup(tmp_path, [custom, defaults, org])
+    report = applier.run([
+        Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
+        Change("mailbox_defaults", Action.UPDATE, {"p": "d"}, {"p": "X"}, "r"),
+        upd("org_setting.A"),
+    ])
+    outcomes = {o.change.address: o for o in report.outcomes}
+    unknown = outcomes['server_profile.custom["X"]']
+    assert unknown.status == "unknown" and "keyId" in unknown.message and "graph" in unknown.message
+    assert outcomes["mailbox_defaults"].status == "skipped" and outcomes["mailbox_defaults"].after_unknown
+    assert outcomes["org_setting.A"].status == "applied"
+    assert report.exit_code == exitcodes.INCOMPLETE
+    assert "1 unknown, 1 skipped" in report.summary()
+    resources = backend.read().resources  # type: ignore[union-attr]
+    assert 'server_profile.custom["X"]' not in resources and "mailbox_defaults" not in resources
+
+
+def test_a_failure_outweighs_an_unknown_in_the_exit_code(tmp_path: Path) -> None:
+    bad = MalformedReply("graph: keyId", service="graph")
+    custom = FakeKind("server_profile_custom", lambda d: {}, apply_errors={'server_profile.custom["X"]': bad})
+    org = FakeKind("org_setting", org_settings_wanted,
+                   apply_errors={"org_setting.A": RuntimeError("boom")})
+    applier, _ = setup(tmp_path, [custom, org])
+    report = applier.run([Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
+                          upd("org_setting.A")])
+    assert report.exit_code == exitcodes.ERROR

@@ -66,3 +66,19 @@ def test_an_unknown_member_selected_is_refused_with_a_suggestion() -> None:
 ])
 def test_the_fleet_exits_with_the_most_severe_member_code(codes: list[int], worst: int) -> None:
     assert most_severe(codes) == worst
+
+
+def test_a_member_whose_apply_met_an_unknown_exits_3_and_is_not_counted_failed() -> None:
+    from sssctl.app.fleet.run import applied
+    from sssctl.engine.applier import ApplyReport, Outcome
+    from sssctl.engine.plan import Action, Change, Plan
+    from sssctl.fleet.file import Member
+
+    plan = Plan((), "https://x", "o", None, 0, "d", "t")
+    unknown = Outcome(Change("app", Action.CREATE, None, {"a": 1}, "r"), "unknown", "graph: field keyId")
+    member = applied(Member("a", Path("a.toml")), "a", plan, ApplyReport([unknown]))
+    assert member.exit_code == exitcodes.INCOMPLETE and member.error is None
+    assert "Unknown: app: graph: field keyId" in member.detail
+    failed = Outcome(Change("b", Action.UPDATE, {}, {"a": 1}, "r"), "failed", "boom")
+    other = applied(Member("b", Path("b.toml")), "b", plan, ApplyReport([failed]))
+    assert most_severe([member.exit_code, other.exit_code]) == exitcodes.ERROR
