@@ -126,13 +126,20 @@ def test_terraform_style_policies_on_rotation_deletion_and_no_change(
     assert terraform_style(rotation) == {}
     assert all(denials(p.name, rotation) == [] for p in POLICIES.glob("*.rego"))
 
-    cli.config.write_text(text[: text.index(f'[server_profiles.custom."{PROFILE}"]')], encoding="utf-8")
+    # Without the profile the app's EWS admission serves nothing, and a config that keeps it
+    # is refused: the app goes off EWSAllowedAppIDs with its profile.
+    without_profile = text[: text.index(f'[server_profiles.custom."{PROFILE}"]')]
+    cli.config.write_text(without_profile.replace('\news = "allow"', "\n"), encoding="utf-8")
     deletion = json_plan(cli)
     deleted = [rc for rc in deletion["resource_changes"] if rc["change"]["actions"] == ["delete"]]
-    assert [(rc["type"], rc["name"], rc["index"]) for rc in deleted] == [
+    # The profile goes with its canary (the mailbox proving it) and its app's EWS admission.
+    assert sorted((rc["type"], rc["name"], rc.get("index")) for rc in deleted) == [
+        ("canary", "canary", PROFILE), ("ews_admission", "sss", None),
         ("server_profile_custom", "custom", PROFILE)]
-    assert terraform_style(deletion) == {
-        "deny_delete.rego": ["custom: deleting server_profile_custom is not allowed"]}
+    assert terraform_style(deletion) == {"deny_delete.rego": [
+        "canary: deleting canary is not allowed",
+        "custom: deleting server_profile_custom is not allowed",
+        "sss: deleting ews_admission is not allowed"]}
     assert denials("deletions.rego", deletion)  # the shipped rule, its message readable by OPA
 
 
