@@ -87,9 +87,11 @@ def guarded(output: Output, action: Callable[[], int]) -> int:
     """Run a command body; known failures become a message and an exit code, never a traceback."""
     try:
         return action()
+    except interrupts.AbortedAtOnce:
+        output.warn(f"\n{interrupts.SECOND_PRESS}")
+        return exitcodes.INTERRUPTED
     except KeyboardInterrupt:
-        output.warn("\nAborted. Every change that finished is saved in the state; run the command again "
-                    "to finish the rest.")
+        output.warn(f"\n{interrupts.OUTSIDE_WRITES}")
         return exitcodes.INTERRUPTED
     except Exception as exc:
         if output.verbose >= 2:

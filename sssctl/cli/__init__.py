@@ -85,8 +85,9 @@ fleet.fleet_group.add_command(watch.fleet_watch_command)
 def interrupted() -> None:
     """Ctrl-C outside the write phase (which has its own handler and summary): 130, no traceback."""
     try:
-        sys.stderr.write("\nInterrupted (Ctrl-C): nothing more is sent. Changes already applied are in "
-                         "the state; run plan to see where things stand.\n")
+        from sssctl.app.interrupts import OUTSIDE_WRITES
+
+        sys.stderr.write(f"\n{OUTSIDE_WRITES}\n")
         sys.stderr.flush()
         sys.stdout.flush()
     finally:

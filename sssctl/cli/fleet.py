@@ -10,7 +10,6 @@ import click
 from sssctl.app.requests import FleetFormat, FleetRequest, Limits, MatrixFormat, PlanFormat, Severity
 from sssctl.cli.options import (
     allow_lockout_option,
-    environment_limits,
     fleet_file_argument,
     fleet_format,
     lock_timeout_option,
@@ -94,17 +93,21 @@ def fleet_plan_command(ctx: click.Context, *, fleet_file: Path, members: tuple[s
 @members_option
 @parallel_option
 @fleet_format
+@timeout_option
 @click.pass_context
 def fleet_refresh_command(ctx: click.Context, *, fleet_file: Path, members: tuple[str, ...], parallel: int,
-                          fmt: PlanFormat | None) -> None:
+                          fmt: PlanFormat | None, run_timeout: float) -> None:
     """Report each member's drift from its state (exit 2 when any drifted).
+
+    --timeout (or SSSCTL_TIMEOUT) holds for each member, as for `sssctl fleet plan`.
 
     \b
         sssctl fleet refresh fleet.toml --markdown
+        sssctl fleet refresh fleet.toml --timeout 20m
     """
     from sssctl.app.fleet import commands
 
-    request = FleetRequest(fleet_file, members, parallel, fmt or "text", environment_limits())
+    request = FleetRequest(fleet_file, members, parallel, fmt or "text", Limits(timeout=run_timeout))
     run_fleet(ctx, lambda out: commands.cmd_plan(out, request, environ=dict(os.environ), detailed=True,
                                                  refresh_only=True))
 

@@ -23,6 +23,7 @@ import structlog
 from sssctl import strictjson
 from sssctl.state import lock as lockfile
 from sssctl.state.errors import StateConflict, StateCorrupt, StateError
+from sssctl.state.location import Location, write_breadcrumb
 from sssctl.state.model import Snapshot
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,10 @@ class Backend(Protocol):
     """What a state store must offer; ``name`` is the environment the snapshot belongs to."""
 
     name: str
+    # Set by the factory, which knows the config's directory: stamped into every snapshot
+    # written, and recorded in the breadcrumb (:mod:`sssctl.state.location`) after it.
+    location: Location | None
+    breadcrumb: Path | None
 
     def describe(self) -> str:
         """Where the snapshot lives, for messages (a path or a blob URL, never a credential)."""
@@ -119,6 +124,12 @@ def serialize(snapshot: Snapshot) -> bytes:
     return text.encode("utf-8")
 
 
+def remember(backend: Backend) -> None:
+    """Record in the breadcrumb that ``backend`` holds this environment's snapshot now."""
+    if backend.location is not None and backend.breadcrumb is not None:
+        write_breadcrumb(backend.breadcrumb, backend.location)
+
+
 def check_replaces(current: Snapshot | None, replaces: Snapshot | None, where: str) -> None:
     """The precondition of every write: the stored snapshot is the one the writer read."""
     def ident(s: Snapshot | None) -> str:
@@ -141,6 +152,8 @@ class LocalBackend:
         self.path = directory / f"{name}.json"
         self.backup_path = directory / f"{name}.json.bak"
         self.lock_path = directory / f"{name}.lock"
+        self.location: Location | None = None
+        self.breadcrumb: Path | None = None
 
     def describe(self) -> str:
         return str(self.path)
@@ -173,12 +186,13 @@ class LocalBackend:
             check_replaces(self.read(), replaces, str(self.path))
             if self.path.exists():
                 self._atomic_write(self.backup_path, self.path.read_bytes())
-            self._atomic_write(self.path, serialize(snapshot))
+            self._atomic_write(self.path, serialize(snapshot.stored_at(self.location)))
         except OSError as exc:
             raise StateError(
                 f"cannot write state file {self.path}: {exc.strerror or exc}. The last change was applied "
                 "but not recorded; fix the directory (space, permissions) and run apply again to record it"
             ) from exc
+        remember(self)
 
     def _temp_prefix(self, target: Path) -> str:
         return f".{target.name}."

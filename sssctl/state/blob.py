@@ -22,6 +22,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,8 +37,9 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContentSettings
 
-from sssctl.state.backend import MAX_SNAPSHOT_BYTES, check_replaces, parse_snapshot, serialize
+from sssctl.state.backend import MAX_SNAPSHOT_BYTES, check_replaces, parse_snapshot, remember, serialize
 from sssctl.state.errors import LockHeld, StateConflict, StateError
+from sssctl.state.location import Location
 from sssctl.state.lock import holder_name
 from sssctl.state.model import Snapshot, utc_now
 from sssctl.state.replies import (
@@ -108,6 +110,8 @@ class BlobBackend:
         self._stop_renewing = threading.Event()
         self._renewer: threading.Thread | None = None
         self._lease_problem: str | None = None
+        self.location: Location | None = None
+        self.breadcrumb: Path | None = None
 
     def describe(self) -> str:
         return public_url(self._blob.url)
@@ -159,7 +163,8 @@ class BlobBackend:
             if raw:
                 self._backup.upload_blob(raw, overwrite=True, content_settings=_JSON)
             self._blob.upload_blob(
-                serialize(snapshot), overwrite=True, lease=self._lease, content_settings=_JSON,
+                serialize(snapshot.stored_at(self.location)), overwrite=True, lease=self._lease,
+                content_settings=_JSON,
                 metadata=self._metadata(), etag=etag,
                 match_condition=MatchConditions.IfNotModified if etag else MatchConditions.IfMissing,
             )
@@ -170,6 +175,7 @@ class BlobBackend:
             raise self._storage_error("write", exc) from exc
         except AzureError as exc:
             raise self._storage_error("write", exc) from exc
+        remember(self)
 
     def _metadata(self) -> dict[str, str] | None:
         return {LOCK_METADATA: encode_lock(self._lock_info)} if self._lock_info else None

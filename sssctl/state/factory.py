@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from sssctl.config.model import Desired, SecretRef, SecretUnavailable, StateSettings
 from sssctl.config.spec import storage_url_ok
-from sssctl.state.backend import Backend, LocalBackend, environment_name
+from sssctl.state.backend import Backend, LocalBackend, environment_name, remember
 from sssctl.state.errors import StateError
+from sssctl.state.location import Location, breadcrumb_path, read_breadcrumb
 from sssctl.state.model import Snapshot
 
 if TYPE_CHECKING:
@@ -35,9 +36,23 @@ def backend_for(desired: Desired, environ: Mapping[str, str]) -> Backend:
 
 def open_backend(desired: Desired, settings: StateSettings, environ: Mapping[str, str]) -> Backend:
     name = snapshot_name(desired)
+    backend: Backend
     if settings.backend == "azurerm":
-        return _blob_backend(desired, settings, name, environ)
-    return LocalBackend(desired.state_dir or settings.path or DEFAULT_DIRECTORY, name)
+        backend = _blob_backend(desired, settings, name, environ)
+    else:
+        local = LocalBackend(desired.state_dir or settings.path or DEFAULT_DIRECTORY, name)
+        local.location = Location.local(local.directory, desired.source.parent)
+        backend = local
+    backend.breadcrumb = breadcrumb_path(local_directory(desired), name)
+    return backend
+
+
+def local_directory(desired: Desired) -> Path:
+    """The local default: ``$SSSCTL_STATE_DIR``, else ``state/`` beside the config.
+
+    No ``[state]`` edit moves it, which is why the breadcrumb lives there.
+    """
+    return desired.state_dir or desired.source.parent / DEFAULT_DIRECTORY
 
 
 def settings_from_spec(spec: str, current: StateSettings, base: Path) -> StateSettings:
@@ -75,6 +90,7 @@ def refuse_unmigrated(desired: Desired, environ: Mapping[str, str], configured: 
     every environment starts.
     """
     if current is not None:
+        remember(configured)
         return
     where = configured.describe()
     for spec in ("local", f"local:{DEFAULT_DIRECTORY.as_posix()}"):
@@ -93,6 +109,48 @@ def refuse_unmigrated(desired: Desired, environ: Mapping[str, str], configured: 
             "would propose creating what sssctl already manages. Move it first: "
             f"`sssctl state migrate --from {spec} -c {desired.source}`; or, if this environment really "
             f"starts afresh, move {other.describe()} out of the way")
+    _refuse_from_breadcrumb(desired, environ, configured)
+
+
+def _refuse_from_breadcrumb(desired: Desired, environ: Mapping[str, str], configured: Backend) -> None:
+    """The same refusal when the last backend that held the snapshot (the breadcrumb) still does.
+
+    This is what catches a move from one Blob container to another, or from Blob back to
+    the local directory. The old location is opened with the configured ``[state]``
+    credentials, as ``state migrate --from`` would; when that is impossible (another
+    storage account, no credentials any more) the run still stops, since nobody can tell
+    that the old snapshot is gone, and says how to go on.
+    """
+    crumb = configured.breadcrumb
+    last = read_breadcrumb(crumb) if crumb is not None else None
+    if last is None or last == configured.location:
+        return
+    command = f"sssctl state migrate --from {last.spec()} -c {desired.source}"
+    try:
+        other = open_backend(desired, settings_from_spec(last.spec(), desired.state, desired.source.parent),
+                             environ)
+        if other.location != last:
+            raise StateError(f"the configured [state] account is {_account(other)}, not {last.account_url}")
+        found = other.read()
+    except StateError as exc:
+        raise StateError(
+            f"the configured state backend {configured.describe()} holds no snapshot, and the last backend "
+            f"that held this environment's, {last.describe()} (recorded in {crumb}), cannot be read with "
+            f"the configured [state] settings: {exc}. Copy it over with `sssctl state pull` under the old "
+            f"[state] and `sssctl state push FILE` under the new one, or `{command}`; if this environment "
+            f"really starts afresh, delete {crumb}") from exc
+    if found is None:
+        return
+    raise StateError(
+        f"the configured state backend {configured.describe()} holds no snapshot, but {other.describe()}, "
+        f"the last backend that held this environment's, still does (lineage {found.lineage}, serial "
+        f"{found.serial}). Planning from an empty state would propose creating what sssctl already "
+        f"manages. Move it first: `{command}`; or, if this environment really starts afresh, delete {crumb}")
+
+
+def _account(backend: Backend) -> str:
+    location = backend.location
+    return str(location.account_url) if location is not None and location.account_url else "not azurerm"
 
 
 def _same_place(a: Backend, b: Backend) -> bool:
@@ -142,8 +200,10 @@ def _blob_backend(desired: Desired, settings: StateSettings, name: str,
                          "accepted only for a loopback emulator")
     container = service.get_container_client(settings.container)
     key = settings.key or f"{name}.sssctl.json"
-    return BlobBackend(container.get_blob_client(key), container.get_blob_client(f"{key}.bak"), name,
-                       lease_seconds=settings.lease_seconds)
+    backend = BlobBackend(container.get_blob_client(key), container.get_blob_client(f"{key}.bak"), name,
+                          lease_seconds=settings.lease_seconds)
+    backend.location = Location.blob(public_url(service.url), settings.container, key)
+    return backend
 
 
 def _transport(desired: Desired) -> dict[str, Any]:

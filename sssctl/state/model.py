@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sssctl.state.errors import StateCorrupt
+from sssctl.state.location import Location
 
 FORMAT_VERSION = 1
 
@@ -44,6 +45,9 @@ class Snapshot:
     resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     updated_at: str = ""
     format_version: int = FORMAT_VERSION
+    # Where the backend that wrote it keeps it (no secret); absent in older snapshots. Not
+    # part of equality: the same snapshot copied elsewhere is still the same snapshot.
+    location: Location | None = field(default=None, compare=False)
 
     @classmethod
     def new(cls, *, url: str, organization_id: str, name: str) -> Snapshot:
@@ -65,6 +69,8 @@ class Snapshot:
             "resources": {a: dict(e) for a, e in sorted(self.resources.items())},
             "updated_at": self.updated_at,
         }
+        if self.location is not None:
+            document["location"] = self.location.to_document()
         document["checksum"] = checksum_of(document)
         return document
 
@@ -89,7 +95,13 @@ class Snapshot:
             environment=dict(document["environment"]),
             resources={a: dict(e) for a, e in document["resources"].items()},
             updated_at=str(document.get("updated_at", "")),
+            location=(Location.from_document(document["location"], where=f"state file {where}")
+                      if "location" in document else None),
         )
+
+    def stored_at(self, location: Location | None) -> Snapshot:
+        """This snapshot as the backend at ``location`` writes it (same lineage and serial)."""
+        return self if location is None or location == self.location else replace(self, location=location)
 
     def with_resources(self, resources: Mapping[str, Mapping[str, Any]], **env: Any) -> Snapshot:
         """The next snapshot: new resources, serial + 1, environment facts refreshed."""

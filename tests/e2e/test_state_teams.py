@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,3 +98,63 @@ def test_a_new_local_path_before_migrate_is_refused(cli: Cli) -> None:
     assert "sssctl state migrate --from local:state" in refused.stdout + refused.stderr
     assert cli.run("state", "migrate", "--from", "local:state").returncode == exitcodes.OK
     assert cli.run("plan", "--detailed-exitcode").returncode == exitcodes.OK
+
+
+def on_blob(local: str, container: str) -> str:
+    """The e2e config with its state in ``container``; the credential comes from the environment."""
+    return local + f'\n[state]\nbackend = "azurerm"\ncontainer = "{container}"\n'
+
+
+def migrate_named(said: str, cli: Cli) -> list[str]:
+    """The ``state migrate`` arguments a refusal prints, checked to name the config in use."""
+    match = re.search(r"`sssctl (state migrate --from \S+) -c (\S+)`", said)
+    assert match is not None and match.group(2) == str(cli.config), said
+    return match.group(1).split()
+
+
+def test_a_move_to_another_container_before_migrate_is_refused(cli: Cli, azurite: Azurite) -> None:
+    """The snapshot's old container is known from the breadcrumb the last write left beside the config."""
+    local = cli.config.read_text()
+    cli.env["SSSCTL_STATE_CONNECTION_STRING"] = azurite.connection_string
+    first, second = azurite.new_container(), azurite.new_container()
+    cli.config.write_text(on_blob(local, first))
+    assert cli.run("apply", "--auto-approve").returncode == exitcodes.OK
+    assert not cli.state_file.exists()
+    cli.config.write_text(on_blob(local, second))
+    for command in (("plan",), ("refresh",), ("apply", "--auto-approve"), ("destroy", "--auto-approve")):
+        refused = cli.run(*command)
+        assert refused.returncode == exitcodes.ERROR, refused.stdout
+        said = refused.stdout + refused.stderr
+        assert "holds no snapshot" in said and f"/{first}/e2e.sssctl.json" in said, said
+        assert azurite.connection_string.split("AccountKey=")[1][:20] not in said
+    assert migrate_named(said, cli) == ["state", "migrate", "--from", f"azurerm:{first}/e2e.sssctl.json"]
+    assert cli.run(*migrate_named(said, cli)).returncode == exitcodes.OK
+    assert cli.run("plan", "--detailed-exitcode").returncode == exitcodes.OK
+    pulled = json.loads(cli.run("state", "pull").stdout)
+    assert pulled["location"]["container"] == second and pulled["location"]["kind"] == "azurerm"
+    assert set(pulled["location"]) == {"kind", "account_url", "container", "key"}  # and no credential
+    crumb = (cli.state_dir / "e2e.location").read_text()
+    assert second in crumb and "AccountKey" not in crumb
+
+
+def test_a_move_from_blob_back_to_local_before_migrate_is_refused(cli: Cli, azurite: Azurite) -> None:
+    local = cli.config.read_text()
+    container = azurite.new_container()
+    cli.env["SSSCTL_STATE_CONNECTION_STRING"] = azurite.connection_string
+    cli.config.write_text(on_blob(local, container))
+    assert cli.run("apply", "--auto-approve").returncode == exitcodes.OK
+    cli.config.write_text(local)
+
+    without = {k: v for k, v in cli.env.items() if k != "SSSCTL_STATE_CONNECTION_STRING"}
+    blind = subprocess.run(cli.command("plan", "-c", str(cli.config)), env=without, cwd=cli.workdir,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert blind.returncode == exitcodes.ERROR  # the old blob cannot be read: nobody can say it is gone
+    assert "cannot be read" in blind.stderr and str(cli.state_dir / "e2e.location") in blind.stderr
+
+    refused = cli.run("plan")
+    assert refused.returncode == exitcodes.ERROR
+    args = migrate_named(refused.stdout + refused.stderr, cli)
+    assert args == ["state", "migrate", "--from", f"azurerm:{container}/e2e.sssctl.json"]
+    assert cli.run(*args).returncode == exitcodes.OK
+    assert cli.run("plan", "--detailed-exitcode").returncode == exitcodes.OK
+    assert json.loads(cli.state_file.read_text())["location"] == {"kind": "local", "path": "state"}

@@ -26,7 +26,7 @@ def _run(*command: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin/ directory of a fresh venv holding only the built wheel.
+    """The bin/ directory of a fresh venv holding the built wheel (and the venv's own pip).
 
     The dependencies come from the test environment's site-packages through a plain path
     line in a .pth file: that adds the directory without running its own .pth files, so the
@@ -41,12 +41,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(origin, source / name)
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", work / "dist", source, cwd=work)
-    wheel = next((work / "dist").glob("sssctl-*.whl"))
+    # The fresh venv brings its own pip (ensurepip, offline): the test environment need not
+    # have one (a venv made from the hashed lock by another installer has none).
     venv = work / "venv"
-    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work)
+    _run(sys.executable, "-m", "venv", venv, cwd=work)
     python = venv / "bin" / "python"
-    _run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--quiet", wheel, cwd=work)
+    _run(python, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", work / "dist", source, cwd=work)
+    wheel = next((work / "dist").glob("sssctl-*.whl"))
+    _run(python, "-m", "pip", "install", "--no-deps", "--quiet", wheel, cwd=work)
     site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                      cwd=work).stdout.strip())
     (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")

@@ -27,6 +27,8 @@ class MemoryBackend:
     """A state backend that keeps the snapshot in memory (one test, one process)."""
 
     name = "test"
+    location = None  # no place a breadcrumb could name
+    breadcrumb = None
 
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from sssctl import exitcodes
 from sssctl.state.backend import LocalBackend
+from sssctl.state.location import Location
 from sssctl.state.model import Snapshot
 from tests.azurite import ROOT, Azurite
 from tests.integration.state.test_blob_backend import URL, env_for, write_config
@@ -45,7 +47,10 @@ def test_migrate_local_to_blob_and_back(tmp_path: Path, azurite: Azurite) -> Non
     back.write_text(to_blob.read_text().replace('backend = "azurerm"', 'backend = "local"\npath = "back"'))
     returned = sssctl(env, "state", "migrate", "--from", "azurerm", "-c", str(back), cwd=tmp_path)
     assert returned.returncode == 0, returned.stderr
-    assert LocalBackend(tmp_path / "back", "blobenv").read() == original
+    returned_snapshot = LocalBackend(tmp_path / "back", "blobenv").read()
+    assert returned_snapshot is not None
+    assert dataclasses.replace(returned_snapshot, location=None) == original
+    assert returned_snapshot.location == Location(kind="local", path="back")  # where it lives now
     again = sssctl(env, "state", "migrate", "--from", "azurerm", "-c", str(back), cwd=tmp_path)
     assert again.returncode == 0 and "nothing to do" in again.stdout
 

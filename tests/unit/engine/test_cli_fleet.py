@@ -89,3 +89,25 @@ def test_fleet_apply_takes_applys_parallelism_and_the_lock_and_run_timeouts() ->
     assert {"lock_timeout", "run_timeout"} <= fleet_apply.keys()
     for command in ("validate", "plan", "refresh", "apply", "audit"):
         assert "sssctl fleet" in (cli.commands["fleet"].commands[command].help or "")  # type: ignore[attr-defined]
+
+
+def test_fleet_refresh_takes_a_timeout_for_each_member(world: World, fleet: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from sssctl.app import runner
+
+    opened: list[object] = []
+    services = world.services()
+    real = services.open_clients
+
+    def recording(desired: object, **kwargs: object) -> object:
+        opened.append(kwargs["timeout"])
+        return real(desired, **kwargs)
+
+    services.open_clients = recording
+    monkeypatch.setattr(runner, "default_services", lambda: services)
+    assert run("fleet", "refresh", str(fleet), "--timeout", "45m").exit_code == 0
+    monkeypatch.setenv("SSSCTL_TIMEOUT", "2m")
+    assert run("fleet", "refresh", str(fleet)).exit_code == 0
+    assert opened == [2700.0, 2700.0, 120.0, 120.0]
+    refused = run("fleet", "refresh", str(fleet), "--timeout", "soon")
+    assert refused.exit_code == 2 and "'soon' is not a duration" in refused.output

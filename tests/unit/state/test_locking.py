@@ -16,6 +16,8 @@ class BusyBackend:
     """Held by ``holder`` for the first ``busy`` attempts."""
 
     name = "env"
+    location = None  # no place a breadcrumb could name
+    breadcrumb = None
 
     def __init__(self, busy: int) -> None:
         self.busy = busy
