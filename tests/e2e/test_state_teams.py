@@ -24,11 +24,13 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         yield server
 
 
-def hold_lock(cli: Cli, seconds: float) -> tuple[subprocess.Popen[str], str]:
-    """Another process holding the state lock the way a running apply does."""
-    holder = subprocess.Popen([sys.executable, "-m", "tests.state_holder", str(cli.config), str(seconds)],
-                              env={**cli.env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)
+def hold_lock(cli: Cli, seconds: float, *, until_input: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """Another process holding the state lock the way a running apply does; with
+    ``until_input`` it lets go once its stdin is closed (``seconds`` is then only a bound)."""
+    holder = subprocess.Popen([sys.executable, "-m", "tests.state_holder", str(cli.config), str(seconds),
+                               *(["--until-input"] if until_input else [])],
+                              env={**cli.env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE if until_input else None, stdout=subprocess.PIPE)
     assert holder.stdout is not None
     return holder, holder.stdout.readline().strip()
 
@@ -47,11 +49,23 @@ def test_plan_and_refresh_run_while_another_process_holds_the_lock(cli: Cli) -> 
 
 
 def test_apply_waits_for_the_lock_with_lock_timeout(cli: Cli) -> None:
-    holder, lock_id = hold_lock(cli, 5)
-    applied = cli.run("apply", "--auto-approve", "--lock-timeout", "2m")
+    # The holder lets go only once the apply has said it waits: how long a process takes to
+    # start on a busy machine must not decide whether the wait is seen.
+    holder, lock_id = hold_lock(cli, 90, until_input=True)
+    assert holder.stdin is not None
+    applying = cli.start("apply", "--auto-approve", "--lock-timeout", "2m")
+    assert applying.stderr is not None
+    before = ""
+    try:
+        while "Waiting up to" not in before and (line := applying.stderr.readline()):
+            before += line
+    finally:
+        holder.stdin.close()
     assert holder.wait(timeout=60) == 0
-    assert applied.returncode == exitcodes.OK, applied.stderr
-    assert applied.stderr.count("Waiting up to 2m0s for the state lock") == 1 and lock_id in applied.stderr
+    _, after = applying.communicate(timeout=120)
+    assert applying.returncode == exitcodes.OK, before + after
+    waited = before + after
+    assert waited.count("Waiting up to 2m0s for the state lock") == 1 and lock_id in waited
     assert cli.run("plan", "--detailed-exitcode").returncode == exitcodes.OK
 
 
