@@ -168,8 +168,8 @@ def test_guard_refuses_deleting_a_profile_still_used_by_mailboxes_or_the_org_def
 def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
     """The guard over a teardown plan whose mailbox changes move ``moved`` mailboxes off the
     profile and point the org default at ``default_to`` (as lockdown after hardened does)."""
-    from sssctl.engine.kind import Observed
     from sssctl.engine.plan import Change
+    from sssctl.kinds.handoffs import MailboxMoves
 
     empty = desired(apps=False, profiles=(), group=None)
     ctx = world.context(empty)
@@ -180,7 +180,8 @@ def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
                {"server_profile": default_to}, "restore"),
         Change("mailboxes", Action.UPDATE, {"drifted": 2}, {"drifted": 0}, "move"),
     ]
-    observed["mailboxes"] = Observed(objects={"mailboxes": {"leaving": {profile_id.lower(): moved}}})
+    ctx.handoffs.put("mailboxes", MailboxMoves(to_profile=default_to, stops_sync=False,
+                                               leaving={profile_id.lower(): moved}))
     return planning.refusals(world.kinds(), ctx, changes, observed)
 
 

@@ -17,7 +17,7 @@ OFF = DefaultProfile(active=False)
 def refusals(engine: Engine, want) -> list[str]:
     ctx = engine.context(want)
     changes, observed = planning.plan([mailbox_defaults.KIND, mailboxes.KIND, KIND], ctx, want)
-    return KIND.guard(ctx, changes, observed)
+    return planning.refusals([KIND], ctx, changes, observed)
 
 
 def test_deactivation_is_refused_while_it_is_the_org_default_and_mailboxes_use_it() -> None:
