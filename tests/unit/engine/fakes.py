@@ -28,6 +28,7 @@ from sssctl.engine.kind import Applied, Context, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.registry import Registry
 from sssctl.kinds import load_kinds
+from tests.support.fake_dataverse import FakeDataverse
 
 ORG_ID = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"
 URL = "https://contoso.crm.dynamics.com"
@@ -151,13 +152,6 @@ def desired_from(path: Path, environ: Mapping[str, str] | None = None) -> Desire
 
 
 @dataclass
-class FakeWhoAmI:
-    user_id: str = "u"
-    business_unit_id: str = "b"
-    organization_id: str = ORG_ID
-
-
-@dataclass
 class FakeStats:
     total: int = 7
     writes: int = 2
@@ -165,18 +159,14 @@ class FakeStats:
     throttled: int = 0
 
 
-@dataclass
-class FakeDataverse:
-    org_url: str = URL
-    organization_id: str = ORG_ID
-
-    def whoami(self) -> FakeWhoAmI:
-        return FakeWhoAmI(organization_id=self.organization_id)
+def empty_dataverse() -> FakeDataverse:
+    """The shared fake, as the environment the fake kinds live in (no rows: they keep their own)."""
+    return FakeDataverse(organization_id=ORG_ID, org_url=URL)
 
 
 @dataclass
 class FakeClients:
-    dataverse: FakeDataverse = field(default_factory=FakeDataverse)
+    dataverse: FakeDataverse = field(default_factory=empty_dataverse)
     graph: Any = None
     exchange: Any = None
     stats: FakeStats = field(default_factory=FakeStats)
@@ -188,7 +178,7 @@ class World:
     """The fake kinds and clients one test drives through the engine."""
 
     kinds: list[FakeKind]
-    dataverse: FakeDataverse = field(default_factory=FakeDataverse)
+    dataverse: FakeDataverse = field(default_factory=empty_dataverse)
 
     def kind(self, name: str) -> FakeKind:
         return next(k for k in self.kinds if k.name == name)

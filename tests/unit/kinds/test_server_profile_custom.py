@@ -19,7 +19,7 @@ def by_address(changes: list) -> dict:
 
 
 def profile_row(world: World) -> dict:
-    [row] = world.dataverse.profiles.values()
+    [row] = world.profiles().values()
     return row
 
 
@@ -148,7 +148,7 @@ def test_destroy_deletes_an_unused_profile_sssctl_created() -> None:
     assert change.action is Action.DELETE
     assert world.guard(empty) == []
     world.apply(empty)
-    assert world.dataverse.profiles == {}
+    assert world.profiles() == {}
     assert ADDRESS not in world.state
 
 
@@ -156,8 +156,8 @@ def test_guard_refuses_deleting_a_profile_still_used_by_mailboxes_or_the_org_def
     world = World()
     world.apply(desired())
     profile_id = profile_row(world)["emailserverprofileid"]
-    world.dataverse.default_profile = profile_id
-    world.dataverse.mailbox_profiles = [profile_id]
+    world.point_default_at(profile_id)
+    world.add_mailboxes("a@contoso.com", profile=profile_id)
     refusals = world.guard(desired(apps=False, profiles=(), group=None))
     text = " ".join(refusals)
     assert 'refusing to delete server_profile.custom["Contoso EXO"]' in text
@@ -188,8 +188,8 @@ def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
 def used_by_everything(world: World) -> None:
     world.apply(desired())
     profile_id = profile_row(world)["emailserverprofileid"]
-    world.dataverse.default_profile = profile_id
-    world.dataverse.mailbox_profiles = [profile_id, profile_id]
+    world.point_default_at(profile_id)
+    world.add_mailboxes("a@contoso.com", "b@contoso.com", profile=profile_id)
 
 
 def test_guard_accepts_deleting_a_profile_the_plan_moves_everything_off() -> None:
@@ -210,7 +210,7 @@ def test_guard_refuses_when_the_plan_leaves_a_mailbox_or_the_org_default_on_it()
 def test_delete_is_refused_at_apply_time_while_something_still_points_at_the_profile() -> None:
     world = World()
     used_by_everything(world)
-    world.dataverse.default_profile = None
+    world.point_default_at(None)
     change = by_address(world.plan(desired(apps=False, profiles=(), group=None)))[ADDRESS]
     with pytest.raises(RuntimeError, match="mailboxes still point at it; its app registration and secret"):
         KIND.apply(world.context(desired(apps=False, profiles=(), group=None)), change)
