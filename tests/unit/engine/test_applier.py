@@ -16,7 +16,7 @@ from sssctl.engine.kind import Applied, Context
 from sssctl.engine.plan import Action, Change
 from sssctl.state.backend import LocalBackend
 from sssctl.state.store import StateStore
-from tests.unit.engine import fakes
+from tests.support.fake_dataverse import FakeDataverse
 from tests.unit.engine.fakes import ORG_ID as ORG
 from tests.unit.engine.fakes import URL, FakeKind, org_settings_wanted
 
@@ -28,7 +28,7 @@ def setup(tmp_path: Path, kinds: list[FakeKind]) -> tuple[Applier, LocalBackend]
     store = StateStore(backend, None, url=URL, organization_id=ORG, name="t")
     d = Desired(version=1, source=Path("x"), digest="d", environment=Environment(name="t"),
                 org_settings={"A": 1, "B": 1, "C": 1})
-    ctx = Context(desired=d, dataverse=fakes.empty_dataverse())  # type: ignore[arg-type]
+    ctx = Context(desired=d, dataverse=FakeDataverse())  # type: ignore[arg-type]
     return Applier(kinds, ctx, store, parallelism=4), backend
 
 

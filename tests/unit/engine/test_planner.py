@@ -11,7 +11,7 @@ from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import compute_changes, order
 from sssctl.kinds import load_kinds
-from tests.unit.engine import fakes
+from tests.support.fake_dataverse import FakeDataverse
 from tests.unit.engine.fakes import FakeKind, approval_wanted, org_settings_wanted
 
 pytestmark = pytest.mark.timeout(30)
@@ -23,7 +23,7 @@ def desired(**kw: object) -> Desired:
 
 
 def ctx_for(d: Desired, state: dict[str, dict[str, object]] | None = None) -> Context:
-    return Context(desired=d, dataverse=fakes.empty_dataverse(), state=state or {})  # type: ignore[arg-type]
+    return Context(desired=d, dataverse=FakeDataverse(), state=state or {})  # type: ignore[arg-type]
 
 
 def kinds() -> list[FakeKind]:
