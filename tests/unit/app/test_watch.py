@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sssctl.app import watch_notify
-from sssctl.app.watch import revertible, watched_kinds
+from sssctl.app.watch import CycleResult, revertible, watched_kinds
 from sssctl.app.watch_http import Health
 from sssctl.config.model import WatchPolicy
 from sssctl.engine.plan import Action, Change
@@ -80,3 +80,13 @@ def test_health_goes_stale_after_three_intervals() -> None:
     assert not healthy and body["status"] == "stale"
     health.standing_by()
     assert health.report()[0] and not health.report()[1]["leader"]
+
+
+@pytest.mark.parametrize(("result", "outcome"), [
+    (CycleResult(ok=True), "ok"),
+    (CycleResult(ok=False, unknown=2), "unknown"),
+    (CycleResult(ok=False, unknown=1, failed=1), "failed"),     # a failure outweighs an unknown
+    (CycleResult(ok=False), "failed"),                          # ended early: guard, fault
+])
+def test_a_cycle_is_ok_unknown_or_failed(result: CycleResult, outcome: str) -> None:
+    assert result.outcome == outcome
