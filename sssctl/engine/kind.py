@@ -37,7 +37,7 @@ Kinds talk to the outside world only through :class:`Context`, and to each other
 through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off), the
 one per-run read cache ``ctx.reads`` and the public fields (``address``, ``action``,
 ``before``, ``after``) of each other's changes; never through another kind's ``detail``
-or reading (``tests/unit/kinds/test_handoffs.py`` holds every guard to that).
+or reading (the tests' guard runner, ``tests/support/planning.py``, seals both).
 """
 
 from __future__ import annotations
