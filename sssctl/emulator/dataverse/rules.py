@@ -15,7 +15,7 @@ from typing import Any
 
 from . import email, orgsettings, roles
 from .approval import APPROVAL_TABLES, check_approval, may_self_approve, sync_approval
-from .defaults import defaults, new_role_links
+from .defaults import defaults, new_role_links, organization_id
 from .schema import Table
 from .security import Principal
 from .store import Row, Store
@@ -38,6 +38,8 @@ def new_row(store: Store, who: Principal, table: Table, changes: Row, record_id:
         row["accessmode"] = 4
     if table.logical == "role":
         row.update(new_role_links(store, row, record_id))
+    if table.logical == "systemuser":
+        row["organizationid"] = organization_id(store)  # a plain Uniqueidentifier, set by the platform
     return row
 
 
