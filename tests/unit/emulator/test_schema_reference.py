@@ -240,3 +240,15 @@ def test_plain_uniqueidentifiers_are_returned_under_their_own_name() -> None:
         assert refused.status_code == 400
         settings = dv.get("usersettingscollection?$select=businessunitid&$top=1").json()["value"][0]
         assert "businessunitid" in settings and "_businessunitid_value" not in settings
+
+
+def test_organization_tracking_columns_keep_the_page_limits() -> None:
+    service, _, _ = make_service()
+    with client(service) as dv:
+        org = dv.get("WhoAmI").json()["OrganizationId"]
+        before = dv.get(f"organizations({org})?$select=maximumtrackingnumber,trackingprefix").json()
+        for change in ({"maximumtrackingnumber": -1}, {"trackingprefix": "x" * 257}):
+            refused = dv.patch(f"organizations({org})", json=change)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "0x80044331", change
+        after = dv.get(f"organizations({org})?$select=maximumtrackingnumber,trackingprefix").json()
+        assert after == before
