@@ -1,6 +1,6 @@
 """Microsoft Graph v1.0, the part sssctl uses: applications (upsert by uniqueName,
 passwords, certificates, federated credentials), service principals and app-role
-assignments (admin consent).
+assignments (admin consent); ``/users`` and ``/groups`` are read in ``graph_directory``.
 
 It answers with Graph's envelopes and texts (identity reference §3), including the
 replication races of a real directory, so a client that survives it survives Entra.
@@ -24,6 +24,7 @@ from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
+from sssctl.emulator import graph_directory
 from sssctl.emulator.certs import sha1_hex
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
 from sssctl.emulator.directory import (
@@ -159,6 +160,7 @@ class GraphService:
     ) -> None:
         self.directory, self.identity, self.counters, self.faults = directory, identity, counters, faults
         self.base_url = base_url
+        self.queries = graph_directory.DirectoryQueries(directory, base_url, GraphError)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -170,6 +172,12 @@ class GraphService:
         client_request_id = request.headers.get("client-request-id")
         try:
             caller = self._authenticate(request)
+            people = graph_directory.PATH.match(path)
+            if people is not None:
+                self.counters.record(request.method, "graph", people["set"], write=request.method != "GET")
+                with self.directory.lock:
+                    roles = None if caller.claims.get("idtyp") == "user" else caller.roles
+                    return self.queries.handle(request, people, roles)
             match = _PATH.match(path)
             if match is None:
                 raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
