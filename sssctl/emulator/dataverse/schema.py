@@ -165,7 +165,7 @@ ORGANIZATION = Table(
     "name",
     1019,
     [
-        Column("organizationid", GUID, createonly=True),
+        Column("organizationid", GUID, readonly=True),  # on the page's read-only list [doc]
         Column("name", STRING, createonly=True, max_length=160),  # set when the organization is made [doc]
         Column("orgdborgsettings", STRING, max_length=1073741823),
         Column("defaultemailsettings", STRING, max_length=1073741823),
