@@ -36,6 +36,14 @@ from sssctl.emulator.directory import (
     new_secret_text,
     secret_hash,
 )
+from sssctl.emulator.graph_query import (
+    GraphError,
+    _projection,
+    _select,
+    _selection,
+    _skip,
+    _top,
+)
 from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.identity import Identity
 
@@ -110,14 +118,6 @@ _KNOWN_TYPES = frozenset(
     }
 )
 _GRAPH_NAMESPACE = "microsoft.graph."
-_MAX_TOP = 999
-_DEFAULT_TOP = 100
-
-
-class GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
 
 
 def graph_error_body(
@@ -299,8 +299,9 @@ class GraphService:
             raise _bad("Property 'displayName' is required and must not be empty.")
         object_id = str(uuid.uuid4())
         app = Application(
-            data=application_body(object_id, str(uuid.uuid4()), body["displayName"],
-                                  self.directory.clock.now(), unique_name)
+            data=application_body(
+                object_id, str(uuid.uuid4()), body["displayName"], self.directory.clock.now(), unique_name
+            )
         )
         self._patch_application(app, {k: v for k, v in body.items() if k != "uniqueName"})
         app.owners = list(owners)
@@ -861,9 +862,7 @@ def _check_odata_type(sent: Any, expected: str | None) -> None:
 
 def _strip(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: _strip(v) for k, v in value.items() if "@" not in k or k.endswith("@odata.bind")
-        }
+        return {k: _strip(v) for k, v in value.items() if "@" not in k or k.endswith("@odata.bind")}
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
@@ -920,21 +919,6 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _selection(request: Request, entity_type: str) -> list[str] | None:
-    """The ``$select`` names, each one a property ``entity_type`` declares (graph_schema)."""
-    raw = request.query_params.get("$select")
-    names = [s.strip() for s in raw.split(",") if s.strip()] if raw else None
-    for name in names or ():
-        if name != "*" and name not in DECLARED[entity_type]:
-            raise GraphError(
-                400,
-                "BadRequest",
-                "Parsing OData Select and Expand failed: Could not find a property named "
-                f"'{name}' on type 'microsoft.graph.{entity_type}'.",
-            )
-    return names
-
-
 def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
     """A write naming a property the type does not declare is refused, naming it (graph_schema)."""
     undeclared = sorted(k for k in body if k not in DECLARED[entity_type] and "@" not in k)
@@ -943,17 +927,6 @@ def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
             f"The property '{undeclared[0]}' does not exist on type 'microsoft.graph.{entity_type}'. "
             "Make sure to only use property names that are defined by the type."
         )
-
-
-def _projection(selected: list[str] | None) -> str:
-    """The context URL names a projection as both services do: ``#applications(displayName)``."""
-    return f"({','.join(selected)})" if selected else ""
-
-
-def _select(data: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
-    if not selected:
-        return data
-    return {k: v for k, v in data.items() if k in selected or k.startswith("@odata")}
 
 
 def _filtered(
@@ -975,28 +948,6 @@ def _filtered(
         literal = match[2] if match[2] is not None else match[3]
         wanted.append((match[1], literal.replace("''", "'").lower()))
     return [i for i in items if all(str(i.get(p) or "").lower() == v for p, v in wanted)]
-
-
-def _top(raw: str | None) -> int:
-    if raw is None:
-        return _DEFAULT_TOP
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_TOP:
-        raise GraphError(
-            400,
-            "Request_BadRequest",
-            f"Invalid page size specified: '{raw}'. Must be between 1 and {_MAX_TOP} inclusive.",
-        )
-    return int(raw)
-
-
-def _skip(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    if not raw.startswith("X") or not raw[1:].isdigit():
-        raise GraphError(
-            400, "Request_BadRequest", "The specified page token value has expired or is invalid."
-        )
-    return int(raw[1:])
 
 
 def _parse_time(raw: Any) -> dt.datetime | None:

@@ -41,6 +41,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sssctl.emulator import constants as c
 from sssctl.emulator.directory import Directory, Recipient
+from sssctl.emulator.graph_query import _projection, _select, _selection, _skip, _top
+from sssctl.emulator.graph_schema import DECLARED
 
 PATH = re.compile(
     r"^/v1\.0/(?P<set>users|groups)(?:/(?P<count>\$count)|/(?P<id>[^/$][^/]*)"
@@ -303,8 +305,6 @@ class DirectoryQueries:
     def _list(
         self, request: Request, m: re.Match[str], items: list[dict[str, Any]], kind: str, eventual: bool
     ) -> Response:
-        from sssctl.emulator.graph import _projection, _select, _selection, _skip, _top
-
         params = request.query_params
         selected = (
             _selection(request, kind) if kind in ("user", "group") else _member_selection(request, self.error)
@@ -324,8 +324,6 @@ class DirectoryQueries:
         return JSONResponse(body)
 
     def _one(self, request: Request, entity_set: str, item: dict[str, Any]) -> Response:
-        from sssctl.emulator.graph import _projection, _select, _selection
-
         selected = _selection(request, entity_set[:-1])
         context = f"{self.base_url}/v1.0/$metadata#{entity_set}{_projection(selected)}/$entity"
         shown = _select(_shown(item, selected), selected)
@@ -365,8 +363,6 @@ def _shown(item: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
 
 def _member_selection(request: Request, error: Callable[[int, str, str], Exception]) -> list[str] | None:
     """Members are directory objects: a name either derived type declares may be selected."""
-    from sssctl.emulator.graph_schema import DECLARED
-
     raw = request.query_params.get("$select")
     names = [s.strip() for s in raw.split(",") if s.strip()] if raw else None
     for name in names or ():
