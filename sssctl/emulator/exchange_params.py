@@ -17,16 +17,18 @@ converts each value to the parameter's type or refuses it with the binder's text
 
 Parameter names and types come from the cmdlet reference pages
 (MicrosoftDocs/office-docs-powershell, ``exchange/exchange-ps/ExchangePowerShell/<cmdlet>.md``):
-Set-CASMailbox (commit 197cedf0), New-ManagementRoleAssignment (5b17f5f3, the ``App``
+Set-CASMailbox (commit 197cedf0), Set-OrganizationConfig (176fc912),
+New-ManagementRoleAssignment (5b17f5f3, the ``App``
 parameter set Exchange Online uses) and New-ApplicationAccessPolicy (72890f30; its
 parameter table types AccessRight as ApplicationAccessPolicyIdParameter where the syntax
 block says ApplicationAccessPolicyRight: the syntax is followed). A parameter a page
 documents but the emulator does not model is refused with ``System.NotSupportedException``
 and status 501, naming it, instead of PowerShell's "cannot be found", so a client using a
 real parameter learns the emulator is the limit. Cmdlets whose page was not read here
-(Set-OrganizationConfig has several hundred parameters) know only the parameters the
-emulator models; their names still bind case-insensitively and their modelled types are
-checked.
+know only the parameters the emulator models; their names still bind case-insensitively
+and their modelled types are checked. Set-OrganizationConfig's names come from its page
+(commit 176fc912), whose syntax types ``EwsAllowedAppIDs`` as one ``String`` and whose
+example passes the IDs comma-separated in one string.
 """
 
 from __future__ import annotations
@@ -98,6 +100,72 @@ _CAS_BOOLEANS = (
     "SmtpClientAuthenticationDisabled",
     "UniversalOutlookEnabled",
 )
+# Set-OrganizationConfig's parameters (commit 176fc912, all parameter sets) besides the EWS
+# ones typed below; their types do not matter here, as the emulator serves none of them.
+_ORG_OTHERS = tuple(
+    """
+ShortenEventScopeDefault ActionableMessagesExtenalAccessTokenEnabled
+ActivityBasedAuthenticationTimeoutEnabled ActivityBasedAuthenticationTimeoutInterval
+ActivityBasedAuthenticationTimeoutWithSingleSignOnEnabled AppsForOfficeEnabled AsyncSendEnabled
+AuditDisabled AutoArchivingThresholdPercentage AutodiscoverPartialDirSync AutoEnableArchiveMailbox
+AutoExpandingArchive AutomaticForcedReadReceiptEnabled BlockMoveMessagesForGroupFolders
+BookingsAddressEntryRestricted BookingsAuthEnabled BookingsBlockedWordsEnabled
+BookingsCreationOfCustomQuestionsRestricted BookingsEnabled BookingsExposureOfStaffDetailsRestricted
+BookingsMembershipApprovalRequired BookingsNamingPolicyEnabled BookingsNamingPolicyPrefix
+BookingsNamingPolicyPrefixEnabled BookingsNamingPolicySuffix BookingsNamingPolicySuffixEnabled
+BookingsNotesEntryRestricted BookingsPaymentsEnabled BookingsPhoneNumberEntryRestricted
+BookingsSearchEngineIndexDisabled BookingsSmsMicrosoftEnabled BookingsSocialSharingRestricted
+ByteEncoderTypeFor7BitCharsets CalendarVersionStoreEnabled ComplianceMLBgdCrawlEnabled
+ConnectorsActionableMessagesEnabled ConnectorsEnabled ConnectorsEnabledForOutlook
+ConnectorsEnabledForSharepoint ConnectorsEnabledForTeams ConnectorsEnabledForYammer
+CustomerLockboxEnabled DefaultAuthenticationPolicy DefaultFolderPermissionRestricted
+DefaultGroupAccessType DefaultMinutesToReduceLongEventsBy DefaultMinutesToReduceShortEventsBy
+DefaultPublicFolderAgeLimit DefaultPublicFolderDeletedItemRetention
+DefaultPublicFolderIssueWarningQuota DefaultPublicFolderMaxItemSize
+DefaultPublicFolderMovedItemRetention DefaultPublicFolderProhibitPostQuota
+DirectReportsGroupAutoCreationEnabled DisablePlusAddressInRecipients DistributionGroupDefaultOU
+DistributionGroupNameBlockedWordsList DistributionGroupNamingPolicy DLPViaDcsEnabled
+DLPWaitOnSendEnabled DLPWaitOnSendTimeout ElcProcessingDisabled
+EnableForwardingAddressSyncForMailboxes EnableOutlookEvents EndUserDLUpgradeFlowsDisabled
+EnforceExoAppRbacPermissions EnforceShortenEventSetting EwsAllowEntourage EwsAllowMacOutlook
+EwsAllowOutlook ExchangeAttributesCloudManagedByDefault ExchangeAttributesServerManagedByDefault
+ExchangeNotificationEnabled ExchangeNotificationRecipients FindTimeAttendeeAuthenticationEnabled
+FindTimeAutoScheduleDisabled FindTimeLockPollForAttendeesEnabled FindTimeOnlineMeetingOptionDisabled
+FocusedInboxOn HierarchicalAddressBookRoot HybridRSVPEnabled InRegionRoutingEnabled IPListBlocked
+IsAgendaMailEnabled IsGroupFoldersAndRulesEnabled IsGroupMemberAllowedToEditContent
+LeanPopoutEnabled LinkPreviewEnabled MailTipsAllTipsEnabled MailTipsExternalRecipientsTipsEnabled
+MailTipsGroupMetricsEnabled MailTipsLargeAudienceThreshold MailTipsMailboxSourcedTipsEnabled
+MaskClientIpInReceivedHeadersEnabled MatchSenderOrganizerProperties MessageHighlightsEnabled
+MessageRecallAlertRecipientsEnabled MessageRecallAlertRecipientsReadMessagesOnlyEnabled
+MessageRecallEnabled MessageRecallMaxRecallableAge MessageRemindersEnabled MobileAppEducationEnabled
+OAuth2ClientProfileEnabled OnlineMeetingsByDefaultEnabled OutlookGifPickerDisabled
+OutlookMobileGCCRestrictionsEnabled OutlookMobileHelpShiftEnabled OutlookMobileSingleAccountEnabled
+OutlookPayEnabled OutlookTextPredictionDisabled PerTenantSwitchToESTSEnabled
+PostponeRoamingSignaturesUntilLater PreferredInternetCodePageForShiftJis
+PublicComputersDetectionEnabled PublicFoldersEnabled PublicFolderShowClientControl
+ReadTrackingEnabled RecallReadMessagesEnabled RefreshSessionEnabled RecipientDelimiters
+RejectDirectSend RemotePublicFolderMailboxes RequiredCharsetCoverage SendFromAliasEnabled
+SharedDomainEmailAddressFlowEnabled SiteMailboxCreationURL SmtpActionableMessagesEnabled
+TwoClickMailPreviewEnabled UnblockUnsafeSenderPromptEnabled VisibleMeetingUpdateProperties
+WebPushNotificationsDisabled WebSuggestedRepliesDisabled WorkspaceTenantEnabled AdfsAudienceUris
+AdfsEncryptCertificateThumbprint AdfsIssuer AdfsSignCertificateThumbprints
+AdfsAuthenticationConfiguration ACLableSyncedObjectEnabled CustomerFeedbackEnabled
+DataClassifications DomainController EmptyAddressBookForNonExchangeUsers EnableAuthAdminReadSession
+EnableDownloadDomains EnableOrgWidePermissionOnScopedRoles Industry IsExcludedFromOffboardMigration
+IsExcludedFromOnboardMigration IsFfoMigrationInProgress MailboxDataEncryptionEnabled
+ManagedFolderHomepage MapiHttpEnabled MaxConcurrentMigrations
+MicrosoftExchangeRecipientEmailAddresses MicrosoftExchangeRecipientEmailAddressPolicyEnabled
+MicrosoftExchangeRecipientPrimarySmtpAddress MicrosoftExchangeRecipientReplyRecipient
+MitigationsEnabled OabShadowDistributionOldestFileAgeLimit OrganizationSummary
+PublicFolderMailboxesLockedForNewConnections PublicFolderMailboxesMigrationComplete
+PublicFolderMigrationComplete PublicFoldersLockedForMigration SCLJunkThreshold UMAvailableLanguages
+UseIcsSyncStateStreaming WACDiscoveryEndpoint DelayedDelicensingEnabled
+EndUserMailNotificationForDelayedDelicensingEnabled
+TenantAdminNotificationForDelayedDelicensingEnabled PermanentlyDeleteDisabled
+PublicFolderContentReplicationDisabled
+""".split()  # noqa: SIM905 (a word list read from the page)
+)
+
 # Parameter -> type, as each cmdlet's reference page lists them (all of them).
 DOCUMENTED: dict[str, dict[str, str]] = {
     "Set-CASMailbox": {
@@ -142,6 +210,17 @@ DOCUMENTED: dict[str, dict[str, str]] = {
         "RecipientOrganizationalUnitScope": STRING,
         "RecipientRelativeWriteScope": "RecipientWriteScopeType",
         "UnScopedTopLevel": SWITCH,
+    },
+    "Set-OrganizationConfig": {
+        **dict.fromkeys(_ORG_OTHERS, ""),
+        "EwsEnabled": BOOLEAN,
+        "EwsAllowList": MULTI,
+        "EwsBlockList": MULTI,
+        "EwsApplicationAccessPolicy": "EwsApplicationAccessPolicy",
+        # The page types it String and its example passes one comma-separated string; the
+        # emulator also takes a list (see exchange_ews), so it is not checked as a String.
+        "EwsAllowedAppIDs": "String (comma-separated)",
+        **dict.fromkeys(("Confirm", "Force", "WhatIf"), SWITCH),
     },
     "New-ApplicationAccessPolicy": {
         "AccessRight": "ApplicationAccessPolicyRight",

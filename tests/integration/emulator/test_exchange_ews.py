@@ -54,9 +54,16 @@ def test_parameters_bind_as_powershell_binds_them(shell: Shell) -> None:
     parameter is refused as the emulator's limit (501), an unknown one as PowerShell does."""
     shell.ok("Set-CASMailbox", identity="user004@contoso.com", ewsenabled=False)
     assert shell.ok("Get-CASMailbox", Identity="user004@contoso.com")[0]["EwsEnabled"] is False
+    # The page's own example: the IDs in one comma-separated string.
+    shell.ok("Set-OrganizationConfig", EwsAllowedAppIDs=f"{SEEDED_ALLOWED_APP}, {APP}")
+    assert shell.ok("Get-OrganizationConfig")[0]["EwsAllowedAppIDs"] == [SEEDED_ALLOWED_APP, APP]
     wrong = shell.call("Set-OrganizationConfig", EwsEnabled="true")
     assert wrong.status_code == 400 and "Boolean parameters accept only" in wrong.json()["error"]["message"]
     assert shell.call("Set-CASMailbox", Identity="user004@contoso.com", OWAEnabled=False).status_code == 501
+    assert shell.call("Set-OrganizationConfig", OAuth2ClientProfileEnabled=True).status_code == 501
     unknown = shell.call("Set-CASMailbox", Identity="user004@contoso.com", NoSuchSwitch=True)
     assert "cannot be found that matches parameter name 'NoSuchSwitch'" in unknown.json()["error"]["message"]
     assert shell.ok("Get-CASMailbox", Identity="user004@contoso.com")[0]["EwsEnabled"] is False
+    # The page's own example: the IDs in one comma-separated string.
+    shell.ok("Set-OrganizationConfig", EwsAllowedAppIDs=f"{SEEDED_ALLOWED_APP}, {APP}")
+    assert shell.ok("Get-OrganizationConfig")[0]["EwsAllowedAppIDs"] == [SEEDED_ALLOWED_APP, APP]

@@ -58,3 +58,12 @@ def test_role_assignment_and_access_policy_parameters_follow_their_pages() -> No
     policy = frozenset({"AccessRight", "AppId", "PolicyScopeGroupId", "Description", "Confirm"})
     bound = bind("New-ApplicationAccessPolicy", {"PolicyScopeGroupID": "g", "AppId": ["a", "b"]}, policy)
     assert bound == {"PolicyScopeGroupId": "g", "AppId": ["a", "b"]}
+
+
+def test_organization_config_knows_its_page_parameters() -> None:
+    modelled = frozenset({"EwsEnabled", "EwsAllowedAppIDs", "EwsApplicationAccessPolicy", "EwsAllowList",
+                          "EwsBlockList", "Confirm"})
+    assert _refused("Set-OrganizationConfig", {"OAuth2ClientProfileEnabled": True}, modelled).status == 501
+    assert _refused("Set-OrganizationConfig", {"NoSuchSetting": True}, modelled).type_name == BINDING
+    ids = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,11111111-2222-3333-4444-555555555555"
+    assert bind("Set-OrganizationConfig", {"ewsallowedappids": ids}, modelled) == {"EwsAllowedAppIDs": ids}
