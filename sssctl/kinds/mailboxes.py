@@ -47,6 +47,7 @@ from sssctl.kinds._rows import (
     read_aggregate,
     rows_after_lost_answer,
     settled_without_rows,
+    unread_changes,
     write_rows,
 )
 from sssctl.kinds._shared import (
@@ -97,6 +98,12 @@ class MailboxesKind(KindDefaults):
         return read_aggregate(ctx, ADDRESS, managed=enforced(ctx.desired), what="mailboxes", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        """The policy's change over the rows read, and an unknown one per row that was not."""
+        changes = self._diff(desired, observed)
+        found = observed.objects.get(ADDRESS)
+        return changes + unread_changes(ADDRESS, found, "mailbox") if found else changes
+
+    def _diff(self, desired: Desired, observed: Observed) -> list[Change]:
         let_go = "no longer enforced; mailboxes keep their current settings"
         if "let_go" in observed.extra and ADDRESS not in observed.errors:
             return [self._leave(observed, let_go)]

@@ -135,6 +135,7 @@ class FakeDataverse:
         expand: str | None = None,
         top: int | None = None,
         page_size: int = 5000,
+        malformed_row: Any = None,      # its rows are well-formed: never called
     ) -> Iterator[dict[str, Any]]:
         self.calls.append(("QUERY", entity_set, filter))
         held = re.fullmatch(r"privileges\((.+)\)/roleprivileges_association", entity_set)
