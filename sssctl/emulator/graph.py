@@ -221,6 +221,7 @@ class GraphService:
             (True, "addPassword"): self._add_password,
             (True, "removePassword"): self._remove_password,
             (True, "federatedIdentityCredentials"): self._federated,
+            (True, "owners"): self._owners,
             (False, "appRoleAssignedTo"): self._assignments,
             (False, "appRoleAssignments"): self._assignments,
         }
@@ -493,6 +494,36 @@ class GraphService:
             )
             return Response(status_code=204)
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _owners(self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]) -> Response:
+        """``GET /applications/{id}/owners``: the directory objects that own the app, each typed by
+        ``@odata.type`` (https://learn.microsoft.com/graph/api/application-list-owners). Adding and
+        removing owners (``owners/$ref``) is not served."""
+        if request.method != "GET" or m["subid"] is not None:
+            raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+        app = self._visible_app(m)
+        self._require(caller, _READ_ROLES)
+        selected = graph_directory.member_selection(request, GraphError, ("servicePrincipal", "user"))
+        owners = [o for o in (self._directory_object(i) for i in app.owners) if o is not None]
+        top, start = _top(request.query_params.get("$top")), _skip(request.query_params.get("$skiptoken"))
+        context = f"{self.base_url}/v1.0/$metadata#directoryObjects{_projection(selected)}"
+        page = [_select(o, selected) for o in owners[start : start + top]]
+        answer: dict[str, Any] = {"@odata.context": context, "value": page}
+        if start + top < len(owners):
+            query = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
+            query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})
+            path = request.url.path.removeprefix(c.GRAPH_PREFIX)
+            answer["@odata.nextLink"] = f"{self.base_url}{path}?" + urlencode(query)
+        return JSONResponse(answer)
+
+    def _directory_object(self, object_id: str) -> dict[str, Any] | None:
+        sp = self.directory.service_principals.get(object_id)
+        if sp is not None:
+            return {"@odata.type": "#microsoft.graph.servicePrincipal", **sp}
+        user = self.directory.users.get(object_id)
+        if user is not None:
+            return {"@odata.type": "#microsoft.graph.user", **user}
+        return None
 
     def _add_fic(self, app: Application, body: dict[str, Any]) -> dict[str, Any]:
         _refuse_undeclared(body, "federatedIdentityCredential")

@@ -307,7 +307,7 @@ class DirectoryQueries:
     ) -> Response:
         params = request.query_params
         selected = (
-            _selection(request, kind) if kind in ("user", "group") else _member_selection(request, self.error)
+            _selection(request, kind) if kind in ("user", "group") else member_selection(request, self.error)
         )
         top, start = _top(params.get("$top")), _skip(params.get("$skiptoken"))
         page = items[start : start + top]
@@ -361,12 +361,15 @@ def _shown(item: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
     return {"@odata.type": item["@odata.type"], **{name: item.get(name) for name in default}}
 
 
-def _member_selection(request: Request, error: Callable[[int, str, str], Exception]) -> list[str] | None:
-    """Members are directory objects: a name either derived type declares may be selected."""
+def member_selection(
+    request: Request, error: Callable[[int, str, str], Exception], types: tuple[str, ...] = ("user", "group")
+) -> list[str] | None:
+    """A list of directory objects: a name any of its derived ``types`` declares may be selected."""
     raw = request.query_params.get("$select")
     names = [s.strip() for s in raw.split(",") if s.strip()] if raw else None
+    declared = frozenset().union(*(DECLARED[t] for t in types))
     for name in names or ():
-        if name != "*" and name not in DECLARED["user"] | DECLARED["group"]:
+        if name != "*" and name not in declared:
             raise error(
                 400,
                 "BadRequest",

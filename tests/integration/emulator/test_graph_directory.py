@@ -79,3 +79,15 @@ def test_only_declared_properties_come_back_and_unknown_selects_are_refused(grap
     status, code, _ = _error(graph.get("/users", params={"$select": "nosuch"}))
     assert (status, code) == (400, "BadRequest")
     assert graph.post("/users", json={"displayName": "x"}).status_code == 501
+
+
+def test_an_application_lists_its_owners_as_typed_directory_objects(graph: httpx.Client) -> None:
+    created = graph.patch("/applications(uniqueName='owned-app')", json={"displayName": "owned-app"},
+                          headers={"Prefer": "create-if-missing"})
+    assert created.status_code == 201
+    owners = graph.get(f"/applications/{created.json()['id']}/owners", params={"$select": "id,appId"}).json()
+    assert owners["@odata.context"].endswith("$metadata#directoryObjects(id,appId)")
+    assert [o["@odata.type"] for o in owners["value"]] == ["#microsoft.graph.servicePrincipal"]
+    assert set(owners["value"][0]) == {"@odata.type", "id", "appId"}
+    refused = graph.get(f"/applications/{created.json()['id']}/owners", params={"$select": "nosuch"})
+    assert _error(refused)[:2] == (400, "BadRequest")
