@@ -24,7 +24,7 @@ from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
-from sssctl.emulator import graph_directory
+from sssctl.emulator import graph_directory, graph_values
 from sssctl.emulator.certs import sha1_hex
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
 from sssctl.emulator.directory import (
@@ -185,8 +185,9 @@ class GraphService:
             write = request.method in {"POST", "PATCH", "PUT", "DELETE"}
             self.counters.record(request.method, "graph", target, write=write)
             body = await _json_body(request) if request.method in {"POST", "PATCH"} else {}
-            body = _without_annotations(body, _ENTITY_TYPES.get(match["sub"] or match["set"]))
-            _check_types(body)
+            segment = match["sub"] or match["set"]
+            body = _without_annotations(body, _ENTITY_TYPES.get(segment))
+            graph_values.check_write(_ENTITY_TYPES.get(segment, segment), body)
             with self.directory.lock:
                 try:
                     return self._route(request, match, caller, body)
@@ -792,62 +793,6 @@ class GraphService:
                 f"{self.base_url}{request.url.path.removeprefix(c.GRAPH_PREFIX)}?" + urlencode(query)
             )
         return JSONResponse(body)
-
-
-_STRING, _OPTIONAL_STRING = (str,), (str, type(None))
-_PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
-    **dict.fromkeys(
-        (
-            "displayName",
-            "signInAudience",
-            "uniqueName",
-            "appId",
-            "principalId",
-            "resourceId",
-            "appRoleId",
-            "name",
-            "issuer",
-            "subject",
-            "keyId",
-        ),
-        _STRING,
-    ),
-    **dict.fromkeys(("description", "notes", "startDateTime", "endDateTime"), _OPTIONAL_STRING),
-    **dict.fromkeys(
-        (
-            "tags",
-            "identifierUris",
-            "requiredResourceAccess",
-            "keyCredentials",
-            "passwordCredentials",
-            "audiences",
-        ),
-        (list,),
-    ),
-    **dict.fromkeys(("api", "web", "publicClient"), (dict,)),
-    **dict.fromkeys(("accountEnabled", "appRoleAssignmentRequired"), (bool,)),
-    "isFallbackPublicClient": (bool, type(None)),
-    "passwordCredential": (dict, type(None)),
-}
-_EDM_NAMES = {str: "Edm.String", list: "Collection", dict: "complex type", bool: "Edm.Boolean"}
-
-
-def _check_types(body: dict[str, Any]) -> None:
-    """Refuse wrongly typed properties the way Graph's OData reader does, before any handler."""
-    for name, value in body.items():
-        expected = _PROPERTY_TYPES.get(name)
-        if expected is not None and not isinstance(value, expected):
-            wanted = _EDM_NAMES.get(expected[0], expected[0].__name__)
-            raise GraphError(400, "BadRequest", f"Invalid value for property '{name}': expected {wanted}.")
-    for name in ("passwordCredential",):
-        if isinstance(body.get(name), dict):
-            _check_types(body[name])
-    for item in body.get("keyCredentials") or []:
-        if not isinstance(item, dict):
-            raise GraphError(400, "BadRequest", "Each keyCredentials entry must be an object.")
-        _check_types(item)
-    if any(not isinstance(a, str) for a in body.get("audiences") or []):
-        raise GraphError(400, "BadRequest", "Invalid value for property 'audiences': expected strings.")
 
 
 def _without_annotations(body: dict[str, Any], expected: str | None) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from sssctl.emulator import constants as c
 from sssctl.emulator.directory import Directory, Recipient
 from sssctl.emulator.graph_query import _projection, _select, _selection, _skip, _top
 from sssctl.emulator.graph_schema import DECLARED
+from sssctl.emulator.graph_types import TYPES
 
 PATH = re.compile(
     r"^/v1\.0/(?P<set>users|groups)(?:/(?P<count>\$count)|/(?P<id>[^/$][^/]*)"
@@ -355,10 +356,19 @@ def _mailbox_user(address: str, name: str, *, enabled: bool) -> dict[str, Any]:
 
 def _shown(item: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
     """The default properties of the item's type, or the selected ones (null when not set)."""
+    kind = item["@odata.type"].removeprefix("#microsoft.graph.")
     if selected and "*" not in selected:
-        return {"@odata.type": item["@odata.type"], **{name: item.get(name) for name in selected}}
-    default = _USER_DEFAULT if item["@odata.type"] == "#microsoft.graph.user" else _GROUP_DEFAULT
-    return {"@odata.type": item["@odata.type"], **{name: item.get(name) for name in default}}
+        return {"@odata.type": item["@odata.type"], **{name: _value(item, kind, name) for name in selected}}
+    default = _USER_DEFAULT if kind == "user" else _GROUP_DEFAULT
+    return {"@odata.type": item["@odata.type"], **{name: _value(item, kind, name) for name in default}}
+
+
+def _value(item: dict[str, Any], kind: str, name: str) -> Any:
+    """A property the emulator does not hold is empty: ``[]`` for a collection, which Graph's
+    metadata declares ``Nullable="false"`` (graph_values), ``null`` for anything else."""
+    if name in item:
+        return item[name]
+    return [] if TYPES.get(kind, {}).get(name, "").startswith("Collection(") else None
 
 
 def member_selection(
