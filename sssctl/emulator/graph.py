@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from cryptography.x509 import load_der_x509_certificate
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
@@ -43,6 +43,9 @@ from sssctl.emulator.graph_query import (
     _selection,
     _skip,
     _top,
+    counted,
+    require_eventual_for_count,
+    require_eventual_for_search,
 )
 from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.identity import Identity
@@ -215,6 +218,8 @@ class GraphService:
         is_app = m["set"] == "applications"
         if _key(m) is None:
             return self._collection(request, is_app, caller, body)
+        if m["id"] == "$count" and m["sub"] is None and request.method == "GET":
+            return self._count(request, is_app, caller)
         sub = m["sub"]
         if sub is None:
             return (self._application_item if is_app else self._sp_item)(request, m, caller, body)
@@ -255,22 +260,40 @@ class GraphService:
         """The new object's owners: a calling app owns what it creates (a person is not recorded)."""
         return [] if caller.claims.get("idtyp") == "user" else [caller.object_id]
 
+    def _count(self, request: Request, is_app: bool, caller: Caller) -> Response:
+        """``GET /applications/$count``: plain text, and only with ``ConsistencyLevel: eventual``."""
+        self._require(caller, _READ_ROLES)
+        require_eventual_for_count(request)
+        items, filterable = self._listable(is_app)
+        return PlainTextResponse(str(len(self._matching(request, items, filterable))))
+
+    def _listable(self, is_app: bool) -> tuple[list[dict[str, Any]], set[str]]:
+        if is_app:
+            return [a.data for a in self.directory.applications.values()], {
+                "displayName",
+                "appId",
+                "uniqueName",
+            }
+        return list(self.directory.service_principals.values()), {"displayName", "appId"}
+
+    def _matching(
+        self, request: Request, items: list[dict[str, Any]], filterable: set[str]
+    ) -> list[dict[str, Any]]:
+        """The visible items that ``$filter`` and ``$search`` (header required) keep."""
+        params = request.query_params
+        matches = _filtered(items, params.get("$filter"), filterable)
+        if params.get("$search") is not None:
+            require_eventual_for_search(request)
+            matches = graph_directory.searched(matches, params["$search"])
+        return [i for i in matches if "id" not in i or not self.directory.is_hidden(str(i["id"]))]
+
     # --- applications ------------------------------------------------------------------
     def _collection(self, request: Request, is_app: bool, caller: Caller, body: dict[str, Any]) -> Response:
         name = "applications" if is_app else "servicePrincipals"
         if request.method == "GET":
             self._require(caller, _READ_ROLES)
-            items = (
-                [a.data for a in self.directory.applications.values()]
-                if is_app
-                else list(self.directory.service_principals.values())
-            )
-            return self._list(
-                request,
-                name,
-                items,
-                {"displayName", "appId", "uniqueName"} if is_app else {"displayName", "appId"},
-            )
+            items, filterable = self._listable(is_app)
+            return self._list(request, name, items, filterable)
         if request.method != "POST":
             raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
         if is_app:
@@ -509,7 +532,10 @@ class GraphService:
         top, start = _top(request.query_params.get("$top")), _skip(request.query_params.get("$skiptoken"))
         context = f"{self.base_url}/v1.0/$metadata#directoryObjects{_projection(selected)}"
         page = [_select(o, selected) for o in owners[start : start + top]]
-        answer: dict[str, Any] = {"@odata.context": context, "value": page}
+        answer: dict[str, Any] = {"@odata.context": context}
+        if counted(request):
+            answer["@odata.count"] = len(owners)
+        answer["value"] = page
         if start + top < len(owners):
             query = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})
@@ -776,16 +802,17 @@ class GraphService:
         context: str | None = None,
     ) -> Response:
         params = request.query_params
-        matches = _filtered(items, params.get("$filter"), filterable)
-        visible = [i for i in matches if "id" not in i or not self.directory.is_hidden(str(i["id"]))]
+        visible = self._matching(request, items, filterable)
         top = _top(params.get("$top"))
         start = _skip(params.get("$skiptoken"))
         page = visible[start : start + top]
         selected = _selection(request, _ENTITY_TYPES[name])
         body: dict[str, Any] = {
-            "@odata.context": (context or f"{self.base_url}/v1.0/$metadata#{name}") + _projection(selected),
-            "value": [_select(_public(i), selected) for i in page],
+            "@odata.context": (context or f"{self.base_url}/v1.0/$metadata#{name}") + _projection(selected)
         }
+        if counted(request):
+            body["@odata.count"] = len(visible)
+        body["value"] = [_select(_public(i), selected) for i in page]
         if start + top < len(visible):
             query = {k: v for k, v in params.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})

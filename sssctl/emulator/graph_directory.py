@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sssctl.emulator import constants as c
+from sssctl.emulator import graph_query
 from sssctl.emulator.directory import Directory, Recipient
 from sssctl.emulator.graph_query import _projection, _select, _selection, _skip, _top
 from sssctl.emulator.graph_schema import DECLARED
@@ -139,7 +140,7 @@ class DirectoryQueries:
             raise self.error(
                 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
             )
-        eventual = (request.headers.get("consistencylevel") or "").strip().lower() == "eventual"
+        eventual = graph_query.eventual(request)
         if m["id"] is None:
             items = self._users() if m["set"] == "users" else [self._group(r) for r in self._groups()]
             kind = m["set"][:-1]
@@ -155,8 +156,7 @@ class DirectoryQueries:
                 items = [i for i in items if i["@odata.type"] == f"#{wanted}"]
             kind = m["cast"].removeprefix("microsoft.graph.") if m["cast"] else "directoryObject"
         if m["count"] or m["navcount"]:
-            if not eventual:
-                raise self.error(400, "Request_BadRequest", "$count is not currently supported.")
+            graph_query.require_eventual_for_count(request)
             matched = self._filtered(request, items, m["set"], eventual)
             return PlainTextResponse(str(len(matched)))
         return self._list(request, m, self._filtered(request, items, m["set"], eventual), kind, eventual)
@@ -237,14 +237,8 @@ class DirectoryQueries:
     ) -> list[dict[str, Any]]:
         params = request.query_params
         if params.get("$search") is not None:
-            if not eventual:
-                raise self.error(
-                    400,
-                    "Request_UnsupportedQuery",
-                    "Request with $search query parameter only works through MSGraph with a special request "
-                    "header: 'ConsistencyLevel: eventual'",
-                )
-            items = _searched(items, params["$search"])
+            graph_query.require_eventual_for_search(request)
+            items = searched(items, params["$search"])
         expression = params.get("$filter")
         if not expression:
             return items
@@ -315,7 +309,7 @@ class DirectoryQueries:
         path = request.url.path.removeprefix(c.GRAPH_PREFIX)
         context = f"{self.base_url}/v1.0/$metadata#{_context(m)}"
         body: dict[str, Any] = {"@odata.context": context + _projection(selected)}
-        if eventual and (params.get("$count") or "").lower() == "true":
+        if graph_query.counted(request):
             body["@odata.count"] = len(items)  # silently ignored without the header [doc]
         body["value"] = [_select(_shown(i, selected), selected) for i in page]
         if start + top < len(items):
@@ -389,7 +383,7 @@ def member_selection(
     return names
 
 
-def _searched(items: list[dict[str, Any]], raw: str) -> list[dict[str, Any]]:
+def searched(items: list[dict[str, Any]], raw: str) -> list[dict[str, Any]]:
     """``$search="property:token"``: a word of the property starts with the token."""
     terms = re.findall(r'"(\w+):([^"]*)"', raw)
 

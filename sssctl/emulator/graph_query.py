@@ -3,6 +3,12 @@
 ``$select`` is checked against the properties Graph's metadata declares (``graph_schema``);
 ``$top`` takes 1 to 999 and pages continue with an opaque ``$skiptoken``; the context URL
 names a projection (``#applications(displayName)``), as Graph does.
+
+Counting and searching directory objects (applications, service principals, users, groups
+and their relationships) need ``ConsistencyLevel: eventual``: "Advanced query capabilities on
+Microsoft Entra ID objects", section "Error handling for advanced queries on directory
+objects" (https://learn.microsoft.com/graph/aad-advanced-queries): without the header the
+``/$count`` segment is an error, ``?$count=true`` is *silently ignored*, ``$search`` is an error.
 """
 
 from __future__ import annotations
@@ -21,6 +27,30 @@ class GraphError(Exception):
     def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def eventual(request: Request) -> bool:
+    return (request.headers.get("consistencylevel") or "").strip().lower() == "eventual"
+
+
+def counted(request: Request) -> bool:
+    """``$count=true`` is honoured only with the header; without it Graph ignores it [doc]."""
+    return eventual(request) and (request.query_params.get("$count") or "").lower() == "true"
+
+
+def require_eventual_for_count(request: Request) -> None:
+    if not eventual(request):
+        raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+
+
+def require_eventual_for_search(request: Request) -> None:
+    if not eventual(request):
+        raise GraphError(
+            400,
+            "Request_UnsupportedQuery",
+            "Request with $search query parameter only works through MSGraph with a special request "
+            "header: 'ConsistencyLevel: eventual'",
+        )
 
 
 def _selection(request: Request, entity_type: str) -> list[str] | None:
