@@ -219,9 +219,11 @@ class HttpService:
         if self._token is not None:
             headers = {**headers, "Authorization": f"Bearer {self._token()}"}
         sent_at: float | None = None
+        flying: int | None = None
         if self.limiter is not None:
             try:
                 sent_at = self.limiter.acquire(self.policy.deadline)
+                flying = self.limiter.in_flight
             except PastDeadline as waiting:
                 raise DeadlineExceeded(
                     f"{method} {self.service}:{target} was not sent: the service asked the run to pause "
@@ -252,7 +254,7 @@ class HttpService:
         if self.limiter is not None:
             if response.status_code == 429:
                 self.limiter.on_throttled(parse_retry_after(response.headers.get("Retry-After")),
-                                          _error_code(response), sent_at)
+                                          _error_code(response), sent_at, flying)
             elif response.status_code < 400:
                 self.limiter.on_success(response.headers)
         return response, None
