@@ -155,6 +155,7 @@ class HttpService:
         started = self._clock()
         served_before = self.stats.served
         attempt = 0
+        failures = 0        # attempts that failed other than with a 429 (what back-off grows with)
         lost = False        # an earlier attempt may have been carried out without an answer
         while True:
             attempt += 1
@@ -170,8 +171,10 @@ class HttpService:
             if response is not None and response.status_code == 429:
                 delay = self._throttled_delay(response, attempt, served_before, target, started)
             else:
+                failures += 1
                 delay = retry_delay(self.policy, response, error, replayable=replayable, attempt=attempt,
-                                    elapsed=self._clock() - started, retry_when=self._retry_when)
+                                    elapsed=self._clock() - started, retry_when=self._retry_when,
+                                    failures=failures)
             if delay is None:
                 if error is not None and tls_refused(error):
                     raise TransportError(
