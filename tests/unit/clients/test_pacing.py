@@ -15,6 +15,7 @@ from sssctl.clients.http import (
     LIMIT_REQUESTS,
     TIME_REMAINING,
     HttpService,
+    Pause,
     RateLimiter,
     RequestStats,
     RetryPolicy,
@@ -376,3 +377,32 @@ def test_requests_waiting_to_be_sent_again_leave_their_slots_to_others_and_count
     assert limiter.limit == 6
     limiter.waiting_to_retry(False)
     assert limiter.allowed == 6
+
+
+def _refused(code: str, seconds: str) -> httpx.Response:
+    refusal = {"error": {"code": code, "message": "m"}}
+    return httpx.Response(429, headers={"Retry-After": seconds}, json=refusal)
+
+
+def test_every_pause_of_a_second_or_more_is_told_once_with_its_limit() -> None:
+    time = FakeTime()
+    answers = [_refused(LIMIT_REQUESTS, "1"), _refused(LIMIT_REQUESTS, "0.5"),
+               _refused(LIMIT_CONCURRENT, "2"), httpx.Response(200, json={})]
+    svc, _ = _service(answers, time)
+    svc.limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)
+    told: list[Pause] = []
+    svc.on_pause = told.append
+    assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 200
+    assert told == [Pause("dataverse", 1.0, LIMIT_REQUESTS, everyone=True),   # the half second is not
+                    Pause("dataverse", 2.0, LIMIT_CONCURRENT, everyone=False)]  # only this request waits
+
+
+def test_refusals_sharing_one_pause_are_told_once() -> None:
+    time = FakeTime()
+    svc, _ = _service([_refused(LIMIT_EXECUTION, "1"), _refused(LIMIT_EXECUTION, "1"),
+                       httpx.Response(200, json={})], time)
+    svc._sleep = lambda seconds: None   # another thread's refusal of the same wave: no time passes
+    told: list[Pause] = []
+    svc.on_pause = told.append
+    svc.request("GET", "https://org.example/api/data/v9.2/roles")
+    assert told == [Pause("dataverse", 1.0, LIMIT_EXECUTION)]  # no limiter here: only the request waited
