@@ -10,14 +10,22 @@ second press restores Python's default and raises :class:`AbortedAtOnce` (a
 whole, after a change finished. A Ctrl-C anywhere else (reading, planning, waiting for a
 lock) is a plain ``KeyboardInterrupt`` and is told as :data:`OUTSIDE_WRITES`: the user
 learns which of the two happened, not an "Aborted." after a plan that wrote nothing.
+
+A Python signal handler runs in the main thread between two bytecodes, possibly while
+that thread holds a lock: the progress line's, a stream's buffer, an ``Event``'s
+condition. A handler that takes the same lock waits for itself forever (an apply hung
+that way when Ctrl-C landed while the main thread was printing a change's result). So
+the handlers here take no lock: they write one byte to a pipe (``os.write`` takes none)
+and :class:`SignalRelay`'s thread does the work.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 OUTSIDE_WRITES = (
@@ -32,9 +40,53 @@ FIRST_PRESS = (
     "Press Ctrl-C again to abort at once."
 )
 
+_RELAY_JOIN_SECONDS = 5.0
+
 
 class AbortedAtOnce(KeyboardInterrupt):
     """The second Ctrl-C while a plan is applied: leave now, with every finished change saved."""
+
+
+class SignalRelay:
+    """Signals handed from their handler to a thread of their own, through a pipe.
+
+    :meth:`handler` is what ``signal.signal`` installs; ``act(signum)`` runs on the relay's
+    thread, where it may take locks, log and print like any other code.
+    """
+
+    def __init__(self, act: Callable[[int], None], *, name: str = "signals") -> None:
+        self._act = act
+        self._read, self._write = os.pipe()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        with suppress(OSError):     # closed: the relay's owner is on its way out, nothing left to do
+            os.write(self._write, bytes([signum]))
+
+    def close(self) -> None:
+        """Stop the thread once it has acted on every signal already sent (uninstall first)."""
+        os.close(self._write)
+        self._thread.join(timeout=_RELAY_JOIN_SECONDS)
+        if not self._thread.is_alive():
+            os.close(self._read)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                received = os.read(self._read, 64)
+            except OSError:
+                return
+            if not received:
+                return
+            for signum in received:
+                self._act(signum)
+
+    def __enter__(self) -> SignalRelay:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 @contextmanager
@@ -43,16 +95,25 @@ def graceful(stop: threading.Event, say: Callable[[str], None]) -> Iterator[None
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    presses = 0
 
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise AbortedAtOnce
+    def first_press(_signum: int) -> None:
         stop.set()
         say(FIRST_PRESS)
+
+    relay = SignalRelay(first_press, name="ctrl-c")
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1 or stop.is_set():   # is_set takes no lock
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise AbortedAtOnce
+        relay.handler(signum, frame)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        relay.close()

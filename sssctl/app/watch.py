@@ -63,6 +63,7 @@ from sssctl.state.factory import snapshot_name
 from sssctl.state.store import StateStore
 
 from . import watch_notify
+from .interrupts import SignalRelay
 from .watch_http import EnvironmentMetrics, Health, Listener, WatchMetrics
 
 if TYPE_CHECKING:
@@ -550,23 +551,26 @@ def install_signal_handlers(watch: Controlled) -> None:
     of letting the change being written finish: after ``STOP_GRACE_SECONDS`` the process
     leaves anyway (exit 0; the state holds every change whose answer came back, and the
     next leader reads afresh), which keeps it inside the ten seconds orchestrators give
-    before SIGKILL. Must be called from the main thread (Python's rule for signals).
+    before SIGKILL. Must be called from the main thread (Python's rule for signals). The
+    work runs on a relay thread, not in the handler: logging and stopping take locks the
+    interrupted main thread may hold (see :class:`~sssctl.app.interrupts.SignalRelay`).
     """
-    def stop(signum: int, _frame: Any) -> None:
+    def act(signum: int) -> None:
+        if hasattr(signal, "SIGHUP") and signum == signal.SIGHUP:
+            log.info("watch.reload.asked", config=str(watch.request.config_path))
+            watch.reload()
+            return
         log.info("watch.stopping", signal=signal.Signals(signum).name, grace_seconds=STOP_GRACE_SECONDS)
         watch.stop()
         timer = threading.Timer(STOP_GRACE_SECONDS, _leave_now)
         timer.daemon = True
         timer.start()
 
-    def reload(_signum: int, _frame: Any) -> None:
-        log.info("watch.reload.asked", config=str(watch.request.config_path))
-        watch.reload()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    relay = SignalRelay(act, name="watch-signals")   # lives as long as the process
+    signal.signal(signal.SIGTERM, relay.handler)
+    signal.signal(signal.SIGINT, relay.handler)
     if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, reload)
+        signal.signal(signal.SIGHUP, relay.handler)
 
 
 def _leave_now() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
@@ -70,11 +70,13 @@ def serve(
     from sssctl.emulator.server import check_loopback, running_emulator
 
     check_loopback(host)
-    stop = threading.Event()
+    # The handler only records the signal: it runs in the main thread between two bytecodes,
+    # maybe inside ``Event.wait`` or a log write holding their lock, and taking that lock
+    # again would wait forever. The loop below notices within a tenth of a second.
+    received: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("emulator.signal", signal=signal.Signals(signum).name)
-        stop.set()
+        received.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -104,8 +106,9 @@ def serve(
                     "Ctrl-C stops it.\n"
                 )
                 err.flush()
-            while not stop.wait(0.5):
-                pass
+            while not received:
+                time.sleep(0.1)
+            log.info("emulator.signal", signal=signal.Signals(received[0]).name)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
