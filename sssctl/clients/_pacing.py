@@ -144,6 +144,7 @@ class RateLimiter:
         self._cut_from = 0  # the width the last 429 cut was made from: regrowth is quick up to it
         self._in_flight = 0
         self._retrying = 0  # requests answered "not now" and waiting to be sent again
+        self._queued = 0    # requests waiting out a pause before taking a slot
         self._lock = threading.Lock()
         self._slots = threading.Condition(self._lock)
 
@@ -175,8 +176,15 @@ class RateLimiter:
     def acquire(self, deadline: float | None = None) -> float:
         """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``.
 
+        A pause is waited out before a slot is taken: threads that held their slots through
+        a pause would fill the width with the bulk write's next batches, and a step of the
+        safe sequence arriving meanwhile would find no slot when the pause ends and wait
+        for the whole next pause too (under steady throttling, one per round). Waiting
+        without a slot, everyone meets the end of the pause on equal terms.
+
         Returns when the request may go (the limiter's clock), to hand back with its 429.
         """
+        self._wait_out_pause(deadline)
         with self._slots:
             while self._in_flight >= self.limit:
                 if deadline is not None and self._clock() >= deadline:
@@ -194,6 +202,23 @@ class RateLimiter:
         with self._slots:
             self._in_flight = max(0, self._in_flight - 1)
             self._slots.notify()
+
+    def _wait_out_pause(self, deadline: float | None) -> None:
+        """Sleep until no pause is in force (counted as demand meanwhile)."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._paused_until - now
+                if wait <= 0:
+                    return
+                self._queued += 1
+            try:
+                if deadline is not None and now + wait > deadline:
+                    raise PastDeadline(wait)
+                self._sleep(wait)
+            finally:
+                with self._lock:
+                    self._queued -= 1
 
     def _wait_for_token(self, deadline: float | None) -> None:
         while True:
@@ -260,7 +285,7 @@ class RateLimiter:
             room = self._room(headers)
             if room is not None and room < LOW_BUDGET:
                 self._cut(self._clock(), force=False)
-            elif 2 * (self._in_flight + self._retrying + 1) >= self.limit:  # the width is in use, with room
+            elif 2 * (self._in_flight + self._retrying + self._queued + 1) >= self.limit:  # in use, with room
                 self._set_limit(self.limit + self._step(room))
 
     def _step(self, room: float | None) -> int:

@@ -406,3 +406,19 @@ def test_refusals_sharing_one_pause_are_told_once() -> None:
     svc.on_pause = told.append
     svc.request("GET", "https://org.example/api/data/v9.2/roles")
     assert told == [Pause("dataverse", 1.0, LIMIT_EXECUTION)]  # no limiter here: only the request waited
+
+
+def test_a_request_waits_out_a_pause_without_holding_a_slot() -> None:
+    time = FakeTime()
+    limiter = _wide(time, width=2)
+    limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now)
+    seen: list[int] = []
+
+    def sleep(seconds: float) -> None:  # what another thread would find meanwhile
+        seen.append(limiter.in_flight)
+        time.sleep(seconds)
+
+    limiter._sleep = sleep
+    limiter.acquire()
+    assert seen == [0]  # every slot free for a step of the sequence when the pause ends
+    assert time.slept == [pytest.approx(1.0)] and limiter.in_flight == 1
