@@ -66,8 +66,11 @@ $(AZURITE):
 
 azurite: $(AZURITE)
 
+# One worker per logical CPU (at most 8): every worker has its own emulator and Azurite.
+# Long end-to-end tests are uneven, so idle workers steal queued tests from busy ones.
+TEST_WORKERS ?= logical
 test: $(STAMP) $(AZURITE)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses=8 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check sssctl tests bench

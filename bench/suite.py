@@ -238,6 +238,11 @@ def main(argv: Sequence[str]) -> int:
         stop_on_signals()
         configure_logging(log_format="json", verbose=0)
         return watch_main(argv)
+    if "--rbac" in argv:
+        from bench.rbac_convergence import main as rbac_main
+
+        stop_on_signals()
+        return rbac_main(argv)
     if "--w1" in argv or "--w2" in argv:
         from bench.w1 import main as w1_main
         from bench.w2 import main as w2_main

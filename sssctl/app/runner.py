@@ -21,6 +21,7 @@ import structlog
 from sssctl.app.requests import MAX_PARALLELISM
 from sssctl.config.model import Desired
 from sssctl.engine import planfile
+from sssctl.engine.addresses import matches_target
 from sssctl.engine.applier import Applier, ApplyReport, adopt
 from sssctl.engine.errors import NotConfirmed, PlanIncomplete
 from sssctl.engine.kind import Context
@@ -195,10 +196,10 @@ def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]
     drifted: list[Change] = []
     for change in changes:
         entry = recorded.get(change.address)
-        if entry is None or change.action is Action.NOOP:
-            continue
-        if change.action is Action.UNKNOWN:
+        if change.action is Action.UNKNOWN and (entry is not None or _part_of_recorded(change, recorded)):
             drifted.append(change)
+            continue
+        if entry is None or change.action is Action.NOOP:
             continue
         if change.action is Action.CREATE:
             drifted.append(Change(change.address, Action.UPDATE, entry.get("managed"), None,
@@ -216,6 +217,12 @@ def drift_of(changes: Sequence[Change], recorded: Mapping[str, Mapping[str, Any]
         elif not common:
             drifted.append(change)
     return drifted
+
+
+def _part_of_recorded(change: Change, recorded: Mapping[str, Mapping[str, Any]]) -> bool:
+    """An unknown row of an aggregate sssctl manages (``mailboxes["<id>"]`` of ``mailboxes``):
+    the aggregate's drift cannot be told whole without it, so refresh shows it too."""
+    return any(matches_target(change.address, address) for address in recorded)
 
 
 def require_complete(p: Plan) -> None:

@@ -33,6 +33,7 @@ cycle's context, reads and row spools are dropped when it ends.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import signal
@@ -107,6 +108,17 @@ class CycleResult:
     failed: int = 0
     requests: int = 0
     event: dict[str, Any] | None = None
+    unknown: int = 0    # reads or reverts left unknown (a reply that could not be used)
+
+    @property
+    def outcome(self) -> str:
+        """``ok``; ``unknown`` when all that went wrong is unknown; else ``failed``.
+
+        A cycle that ended early (guard, exception) counts none of either, so it failed.
+        """
+        if self.ok:
+            return "ok"
+        return "unknown" if self.unknown and not self.failed else "failed"
 
 
 def utc_iso(moment: float | None = None) -> str:
@@ -191,6 +203,7 @@ class Watch:
         self.listener: Listener | None = None
         self.context_answers: dict[tuple[str, str], Any] = {}
         self._context_age = 0
+        self.outcomes: collections.Counter[str] = collections.Counter()  # cycles by outcome
 
     @property
     def policy(self) -> WatchPolicy:
@@ -253,7 +266,8 @@ class Watch:
                     self._sleep(self._delay(backoff))
                 if self._done():
                     break
-        log.info("watch.stopped", environment=self.label, cycles=self.cycles)
+        log.info("watch.stopped", environment=self.label, cycles=self.cycles, ok=self.outcomes["ok"],
+                 unknown=self.outcomes["unknown"], failed=self.outcomes["failed"])
         return 0
 
     def _done(self) -> bool:
@@ -342,8 +356,11 @@ class Watch:
         if result.ok:
             self.health.succeeded()
             self.metrics.last_success.set(time.time())
-        log.info("watch.cycle.done", environment=self.label, ok=result.ok, reverted=result.reverted,
-                 failed=result.failed, duration_ms=round((time.monotonic() - started) * 1000))
+        self.outcomes[result.outcome] += 1
+        self.metrics.cycle(result.outcome).inc()
+        log.info("watch.cycle.done", environment=self.label, ok=result.ok, outcome=result.outcome,
+                 reverted=result.reverted, failed=result.failed, unknown=result.unknown,
+                 duration_ms=round((time.monotonic() - started) * 1000))
         return result
 
     def _keep_context(self, session: _Cycle) -> None:
@@ -406,12 +423,13 @@ class Watch:
             session.wrote = True
             applier = Applier(watched, ctx, session.store, parallelism=max(1, self.request.parallelism))
             report = applier.run(reverts)
-            event, applied, failed = self._settle(report, rows, session, started_wall=started_wall,
-                                                  reported=reported, blocked=blocked)
+            event, applied, failed, unknown = self._settle(report, rows, session, started_wall=started_wall,
+                                                           reported=reported, blocked=blocked)
         finally:
             session.store.backend.unlock(state_lock)
         self._notify(event, mail, started_wall)
-        return CycleResult(ok=report.ok and reads.ok, reverted=applied, failed=failed, event=event)
+        return CycleResult(ok=report.ok and reads.ok, reverted=applied, failed=failed, event=event,
+                           unknown=unknown + reads.unknown)
 
     def _report(self, changes: Sequence[Change], watched: Registry, reverts: Sequence[Change]) -> CycleResult:
         """Log and count unknown reads, reported drift and drift to revert; ok unless a read failed."""
@@ -420,7 +438,7 @@ class Watch:
         for change in unknown:
             log.warning("watch.read.unknown", environment=self.label, address=change.address,
                         reason=change.reason)
-            self.metrics.failed(change.kind).inc()
+            self.metrics.unknown(change.kind).inc()
         if unknown:
             self.health.failed("; ".join(f"{c.address} {c.reason}" for c in unknown))
         for change in reported:
@@ -428,15 +446,17 @@ class Watch:
                         action=change.action.value, reason=change.reason)
         for change in reverts:
             self.metrics.drift_seen(change.kind).inc()
-        return CycleResult(ok=not unknown)
+        return CycleResult(ok=not unknown, unknown=len(unknown))
 
     def _settle(self, report: ApplyReport, rows: Mapping[str, list[dict[str, Any]]], session: _Cycle, *,
                 started_wall: float, reported: Sequence[Change],
-                blocked: Sequence[str]) -> tuple[dict[str, Any], int, int]:
-        """Log, count and record every outcome; the cycle's event, rows reverted, changes failed."""
+                blocked: Sequence[str]) -> tuple[dict[str, Any], int, int, int]:
+        """Log, count and record every outcome; the cycle's event, rows reverted, changes
+        failed and changes unknown (their answer could not be used, or what they wait on)."""
         reverted_at = time.time()
         entries: list[dict[str, Any]] = []
         failed: list[dict[str, str]] = []
+        unknown: list[dict[str, str]] = []
         notes: dict[str, dict[str, Any]] = {}
         for outcome in report.outcomes:
             change = outcome.change
@@ -446,6 +466,12 @@ class Watch:
             count = _count_of(change)
             entries.append({"address": change.address, "kind": change.kind, "status": outcome.status,
                             "count": count, "rows": named})
+            if outcome.status == "unknown" or (outcome.status == "skipped" and outcome.after_unknown):
+                unknown.append({"address": change.address, "reason": outcome.message or outcome.status})
+                self.metrics.unknown(change.kind).inc()
+                log.warning("watch.revert.unknown", environment=self.label, address=change.address,
+                            status=outcome.status, reason=outcome.message)
+                continue
             if outcome.status != "applied":
                 failed.append({"address": change.address, "error": outcome.message or outcome.status})
                 self.metrics.failed(change.kind).inc()
@@ -469,12 +495,12 @@ class Watch:
             "schema": watch_notify.SCHEMA, "environment": self.label,
             "organization_id": session.who.organization_id, "cycle": self.cycles + 1,
             "started_at": utc_iso(started_wall), "finished_at": utc_iso(),
-            "reverted": entries, "failed": failed,
+            "reverted": entries, "failed": failed, "unknown": unknown,
             "reported": [{"address": c.address, "reason": c.reason} for c in reported],
             "blocked_by_unknown_reads": list(blocked),
         }
         applied = sum(int(e["count"]) for e in entries if e["status"] == "applied")
-        return event, applied, len(failed)
+        return event, applied, len(failed), len(unknown)
 
     def _rows_of(self, ctx: Context, change: Change) -> list[dict[str, Any]]:
         kind = self.kinds.get(change.kind or "")

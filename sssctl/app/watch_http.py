@@ -31,6 +31,12 @@ class WatchMetrics:
         self.drift_seen = Counter("sssctl_watch_drift_seen", "Drifted changes found", kind, registry=r)
         self.reverted = Counter("sssctl_watch_reverted", "Drifted rows or objects reverted", kind, registry=r)
         self.failed = Counter("sssctl_watch_failed", "Reverts, reads or cycles that failed", kind, registry=r)
+        # Apart from failed: an unknown read or revert (a reply that could not be used) says
+        # nothing was decided, not that something went wrong; alerts treat them differently.
+        self.unknown = Counter("sssctl_watch_unknown", "Reads or reverts whose outcome is unknown", kind,
+                               registry=r)
+        self.cycles = Counter("sssctl_watch_cycles", "Cycles ended, by outcome: ok, unknown or failed",
+                              ["environment", "outcome"], registry=r)
         self.cycle_seconds = Histogram("sssctl_watch_cycle_seconds", "Duration of one cycle", env, registry=r,
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
         self.requests = Counter("sssctl_watch_requests", "Requests sent to the services", env, registry=r)
@@ -65,6 +71,12 @@ class EnvironmentMetrics:
 
     def failed(self, kind: str | None) -> Any:
         return self.all.failed.labels(environment=self.environment, kind=kind or "?")
+
+    def unknown(self, kind: str | None) -> Any:
+        return self.all.unknown.labels(environment=self.environment, kind=kind or "?")
+
+    def cycle(self, outcome: str) -> Any:
+        return self.all.cycles.labels(environment=self.environment, outcome=outcome)
 
 
 @dataclass

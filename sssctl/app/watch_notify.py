@@ -11,9 +11,12 @@ webhook receiver codes against; its schema is ``sssctl.watch.cycle/v1``::
                              "changed_by": {"id": "<systemuser id>", "upn": "...", "name": "..."},
                              "changed_on": "<ISO 8601>", "drift_seconds": 4.0}]}],
      "failed": [{"address": "user_settings", "error": "..."}],
+     "unknown": [{"address": "mailboxes", "reason": "outcome unknown, the reply failed its model ..."}],
      "reported": [{"address": "org_setting.X", "reason": "..."}]}
 
 ``rows`` names at most the first 50 rows of a change; ``count`` is how many it had.
+``unknown`` lists reverts whose answer could not be used (or that waited on such a one):
+they may have taken effect, so they are read back next cycle rather than called failed.
 
 Notifications never stand between drift and its revert: they are sent after the writes,
 each failure is logged and counted, and retries stop at the cycle's budget. The email to

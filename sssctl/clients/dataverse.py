@@ -11,7 +11,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,11 +259,17 @@ class DataverseClient:
         expand: str | None = None,
         top: int | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        malformed_row: Callable[[Any, MalformedReply], None] | None = None,
     ) -> Iterator[Record]:
         """Rows one page at a time: only the current page is ever held in memory.
 
         ``$top`` and ``odata.maxpagesize`` are not combined, because Dataverse then ignores
         ``$top``; with ``top`` the page size header is left out.
+
+        A row that fails its model fails the page, unless ``malformed_row`` is given: for a
+        caller whose rows are separate objects, it receives each such row (and why) instead
+        of it being yielded, and raises if the read as a whole must fail after all (when the
+        row does not even say which object it is).
         """
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         params = _query_params(select=select, filter=filter, orderby=orderby, expand=expand, top=top)
@@ -279,8 +285,15 @@ class DataverseClient:
             page = collection_page(response, service="dataverse", what=f"GET {entity_set}")
             del response  # hold one page, not its raw text as well, while the caller iterates
             url = guard.next_url(page)  # checked before any row is used: a bad page yields nothing
-            models.check_row_page(page["value"], select, call=f"GET {entity_set}")
-            for row in page["value"]:
+            if malformed_row is None:
+                models.check_row_page(page["value"], select, call=f"GET {entity_set}")
+            for index, row in enumerate(page["value"]):
+                if malformed_row is not None:
+                    try:
+                        models.check_row(row, select, call=f"GET {entity_set} (row {index + 1} of its page)")
+                    except MalformedReply as exc:
+                        malformed_row(row, exc)
+                        continue
                 yield row
                 yielded += 1
                 if top is not None and yielded >= top:

@@ -87,6 +87,8 @@ class AdminClient:
             mutate_request_contains="",
             mutate_field="",
             mutate_to="",
+            runaway_route="",
+            runaway_count=-1,
         )
 
     def clock(self, now: str | None = None, *, real: bool = False) -> dict[str, Any]:

@@ -71,6 +71,10 @@ class Faults:
     mutate_request_contains: str = ""    # only requests whose body holds this text (a cmdlet name)
     mutate_field: str = ""               # dotted path: "keyId", "value.*.mailboxid", "value.0.appId"
     mutate_to: str = ""                  # JSON of the new value, or "<missing>" / "<nested>"
+    # Test-only runaway paging (see faults.runaway_page): GETs under this path prefix answer
+    # an empty page that links to yet another, forever, as a looping service would.
+    runaway_route: str = ""              # path prefix ("" = off)
+    runaway_count: int = -1              # >= 0: every such page also announces this @odata.count
     replication_delay: int = 0           # new Graph objects invisible for the next N requests
     rbac_propagation_seconds: float = 0.0  # Exchange RBAC role assignments take effect after this
     sync_rejects_rbac_only: bool = False  # Test & Enable fails for apps reaching mailboxes by RBAC alone

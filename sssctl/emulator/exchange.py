@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
 from sssctl.emulator import exchange_ews as ews
+from sssctl.emulator import exchange_params as params
 from sssctl.emulator import exchange_rbac as rbac
 from sssctl.emulator import exchange_roles as roles
 from sssctl.emulator.clock import Clock
@@ -74,7 +75,7 @@ _POLICY_LIMIT = 300
 _NOT_FOUND_TYPE = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 # Exchange prefixes a cmdlet error with the code of the site that threw it; only this one is public.
 _SITE_CODES = {_NOT_FOUND_TYPE: "Ex6F9304"}
-_STATUS_CODES = {400: "BadRequest", 404: "NotFound"}
+_STATUS_CODES = {400: "BadRequest", 404: "NotFound", 501: "NotImplemented"}
 _INVOKE_EXCEPTION = "Microsoft.Exchange.Management.PSDirectInvoke.DirectInvokeCmdletExecutionException"
 
 
@@ -307,14 +308,12 @@ class ExchangeService:
                 f"The term '{name}' is not recognized as a name of a cmdlet, function, script file, "
                 "or executable program.",
             )
-        unknown = sorted(set(parameters) - _PARAMETERS[name])
-        if unknown:
-            raise CmdletError(
-                "System.Management.Automation.ParameterBindingException",
-                f"A parameter cannot be found that matches parameter name '{unknown[0]}'.",
-            )
         try:
-            return handler(parameters)
+            bound = params.bind(name, parameters, _PARAMETERS[name])
+        except params.BindingError as exc:
+            raise CmdletError(exc.type_name, exc.text, exc.status) from exc
+        try:
+            return handler(bound)
         except (rbac.RbacError, roles.RoleError, ews.EwsError) as exc:
             raise CmdletError(exc.type_name, exc.text) from exc
 

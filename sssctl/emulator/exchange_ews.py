@@ -152,7 +152,9 @@ class EwsGate:
         block = _strings(p["EwsBlockList"], "EwsBlockList") if "EwsBlockList" in p else self.state.block_list
         app_ids = self.state.app_ids
         if "EwsAllowedAppIDs" in p:
-            app_ids = _strings(p["EwsAllowedAppIDs"], "EwsAllowedAppIDs")
+            # The parameter page's example passes the IDs as one comma-separated string.
+            app_ids = [a.strip() for v in _strings(p["EwsAllowedAppIDs"], "EwsAllowedAppIDs")
+                       for a in v.split(",") if a.strip()]
             bad = [a for a in app_ids if not _GUID.match(a)]
             if bad:
                 raise EwsError("System.Management.Automation.ParameterBindingException",

@@ -14,7 +14,9 @@ Test-only, ``mutate_*`` tampers with the JSON of the answers to one route (optio
 method and one cmdlet): a dotted field is set to another JSON value, removed
 (``<missing>``) or wrapped in an extra object (``<nested>``), so tests can show what a
 malformed reply does to a client, deterministically. It never changes what the service
-stored, only what the client is told.
+stored, only what the client is told. Also test-only, ``runaway_*`` answers the GETs to one
+route with empty pages that each link to a new next page, forever (optionally announcing an
+``@odata.count``), so tests can show that a client stops paging instead of following it.
 
 Faults can be narrowed to one service or one path prefix, capped at a number of
 injections (a burst), and seeded: with ``fault_seed`` the same sequence of requests meets
@@ -76,6 +78,8 @@ def apply_fault_settings(faults: Faults, values: Mapping[str, Any]) -> None:
             json.loads(trial.mutate_to)
         except ValueError as exc:
             raise ValueError(f"mutate_to must be JSON, {MISSING!r} or {NESTED!r}: {exc}") from exc
+    if trial.runaway_route and not trial.runaway_route.startswith("/"):
+        raise ValueError(f"runaway_route is a path prefix starting with '/', not {trial.runaway_route!r}")
     if trial.max_faults < 0:
         raise ValueError(f"max_faults must be 0 (no limit) or more, not {trial.max_faults}")
     faults.update(dict(values))
@@ -128,6 +132,24 @@ def _replaced(value: Any, to: str) -> Any:
     if to == NESTED:
         return {"value": value}
     return None if to == MISSING else json.loads(to)
+
+
+def runaway_page(scope: Scope, serial: int, count: int) -> dict[str, Any]:
+    """An empty collection page whose ``@odata.nextLink`` leads to another one, never the same."""
+    base = f"{scope.get('scheme', 'https')}://{_host(scope)}{scope.get('path', '')}"
+    page: dict[str, Any] = {"@odata.context": f"{base}#runaway", "value": [],
+                            "@odata.nextLink": f"{base}?$skiptoken=runaway-{serial}"}
+    if count >= 0:
+        page["@odata.count"] = count
+    return page
+
+
+def _host(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    server = scope.get("server") or ("127.0.0.1", 443)
+    return f"{server[0]}:{server[1]}"
 
 
 def _service(path: str) -> str:
@@ -200,6 +222,7 @@ class FaultMiddleware:
         self.app, self.faults, self.counters = app, faults, counters
         self.rng = rng or random.Random()  # noqa: S311 - fault injection, not cryptography
         self.injected = 0
+        self.runaway_pages = 0
         self.restart()
 
     def restart(self) -> None:
@@ -235,6 +258,14 @@ class FaultMiddleware:
         path = scope.get("path", "")
         route = self.faults.mutate_route
         admin = path.startswith(c.ADMIN_PREFIX)
+        runaway = self.faults.runaway_route
+        if (scope["type"] == "http" and runaway and path.startswith(runaway) and not admin
+                and scope.get("method") == "GET"):
+            self.runaway_pages += 1
+            self.counters.record("GET", _service(path), path.rstrip("/").rsplit("/", 1)[-1], write=False)
+            page = runaway_page(scope, self.runaway_pages, self.faults.runaway_count)
+            await JSONResponse(page)(scope, receive, send)
+            return
         if scope["type"] == "http" and route and path.startswith(route) and not admin:
             await self._tampered(scope, receive, send)
             return

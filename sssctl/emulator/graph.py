@@ -1,6 +1,6 @@
 """Microsoft Graph v1.0, the part sssctl uses: applications (upsert by uniqueName,
 passwords, certificates, federated credentials), service principals and app-role
-assignments (admin consent).
+assignments (admin consent); ``/users`` and ``/groups`` are read in ``graph_directory``.
 
 It answers with Graph's envelopes and texts (identity reference §3), including the
 replication races of a real directory, so a client that survives it survives Entra.
@@ -24,6 +24,7 @@ from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
+from sssctl.emulator import graph_directory
 from sssctl.emulator.certs import sha1_hex
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
 from sssctl.emulator.directory import (
@@ -34,6 +35,14 @@ from sssctl.emulator.directory import (
     new_assignment_id,
     new_secret_text,
     secret_hash,
+)
+from sssctl.emulator.graph_query import (
+    GraphError,
+    _projection,
+    _select,
+    _selection,
+    _skip,
+    _top,
 )
 from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.identity import Identity
@@ -109,14 +118,6 @@ _KNOWN_TYPES = frozenset(
     }
 )
 _GRAPH_NAMESPACE = "microsoft.graph."
-_MAX_TOP = 999
-_DEFAULT_TOP = 100
-
-
-class GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
 
 
 def graph_error_body(
@@ -159,6 +160,7 @@ class GraphService:
     ) -> None:
         self.directory, self.identity, self.counters, self.faults = directory, identity, counters, faults
         self.base_url = base_url
+        self.queries = graph_directory.DirectoryQueries(directory, base_url, GraphError)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -170,6 +172,12 @@ class GraphService:
         client_request_id = request.headers.get("client-request-id")
         try:
             caller = self._authenticate(request)
+            people = graph_directory.PATH.match(path)
+            if people is not None:
+                self.counters.record(request.method, "graph", people["set"], write=request.method != "GET")
+                with self.directory.lock:
+                    roles = None if caller.claims.get("idtyp") == "user" else caller.roles
+                    return self.queries.handle(request, people, roles)
             match = _PATH.match(path)
             if match is None:
                 raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
@@ -213,6 +221,7 @@ class GraphService:
             (True, "addPassword"): self._add_password,
             (True, "removePassword"): self._remove_password,
             (True, "federatedIdentityCredentials"): self._federated,
+            (True, "owners"): self._owners,
             (False, "appRoleAssignedTo"): self._assignments,
             (False, "appRoleAssignments"): self._assignments,
         }
@@ -291,8 +300,9 @@ class GraphService:
             raise _bad("Property 'displayName' is required and must not be empty.")
         object_id = str(uuid.uuid4())
         app = Application(
-            data=application_body(object_id, str(uuid.uuid4()), body["displayName"],
-                                  self.directory.clock.now(), unique_name)
+            data=application_body(
+                object_id, str(uuid.uuid4()), body["displayName"], self.directory.clock.now(), unique_name
+            )
         )
         self._patch_application(app, {k: v for k, v in body.items() if k != "uniqueName"})
         app.owners = list(owners)
@@ -484,6 +494,36 @@ class GraphService:
             )
             return Response(status_code=204)
         raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+
+    def _owners(self, request: Request, m: re.Match[str], caller: Caller, body: dict[str, Any]) -> Response:
+        """``GET /applications/{id}/owners``: the directory objects that own the app, each typed by
+        ``@odata.type`` (https://learn.microsoft.com/graph/api/application-list-owners). Adding and
+        removing owners (``owners/$ref``) is not served."""
+        if request.method != "GET" or m["subid"] is not None:
+            raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
+        app = self._visible_app(m)
+        self._require(caller, _READ_ROLES)
+        selected = graph_directory.member_selection(request, GraphError, ("servicePrincipal", "user"))
+        owners = [o for o in (self._directory_object(i) for i in app.owners) if o is not None]
+        top, start = _top(request.query_params.get("$top")), _skip(request.query_params.get("$skiptoken"))
+        context = f"{self.base_url}/v1.0/$metadata#directoryObjects{_projection(selected)}"
+        page = [_select(o, selected) for o in owners[start : start + top]]
+        answer: dict[str, Any] = {"@odata.context": context, "value": page}
+        if start + top < len(owners):
+            query = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
+            query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})
+            path = request.url.path.removeprefix(c.GRAPH_PREFIX)
+            answer["@odata.nextLink"] = f"{self.base_url}{path}?" + urlencode(query)
+        return JSONResponse(answer)
+
+    def _directory_object(self, object_id: str) -> dict[str, Any] | None:
+        sp = self.directory.service_principals.get(object_id)
+        if sp is not None:
+            return {"@odata.type": "#microsoft.graph.servicePrincipal", **sp}
+        user = self.directory.users.get(object_id)
+        if user is not None:
+            return {"@odata.type": "#microsoft.graph.user", **user}
+        return None
 
     def _add_fic(self, app: Application, body: dict[str, Any]) -> dict[str, Any]:
         _refuse_undeclared(body, "federatedIdentityCredential")
@@ -853,9 +893,7 @@ def _check_odata_type(sent: Any, expected: str | None) -> None:
 
 def _strip(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: _strip(v) for k, v in value.items() if "@" not in k or k.endswith("@odata.bind")
-        }
+        return {k: _strip(v) for k, v in value.items() if "@" not in k or k.endswith("@odata.bind")}
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value
@@ -912,21 +950,6 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _selection(request: Request, entity_type: str) -> list[str] | None:
-    """The ``$select`` names, each one a property ``entity_type`` declares (graph_schema)."""
-    raw = request.query_params.get("$select")
-    names = [s.strip() for s in raw.split(",") if s.strip()] if raw else None
-    for name in names or ():
-        if name != "*" and name not in DECLARED[entity_type]:
-            raise GraphError(
-                400,
-                "BadRequest",
-                "Parsing OData Select and Expand failed: Could not find a property named "
-                f"'{name}' on type 'microsoft.graph.{entity_type}'.",
-            )
-    return names
-
-
 def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
     """A write naming a property the type does not declare is refused, naming it (graph_schema)."""
     undeclared = sorted(k for k in body if k not in DECLARED[entity_type] and "@" not in k)
@@ -935,17 +958,6 @@ def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
             f"The property '{undeclared[0]}' does not exist on type 'microsoft.graph.{entity_type}'. "
             "Make sure to only use property names that are defined by the type."
         )
-
-
-def _projection(selected: list[str] | None) -> str:
-    """The context URL names a projection as both services do: ``#applications(displayName)``."""
-    return f"({','.join(selected)})" if selected else ""
-
-
-def _select(data: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
-    if not selected:
-        return data
-    return {k: v for k, v in data.items() if k in selected or k.startswith("@odata")}
 
 
 def _filtered(
@@ -967,28 +979,6 @@ def _filtered(
         literal = match[2] if match[2] is not None else match[3]
         wanted.append((match[1], literal.replace("''", "'").lower()))
     return [i for i in items if all(str(i.get(p) or "").lower() == v for p, v in wanted)]
-
-
-def _top(raw: str | None) -> int:
-    if raw is None:
-        return _DEFAULT_TOP
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_TOP:
-        raise GraphError(
-            400,
-            "Request_BadRequest",
-            f"Invalid page size specified: '{raw}'. Must be between 1 and {_MAX_TOP} inclusive.",
-        )
-    return int(raw)
-
-
-def _skip(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    if not raw.startswith("X") or not raw[1:].isdigit():
-        raise GraphError(
-            400, "Request_BadRequest", "The specified page token value has expired or is invalid."
-        )
-    return int(raw[1:])
 
 
 def _parse_time(raw: Any) -> dt.datetime | None:

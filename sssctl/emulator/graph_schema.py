@@ -67,4 +67,61 @@ DECLARED: dict[str, frozenset[str]] = {
             "principalId", "principalType", "resourceDisplayName", "resourceId"
         }
     ),
+    "user": frozenset(
+        {
+            "aboutMe", "accountEnabled", "activities", "adhocCalls", "ageGroup", "agreementAcceptances",
+            "appRoleAssignments", "assignedLicenses", "assignedPlans", "authentication",
+            "authorizationInfo", "birthday", "businessPhones", "calendar", "calendarGroups",
+            "calendarView", "calendars", "chats", "city", "cloudClipboard", "cloudPCs", "companyName",
+            "consentProvidedForMinor", "contactFolders", "contacts", "country", "createdDateTime",
+            "createdObjects", "creationType", "customSecurityAttributes", "dataSecurityAndGovernance",
+            "deletedDateTime", "department", "deviceEnrollmentLimit",
+            "deviceManagementTroubleshootingEvents", "directReports", "displayName", "drive", "drives",
+            "employeeExperience", "employeeHireDate", "employeeId", "employeeLeaveDateTime",
+            "employeeOrgData", "employeeType", "events", "extensions", "externalUserState",
+            "externalUserStateChangeDateTime", "faxNumber", "followedSites", "givenName", "hireDate",
+            "id", "identities", "identityParentId", "imAddresses", "inferenceClassification",
+            "insights", "interests", "isManagementRestricted", "isResourceAccount", "jobTitle",
+            "joinedTeams", "lastPasswordChangeDateTime", "legalAgeGroupClassification",
+            "licenseAssignmentStates", "licenseDetails", "mail", "mailFolders", "mailNickname",
+            "mailboxSettings", "managedAppRegistrations", "managedDevices", "manager", "memberOf",
+            "messages", "mobilePhone", "mySite", "notes", "oauth2PermissionGrants", "officeLocation",
+            "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesExtensionAttributes",
+            "onPremisesImmutableId", "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors",
+            "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncBehavior",
+            "onPremisesSyncEnabled", "onPremisesUserPrincipalName", "onenote", "onlineMeetings",
+            "otherMails", "outlook", "ownedDevices", "ownedObjects", "passwordPolicies",
+            "passwordProfile", "pastProjects", "people", "permissionGrants", "photo", "photos",
+            "planner", "postalCode", "preferredDataLocation", "preferredLanguage", "preferredName",
+            "presence", "print", "provisionedPlans", "proxyAddresses", "registeredDevices",
+            "responsibilities", "schools", "scopedRoleMemberOf", "securityIdentifier",
+            "serviceProvisioningErrors", "settings", "showInAddressList", "signInActivity",
+            "signInSessionsValidFromDateTime", "skills", "solutions", "sponsorOf", "sponsors", "state",
+            "streetAddress", "surname", "teamwork", "todo", "transitiveMemberOf", "usageLocation",
+            "userPrincipalName", "userType"
+        }
+    ),
+    "group": frozenset(
+        {
+            "acceptedSenders", "accessType", "allowExternalSenders", "appRoleAssignments",
+            "assignedLabels", "assignedLicenses", "autoSubscribeNewMembers", "calendar", "calendarView",
+            "classification", "conversations", "createdDateTime", "createdOnBehalfOf",
+            "deletedDateTime", "description", "displayName", "drive", "drives", "events",
+            "expirationDateTime", "extensions", "groupLifecyclePolicies", "groupTypes",
+            "hasMembersWithLicenseErrors", "hideFromAddressLists", "hideFromOutlookClients", "id",
+            "infoCatalogs", "isArchived", "isAssignableToRole", "isFavorite", "isManagementRestricted",
+            "isSubscribedByMail", "licenseProcessingState", "mail", "mailEnabled", "mailNickname",
+            "memberOf", "members", "membersWithLicenseErrors", "membershipRule",
+            "membershipRuleProcessingState", "onPremisesDomainName", "onPremisesExtensionAttributes",
+            "onPremisesLastSyncDateTime", "onPremisesNetBiosName", "onPremisesProvisioningErrors",
+            "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncBehavior",
+            "onPremisesSyncEnabled", "onenote", "organizationId", "owners", "permissionGrants", "photo",
+            "photos", "planner", "preferredDataLocation", "preferredLanguage", "proxyAddresses",
+            "rejectedSenders", "renewedDateTime", "resourceBehaviorOptions",
+            "resourceProvisioningOptions", "securityEnabled", "securityIdentifier",
+            "serviceProvisioningErrors", "settings", "sites", "team", "theme", "threads",
+            "transitiveMemberOf", "transitiveMembers", "uniqueName", "unseenConversationsCount",
+            "unseenCount", "unseenMessagesCount", "visibility", "welcomeMessageEnabled"
+        }
+    ),
 }

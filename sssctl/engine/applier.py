@@ -6,8 +6,9 @@ changes, for instance, all write the one organization row and must not race each
 If-Match; a kind whose rows are many (mailboxes, users) sends them in ``$batch`` chunks
 inside its one change instead. A change
 refused (edited since the plan read it) or failing is reported and never retried; one
-whose answer failed its reply model is *unknown* (nothing was decided from that answer,
-so the next plan reads the object back and the run exits 3, not 1); the
+whose answer failed its reply model, or was cut off at the size cap, is *unknown* (the
+request may have taken effect, but nothing was decided from that answer, so the next plan
+reads the object back and the run exits 3, not 1); the
 kinds that declared they run after its kind, transitively, are skipped and listed with
 the reason (fail closed: the custom profile is never used while its app is unscoped),
 the others still apply.
@@ -27,7 +28,7 @@ from typing import Literal
 import structlog
 
 from sssctl import exitcodes
-from sssctl.clients.errors import MalformedReply
+from sssctl.clients.errors import MalformedReply, ReplyTooLarge
 from sssctl.engine.adoption import adoptable
 from sssctl.engine.kind import Applied, Context, Kind
 from sssctl.engine.plan import Action, Change
@@ -281,10 +282,12 @@ class Applier:
             why = f"changed since the plan was read; not overwritten ({exc})"
             self._fail(kind, Outcome(change, "refused", why))
             return
-        except MalformedReply as exc:
-            # The answer could not be trusted, so nothing was decided from it: the object
-            # is unknown until read back (next plan), and its dependents wait for that.
-            why = f"outcome unknown, the reply failed its model ({error_text(exc)})"
+        except (MalformedReply, ReplyTooLarge) as exc:
+            # The answer could not be trusted (or was not read whole), so nothing was decided
+            # from it: the object is unknown until read back (next plan), and its dependents
+            # wait for that. A failure would claim the write did not happen; it may have.
+            what = "was over the size cap" if isinstance(exc, ReplyTooLarge) else "failed its model"
+            why = f"outcome unknown, the reply {what} ({error_text(exc)})"
             self._fail(kind, Outcome(change, "unknown", why))
             return
         except Exception as exc:

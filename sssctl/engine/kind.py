@@ -35,10 +35,9 @@ next free ``SSS0nn``; ids are never reused or renumbered.
 
 Kinds talk to the outside world only through :class:`Context`, and to each other
 through typed hand-offs on ``ctx.handoffs`` (a small declared object per hand-off), the
-one per-run read cache ``ctx.reads`` and the public ``before``/``after`` of each other's
-changes. Two guards still reach further (see :class:`Observed` and
-:class:`~sssctl.engine.plan.Change`): the default and the custom profile read another
-kind's ``detail`` or reading, which a new kind must not copy.
+one per-run read cache ``ctx.reads`` and the public fields (``address``, ``action``,
+``before``, ``after``) of each other's changes; never through another kind's ``detail``
+or reading (the tests' guard runner, ``tests/support/planning.py``, seals both).
 """
 
 from __future__ import annotations
@@ -173,11 +172,10 @@ class Observed:
     ``errors`` could not be read; its diff must be ``Action.UNKNOWN``, never a guess.
     ``recorded`` is the state snapshot's entry for the address (managed values,
     fingerprints), handed in by the engine so write-only fields can be judged. ``extra``
-    belongs to the kind that read it: others get facts through a typed hand-off (the
-    built-in profile's id reaches the audit's own-app check that way, and which app each
-    custom profile signs in with reaches the app registration's guard). One reading is
-    still read across: the custom profile's guard counts the mailboxes leaving each
-    profile from the ``mailboxes`` kind's ``objects``.
+    belongs to the kind that read it, and so does all of ``Observed``: others get facts
+    through a typed hand-off (the built-in profile's id reaches the audit's own-app check
+    that way, which app each custom profile signs in with reaches the app registration's
+    guard, and how far the mailbox policy's revert reaches the profiles' guards).
     """
 
     objects: Mapping[str, Mapping[str, Any] | None]

@@ -48,11 +48,9 @@ class Change:
     tier-0 right such as granting tenant-wide consent, which the standing apply identity does
     not hold: a standard apply skips it and what depends on it, ``apply --elevated`` signed
     in as an administrator applies just those). ``detail`` belongs to the kind
-    that made the change (ids its ``apply`` needs). Two guards still read another kind's
-    ``detail`` when judging the whole plan: the default and the custom profile read the
-    ``mailboxes`` change's target and per-profile counts, and the custom profile the
-    ``canary`` tear-downs. New code hands such facts over as a typed hand-off
-    (:mod:`sssctl.kinds.handoffs`) or in ``before``/``after``. Everything must be
+    that made the change (ids its ``apply`` needs) and to no other: a guard that judges the
+    whole plan reads other kinds' changes by their public fields and gets any further fact
+    as a typed hand-off (:mod:`sssctl.kinds.handoffs`). Everything must be
     JSON-serialisable because saved plans carry it.
     """
 

@@ -22,6 +22,7 @@ from sssctl.kinds._control5 import leaving_profiles
 from sssctl.kinds._defaults_reads import live_defaults, managed_fields, restored_fields, wanted_profile
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
+    UnreadRows,
     reading,
 )
 from sssctl.kinds._shared import (
@@ -185,9 +186,11 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any], *,
         return {"rows": [], "by_reason": {}, "moved_from": {}, "excluded_drifted": 0, "synchronizing": {},
                 "leaving": {}}
     narrowed = " or ".join(f"_emailserverprofile_value eq {p}" for p in sorted(only_on))
+    unread = UnreadRows("mailboxid", name=lambda row: row.get("emailaddress"),
+                        skip=lambda row: not_ours(row, policy, queues, excluded))
     stream: Iterable[dict[str, Any]] = ctx.dataverse.query(
         "mailboxes", select=list(COLUMNS), filter=narrowed or scope_filter(policy, target, queues),
-        page_size=PAGE_SIZE,
+        page_size=PAGE_SIZE, malformed_row=unread,
     )
     for row in stream:
         is_user = str(row.get("_regardingobjectid_value") or "").lower() not in queues
@@ -225,7 +228,21 @@ def scan(ctx: Context, policy: MailboxPolicy, target: Mapping[str, Any], *,
         "excluded_drifted": skipped_excluded,
         "synchronizing": dict(synchronizing),
         "leaving": dict(leaving),
+        "unread": unread.rows,
     }
+
+
+def not_ours(row: Mapping[str, Any], policy: MailboxPolicy, queues: frozenset[str],
+             excluded: set[str]) -> bool:
+    """Whether a row that failed its model is still plainly outside the policy (excluded by
+    address, or a queue's mailbox when the scope is users, or the other way round); only its
+    well-formed columns are believed, so a row whose scope cannot be told is never skipped."""
+    address, regarding = row.get("emailaddress"), row.get("_regardingobjectid_value")
+    if isinstance(address, str) and address.strip().lower() in excluded:
+        return True
+    if regarding is not None and not isinstance(regarding, str):
+        return False
+    return not in_scope(policy, str(regarding or "").lower() not in queues)
 
 
 def shared_scan(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -262,6 +279,8 @@ def synchronizing_on(ctx: Context, profile_id: str) -> int | None:
     if narrowed or not (drift_filter(target) is None or off_target):
         return None
     _, found = shared_scan(ctx)
+    if found.get("unread"):
+        return None     # a mailbox it could not read may synchronize through the profile
     return int(found.get("synchronizing", {}).get(profile_id.lower(), 0))
 
 

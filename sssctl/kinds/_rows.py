@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import structlog
 
 from sssctl.clients.dataverse import BatchOperation
-from sssctl.clients.errors import PreconditionFailed
+from sssctl.clients.errors import MalformedReply, PreconditionFailed
+from sssctl.clients.models import GUID_PATTERN
 from sssctl.clients.models.dataverse import batch_status_ok
 from sssctl.engine.kind import Applied, Context, Observed
 from sssctl.engine.plan import Action, Change
@@ -49,6 +51,7 @@ BATCH_SIZE = 50
 # stays bounded by the cap, so the request budget is not at stake.
 MIN_BATCH_SIZE = 10
 _DIGEST_MODULUS = 2 ** 256
+_GUID = re.compile(GUID_PATTERN)
 
 
 def batch_size(rows: int, width: int) -> int:
@@ -108,6 +111,46 @@ def settled_without_rows(
     return None
 
 
+
+
+class UnreadRows:
+    """Rows that failed their reply model but still say which object they are.
+
+    Each such row is one object whose values are unknown: it becomes an ``unknown``
+    change of its own (``mailboxes["<id>"]``), named in the plan, while the other rows are
+    planned as usual. The plan is still incomplete (exit 3), and an incomplete plan is
+    never applied, so the unknown object is never written and nothing waits on a guess.
+    A row that does not give a usable id, or more than :data:`SAMPLE_SIZE` bad rows, fails
+    the read as a whole: that is no longer one bad row but an answer not to be trusted.
+    ``skip`` says whether a row is none of this kind's business (an excluded mailbox, a
+    disabled user), judged only from the row's own well-formed columns.
+    """
+
+    def __init__(self, id_column: str, *, name: Callable[[Mapping[str, Any]], str | None] = lambda row: None,
+                 skip: Callable[[Mapping[str, Any]], bool] = lambda row: False) -> None:
+        self.id_column, self.name, self.skip = id_column, name, skip
+        self.rows: list[dict[str, str]] = []
+
+    def __call__(self, row: Any, problem: MalformedReply) -> None:
+        row_id = row.get(self.id_column) if isinstance(row, Mapping) else None
+        if not isinstance(row_id, str) or not _GUID.match(row_id):
+            raise problem
+        if self.skip(row):
+            return
+        name = self.name(row)
+        self.rows.append({"id": row_id.lower(), "name": name if isinstance(name, str) and name.strip()
+                          else row_id.lower(), "why": str(problem)})
+        if len(self.rows) > SAMPLE_SIZE:
+            named = ", ".join(r["name"] for r in self.rows[:3])
+            raise MalformedReply(f"{len(self.rows)} or more rows failed their reply model ({named}, ...); "
+                                 f"the answer as a whole is not trusted. First: {problem}",
+                                 service="dataverse")
+
+
+def unread_changes(address: str, found: Mapping[str, Any], what: str) -> list[Change]:
+    """One ``unknown`` change per row :class:`UnreadRows` kept, addressed by the row's id."""
+    return [Change(f'{address}["{row["id"]}"]', Action.UNKNOWN, None, None,
+                   f"could not read {what} {row['name']}: {row['why']}") for row in found.get("unread") or []]
 
 
 class WrittenIds:

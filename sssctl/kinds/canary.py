@@ -34,7 +34,7 @@ from sssctl.kinds._control5 import consent, ews, rbac
 from sssctl.kinds._control5.graph import read_app
 from sssctl.kinds._control5.names import iso
 from sssctl.kinds._shared import READ_PROFILES, etag_of, profile_id_now, profiles_named
-from sssctl.kinds.handoffs import AppIds, MailboxVersions, RetireAfterCanary
+from sssctl.kinds.handoffs import AppIds, CanaryPlacements, MailboxVersions, RetireAfterCanary
 
 log = structlog.get_logger(__name__)
 
@@ -115,6 +115,9 @@ class CanaryKind(KindDefaults):
                 "now": ews.exchange_now(ctx),
             }
             etags[address] = etag_of(row)
+        ctx.handoffs.put(PREFIX, CanaryPlacements(on_profile={
+            address: str(found["profile"]) for address, found in objects.items()
+            if found and found["on_profile"] and found["mailbox_id"]}))
         return Observed(objects=objects, errors=errors, etags=etags)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:

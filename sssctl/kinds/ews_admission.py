@@ -145,12 +145,12 @@ class EwsAdmissionKind(KindDefaults):
             raise LookupError(f"{change.address}: the app registration does not exist yet")
         if change.action is Action.DELETE:
             kept = [a for a in settings.app_ids if a.lower() != app_id.lower()]
-            _set(ctx, {"EwsAllowedAppIDs": kept})
+            _set(ctx, {"EwsAllowedAppIDs": ews.as_parameter(kept)})
             return Applied(change.address, managed=None, writes=1,
                            message=f"{app_id} removed from EWSAllowedAppIDs; {len(kept)} other entries kept")
         parameters: dict[str, Any] = {}
         if not settings.lists(app_id):
-            parameters["EwsAllowedAppIDs"] = [*settings.app_ids, app_id]
+            parameters["EwsAllowedAppIDs"] = ews.as_parameter([*settings.app_ids, app_id])
         if change.detail.get("enable") and settings.enabled is not True:
             parameters["EwsEnabled"] = True
         if parameters:

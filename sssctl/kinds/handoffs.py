@@ -120,3 +120,42 @@ class RetireAfterCanary:
 
     revoke: tuple[Mapping[str, str], ...] = ()
     assignments: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class MailboxMoves:
+    """What the mailbox policy's revert does to each profile (key: ``"mailboxes"``).
+
+    Made by ``mailboxes`` when its pass over the drifted mailboxes ends; needed by the
+    guards of the default profile (deactivating) and of the custom profile (deleting), which
+    refuse unless the same plan moves every mailbox off the profile first. It cannot be read
+    instead: the counts come from the one streamed pass over every drifted mailbox, which a
+    guard (pure, no I/O) may not repeat. It says how far the revert reaches, not whether it
+    happens: the guards ask the plan whether the ``mailboxes`` change is an update.
+
+    ``to_profile``: the profile every reverted mailbox ends on (None: profiles stay as they
+    are); ``stops_sync``: the revert sets every delivery method to none; ``reverted``:
+    profile id -> reverted mailboxes that synchronize through it now; ``leaving``: profile
+    id -> reverted mailboxes the revert moves to another profile. Ids are lower case.
+    """
+
+    to_profile: str | None
+    stops_sync: bool
+    reverted: Mapping[str, int] = field(default_factory=dict)
+    leaving: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CanaryPlacements:
+    """Which own-app profile each canary mailbox sits on as read (key: ``"canary"``).
+
+    Made by ``canary`` when it reads; needed by the custom profile's guard: a canary's
+    tear-down puts its mailbox back on the profile it had, which frees the profile the same
+    plan deletes. It cannot be read instead: which mailbox is a canary is the canary kind's
+    own knowledge (its config and state).
+
+    ``on_profile``: canary address -> name of the profile its mailbox is on now; a canary
+    whose mailbox is elsewhere, or could not be read, is absent.
+    """
+
+    on_profile: Mapping[str, str] = field(default_factory=dict)

@@ -47,6 +47,7 @@ from sssctl.kinds._rows import (
     read_aggregate,
     rows_after_lost_answer,
     settled_without_rows,
+    unread_changes,
     write_rows,
 )
 from sssctl.kinds._shared import (
@@ -60,9 +61,20 @@ from sssctl.kinds._shared import (
     profile_name,
     read_profiles,
 )
-from sssctl.kinds.handoffs import MailboxVersions
+from sssctl.kinds.handoffs import MailboxMoves, MailboxVersions
 
 log = structlog.get_logger(__name__)
+
+
+def _hand_over(ctx: Context, target: Mapping[str, Any], found: Mapping[str, Any]) -> None:
+    """Tell the profiles' guards how far the revert reaches (:class:`MailboxMoves`)."""
+    methods = (target["incoming"], target["outgoing"], target["act"])
+    ctx.handoffs.put(ADDRESS, MailboxMoves(
+        to_profile=str(target["profile_name"]) if target["profile_name"] else None,
+        stops_sync=methods == (INCOMING_EMAIL["none"], OUTGOING_EMAIL["none"], ACT["none"]),
+        reverted=dict(found.get("moved_from") or {}),
+        leaving=dict(found.get("leaving") or {}),
+    ))
 
 
 def _etag_of(row: list[Any], ours: MailboxVersions | None) -> str | None:
@@ -87,16 +99,28 @@ class MailboxesKind(KindDefaults):
     def read(self, ctx: Context) -> Observed:
         def scan_once() -> tuple[dict[str, Any], dict[str, Any]]:
             target, found = shared_scan(ctx)
+            _hand_over(ctx, target, found)
             return found, {"target": target}
+
+        def let_go() -> tuple[dict[str, Any], dict[str, Any]]:
+            found, extra = let_go_scan(ctx)
+            _hand_over(ctx, extra["target"], found)
+            return found, extra
 
         if ctx.census and not enforced(ctx.desired):
             return read_aggregate(ctx, ADDRESS, managed=True, what="mailboxes",
                                   scan=lambda: ({"census": census(ctx)}, {}))
         if not enforced(ctx.desired) and ADDRESS in ctx.state and leaving_profiles(ctx):
-            return read_aggregate(ctx, ADDRESS, managed=True, what="mailboxes", scan=lambda: let_go_scan(ctx))
+            return read_aggregate(ctx, ADDRESS, managed=True, what="mailboxes", scan=let_go)
         return read_aggregate(ctx, ADDRESS, managed=enforced(ctx.desired), what="mailboxes", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        """The policy's change over the rows read, and an unknown one per row that was not."""
+        changes = self._diff(desired, observed)
+        found = observed.objects.get(ADDRESS)
+        return changes + unread_changes(ADDRESS, found, "mailbox") if found else changes
+
+    def _diff(self, desired: Desired, observed: Observed) -> list[Change]:
         let_go = "no longer enforced; mailboxes keep their current settings"
         if "let_go" in observed.extra and ADDRESS not in observed.errors:
             return [self._leave(observed, let_go)]

@@ -36,7 +36,14 @@ from sssctl.kinds._shared import (
     WRITE_PROFILES,
     read_organization,
 )
-from sssctl.kinds.handoffs import AppIds, NewSecret, ProfileApps, SecretHolders
+from sssctl.kinds.handoffs import (
+    AppIds,
+    CanaryPlacements,
+    MailboxMoves,
+    NewSecret,
+    ProfileApps,
+    SecretHolders,
+)
 from sssctl.logging import register_secret
 
 log = structlog.get_logger(__name__)
@@ -232,7 +239,9 @@ class ServerProfileCustomKind(KindDefaults):
         for change in changes:
             if change.address.startswith(PREFIX) and change.action is Action.DELETE:
                 name = _name(change.address)
-                usage = _left_after(name, extra.get("usage", {}).get(name) or {}, by_address, observed)
+                usage = _left_after(name, extra.get("usage", {}).get(name) or {}, by_address,
+                                    ctx.handoffs.get(MailboxMoves, "mailboxes"),
+                                    ctx.handoffs.get(CanaryPlacements, "canary"))
                 if usage.get("org_default") or usage.get("mailboxes"):
                     refusals.append(_in_use_message(name, usage))
         wanted = ctx.desired.mailbox_defaults.server_profile if ctx.desired.mailbox_defaults else None
@@ -320,34 +329,36 @@ def _referenced(ctx: Context, known: Mapping[str, Any]) -> dict[str, bool]:
 
 
 def _left_after(
-    name: str, usage: Mapping[str, Any], changes: Mapping[str, Change], observed: Mapping[str, Observed]
+    name: str, usage: Mapping[str, Any], changes: Mapping[str, Change], moves: MailboxMoves | None,
+    canaries: CanaryPlacements | None,
 ) -> dict[str, Any]:
     """What still uses the profile once the plan's earlier changes are applied.
 
     The org default leaves it when the plan's ``mailbox_defaults`` change names another
-    profile; mailboxes leave it when the ``mailboxes`` change moves every one of them (its
-    reading counts the mailboxes it moves off each profile), and the canary mailbox when the
-    canary's tear-down puts it back where it was. Anything left refuses the
-    deletion: a mailbox must never point at a deleted profile or at an app that is gone.
+    profile; mailboxes leave it when the ``mailboxes`` change moves every one of them (the
+    mailbox policy hands over how many it moves off each profile), and the canary mailbox
+    when the canary's tear-down puts it back where it was (the canary hands over which
+    profile its mailbox is on). Anything left refuses the deletion: a mailbox must never
+    point at a deleted profile or at an app that is gone.
     """
     left = dict(usage)
     defaults = changes.get("mailbox_defaults")
     if defaults is not None and defaults.action is Action.UPDATE:
         moved_to = str((defaults.after or {}).get("server_profile") or name)
         left["org_default"] = left.get("org_default") and moved_to.strip().lower() == name.lower()
-    moves = changes.get("mailboxes")
-    reading = observed.get("mailboxes")
-    if moves is not None and moves.action is Action.UPDATE and reading is not None:
-        leaving = (reading.objects.get("mailboxes") or {}).get("leaving") or {}
-        moved = int(leaving.get(str(usage.get("id") or "").lower(), 0))
+    policy = changes.get("mailboxes")
+    revert = policy is not None and policy.action is Action.UPDATE
+    if revert and moves is not None:
+        moved = int(moves.leaving.get(str(usage.get("id") or "").lower(), 0))
         left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - moved)
     # The mailbox policy's count already includes the canary mailbox when it moves mailboxes
     # off the profile; only without such a move does the canary's own tear-down count.
-    canaries = sum(1 for c in changes.values()
-                   if c.kind == "canary" and c.action is Action.DELETE and c.detail.get("mailbox_id")
-                   and str(c.detail.get("profile") or "").lower() == name.lower())
-    if moves is None or moves.action is not Action.UPDATE:
-        left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - canaries)
+    on_profile = canaries.on_profile if canaries is not None else {}
+    standing_down = sum(1 for c in changes.values()
+                        if c.kind == "canary" and c.action is Action.DELETE
+                        and on_profile.get(c.address, "").lower() == name.lower())
+    if not revert:
+        left["mailboxes"] = max(0, int(left.get("mailboxes") or 0) - standing_down)
     return left
 
 

@@ -33,9 +33,6 @@ from sssctl.engine.plan import Action, Change
 from sssctl.kinds._defaults_reads import live_defaults
 from sssctl.kinds._mailbox_scan import queue_ids, synchronizes, synchronizing_on
 from sssctl.kinds._shared import (
-    ACT,
-    INCOMING_EMAIL,
-    OUTGOING_EMAIL,
     PAGE_SIZE,
     READ_PROFILES,
     READ_QUEUES,
@@ -45,7 +42,7 @@ from sssctl.kinds._shared import (
     profile_by_id,
     read_organization,
 )
-from sssctl.kinds.handoffs import BuiltinProfile
+from sssctl.kinds.handoffs import BuiltinProfile, MailboxMoves
 
 log = structlog.get_logger(__name__)
 
@@ -238,15 +235,17 @@ class DefaultProfileKind(KindDefaults):
             return []
         reading = observed.get(self.name)
         extra = reading.extra if reading is not None else {}
-        return deactivation_refusals(mine, changes, extra)
+        return deactivation_refusals(mine, changes, extra, ctx.handoffs.get(MailboxMoves, "mailboxes"))
 
 
-def deactivation_refusals(mine: Change, changes: Sequence[Change], extra: Mapping[str, Any]) -> list[str]:
+def deactivation_refusals(mine: Change, changes: Sequence[Change], extra: Mapping[str, Any],
+                          moves: MailboxMoves | None) -> list[str]:
     """Deactivating is safe once nothing synchronizes through the profile after this plan.
 
     A profile stops mattering to a mailbox when the plan moves the mailbox to another
-    profile or sets all its delivery methods to none; the same holds for the org default
-    (which new mailboxes inherit).
+    profile or sets all its delivery methods to none (the mailbox policy hands over how
+    far its revert reaches); the same holds for the org default (which new mailboxes
+    inherit).
     """
     profile_id = str(mine.detail.get("id", "")).lower()
     name = str((mine.before or {}).get("name") or "Microsoft Exchange Online")
@@ -260,7 +259,7 @@ def deactivation_refusals(mine: Change, changes: Sequence[Change], extra: Mappin
             "in the same plan before deactivating it"
         )
     using = int(extra.get("mailboxes_on_profile") or 0)
-    moved = _mailboxes_leaving(profile_id, name, changes)
+    moved = _mailboxes_leaving(profile_id, name, changes, moves)
     if using > moved:
         refusals.append(
             f"{ADDRESS}: {using - moved} of {using} mailboxes still synchronize through {name!r} after "
@@ -279,22 +278,14 @@ def _defaults_leave(name: str, changes: Sequence[Change], extra: Mapping[str, An
     return profile.lower() != name.lower() or stops_sync(resulting)
 
 
-def _mailboxes_leaving(profile_id: str, name: str, changes: Sequence[Change]) -> int:
+def _mailboxes_leaving(profile_id: str, name: str, changes: Sequence[Change],
+                       moves: MailboxMoves | None) -> int:
     change = next((c for c in changes if c.address == "mailboxes"), None)
-    if change is None or change.action is not Action.UPDATE:
+    if change is None or change.action is not Action.UPDATE or moves is None:
         return 0
-    target = str(change.detail.get("profile_name") or "").lower()
-    methods_none = (
-        change.detail.get("incoming"),
-        change.detail.get("outgoing"),
-        change.detail.get("act"),
-    ) == (
-        INCOMING_EMAIL["none"],
-        OUTGOING_EMAIL["none"],
-        ACT["none"],
-    )
-    if (target and target != name.lower()) or methods_none:
-        return int((change.detail.get("moved_from") or {}).get(profile_id, 0))
+    target = (moves.to_profile or "").lower()
+    if (target and target != name.lower()) or moves.stops_sync:
+        return int(moves.reverted.get(profile_id, 0))
     return 0
 
 

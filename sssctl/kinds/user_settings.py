@@ -35,10 +35,12 @@ from sssctl.engine.spool import Rows, RowSpool
 from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
+    UnreadRows,
     read_aggregate,
     reading,
     rows_after_lost_answer,
     settled_without_rows,
+    unread_changes,
     write_rows,
 )
 from sssctl.kinds._shared import (
@@ -74,11 +76,12 @@ def scan(ctx: Context, value: int | None) -> dict[str, Any]:
     skipped = ctx.reads.get("skipped_users", lambda: skipped_users(ctx))
     by_current: dict[str, int] = {}
     rows = RowSpool()
+    unread = UnreadRows("systemuserid", skip=lambda row: str(row["systemuserid"]).lower() in skipped)
     for row in ctx.dataverse.query(
         "usersettingscollection",
         select=["systemuserid", "incomingemailfilteringmethod"],
         filter=None if value is None else f"incomingemailfilteringmethod ne {value}",
-        page_size=PAGE_SIZE,
+        page_size=PAGE_SIZE, malformed_row=unread,
     ):
         user_id = str(row["systemuserid"])
         if user_id.lower() in skipped:
@@ -87,7 +90,8 @@ def scan(ctx: Context, value: int | None) -> dict[str, Any]:
         by_current[label] = by_current.get(label, 0) + 1
         rows.append([user_id, row.get("@odata.etag")])
         reading(ctx, "read user settings", len(rows))
-    return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows)}
+    return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows),
+            "unread": unread.rows}
 
 
 def sample_names(ctx: Context, rows: Rows) -> list[str]:
@@ -175,6 +179,12 @@ class UserSettingsKind(KindDefaults):
         return read_aggregate(ctx, ADDRESS, managed=managed, what="user settings", scan=scan_once)
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
+        """The policy's change over the rows read, and an unknown one per user not read."""
+        changes = self._diff(desired, observed)
+        found = observed.objects.get(ADDRESS)
+        return changes + unread_changes(ADDRESS, found, "the settings of user") if found else changes
+
+    def _diff(self, desired: Desired, observed: Observed) -> list[Change]:
         let_go = "no longer managed; users keep their current settings"
         early = settled_without_rows(ADDRESS, observed, managed=is_managed(desired), let_go=let_go)
         policy, found = desired.user_settings, observed.objects.get(ADDRESS)

@@ -102,3 +102,36 @@ def test_a_malformed_read_of_a_converged_environment_writes_nothing(
     assert result.returncode in (0, 3), output[-3000:]
     if result.returncode == 3:
         assert any(s in output for s in ("graph:", "dataverse:", "exchange:")), output[-3000:]
+
+
+USER_SETTINGS = '\n[user_settings]\nincoming_email_filtering = "email_enabled_records"\n'
+
+
+@pytest.mark.parametrize(("table", "id_column", "field", "unknown_as"), [
+    ("mailboxes", "mailboxid", "incomingemaildeliverymethod", "mailboxes"),
+    ("usersettingscollection", "systemuserid", "incomingemailfilteringmethod", "user_settings"),
+])
+def test_one_malformed_row_leaves_only_its_object_unknown_and_nothing_is_written(
+        cli: Cli, admin: AdminClient, table: str, id_column: str, field: str, unknown_as: str) -> None:
+    cli.config.write_text(cli.config.read_text(encoding="utf-8") + USER_SETTINGS, encoding="utf-8")
+    # The first row of every page has a wrong-typed value; its id is fine, so the row still
+    # says which object it is: that object alone is unknown, the others are planned.
+    admin.faults(mutate_route=DATAVERSE + table, mutate_method="GET",
+                 mutate_field=f"value.0.{field}", mutate_to='"None"')
+    admin.reset_counters()
+
+    planned = cli.run("plan")
+    applied = cli.run("apply", "--auto-approve")
+
+    output = planned.stdout + planned.stderr
+    assert planned.returncode == 3, output[-3000:]
+    assert f'? {unknown_as}["' in planned.stdout and field in planned.stdout
+    assert f"~ {unknown_as}\n" in planned.stdout          # the other rows are still planned
+    assert "1 unknown" in planned.stdout and "Traceback" not in output
+    # An incomplete plan is never applied: the unknown object, and the rest, wait for a
+    # complete read.
+    assert applied.returncode == 3, (applied.stdout + applied.stderr)[-3000:]
+    assert f'{unknown_as}["' in applied.stderr
+    assert admin.counters()["writes"] == 0
+    admin.clear_faults()
+    ran(cli.run("apply", "--auto-approve"))         # read whole again, it converges

@@ -59,3 +59,26 @@ def test_ctrl_c_while_reading_exits_130_without_a_traceback(cli: Cli, admin: Any
     assert "Traceback" not in err and "Aborted." not in err
     assert "Interrupted (Ctrl-C)" in err
     assert not list(cli.state_dir.glob("*.lock"))
+
+
+@pytest.mark.parametrize(("count", "why"), [(-1, "empty pages in a row"), (1, "(@odata.count)")])
+def test_a_table_that_pages_forever_leaves_the_plan_unknown_at_once(cli: Cli, admin: Any,
+                                                                    count: int, why: str) -> None:
+    # Every page of mailboxes is empty and links to a new one; with a count, it also
+    # announces one row. Following it would cost thousands of requests for nothing.
+    admin.faults(runaway_route="/dataverse/api/data/v9.2/mailboxes", runaway_count=count)
+    admin.reset_counters()
+
+    started = time.monotonic()
+    result = cli.run("plan", "--detailed-exitcode", "--out", "runaway.plan", timeout=60)
+
+    assert time.monotonic() - started < 30
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output[-3000:]
+    assert "stopped reading mailboxes" in output and why in output
+    assert "Traceback" not in output
+    assert "? mailboxes" in result.stdout and "1 unknown" in result.stdout
+    counters = admin.counters()
+    assert 1 <= counters["by_route"]["GET dataverse:mailboxes"] <= 5
+    assert counters["writes"] == 0
+    assert not cli.state_dir.exists()

@@ -193,3 +193,16 @@ def test_the_engine_names_no_config_section_and_no_kind() -> None:
 def test_the_audit_names_no_kind() -> None:
     """The audit reads the checks the kinds declare; it spells no kind's name or address."""
     assert _spelled("audit", _kind_names()) == []
+
+
+def test_unit_tests_of_the_core_never_drive_the_command_layer() -> None:
+    """The unit tests mirror the floors: a test that goes through ``app`` or ``cli`` is a test
+    of the command layer and lives under ``tests/unit/app`` (or ``cli``), whatever it checks."""
+    tests = PACKAGE.parent / "tests" / "unit"
+    core = ("engine", "kinds", "state", "clients", "audit")
+    above = {f"sssctl.{p}" for p in ("__main__", "cli", "app")}
+    found = sorted(
+        f"{path.relative_to(tests)} -> {name}"
+        for package in core for path in (tests / package).rglob("*.py")
+        for name in _imports(path) if name in above or name.startswith(tuple(f"{a}." for a in above)))
+    assert found == []

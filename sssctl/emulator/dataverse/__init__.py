@@ -56,10 +56,11 @@ from starlette.types import Receive, Scope, Send
 from .. import constants
 from ..context import Counters, Faults, InvalidToken, TokenVerifier
 from . import email, seed
-from .api import API_PATH, ApiRequest, ApiResponse, WebApi, fault_response, header_fields, target_of
+from .api import WebApi
 from .batch import BatchRunner
 from .errors import MAX_URL, NOT_A_MEMBER, DataverseFault, no_segment, url_too_long
 from .limits import ServiceProtection
+from .messages import API_PATH, ApiRequest, ApiResponse, fault_response, header_fields, target_of
 from .query import parse_prefer
 from .security import Principal, impersonated, principal_for, principal_of
 from .store import Store

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .api import API_PATH, ApiRequest, ApiResponse, fault_response, header_fields
 from .errors import INVALID_ARGUMENT, MAX_BATCH_URL, DataverseFault, bad_request, url_too_long
+from .messages import API_PATH, ApiRequest, ApiResponse, fault_response, header_fields
 from .store import Store
 
 MAX_OPERATIONS = 1000

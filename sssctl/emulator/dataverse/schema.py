@@ -11,8 +11,15 @@ follow the table/entity reference pages on Microsoft Learn
 ``tests/schemas/dataverse-reference.json`` records what those pages say, with page and
 version, for the tables read so far, and a test compares this module's output with it.
 Notable there: ``role.organizationid`` is a plain Uniqueidentifier (returned as
-``organizationid``, not ``_organizationid_value``); ``statecode`` / ``statuscode`` are typed
-State / Status and ``ownerid`` Owner; ``statecode`` is not valid for create.
+``organizationid``, not ``_organizationid_value``), and so are ``systemuser.organizationid``
+and ``usersettings.businessunitid`` (the latter valid for create and update);
+``systemuser.azureactivedirectoryobjectid`` is on the read-only list; ``statecode`` /
+``statuscode`` are typed State / Status and ``ownerid`` Owner; ``statecode`` is not valid
+for create but is for update, and an email's status reasons each belong to one state. The
+activityparty page lists its columns as writable while the table answers only
+RetrieveMultiple: parties are written through their activity. Where a page's older version
+(with IsValidForCreate/Update rows) and its newer layout (without them) were both read, they
+agree on every column recorded.
 """
 
 from __future__ import annotations
@@ -158,7 +165,7 @@ ORGANIZATION = Table(
     "name",
     1019,
     [
-        Column("organizationid", GUID, createonly=True),
+        Column("organizationid", GUID, readonly=True),  # on the page's read-only list [doc]
         Column("name", STRING, createonly=True, max_length=160),  # set when the organization is made [doc]
         Column("orgdborgsettings", STRING, max_length=1073741823),
         Column("defaultemailsettings", STRING, max_length=1073741823),
@@ -175,8 +182,8 @@ ORGANIZATION = Table(
         Column("ignoreinternalemail", BOOL),
         Column("emailcorrelationenabled", BOOL),
         Column("allowunresolvedpartiesonemailsend", BOOL),
-        Column("maximumtrackingnumber", INT),
-        Column("trackingprefix", STRING),
+        Column("maximumtrackingnumber", INT, min_value=0, max_value=2147483647),
+        Column("trackingprefix", STRING, max_length=256),
         Column("isemailserverprofilecontentfilteringenabled", BOOL),
         Column("notifymailboxownerofemailserverlevelalerts", BOOL),
         Column("generatealertsforerrors", BOOL),
@@ -258,7 +265,16 @@ EMAILSERVERPROFILE = Table(
             },
         ),
         Column("emailservertypename", STRING, readonly=True, max_length=250),
-        Column("serverauthority", PICKLIST, {0: "Public", 1: "US Government", 2: "China", 3: "Automatic"}),
+        Column(
+            "serverauthority",
+            PICKLIST,
+            {
+                0: "Public (+GCC) (https://login.microsoftonline.com)",
+                1: "US Government (GCC High and DoD) (https://login.microsoftonline.us)",
+                2: "China (21Vianet) (https://login.chinacloudapi.cn)",
+                3: "Automatic (determined by Dynamics 365 cloud)",
+            },
+        ),
         Column("useautodiscover", BOOL),
         Column("incomingserverlocation", STRING, max_length=2084),
         Column("outgoingserverlocation", STRING, max_length=2084),
@@ -376,7 +392,7 @@ SYSTEMUSER = Table(
     8,
     [
         Column("systemuserid", GUID, createonly=True),
-        Column("fullname", STRING, readonly=True),
+        Column("fullname", STRING, readonly=True, max_length=200),
         Column("firstname", STRING, max_length=256),
         Column("lastname", STRING, max_length=256),
         Column("internalemailaddress", STRING, max_length=100),
@@ -395,7 +411,7 @@ SYSTEMUSER = Table(
             },
         ),
         Column("applicationid", GUID),
-        Column("azureactivedirectoryobjectid", GUID),
+        Column("azureactivedirectoryobjectid", GUID, readonly=True),  # set from Entra ID [doc]
         # Valid for create and update on the reference page; SetBusinessSystemUser also moves users.
         Column("businessunitid", LOOKUP, navs={"businessunitid": "businessunit"}),
         Column("defaultmailbox", LOOKUP, readonly=True, navs={"defaultmailbox": "mailbox"}),
@@ -403,7 +419,7 @@ SYSTEMUSER = Table(
         Column("incomingemaildeliverymethod", PICKLIST, INCOMING),
         Column("outgoingemaildeliverymethod", PICKLIST, OUTGOING),
         Column("islicensed", BOOL),
-        Column("organizationid", LOOKUP, readonly=True, navs=ORGANIZATION_NAV),
+        Column("organizationid", GUID, readonly=True),  # a plain Uniqueidentifier on systemuser [doc]
         *_system(),
     ],
 )
@@ -441,7 +457,8 @@ USERSETTINGS = Table(
         Column("incomingemailfilteringmethod", PICKLIST, FILTERING),
         Column("uilanguageid", INT, min_value=0, max_value=2147483647),
         Column("timezonecode", INT),
-        Column("businessunitid", LOOKUP, readonly=True, navs={"businessunitid": "businessunit"}),
+        # A plain Uniqueidentifier, valid for create and update, on the usersettings page [doc].
+        Column("businessunitid", GUID),
         *_system(),
     ],
 )
@@ -451,6 +468,10 @@ USERSETTINGS = Table(
 # Send, 7 Sending, 8 Failed; state 0 Open, 1 Completed, 2 Canceled [doc].
 EMAIL_STATUS = {1: "Draft", 2: "Completed", 3: "Sent", 4: "Received", 5: "Canceled", 6: "Pending Send",
                 7: "Sending", 8: "Failed"}
+# Which state each email status reason belongs to, and the status a state change defaults
+# to (the StateCode options' DefaultStatus) [doc: email page, StatusCode / StateCode options].
+EMAIL_STATE_OF_STATUS = {1: 0, 2: 1, 3: 1, 4: 1, 5: 2, 6: 1, 7: 1, 8: 0}
+EMAIL_DEFAULT_STATUS = {0: 1, 1: 2, 2: 5}
 EMAIL = Table(
     "email",
     "emails",
@@ -459,15 +480,23 @@ EMAIL = Table(
     4202,
     [
         Column("activityid", GUID, createonly=True),
-        Column("subject", STRING),
-        Column("description", STRING),
+        Column("subject", STRING, max_length=800),
+        Column("description", STRING, attribute_type="Memo", max_length=1073741823),
         Column("directioncode", BOOL),
         # Writable text columns on the reference page; SendEmail fills them from the parties.
         Column("sender", STRING, max_length=250),
         Column("torecipients", STRING, max_length=500),
         Column("senton", DATETIME, readonly=True),
-        Column("statecode", PICKLIST, {0: "Open", 1: "Completed", 2: "Canceled"}, readonly=True),
-        Column("statuscode", PICKLIST, EMAIL_STATUS, readonly=True),
+        # State / Status as on every table: statecode is not valid for create, both are
+        # updatable (SetState is a PATCH of the two), and a status belongs to one state.
+        Column(
+            "statecode",
+            PICKLIST,
+            {0: "Open", 1: "Completed", 2: "Canceled"},
+            updateonly=True,
+            attribute_type="State",
+        ),
+        Column("statuscode", PICKLIST, EMAIL_STATUS, attribute_type="Status"),
         *_system(extra_owner=True),
     ],
 )
@@ -475,7 +504,19 @@ EMAIL = Table(
 # Who takes part in an activity: 1 Sender, 2 To, 3 Cc, 4 Bcc (and more for other
 # activities) [doc]. Served read-only (RetrieveMultiple only); parties are written
 # through the activity's ``email_activity_parties`` collection in a deep insert.
-PARTY_TYPES = {1: "Sender", 2: "ToRecipient", 3: "CCRecipient", 4: "BccRecipient"}
+PARTY_TYPES = {
+    1: "Sender",
+    2: "To Recipient",
+    3: "CC Recipient",
+    4: "BCC Recipient",
+    5: "Required attendee",
+    6: "Optional attendee",
+    7: "Organizer",
+    8: "Regarding",
+    9: "Owner",
+    10: "Resource",
+    11: "Customer",
+}
 ACTIVITYPARTY = Table(
     "activityparty",
     "activityparties",
@@ -483,12 +524,13 @@ ACTIVITYPARTY = Table(
     None,
     135,
     [
-        Column("activitypartyid", GUID, readonly=True),
-        Column("activityid", LOOKUP, readonly=True),
-        Column("partyid", LOOKUP, readonly=True, navs={"partyid_systemuser": "systemuser",
-                                                        "partyid_queue": "queue"}),
-        Column("participationtypemask", PICKLIST, PARTY_TYPES, readonly=True),
-        Column("addressused", STRING, readonly=True),
+        # The page lists these columns as writable; the table itself only answers
+        # RetrieveMultiple, so parties are written through their activity.
+        Column("activitypartyid", GUID, createonly=True),
+        Column("activityid", LOOKUP),  # targets activitypointer, which is not served
+        Column("partyid", LOOKUP, navs={"partyid_systemuser": "systemuser", "partyid_queue": "queue"}),
+        Column("participationtypemask", PICKLIST, PARTY_TYPES),
+        Column("addressused", STRING, max_length=200),
     ],
     read_only_table=True,
 )
@@ -530,3 +572,14 @@ TABLES: dict[str, Table] = {
     )
 }
 BY_LOGICAL: dict[str, Table] = {t.logical: t for t in TABLES.values()}
+
+
+# Active (0) / Inactive (1) with Active (1) / Inactive (2) on every other served table [doc].
+_PAIRS: dict[str, tuple[dict[int, int], dict[int, int]]] = {
+    "email": (EMAIL_STATE_OF_STATUS, EMAIL_DEFAULT_STATUS),
+}
+
+
+def state_of_status(table: Table) -> tuple[dict[int, int], dict[int, int]]:
+    """(status -> its state, state -> its default status) of a table with State / Status columns."""
+    return _PAIRS.get(table.logical, ({1: 0, 2: 1}, {0: 1, 1: 2}))

@@ -165,7 +165,7 @@ def _units_below(store: Store, unit: str) -> set[str]:
 
 def _owner(table: Table, row: Row) -> tuple[str | None, str | None]:
     if table.logical == "usersettings":
-        return row.get("systemuserid"), row.get("_businessunitid_value")
+        return row.get("systemuserid"), row.get("businessunitid")
     if table.logical == "systemuser":
         return row.get("systemuserid"), row.get("_businessunitid_value")
     unit = row.get("_owningbusinessunit_value") or row.get("_businessunitid_value")

@@ -561,7 +561,7 @@ def _user(user_id: str, first: str, last: str, email: str | None, unit: str, **e
         "incomingemaildeliverymethod": 2,
         "outgoingemaildeliverymethod": 2,
         "islicensed": True,
-        "_organizationid_value": constants.ORGANIZATION_ID,
+        "organizationid": constants.ORGANIZATION_ID,
         **extra,
     }
 
@@ -698,7 +698,7 @@ def _settings(b: _Builder, user_id: str, unit: str, filtering: int) -> None:
             "incomingemailfilteringmethod": filtering,
             "uilanguageid": 1033,
             "timezonecode": 110,
-            "_businessunitid_value": unit,
+            "businessunitid": unit,
         },
     )
 

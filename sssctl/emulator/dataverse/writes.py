@@ -37,6 +37,7 @@ from .schema import (
     TABLES,
     Column,
     Table,
+    state_of_status,
 )
 from .store import Row
 
@@ -230,16 +231,19 @@ def _bind(
 
 
 def state_pair(table: Table, current: Row | None, changes: Row) -> None:
-    """statecode/statuscode must form a valid pair: 0/1 (Active) or 1/2 (Inactive)."""
+    """statecode/statuscode must form a valid pair: a status belongs to one state (0/1 Active and
+    1/2 Inactive on most tables); a state sent alone takes its default status."""
     if "statecode" not in table.by_prop or ("statecode" not in changes and "statuscode" not in changes):
         return
-    state = changes.get("statecode", (current or {}).get("statecode", 0))
-    status = changes.get("statuscode")
+    state_of, default_status = state_of_status(table)
+    state: Any = changes.get("statecode", (current or {}).get("statecode", 0))
+    status: Any = changes.get("statuscode")
     if status is None:
-        status = 1 if state == 0 else 2
+        status = default_status.get(state)
         changes["statuscode"] = status
-    if (state, status) not in ((0, 1), (1, 2)):
-        state_name = "Active" if state == 0 else "Inactive"
+    if state_of.get(status) != state:
+        labels = table.by_prop["statecode"].options or {}
+        state_name = str(labels.get(state, state)).replace(" ", "")
         record = (current or {}).get(table.pk, "")
         raise DataverseFault(
             400,

@@ -85,11 +85,33 @@ def _strings(row: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _app_ids(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The allow list as Exchange gives it: a list, or one comma-separated string.
+
+    The parameter page types ``-EwsAllowedAppIDs`` as one ``String`` and its example joins
+    the IDs with commas; tools that read it through the admin API (CIPP's EWS standard)
+    meet both forms, so both are read, and any other shape is malformed.
+    """
+    raw = _field(row, "EwsAllowedAppIDs")
+    if isinstance(raw, str):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return _strings(row, "EwsAllowedAppIDs")
+
+
+def as_parameter(app_ids: Sequence[str]) -> str | None:
+    """``-EwsAllowedAppIDs`` as the parameter page gives it: one comma-separated string.
+
+    An empty list is sent as null (``$null``), the page's way to remove the list, never as
+    an empty string whose meaning the page does not state.
+    """
+    return ",".join(app_ids) if app_ids else None
+
+
 def parse_settings(row: Mapping[str, Any]) -> EwsSettings:
     enabled = _field(row, "EwsEnabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise MalformedEwsSettings(f"Exchange returned EwsEnabled as {enabled!r}, not true, false or null")
-    app_ids = _strings(row, "EwsAllowedAppIDs")
+    app_ids = _app_ids(row)
     bad = [a for a in app_ids if not _GUID.match(a)]
     if bad:
         raise MalformedEwsSettings(f"Exchange returned EWSAllowedAppIDs with {bad[0]!r}, which is not an "

@@ -47,3 +47,23 @@ def test_clock_moves_the_unset_tenant_to_blocked(shell: Shell, clock: AdminClien
         clock.clock("soon")
     with pytest.raises(RuntimeError, match="between 0 and 86400"):
         clock.faults(ews_propagation_seconds=90_000)
+
+
+def test_parameters_bind_as_powershell_binds_them(shell: Shell) -> None:
+    """Names are case-insensitive; a Boolean takes no string; a documented but unmodelled
+    parameter is refused as the emulator's limit (501), an unknown one as PowerShell does."""
+    shell.ok("Set-CASMailbox", identity="user004@contoso.com", ewsenabled=False)
+    assert shell.ok("Get-CASMailbox", Identity="user004@contoso.com")[0]["EwsEnabled"] is False
+    # The page's own example: the IDs in one comma-separated string.
+    shell.ok("Set-OrganizationConfig", EwsAllowedAppIDs=f"{SEEDED_ALLOWED_APP}, {APP}")
+    assert shell.ok("Get-OrganizationConfig")[0]["EwsAllowedAppIDs"] == [SEEDED_ALLOWED_APP, APP]
+    wrong = shell.call("Set-OrganizationConfig", EwsEnabled="true")
+    assert wrong.status_code == 400 and "Boolean parameters accept only" in wrong.json()["error"]["message"]
+    assert shell.call("Set-CASMailbox", Identity="user004@contoso.com", OWAEnabled=False).status_code == 501
+    assert shell.call("Set-OrganizationConfig", OAuth2ClientProfileEnabled=True).status_code == 501
+    unknown = shell.call("Set-CASMailbox", Identity="user004@contoso.com", NoSuchSwitch=True)
+    assert "cannot be found that matches parameter name 'NoSuchSwitch'" in unknown.json()["error"]["message"]
+    assert shell.ok("Get-CASMailbox", Identity="user004@contoso.com")[0]["EwsEnabled"] is False
+    # The page's own example: the IDs in one comma-separated string.
+    shell.ok("Set-OrganizationConfig", EwsAllowedAppIDs=f"{SEEDED_ALLOWED_APP}, {APP}")
+    assert shell.ok("Get-OrganizationConfig")[0]["EwsAllowedAppIDs"] == [SEEDED_ALLOWED_APP, APP]

@@ -23,13 +23,17 @@ def _sdk_properties(entity_type: str) -> set[str]:
     from msgraph.generated.models.app_role_assignment import AppRoleAssignment
     from msgraph.generated.models.application import Application
     from msgraph.generated.models.federated_identity_credential import FederatedIdentityCredential
+    from msgraph.generated.models.group import Group
     from msgraph.generated.models.service_principal import ServicePrincipal
+    from msgraph.generated.models.user import User
 
     model: Any = {
         "application": Application,
         "servicePrincipal": ServicePrincipal,
         "federatedIdentityCredential": FederatedIdentityCredential,
         "appRoleAssignment": AppRoleAssignment,
+        "user": User,
+        "group": Group,
     }[entity_type]
     return {k for k in model().get_field_deserializers() if not k.startswith("@")}
 

@@ -34,6 +34,7 @@ from msgraph.generated.models.application import Application
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_credential import PasswordCredential
 from msgraph.generated.models.service_principal import ServicePrincipal
+from msgraph.generated.models.user import User
 from msgraph.generated.service_principals.service_principals_request_builder import (
     ServicePrincipalsRequestBuilder,
 )
@@ -41,7 +42,7 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
 from sssctl.emulator.admin_client import AdminClient
-from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID
+from sssctl.emulator.directory import EXCHANGE_ROLES, EXCHANGE_SP_OBJECT_ID, SSS_GROUP_ID, SSS_GROUP_MEMBERS
 from sssctl.emulator.info import EmulatorInfo
 
 pytestmark = [
@@ -230,3 +231,23 @@ def test_sdk_write_with_a_wrong_odata_type_is_refused(run_sdk: RunSdk) -> None:
         run_sdk(scenario)
     assert raised.value.response_status_code == 400
     assert raised.value.error is not None and "not assignable" in str(raised.value.error.message)
+
+
+def test_sdk_reads_group_members_and_counts_users_with_eventual_consistency(run_sdk: RunSdk) -> None:
+    async def scenario(graph: GraphServiceClient) -> tuple[Any, ...]:
+        members = await graph.groups.by_group_id(SSS_GROUP_ID).members.get()
+        config: RequestConfiguration[Any] = RequestConfiguration()
+        config.headers.add("ConsistencyLevel", "eventual")
+        counted = await graph.users.count.get(request_configuration=config)
+        try:
+            await graph.users.count.get()
+        except ODataError as error:
+            return members, counted, error
+        return members, counted, None
+
+    members, counted, refused = run_sdk(scenario)
+    assert members is not None and all(isinstance(m, User) for m in members.value)
+    assert sorted(m.mail for m in members.value) == sorted(SSS_GROUP_MEMBERS)
+    assert members.value[0].business_phones == [] and members.value[0].job_title is None
+    assert isinstance(counted, int) and counted > len(SSS_GROUP_MEMBERS)
+    assert refused is not None and refused.error is not None and refused.error.code == "Request_BadRequest"

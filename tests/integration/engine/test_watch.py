@@ -217,6 +217,23 @@ def test_faults_never_end_the_process_and_health_follows_them(
     assert "sssctl_watch_throttled_total" in metrics
 
 
+def test_a_reply_that_fails_its_model_makes_the_cycle_unknown_not_failed(
+    admin: AdminClient, watching: Watch
+) -> None:
+    assert watching.listener is not None
+    host, port = watching.listener.address
+    admin.faults(mutate_route="/dataverse/api/data/v9.2/usersettingscollection",
+                 mutate_field="value.*.incomingemailfilteringmethod", mutate_to='"all"')
+    start = watching.outcomes["unknown"]
+    _wait(lambda: watching.outcomes["unknown"] > start, 20, "a cycle with an unknown read")
+    admin.clear_faults()
+    metrics = httpx.get(f"http://{host}:{port}/metrics").text
+    assert 'sssctl_watch_unknown_total{environment="watched",kind="user_settings"}' in metrics
+    assert 'sssctl_watch_cycles_total{environment="watched",outcome="unknown"}' in metrics
+    assert 'sssctl_watch_failed_total{environment="watched",kind="user_settings"}' not in metrics
+    assert watching.outcomes["failed"] == 0
+
+
 FLEET_MEMBER = """
 version = 1
 

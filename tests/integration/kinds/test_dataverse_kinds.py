@@ -18,6 +18,7 @@ from sssctl.engine.kind import Context, Kind, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.kinds import load_kinds
 from sssctl.kinds._rows import batch_size
+from tests.support import planning
 from tests.support.applying import apply_changes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -81,7 +82,7 @@ class Run:
 
     def refusals(self) -> list[str]:
         changes = self.plan()
-        return [r for k in self.kinds for r in k.guard(self.ctx, changes, self.observed)]
+        return planning.refusals(self.kinds, self.ctx, changes, self.observed)
 
     def apply(self) -> int:
         """Apply the plan through the real applier; the number of writes it made."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sssctl.app import watch_notify
-from sssctl.app.watch import revertible, watched_kinds
+from sssctl.app.watch import CycleResult, revertible, watched_kinds
 from sssctl.app.watch_http import Health
 from sssctl.config.model import WatchPolicy
 from sssctl.engine.plan import Action, Change
@@ -80,3 +80,42 @@ def test_health_goes_stale_after_three_intervals() -> None:
     assert not healthy and body["status"] == "stale"
     health.standing_by()
     assert health.report()[0] and not health.report()[1]["leader"]
+
+
+@pytest.mark.parametrize(("result", "outcome"), [
+    (CycleResult(ok=True), "ok"),
+    (CycleResult(ok=False, unknown=2), "unknown"),
+    (CycleResult(ok=False, unknown=1, failed=1), "failed"),     # a failure outweighs an unknown
+    (CycleResult(ok=False), "failed"),                          # ended early: guard, fault
+])
+def test_a_cycle_is_ok_unknown_or_failed(result: CycleResult, outcome: str) -> None:
+    assert result.outcome == outcome
+
+
+def test_an_unknown_revert_is_counted_and_reported_apart_from_a_failed_one() -> None:
+    from types import SimpleNamespace
+
+    from sssctl.app.watch import Watch
+    from sssctl.app.watch_http import EnvironmentMetrics, WatchMetrics
+    from sssctl.engine.applier import ApplyReport, Outcome
+
+    watch = object.__new__(Watch)      # only what settling a cycle's outcomes touches
+    watch.label, watch.cycles = "env", 0
+    watch.metrics = EnvironmentMetrics(WatchMetrics(), "env")
+    session: Any = SimpleNamespace(who=SimpleNamespace(organization_id="org"), store=None)
+    report = ApplyReport([
+        Outcome(_change("mailboxes", Action.UPDATE), "unknown", "outcome unknown: bad reply"),
+        Outcome(_change("canary", Action.UPDATE), "skipped", "depends on mailboxes", after_unknown=True),
+        Outcome(_change("user_settings", Action.UPDATE), "failed", "boom"),
+    ])
+
+    event, applied, failed, unknown = watch._settle(report, {}, session, started_wall=time.time(),
+                                                    reported=[], blocked=[])
+
+    assert (applied, failed, unknown) == (0, 1, 2)
+    assert [u["address"] for u in event["unknown"]] == ["mailboxes", "canary"]
+    assert [f["address"] for f in event["failed"]] == ["user_settings"]
+    text = watch.metrics.all.text().decode()
+    assert 'sssctl_watch_unknown_total{environment="env",kind="mailboxes"} 1.0' in text
+    assert 'sssctl_watch_failed_total{environment="env",kind="user_settings"} 1.0' in text
+    assert 'sssctl_watch_failed_total{environment="env",kind="mailboxes"}' not in text

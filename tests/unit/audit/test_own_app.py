@@ -14,7 +14,7 @@ from sssctl.engine.kind import Context
 from sssctl.kinds import server_profile_custom
 from sssctl.kinds._control5.own_app import read_own_app_profiles, survey
 from sssctl.kinds.handoffs import BuiltinProfile
-from tests.unit.kinds.fake_dataverse import FakeDataverse
+from tests.support.fake_dataverse import FakeDataverse
 
 BUILTIN, OWN, OTHER, IDLE = "b0", "p1", "p2", "p3"
 APP, OTHER_APP = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"

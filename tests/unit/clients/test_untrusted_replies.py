@@ -250,3 +250,19 @@ def test_every_new_error_is_a_client_error_the_planner_reports_as_unknown() -> N
     for kind in (ForeignLink, PagingRunaway, MalformedReply, ReplyTooLarge):
         assert issubclass(kind, UntrustedReply) and issubclass(kind, ClientError)
     assert issubclass(DeadlineExceeded, TransportError)
+
+
+def test_a_caller_taking_malformed_rows_gets_the_good_rows_and_each_bad_one_with_why() -> None:
+    good = "00000000-0000-0000-0000-000000000001"
+    rows = [{"mailboxid": "00000000-0000-0000-0000-000000000009", "mailboxstatus": "bad"},
+            {"mailboxid": good, "mailboxstatus": 1}]
+    svc, _ = _http(lambda request: httpx.Response(200, json={"value": rows}))
+    bad: list[tuple[Any, MalformedReply]] = []
+
+    read = list(DataverseClient(ORG, svc).query("mailboxes", select=["mailboxid", "mailboxstatus"],
+                                                malformed_row=lambda row, why: bad.append((row, why))))
+
+    assert [r["mailboxid"] for r in read] == [good]
+    assert bad[0][0] is not None and "mailboxstatus" in str(bad[0][1]) and "row 1" in str(bad[0][1])
+    with pytest.raises(MalformedReply, match="mailboxstatus"):     # without it, the page fails
+        list(DataverseClient(ORG, svc).query("mailboxes", select=["mailboxid", "mailboxstatus"]))

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from sssctl.emulator.context import Counters, Faults
-from sssctl.emulator.faults import FaultMiddleware, retry_after_text
+from sssctl.emulator.faults import FaultMiddleware, apply_fault_settings, retry_after_text
 
 
 class _Client:
@@ -36,7 +36,7 @@ class _Client:
         return self.request("POST", path)
 
 
-def _client(**knobs: float) -> tuple[_Client, Counters]:
+def _client(**knobs: float | str) -> tuple[_Client, Counters]:
     async def ok(_request: object) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
@@ -88,3 +88,18 @@ def test_no_faults_pass_through() -> None:
     client, counters = _client()
     assert client.get("/graph/v1.0/applications").text == "ok"
     assert counters.throttled == 0
+
+
+def test_a_runaway_route_answers_empty_pages_that_always_link_to_a_new_one() -> None:
+    client, _ = _client(runaway_route="/graph/v1.0/users", runaway_count=2)
+    first, second = (client.get("/graph/v1.0/users").json() for _ in range(2))
+    assert first["value"] == [] == second["value"] and first["@odata.count"] == 2
+    assert first["@odata.nextLink"] != second["@odata.nextLink"]
+    assert first["@odata.nextLink"].startswith("https://emulator/graph/v1.0/users?")
+    assert client.post("/graph/v1.0/users").text == "ok"            # only reads page
+    assert client.get("/graph/v1.0/groups").text == "ok"
+
+
+def test_a_runaway_route_is_a_path() -> None:
+    with pytest.raises(ValueError, match="runaway_route"):
+        apply_fault_settings(Faults(), {"runaway_route": "users"})

@@ -204,3 +204,51 @@ def test_select_names_the_projection_and_refuses_unknown_properties() -> None:
         assert refused.json()["error"]["message"] == (
             "Could not find a property named 'nosuchcolumn' on type 'Microsoft.Dynamics.CRM.mailbox'."
         )
+
+
+def test_email_writes_follow_the_page_limits_and_state_pairs() -> None:
+    """subject MaxLength 800; statecode not valid for create; a status belongs to one state and a
+    state sent alone takes its DefaultStatus (Canceled -> 5), as the email page lists them."""
+    service, _, _ = make_service()
+    with client(service) as dv:
+        too_long = dv.post("emails", json={"subject": "x" * 801})
+        assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "0x80044331"
+        assert dv.post("emails", json={"subject": "Opened", "statecode": 0}).status_code == 400
+        created = dv.post("emails", json={"subject": "x" * 800})
+        assert created.status_code == 204
+        url = created.headers["OData-EntityId"].rsplit("/", 1)[1]
+        mismatched = dv.patch(url, json={"statecode": 1, "statuscode": 1})
+        assert mismatched.status_code == 400
+        assert "EmailState.Completed" in mismatched.json()["error"]["message"]
+        assert dv.patch(url, json={"statecode": 2}).status_code == 204
+        row = dv.get(f"{url}?$select=statecode,statuscode").json()
+        assert (row["statecode"], row["statuscode"]) == (2, 5)
+        assert len(dv.get("emails?$select=subject").json()["value"]) == 1
+
+
+def test_plain_uniqueidentifiers_are_returned_under_their_own_name() -> None:
+    """systemuser.organizationid and usersettings.businessunitid are Uniqueidentifier, not Lookup;
+    azureactivedirectoryobjectid is on the systemuser page's read-only list."""
+    service, _, _ = make_service()
+    with client(service) as dv:
+        users = dv.get("systemusers?$select=organizationid,azureactivedirectoryobjectid&$top=1").json()
+        user = users["value"][0]
+        assert user["organizationid"] == dv.get("WhoAmI").json()["OrganizationId"]
+        assert dv.get("systemusers?$select=_organizationid_value").status_code == 400
+        refused = dv.patch(f"systemusers({user['systemuserid']})",
+                           json={"azureactivedirectoryobjectid": "00000000-0000-0000-0000-000000000001"})
+        assert refused.status_code == 400
+        settings = dv.get("usersettingscollection?$select=businessunitid&$top=1").json()["value"][0]
+        assert "businessunitid" in settings and "_businessunitid_value" not in settings
+
+
+def test_organization_tracking_columns_keep_the_page_limits() -> None:
+    service, _, _ = make_service()
+    with client(service) as dv:
+        org = dv.get("WhoAmI").json()["OrganizationId"]
+        before = dv.get(f"organizations({org})?$select=maximumtrackingnumber,trackingprefix").json()
+        for change in ({"maximumtrackingnumber": -1}, {"trackingprefix": "x" * 257}):
+            refused = dv.patch(f"organizations({org})", json=change)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == "0x80044331", change
+        after = dv.get(f"organizations({org})?$select=maximumtrackingnumber,trackingprefix").json()
+        assert after == before

@@ -1,4 +1,4 @@
-"""Small stand-ins for kinds, clients and config, so the engine is tested on its own.
+"""A small stand-in for a resource kind, so the engine is tested on its own.
 
 ``FakeKind`` keeps a live world in a dict (address -> managed values) and behaves the way
 the kinds contract asks: reads desired + recorded addresses, diffs into CREATE/UPDATE/
@@ -7,26 +7,15 @@ NOOP and restore changes, applies with an ETag check, returns ``Applied``.
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
-
-from sssctl.app.runner import Services
 from sssctl.clients.errors import PreconditionFailed
-from sssctl.config.model import Approval, Desired, Environment
+from sssctl.config.model import Desired
 from sssctl.engine.kind import Applied, Context, KindSpec, Observed
 from sssctl.engine.plan import Action, Change
-from sssctl.engine.registry import Registry
 from sssctl.kinds import load_kinds
 
 ORG_ID = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"
@@ -135,76 +124,3 @@ class FakeKind:
         """Someone edits the object outside sssctl: new values, new version."""
         self.live[address] = values
         self.versions[address] = self.versions.get(address, 1) + 1
-
-
-def desired_from(path: Path, environ: Mapping[str, str] | None = None) -> Desired:
-    """A tiny loader: [org_settings] and [approval] from TOML, digest of the file bytes."""
-    raw = path.read_bytes()
-    data = tomllib.loads(raw.decode())
-    approval = Approval(**data["approval"]) if "approval" in data else None
-    env = data.get("environment", {})
-    return Desired(
-        version=1, source=path, digest=hashlib.sha256(raw).hexdigest(),
-        environment=Environment(name=env.get("name", "test"), url=URL),
-        org_settings=data.get("org_settings", {}), approval=approval,
-    )
-
-
-@dataclass
-class FakeWhoAmI:
-    user_id: str = "u"
-    business_unit_id: str = "b"
-    organization_id: str = ORG_ID
-
-
-@dataclass
-class FakeStats:
-    total: int = 7
-    writes: int = 2
-    retries: int = 0
-    throttled: int = 0
-
-
-@dataclass
-class FakeDataverse:
-    org_url: str = URL
-    organization_id: str = ORG_ID
-
-    def whoami(self) -> FakeWhoAmI:
-        return FakeWhoAmI(organization_id=self.organization_id)
-
-
-@dataclass
-class FakeClients:
-    dataverse: FakeDataverse = field(default_factory=FakeDataverse)
-    graph: Any = None
-    exchange: Any = None
-    stats: FakeStats = field(default_factory=FakeStats)
-    unavailable: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class World:
-    """The fake kinds and clients one test drives through the engine."""
-
-    kinds: list[FakeKind]
-    dataverse: FakeDataverse = field(default_factory=FakeDataverse)
-
-    def kind(self, name: str) -> FakeKind:
-        return next(k for k in self.kinds if k.name == name)
-
-    def services(self) -> Services:
-        @contextmanager
-        def open_clients(desired: Desired, **_: Any) -> Iterator[FakeClients]:
-            yield FakeClients(dataverse=self.dataverse)
-
-        return Services(load_config=desired_from, open_clients=open_clients,
-                        load_kinds=lambda: Registry(tuple(self.kinds)))  # type: ignore[arg-type]
-
-
-def standard_world() -> World:
-    return World([
-        FakeKind("approval", approval_wanted,
-                 live={"approval": {"require_for_users": False, "require_for_queues": False}}),
-        FakeKind("org_setting", org_settings_wanted, live={"org_setting.Alpha": {"value": False}}),
-    ])

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 
 from sssctl import exitcodes
-from sssctl.clients.errors import MalformedReply, PreconditionFailed
+from sssctl.clients.errors import MalformedReply, PreconditionFailed, ReplyTooLarge
 from sssctl.config.model import Desired, Environment
 from sssctl.engine.applier import Applier
 from sssctl.engine.kind import Applied, Context
 from sssctl.engine.plan import Action, Change
 from sssctl.state.backend import LocalBackend
 from sssctl.state.store import StateStore
+from tests.support.fake_dataverse import FakeDataverse
 from tests.unit.engine.fakes import ORG_ID as ORG
-from tests.unit.engine.fakes import URL, FakeDataverse, FakeKind, org_settings_wanted
+from tests.unit.engine.fakes import URL, FakeKind, org_settings_wanted
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -256,6 +257,22 @@ def test_a_reply_failing_its_model_makes_the_change_unknown_and_the_run_exit_3(t
     assert "1 unknown, 1 skipped" in report.summary()
     resources = backend.read().resources  # type: ignore[union-attr]
     assert 'server_profile.custom["X"]' not in resources and "mailbox_defaults" not in resources
+
+
+def test_a_reply_over_the_size_cap_makes_the_change_unknown_not_failed(tmp_path: Path) -> None:
+    # The request may have been carried out; only its answer was not read whole.
+    big = ReplyTooLarge("graph: POST applications: the answer exceeded the 1,048,576-byte cap",
+                        service="graph")
+    custom = FakeKind("server_profile_custom", lambda d: {}, apply_errors={'server_profile.custom["X"]': big})
+    defaults = FakeKind("mailbox_defaults", lambda d: {}, after=("server_profile_custom",))
+    applier, _ = setup(tmp_path, [custom, defaults])
+    report = applier.run([Change('server_profile.custom["X"]', Action.CREATE, None, {"a": 1}, "r"),
+                          Change("mailbox_defaults", Action.UPDATE, {"p": "d"}, {"p": "X"}, "r")])
+    outcomes = {o.change.address: o for o in report.outcomes}
+    assert outcomes['server_profile.custom["X"]'].status == "unknown"
+    assert "size cap" in outcomes['server_profile.custom["X"]'].message
+    assert outcomes["mailbox_defaults"].status == "skipped" and outcomes["mailbox_defaults"].after_unknown
+    assert report.exit_code == exitcodes.INCOMPLETE
 
 
 def test_a_failure_outweighs_an_unknown_in_the_exit_code(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from sssctl.engine.kind import Context
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.planner import compute_changes, order
 from sssctl.kinds import load_kinds
-from tests.unit.engine.fakes import FakeDataverse, FakeKind, approval_wanted, org_settings_wanted
+from tests.support.fake_dataverse import FakeDataverse
+from tests.unit.engine.fakes import FakeKind, approval_wanted, org_settings_wanted
 
 pytestmark = pytest.mark.timeout(30)
 

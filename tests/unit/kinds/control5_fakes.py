@@ -1,6 +1,7 @@
-"""Small in-memory stand-ins for Graph, Exchange and the Dataverse profile table.
+"""Small in-memory stand-ins for Graph and Exchange, and a world that drives the Control 5 kinds.
 
-They answer the way the real services do where the Control 5 kinds depend on it (404 for
+Dataverse is the shared :class:`~tests.support.fake_dataverse.FakeDataverse`. The fakes
+answer the way the real services do where the Control 5 kinds depend on it (404 for
 missing objects, duplicate app-role assignments refused, secret text only in the
 addPassword answer, write-only ``oauthclientsecret``) and count writes, so tests can prove
 "a second apply writes nothing".
@@ -11,12 +12,12 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sssctl.clients.errors import GraphConflict, GraphError, GraphNotFound, NotFound, PreconditionFailed
+from sssctl.clients.errors import GraphConflict, GraphError, GraphNotFound
 from sssctl.config.model import (
     AppRegistration,
     CredentialSpec,
@@ -31,12 +32,14 @@ from sssctl.engine.kind import Context
 from sssctl.engine.plan import Change
 from tests.support import planning
 from tests.support.applying import apply_changes
+from tests.support.fake_dataverse import FakeDataverse
 
 EXO = "00000002-0000-0ff1-ce00-000000000000"
 GRAPH = "00000003-0000-0000-c000-000000000000"
 TENANT = "8f0c3e5a-1b2d-4c6e-9a7b-5d3f2e1c0b9a"
 DAY = 86400.0
 T0 = 1_800_000_000.0  # 2027-01-15, a fixed "now"
+ORGANIZATION = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"
 
 _counter = itertools.count(1)
 
@@ -208,96 +211,6 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class FakeDataverse:
-    """Just the tables Control 5 touches: emailserverprofiles, organizations, mailboxes."""
-
-    def __init__(self) -> None:
-        self.profiles: dict[str, dict[str, Any]] = {}
-        self.written_secrets: dict[str, str] = {}  # profile id -> oauthclientsecret (write-only)
-        self.default_profile: str | None = None
-        self.mailbox_profiles: list[str] = []
-        self.writes = 0
-        self.ignore_secret = False
-        self.fail_verify = False
-        self.mailbox_addresses: list[str] = []
-
-    def _etag(self, row: dict[str, Any]) -> None:
-        version = int(re.sub(r"\D", "", row["@odata.etag"]) or 0)
-        row["@odata.etag"] = f'W/"{version + 1}"'
-
-    def query(
-        self, entity_set: str, *, select: Any = None, filter: str | None = None, top: Any = None, **_: Any
-    ) -> Iterator[dict[str, Any]]:
-        if entity_set == "emailserverprofiles" and filter is None:
-            yield from [_copy(r) for r in self.profiles.values()]
-        elif entity_set == "emailserverprofiles":
-            m = re.fullmatch(r"name eq '(.+)'", filter or "")
-            assert m, filter
-            name = m.group(1).replace("''", "'").lower()
-            yield from [_copy(r) for r in self.profiles.values() if r["name"].lower() == name]
-        elif entity_set == "organizations":
-            yield {"_defaultemailserverprofileid_value": self.default_profile}
-        elif entity_set == "mailboxes" and filter is None:
-            yield from [{"emailaddress": a} for a in self.mailbox_addresses]
-        elif entity_set == "mailboxes":
-            m = re.fullmatch(r"_emailserverprofile_value eq (.+)", filter or "")
-            assert m
-            yield from [{"mailboxid": _id()} for p in self.mailbox_profiles if p == m.group(1)]
-        else:
-            raise AssertionError(entity_set)
-
-    def get(self, entity_set: str, key: str, *, select: Any = None, **_: Any) -> dict[str, Any]:
-        if key not in self.profiles:
-            raise NotFound("missing", status=404)
-        if self.fail_verify:
-            return {**self.profiles[key], "isoauthclientsecretset": False}
-        return _copy(self.profiles[key])
-
-    def create(self, entity_set: str, body: Mapping[str, Any]) -> str:
-        assert entity_set == "emailserverprofiles"
-        self.writes += 1
-        profile_id = _id()
-        row = {
-            "emailserverprofileid": profile_id,
-            "@odata.etag": 'W/"1"',
-            "isoauthclientsecretset": False,
-            "statecode": 0,
-            "statuscode": 1,
-        }
-        self.profiles[profile_id] = row
-        self._store(profile_id, body)
-        return profile_id
-
-    def update(
-        self, entity_set: str, key: str, body: Mapping[str, Any], *, if_match: str | None = None,
-        returning: Sequence[str] | None = None,
-    ) -> None:
-        row = self.profiles.get(key)
-        if row is None:
-            raise NotFound("missing", status=404)
-        if if_match not in (None, "*", row["@odata.etag"]):
-            raise PreconditionFailed("changed", status=412)
-        self.writes += 1
-        self._store(key, body)
-        self._etag(row)
-
-    def delete(self, entity_set: str, key: str, *, if_match: str | None = None) -> None:
-        if key not in self.profiles:
-            raise NotFound("missing", status=404)
-        self.writes += 1
-        del self.profiles[key]
-
-    def _store(self, key: str, body: Mapping[str, Any]) -> None:
-        row = self.profiles[key]
-        for column, value in body.items():
-            if column == "oauthclientsecret":
-                if not self.ignore_secret:
-                    self.written_secrets[key] = value
-                    row["isoauthclientsecretset"] = True
-            else:
-                row[column] = value
-
-
 class FakeExchange:
     def __init__(
         self, members: Mapping[str, list[str]] | None = None, mailboxes: list[str] | None = None
@@ -381,10 +294,23 @@ class World:
     """A tiny stand-in for the engine: read, diff, guard, apply in registry order, keep state."""
 
     graph: FakeGraph = field(default_factory=FakeGraph)
-    dataverse: FakeDataverse = field(default_factory=FakeDataverse)
+    dataverse: FakeDataverse = field(default_factory=lambda: _organization(FakeDataverse()))
     exchange: FakeExchange | None = field(default_factory=FakeExchange)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     now: float = T0
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """The email server profiles in Dataverse, by id."""
+        return self.dataverse.rows("emailserverprofiles")
+
+    def point_default_at(self, profile_id: str | None) -> None:
+        """Someone makes ``profile_id`` the organization's default profile for new mailboxes."""
+        self.dataverse.row("organizations", ORGANIZATION)["_defaultemailserverprofileid_value"] = profile_id
+
+    def add_mailboxes(self, *addresses: str, profile: str | None = None) -> None:
+        for address in addresses:
+            self.dataverse.add("mailboxes", {"mailboxid": _id(), "emailaddress": address,
+                                             "_emailserverprofile_value": profile})
 
     def context(self, want: Desired) -> Context:
         self.graph.clock = lambda: self.now  # type: ignore[method-assign]
@@ -420,6 +346,12 @@ class World:
         outcomes = apply_changes(self.kinds(), self.context(want), self.plan(want), self.state,
                                  after_each=crash)
         return [o for o in outcomes if o.status == "applied"]
+
+
+def _organization(dataverse: FakeDataverse) -> FakeDataverse:
+    dataverse.add("organizations",
+                  {"organizationid": ORGANIZATION, "_defaultemailserverprofileid_value": None})
+    return dataverse
 
 
 def actionable(changes: list[Any]) -> list[Any]:

@@ -131,7 +131,7 @@ def test_rotation_is_due_after_rotate_days_and_old_secret_removed_after_the_swit
     creds = world.graph.app_by_unique("sssctl-contoso-prod-sss")["passwordCredentials"]
     assert [c["keyId"] for c in creds] != [first["keyId"]]
     assert len(creds) == 1
-    profile = next(iter(world.dataverse.profiles))
+    profile = next(iter(world.profiles()))
     assert world.dataverse.written_secrets[profile] == world.graph.secrets[creds[0]["keyId"]]
     assert actionable(world.plan(desired())) == []
 
@@ -175,7 +175,7 @@ def test_crash_after_profile_write_before_checkpoint_is_resolved_with_a_fresh_se
     world.apply(desired())
     creds = world.graph.app_by_unique("sssctl-contoso-prod-sss")["passwordCredentials"]
     assert len(creds) == 1
-    profile = next(iter(world.dataverse.profiles))
+    profile = next(iter(world.profiles()))
     assert world.dataverse.written_secrets[profile] == world.graph.secrets[creds[0]["keyId"]]
 
 
@@ -192,7 +192,7 @@ def test_crash_after_add_password_creates_another_and_cleans_the_orphan() -> Non
     world.apply(desired())
     creds = world.graph.app_by_unique("sssctl-contoso-prod-sss")["passwordCredentials"]
     assert len(creds) == 1
-    profile = next(iter(world.dataverse.profiles))
+    profile = next(iter(world.profiles()))
     assert world.dataverse.written_secrets[profile] == world.graph.secrets[creds[0]["keyId"]]
     assert actionable(world.plan(desired())) == []
 
@@ -281,7 +281,7 @@ def test_decide_secret_without_profiles_keeps_no_secret() -> None:
 def test_app_deleted_out_of_band_after_leaving_the_config_is_just_forgotten() -> None:
     world = World()
     world.apply(desired())
-    world.dataverse.profiles.clear()
+    world.profiles().clear()
     app = world.graph.app_by_unique("sssctl-contoso-prod-sss")
     world.graph.apps.pop(app["id"])
     empty = desired(apps=False, profiles=(), group=None)

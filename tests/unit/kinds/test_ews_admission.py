@@ -66,7 +66,7 @@ def test_adds_only_our_id_and_keeps_every_other_entry() -> None:
     (change,) = plan(ctx)
     assert change.action is Action.UPDATE and "keeping the other 1 entries" in change.reason
     applied = kind.KIND.apply(ctx, change)
-    assert org.sets == [{"EwsAllowedAppIDs": [THEIRS, OURS]}]          # EwsEnabled never implied
+    assert org.sets == [{"EwsAllowedAppIDs": f"{THEIRS},{OURS}"}]       # EwsEnabled never implied
     assert applied.managed is not None and applied.managed["added_by_sssctl"] is True
     state = {ADDRESS: {"kind": kind.NAME, "managed": dict(applied.managed)}}
     (again,) = plan(context(org, hardened(), state))
@@ -91,7 +91,7 @@ def test_destroy_removes_only_the_entry_sssctl_added() -> None:
     (change,) = plan(ctx)
     assert change.action is Action.DELETE
     kind.KIND.apply(ctx, change)
-    assert org.sets == [{"EwsAllowedAppIDs": [THEIRS]}]
+    assert org.sets == [{"EwsAllowedAppIDs": THEIRS}]
     found = {ADDRESS: {"kind": kind.NAME, "managed": {"app_id": OURS, "added_by_sssctl": False}}}
     (kept,) = plan(context(FakeOrg([OURS]), empty, found))
     assert kept.action is Action.NOOP and kept.forget                # not ours to remove
@@ -112,7 +112,7 @@ def test_ews_enabled_is_written_only_when_the_config_says_so() -> None:
     (change,) = plan(ctx)
     assert "turn EWS on for the organization" in change.reason
     kind.KIND.apply(ctx, change)
-    assert org.sets == [{"EwsAllowedAppIDs": [OURS], "EwsEnabled": True}]
+    assert org.sets == [{"EwsAllowedAppIDs": OURS, "EwsEnabled": True}]
 
 
 @pytest.mark.parametrize("row", [
@@ -142,3 +142,21 @@ def test_gate_reading_in_the_users_words() -> None:
     assert ews.transport(["exchange:full_access_as_app"]) == "ews"
     policy = ews.parse_settings({"EwsApplicationAccessPolicy": "EnforceAllowList", "EwsAllowList": ["OWA/*"]})
     assert "OWA/*" in (ews.user_agent_warning(policy) or "")
+
+
+def test_the_list_is_written_as_one_comma_separated_string_and_read_in_either_form() -> None:
+    """The parameter page types -EwsAllowedAppIDs as one String; Get may answer either form."""
+    org = FakeOrg(f"{THEIRS}, {OURS}")      # type: ignore[arg-type]
+    ctx = context(org, hardened())
+    (change,) = plan(ctx)
+    assert change.action is Action.NOOP and org.sets == []
+    assert ews.as_parameter([]) is None and ews.as_parameter([THEIRS, OURS]) == f"{THEIRS},{OURS}"
+
+
+def test_removing_the_last_entry_sends_null_not_an_empty_string() -> None:
+    org = FakeOrg([OURS])
+    state = {ADDRESS: {"kind": kind.NAME, "managed": {"app_id": OURS, "added_by_sssctl": True}}}
+    ctx = context(org, replace(hardened(), app_registrations={}, custom_profiles={}), state)
+    (change,) = plan(ctx)
+    kind.KIND.apply(ctx, change)
+    assert org.sets == [{"EwsAllowedAppIDs": None}]

@@ -20,7 +20,7 @@ FULL_ACCESS = "exchange:full_access_as_app"
 
 def scoped_world() -> World:
     world = World(exchange=FakeExchange(members={GROUP: ["adele@contoso.com"]}))
-    world.dataverse.mailbox_addresses = ["adele@contoso.com", "ceo@contoso.com"]
+    world.add_mailboxes("adele@contoso.com", "ceo@contoso.com")
     return world
 
 

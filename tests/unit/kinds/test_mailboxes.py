@@ -11,7 +11,7 @@ from sssctl.engine.plan import Action
 from sssctl.engine.planfile import change_to_dict
 from sssctl.kinds._rows import digest
 from sssctl.kinds.mailboxes import KIND
-from tests.unit.kinds.fake_dataverse import FakeDataverse
+from tests.support.fake_dataverse import FakeDataverse
 from tests.unit.kinds.world import CUSTOM_PROFILE, Engine, actionable, desired, mailbox_id, seed
 
 pytestmark = pytest.mark.timeout(30)

@@ -5,7 +5,7 @@ import pytest
 from sssctl.config.model import PrivilegeAllowlist
 from sssctl.engine.plan import Action
 from sssctl.kinds.privilege import KIND
-from tests.unit.kinds.world import APPROVE, ROLES, Engine, actionable, desired, seed
+from tests.unit.kinds.world import APPROVE, READ_ACCOUNT, ROLES, Engine, actionable, desired, seed
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -147,3 +147,32 @@ def test_without_the_intersect_table_every_role_is_asked_and_the_plan_is_the_sam
     assert engine.plan(KIND, allow("System Administrator")) == listed
     asked = {c[2]["RoleId"] for c in engine.dv.calls if c[0] == "FUNCTION"}
     assert asked == set(ROLES.values())
+
+
+def test_a_malformed_answer_about_one_privilege_leaves_only_that_privilege_unknown() -> None:
+    # Each privilege is its own object: its holders come from its own queries, so a reply
+    # that fails its model for one leaves the others planned. (The roles and business units
+    # every privilege is judged against are shared: a bad row there makes all unknown.)
+    from sssctl.clients.errors import MalformedReply
+
+    engine = Engine(seed())
+    query, bad = engine.dv.query, MalformedReply("dataverse: field privilegedepthmask: Expected `int`",
+                                                 service="dataverse")
+
+    def malformed_for_read_account(entity_set, **kw):
+        if entity_set == "roleprivilegescollection" and READ_ACCOUNT in (kw.get("filter") or ""):
+            raise bad
+        return query(entity_set, **kw)
+
+    def malformed_role_answers(*_args, **_kw):
+        raise bad
+
+    engine.dv.query = malformed_for_read_account  # type: ignore[method-assign]
+    engine.dv.function = malformed_role_answers  # type: ignore[method-assign]
+    admins = ("System Administrator",)
+    want = desired(privileges={PRV: PrivilegeAllowlist(PRV, admins),
+                               "prvReadAccount": PrivilegeAllowlist("prvReadAccount", admins)})
+    changes = {c.address: c for c in engine.plan(KIND, want)}
+    assert changes["privilege.prvReadAccount"].action is Action.UNKNOWN
+    assert "privilegedepthmask" in changes["privilege.prvReadAccount"].reason
+    assert changes[f"privilege.{PRV}"].action is Action.UPDATE

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from sssctl.clients.errors import PreconditionFailed
+from sssctl.clients.errors import MalformedReply, PreconditionFailed
+from sssctl.engine.plan import Action
 from sssctl.errors import ChangedSinceRead
 from sssctl.kinds._rows import (
     BATCH_SIZE,
     MIN_BATCH_SIZE,
+    SAMPLE_SIZE,
     Outcome,
     RowsFailed,
+    UnreadRows,
     WrittenIds,
     batch_size,
     digest,
+    unread_changes,
 )
 
 
@@ -92,3 +96,33 @@ def test_a_merged_settings_document_shows_a_write_whatever_its_order_and_other_e
     assert _xml_holds(live, "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
     assert not _xml_holds(live, "<OrgSettings><A>false</A></OrgSettings>", "orgdborgsettings")
     assert not _xml_holds("<OrgSettings", "<OrgSettings><A>true</A></OrgSettings>", "orgdborgsettings")
+
+
+def _bad(column: str) -> MalformedReply:
+    return MalformedReply(f"dataverse: field {column}: Expected `int`, got `str`", service="dataverse")
+
+
+def test_a_malformed_row_that_names_its_object_is_kept_as_that_object_unknown() -> None:
+    unread = UnreadRows("mailboxid", name=lambda row: row.get("emailaddress"),
+                        skip=lambda row: row.get("emailaddress") == "excluded@contoso.com")
+    unread({"mailboxid": "0000000A-0000-0000-0000-000000000001", "emailaddress": "a@contoso.com"}, _bad("x"))
+    unread({"mailboxid": "00000000-0000-0000-0000-000000000002", "emailaddress": "excluded@contoso.com"},
+           _bad("x"))
+    changes = unread_changes("mailboxes", {"unread": unread.rows}, "mailbox")
+    assert [(c.address, c.action) for c in changes] == [
+        ('mailboxes["0000000a-0000-0000-0000-000000000001"]', Action.UNKNOWN)]
+    assert "a@contoso.com" in changes[0].reason and "field x" in changes[0].reason
+
+
+@pytest.mark.parametrize("row", [{"mailboxid": None}, {"mailboxid": "None"}, {}, None, ["x"]])
+def test_a_malformed_row_that_cannot_say_which_object_it_is_fails_the_read(row: object) -> None:
+    with pytest.raises(MalformedReply, match="field mailboxid"):
+        UnreadRows("mailboxid")(row, _bad("mailboxid"))
+
+
+def test_more_bad_rows_than_a_sample_fail_the_read_as_a_whole() -> None:
+    unread = UnreadRows("mailboxid")
+    for n in range(SAMPLE_SIZE):
+        unread({"mailboxid": f"00000000-0000-0000-0000-{n:012d}"}, _bad("x"))
+    with pytest.raises(MalformedReply, match="not trusted"):
+        unread({"mailboxid": "00000000-0000-0000-0000-999999999999"}, _bad("x"))

@@ -19,7 +19,7 @@ def by_address(changes: list) -> dict:
 
 
 def profile_row(world: World) -> dict:
-    [row] = world.dataverse.profiles.values()
+    [row] = world.profiles().values()
     return row
 
 
@@ -148,7 +148,7 @@ def test_destroy_deletes_an_unused_profile_sssctl_created() -> None:
     assert change.action is Action.DELETE
     assert world.guard(empty) == []
     world.apply(empty)
-    assert world.dataverse.profiles == {}
+    assert world.profiles() == {}
     assert ADDRESS not in world.state
 
 
@@ -156,8 +156,8 @@ def test_guard_refuses_deleting_a_profile_still_used_by_mailboxes_or_the_org_def
     world = World()
     world.apply(desired())
     profile_id = profile_row(world)["emailserverprofileid"]
-    world.dataverse.default_profile = profile_id
-    world.dataverse.mailbox_profiles = [profile_id]
+    world.point_default_at(profile_id)
+    world.add_mailboxes("a@contoso.com", profile=profile_id)
     refusals = world.guard(desired(apps=False, profiles=(), group=None))
     text = " ".join(refusals)
     assert 'refusing to delete server_profile.custom["Contoso EXO"]' in text
@@ -168,8 +168,8 @@ def test_guard_refuses_deleting_a_profile_still_used_by_mailboxes_or_the_org_def
 def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
     """The guard over a teardown plan whose mailbox changes move ``moved`` mailboxes off the
     profile and point the org default at ``default_to`` (as lockdown after hardened does)."""
-    from sssctl.engine.kind import Observed
     from sssctl.engine.plan import Change
+    from sssctl.kinds.handoffs import MailboxMoves
 
     empty = desired(apps=False, profiles=(), group=None)
     ctx = world.context(empty)
@@ -180,15 +180,16 @@ def guard_with_moves(world: World, *, moved: int, default_to: str) -> list[str]:
                {"server_profile": default_to}, "restore"),
         Change("mailboxes", Action.UPDATE, {"drifted": 2}, {"drifted": 0}, "move"),
     ]
-    observed["mailboxes"] = Observed(objects={"mailboxes": {"leaving": {profile_id.lower(): moved}}})
+    ctx.handoffs.put("mailboxes", MailboxMoves(to_profile=default_to, stops_sync=False,
+                                               leaving={profile_id.lower(): moved}))
     return planning.refusals(world.kinds(), ctx, changes, observed)
 
 
 def used_by_everything(world: World) -> None:
     world.apply(desired())
     profile_id = profile_row(world)["emailserverprofileid"]
-    world.dataverse.default_profile = profile_id
-    world.dataverse.mailbox_profiles = [profile_id, profile_id]
+    world.point_default_at(profile_id)
+    world.add_mailboxes("a@contoso.com", "b@contoso.com", profile=profile_id)
 
 
 def test_guard_accepts_deleting_a_profile_the_plan_moves_everything_off() -> None:
@@ -209,7 +210,7 @@ def test_guard_refuses_when_the_plan_leaves_a_mailbox_or_the_org_default_on_it()
 def test_delete_is_refused_at_apply_time_while_something_still_points_at_the_profile() -> None:
     world = World()
     used_by_everything(world)
-    world.dataverse.default_profile = None
+    world.point_default_at(None)
     change = by_address(world.plan(desired(apps=False, profiles=(), group=None)))[ADDRESS]
     with pytest.raises(RuntimeError, match="mailboxes still point at it; its app registration and secret"):
         KIND.apply(world.context(desired(apps=False, profiles=(), group=None)), change)

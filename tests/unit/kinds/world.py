@@ -12,7 +12,7 @@ from sssctl.engine.kind import Context, Kind
 from sssctl.engine.plan import Action, Change
 from tests.support import planning
 from tests.support.applying import apply_changes
-from tests.unit.kinds.fake_dataverse import FakeDataverse
+from tests.support.fake_dataverse import FakeDataverse
 
 ORG = "d7671e2c-0000-4a6b-9c3d-1e2f3a4b5c6d"
 DEFAULT_PROFILE = "7eedeb22-6a30-4a66-808b-00c25a95b03f"

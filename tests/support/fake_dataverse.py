@@ -1,15 +1,21 @@
-"""A small in-memory stand-in for DataverseClient, enough for the Dataverse-side kinds.
+"""The one in-memory stand-in for DataverseClient that unit tests share.
 
 It evaluates the flat ``$filter`` shapes the kinds build (clauses joined by ``or`` or by
 ``and``), keeps ETags that change on every write, honours If-Match, and records every call
-so tests can count writes and check that filtering happened on the server side.
+so tests can count writes and check that filtering happened on the server side. As in
+Dataverse, a profile's client secret is write-only: a write lands in ``written_secrets``
+and the row only says ``isoauthclientsecretset``. Seed rows with :meth:`FakeDataverse.add`;
+a test that needs the service to misbehave sets one of the fault switches
+(``ignore_secret``, ``fail_verify``).
 """
+
 
 from __future__ import annotations
 
 import itertools
 import re
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +34,9 @@ _KEY = {
     "privileges": "privilegeid",
     "businessunits": "businessunitid",
 }
+# What Dataverse fills in on a row created without it.
+_CREATED = {"emailserverprofiles": {"isoauthclientsecretset": False, "statecode": 0, "statuscode": 1}}
+_WRITE_ONLY = "oauthclientsecret"
 _CLAUSE = re.compile(r"^\s*(\S+)\s+(eq|ne)\s+(.+?)\s*$")
 _DEPTH_NAMES = ("Basic", "Local", "Deep", "Global")
 
@@ -91,9 +100,16 @@ class FakeDataverse:
     role_privileges: dict[str, dict[str, str]] = field(default_factory=dict)  # role id -> priv id -> depth
     user_roles: dict[str, list[str]] = field(default_factory=dict)  # user id -> role ids
     me: str = "00000000-0000-0000-0000-0000000000aa"
+    organization_id: str = "org"
+    org_url: str = "https://contoso.crm.dynamics.com"
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     writes: int = 0
+    written_secrets: dict[str, str] = field(default_factory=dict)  # profile id -> secret (write-only)
+    # Faults: the secret is accepted but not kept; reading a profile back says no secret is set.
+    ignore_secret: bool = False
+    fail_verify: bool = False
     _version: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- seeding -----------------------------------------------------------------------------
     def add(self, entity_set: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -112,18 +128,38 @@ class FakeDataverse:
         """Someone else edits the record: its ETag moves on."""
         self.row(entity_set, key)["@odata.etag"] = self._etag()
 
+    def rows(self, entity_set: str) -> dict[str, dict[str, Any]]:
+        """A table by lower-case key (empty when nothing was seeded)."""
+        return self.tables.setdefault(entity_set, {})
+
     # -- DataverseClient surface ---------------------------------------------------------------
     def whoami(self) -> WhoAmI:
-        return WhoAmI(user_id=self.me, business_unit_id="bu", organization_id="org")
+        return WhoAmI(user_id=self.me, business_unit_id="bu", organization_id=self.organization_id)
 
     def get(
         self, entity_set: str, key: str, *, select: Sequence[str] | None = None, expand: str | None = None
     ) -> dict[str, Any]:
         self.calls.append(("GET", entity_set, key))
         try:
-            return dict(self.row(entity_set, key))
+            row = dict(self.row(entity_set, key))
         except KeyError:
             raise NotFound(f"{entity_set} With Id = {key} Does Not Exist", status=404) from None
+        if self.fail_verify and entity_set == "emailserverprofiles":
+            row["isoauthclientsecretset"] = False
+        return row
+
+    def create(self, entity_set: str, body: Mapping[str, Any]) -> str:
+        self.calls.append(("POST", entity_set, {k: v for k, v in body.items() if k != _WRITE_ONLY}))
+        key = str(uuid.UUID(int=next(self._ids) + 10**20))
+        self.add(entity_set, {_KEY[entity_set]: key, **_CREATED.get(entity_set, {})})
+        self._patch(entity_set, key, body, None)
+        return key
+
+    def delete(self, entity_set: str, key: str, *, if_match: str | None = None) -> None:
+        self.calls.append(("DELETE", entity_set, key))
+        self._existing(entity_set, key, if_match)
+        del self.tables[entity_set][key.lower()]
+        self.writes += 1
 
     def query(
         self,
@@ -135,6 +171,7 @@ class FakeDataverse:
         expand: str | None = None,
         top: int | None = None,
         page_size: int = 5000,
+        malformed_row: Any = None,      # its rows are well-formed: never called
     ) -> Iterator[dict[str, Any]]:
         self.calls.append(("QUERY", entity_set, filter))
         held = re.fullmatch(r"privileges\((.+)\)/roleprivileges_association", entity_set)
@@ -171,15 +208,23 @@ class FakeDataverse:
         self._patch(entity_set, key, body, if_match)
         return dict(self.row(entity_set, key)) if returning is not None else None
 
-    def _patch(self, entity_set: str, key: str, body: Mapping[str, Any], if_match: str | None) -> None:
+    def _existing(self, entity_set: str, key: str, if_match: str | None) -> dict[str, Any]:
         try:
             row = self.row(entity_set, key)
         except KeyError:
             raise NotFound(f"{entity_set} With Id = {key} Does Not Exist", status=404) from None
         if if_match not in (None, "*") and if_match != row["@odata.etag"]:
             raise PreconditionFailed("The version of the existing record doesn't match", status=412)
+        return row
+
+    def _patch(self, entity_set: str, key: str, body: Mapping[str, Any], if_match: str | None) -> None:
+        row = self._existing(entity_set, key, if_match)
         for name, value in body.items():
-            if name.endswith("@odata.bind"):
+            if name == _WRITE_ONLY:
+                if not self.ignore_secret:
+                    self.written_secrets[key.lower()] = str(value)
+                    row["isoauthclientsecretset"] = True
+            elif name.endswith("@odata.bind"):
                 column = name.split("@")[0]
                 column = {"defaultemailserverprofileid": "defaultemailserverprofileid"}.get(column, column)
                 row[f"_{column}_value"] = re.search(r"\((.+)\)", str(value)).group(1)  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""The engine commands through click, with fake kinds and clients (no network)."""
+"""The commands through click, with fake kinds and clients (no network)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from sssctl.app import runner
 from sssctl.cli import cli
 from sssctl.state.lock import acquire
-from tests.unit.engine.fakes import World, standard_world
+from tests.unit.app.fakes import World, standard_world
 
 pytestmark = pytest.mark.timeout(60)
 

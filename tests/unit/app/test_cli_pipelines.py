@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from sssctl.cli import cli
-from tests.unit.engine.fakes import World
-from tests.unit.engine.test_cli import run, world
+from tests.unit.app.fakes import World
+from tests.unit.app.test_cli import run, world
 
 __all__ = ["world"]   # the fixture, shared with the other CLI tests
 

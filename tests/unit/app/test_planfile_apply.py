@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sssctl.engine import planfile
-from tests.unit.engine.fakes import World
-from tests.unit.engine.test_cli import run, world
+from tests.unit.app.fakes import World
+from tests.unit.app.test_cli import run, world
 
 __all__ = ["world"]   # the fixture, shared with the CLI tests
 
