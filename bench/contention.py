@@ -3,10 +3,8 @@
 Run by ``make bench BENCH_ARGS="--w2"`` at 5,000 mailboxes with ``configs/hardened.toml``
 (every control), W1's costs and limits, each next to the same apply without faults:
 
-- **standard fault profile**: 20 % of requests answered 429 with a 1 s ``Retry-After``
-  (the three service protection limits drawn evenly, each 429 carrying its code), 5 % 503
-  and 2 % dropped connections, on every service, sign-in included; seeded, so a rerun
-  meets the same sequence. Target: within 4 x the fault-free apply.
+- **standard fault profile** (:mod:`bench.fault_profiles`) with a 1 s ``Retry-After``,
+  fault seed 7. Target: within 4 x the fault-free apply.
 - **half the budgets**: another integration signing in as the same user takes half of
   each service protection budget (requests, execution time, concurrent requests). Its
   floor is W1's computed on what is left: ``writes x 10 ms / 26 + the plan's reads``.
@@ -19,19 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.fault_profiles import HALF_BUDGETS, MAILBOXES, standard_profile
 from bench.w1 import HARDENED, apply_seconds, floor_seconds, measure
 from sssctl.emulator.info import EmulatorInfo
 
-MAILBOXES = 5_000
-STANDARD_FAULTS = {
-    "throttle_probability": 0.20,
-    "retry_after_seconds": 1.0,
-    "throttle_mix": "requests:1,execution:1,concurrent:1",
-    "error_probability": 0.05,
-    "drop_probability": 0.02,
-    "fault_seed": 7,
-}
-HALF_BUDGETS = {"competing_share": 0.5}
+STANDARD_FAULTS = standard_profile(retry_after=1.0, seed=7)
 
 
 def run_contention(info: EmulatorInfo, workdir: Path) -> list[Mapping[str, Any]]:

@@ -7,9 +7,9 @@ Not a test: a measurement, run by hand (about half an hour on 2 cores)::
     .venv/bin/python bench/faulted_applies.py --runs 12 --part standard
     .venv/bin/python bench/faulted_applies.py --part lost
 
-* **standard**: the standard fault profile (20 % 429, 5 % 5xx, 2 % dropped connections),
-  one seed per run, freshly seeded data each time; a run counts when its first apply
-  exits 0 *and* a plan without faults right after it finds nothing to change.
+* **standard**: the standard fault profile (:mod:`bench.fault_profiles`), one fault seed
+  per run, freshly seeded data each time; a run counts when its first apply exits 0
+  *and* a plan without faults right after it finds nothing to change.
 * **lost**: 30 % lost answers (the request is carried out, the answer never arrives) on
   one route at a time; a scenario counts when at most two applies under the fault leave
   nothing to change, with no duplicate (one app, one access policy) and no orphan secret
@@ -34,14 +34,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.emulator_process import emulator_process  # needs the path above
+from bench.fault_profiles import MAILBOXES, fresh_data, lost_answers, standard_profile
+from bench.w1 import HARDENED
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
 
-ROOT = Path(__file__).resolve().parent.parent
-HARDENED = ROOT / "configs" / "hardened.toml"
 UNIQUE_NAME = "sssctl-contoso-prod-sss"
-STANDARD = {"throttle_probability": 0.2, "error_probability": 0.05, "drop_probability": 0.02,
-            "retry_after_seconds": 0.2}
 LOST_ROUTES = {
     "everything": "",
     "dataverse $batch": "/dataverse/api/data/v9.2/$batch",
@@ -81,9 +79,7 @@ def converged(info: EmulatorInfo, admin: AdminClient, state: Path) -> bool:
 def standard(info: EmulatorInfo, admin: AdminClient, runs: int, mailboxes: int) -> list[dict[str, Any]]:
     results = []
     for seed in range(1, runs + 1):
-        admin.reset(dataset="large", mailboxes=mailboxes)
-        admin.clear_faults()
-        admin.faults(**STANDARD, fault_seed=seed)
+        fresh_data(admin, mailboxes, standard_profile(retry_after=0.2, seed=seed))
         with tempfile.TemporaryDirectory() as state:
             started = time.monotonic()
             applied = sssctl(info, Path(state), "apply", "--auto-approve")
@@ -102,14 +98,13 @@ def standard(info: EmulatorInfo, admin: AdminClient, runs: int, mailboxes: int) 
 def lost(info: EmulatorInfo, admin: AdminClient, mailboxes: int) -> list[dict[str, Any]]:
     results = []
     for seed, (name, route) in enumerate(LOST_ROUTES.items(), start=1):
-        admin.reset(dataset="large", mailboxes=mailboxes)
-        admin.clear_faults()
+        fresh_data(admin, mailboxes)
         with tempfile.TemporaryDirectory() as state:
             exits = []
             settled = 0
             done = False
             for _ in range(2):
-                admin.faults(lost_response_probability=0.3, fault_route=route, fault_seed=seed)
+                admin.faults(**lost_answers(route, seed))
                 applied = sssctl(info, Path(state), "apply", "--auto-approve")
                 exits.append(applied.returncode)
                 settled += applied.stderr.count("apply.answer_lost.")   # took_effect | resent
@@ -125,7 +120,7 @@ def lost(info: EmulatorInfo, admin: AdminClient, mailboxes: int) -> list[dict[st
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=12)
-    parser.add_argument("--mailboxes", type=int, default=5000)
+    parser.add_argument("--mailboxes", type=int, default=MAILBOXES)
     parser.add_argument("--part", choices=("standard", "lost", "both"), default="both")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work, \

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_process import emulator_process
+from bench.fault_profiles import fresh_data
 from bench.launch import run_worker
 from bench.scenarios import HEADER, REPO
 from sssctl.emulator.info import EmulatorInfo
@@ -177,12 +178,10 @@ def measure(info: EmulatorInfo, workdir: Path, way: str, mailboxes: int, config:
     from sssctl.emulator.admin_client import AdminClient
 
     with AdminClient(info, timeout=900.0) as admin:
-        admin.clear_faults()
         started = time.perf_counter()
-        admin.reset(dataset="large", mailboxes=mailboxes, **SHAPE)
+        fresh_data(admin, mailboxes, {"latency_ms": LATENCY_MS, "batch_operation_ms": OPERATION_MS,
+                                      "request_operation_ms": OPERATION_MS, **(faults or {})}, **SHAPE)
         seeded = time.perf_counter() - started
-        admin.faults(latency_ms=LATENCY_MS, batch_operation_ms=OPERATION_MS,
-                     request_operation_ms=OPERATION_MS, **(faults or {}))
     job = {"info": asdict(info), "workdir": str(workdir), "way": way, "mailboxes": mailboxes,
            "config": str(config), "tag": tag}
     result = run_worker("bench.w1", job, workdir / f"w1-{way}-{mailboxes}{tag}.json",

@@ -36,6 +36,7 @@ from sssctl.state.backend import Backend
 from sssctl.state.errors import LockHeld, StateError
 
 if TYPE_CHECKING:
+    from sssctl.app.pauses import PauseNotices
     from sssctl.clients.http import RequestStats
 
 
@@ -116,6 +117,10 @@ class Progress:
         self._lock = threading.Lock()
         self._shown = False
 
+    @property
+    def live(self) -> bool:
+        return self.enabled
+
     def _show(self, line: str) -> None:
         if self.enabled:
             with self._lock:
@@ -130,6 +135,10 @@ class Progress:
     def change_done(self, done: int, total: int, change: Change) -> None:
         self._show(f"apply {done}/{total} {change.address} ...")
 
+    def paused(self, text: str, seconds: float) -> None:
+        if seconds > 0:
+            self._show(f"{text} ...")
+
     def clear(self) -> None:
         if self._shown:
             self._show("")
@@ -141,9 +150,14 @@ class Progress:
 class Reporter(Protocol):
     """What a run tells the person waiting: :class:`Progress`, or the CLI's ``RunProgress``."""
 
+    @property
+    def live(self) -> bool: ...     # one overwritten line on a terminal, not lines of their own
+
     def kind_step(self, label: str, done: int, total: int | None) -> None: ...
 
     def change_done(self, done: int, total: int, change: Change) -> None: ...
+
+    def paused(self, text: str, seconds: float) -> None: ...   # a wait a service asked for (pauses.py)
 
     def clear(self) -> None: ...
 
@@ -160,27 +174,38 @@ class Invocation:
     limits: Limits = field(default_factory=Limits)
     services: runner.Services | None = None
     progress: Reporter = field(init=False)
+    pauses: PauseNotices | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.progress = Progress(self.output.err)
 
     def options(self, command: str, *, allow_lockout: bool = False, lock: bool = True,
                 every_service: bool = False, elevated: bool = False) -> runner.RunOptions:
+        from sssctl.app.pauses import PauseNotices  # the HTTP layer only when a command talks to a service
+
         limits = self.limits
+        self.pauses = PauseNotices(self.progress, live=self.progress.live)
         return runner.RunOptions(self.config_path, self.environ, command, allow_lockout=allow_lockout,
                                  parallelism=limits.parallelism, timeout=limits.timeout,
                                  lock_timeout=limits.lock_timeout, progress=self.progress.kind_step,
-                                 lock=lock, every_service=every_service, elevated=elevated)
+                                 on_pause=self.pauses, lock=lock, every_service=every_service,
+                                 elevated=elevated)
 
     def announce(self, sentence: str) -> None:
         """A sentence for the person at the keyboard, on its own line, never glued to progress."""
-        self.progress.clear()
+        self._settle_progress()
         self.output.warn(f"\n{sentence}")
 
     def show(self, rendered: str) -> None:
         """Print a result on stdout, after wiping any progress line."""
-        self.progress.clear()
+        self._settle_progress()
         self.output.echo(rendered, nl=False)
+
+    def _settle_progress(self) -> None:
+        """Say the pauses only counted so far, then wipe the live line."""
+        if self.pauses is not None:
+            self.pauses.flush()
+        self.progress.clear()
 
     def open(self, command: str, *, allow_lockout: bool = False, lock: bool = True,
              every_service: bool = False, elevated: bool = False) -> AbstractContextManager[runner.Session]:

@@ -7,7 +7,8 @@ Terraform does ("Still modifying... [10s elapsed]"). A silent job looks hung and
 killed by CI timeouts that count quiet minutes.
 
 The object satisfies the engine's progress calls (``kind_step``, ``change_done``,
-``clear``); :meth:`close` stops the heartbeat thread.
+``clear``) and shows the waits a service asks for (``paused``, coalesced by
+:mod:`sssctl.app.pauses`); :meth:`close` stops the heartbeat thread.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class RunProgress:
         self._current: str | None = None       # the label the live line shows
         self._idle = False                     # results were printed; nothing runs until the next event
         self._shown = False
+        self._pause = ("", 0.0)                # what the live line says is waited for, and until when
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if heartbeat:
@@ -105,6 +107,19 @@ class RunProgress:
             status = "forgotten" if change.action is Action.NOOP else "applied"
             self._line(f"{change.action.value} {change.address}: {status} "
                        f"[{done}/{total}, {duration(now - self._started)} elapsed]")
+
+    def paused(self, text: str, seconds: float) -> None:
+        """A wait a service asked for: its own line without a terminal; on the live line with one,
+        for as long as it lasts."""
+        with self._lock:
+            now = self._clock()
+            if not self.live:
+                self._line(text)
+                return
+            self._pause = (text, now + seconds)
+            step = self._steps.get(self._current or "")
+            if not self._idle and seconds > 0:
+                self._draw(self._live_text(step, now) if step is not None else f"{text} ...")
 
     def clear(self) -> None:
         """Results are about to be printed: wipe the live line and stop the heartbeat until more work."""
@@ -166,6 +181,8 @@ class RunProgress:
         text += f" · {duration(elapsed)}"
         if elapsed >= 1 and step.done:
             text += f" · {step.done / elapsed:,.0f}/s"
+        if now < self._pause[1]:
+            text += f" · {self._pause[0]}"
         return text + " ..."
 
     def _line(self, text: str) -> None:

@@ -38,6 +38,7 @@ from sssctl.state.store import StateStore
 log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
+    from sssctl.clients.http import PauseObserver
     from sssctl.clients.session import Clients
 
 # They write no state: a saved plan is refused at apply if the state moved, which is the real
@@ -73,6 +74,7 @@ class RunOptions:
     timeout: float = 0.0            # --timeout: seconds after which no request is sent; 0: no deadline
     lock_timeout: float = 0.0       # --lock-timeout: seconds to wait for a state lock another run holds
     progress: Callable[[str, int, int | None], None] | None = None
+    on_pause: PauseObserver | None = None  # each wait of a second or more a service asks for
     lock: bool = True               # read-only reports (audit, export) need not wait for an apply
     every_service: bool = False     # export: Graph and Exchange too, wherever they are configured
     elevated: bool = False          # apply --elevated: only the changes that need a tier-0 right
@@ -134,7 +136,7 @@ def session(opts: RunOptions, services: Services) -> Iterator[Session]:
         need_graph = need_exchange = True
     with services.open_clients(desired, need_graph=need_graph, need_exchange=need_exchange,
                                environ=opts.environ, missing_ok=True, max_concurrency=opts.parallelism,
-                               timeout=opts.timeout or None) as clients:
+                               timeout=opts.timeout or None, on_pause=opts.on_pause) as clients:
         who = clients.dataverse.whoami()
         url = str(clients.dataverse.org_url or desired.environment.url or "")
         lock_id = _take_lock(backend, opts)

@@ -27,6 +27,19 @@ def emulator_group() -> None:
 
 
 _PROBABILITY = click.FloatRange(0.0, 1.0)
+_SHARE = click.FloatRange(0.0, 1.0, max_open=True)
+
+
+def _throttle_mix(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """The mix as the emulator will read it, or a usage error naming what is wrong."""
+    require_emulator("emulator serve")
+    from sssctl.emulator.faults import parse_mix
+
+    try:
+        parse_mix(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def require_emulator(command: str) -> None:
@@ -66,6 +79,15 @@ def require_emulator(command: str) -> None:
 @click.option("--dop-hint", type=click.IntRange(min=1), default=4, show_default=True,
               help="The x-ms-dop-hint Dataverse answers with (recommended parallelism).")
 @click.option("--throttle-probability", type=_PROBABILITY, default=0.0, help="Chance of a 429.")
+@click.option("--throttle-mix", default="requests", show_default=True, callback=_throttle_mix,
+              metavar="LIMIT[:WEIGHT],...",
+              help="Which Dataverse service protection limit each random 429 of "
+                   "--throttle-probability stands for, drawn by weight: 'requests' (number of requests "
+                   "in 5 minutes: a client pauses all its Dataverse requests for Retry-After), "
+                   "'execution' (combined execution time: it pauses them and lowers its concurrency), "
+                   "'concurrent' (concurrent requests: only the refused request waits; concurrency is "
+                   "lowered). E.g. 'requests:2,execution:1,concurrent:1'. The answer carries the "
+                   "limit's code and message, as Dataverse's do.")
 @click.option("--error-probability", type=_PROBABILITY, default=0.0, help="Chance of a 503.")
 @click.option("--drop-probability", type=_PROBABILITY, default=0.0, help="Chance of a dropped connection.")
 @click.option("--lost-response-probability", type=_PROBABILITY, default=0.0,
@@ -73,6 +95,11 @@ def require_emulator(command: str) -> None:
 @click.option("--malformed-probability", type=_PROBABILITY, default=0.0,
               help="Chance of a 200 answer with an HTML page instead of JSON (a broken proxy).")
 @click.option("--fault-seed", type=click.IntRange(min=0), default=None, help="Seed faults, to replay a run.")
+@click.option("--competing-share", type=_SHARE, default=0.0, show_default=True, metavar="SHARE",
+              help="Another integration signed in as the same user: the share (0 up to, not including, "
+                   "1) of each Dataverse service protection budget it uses first (requests and "
+                   "execution time per 5-minute window, concurrent requests), as such limits are per "
+                   "user. 0.5 leaves half to sssctl; the x-ms-ratelimit-* headers show what is left.")
 @click.option("--fault-service", type=click.Choice(["login", "dataverse", "graph", "exchange"]),
               help="Inject faults into this service only.")
 @click.option("--fault-route", default="", help="Inject faults only into paths starting with this prefix.")
@@ -97,6 +124,8 @@ def emulator_serve_command(**options: Any) -> None:
         sssctl emulator serve --env-file emulator.env &       # small dataset
         sssctl emulator serve --dataset large --mailboxes 20000 --latency-ms 20
         sssctl emulator serve --throttle-probability 0.05 --replication-delay 3
+        sssctl emulator serve --throttle-probability 0.2 --throttle-mix requests:1,concurrent:1
+        sssctl emulator serve --competing-share 0.5         # another integration takes half the limits
         sssctl emulator serve --organizations 20            # a fleet of 20 environments
         sssctl emulator serve --clock 2027-04-02T00:00:00Z  # after the EWS shutdown
         curl --cacert ~/.cache/sssctl/emulator/ca.pem -H "Authorization: Bearer $ADMIN" \\
@@ -109,7 +138,8 @@ def emulator_serve_command(**options: Any) -> None:
     fault_names = ("latency_ms", "throttle_probability", "error_probability", "drop_probability",
                    "batch_operation_ms", "request_operation_ms", "dop_hint", "replication_delay",
                    "lost_response_probability", "fault_service", "fault_route",
-                   "max_faults", "malformed_probability", "ews_propagation_seconds")
+                   "max_faults", "malformed_probability", "ews_propagation_seconds", "throttle_mix",
+                   "competing_share")
     faults = {name: options.pop(name) for name in fault_names}
     seed, faults["fault_service"] = options.pop("fault_seed"), faults["fault_service"] or ""
     faults["fault_seed"] = -1 if seed is None else seed

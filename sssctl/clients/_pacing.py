@@ -15,15 +15,29 @@ throughput"; the error body's ``code`` says which limit was hit):
   concurrency is cut.
 - ``0x80072326``, **concurrent requests**. It "fails immediately" and has no window, so
   nobody else pauses (the refused request alone waits its ``Retry-After``) and
-  concurrency is cut below the number that was in flight when it was refused.
+  concurrency is cut below the number that was in flight when it was refused. The
+  service counted when the request arrived, so that number is the one in flight when it
+  was sent, not when its answer is read: a refusal comes back in one round trip, and by
+  then the threads of a wave sent together may be waiting out another request's pause,
+  so a count taken at the answer can be a handful where the service saw dozens, and a
+  cut to 70 % of it would throw the whole width away. A refusal that met fewer than half
+  the width in flight (a lone step of the safe sequence) says that other callers of the
+  same user held the slots at that moment, not that the width is too much: it cuts as
+  the other limits do, to 70 % of the width, not to 70 % of one request.
 
 A cut keeps 70 % of the width (CUBIC's factor, not Reno's half); for concurrent
 requests, 70 % of the number in flight when the service counted one too many, if that is
-fewer. Concurrency then grows back by doubling per round of answers while they show
-room. A limit really reached is met again and cut again, so the run stays between 70 %
-and all of it; refusals that recur at random (another integration's bursts, a load
-balancer's hiccups) cost a round at 70 % each, where halving every round they recur
-would leave a run crawling at a handful of requests.
+fewer. Concurrency then grows back: while the answers show ample room in both budgets,
+by tripling per round up to the width the cut was made from (CUBIC's quick return to
+the last width that worked, as its own slow start does), by doubling beyond it and
+whenever a budget is half spent. The width, not the number in flight, is where the quick
+return ends: a concurrent-requests refusal of a lone step of the safe sequence (one
+request in flight, because others of the same user held the slots for a moment) cuts
+the width to one, and the bulk write that follows should not need five slow rounds to
+get back what it had. A limit really reached is met again and cut again, so
+the run stays between 70 % and all of it; refusals that recur at random (another
+integration's bursts, a load balancer's hiccups) cost a round at 70 % each, where
+halving every round they recur would leave a run crawling at a handful of requests.
 
 A 429 without one of these codes is treated as both (pause and cut), the safe side.
 Cuts follow TCP's rule of one cut per round: a 429 answering a request that was sent
@@ -39,7 +53,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+import structlog
+
 from sssctl.clients._transport import MAX_CONCURRENCY
+
+log = structlog.get_logger("sssctl.clients.pacing")
 
 Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
@@ -123,14 +141,22 @@ class RateLimiter:
         self._hinted = False
         self._budget_seen: dict[str, float] = {}
         self._last_cut = -math.inf
+        self._cut_from = 0  # the width the last 429 cut was made from: regrowth is quick up to it
         self._in_flight = 0
         self._retrying = 0  # requests answered "not now" and waiting to be sent again
+        self._queued = 0    # requests waiting out a pause before taking a slot
         self._lock = threading.Lock()
         self._slots = threading.Condition(self._lock)
 
     @property
     def paused_until(self) -> float:
         return self._paused_until
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered (read right after :meth:`acquire`: those it went with)."""
+        with self._lock:
+            return self._in_flight
 
     @property
     def allowed(self) -> int:
@@ -150,8 +176,15 @@ class RateLimiter:
     def acquire(self, deadline: float | None = None) -> float:
         """Take a slot and a token; :class:`PastDeadline` when that would end after ``deadline``.
 
+        A pause is waited out before a slot is taken: threads that held their slots through
+        a pause would fill the width with the bulk write's next batches, and a step of the
+        safe sequence arriving meanwhile would find no slot when the pause ends and wait
+        for the whole next pause too (under steady throttling, one per round). Waiting
+        without a slot, everyone meets the end of the pause on equal terms.
+
         Returns when the request may go (the limiter's clock), to hand back with its 429.
         """
+        self._wait_out_pause(deadline)
         with self._slots:
             while self._in_flight >= self.limit:
                 if deadline is not None and self._clock() >= deadline:
@@ -169,6 +202,23 @@ class RateLimiter:
         with self._slots:
             self._in_flight = max(0, self._in_flight - 1)
             self._slots.notify()
+
+    def _wait_out_pause(self, deadline: float | None) -> None:
+        """Sleep until no pause is in force (counted as demand meanwhile)."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._paused_until - now
+                if wait <= 0:
+                    return
+                self._queued += 1
+            try:
+                if deadline is not None and now + wait > deadline:
+                    raise PastDeadline(wait)
+                self._sleep(wait)
+            finally:
+                with self._lock:
+                    self._queued -= 1
 
     def _wait_for_token(self, deadline: float | None) -> None:
         while True:
@@ -193,21 +243,28 @@ class RateLimiter:
         self._slots.notify_all()
 
     def on_throttled(
-        self, retry_after: float | None, code: str | None = None, sent_at: float | None = None
+        self, retry_after: float | None, code: str | None = None, sent_at: float | None = None,
+        in_flight: int | None = None,
     ) -> bool:
         """React to a 429 for the limit ``code`` names; True when it paused everyone longer than before.
 
         ``sent_at`` is what :meth:`acquire` returned for the refused request; without it
-        the cut is made whatever came before.
+        the cut is made whatever came before. ``in_flight`` is :attr:`in_flight` right
+        after that :meth:`acquire` (the refused request included): what the service
+        counted for the concurrent-requests limit.
         """
         with self._lock:
             now = self._clock()
             if code != LIMIT_REQUESTS and (sent_at is None or sent_at >= self._last_cut):
                 width = self.limit
-                if code == LIMIT_CONCURRENT:  # the service counted what was in flight
-                    width = min(width, self._in_flight + 1)
+                counted = max(in_flight or 0, self._in_flight + 1)  # what flew when it arrived
+                if code == LIMIT_CONCURRENT and 2 * counted >= width:  # the width was in use
+                    width = counted
                 self._last_cut = now
+                self._cut_from = self.limit
                 self._set_limit(min(width - 1, round(width * CUT)))
+                log.debug("pacing.cut", code=code, width_from=self._cut_from, width=self.limit,
+                          sent_with=in_flight, in_flight=self._in_flight)
             if code == LIMIT_CONCURRENT or not retry_after:
                 return False
             until = now + retry_after
@@ -228,13 +285,14 @@ class RateLimiter:
             room = self._room(headers)
             if room is not None and room < LOW_BUDGET:
                 self._cut(self._clock(), force=False)
-            elif 2 * (self._in_flight + self._retrying + 1) >= self.limit:  # the width is in use, with room
+            elif 2 * (self._in_flight + self._retrying + self._queued + 1) >= self.limit:  # in use, with room
                 self._set_limit(self.limit + self._step(room))
 
     def _step(self, room: float | None) -> int:
-        """Slots one answer opens: two in slow start with ample room, else one."""
-        slow_start = self._last_cut == -math.inf
-        return 2 if slow_start and room is not None and room > AMPLE_BUDGET else 1
+        """Slots one answer opens: two with ample room in slow start or below the width of the
+        last cut, else one."""
+        quick = self._last_cut == -math.inf or self.limit < self._cut_from
+        return 2 if quick and room is not None and room > AMPLE_BUDGET else 1
 
     def _room(self, headers: Mapping[str, str]) -> float | None:
         """The smaller share of a budget left (of the most seen); None when no header says."""
@@ -253,4 +311,5 @@ class RateLimiter:
         if not force and now - self._last_cut < 1.0:
             return
         self._last_cut = now
+        self._cut_from = 0  # a budget running low is no random refusal: no quick return
         self._set_limit(self.limit // 2)

@@ -16,9 +16,11 @@ lives in a private module with one job:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +81,8 @@ __all__ = [
     "AMPLE_BUDGET", "BURST_REMAINING", "DEFAULT_PORTS", "DOP_HINT", "LIMIT_CONCURRENT", "LIMIT_EXECUTION",
     "LIMIT_NAMES", "LIMIT_REQUESTS", "LONG_WAIT", "LOW_BUDGET",
     "MAX_CONCURRENCY", "NOT_PROCESSED_STATUSES", "REPLAYABLE_METHODS", "RETRY_STATUSES",
-    "START_CONCURRENCY", "TIME_REMAINING", "WRITE_METHODS", "Clock", "HttpService", "PastDeadline",
+    "SHOWN_WAIT", "START_CONCURRENCY", "TIME_REMAINING", "WRITE_METHODS", "Clock", "HttpService",
+    "PastDeadline", "Pause", "PauseObserver",
     "RateLimiter", "ReplyLimits", "RequestStats", "ResponseTest", "RetryPolicy", "Sleeper",
     "TokenSource", "build_ssl_context", "check_same_origin", "describe_origin", "encode_query",
     "header_number", "new_http_client", "origin_of", "parse_retry_after",
@@ -87,10 +90,29 @@ __all__ = [
 
 log = structlog.get_logger("sssctl.clients.http")
 
-LONG_WAIT = 5.0  # a throttling pause at least this long is announced, not only logged at debug
+LONG_WAIT = 5.0  # a throttling pause at least this long is also logged as a warning
+SHOWN_WAIT = 1.0  # a throttling pause at least this long is handed to the run's progress
 LIMIT_WINDOW = 300.0  # Dataverse's service protection window (seconds)
 
 TokenSource = Callable[[], str]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A wait a service asked for with a 429, as the run's progress tells it.
+
+    ``everyone``: the whole service waits (Dataverse's request-count and execution-time
+    limits cover every request of the user), not only the refused request. ``limit``:
+    the service protection limit the answer named, when it named one.
+    """
+
+    service: str
+    seconds: float
+    limit: str | None = None
+    everyone: bool = False
+
+
+PauseObserver = Callable[[Pause], None]
 
 
 class HttpService:
@@ -111,8 +133,10 @@ class HttpService:
         origin: str | None = None,
         limits: ReplyLimits | None = None,
         retry_when: ResponseTest | None = None,
+        on_pause: PauseObserver | None = None,
     ) -> None:
         self.service = service
+        self.on_pause = on_pause  # told of each pause of at least SHOWN_WAIT, once per overlapping set
         self.origin = origin  # the only scheme://host:port a request (and its token) may go to
         self.limits = limits or ReplyLimits()
         self._retry_when = retry_when  # answers worth retrying beyond RETRY_STATUSES
@@ -125,7 +149,7 @@ class HttpService:
         self._clock = clock
         self._default_headers = dict(default_headers or {})
         self._announce_lock = threading.Lock()
-        self._announced_until = 0.0
+        self._announced_until = -math.inf
 
     def request(
         self,
@@ -155,6 +179,7 @@ class HttpService:
         started = self._clock()
         served_before = self.stats.served
         attempt = 0
+        failures = 0        # attempts that failed other than with a 429 (what back-off grows with)
         lost = False        # an earlier attempt may have been carried out without an answer
         while True:
             attempt += 1
@@ -170,8 +195,10 @@ class HttpService:
             if response is not None and response.status_code == 429:
                 delay = self._throttled_delay(response, attempt, served_before, target, started)
             else:
+                failures += 1
                 delay = retry_delay(self.policy, response, error, replayable=replayable, attempt=attempt,
-                                    elapsed=self._clock() - started, retry_when=self._retry_when)
+                                    elapsed=self._clock() - started, retry_when=self._retry_when,
+                                    failures=failures)
             if delay is None:
                 if error is not None and tls_refused(error):
                     raise TransportError(
@@ -219,9 +246,11 @@ class HttpService:
         if self._token is not None:
             headers = {**headers, "Authorization": f"Bearer {self._token()}"}
         sent_at: float | None = None
+        flying: int | None = None
         if self.limiter is not None:
             try:
                 sent_at = self.limiter.acquire(self.policy.deadline)
+                flying = self.limiter.in_flight
             except PastDeadline as waiting:
                 raise DeadlineExceeded(
                     f"{method} {self.service}:{target} was not sent: the service asked the run to pause "
@@ -252,7 +281,7 @@ class HttpService:
         if self.limiter is not None:
             if response.status_code == 429:
                 self.limiter.on_throttled(parse_retry_after(response.headers.get("Retry-After")),
-                                          _error_code(response), sent_at)
+                                          _error_code(response), sent_at, flying)
             elif response.status_code < 400:
                 self.limiter.on_success(response.headers)
         return response, None
@@ -299,17 +328,32 @@ class HttpService:
                 f"({_error_message(response) or 'too many requests'}), which ends after the run's "
                 f"--timeout of {self.policy.timeout or 0:g} s. What was applied so far is kept; run "
                 "again later, or with a longer --timeout (or none), to finish")
-        if delay >= LONG_WAIT:
+        if delay >= SHOWN_WAIT:
             self._announce_wait(response, delay, target)
         return delay
 
     def _announce_wait(self, response: httpx.Response, delay: float, target: str) -> None:
-        """Say once per pause what is waited for, why and until when (threads share a pause)."""
-        until = time.time() + delay
+        """Say once per pause what is waited for, why and until when.
+
+        Threads refused in the same wave share a pause: one that ends less than a second
+        after the one already told is the same pause, told once. Pauses of at least
+        :data:`LONG_WAIT` are also logged as a warning; every one goes to ``on_pause``.
+        """
+        ends = self._clock() + delay
         with self._announce_lock:
-            if until < self._announced_until + 1.0:
+            if ends < self._announced_until + 1.0:
                 return
-            self._announced_until = until
+            self._announced_until = ends
+        code = _error_code(response)
+        limit = code if code in LIMIT_NAMES else None
+        if self.on_pause is not None:
+            everyone = self.limiter is not None and limit != LIMIT_CONCURRENT
+            self.on_pause(Pause(self.service, delay, limit, everyone))
+        if delay < LONG_WAIT:
+            log.debug("http.throttled", service=self.service, target=target, wait_s=round(delay, 1),
+                      limit=LIMIT_NAMES.get(limit or ""))
+            return
+        until = time.time() + delay
         why = _error_message(response) or "too many requests"
         log.warning("http.throttled", service=self.service, target=target, wait_s=round(delay),
                     until=datetime.fromtimestamp(until).strftime("%H:%M:%S"),

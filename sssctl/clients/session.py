@@ -31,6 +31,7 @@ from sssctl.clients.graph import GraphClient
 from sssctl.clients.http import (
     MAX_CONCURRENCY,
     HttpService,
+    PauseObserver,
     RateLimiter,
     ReplyLimits,
     RequestStats,
@@ -132,8 +133,12 @@ def open_clients(
     options: ClientOptions | None = None,
     missing_ok: bool = False,
     timeout: float | None = None,
+    on_pause: PauseObserver | None = None,
 ) -> Iterator[Clients]:
     """Signed-in clients for the run; Graph/Exchange only when the config manages them.
+
+    ``on_pause`` hears of every wait of a second or more a service asks for (429), so the
+    run's progress can say why nothing moves.
 
     A Graph or Exchange client whose endpoint (or, for Exchange, tenant) is not configured
     is an error, unless ``missing_ok``: then that client is ``None`` and
@@ -164,7 +169,8 @@ def open_clients(
         # Sign-in draws on the run's retry budget but not on its request counts, which report
         # what the run cost in API calls.
         login = HttpService("login", login_http, token=None, stats=RequestStats(), policy=policy,
-                            sleep=opts.sleep, limits=opts.limits, retry_when=is_transient_login_answer)
+                            sleep=opts.sleep, limits=opts.limits, retry_when=is_transient_login_answer,
+                            on_pause=on_pause)
         notes = sign_in_notes(desired, env)
         try:
             provider: TokenProvider = NotedProvider(build_token_provider(SignInSettings(
@@ -180,7 +186,7 @@ def open_clients(
             scope = scope_for(resource)
             return HttpService(name, client, token=lambda: provider.token(scope), stats=stats,
                                policy=policy, limiter=limiter, sleep=opts.sleep, origin=resource,
-                               limits=opts.limits)
+                               limits=opts.limits, on_pause=on_pause)
 
         # The limiter's waits are short and real (pacing, or the rest of a Retry-After another
         # thread already slept); only retry back-off uses the injectable sleeper. The cap is

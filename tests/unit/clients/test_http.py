@@ -89,6 +89,17 @@ def test_backoff_without_retry_after_grows_and_is_capped() -> None:
         assert ceiling / 2 <= delay <= ceiling
 
 
+def test_backoff_grows_with_failures_only_not_with_429s_waited_out() -> None:
+    seen, handler = _sequence(*[httpx.Response(429, headers={"Retry-After": "1"})] * 3,
+                              httpx.Response(503), httpx.Response(503), httpx.Response(200, json={}))
+    svc, sleeps = service(handler, policy=RetryPolicy(base_delay=0.5, max_delay=30))
+    assert svc.request("GET", "https://org.example/api/data/v9.2/mailboxes").status_code == 200
+    assert len(seen) == 6
+    assert sleeps.calls[:3] == [1.0, 1.0, 1.0]
+    assert 0.25 <= sleeps.calls[3] <= 0.5  # the first failure, on the fourth attempt
+    assert 0.5 <= sleeps.calls[4] <= 1.0
+
+
 def test_post_is_not_replayed_after_the_connection_dropped_mid_request() -> None:
     seen, handler = _sequence(httpx.RemoteProtocolError("Server disconnected without sending a response."))
     svc, _ = service(handler)

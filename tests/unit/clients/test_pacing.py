@@ -15,6 +15,7 @@ from sssctl.clients.http import (
     LIMIT_REQUESTS,
     TIME_REMAINING,
     HttpService,
+    Pause,
     RateLimiter,
     RequestStats,
     RetryPolicy,
@@ -183,14 +184,28 @@ def test_concurrency_only_doubles_per_round_once_a_budget_is_half_spent() -> Non
     assert limiter.limit == 8
 
 
-def test_concurrency_only_doubles_per_round_after_a_cut() -> None:
+def test_after_a_cut_concurrency_returns_quickly_to_the_width_cut_from_then_only_doubles() -> None:
     time = FakeTime()
-    limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
+    limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)
     limiter.on_success(_room(hint=20))
     limiter.on_throttled(None)
     assert limiter.limit == 14
     _answer_round(limiter, _room())
-    assert limiter.limit == 28
+    assert limiter.limit == 31  # 14 answers: three open two slots each (back to 20), eleven one
+    _answer_round(limiter, _room())
+    assert limiter.limit == 52
+
+
+def test_after_a_budget_ran_low_concurrency_only_doubles_per_round() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
+    limiter.on_success(_room(hint=20, seconds=1200))
+    limiter.on_throttled(None)
+    time.now += 2.0
+    limiter.on_success(_room(seconds=100))  # the execution budget runs low: halved, no quick return
+    assert limiter.limit == 7
+    _answer_round(limiter, _room())
+    assert limiter.limit == 14
 
 
 def test_concurrency_grows_one_slot_per_busy_answer_without_limit_headers() -> None:
@@ -260,6 +275,19 @@ def test_the_concurrent_requests_limit_cuts_below_what_was_in_flight_without_pau
     assert limiter.paused_until < time.now
 
 
+def test_the_concurrent_requests_limit_counts_what_flew_when_the_refused_request_was_sent() -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    sent = limiter.acquire()
+    for _ in range(29):
+        limiter.acquire()
+    flying = limiter.in_flight
+    for _ in range(30):  # by the time the refusal is read, the others have been answered
+        limiter.release()
+    assert limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=sent, in_flight=flying) is False
+    assert limiter.limit == 21  # 70 % of the 30 the service counted, not of the 1 left
+
+
 def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -> None:
     time = FakeTime()
     limiter = _wide(time)
@@ -278,9 +306,9 @@ def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -
     assert limiter.limit == 20
 
 
-def test_width_grows_back_by_doubling_after_a_concurrency_cut() -> None:
+def test_width_grows_back_after_a_concurrency_cut() -> None:
     time = FakeTime()
-    limiter = _wide(time, width=40)
+    limiter = _wide(time, width=24)
     for _ in range(15):
         limiter.acquire()
     limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=time.now)  # 16 were too many
@@ -291,7 +319,18 @@ def test_width_grows_back_by_doubling_after_a_concurrency_cut() -> None:
     for _ in range(3):
         _answer_round(limiter, _room())
         rounds.append(limiter.limit)
-    assert rounds == [22, 44, 52]
+    assert rounds == [29, 52, 52]  # quickly back to the width of 24 it was cut from, then doubling
+
+
+def test_a_concurrency_refusal_of_a_lone_request_cuts_the_width_not_to_one() -> None:
+    time = FakeTime()
+    limiter = _wide(time, width=30)
+    sent = limiter.acquire()  # a step of the safe sequence, alone in flight
+    flying = limiter.in_flight
+    limiter.release()
+    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=sent, in_flight=flying)
+    assert limiter.limit == 21  # others held the slots: 70 % of the width, as for a burst of theirs
+    assert limiter.paused_until < time.now
 
 
 def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
@@ -302,7 +341,7 @@ def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
 
 
 @pytest.mark.parametrize(("code", "width", "paused"), [
-    (LIMIT_REQUESTS, 40, True), (LIMIT_EXECUTION, 28, True), (LIMIT_CONCURRENT, 1, False)])
+    (LIMIT_REQUESTS, 40, True), (LIMIT_EXECUTION, 28, True), (LIMIT_CONCURRENT, 28, False)])
 def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
         code: str, width: int, paused: bool) -> None:
     time = FakeTime()
@@ -338,3 +377,48 @@ def test_requests_waiting_to_be_sent_again_leave_their_slots_to_others_and_count
     assert limiter.limit == 6
     limiter.waiting_to_retry(False)
     assert limiter.allowed == 6
+
+
+def _refused(code: str, seconds: str) -> httpx.Response:
+    refusal = {"error": {"code": code, "message": "m"}}
+    return httpx.Response(429, headers={"Retry-After": seconds}, json=refusal)
+
+
+def test_every_pause_of_a_second_or_more_is_told_once_with_its_limit() -> None:
+    time = FakeTime()
+    answers = [_refused(LIMIT_REQUESTS, "1"), _refused(LIMIT_REQUESTS, "0.5"),
+               _refused(LIMIT_CONCURRENT, "2"), httpx.Response(200, json={})]
+    svc, _ = _service(answers, time)
+    svc.limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)
+    told: list[Pause] = []
+    svc.on_pause = told.append
+    assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 200
+    assert told == [Pause("dataverse", 1.0, LIMIT_REQUESTS, everyone=True),   # the half second is not
+                    Pause("dataverse", 2.0, LIMIT_CONCURRENT, everyone=False)]  # only this request waits
+
+
+def test_refusals_sharing_one_pause_are_told_once() -> None:
+    time = FakeTime()
+    svc, _ = _service([_refused(LIMIT_EXECUTION, "1"), _refused(LIMIT_EXECUTION, "1"),
+                       httpx.Response(200, json={})], time)
+    svc._sleep = lambda seconds: None   # another thread's refusal of the same wave: no time passes
+    told: list[Pause] = []
+    svc.on_pause = told.append
+    svc.request("GET", "https://org.example/api/data/v9.2/roles")
+    assert told == [Pause("dataverse", 1.0, LIMIT_EXECUTION)]  # no limiter here: only the request waited
+
+
+def test_a_request_waits_out_a_pause_without_holding_a_slot() -> None:
+    time = FakeTime()
+    limiter = _wide(time, width=2)
+    limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now)
+    seen: list[int] = []
+
+    def sleep(seconds: float) -> None:  # what another thread would find meanwhile
+        seen.append(limiter.in_flight)
+        time.sleep(seconds)
+
+    limiter._sleep = sleep
+    limiter.acquire()
+    assert seen == [0]  # every slot free for a step of the sequence when the pause ends
+    assert time.slept == [pytest.approx(1.0)] and limiter.in_flight == 1
