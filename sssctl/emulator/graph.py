@@ -47,7 +47,6 @@ from sssctl.emulator.graph_query import (
     require_eventual_for_count,
     require_eventual_for_search,
 )
-from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.identity import Identity
 
 _READ_ROLES = frozenset(
@@ -383,7 +382,6 @@ class GraphService:
         )
 
     def _patch_application(self, app: Application, body: dict[str, Any]) -> None:
-        _refuse_undeclared(body, "application")
         unknown = sorted(set(body) - _APP_PATCHABLE - {"passwordCredentials"})
         if unknown:
             raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.application'.")
@@ -553,7 +551,6 @@ class GraphService:
         return None
 
     def _add_fic(self, app: Application, body: dict[str, Any]) -> dict[str, Any]:
-        _refuse_undeclared(body, "federatedIdentityCredential")
         for required in ("name", "issuer", "subject", "audiences"):
             if not body.get(required):
                 raise _bad(f"Property '{required}' is required for a federated identity credential.")
@@ -889,7 +886,6 @@ def _check_required_resource_access(value: Any) -> None:
 
 
 def _check_sp_patch(body: dict[str, Any]) -> None:
-    _refuse_undeclared(body, "servicePrincipal")
     unknown = sorted(set(body) - _SP_PATCHABLE)
     if unknown:
         raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.servicePrincipal'.")
@@ -920,16 +916,6 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
     if "keyCredentials" in out:
         out["keyCredentials"] = [{**k, "key": None} for k in out["keyCredentials"]]
     return out
-
-
-def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
-    """A write naming a property the type does not declare is refused, naming it (graph_schema)."""
-    undeclared = sorted(k for k in body if k not in DECLARED[entity_type] and "@" not in k)
-    if undeclared:
-        raise _bad(
-            f"The property '{undeclared[0]}' does not exist on type 'microsoft.graph.{entity_type}'. "
-            "Make sure to only use property names that are defined by the type."
-        )
 
 
 def _filtered(

@@ -17,9 +17,12 @@ library that reads the payload (Microsoft.OData.Core):
   property named 'tags', which has the expected type 'Collection(Edm.String)[Nullable=False]'.
   ...". These two texts are Microsoft.OData.Core's resource strings (ODataLib); no capture of
   Graph answering them was found, so they are the closest documented ones.
-* a property a complex type does not declare: the same text as for an entity, "The property
-  'x' does not exist on type 'microsoft.graph.webApplication'. ...". Undeclared names at the
-  top level are left to the route, which refuses them with that text too.
+* a property the entity or complex type does not declare: "The property 'x' does not exist on
+  type 'microsoft.graph.application'. Make sure to only use property names that are defined by
+  the type." (the directory's text, captured in
+  https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/7960); an action
+  parameter that does not exist: "The parameter 'x' in the request payload is not a valid
+  parameter for the operation 'addPassword'." (Microsoft.OData.Core's text).
 
 Collection-valued properties are ``Nullable="false"`` in Graph's metadata (e.g.
 ``application.tags``, ``user.businessPhones``). Enum members and Int32 vs Int64 ranges are
@@ -36,16 +39,36 @@ import uuid
 from typing import Any
 
 from sssctl.emulator.graph_query import GraphError
+from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.graph_types import ENUMS, TYPES
 
 _COLLECTION = re.compile(r"^Collection\((?P<item>.+)\)$")
 
 
 def check_write(type_name: str | None, body: dict[str, Any]) -> None:
-    """Refuse ``body`` if a value of a property ``type_name`` declares has the wrong type."""
+    """Refuse ``body`` if it names a property (or action parameter) ``type_name`` does not
+    declare, or gives a declared one a value of the wrong type."""
     if type_name is None or type_name not in TYPES:
         return
+    if type_name in DECLARED:
+        undeclared = sorted(k for k in body if k not in DECLARED[type_name] and "@" not in k)
+        if undeclared:
+            raise _undeclared(undeclared[0], type_name)
+    else:  # an action's parameters
+        unknown = sorted(k for k in body if k not in TYPES[type_name] and "@" not in k)
+        if unknown:
+            raise _bad(
+                f"The parameter '{unknown[0]}' in the request payload is not a valid parameter for "
+                f"the operation '{type_name}'."
+            )
     _check_object(type_name, body, top=True)
+
+
+def _undeclared(name: str, type_name: str) -> GraphError:
+    return _bad(
+        f"The property '{name}' does not exist on type 'microsoft.graph.{type_name}'. "
+        "Make sure to only use property names that are defined by the type."
+    )
 
 
 def _bad(message: str) -> GraphError:
@@ -83,11 +106,8 @@ def _check_object(type_name: str, value: Any, *, top: bool = False) -> None:
         expected = declared.get(name)
         if expected is None:
             if top:
-                continue  # the route names it (graph._refuse_undeclared)
-            raise _bad(
-                f"The property '{name}' does not exist on type 'microsoft.graph.{type_name}'. "
-                "Make sure to only use property names that are defined by the type."
-            )
+                continue  # a navigation property: the route refuses what it does not serve
+            raise _undeclared(name, type_name)
         if item is None:
             if name == "id" or _COLLECTION.match(expected):
                 raise _bad(

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sssctl.emulator import constants as c
 from sssctl.emulator import graph_types
 from tests.support.graph_sdk_types import all_types
 
@@ -266,3 +267,33 @@ def test_wrongly_typed_action_and_child_writes_are_refused(
     after = graph.get(f"/applications/{app['id']}").json()
     assert after["passwordCredentials"] == []
     assert graph.get(f"/applications/{app['id']}/federatedIdentityCredentials").json()["value"] == []
+
+
+def test_every_write_path_refuses_an_undeclared_property(graph: httpx.Client) -> None:
+    """Not only PATCH of an application: creating a service principal, assigning an app role,
+    updating a federated credential and calling an action are read against the same types."""
+    app = _app(graph, "types-undeclared")
+    fic = graph.post(f"/applications/{app['id']}/federatedIdentityCredentials", json={
+        "name": "gh", "issuer": "https://i.test", "subject": "s", "audiences": ["a"]}).json()
+    sp = graph.post("/servicePrincipals", json={"appId": app["appId"], "colour": "blue"})
+    patched = graph.patch(f"/applications/{app['id']}/federatedIdentityCredentials/{fic['id']}",
+                          json={"subject": "t", "colour": "blue"})
+    assigned = graph.post(
+        f"/servicePrincipals/{c.SSSCTL_SP_OBJECT_ID}/appRoleAssignedTo",
+        json={"principalId": c.SSSCTL_SP_OBJECT_ID, "resourceId": c.SSSCTL_SP_OBJECT_ID,
+              "appRoleId": str(uuid.UUID(int=0)), "colour": "blue"},
+    )
+    for response, entity_type in ((sp, "servicePrincipal"), (patched, "federatedIdentityCredential"),
+                                  (assigned, "appRoleAssignment")):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"].startswith(
+            f"The property 'colour' does not exist on type 'microsoft.graph.{entity_type}'.")
+    action = graph.post(f"/applications/{app['id']}/addPassword", json={"passwordCredential": {}, "x": 1})
+    assert action.status_code == 400
+    assert action.json()["error"]["message"] == (
+        "The parameter 'x' in the request payload is not a valid parameter for the operation 'addPassword'.")
+    kept = graph.get(f"/applications/{app['id']}/federatedIdentityCredentials/{fic['id']}").json()
+    assert kept["subject"] == "s"
+    same_app = {"$filter": f"appId eq '{app['appId']}'"}
+    assert graph.get("/servicePrincipals", params=same_app).json()["value"] == []
+    assert graph.get(f"/applications/{app['id']}").json()["passwordCredentials"] == []
