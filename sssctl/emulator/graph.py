@@ -350,7 +350,7 @@ class GraphService:
                 {
                     "@odata.context": f"{self.base_url}/v1.0/$metadata#applications"
                     f"{_projection(selected)}/$entity",
-                    **_select(data, selected),
+                    **_select(data, selected, "application"),
                 }
             )
         found = self._app(m)
@@ -631,7 +631,7 @@ class GraphService:
                 {
                     "@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals"
                     f"{_projection(selected)}/$entity",
-                    **_select(sp, selected),
+                    **_select(sp, selected, "servicePrincipal"),
                 }
             )
         sp_or_none = self._sp(m)
@@ -809,7 +809,7 @@ class GraphService:
         }
         if counted(request):
             body["@odata.count"] = len(visible)
-        body["value"] = [_select(_public(i), selected) for i in page]
+        body["value"] = [_select(_public(i), selected, _ENTITY_TYPES[name]) for i in page]
         if start + top < len(visible):
             query = {k: v for k, v in params.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 
 from sssctl.emulator.graph_schema import DECLARED
+from sssctl.emulator.graph_types import TYPES
 
 MAX_TOP = 999
 DEFAULT_TOP = 100
@@ -73,10 +74,22 @@ def _projection(selected: list[str] | None) -> str:
     return f"({','.join(selected)})" if selected else ""
 
 
-def _select(data: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
-    if not selected:
+def _select(
+    data: dict[str, Any], selected: list[str] | None, entity_type: str | None = None
+) -> dict[str, Any]:
+    """The selected properties; with ``entity_type`` (or the item's ``@odata.type``), a selected
+    property the item does not hold comes back empty, as Graph answers it: ``[]`` for a
+    collection (``Nullable="false"`` in the metadata), ``null`` otherwise. A navigation
+    property is not filled."""
+    if not selected or "*" in selected:
         return data
-    return {k: v for k, v in data.items() if k in selected or k.startswith("@odata")}
+    out = {k: v for k, v in data.items() if k in selected or k.startswith("@odata")}
+    kind = entity_type or str(data.get("@odata.type") or "").removeprefix("#microsoft.graph.")
+    declared = TYPES.get(kind, {})
+    for name in selected:
+        if name not in out and name in declared:
+            out[name] = [] if declared[name].startswith("Collection(") else None
+    return out
 
 
 def _top(raw: str | None) -> int:

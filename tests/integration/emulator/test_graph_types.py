@@ -148,6 +148,10 @@ def _answers(graph: httpx.Client) -> list[tuple[str, dict[str, Any], str]]:
     sp = graph.post("/servicePrincipals", json={"appId": created["appId"]})
     answers.append(("servicePrincipal", sp.json(), "POST servicePrincipals"))
 
+    structural = {t: ",".join(sorted(_SDK_TYPES[t])) for t in ("application", "servicePrincipal")}
+    listed("/applications", "application", **{"$select": structural["application"]})
+    listed("/servicePrincipals", "servicePrincipal", **{"$select": structural["servicePrincipal"]})
+    one(f"/applications/{created['id']}", "application", **{"$select": structural["application"]})
     for app in listed("/applications", "application"):
         one(f"/applications/{app['id']}", "application")
         credentials = "id,keyCredentials,passwordCredentials"
