@@ -45,7 +45,6 @@ from sssctl.emulator.graph_query import (
     _top,
     counted,
     require_eventual_for_count,
-    require_eventual_for_search,
 )
 from sssctl.emulator.identity import Identity
 
@@ -87,6 +86,11 @@ _APP_PATCHABLE = frozenset(
 _SP_PATCHABLE = frozenset(
     {"accountEnabled", "appRoleAssignmentRequired", "tags", "displayName", "notes", "description"}
 )
+# What $filter may name (the advanced-queries page's property tables, and each list page).
+_APP_FILTERABLE = frozenset({"id", "displayName", "appId", "uniqueName"})
+_SP_FILTERABLE = frozenset({"id", "displayName", "appId"})
+_ASSIGNMENT_FILTERABLE = frozenset({"resourceId", "principalId", "appRoleId"})
+_FIC_FILTERABLE = frozenset({"name", "subject"})
 _AUDIENCES = frozenset(
     {"AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"}
 )
@@ -266,24 +270,22 @@ class GraphService:
         items, filterable = self._listable(is_app)
         return PlainTextResponse(str(len(self._matching(request, items, filterable))))
 
-    def _listable(self, is_app: bool) -> tuple[list[dict[str, Any]], set[str]]:
+    def _listable(self, is_app: bool) -> tuple[list[dict[str, Any]], frozenset[str]]:
         if is_app:
-            return [a.data for a in self.directory.applications.values()], {
-                "displayName",
-                "appId",
-                "uniqueName",
-            }
-        return list(self.directory.service_principals.values()), {"displayName", "appId"}
+            return [a.data for a in self.directory.applications.values()], _APP_FILTERABLE
+        return list(self.directory.service_principals.values()), _SP_FILTERABLE
 
     def _matching(
-        self, request: Request, items: list[dict[str, Any]], filterable: set[str]
+        self, request: Request, items: list[dict[str, Any]], filterable: frozenset[str]
     ) -> list[dict[str, Any]]:
-        """The visible items that ``$filter`` and ``$search`` (header required) keep."""
-        params = request.query_params
-        matches = _filtered(items, params.get("$filter"), filterable)
-        if params.get("$search") is not None:
-            require_eventual_for_search(request)
-            matches = graph_directory.searched(matches, params["$search"])
+        """The visible items that ``$filter`` and ``$search`` keep. Applications, service
+        principals and app-role assignments are directory objects: the advanced query rules
+        apply (graph_directory.filtered). A federated identity credential is not; it takes
+        ``eq`` only, as its list page documents."""
+        if filterable is _FIC_FILTERABLE:
+            matches = _filtered(items, request.query_params.get("$filter"), filterable)
+        else:
+            matches = graph_directory.filtered(request, items, filterable)
         return [i for i in matches if "id" not in i or not self.directory.is_hidden(str(i["id"]))]
 
     # --- applications ------------------------------------------------------------------
@@ -498,7 +500,7 @@ class GraphService:
                     request,
                     "federatedIdentityCredentials",
                     app.federated,
-                    {"name", "subject"},
+                    _FIC_FILTERABLE,
                     context=context,
                 )
             return JSONResponse({"@odata.context": f"{context}/$entity", **self._fic(app, subid)})
@@ -688,9 +690,7 @@ class GraphService:
         if request.method == "GET" and m["subid"] is None:
             self._require(caller, _READ_ROLES)
             items = [a for a in self.directory.assignments.values() if a[side] == sp["id"]]
-            return self._list(
-                request, m["sub"], items, {"resourceId", "principalId", "appRoleId"}, context=context
-            )
+            return self._list(request, m["sub"], items, _ASSIGNMENT_FILTERABLE, context=context)
         self._require(caller, [_ASSIGN_WRITE])
         if request.method == "POST" and m["subid"] is None:
             created = self._assign(sp, side, body)
@@ -795,7 +795,7 @@ class GraphService:
         request: Request,
         name: str,
         items: list[dict[str, Any]],
-        filterable: set[str],
+        filterable: frozenset[str],
         context: str | None = None,
     ) -> Response:
         params = request.query_params
@@ -919,7 +919,7 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _filtered(
-    items: list[dict[str, Any]], expression: str | None, filterable: set[str]
+    items: list[dict[str, Any]], expression: str | None, filterable: frozenset[str]
 ) -> list[dict[str, Any]]:
     if not expression:
         return items

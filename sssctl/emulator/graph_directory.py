@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from sssctl.emulator import constants as c
 from sssctl.emulator import graph_query
 from sssctl.emulator.directory import Directory, Recipient
-from sssctl.emulator.graph_query import _projection, _select, _selection, _skip, _top
+from sssctl.emulator.graph_query import GraphError, _projection, _select, _selection, _skip, _top
 from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.graph_types import TYPES
 
@@ -140,7 +140,6 @@ class DirectoryQueries:
             raise self.error(
                 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
             )
-        eventual = graph_query.eventual(request)
         if m["id"] is None:
             items = self._users() if m["set"] == "users" else [self._group(r) for r in self._groups()]
             kind = m["set"][:-1]
@@ -148,7 +147,7 @@ class DirectoryQueries:
             item = self._find(m["set"], m["id"])
             if m["nav"] is None:
                 return self._one(request, m["set"], item)
-            if m["cast"] and m["nav"] == "transitiveMembers" and not self._advanced(request, eventual):
+            if m["cast"] and m["nav"] == "transitiveMembers" and not graph_query.counted(request):
                 raise self.error(400, "Request_UnsupportedQuery", f"OData cast {_ADVICE}")
             items = self._members(item, transitive=m["nav"] == "transitiveMembers")
             if m["cast"]:
@@ -157,9 +156,9 @@ class DirectoryQueries:
             kind = m["cast"].removeprefix("microsoft.graph.") if m["cast"] else "directoryObject"
         if m["count"] or m["navcount"]:
             graph_query.require_eventual_for_count(request)
-            matched = self._filtered(request, items, m["set"], eventual)
+            matched = filtered(request, items, _FILTERABLE[m["set"]])
             return PlainTextResponse(str(len(matched)))
-        return self._list(request, m, self._filtered(request, items, m["set"], eventual), kind, eventual)
+        return self._list(request, m, filtered(request, items, _FILTERABLE[m["set"]]), kind)
 
     # --- the directory's objects ---------------------------------------------------------
     def _users(self) -> list[dict[str, Any]]:
@@ -227,78 +226,8 @@ class DirectoryQueries:
                     out.append(by_address[key])
         return out
 
-    # --- query options -------------------------------------------------------------------
-    @staticmethod
-    def _advanced(request: Request, eventual: bool) -> bool:
-        return eventual and (request.query_params.get("$count") or "").lower() == "true"
-
-    def _filtered(
-        self, request: Request, items: list[dict[str, Any]], entity_set: str, eventual: bool
-    ) -> list[dict[str, Any]]:
-        params = request.query_params
-        if params.get("$search") is not None:
-            graph_query.require_eventual_for_search(request)
-            items = searched(items, params["$search"])
-        expression = params.get("$filter")
-        if not expression:
-            return items
-        tests = [
-            self._clause(clause, entity_set, request, eventual)
-            for clause in re.split(r"\s+and\s+", expression)
-        ]
-        return [i for i in items if all(test(i) for test in tests)]
-
-    def _clause(
-        self, text: str, entity_set: str, request: Request, eventual: bool
-    ) -> Callable[[dict[str, Any]], bool]:
-        match = _CLAUSE.match(text)
-        prop = (match["fprop"] or match["prop"]) if match else None
-        if (
-            match is None
-            or prop not in _FILTERABLE[entity_set]
-            or ((match["fn"] or "").lower() == "endswith" and prop not in _ENDSWITH)
-        ):
-            raise self.error(
-                400,
-                "Request_UnsupportedQuery",
-                "Unsupported or invalid query filter clause specified for property "
-                f"'{text.strip()}' of resource.",
-            )
-        operator = (
-            "not"
-            if match["not"]
-            else "endsWith"
-            if (match["fn"] or "").lower() == "endswith"
-            else ("ne" if (match["op"] or "").lower() == "ne" else None)
-        )
-        if operator is not None and not self._advanced(request, eventual):
-            raise self.error(400, "Request_UnsupportedQuery", f"Operator '{operator}' {_ADVICE}")
-        negate = bool(match["not"]) != ((match["op"] or "").lower() == "ne")
-        if match["fn"]:
-            value = match["fval"].replace("''", "'").lower()
-            starts = match["fn"].lower() == "startswith"
-
-            def test(item: dict[str, Any]) -> bool:
-                text = str(item.get(prop) or "").lower()
-                return (text.startswith(value) if starts else text.endswith(value)) != negate
-
-            return test
-        literal: Any = (
-            match["sval"].replace("''", "'").lower()
-            if match["sval"] is not None
-            else match["gval"].lower()
-            if match["gval"]
-            else {"true": True, "false": False, "null": None}[match["bval"].lower()]
-        )
-
-        def compare(item: dict[str, Any]) -> bool:
-            value = item.get(prop)
-            return bool(((value.lower() if isinstance(value, str) else value) == literal) != negate)
-
-        return compare
-
     def _list(
-        self, request: Request, m: re.Match[str], items: list[dict[str, Any]], kind: str, eventual: bool
+        self, request: Request, m: re.Match[str], items: list[dict[str, Any]], kind: str
     ) -> Response:
         params = request.query_params
         selected = (
@@ -382,6 +311,71 @@ def member_selection(
             )
     return names
 
+
+
+def filtered(
+    request: Request, items: list[dict[str, Any]], filterable: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The items ``$search`` (header required) and ``$filter`` keep, by the advanced query rules:
+    ``eq`` and ``startsWith`` by default; ``ne``, ``not`` and ``endsWith`` only with the header
+    and ``$count=true``; a property outside ``filterable`` is refused."""
+    params = request.query_params
+    if params.get("$search") is not None:
+        graph_query.require_eventual_for_search(request)
+        items = searched(items, params["$search"])
+    expression = params.get("$filter")
+    if not expression:
+        return items
+    tests = [_clause(clause, filterable, request) for clause in re.split(r"\s+and\s+", expression)]
+    return [i for i in items if all(test(i) for test in tests)]
+
+
+def _clause(text: str, filterable: frozenset[str], request: Request) -> Callable[[dict[str, Any]], bool]:
+    match = _CLAUSE.match(text)
+    prop = (match["fprop"] or match["prop"]) if match else None
+    if (
+        match is None
+        or prop not in filterable
+        or ((match["fn"] or "").lower() == "endswith" and prop not in _ENDSWITH)
+    ):
+        raise GraphError(
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported or invalid query filter clause specified for property "
+            f"'{text.strip()}' of resource.",
+        )
+    operator = (
+        "not"
+        if match["not"]
+        else "endsWith"
+        if (match["fn"] or "").lower() == "endswith"
+        else ("ne" if (match["op"] or "").lower() == "ne" else None)
+    )
+    if operator is not None and not graph_query.counted(request):
+        raise GraphError(400, "Request_UnsupportedQuery", f"Operator '{operator}' {_ADVICE}")
+    negate = bool(match["not"]) != ((match["op"] or "").lower() == "ne")
+    if match["fn"]:
+        value = match["fval"].replace("''", "'").lower()
+        starts = match["fn"].lower() == "startswith"
+
+        def test(item: dict[str, Any]) -> bool:
+            text = str(item.get(prop) or "").lower()
+            return (text.startswith(value) if starts else text.endswith(value)) != negate
+
+        return test
+    literal: Any = (
+        match["sval"].replace("''", "'").lower()
+        if match["sval"] is not None
+        else match["gval"].lower()
+        if match["gval"]
+        else {"true": True, "false": False, "null": None}[match["bval"].lower()]
+    )
+
+    def compare(item: dict[str, Any]) -> bool:
+        value = item.get(prop)
+        return bool(((value.lower() if isinstance(value, str) else value) == literal) != negate)
+
+    return compare
 
 def searched(items: list[dict[str, Any]], raw: str) -> list[dict[str, Any]]:
     """``$search="property:token"``: a word of the property starts with the token."""

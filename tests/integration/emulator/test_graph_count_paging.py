@@ -124,3 +124,22 @@ def test_a_nested_group_is_walked_by_transitive_members(
     assert cast["@odata.count"] == len(SSS_GROUP_MEMBERS) + 1
     counted = graph.get(f"/groups/{outer['id']}/transitiveMembers/$count", headers=EVENTUAL)
     assert int(counted.text) == len(SSS_GROUP_MEMBERS) + 3
+
+
+def test_applications_and_service_principals_filter_by_the_advanced_query_rules(graph: httpx.Client) -> None:
+    """``startsWith`` works by default on displayName; ``ne`` and ``not`` need the header and
+    ``$count=true`` (directory objects, https://learn.microsoft.com/graph/aad-advanced-queries)."""
+    for path in ("/applications", "/servicePrincipals"):
+        started = graph.get(path, params={"$filter": "startswith(displayName,'sssctl')"}).json()["value"]
+        assert started and all(i["displayName"].lower().startswith("sssctl") for i in started)
+        refused = graph.get(path, params={"$filter": "displayName ne 'sssctl'"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["message"].startswith("Operator 'ne' is not supported")
+        advanced = graph.get(
+            path, params={"$filter": "displayName ne 'sssctl'", "$count": "true"}, headers=EVENTUAL
+        ).json()
+        assert advanced["@odata.count"] == len(advanced["value"]) > 0
+        assert all(i["displayName"] != "sssctl" for i in advanced["value"])
+    unsupported = graph.get("/applications", params={"$filter": "notes eq 'x'"})
+    assert unsupported.status_code == 400
+    assert unsupported.json()["error"]["code"] == "Request_UnsupportedQuery"
