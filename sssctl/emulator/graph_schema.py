@@ -3,7 +3,7 @@
 Taken from Graph's published v1.0 metadata (https://graph.microsoft.com/v1.0/$metadata) as
 the generated models of the Python Graph SDK (``msgraph-sdk`` 1.65.0) carry it: structural
 and navigation properties, including those inherited from ``entity`` / ``directoryObject``.
-``tests/unit/emulator/test_graph_schema.py`` re-derives them from the installed SDK, so the
+``tests/integration/emulator/test_graph_schema.py`` re-derives them from the installed SDK, so the
 two cannot drift apart unnoticed.
 
 ``$select`` of a name not declared here is refused as Graph refuses it:
