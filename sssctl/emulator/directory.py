@@ -474,4 +474,5 @@ def application_body(
         "web": {"redirectUris": [], "homePageUrl": None, "logoutUrl": None},
         "publicClient": {"redirectUris": []},
         "isFallbackPublicClient": None,
+        "oauth2RequirePostResponse": False,  # Nullable="false" in the metadata; false unless set
     }

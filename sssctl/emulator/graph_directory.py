@@ -291,7 +291,20 @@ def _value(item: dict[str, Any], kind: str, name: str) -> Any:
     metadata declares ``Nullable="false"`` (graph_values), ``null`` for anything else."""
     if name in item:
         return item[name]
+    if kind == "user" and name in _USER_UNSET:
+        return _USER_UNSET[name]
     return [] if TYPES.get(kind, {}).get(name, "").startswith("Collection(") else None
+
+
+# The user properties the metadata declares Nullable="false" that the directory does not hold:
+# Graph answers the DateTimeOffset minimum for an unset birthday / hireDate, and the default
+# enrollment limit (https://learn.microsoft.com/graph/api/resources/user: "Allowed values are
+# 5 or 1000").
+_USER_UNSET: dict[str, Any] = {
+    "birthday": "0001-01-01T00:00:00Z",
+    "hireDate": "0001-01-01T00:00:00Z",
+    "deviceEnrollmentLimit": 5,
+}
 
 
 def member_selection(

@@ -87,9 +87,13 @@ def _select(
     kind = entity_type or str(data.get("@odata.type") or "").removeprefix("#microsoft.graph.")
     declared = TYPES.get(kind, {})
     for name in selected:
-        if name not in out and name in declared:
+        if name not in out and name in declared and (kind, name) not in _STREAMS:
             out[name] = [] if declared[name].startswith("Collection(") else None
     return out
+
+
+# ``application.logo`` is an ``Edm.Stream``: read at ``/applications/{id}/logo``, never inline.
+_STREAMS = frozenset({("application", "logo")})
 
 
 def _top(raw: str | None) -> int:

@@ -24,9 +24,9 @@ library that reads the payload (Microsoft.OData.Core):
   parameter that does not exist: "The parameter 'x' in the request payload is not a valid
   parameter for the operation 'addPassword'." (Microsoft.OData.Core's text).
 
-Collection-valued properties are ``Nullable="false"`` in Graph's metadata (e.g.
-``application.tags``, ``user.businessPhones``). Enum members and Int32 vs Int64 ranges are
-not checked on write.
+Null is refused where the metadata declares ``Nullable="false"`` (``graph_schema.NON_NULLABLE``,
+e.g. ``application.tags``, ``appRoleAssignment.appRoleId``). Enum members and Int32 vs Int64
+ranges are not checked on write.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import uuid
 from typing import Any
 
 from sssctl.emulator.graph_query import GraphError
-from sssctl.emulator.graph_schema import DECLARED
+from sssctl.emulator.graph_schema import DECLARED, non_nullable
 from sssctl.emulator.graph_types import ENUMS, TYPES
 
 _COLLECTION = re.compile(r"^Collection\((?P<item>.+)\)$")
@@ -109,7 +109,7 @@ def _check_object(type_name: str, value: Any, *, top: bool = False) -> None:
                 continue  # a navigation property: the route refuses what it does not serve
             raise _undeclared(name, type_name)
         if item is None:
-            if name == "id" or _COLLECTION.match(expected):
+            if non_nullable(type_name, name):
                 raise _bad(
                     f"A null value was found for the property named '{name}', which has the expected "
                     f"type '{expected}[Nullable=False]'. The expected type '{expected}[Nullable=False]' "

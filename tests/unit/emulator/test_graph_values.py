@@ -73,13 +73,16 @@ def test_wrong_values_get_the_readers_error(
     assert (error.status, error.code, error.message) == (400, "Request_BadRequest", message)
 
 
-def test_a_collection_may_not_be_null() -> None:
+def test_null_is_refused_only_where_the_metadata_says_not_nullable() -> None:
     with pytest.raises(GraphError) as caught:
-        check_write("federatedIdentityCredential", {"audiences": None})
+        check_write("application", {"identifierUris": None})
     assert caught.value.message.startswith(
-        "A null value was found for the property named 'audiences', which has the expected type "
+        "A null value was found for the property named 'identifierUris', which has the expected type "
         "'Collection(Edm.String)[Nullable=False]'."
     )
+    with pytest.raises(GraphError):
+        check_write("appRoleAssignment", {"appRoleId": None})
+    check_write("application", {"description": None, "api": None})
 
 
 def test_segments_without_a_declared_type_are_not_checked() -> None:
