@@ -4,6 +4,8 @@ assignments (admin consent); ``/users`` and ``/groups`` are read in ``graph_dire
 
 It answers with Graph's envelopes and texts (identity reference §3), including the
 replication races of a real directory, so a client that survives it survives Entra.
+Every write body is read against the declared types first (``graph_values``); lists of
+these directory objects follow the advanced query rules (``graph_query``, ``graph_directory``).
 """
 
 from __future__ import annotations
