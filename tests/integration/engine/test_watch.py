@@ -218,13 +218,18 @@ def test_faults_never_end_the_process_and_health_follows_them(
 
 
 def test_a_reply_that_fails_its_model_makes_the_cycle_unknown_not_failed(
-    admin: AdminClient, watching: Watch
+    emulator: EmulatorInfo, admin: AdminClient, watching: Watch
 ) -> None:
     assert watching.listener is not None
     host, port = watching.listener.address
     admin.faults(mutate_route="/dataverse/api/data/v9.2/usersettingscollection",
                  mutate_field="value.*.incomingemailfilteringmethod", mutate_to='"all"')
     start = watching.outcomes["unknown"]
+    # A drifted row for the cycle to read (it reads only what drifted): its answer is the bad one.
+    person = _user(emulator, admin, 6)
+    answer = admin.act(person["domainname"], "PATCH", f"usersettingscollection({person['systemuserid']})",
+                       {"incomingemailfilteringmethod": 0})
+    assert answer["status"] == 204, answer
     _wait(lambda: watching.outcomes["unknown"] > start, 20, "a cycle with an unknown read")
     admin.clear_faults()
     metrics = httpx.get(f"http://{host}:{port}/metrics").text
