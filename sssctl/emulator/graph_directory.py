@@ -296,10 +296,19 @@ def _value(item: dict[str, Any], kind: str, name: str) -> Any:
     return [] if TYPES.get(kind, {}).get(name, "").startswith("Collection(") else None
 
 
-# The user properties the metadata declares Nullable="false" that the directory does not hold:
-# Graph answers the DateTimeOffset minimum for an unset birthday / hireDate, and the default
-# enrollment limit (https://learn.microsoft.com/graph/api/resources/user: "Allowed values are
-# 5 or 1000").
+# The user properties Graph's metadata declares Nullable="false" (graph_schema.NON_NULLABLE,
+# read in the CSDL) that the directory does not hold, so an unset one is never ``null``:
+# * ``birthday``: the DateTimeOffset minimum, as Graph answered it for a user whose birthday
+#   was never set ("birthday": "0001-01-01T00:00:00Z", captured in
+#   https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/1626).
+# * ``hireDate``: no capture of an unset one was found. The CSDL forbids null, and it is the
+#   same kind of profile date as ``birthday`` (both Edm.DateTimeOffset, both among the
+#   profile properties a user updates with User.ReadWrite), so the emulator answers the
+#   same minimum; unconfirmed.
+# * ``deviceEnrollmentLimit``: the Intune user page documents "Allowed values are 5 or 1000"
+#   (https://learn.microsoft.com/graph/api/resources/intune-onboarding-user). Which of the two
+#   an account with no Intune setting answers was not found; 5 (the lower, hence the stricter
+#   for a client that reads it) is an assumption within the documented values.
 _USER_UNSET: dict[str, Any] = {
     "birthday": "0001-01-01T00:00:00Z",
     "hireDate": "0001-01-01T00:00:00Z",

@@ -127,14 +127,31 @@ DECLARED: dict[str, frozenset[str]] = {
 }
 
 # Properties Graph's v1.0 metadata declares ``Nullable="false"`` (the SDK models do not carry
-# nullability, so this is an extract). Sources: Graph's CSDL as published in
-# microsoftgraph/msgraph-metadata ``clean_v10_metadata/cleanMetadata.xml`` (commit 01d45f6e,
-# read 2026-12-07: ``entity``, ``user``, ``appRoleAssignment``, ``assignedLicense``) and, for
-# ``application``, the CSDL's entity type as quoted verbatim in a public typings generator,
-# which agrees with the "Not nullable" notes of https://learn.microsoft.com/graph/api/resources/application.
-# Every entity's key ``id`` is non-nullable. Types not
-# listed (servicePrincipal, group, federatedIdentityCredential, the credential complex types)
-# were not read; for them the emulator only promises never to answer ``null`` for a collection.
+# nullability, so this is an extract). Source: Graph's CSDL as published in the repository
+# microsoftgraph/msgraph-metadata, file ``clean_v10_metadata/cleanMetadata.xml``, commit
+# 01d45f6e672d444bcc04a72fd5f0aea748971791, read 2026-12-07, each type's ``<EntityType>`` /
+# ``<ComplexType>`` element in full. Every type below was read there; a type read there
+# with no ``Nullable="false"`` property is listed empty, so "read, all nullable" and "not
+# read" cannot be confused. Every entity's key ``id`` is non-nullable (``entity``).
+#
+# Read, all nullable: ``directoryObject`` (``deletedDateTime``), ``keyCredential``,
+# ``passwordCredential``, ``apiApplication`` but ``oauth2PermissionScopes``, ``certification``,
+# ``informationalUrl``, ``optionalClaims``, ``parentalControlSettings``, ``verifiedPublisher``,
+# ``samlSingleSignOnSettings``, ``implicitGrantSettings``, ``redirectUriSettings``, the user's
+# complex types (``assignedPlan``, ``authorizationInfo``, ``employeeOrgData``,
+# ``objectIdentity``, ``licenseAssignmentState``, ``onPremisesExtensionAttributes``,
+# ``onPremisesProvisioningError``, ``passwordProfile``, ``provisionedPlan``,
+# ``mailboxSettings``).
+#
+# Not read (not found at that commit, or not located in the time given), so unchecked here:
+# ``keyValue``, ``assignedLabel``, ``licenseProcessingState``, ``serviceProvisioningError``,
+# ``signInActivity``, ``automaticRepliesSetting``, ``localeInfo``, ``workingHours``,
+# ``timeZoneBase``, ``customSecurityAttributeValue``, ``userPrint``,
+# ``servicePrincipalLockConfiguration``, ``requestSignatureVerification``,
+# ``authenticationBehaviors``, and the properties the SDK (a newer metadata) declares but that
+# commit does not (e.g. ``application.authenticationBehaviors``, ``user.signInActivity``,
+# ``group.uniqueName``). For those the emulator only promises never to answer ``null`` for a
+# collection.
 NON_NULLABLE: dict[str, frozenset[str]] = {
     "application": frozenset(
         {
@@ -142,15 +159,54 @@ NON_NULLABLE: dict[str, frozenset[str]] = {
             "oauth2RequirePostResponse", "passwordCredentials", "requiredResourceAccess", "tags",
         }
     ),
+    "servicePrincipal": frozenset(
+        {
+            "addIns", "alternativeNames", "appRoleAssignmentRequired", "appRoles", "keyCredentials",
+            "notificationEmailAddresses", "oauth2PermissionScopes", "passwordCredentials",
+            "replyUrls", "resourceSpecificApplicationPermissions", "servicePrincipalNames", "tags",
+        }
+    ),
+    "federatedIdentityCredential": frozenset({"audiences", "issuer", "name", "subject"}),
     "user": frozenset(
         {
             "assignedLicenses", "assignedPlans", "birthday", "businessPhones", "deviceEnrollmentLimit",
             "hireDate", "otherMails", "provisionedPlans", "proxyAddresses",
         }
     ),
+    "group": frozenset({"groupTypes", "proxyAddresses"}),
     "appRoleAssignment": frozenset({"appRoleId"}),
+    "directoryObject": frozenset(),
+    # complex types
+    "addIn": frozenset({"properties", "type"}),
+    "apiApplication": frozenset({"oauth2PermissionScopes"}),
+    "appRole": frozenset({"allowedMemberTypes", "id", "isEnabled"}),
     "assignedLicense": frozenset({"disabledPlans"}),
+    "dateTimeTimeZone": frozenset({"dateTime"}),
+    "keyCredential": frozenset(),
+    "optionalClaim": frozenset({"essential", "name"}),
+    "passwordCredential": frozenset(),
+    "permissionScope": frozenset({"id", "isEnabled"}),
+    "preAuthorizedApplication": frozenset({"delegatedPermissionIds"}),
+    "publicClientApplication": frozenset({"redirectUris"}),
+    "requiredResourceAccess": frozenset({"resourceAccess", "resourceAppId"}),
+    "resourceAccess": frozenset({"id"}),
+    "resourceSpecificPermission": frozenset({"id", "isEnabled"}),
+    "spaApplication": frozenset({"redirectUris"}),
+    "webApplication": frozenset({"redirectUriSettings", "redirectUris"}),
+    **{
+        name: frozenset()
+        for name in (
+            "assignedPlan", "authorizationInfo", "certification", "employeeOrgData",
+            "implicitGrantSettings", "informationalUrl", "licenseAssignmentState", "mailboxSettings",
+            "objectIdentity", "onPremisesExtensionAttributes", "onPremisesProvisioningError",
+            "optionalClaims", "parentalControlSettings", "passwordProfile", "provisionedPlan",
+            "redirectUriSettings", "samlSingleSignOnSettings", "verifiedPublisher",
+        )
+    },
 }
+# The types read in the CSDL (listed above, possibly with no non-nullable property); any other
+# type reached from a served entity is unchecked.
+READ_IN_CSDL = frozenset(NON_NULLABLE)
 ENTITY_TYPES = frozenset(DECLARED)  # each has the non-nullable key ``id``
 
 

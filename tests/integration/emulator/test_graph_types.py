@@ -8,7 +8,8 @@ HTTPS must have the declared JSON form: ``Edm.String`` a string, ``Edm.Boolean``
 (``Z``), ``Edm.Binary`` base64, an enum one of its members, a complex type an object of its
 declared properties, a collection a list. Nullability as the metadata declares it
 (``graph_schema.NON_NULLABLE``, an extract of the CSDL: ``id``, ``application.tags``,
-``user.birthday``, ...); beyond that the emulator never answers ``null`` for a collection
+``servicePrincipal.appRoleAssignmentRequired``, ``user.birthday``, ``appRole.id``, ...),
+on reads and on writes; beyond that the emulator never answers ``null`` for a collection
 (``[]`` is valid whether or not the CSDL allows null there).
 
 A write giving a declared property a value of the wrong JSON type is refused with Graph's
@@ -29,7 +30,7 @@ import pytest
 
 from sssctl.emulator import constants as c
 from sssctl.emulator import graph_types
-from sssctl.emulator.graph_schema import non_nullable
+from sssctl.emulator.graph_schema import READ_IN_CSDL, non_nullable
 from tests.support.graph_sdk_types import all_types
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -304,3 +305,92 @@ def test_every_write_path_refuses_an_undeclared_property(graph: httpx.Client) ->
     same_app = {"$filter": f"appId eq '{app['appId']}'"}
     assert graph.get("/servicePrincipals", params=same_app).json()["value"] == []
     assert graph.get(f"/applications/{app['id']}").json()["passwordCredentials"] == []
+
+
+# --- nullability ------------------------------------------------------------------------------
+# What the CSDL extract leaves unchecked, as its comment lists it: a type reached from a served
+# entity that is neither read nor named here fails, so the list cannot silently go stale.
+_UNREAD = {
+    "keyValue", "assignedLabel", "licenseProcessingState", "serviceProvisioningError",
+    "signInActivity", "automaticRepliesSetting", "localeInfo", "workingHours", "timeZoneBase",
+    "customSecurityAttributeValue", "userPrint", "servicePrincipalLockConfiguration",
+    "requestSignatureVerification", "authenticationBehaviors",
+}
+_ACTIONS = {"addPassword", "removePassword"}
+
+
+def test_every_served_type_is_read_in_the_csdl_or_listed_unchecked() -> None:
+    assert set(_SDK_TYPES) - _ACTIONS == READ_IN_CSDL | _UNREAD
+    assert not READ_IN_CSDL & _UNREAD
+
+
+def _null_refused(name: str, expected: str) -> str:
+    return (
+        f"A null value was found for the property named '{name}', which has the expected type "
+        f"'{expected}[Nullable=False]'. The expected type '{expected}[Nullable=False]' does not "
+        "allow null values."
+    )
+
+
+_ROLE = {"allowedMemberTypes": ["Application"], "description": "d", "displayName": "d",
+         "id": str(uuid.UUID(int=7)), "isEnabled": True, "value": "Things.Read"}
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "name", "expected"),
+    [
+        ("sp", {"appRoleAssignmentRequired": None}, "appRoleAssignmentRequired", "Edm.Boolean"),
+        ("sp", {"servicePrincipalNames": None}, "servicePrincipalNames", "Collection(Edm.String)"),
+        ("app", {"oauth2RequirePostResponse": None}, "oauth2RequirePostResponse", "Edm.Boolean"),
+        ("app", {"appRoles": [{**_ROLE, "id": None}]}, "id", "Edm.Guid"),
+        ("app", {"appRoles": [{**_ROLE, "isEnabled": None}]}, "isEnabled", "Edm.Boolean"),
+        ("app", {"requiredResourceAccess": [{"resourceAppId": None, "resourceAccess": []}]},
+         "resourceAppId", "Edm.String"),
+        ("app", {"requiredResourceAccess": [{"resourceAppId": c.SSSCTL_APP_ID,
+                                             "resourceAccess": [{"id": None, "type": "Role"}]}]},
+         "id", "Edm.Guid"),
+        ("app", {"web": {"redirectUris": None}}, "redirectUris", "Collection(Edm.String)"),
+        ("fic", {"subject": None}, "subject", "Edm.String"),
+        ("fic", {"audiences": None}, "audiences", "Collection(Edm.String)"),
+    ],
+)
+def test_null_for_a_non_nullable_property_is_refused_and_nothing_changes(
+    graph: httpx.Client, target: str, body: dict[str, Any], name: str, expected: str
+) -> None:
+    """Null where the CSDL says ``Nullable="false"``, at the top or inside a complex value,
+    on every write path (application, service principal, federated credential)."""
+    app = _app(graph, f"types-null-{target}")
+    fic = graph.post(f"/applications/{app['id']}/federatedIdentityCredentials", json={
+        "name": "gh", "issuer": "https://i.test", "subject": "s", "audiences": ["a"]}).json()
+    sp = graph.post("/servicePrincipals", json={"appId": app["appId"]}).json()
+    path = {
+        "app": f"/applications/{app['id']}",
+        "sp": f"/servicePrincipals/{sp['id']}",
+        "fic": f"/applications/{app['id']}/federatedIdentityCredentials/{fic['id']}",
+    }[target]
+    before = graph.get(path).json()
+    response = graph.patch(path, json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("Request_BadRequest", _null_refused(name, expected))
+    assert graph.get(path).json() == before
+
+
+def test_a_federated_credential_created_with_a_null_issuer_is_refused(graph: httpx.Client) -> None:
+    app = _app(graph, "types-null-create")
+    response = graph.post(f"/applications/{app['id']}/federatedIdentityCredentials", json={
+        "name": "gh", "issuer": None, "subject": "s", "audiences": ["a"]})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == _null_refused("issuer", "Edm.String")
+    assert graph.get(f"/applications/{app['id']}/federatedIdentityCredentials").json()["value"] == []
+
+
+def test_unset_user_profile_values_are_never_null(graph: httpx.Client) -> None:
+    """``birthday`` / ``hireDate`` / ``deviceEnrollmentLimit`` are ``Nullable="false"``: an
+    account that never set them answers the DateTimeOffset minimum and the enrollment limit."""
+    users = graph.get("/users", params={"$select": "id,birthday,hireDate,deviceEnrollmentLimit"}).json()
+    assert users["value"]
+    for user in users["value"]:
+        assert user["birthday"] == "0001-01-01T00:00:00Z"
+        assert user["hireDate"] == "0001-01-01T00:00:00Z"
+        assert user["deviceEnrollmentLimit"] in (5, 1000)
