@@ -135,7 +135,7 @@ DECLARED: dict[str, frozenset[str]] = {
 # read" cannot be confused. Every entity's key ``id`` is non-nullable (``entity``).
 #
 # Read, all nullable: ``directoryObject`` (``deletedDateTime``), ``keyCredential``,
-# ``passwordCredential``, ``apiApplication`` but ``oauth2PermissionScopes``, ``certification``,
+# ``passwordCredential``, ``certification``,
 # ``informationalUrl``, ``optionalClaims``, ``parentalControlSettings``, ``verifiedPublisher``,
 # ``samlSingleSignOnSettings``, ``implicitGrantSettings``, ``redirectUriSettings``, the user's
 # complex types (``assignedPlan``, ``authorizationInfo``, ``employeeOrgData``,
