@@ -102,6 +102,13 @@ class AdminClient:
         path = f"/snapshot?services={','.join(services)}" if services else "/snapshot"
         return dict(self._call("GET", path))
 
+    def add_group(self, name: str, members: list[str], *, security: bool = True) -> dict[str, str]:
+        """Add a mail-enabled group (members by address, groups included) until the next reset:
+        ``{"id", "mail"}``."""
+        answer: dict[str, str] = self._call("POST", "/groups", {"name": name, "members": members,
+                                                                "security": security})
+        return answer
+
     def act(self, upn: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One Dataverse request made as the user ``upn``: ``{"status", "headers", "body"}``."""
         answer: dict[str, Any] = self._call("POST", "/act", {"as": upn, "method": method, "path": path,

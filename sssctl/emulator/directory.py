@@ -277,6 +277,24 @@ class Directory:
             "All Staff",
         )
 
+    def add_group(self, name: str, members: list[str], *, security: bool) -> Recipient:
+        """A mail-enabled group for one test (the admin API); members are addresses, possibly
+        of other groups, so a nested membership can be set up without changing the datasets."""
+        address = f"{name}@{SSS_GROUP_ADDRESS.partition('@')[2]}".lower()
+        with self.lock:
+            if any(r.address.lower() == address for r in self.recipients.values()):
+                raise ValueError(f"a recipient with address {address} already exists")
+            group = Recipient(
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"group:{address}")),
+                name,
+                address,
+                "MailUniversalSecurityGroup" if security else "MailUniversalDistributionGroup",
+                frozenset(m.lower() for m in members),
+                name,
+            )
+            self.recipients[group.guid] = group
+            return group
+
     # --- building blocks ---------------------------------------------------------------
     def _add_app(
         self, object_id: str, app_id: str, name: str, created: dt.datetime, unique_name: str | None = None
@@ -456,4 +474,5 @@ def application_body(
         "web": {"redirectUris": [], "homePageUrl": None, "logoutUrl": None},
         "publicClient": {"redirectUris": []},
         "isFallbackPublicClient": None,
+        "oauth2RequirePostResponse": False,  # Nullable="false" in the metadata; false unless set
     }

@@ -4,6 +4,8 @@ assignments (admin consent); ``/users`` and ``/groups`` are read in ``graph_dire
 
 It answers with Graph's envelopes and texts (identity reference §3), including the
 replication races of a real directory, so a client that survives it survives Entra.
+Every write body is read against the declared types first (``graph_values``); lists of
+these directory objects follow the advanced query rules (``graph_query``, ``graph_directory``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from urllib.parse import urlencode
 
 from cryptography.x509 import load_der_x509_certificate
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import get_route_path  # type: ignore[attr-defined]
 from starlette.types import Receive, Scope, Send
 
 from sssctl.emulator import constants as c
-from sssctl.emulator import graph_directory
+from sssctl.emulator import graph_directory, graph_values
 from sssctl.emulator.certs import sha1_hex
 from sssctl.emulator.context import Caller, Counters, Faults, InvalidToken
 from sssctl.emulator.directory import (
@@ -43,8 +45,9 @@ from sssctl.emulator.graph_query import (
     _selection,
     _skip,
     _top,
+    counted,
+    require_eventual_for_count,
 )
-from sssctl.emulator.graph_schema import DECLARED
 from sssctl.emulator.identity import Identity
 
 _READ_ROLES = frozenset(
@@ -85,6 +88,11 @@ _APP_PATCHABLE = frozenset(
 _SP_PATCHABLE = frozenset(
     {"accountEnabled", "appRoleAssignmentRequired", "tags", "displayName", "notes", "description"}
 )
+# What $filter may name (the advanced-queries page's property tables, and each list page).
+_APP_FILTERABLE = frozenset({"id", "displayName", "appId", "uniqueName"})
+_SP_FILTERABLE = frozenset({"id", "displayName", "appId"})
+_ASSIGNMENT_FILTERABLE = frozenset({"resourceId", "principalId", "appRoleId"})
+_FIC_FILTERABLE = frozenset({"name", "subject"})
 _AUDIENCES = frozenset(
     {"AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"}
 )
@@ -185,8 +193,9 @@ class GraphService:
             write = request.method in {"POST", "PATCH", "PUT", "DELETE"}
             self.counters.record(request.method, "graph", target, write=write)
             body = await _json_body(request) if request.method in {"POST", "PATCH"} else {}
-            body = _without_annotations(body, _ENTITY_TYPES.get(match["sub"] or match["set"]))
-            _check_types(body)
+            segment = match["sub"] or match["set"]
+            body = _without_annotations(body, _ENTITY_TYPES.get(segment))
+            graph_values.check_write(_ENTITY_TYPES.get(segment, segment), body)
             with self.directory.lock:
                 try:
                     return self._route(request, match, caller, body)
@@ -214,6 +223,8 @@ class GraphService:
         is_app = m["set"] == "applications"
         if _key(m) is None:
             return self._collection(request, is_app, caller, body)
+        if m["id"] == "$count" and m["sub"] is None and request.method == "GET":
+            return self._count(request, is_app, caller)
         sub = m["sub"]
         if sub is None:
             return (self._application_item if is_app else self._sp_item)(request, m, caller, body)
@@ -254,22 +265,38 @@ class GraphService:
         """The new object's owners: a calling app owns what it creates (a person is not recorded)."""
         return [] if caller.claims.get("idtyp") == "user" else [caller.object_id]
 
+    def _count(self, request: Request, is_app: bool, caller: Caller) -> Response:
+        """``GET /applications/$count``: plain text, and only with ``ConsistencyLevel: eventual``."""
+        self._require(caller, _READ_ROLES)
+        require_eventual_for_count(request)
+        items, filterable = self._listable(is_app)
+        return PlainTextResponse(str(len(self._matching(request, items, filterable))))
+
+    def _listable(self, is_app: bool) -> tuple[list[dict[str, Any]], frozenset[str]]:
+        if is_app:
+            return [a.data for a in self.directory.applications.values()], _APP_FILTERABLE
+        return list(self.directory.service_principals.values()), _SP_FILTERABLE
+
+    def _matching(
+        self, request: Request, items: list[dict[str, Any]], filterable: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """The visible items that ``$filter`` and ``$search`` keep. Applications, service
+        principals and app-role assignments are directory objects: the advanced query rules
+        apply (graph_directory.filtered). A federated identity credential is not; it takes
+        ``eq`` only, as its list page documents."""
+        if filterable is _FIC_FILTERABLE:
+            matches = _filtered(items, request.query_params.get("$filter"), filterable)
+        else:
+            matches = graph_directory.filtered(request, items, filterable)
+        return [i for i in matches if "id" not in i or not self.directory.is_hidden(str(i["id"]))]
+
     # --- applications ------------------------------------------------------------------
     def _collection(self, request: Request, is_app: bool, caller: Caller, body: dict[str, Any]) -> Response:
         name = "applications" if is_app else "servicePrincipals"
         if request.method == "GET":
             self._require(caller, _READ_ROLES)
-            items = (
-                [a.data for a in self.directory.applications.values()]
-                if is_app
-                else list(self.directory.service_principals.values())
-            )
-            return self._list(
-                request,
-                name,
-                items,
-                {"displayName", "appId", "uniqueName"} if is_app else {"displayName", "appId"},
-            )
+            items, filterable = self._listable(is_app)
+            return self._list(request, name, items, filterable)
         if request.method != "POST":
             raise GraphError(405, "Request_BadRequest", f"The method {request.method} is not allowed here.")
         if is_app:
@@ -327,7 +354,7 @@ class GraphService:
                 {
                     "@odata.context": f"{self.base_url}/v1.0/$metadata#applications"
                     f"{_projection(selected)}/$entity",
-                    **_select(data, selected),
+                    **_select(data, selected, "application"),
                 }
             )
         found = self._app(m)
@@ -359,7 +386,6 @@ class GraphService:
         )
 
     def _patch_application(self, app: Application, body: dict[str, Any]) -> None:
-        _refuse_undeclared(body, "application")
         unknown = sorted(set(body) - _APP_PATCHABLE - {"passwordCredentials"})
         if unknown:
             raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.application'.")
@@ -476,7 +502,7 @@ class GraphService:
                     request,
                     "federatedIdentityCredentials",
                     app.federated,
-                    {"name", "subject"},
+                    _FIC_FILTERABLE,
                     context=context,
                 )
             return JSONResponse({"@odata.context": f"{context}/$entity", **self._fic(app, subid)})
@@ -508,7 +534,10 @@ class GraphService:
         top, start = _top(request.query_params.get("$top")), _skip(request.query_params.get("$skiptoken"))
         context = f"{self.base_url}/v1.0/$metadata#directoryObjects{_projection(selected)}"
         page = [_select(o, selected) for o in owners[start : start + top]]
-        answer: dict[str, Any] = {"@odata.context": context, "value": page}
+        answer: dict[str, Any] = {"@odata.context": context}
+        if counted(request):
+            answer["@odata.count"] = len(owners)
+        answer["value"] = page
         if start + top < len(owners):
             query = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})
@@ -526,7 +555,6 @@ class GraphService:
         return None
 
     def _add_fic(self, app: Application, body: dict[str, Any]) -> dict[str, Any]:
-        _refuse_undeclared(body, "federatedIdentityCredential")
         for required in ("name", "issuer", "subject", "audiences"):
             if not body.get(required):
                 raise _bad(f"Property '{required}' is required for a federated identity credential.")
@@ -607,7 +635,7 @@ class GraphService:
                 {
                     "@odata.context": f"{self.base_url}/v1.0/$metadata#servicePrincipals"
                     f"{_projection(selected)}/$entity",
-                    **_select(sp, selected),
+                    **_select(sp, selected, "servicePrincipal"),
                 }
             )
         sp_or_none = self._sp(m)
@@ -664,9 +692,7 @@ class GraphService:
         if request.method == "GET" and m["subid"] is None:
             self._require(caller, _READ_ROLES)
             items = [a for a in self.directory.assignments.values() if a[side] == sp["id"]]
-            return self._list(
-                request, m["sub"], items, {"resourceId", "principalId", "appRoleId"}, context=context
-            )
+            return self._list(request, m["sub"], items, _ASSIGNMENT_FILTERABLE, context=context)
         self._require(caller, [_ASSIGN_WRITE])
         if request.method == "POST" and m["subid"] is None:
             created = self._assign(sp, side, body)
@@ -771,20 +797,21 @@ class GraphService:
         request: Request,
         name: str,
         items: list[dict[str, Any]],
-        filterable: set[str],
+        filterable: frozenset[str],
         context: str | None = None,
     ) -> Response:
         params = request.query_params
-        matches = _filtered(items, params.get("$filter"), filterable)
-        visible = [i for i in matches if "id" not in i or not self.directory.is_hidden(str(i["id"]))]
+        visible = self._matching(request, items, filterable)
         top = _top(params.get("$top"))
         start = _skip(params.get("$skiptoken"))
         page = visible[start : start + top]
         selected = _selection(request, _ENTITY_TYPES[name])
         body: dict[str, Any] = {
-            "@odata.context": (context or f"{self.base_url}/v1.0/$metadata#{name}") + _projection(selected),
-            "value": [_select(_public(i), selected) for i in page],
+            "@odata.context": (context or f"{self.base_url}/v1.0/$metadata#{name}") + _projection(selected)
         }
+        if counted(request):
+            body["@odata.count"] = len(visible)
+        body["value"] = [_select(_public(i), selected, _ENTITY_TYPES[name]) for i in page]
         if start + top < len(visible):
             query = {k: v for k, v in params.items() if k != "$skiptoken"}
             query.update({"$top": str(top), "$skiptoken": f"X{start + top}"})
@@ -792,62 +819,6 @@ class GraphService:
                 f"{self.base_url}{request.url.path.removeprefix(c.GRAPH_PREFIX)}?" + urlencode(query)
             )
         return JSONResponse(body)
-
-
-_STRING, _OPTIONAL_STRING = (str,), (str, type(None))
-_PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
-    **dict.fromkeys(
-        (
-            "displayName",
-            "signInAudience",
-            "uniqueName",
-            "appId",
-            "principalId",
-            "resourceId",
-            "appRoleId",
-            "name",
-            "issuer",
-            "subject",
-            "keyId",
-        ),
-        _STRING,
-    ),
-    **dict.fromkeys(("description", "notes", "startDateTime", "endDateTime"), _OPTIONAL_STRING),
-    **dict.fromkeys(
-        (
-            "tags",
-            "identifierUris",
-            "requiredResourceAccess",
-            "keyCredentials",
-            "passwordCredentials",
-            "audiences",
-        ),
-        (list,),
-    ),
-    **dict.fromkeys(("api", "web", "publicClient"), (dict,)),
-    **dict.fromkeys(("accountEnabled", "appRoleAssignmentRequired"), (bool,)),
-    "isFallbackPublicClient": (bool, type(None)),
-    "passwordCredential": (dict, type(None)),
-}
-_EDM_NAMES = {str: "Edm.String", list: "Collection", dict: "complex type", bool: "Edm.Boolean"}
-
-
-def _check_types(body: dict[str, Any]) -> None:
-    """Refuse wrongly typed properties the way Graph's OData reader does, before any handler."""
-    for name, value in body.items():
-        expected = _PROPERTY_TYPES.get(name)
-        if expected is not None and not isinstance(value, expected):
-            wanted = _EDM_NAMES.get(expected[0], expected[0].__name__)
-            raise GraphError(400, "BadRequest", f"Invalid value for property '{name}': expected {wanted}.")
-    for name in ("passwordCredential",):
-        if isinstance(body.get(name), dict):
-            _check_types(body[name])
-    for item in body.get("keyCredentials") or []:
-        if not isinstance(item, dict):
-            raise GraphError(400, "BadRequest", "Each keyCredentials entry must be an object.")
-        _check_types(item)
-    if any(not isinstance(a, str) for a in body.get("audiences") or []):
-        raise GraphError(400, "BadRequest", "Invalid value for property 'audiences': expected strings.")
 
 
 def _without_annotations(body: dict[str, Any], expected: str | None) -> dict[str, Any]:
@@ -917,7 +888,6 @@ def _check_required_resource_access(value: Any) -> None:
 
 
 def _check_sp_patch(body: dict[str, Any]) -> None:
-    _refuse_undeclared(body, "servicePrincipal")
     unknown = sorted(set(body) - _SP_PATCHABLE)
     if unknown:
         raise _bad(f"Invalid property '{unknown[0]}' for type 'microsoft.graph.servicePrincipal'.")
@@ -950,18 +920,8 @@ def _public(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _refuse_undeclared(body: dict[str, Any], entity_type: str) -> None:
-    """A write naming a property the type does not declare is refused, naming it (graph_schema)."""
-    undeclared = sorted(k for k in body if k not in DECLARED[entity_type] and "@" not in k)
-    if undeclared:
-        raise _bad(
-            f"The property '{undeclared[0]}' does not exist on type 'microsoft.graph.{entity_type}'. "
-            "Make sure to only use property names that are defined by the type."
-        )
-
-
 def _filtered(
-    items: list[dict[str, Any]], expression: str | None, filterable: set[str]
+    items: list[dict[str, Any]], expression: str | None, filterable: frozenset[str]
 ) -> list[dict[str, Any]]:
     if not expression:
         return items

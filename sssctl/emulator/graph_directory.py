@@ -40,9 +40,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sssctl.emulator import constants as c
+from sssctl.emulator import graph_query
 from sssctl.emulator.directory import Directory, Recipient
-from sssctl.emulator.graph_query import _projection, _select, _selection, _skip, _top
+from sssctl.emulator.graph_query import GraphError, _projection, _select, _selection, _skip, _top
 from sssctl.emulator.graph_schema import DECLARED
+from sssctl.emulator.graph_types import TYPES
 
 PATH = re.compile(
     r"^/v1\.0/(?P<set>users|groups)(?:/(?P<count>\$count)|/(?P<id>[^/$][^/]*)"
@@ -138,7 +140,6 @@ class DirectoryQueries:
             raise self.error(
                 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
             )
-        eventual = (request.headers.get("consistencylevel") or "").strip().lower() == "eventual"
         if m["id"] is None:
             items = self._users() if m["set"] == "users" else [self._group(r) for r in self._groups()]
             kind = m["set"][:-1]
@@ -146,7 +147,7 @@ class DirectoryQueries:
             item = self._find(m["set"], m["id"])
             if m["nav"] is None:
                 return self._one(request, m["set"], item)
-            if m["cast"] and m["nav"] == "transitiveMembers" and not self._advanced(request, eventual):
+            if m["cast"] and m["nav"] == "transitiveMembers" and not graph_query.counted(request):
                 raise self.error(400, "Request_UnsupportedQuery", f"OData cast {_ADVICE}")
             items = self._members(item, transitive=m["nav"] == "transitiveMembers")
             if m["cast"]:
@@ -154,11 +155,10 @@ class DirectoryQueries:
                 items = [i for i in items if i["@odata.type"] == f"#{wanted}"]
             kind = m["cast"].removeprefix("microsoft.graph.") if m["cast"] else "directoryObject"
         if m["count"] or m["navcount"]:
-            if not eventual:
-                raise self.error(400, "Request_BadRequest", "$count is not currently supported.")
-            matched = self._filtered(request, items, m["set"], eventual)
+            graph_query.require_eventual_for_count(request)
+            matched = filtered(request, items, _FILTERABLE[m["set"]])
             return PlainTextResponse(str(len(matched)))
-        return self._list(request, m, self._filtered(request, items, m["set"], eventual), kind, eventual)
+        return self._list(request, m, filtered(request, items, _FILTERABLE[m["set"]]), kind)
 
     # --- the directory's objects ---------------------------------------------------------
     def _users(self) -> list[dict[str, Any]]:
@@ -226,84 +226,8 @@ class DirectoryQueries:
                     out.append(by_address[key])
         return out
 
-    # --- query options -------------------------------------------------------------------
-    @staticmethod
-    def _advanced(request: Request, eventual: bool) -> bool:
-        return eventual and (request.query_params.get("$count") or "").lower() == "true"
-
-    def _filtered(
-        self, request: Request, items: list[dict[str, Any]], entity_set: str, eventual: bool
-    ) -> list[dict[str, Any]]:
-        params = request.query_params
-        if params.get("$search") is not None:
-            if not eventual:
-                raise self.error(
-                    400,
-                    "Request_UnsupportedQuery",
-                    "Request with $search query parameter only works through MSGraph with a special request "
-                    "header: 'ConsistencyLevel: eventual'",
-                )
-            items = _searched(items, params["$search"])
-        expression = params.get("$filter")
-        if not expression:
-            return items
-        tests = [
-            self._clause(clause, entity_set, request, eventual)
-            for clause in re.split(r"\s+and\s+", expression)
-        ]
-        return [i for i in items if all(test(i) for test in tests)]
-
-    def _clause(
-        self, text: str, entity_set: str, request: Request, eventual: bool
-    ) -> Callable[[dict[str, Any]], bool]:
-        match = _CLAUSE.match(text)
-        prop = (match["fprop"] or match["prop"]) if match else None
-        if (
-            match is None
-            or prop not in _FILTERABLE[entity_set]
-            or ((match["fn"] or "").lower() == "endswith" and prop not in _ENDSWITH)
-        ):
-            raise self.error(
-                400,
-                "Request_UnsupportedQuery",
-                "Unsupported or invalid query filter clause specified for property "
-                f"'{text.strip()}' of resource.",
-            )
-        operator = (
-            "not"
-            if match["not"]
-            else "endsWith"
-            if (match["fn"] or "").lower() == "endswith"
-            else ("ne" if (match["op"] or "").lower() == "ne" else None)
-        )
-        if operator is not None and not self._advanced(request, eventual):
-            raise self.error(400, "Request_UnsupportedQuery", f"Operator '{operator}' {_ADVICE}")
-        negate = bool(match["not"]) != ((match["op"] or "").lower() == "ne")
-        if match["fn"]:
-            value = match["fval"].replace("''", "'").lower()
-            starts = match["fn"].lower() == "startswith"
-
-            def test(item: dict[str, Any]) -> bool:
-                text = str(item.get(prop) or "").lower()
-                return (text.startswith(value) if starts else text.endswith(value)) != negate
-
-            return test
-        literal: Any = (
-            match["sval"].replace("''", "'").lower()
-            if match["sval"] is not None
-            else match["gval"].lower()
-            if match["gval"]
-            else {"true": True, "false": False, "null": None}[match["bval"].lower()]
-        )
-
-        def compare(item: dict[str, Any]) -> bool:
-            value = item.get(prop)
-            return bool(((value.lower() if isinstance(value, str) else value) == literal) != negate)
-
-        return compare
-
     def _list(
-        self, request: Request, m: re.Match[str], items: list[dict[str, Any]], kind: str, eventual: bool
+        self, request: Request, m: re.Match[str], items: list[dict[str, Any]], kind: str
     ) -> Response:
         params = request.query_params
         selected = (
@@ -314,7 +238,7 @@ class DirectoryQueries:
         path = request.url.path.removeprefix(c.GRAPH_PREFIX)
         context = f"{self.base_url}/v1.0/$metadata#{_context(m)}"
         body: dict[str, Any] = {"@odata.context": context + _projection(selected)}
-        if eventual and (params.get("$count") or "").lower() == "true":
+        if graph_query.counted(request):
             body["@odata.count"] = len(items)  # silently ignored without the header [doc]
         body["value"] = [_select(_shown(i, selected), selected) for i in page]
         if start + top < len(items):
@@ -355,10 +279,32 @@ def _mailbox_user(address: str, name: str, *, enabled: bool) -> dict[str, Any]:
 
 def _shown(item: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
     """The default properties of the item's type, or the selected ones (null when not set)."""
+    kind = item["@odata.type"].removeprefix("#microsoft.graph.")
     if selected and "*" not in selected:
-        return {"@odata.type": item["@odata.type"], **{name: item.get(name) for name in selected}}
-    default = _USER_DEFAULT if item["@odata.type"] == "#microsoft.graph.user" else _GROUP_DEFAULT
-    return {"@odata.type": item["@odata.type"], **{name: item.get(name) for name in default}}
+        return {"@odata.type": item["@odata.type"], **{name: _value(item, kind, name) for name in selected}}
+    default = _USER_DEFAULT if kind == "user" else _GROUP_DEFAULT
+    return {"@odata.type": item["@odata.type"], **{name: _value(item, kind, name) for name in default}}
+
+
+def _value(item: dict[str, Any], kind: str, name: str) -> Any:
+    """A property the emulator does not hold is empty: ``[]`` for a collection, which Graph's
+    metadata declares ``Nullable="false"`` (graph_values), ``null`` for anything else."""
+    if name in item:
+        return item[name]
+    if kind == "user" and name in _USER_UNSET:
+        return _USER_UNSET[name]
+    return [] if TYPES.get(kind, {}).get(name, "").startswith("Collection(") else None
+
+
+# The user properties the metadata declares Nullable="false" that the directory does not hold:
+# Graph answers the DateTimeOffset minimum for an unset birthday / hireDate, and the default
+# enrollment limit (https://learn.microsoft.com/graph/api/resources/user: "Allowed values are
+# 5 or 1000").
+_USER_UNSET: dict[str, Any] = {
+    "birthday": "0001-01-01T00:00:00Z",
+    "hireDate": "0001-01-01T00:00:00Z",
+    "deviceEnrollmentLimit": 5,
+}
 
 
 def member_selection(
@@ -379,7 +325,72 @@ def member_selection(
     return names
 
 
-def _searched(items: list[dict[str, Any]], raw: str) -> list[dict[str, Any]]:
+
+def filtered(
+    request: Request, items: list[dict[str, Any]], filterable: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The items ``$search`` (header required) and ``$filter`` keep, by the advanced query rules:
+    ``eq`` and ``startsWith`` by default; ``ne``, ``not`` and ``endsWith`` only with the header
+    and ``$count=true``; a property outside ``filterable`` is refused."""
+    params = request.query_params
+    if params.get("$search") is not None:
+        graph_query.require_eventual_for_search(request)
+        items = searched(items, params["$search"])
+    expression = params.get("$filter")
+    if not expression:
+        return items
+    tests = [_clause(clause, filterable, request) for clause in re.split(r"\s+and\s+", expression)]
+    return [i for i in items if all(test(i) for test in tests)]
+
+
+def _clause(text: str, filterable: frozenset[str], request: Request) -> Callable[[dict[str, Any]], bool]:
+    match = _CLAUSE.match(text)
+    prop = (match["fprop"] or match["prop"]) if match else None
+    if (
+        match is None
+        or prop not in filterable
+        or ((match["fn"] or "").lower() == "endswith" and prop not in _ENDSWITH)
+    ):
+        raise GraphError(
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported or invalid query filter clause specified for property "
+            f"'{text.strip()}' of resource.",
+        )
+    operator = (
+        "not"
+        if match["not"]
+        else "endsWith"
+        if (match["fn"] or "").lower() == "endswith"
+        else ("ne" if (match["op"] or "").lower() == "ne" else None)
+    )
+    if operator is not None and not graph_query.counted(request):
+        raise GraphError(400, "Request_UnsupportedQuery", f"Operator '{operator}' {_ADVICE}")
+    negate = bool(match["not"]) != ((match["op"] or "").lower() == "ne")
+    if match["fn"]:
+        value = match["fval"].replace("''", "'").lower()
+        starts = match["fn"].lower() == "startswith"
+
+        def test(item: dict[str, Any]) -> bool:
+            text = str(item.get(prop) or "").lower()
+            return (text.startswith(value) if starts else text.endswith(value)) != negate
+
+        return test
+    literal: Any = (
+        match["sval"].replace("''", "'").lower()
+        if match["sval"] is not None
+        else match["gval"].lower()
+        if match["gval"]
+        else {"true": True, "false": False, "null": None}[match["bval"].lower()]
+    )
+
+    def compare(item: dict[str, Any]) -> bool:
+        value = item.get(prop)
+        return bool(((value.lower() if isinstance(value, str) else value) == literal) != negate)
+
+    return compare
+
+def searched(items: list[dict[str, Any]], raw: str) -> list[dict[str, Any]]:
     """``$search="property:token"``: a word of the property starts with the token."""
     terms = re.findall(r'"(\w+):([^"]*)"', raw)
 

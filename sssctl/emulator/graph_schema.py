@@ -3,7 +3,7 @@
 Taken from Graph's published v1.0 metadata (https://graph.microsoft.com/v1.0/$metadata) as
 the generated models of the Python Graph SDK (``msgraph-sdk`` 1.65.0) carry it: structural
 and navigation properties, including those inherited from ``entity`` / ``directoryObject``.
-``tests/unit/emulator/test_graph_schema.py`` re-derives them from the installed SDK, so the
+``tests/integration/emulator/test_graph_schema.py`` re-derives them from the installed SDK, so the
 two cannot drift apart unnoticed.
 
 ``$select`` of a name not declared here is refused as Graph refuses it:
@@ -125,3 +125,35 @@ DECLARED: dict[str, frozenset[str]] = {
         }
     ),
 }
+
+# Properties Graph's v1.0 metadata declares ``Nullable="false"`` (the SDK models do not carry
+# nullability, so this is an extract). Sources: Graph's CSDL as published in
+# microsoftgraph/msgraph-metadata ``clean_v10_metadata/cleanMetadata.xml`` (commit 01d45f6e,
+# read 2026-12-07: ``entity``, ``user``, ``appRoleAssignment``, ``assignedLicense``) and, for
+# ``application``, the CSDL's entity type as quoted verbatim in a public typings generator,
+# which agrees with the "Not nullable" notes of https://learn.microsoft.com/graph/api/resources/application.
+# Every entity's key ``id`` is non-nullable. Types not
+# listed (servicePrincipal, group, federatedIdentityCredential, the credential complex types)
+# were not read; for them the emulator only promises never to answer ``null`` for a collection.
+NON_NULLABLE: dict[str, frozenset[str]] = {
+    "application": frozenset(
+        {
+            "addIns", "appRoles", "identifierUris", "keyCredentials", "logo",
+            "oauth2RequirePostResponse", "passwordCredentials", "requiredResourceAccess", "tags",
+        }
+    ),
+    "user": frozenset(
+        {
+            "assignedLicenses", "assignedPlans", "birthday", "businessPhones", "deviceEnrollmentLimit",
+            "hireDate", "otherMails", "provisionedPlans", "proxyAddresses",
+        }
+    ),
+    "appRoleAssignment": frozenset({"appRoleId"}),
+    "assignedLicense": frozenset({"disabledPlans"}),
+}
+ENTITY_TYPES = frozenset(DECLARED)  # each has the non-nullable key ``id``
+
+
+def non_nullable(type_name: str, name: str) -> bool:
+    """Whether the metadata declares ``type_name.name`` ``Nullable="false"`` (as extracted)."""
+    return (name == "id" and type_name in ENTITY_TYPES) or name in NON_NULLABLE.get(type_name, ())

@@ -290,6 +290,7 @@ class Emulator:
             Route("/tokens", self._admin_token, methods=["POST"]),
             Route("/clock", self._admin_clock, methods=["GET", "POST"]),
             Route("/act", self._admin_act, methods=["POST"]),
+            Route("/groups", self._admin_group, methods=["POST"]),
         ]
         return Router(
             routes=[Route(r.path, _guarded(self.admin_token, r.endpoint), methods=r.methods) for r in routes]
@@ -338,6 +339,26 @@ class Emulator:
             except ClockError as exc:
                 return _admin_error(str(exc))
         return JSONResponse(self.clock.to_dict())
+
+    async def _admin_group(self, request: Request) -> Response:
+        """``{"name", "members": [addresses], "security": bool}`` adds one mail-enabled group
+        (a member may be another group's address: nesting) until the next reset."""
+        body = await _json(request)
+        members = body.get("members")
+        if (
+            not isinstance(body.get("name"), str)
+            or not body["name"]
+            or not isinstance(members, list)
+            or not all(isinstance(m, str) for m in members)
+        ):
+            return _admin_error(
+                'a group takes {"name": "<alias>", "members": ["<address>", ...], "security": true}'
+            )
+        try:
+            group = self.directory.add_group(str(body["name"]), members, security=bool(body.get("security")))
+        except ValueError as exc:
+            return _admin_error(str(exc))
+        return JSONResponse({"id": group.guid, "mail": group.address})
 
     async def _admin_approve(self, request: Request) -> Response:
         body = await _json(request)

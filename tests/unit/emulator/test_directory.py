@@ -58,3 +58,16 @@ def test_roles_claim_comes_from_app_role_assignments(directory: Directory) -> No
 def test_hidden_object_stays_hidden_for_exactly_n_lookups(directory: Directory) -> None:
     directory.hidden["x"] = 2
     assert [directory.is_hidden("x") for _ in range(3)] == [True, True, False]
+
+
+def test_a_group_added_for_a_test_nests_and_is_gone_after_a_reset(directory: Directory) -> None:
+    from sssctl.emulator.directory import SSS_GROUP_ADDRESS
+
+    before = set(directory.recipients)
+    group = directory.add_group("sss-all", [SSS_GROUP_ADDRESS.upper()], security=True)
+    assert group.kind == "MailUniversalSecurityGroup" and group.members == {SSS_GROUP_ADDRESS}
+    assert group.address == "sss-all@" + SSS_GROUP_ADDRESS.partition("@")[2]
+    with pytest.raises(ValueError, match="already exists"):
+        directory.add_group("SSS-ALL", [], security=False)
+    directory.reset(mailboxes=None, large=False)
+    assert set(directory.recipients) == before
