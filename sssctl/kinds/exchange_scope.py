@@ -224,13 +224,14 @@ class ExchangeScopeKind(KindDefaults):
         app_id = str(app["appId"]).lower()
         # Graph's side (the consent wanted and held) needs nothing from Exchange's (the
         # policies and their check): the two chains run at once, so a pause one service
-        # asks for does not hold up the other's reads. Each chain stays one request after
-        # another within its service, whose Retry-After covers all of the app's requests
-        # there (Graph: per app per tenant; Exchange: the caller's budget).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scope") as pool:
-            graph_side = pool.submit(_consent_side, ctx, key, app_id)
+        # asks for does not hold up the other's reads.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scope") as pool:
+            owned_read = pool.submit(_owned_consent, ctx, key)
+            held_read = pool.submit(consent.live, ctx, app_id) if _group_of(ctx.desired, key) else None
             found = self._read_exchange_side(ctx, key, app_id, scope, recorded)
-        found.update(graph_side.result())
+        owned = owned_read.result()
+        if owned and held_read is not None:     # both only where the config names a group
+            found.update(owned, consent=held_read.result())
         return found
 
     def _read_exchange_side(self, ctx: Context, key: str, app_id: str, scope: MailboxScope | None,
@@ -368,12 +369,6 @@ def _before(policies: Sequence[Mapping[str, Any]], known: Mapping[str, str],
     if len(groups) == 1:
         return {"scope": f"scoped to {groups[0]}", "group": groups[0], **shown}
     return {"scope": "scoped to " + ", ".join(groups), "group": groups, **shown}
-
-
-def _consent_side(ctx: Context, key: str, app_id: str) -> dict[str, Any]:
-    """The consent a scope owns, wanted and held (nothing where the config names no group)."""
-    owned = _owned_consent(ctx, key)
-    return {**owned, "consent": consent.live(ctx, app_id)} if owned else {}
 
 
 def _owned_consent(ctx: Context, key: str) -> dict[str, Any]:
