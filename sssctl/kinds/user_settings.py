@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
@@ -74,32 +73,23 @@ def skipped_users(ctx: Context) -> dict[str, str]:
 
 def scan(ctx: Context, value: int | None) -> dict[str, Any]:
     """Users whose filtering differs from ``value``; ``None`` (export) reads every user."""
+    skipped = ctx.reads.get("skipped_users", lambda: skipped_users(ctx))
     by_current: dict[str, int] = {}
     rows = RowSpool()
-    # The users to leave out and the first page of settings need nothing from each other:
-    # both go out at once (the page when the loop asks for its first row), so under
-    # throttling they wait out one pause together rather than one each.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="users") as pool:
-        skipped_read = pool.submit(ctx.reads.get, "skipped_users", lambda: skipped_users(ctx))
-
-        def skipped(user_id: Any) -> bool:
-            return str(user_id).lower() in skipped_read.result()
-
-        unread = UnreadRows("systemuserid", skip=lambda row: skipped(row["systemuserid"]))
-        for row in ctx.dataverse.query(
-            "usersettingscollection",
-            select=["systemuserid", "incomingemailfilteringmethod"],
-            filter=None if value is None else f"incomingemailfilteringmethod ne {value}",
-            page_size=PAGE_SIZE, malformed_row=unread,
-        ):
-            user_id = str(row["systemuserid"])
-            if skipped(user_id):
-                continue
-            label = label_of(INCOMING_FILTERING, row.get("incomingemailfilteringmethod")) or "unset"
-            by_current[label] = by_current.get(label, 0) + 1
-            rows.append([user_id, row.get("@odata.etag")])
-            reading(ctx, "read user settings", len(rows))
-        skipped_read.result()       # its error, if any, even when no row asked for it
+    unread = UnreadRows("systemuserid", skip=lambda row: str(row["systemuserid"]).lower() in skipped)
+    for row in ctx.dataverse.query(
+        "usersettingscollection",
+        select=["systemuserid", "incomingemailfilteringmethod"],
+        filter=None if value is None else f"incomingemailfilteringmethod ne {value}",
+        page_size=PAGE_SIZE, malformed_row=unread,
+    ):
+        user_id = str(row["systemuserid"])
+        if user_id.lower() in skipped:
+            continue
+        label = label_of(INCOMING_FILTERING, row.get("incomingemailfilteringmethod")) or "unset"
+        by_current[label] = by_current.get(label, 0) + 1
+        rows.append([user_id, row.get("@odata.etag")])
+        reading(ctx, "read user settings", len(rows))
     return {"rows": rows, "by_current": dict(sorted(by_current.items())), "sample": sample_names(ctx, rows),
             "unread": unread.rows}
 
