@@ -21,7 +21,6 @@ a mailbox outside it. Without an Exchange client the address is *unknown*, never
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -219,24 +218,10 @@ class ExchangeScopeKind(KindDefaults):
             app_id = str(app["appId"]).lower() if app else None
             policies = _policies(ctx, app_id) if app_id else []
             return rbac_scope.read(ctx, key, app_id, scope, candidates=_candidates, policies=policies)
+        owned = _owned_consent(ctx, key)
         if app is None:
-            return {"app_id": None, "policies": [], "check": None, **_owned_consent(ctx, key)}
+            return {"app_id": None, "policies": [], "check": None, **owned}
         app_id = str(app["appId"]).lower()
-        # Graph's side (the consent wanted and held) needs nothing from Exchange's (the
-        # policies and their check): the two chains run at once, so a pause one service
-        # asks for does not hold up the other's reads.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scope") as pool:
-            owned_read = pool.submit(_owned_consent, ctx, key)
-            held_read = pool.submit(consent.live, ctx, app_id) if _group_of(ctx.desired, key) else None
-            found = self._read_exchange_side(ctx, key, app_id, scope, recorded)
-        owned = owned_read.result()
-        if owned and held_read is not None:     # both only where the config names a group
-            found.update(owned, consent=held_read.result())
-        return found
-
-    def _read_exchange_side(self, ctx: Context, key: str, app_id: str, scope: MailboxScope | None,
-                            recorded: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The app's access policies, the RBAC objects sssctl made, and the policy's check."""
         policies = _policies(ctx, app_id)
         found: dict[str, Any] = {"app_id": app_id, "policies": policies, "check": None}
         if _recorded_rbac(recorded):    # RBAC objects sssctl made: torn down, or left behind last
@@ -245,6 +230,8 @@ class ExchangeScopeKind(KindDefaults):
             return found
         group = _group_of(ctx.desired, key) or ((recorded or {}).get("managed") or {}).get("group")
         found["check"] = _check(ctx, app_id, str(group)) if policies and group else None
+        if owned:
+            found.update(owned, consent=consent.live(ctx, app_id))
         return found
 
     def diff(self, desired: Desired, observed: Observed) -> list[Change]:
