@@ -33,7 +33,7 @@ from typing import Any
 
 import structlog
 
-from sssctl.engine.kind import Applied, Context, Kind
+from sssctl.engine.kind import Applied, Context, Kind, ReadCache
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.render.common import to_plain
 from sssctl.errors import ChangedSinceRead, WriteOutcomeUnknown
@@ -85,8 +85,19 @@ def _settle(kind: Kind, ctx: Context, change: Change, lost: WriteOutcomeUnknown)
 
 
 def _fresh_change(kind: Kind, ctx: Context, address: str) -> Change | None:
+    """The address's change derived afresh from one read of the kind, as a plan derives it.
+
+    Nothing read before the lost answer is trusted (the run's cache is emptied), and the
+    read-back shares its own answers the way a plan's reads do: the kind's helpers ask
+    for the same small tables (profiles, queues) several times, and during apply each
+    ask would otherwise be a request of its own, each one more chance of a 429 whose
+    pause stops every request to the service. The shared answers live only for this
+    read-back, so the resend and every later round read again.
+    """
     ctx.reads.forget_everything()
-    observed = kind.read(ctx)
+    reads = ReadCache()
+    reads.share()
+    observed = kind.read(dataclasses.replace(ctx, reads=reads))
     return next((c for c in kind.diff(ctx.desired, observed) if c.address == address), None)
 
 

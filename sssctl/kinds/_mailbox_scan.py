@@ -31,7 +31,9 @@ from sssctl.kinds._shared import (
     OUTGOING_EMAIL,
     PAGE_SIZE,
     label_of,
+    read_organization,
     read_profiles,
+    read_together,
 )
 
 log = structlog.get_logger(__name__)
@@ -257,6 +259,7 @@ def shared_scan(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
         raise LookupError("mailboxes are not enforced by this config")
 
     def load() -> tuple[dict[str, Any], dict[str, Any]]:
+        read_together(ctx, read_organization, read_profiles, queue_ids)   # none needs another
         target = target_defaults(ctx)
         return target, scan(ctx, policy, target)
 

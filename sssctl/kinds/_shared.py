@@ -100,6 +100,25 @@ def who_am_i(ctx: Context) -> WhoAmI:
 # --- organization -------------------------------------------------------------------------
 
 
+def read_together(ctx: Context, *loads: Callable[[Context], object]) -> None:
+    """Start independent shared reads at once, so the caller then finds them answered.
+
+    Each load files its answer (or its error) in the run's read cache, where the caller's
+    own sequential asks pick it up; so this only pays while answers are shared (the plan,
+    a read-back after a lost answer): otherwise each ask reads again and nothing is
+    started here. Overlapping them matters under throttling more than for latency: a
+    429's ``Retry-After`` covers every request of the caller to that service (Dataverse's
+    limits are per user, Graph's per app per tenant), so reads sent together wait out
+    one pause, where reads sent one after another can each meet their own.
+    """
+    if len(loads) < 2 or not ctx.reads.sharing:
+        return
+    with ThreadPoolExecutor(max_workers=len(loads), thread_name_prefix="read") as pool:
+        futures = [pool.submit(load, ctx) for load in loads]
+    for future in futures:
+        future.exception()      # kept in the cache; the caller's own ask raises it where it matters
+
+
 def read_organization(ctx: Context) -> dict[str, Any]:
     """The organization row, read once per run and shared by every kind that needs it.
 

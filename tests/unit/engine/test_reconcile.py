@@ -9,6 +9,7 @@ import pytest
 
 from sssctl.clients.errors import OutcomeUnknown
 from sssctl.engine.applier import Outcome
+from sssctl.engine.kind import Context, Observed
 from sssctl.engine.plan import Action, Change
 from tests.unit.engine.fakes import FakeKind, org_settings_wanted
 from tests.unit.engine.test_applier import setup, upd
@@ -75,3 +76,42 @@ def test_a_compliant_address_is_recorded_at_apply_so_later_drift_shows(tmp_path:
     assert snapshot is not None
     assert snapshot.resources["org_setting.B"]["managed"] == {"value": 1}
     assert snapshot.resources["org_setting.B"]["original"] == {"value": 1}
+
+
+class SharedTableKind(FakeKind):
+    """A kind whose helpers ask for the same small table twice per read, as the mailbox pass does."""
+
+    def __init__(self) -> None:
+        super().__init__("org_setting", org_settings_wanted, live={ADDRESS: {"value": 0}})
+        self.table_reads = 0
+        self.stale_seen: list[object] = []
+
+    def read(self, ctx: Context) -> Observed:
+        def load() -> str:
+            self.table_reads += 1
+            return "profiles"
+
+        ctx.reads.get("profiles", load)
+        ctx.reads.get("profiles", load)
+        self.stale_seen.append(ctx.reads.loaded(["before-the-write"]))
+        return super().read(ctx)
+
+
+def test_a_read_back_asks_for_each_table_once_and_trusts_nothing_read_before(tmp_path: Path) -> None:
+    kind = SharedTableKind()
+    calls: list[Change] = []
+
+    def hook(change: Change) -> None:
+        calls.append(change)
+        if len(calls) == 1:
+            raise OutcomeUnknown("PATCH dataverse:organizations: the answer was lost")
+
+    kind.apply_hook = hook
+    applier, _ = setup(tmp_path, [kind])
+    applier.ctx.reads.put("before-the-write", "stale")
+    (outcome,) = applier.run([upd(ADDRESS)]).outcomes
+
+    assert outcome.status == "applied" and "sent again after a lost answer" in outcome.message
+    assert kind.table_reads == 1                       # shared within the read-back, as in a plan
+    assert kind.stale_seen == [{}]                     # the run's earlier answers were dropped
+    assert applier.ctx.reads.loaded(["before-the-write", "profiles"]) == {}   # nothing outlives it
