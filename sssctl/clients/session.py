@@ -1,7 +1,7 @@
 """One run's signed-in clients: the only entry point the engine and kinds use.
 
 ``open_clients`` checks the configuration it needs, builds one verifying TLS context, one
-token provider, one pooled HTTP client per service and a shared Dataverse rate limiter,
+token provider, one pooled HTTP client and one rate limiter per service,
 and closes them all at the end of the ``with`` block.
 """
 
@@ -191,13 +191,18 @@ def open_clients(
         # The limiter's waits are short and real (pacing, or the rest of a Retry-After another
         # thread already slept); only retry back-off uses the injectable sleeper. The cap is
         # the user's; how many requests really fly is what the service's headers allow.
-        limiter = RateLimiter(min(max_concurrency, MAX_CONCURRENCY))
-        dataverse = DataverseClient(org_url, service("dataverse", org_url, limiter))
-        graph = (GraphClient(cloud.graph_url, service("graph", cloud.graph_url, None),
+        # One limiter per service, because each service keeps its own budget: a Retry-After
+        # holds back every request to the service that sent it (Dataverse: per user and web
+        # server; Graph: per app and tenant; Exchange: per caller), and no other service's.
+        def limiter() -> RateLimiter:
+            return RateLimiter(min(max_concurrency, MAX_CONCURRENCY))
+
+        dataverse = DataverseClient(org_url, service("dataverse", org_url, limiter()))
+        graph = (GraphClient(cloud.graph_url, service("graph", cloud.graph_url, limiter()),
                              replication_timeout=opts.replication_timeout, sleep=opts.sleep)
                  if need_graph else None)
         exchange = (ExchangeClient(cloud.exchange_url, tenant_id or "",
-                                   service("exchange", cloud.exchange_url, None))
+                                   service("exchange", cloud.exchange_url, limiter()))
                     if need_exchange else None)
         clients = Clients(dataverse, graph, exchange, stats, provider,
                           {name: f"{why}: {remedy}" for name, (why, remedy) in unavailable.items()},

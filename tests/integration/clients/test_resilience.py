@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,3 +154,19 @@ def test_an_integration_sharing_the_budgets_is_met_by_fewer_requests_at_once_not
     assert len(answers) == 36
     assert widths and min(widths) <= 6  # refused beyond its count, the width came down to what is left
     assert limiter.paused_until == 0.0 and sleep.calls  # only the refused requests waited
+
+
+def test_a_graph_retry_after_holds_back_graph_alone(emulator: EmulatorInfo, calm: AdminClient) -> None:
+    """Each service keeps its own budget: its Retry-After pauses its requests and no other's."""
+    with _open(emulator, RecordingSleep()) as clients:
+        _signed_in(clients, emulator)
+        calm.faults(throttle_probability=1.0, fault_service="graph", max_faults=1, retry_after_seconds=1)
+        started = time.monotonic()
+        assert clients.graph.get(_me(emulator))["appId"] == emulator.client_id
+        services = (clients.graph, clients.dataverse, clients.exchange)
+        graph, dataverse, exchange = (service.http.limiter for service in services)
+        assert graph is not None and dataverse is not None and exchange is not None
+        assert len({id(graph), id(dataverse), id(exchange)}) == 3
+        assert graph.paused_until > started + 0.5         # the pause held back Graph's next request
+        assert time.monotonic() >= graph.paused_until     # and the retry waited it out
+        assert dataverse.paused_until < started and exchange.paused_until < started
