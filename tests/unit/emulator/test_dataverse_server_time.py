@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from sssctl.emulator import constants
+from sssctl.emulator.dataverse.messages import API_PATH
+
 from .dataverse_harness import client, make_service
 
 APPROVE = "prvApproveRejectEmailAddress"
@@ -73,3 +80,49 @@ def test_the_intersect_table_is_read_only() -> None:
         created = dv.post("roleprivilegescollection", json={"privilegedepthmask": 8})
     assert created.status_code == 405
     assert "not allowed on 'roleprivilegescollection'" in created.json()["error"]["message"]
+
+
+class _Clock:
+    """Monotonic time that moves only when told: the handling's duration and the sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _serve_taking(monkeypatch: pytest.MonkeyPatch, handling: float, operation_ms: float) -> list[float]:
+    """One request whose handling takes ``handling`` seconds; returns what was slept after it."""
+    import sssctl.emulator.dataverse as dataverse
+
+    service, _, faults = make_service()
+    faults.request_operation_ms = operation_ms
+    clock = _Clock()
+    monkeypatch.setattr(dataverse, "time", clock)
+    begin = service.begin
+
+    def slow_begin(*args: Any) -> Any:
+        clock.now += handling
+        return begin(*args)
+
+    monkeypatch.setattr(service, "begin", slow_begin)
+    token = {"authorization": f"Bearer app:{constants.SSSCTL_APP_ID}"}
+    response = service.serve("GET", f"/{API_PATH}/WhoAmI", "", token, b"")
+    assert response.status == 200
+    return clock.slept
+
+
+def test_the_handling_counts_toward_the_simulated_server_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 500 ms of server time of which the emulator's own work took 300 ms: answered at
+    # 500 ms, as the service would be, not 800 ms.
+    assert _serve_taking(monkeypatch, handling=0.3, operation_ms=500) == [pytest.approx(0.2)]
+
+
+def test_handling_slower_than_the_simulated_time_adds_no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _serve_taking(monkeypatch, handling=0.7, operation_ms=500) == [0.0]
