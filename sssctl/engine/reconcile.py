@@ -20,6 +20,11 @@ Kinds that stand for many rows (``$batch``) decide per row through
 no longer lists took effect, one listed with the ETag the plan read is sent again, one
 listed with another ETag was changed by someone else and is refused by name.
 
+Kinds that write rows in ``$batch`` chunks settle most lost answers themselves, at once
+and chunk by chunk, from the thread that sent the chunk
+(:func:`sssctl.kinds._rows.settle_lost_chunk`); only what that cannot settle (its read-back
+failed, its resend's answer was lost too) reaches this read of the whole kind.
+
 A lost answer during the resend is settled the same way, up to :data:`MAX_ROUNDS` times
 in all (each round sends only what is not yet in effect, so rounds shrink); then the run
 reports it and the next plan shows what is live.

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sssctl.engine.kind import Context
-from sssctl.kinds._shared import chunks
+from sssctl.kinds._shared import rows_by_id
 
 AUTHOR_COLUMNS = ("modifiedon", "_modifiedby_value")
 _PER_QUERY = 25  # ids per "or" filter: keeps the URL far below Dataverse's limit
@@ -28,15 +28,8 @@ _PER_QUERY = 25  # ids per "or" filter: keeps the URL far below Dataverse's limi
 def authored_rows(ctx: Context, entity_set: str, key: str, ids: Iterable[str],
                   select: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The rows with these ids (``select`` plus author columns), by lower-case id."""
-    found: dict[str, dict[str, Any]] = {}
-    for part in chunks(list(ids), _PER_QUERY):
-        rows = ctx.dataverse.query(
-            entity_set, select=[key, *select, *AUTHOR_COLUMNS],
-            filter=" or ".join(f"{key} eq {row_id}" for row_id in part),
-            expand="modifiedby($select=systemuserid,domainname,fullname)",
-        )
-        found.update({str(row[key]).lower(): dict(row) for row in rows})
-    return found
+    return rows_by_id(ctx, entity_set, key, ids, [*select, *AUTHOR_COLUMNS], per_query=_PER_QUERY,
+                      expand="modifiedby($select=systemuserid,domainname,fullname)")
 
 
 def author_of(row: Mapping[str, Any]) -> dict[str, Any]:

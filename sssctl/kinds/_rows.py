@@ -15,19 +15,20 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import structlog
 
-from sssctl.clients.dataverse import BatchOperation
-from sssctl.clients.errors import MalformedReply, PreconditionFailed
+from sssctl.clients.dataverse import BatchOperation, BatchResult
+from sssctl.clients.errors import ClientError, MalformedReply, PreconditionFailed
 from sssctl.clients.models import GUID_PATTERN
 from sssctl.clients.models.dataverse import batch_status_ok
 from sssctl.engine.kind import Applied, Context, Observed
 from sssctl.engine.plan import Action, Change
 from sssctl.engine.spool import Rows, RowSpool
 from sssctl.errors import WriteOutcomeUnknown
-from sssctl.kinds._shared import PAGE_SIZE, report, send_in_batches
+from sssctl.kinds._shared import LOST, PAGE_SIZE, etag_of, report, send_in_batches
 
 log = structlog.get_logger(__name__)
 
@@ -232,6 +233,95 @@ class RowsFailed(Exception):
     """Some rows of an aggregate change were refused for a reason other than a changed row."""
 
 
+class Verdict(Enum):
+    """What a read-back says of one row whose write's answer was lost."""
+
+    RESEND = "resend"           # still the version the write was guarded with: it did not take effect
+    IN_EFFECT = "in_effect"     # holds what the write sets: it took effect
+    CHANGED = "changed"         # gone, or other values under another version: someone else's doing
+
+
+# Reads a lost chunk's rows back and judges each (:func:`judge`); raises when it cannot read.
+Recheck = Callable[[list[Any]], list[Verdict]]
+
+
+def judge(
+    rows: list[Any], live: Mapping[str, Mapping[str, Any]], *, row_id: Callable[[list[Any]], str],
+    guards: Callable[[list[Any]], set[str]], holds: Callable[[list[Any], Mapping[str, Any]], bool],
+) -> list[Verdict]:
+    """Per row of a chunk whose answer was lost, what the read-back ``live`` (by lower-case id) shows.
+
+    Decided only from what was read, never guessed: the row's ETag is one the write was
+    guarded with (``guards``: the planned one, or one our own earlier write produced), so
+    the write did not take effect and is sent again; else its values are what the write
+    sets (``holds``, the kind's own comparison), so it took effect; else it is gone or was
+    changed to other values by someone else, and is left alone. A row written without a
+    version (``If-Match: *``) has no ETag to compare: unless it holds the values, it is
+    sent again, as its first write was, unguarded.
+    """
+    verdicts = []
+    for row in rows:
+        found = live.get(row_id(row).lower())
+        expected = guards(row)
+        if found is None:
+            verdicts.append(Verdict.CHANGED)
+        elif expected and etag_of(found) in expected:
+            verdicts.append(Verdict.RESEND)
+        elif holds(row, found):
+            verdicts.append(Verdict.IN_EFFECT)
+        else:
+            verdicts.append(Verdict.CHANGED if expected else Verdict.RESEND)
+    return verdicts
+
+
+def settle_lost_chunk(
+    ctx: Context, rows: list[Any], lost: list[BatchResult], *, recheck: Recheck,
+    operation: Callable[[list[Any]], BatchOperation], size: int,
+) -> list[BatchResult]:
+    """The answers for a chunk whose ``$batch`` answer was lost, settled by reading its rows back.
+
+    Runs in the worker thread that sent the chunk, while the other chunks keep flowing:
+    one GET for the chunk's rows (``recheck``), then one ``$batch`` for the rows whose
+    write did not take effect, guarded by the same ETag. Rows that took effect answer as
+    written, rows someone else changed as a 412 (named, left alone). Whatever this cannot
+    settle keeps its :data:`~sssctl.kinds._shared.LOST` answer, and the engine's fresh read
+    of the whole kind settles it after the bulk (:mod:`sssctl.engine.reconcile`): the read-back
+    failing, the resend's answer lost again, or the resend refused with 412 (which may be
+    the first attempt landing late rather than someone else's edit).
+    """
+    if ctx.stop.is_set():
+        return lost
+    try:
+        verdicts = recheck(rows)
+    except (ClientError, WriteOutcomeUnknown) as exc:
+        log.info("apply.answer_lost.recheck_failed", rows=len(rows), error=str(exc))
+        return lost
+    answers = list(lost)
+    for i, verdict in enumerate(verdicts):
+        op = lost[i].operation
+        if verdict is Verdict.IN_EFFECT:
+            answers[i] = BatchResult(op, 204, None, {}, None)
+        elif verdict is Verdict.CHANGED:
+            refused = PreconditionFailed("gone or changed by someone else since the plan read it (read back "
+                                         "after the answer to its write was lost)", status=412,
+                                         method=op.method.upper(), url=op.url)
+            answers[i] = BatchResult(op, 412, None, {}, refused)
+    again = [i for i, verdict in enumerate(verdicts) if verdict is Verdict.RESEND]
+    if again:
+        try:
+            resent = ctx.dataverse.batch([operation(rows[i]) for i in again], continue_on_error=True,
+                                         max_per_batch=size)
+        except (ClientError, WriteOutcomeUnknown) as exc:
+            log.info("apply.answer_lost.resend_failed", rows=len(again), error=str(exc))
+        else:
+            for i, result in zip(again, resent, strict=True):
+                answers[i] = lost[i] if int(result.status) in (LOST, 412) else result
+    log.warning("apply.answer_lost.settled_in_place", rows=len(rows), resent=len(again),
+             took_effect=verdicts.count(Verdict.IN_EFFECT), changed_by_others=verdicts.count(Verdict.CHANGED),
+             still_unknown=sum(1 for a in answers if int(a.status) == LOST))
+    return answers
+
+
 def write_rows(
     ctx: Context,
     rows: Rows,
@@ -240,12 +330,24 @@ def write_rows(
     label: str,
     row_id: Callable[[list[Any]], str],
     row_name: Callable[[list[Any]], str],
+    recheck: Recheck | None = None,
 ) -> Outcome:
-    """Send one guarded PATCH per planned row (``--parallelism`` chunks at once) and sort the answers."""
+    """Send one guarded PATCH per planned row (``--parallelism`` chunks at once) and sort the answers.
+
+    With ``recheck`` a chunk whose answer is lost is settled at once by its own thread
+    (:func:`settle_lost_chunk`); without it, or for what that leaves unknown, its rows
+    count as lost and the engine settles them after every chunk is done.
+    """
     outcome = Outcome()
     answered = 0
     size = batch_size(len(rows), ctx.parallelism)
-    for row, result in send_in_batches(ctx, rows, operation, label=label, size=size):
+
+    def on_lost(chunk: list[Any], lost: list[BatchResult]) -> list[BatchResult]:
+        assert recheck is not None
+        return settle_lost_chunk(ctx, chunk, lost, recheck=recheck, operation=operation, size=size)
+
+    for row, result in send_in_batches(ctx, rows, operation, label=label, size=size,
+                                       on_lost=on_lost if recheck is not None else None):
         answered += 1
         if result.error is None and 200 <= int(result.status) < 300:
             outcome.written.append(row_id(row))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -88,6 +88,23 @@ def etag_of(record: Mapping[str, Any] | None) -> str | None:
         return None
     etag = record.get("@odata.etag")
     return str(etag) if etag is not None else None
+
+
+def rows_by_id(ctx: Context, entity_set: str, key: str, ids: Iterable[str], select: Sequence[str], *,
+               per_query: int, expand: str | None = None) -> dict[str, dict[str, Any]]:
+    """The rows with these ids (``key`` plus ``select``), by lower-case id; missing ids are gone.
+
+    Plain ``eq``/``or`` filters, understood everywhere, ``per_query`` ids per GET: a GUID
+    clause is about 60 characters once encoded, so even 50 of them stay far below the
+    32 KB Dataverse allows a URL. Rows are checked against their reply model like every
+    other read, so a malformed answer fails the read rather than being believed.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(list(ids), per_query):
+        rows = ctx.dataverse.query(entity_set, select=[key, *select],
+                                   filter=" or ".join(f"{key} eq {row_id}" for row_id in part), expand=expand)
+        found.update({str(row[key]).lower(): dict(row) for row in rows})
+    return found
 
 
 def who_am_i(ctx: Context) -> WhoAmI:
@@ -338,6 +355,7 @@ def send_in_batches(
     *,
     label: str,
     size: int,
+    on_lost: Callable[[list[Any], list[BatchResult]], list[BatchResult]] | None = None,
 ) -> Iterator[tuple[Any, BatchResult]]:
     """Each row with the answer to its operation, ``$batch`` chunks of ``size``.
 
@@ -353,6 +371,11 @@ def send_in_batches(
     Answers come back in row order whatever order the chunks finish in, and progress
     counts rows whose answer has been handed on. Once ``ctx.stop`` is
     set (Ctrl-C) no new chunk is sent; the rows of chunks never sent are not yielded.
+
+    A chunk whose answer is lost answers :data:`LOST` for each row, unless ``on_lost``
+    settles it first: it gets the chunk's rows and those answers and returns the answers
+    to hand on instead, in the same worker thread (so the other chunks keep flowing) and
+    still within the chunk's slot.
     """
     width = max(1, ctx.parallelism)
     window: deque[tuple[list[Any], Future[list[BatchResult]]]] = deque()
@@ -364,9 +387,11 @@ def send_in_batches(
         try:
             return ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=size)
         except WriteOutcomeUnknown as lost:
-            # The chunk may or may not have taken effect: its rows are settled by a fresh read
-            # once every other chunk has been sent (sssctl.engine.reconcile), not given up.
-            return [lost_answer(op, lost) for op in operations]
+            # The chunk may or may not have taken effect: the kind reads its rows back now
+            # (``on_lost``), and whatever that leaves unknown is settled by a fresh read of the
+            # kind once every other chunk has been sent (sssctl.engine.reconcile), never given up.
+            unknown = [lost_answer(op, lost) for op in operations]
+            return unknown if on_lost is None else on_lost(chunk, unknown)
 
     def settle() -> Iterator[tuple[Any, BatchResult]]:
         nonlocal done

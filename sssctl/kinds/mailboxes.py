@@ -36,6 +36,7 @@ from sssctl.kinds._mailbox_scan import (
     ROW_KIND,
     ROW_PROFILE,
     census,
+    drift_reasons,
     enforced,
     let_go_scan,
     reverts,
@@ -44,6 +45,8 @@ from sssctl.kinds._mailbox_scan import (
 )
 from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
+    Verdict,
+    judge,
     read_aggregate,
     rows_after_lost_answer,
     settled_without_rows,
@@ -60,6 +63,7 @@ from sssctl.kinds._shared import (
     profile_id_now,
     profile_name,
     read_profiles,
+    rows_by_id,
 )
 from sssctl.kinds.handoffs import MailboxMoves, MailboxVersions
 
@@ -82,6 +86,27 @@ def _etag_of(row: list[Any], ours: MailboxVersions | None) -> str | None:
     if ours is not None and str(row[ROW_ID]).lower() in ours.produced:
         return ours.produced[str(row[ROW_ID]).lower()]
     return str(row[ROW_ETAG]) if row[ROW_ETAG] else None
+
+
+def _recheck(ctx: Context, rows: list[list[Any]], detail: Mapping[str, Any], profile_id: str | None,
+             ours: MailboxVersions | None) -> list[Verdict]:
+    """Rows of a chunk whose answer was lost, read back by id and judged (:func:`judge`).
+
+    A row took effect when it no longer differs from what the change writes, judged as the
+    scan judges drift (queue mailboxes have no ACT); the resend is guarded by the ETag the
+    write was, the planned one or the one our canary's write produced.
+    """
+    target = {key: detail.get(key) for key in ("incoming", "outgoing", "act", "profile_name")}
+    target["profile_id"] = profile_id.lower() if profile_id else None
+    live = rows_by_id(ctx, "mailboxes", "mailboxid", (str(row[ROW_ID]) for row in rows), COLUMNS[1:],
+                      per_query=len(rows))
+
+    def guards(row: list[Any]) -> set[str]:
+        produced = ours.produced.get(str(row[ROW_ID]).lower()) if ours is not None else None
+        return {str(etag) for etag in (row[ROW_ETAG], produced) if etag}
+
+    return judge(rows, live, row_id=lambda row: str(row[ROW_ID]), guards=guards,
+                 holds=lambda row, found: not drift_reasons(found, row[ROW_KIND] == "user", target))
 
 
 class MailboxesKind(KindDefaults):
@@ -188,6 +213,7 @@ class MailboxesKind(KindDefaults):
             label="revert mailboxes",
             row_id=lambda row: str(row[ROW_ID]),
             row_name=lambda row: str(row[ROW_ADDRESS]),
+            recheck=lambda chunk: _recheck(ctx, chunk, change.detail, profile_id, ours),
         )
         reverted = outcome.written
         log.info("mailboxes.reverted", reverted=len(reverted), conflicts=len(outcome.conflicts),

@@ -36,6 +36,8 @@ from sssctl.kinds._provenance import author_of, authored_rows
 from sssctl.kinds._rows import (
     SAMPLE_SIZE,
     UnreadRows,
+    Verdict,
+    judge,
     read_aggregate,
     reading,
     rows_after_lost_answer,
@@ -49,6 +51,7 @@ from sssctl.kinds._shared import (
     batch_operation,
     chunks,
     label_of,
+    rows_by_id,
 )
 
 log = structlog.get_logger(__name__)
@@ -141,6 +144,19 @@ def describe_distribution(by_current: Mapping[str, int]) -> dict[str, Any]:
     return {"user_settings": section}
 
 
+def _recheck(ctx: Context, rows: list[list[Any]], value: int) -> list[Verdict]:
+    """Users of a chunk whose answer was lost, read back by id and judged (:func:`judge`).
+
+    A user took effect when the filtering method is the value written; the resend is
+    guarded by the planned ETag.
+    """
+    live = rows_by_id(ctx, "usersettingscollection", "systemuserid", (str(row[0]) for row in rows),
+                      ["incomingemailfilteringmethod"], per_query=len(rows))
+    return judge(rows, live, row_id=lambda row: str(row[0]),
+                 guards=lambda row: {str(row[1])} if row[1] else set(),
+                 holds=lambda row, found: found.get("incomingemailfilteringmethod") == value)
+
+
 AUDIT_CHECKS = (
     AuditCheck(
         "medium", "some users track all email (or more than email-enabled records)",
@@ -223,6 +239,7 @@ class UserSettingsKind(KindDefaults):
         outcome = write_rows(
             ctx, rows, operation, label="update user settings",
             row_id=lambda row: str(row[0]), row_name=lambda row: str(row[0]),
+            recheck=lambda chunk: _recheck(ctx, chunk, value),
         )
         updated = outcome.written
         log.info("user_settings.updated", updated=len(updated), conflicts=len(outcome.conflicts),

@@ -5,14 +5,23 @@ import time
 
 import pytest
 
-from sssctl.clients.errors import PreconditionFailed
+from sssctl.clients.errors import OutcomeUnknown, PreconditionFailed
 from sssctl.config.model import MailboxDefaults, MailboxPolicy
 from sssctl.engine.plan import Action
 from sssctl.engine.planfile import change_to_dict
+from sssctl.errors import WriteOutcomeUnknown
 from sssctl.kinds._rows import digest
 from sssctl.kinds.mailboxes import KIND
 from tests.support.fake_dataverse import FakeDataverse
-from tests.unit.kinds.world import CUSTOM_PROFILE, Engine, actionable, desired, mailbox_id, seed
+from tests.unit.kinds.world import (
+    CUSTOM_PROFILE,
+    DEFAULT_PROFILE,
+    Engine,
+    actionable,
+    desired,
+    mailbox_id,
+    seed,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -289,3 +298,68 @@ def test_dropping_the_policy_moves_nothing_when_the_custom_profile_stays() -> No
         "fingerprints": {"profile_id": CUSTOM_PROFILE}}
     (change,) = engine.plan(KIND, desired())
     assert change.action is Action.NOOP and change.forget
+
+
+class LosesFirstAnswer(FakeDataverse):
+    """The first $batch is carried out for ``carried`` rows only, then its answer is lost;
+    meanwhile someone else edits ``edited`` (another value, another ETag)."""
+
+    carried: frozenset[str] = frozenset()
+    edited: str = ""
+    lose_again: bool = False
+    fail_read_back: bool = False
+    lost: int = 0
+
+    def batch(self, operations, **kw):  # type: ignore[no-untyped-def]
+        if self.lost == 0 or (self.lose_again and self.lost == 1):
+            self.lost += 1
+            mine = [op for op in operations if op.url.split("(")[1].rstrip(")") in self.carried]
+            super().batch(mine, **kw)
+            if self.edited:
+                self.row("mailboxes", self.edited)["incomingemaildeliverymethod"] = 0
+                self.touch("mailboxes", self.edited)
+            raise OutcomeUnknown("connection dropped after the request left")
+        return super().batch(operations, **kw)
+
+    def query(self, entity_set, **kw):  # type: ignore[no-untyped-def]
+        if self.fail_read_back and self.lost and "mailboxid eq" in str(kw.get("filter")):
+            raise OutcomeUnknown("connection dropped")
+        return super().query(entity_set, **kw)
+
+
+def lose_first_answer(**knobs: object) -> tuple[Engine, LosesFirstAnswer]:
+    dv = seed()
+    dv.__class__ = LosesFirstAnswer
+    for name, value in knobs.items():
+        setattr(dv, name, value)
+    return Engine(dv), dv  # type: ignore[return-value]
+
+
+def test_a_lost_chunk_is_settled_in_place_written_resent_or_refused_by_name() -> None:
+    engine, dv = lose_first_answer(carried=frozenset({mailbox_id(2)}), edited=mailbox_id(3))
+    want = desired(mailboxes=USERS)
+    ctx = engine.context(want)
+    (change,) = KIND.diff(want, KIND.read(ctx))
+    with pytest.raises(PreconditionFailed) as refused:   # refused by name, not an unknown outcome
+        KIND.apply(ctx, change)
+    assert str(refused.value).startswith("reverted 2 mailboxes; 1 changed since plan")
+    assert "user03@contoso.com" in str(refused.value)
+    read_back = [f for verb, target, f in dv.calls if verb == "QUERY" and target == "mailboxes"][-1]
+    assert read_back == " or ".join(f"mailboxid eq {mailbox_id(n)}" for n in (2, 3, 4))
+    # what the lost batch carried out, then the resend of the row it did not
+    assert [c[1] for c in dv.calls if c[0] == "BATCH"] == ["1", "1"]
+    assert dv.row("mailboxes", mailbox_id(4))["_emailserverprofile_value"] == DEFAULT_PROFILE
+    assert dv.row("mailboxes", mailbox_id(3))["incomingemaildeliverymethod"] == 0    # left alone
+
+
+@pytest.mark.parametrize("knob", ["lose_again", "fail_read_back"])
+def test_what_the_chunk_cannot_settle_stays_lost_for_the_engine_to_read_back(knob: str) -> None:
+    engine, _ = lose_first_answer(carried=frozenset({mailbox_id(2)}), **{knob: True})
+    want = desired(mailboxes=USERS)
+    ctx = engine.context(want)
+    (change,) = KIND.diff(want, KIND.read(ctx))
+    with pytest.raises(WriteOutcomeUnknown, match="answers for 2 rows were lost" if knob == "lose_again"
+                       else "answers for 3 rows were lost"):
+        KIND.apply(ctx, change)
+    (applied,) = engine.apply(KIND, want)     # the engine's own read-back settles the rest
+    assert applied.writes >= 1 and actionable(engine.plan(KIND, want)) == []

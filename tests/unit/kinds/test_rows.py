@@ -126,3 +126,28 @@ def test_more_bad_rows_than_a_sample_fail_the_read_as_a_whole() -> None:
         unread({"mailboxid": f"00000000-0000-0000-0000-{n:012d}"}, _bad("x"))
     with pytest.raises(MalformedReply, match="not trusted"):
         unread({"mailboxid": "00000000-0000-0000-0000-999999999999"}, _bad("x"))
+
+
+# --- a chunk whose answer was lost is judged row by row from what is read back ---
+
+
+def test_a_read_back_row_is_resent_in_effect_or_someone_elses_and_never_guessed() -> None:
+    from sssctl.kinds._rows import Verdict, judge
+
+    rows = [["a", 'W/"1"'], ["B", 'W/"1"'], ["c", 'W/"1"'], ["d", 'W/"1"'], ["e", None], ["f", None],
+            ["g", 'W/"1"']]
+    live = {
+        "a": {"@odata.etag": 'W/"1"', "v": 0},     # the version the write was guarded with: not in effect
+        "b": {"@odata.etag": 'W/"2"', "v": 5},     # a new version holding what was written: in effect
+        "c": {"@odata.etag": 'W/"3"', "v": 0},     # a new version with other values: someone else's
+        "d": {"@odata.etag": 'W/"7"', "v": 0},     # the version our own earlier write produced
+        "e": {"@odata.etag": 'W/"4"', "v": 0},     # written unguarded, not in effect: sent again as it was
+        "f": {"@odata.etag": 'W/"4"', "v": 5},     # written unguarded, in effect
+    }                                               # g: gone
+    def guards(row: list[object]) -> set[str]:
+        return {str(row[1]), *(['W/"7"'] if row[0] == "d" else [])} if row[1] else set()
+
+    verdicts = judge(rows, live, row_id=lambda row: str(row[0]), guards=guards,
+                     holds=lambda row, found: found["v"] == 5)
+    assert verdicts == [Verdict.RESEND, Verdict.IN_EFFECT, Verdict.CHANGED, Verdict.RESEND, Verdict.RESEND,
+                        Verdict.IN_EFFECT, Verdict.CHANGED]
