@@ -20,10 +20,17 @@ throughput"; the error body's ``code`` says which limit was hit):
   was sent, not when its answer is read: a refusal comes back in one round trip, and by
   then the threads of a wave sent together may be waiting out another request's pause,
   so a count taken at the answer can be a handful where the service saw dozens, and a
-  cut to 70 % of it would throw the whole width away. A refusal that met fewer than half
-  the width in flight (a lone step of the safe sequence) says that other callers of the
-  same user held the slots at that moment, not that the width is too much: it cuts as
-  the other limits do, to 70 % of the width, not to 70 % of one request.
+  cut to 70 % of it would throw the whole width away.
+
+A refusal of a request sent while fewer than half the width was in flight (a lone step
+of the safe sequence) cuts nothing, whatever the limit: the width was not in use, so it
+is not what was too much (RFC 7661's rule for a sender that does not fill its window).
+Other callers of the same user held the slots or spent the budget at that moment; the
+pause still applies, and a bulk write that then fills the width meets the limit itself
+and cuts from what it really had in flight. Cutting on every such refusal ratcheted the
+width down step after step of the safe sequence (seven refusals leave 8 % of it), so
+the bulk write that follows started from two or three requests at a time and spent
+its first seconds of pauses regrowing.
 
 A cut keeps 70 % of the width (CUBIC's factor, not Reno's half); for concurrent
 requests, 70 % of the number in flight when the service counted one too many, if that is
@@ -31,13 +38,16 @@ fewer. Concurrency then grows back: while the answers show ample room in both bu
 by tripling per round up to the width the cut was made from (CUBIC's quick return to
 the last width that worked, as its own slow start does), by doubling beyond it and
 whenever a budget is half spent. The width, not the number in flight, is where the quick
-return ends: a concurrent-requests refusal of a lone step of the safe sequence (one
-request in flight, because others of the same user held the slots for a moment) cuts
-the width to one, and the bulk write that follows should not need five slow rounds to
-get back what it had. A limit really reached is met again and cut again, so
-the run stays between 70 % and all of it; refusals that recur at random (another
-integration's bursts, a load balancer's hiccups) cost a round at 70 % each, where
-halving every round they recur would leave a run crawling at a handful of requests.
+return ends: after a cut to 70 % of a handful of requests in flight, the bulk write
+that follows should not need five slow rounds to get back what it had. A limit really
+reached is met again and cut again, so the run stays between 70 % and all of it;
+refusals that recur at random (another integration's bursts, a load balancer's
+hiccups) cost a round at 70 % each, where halving every round they recur would leave a
+run crawling at a handful of requests.
+
+A refusal for the number of requests also makes bulk writes pack more operations into
+each ``$batch`` for the rest of the window (:meth:`RateLimiter.requests_limited`): a batch
+counts once against that limit whatever it holds, so each pause then moves more rows.
 
 A 429 without one of these codes is treated as both (pause and cut), the safe side.
 Cuts follow TCP's rule of one cut per round: a 429 answering a request that was sent
@@ -78,6 +88,7 @@ TIME_REMAINING = "x-ms-ratelimit-time-remaining-xrm-requests"
 START_CONCURRENCY = 4   # until the service recommends a degree of parallelism
 LOW_BUDGET = 0.15       # slow down once less than this share of a window's budget is left
 AMPLE_BUDGET = 0.5      # with more than this share of both budgets left, ramp up fastest
+REQUEST_WINDOW = 300.0  # seconds the number-of-requests limit counts over
 
 
 def header_number(value: str | None) -> float | None:
@@ -141,6 +152,7 @@ class RateLimiter:
         self._hinted = False
         self._budget_seen: dict[str, float] = {}
         self._last_cut = -math.inf
+        self._requests_refused_at = -math.inf  # the last 429 for the number of requests
         self._cut_from = 0  # the width the last 429 cut was made from: regrowth is quick up to it
         self._in_flight = 0
         self._retrying = 0  # requests answered "not now" and waiting to be sent again
@@ -167,6 +179,11 @@ class RateLimiter:
         """
         with self._lock:
             return self.limit + self._retrying
+
+    def requests_limited(self, within: float = REQUEST_WINDOW) -> bool:
+        """Whether the service refused a request for the number of requests in the last ``within`` s."""
+        with self._lock:
+            return self._clock() - self._requests_refused_at < within
 
     def waiting_to_retry(self, waiting: bool) -> None:
         """A request begins (True) or ends (False) its wait before being sent again."""
@@ -255,11 +272,12 @@ class RateLimiter:
         """
         with self._lock:
             now = self._clock()
-            if code != LIMIT_REQUESTS and (sent_at is None or sent_at >= self._last_cut):
-                width = self.limit
-                counted = max(in_flight or 0, self._in_flight + 1)  # what flew when it arrived
-                if code == LIMIT_CONCURRENT and 2 * counted >= width:  # the width was in use
-                    width = counted
+            if code == LIMIT_REQUESTS:
+                self._requests_refused_at = now
+            counted = max(in_flight or 0, self._in_flight + 1)  # what flew when it arrived
+            in_use = 2 * counted >= self.limit
+            if code != LIMIT_REQUESTS and in_use and (sent_at is None or sent_at >= self._last_cut):
+                width = counted if code == LIMIT_CONCURRENT else self.limit
                 self._last_cut = now
                 self._cut_from = self.limit
                 self._set_limit(min(width - 1, round(width * CUT)))

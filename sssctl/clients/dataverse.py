@@ -169,6 +169,22 @@ class DataverseClient:
         limiter = self.http.limiter
         return None if limiter is None else limiter.allowed
 
+    def rows_per_batch(self, planned: int) -> int:
+        """``planned`` operations per ``$batch``, or twice as many while the number of
+        requests is limited.
+
+        A ``$batch`` counts once against the number-of-requests limit whatever it holds
+        (reference §1.11), and while that limit refuses, every request pauses for its
+        Retry-After: twice the operations per request move twice the rows through each
+        pause, at the same execution time per operation. Without such a refusal the planned
+        size stays: a bigger batch holds its slot longer, so the ramp to full concurrency
+        and the last round of a bulk write take longer.
+        """
+        limiter = self.http.limiter
+        if limiter is None or not limiter.requests_limited():
+            return planned
+        return min(MAX_BATCH, 2 * planned)
+
     def reserve_batch(self, stop: threading.Event) -> bool:
         """Wait until one more ``$batch`` may be built and sent; False if ``stop`` is set meanwhile.
 

@@ -357,7 +357,8 @@ def send_in_batches(
     size: int,
     on_lost: Callable[[list[Any], list[BatchResult]], list[BatchResult]] | None = None,
 ) -> Iterator[tuple[Any, BatchResult]]:
-    """Each row with the answer to its operation, ``$batch`` chunks of ``size``.
+    """Each row with the answer to its operation, ``$batch`` chunks of ``size`` (twice that
+    while the service limits the number of requests: :meth:`DataverseClient.rows_per_batch`).
 
     Up to ``ctx.parallelism`` chunks go to the client at once (``--parallelism``, a cap);
     how many really fly is what the service's headers allow (see
@@ -385,7 +386,7 @@ def send_in_batches(
     def send(chunk: list[Any]) -> list[BatchResult]:
         operations = [operation(row) for row in chunk]
         try:
-            return ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=size)
+            return ctx.dataverse.batch(operations, continue_on_error=True, max_per_batch=len(chunk))
         except WriteOutcomeUnknown as lost:
             # The chunk may or may not have taken effect: the kind reads its rows back now
             # (``on_lost``), and whatever that leaves unknown is settled by a fresh read of the
@@ -402,7 +403,7 @@ def send_in_batches(
 
     report(ctx, label, 0, total)  # the step shows as running before its first answer is back
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="batch") as pool:
-        for chunk in chunks(rows, size):
+        for chunk in chunks(rows, lambda: ctx.dataverse.rows_per_batch(size)):
             while len(window) >= width or (window and window[0][1].done()):
                 yield from settle()
             if ctx.stop.is_set() or not ctx.dataverse.reserve_batch(ctx.stop):
@@ -423,10 +424,11 @@ def lost_answer(op: BatchOperation, lost: Exception) -> BatchResult:
     return BatchResult(op, LOST, None, {}, error)
 
 
-def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Consecutive lists of ``size`` items, read from ``items`` only as each is needed."""
+def chunks(items: Iterable[Any], size: int | Callable[[], int]) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items, read from ``items`` only as each is needed;
+    a callable ``size`` is asked again for every list."""
     rest = iter(items)
-    while chunk := list(islice(rest, size)):
+    while chunk := list(islice(rest, size() if callable(size) else size)):
         yield chunk
 
 

@@ -270,6 +270,9 @@ class FakeDataverse:
     def reserve_batch(self, stop: threading.Event) -> bool:
         return not stop.is_set()
 
+    def rows_per_batch(self, planned: int) -> int:
+        return planned  # no rate limiter: never refused for the number of requests
+
     def release_batch(self) -> None:
         pass
 

@@ -26,7 +26,7 @@ from sssctl.clients.errors import (
     Throttled,
     ValidationFailed,
 )
-from sssctl.clients.http import RateLimiter, RetryPolicy
+from sssctl.clients.http import LIMIT_EXECUTION, LIMIT_REQUESTS, RateLimiter, RetryPolicy
 
 from .helpers import Handler, service
 
@@ -327,6 +327,17 @@ def test_only_one_batch_more_than_the_limiter_lets_fly_is_built_across_all_calle
     assert dv.reserve_batch(stop) is False  # a fourth would wait; a stop ends the wait
     dv.release_batch()
     assert dv.reserve_batch(stop) is True  # an answer made room
+
+
+def test_batches_hold_twice_the_rows_while_the_number_of_requests_is_limited() -> None:
+    dv = client(lambda request: httpx.Response(204))
+    assert dv.rows_per_batch(50) == 50  # no limiter
+    dv.http.limiter = RateLimiter(52)
+    assert dv.rows_per_batch(50) == 50
+    dv.http.limiter.on_throttled(1.0, LIMIT_EXECUTION)
+    assert dv.rows_per_batch(50) == 50  # more per batch takes the same execution time
+    dv.http.limiter.on_throttled(1.0, LIMIT_REQUESTS)
+    assert (dv.rows_per_batch(50), dv.rows_per_batch(700)) == (100, 1000)  # never past Dataverse's 1,000
 
 
 def test_without_a_limiter_batches_are_never_held_back() -> None:

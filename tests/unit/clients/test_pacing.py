@@ -188,7 +188,7 @@ def test_after_a_cut_concurrency_returns_quickly_to_the_width_cut_from_then_only
     time = FakeTime()
     limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)
     limiter.on_success(_room(hint=20))
-    limiter.on_throttled(None)
+    limiter.on_throttled(None, in_flight=20)
     assert limiter.limit == 14
     _answer_round(limiter, _room())
     assert limiter.limit == 31  # 14 answers: three open two slots each (back to 20), eleven one
@@ -200,7 +200,7 @@ def test_after_a_budget_ran_low_concurrency_only_doubles_per_round() -> None:
     time = FakeTime()
     limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
     limiter.on_success(_room(hint=20, seconds=1200))
-    limiter.on_throttled(None)
+    limiter.on_throttled(None, in_flight=20)
     time.now += 2.0
     limiter.on_success(_room(seconds=100))  # the execution budget runs low: halved, no quick return
     assert limiter.limit == 7
@@ -235,8 +235,8 @@ def test_concurrency_halves_before_a_429_when_a_budget_runs_low_and_on_a_429() -
     time.now += 1.5
     limiter.on_success(_room(burst=100, seconds=1200))  # the request budget is low now
     assert limiter.limit == 10
-    assert limiter.on_throttled(30.0) is True and limiter.limit == 7
-    assert limiter.on_throttled(10.0) is False  # inside the pause already announced
+    assert limiter.on_throttled(30.0, in_flight=10) is True and limiter.limit == 7
+    assert limiter.on_throttled(10.0, in_flight=7) is False  # inside the pause already announced
     assert limiter.paused_until == pytest.approx(time.now + 30.0)
 
 
@@ -257,10 +257,24 @@ def test_the_number_of_requests_limit_pauses_everyone_and_keeps_the_width() -> N
     assert limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now) is False  # inside the pause
 
 
+@pytest.mark.parametrize("code", [LIMIT_EXECUTION, LIMIT_CONCURRENT, None])
+def test_only_the_number_of_requests_limit_counts_as_requests_limited(code: str | None) -> None:
+    time = FakeTime()
+    limiter = _wide(time)
+    limiter.on_throttled(1.0, code, sent_at=time.now)
+    assert limiter.requests_limited() is False
+    limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now)
+    assert limiter.requests_limited() is True
+    time.now += 299.0
+    assert limiter.requests_limited() is True  # the limit counts over 300 s
+    time.now += 1.0
+    assert limiter.requests_limited() is False
+
+
 def test_the_execution_time_limit_pauses_everyone_and_cuts_the_width() -> None:
     time = FakeTime()
     limiter = _wide(time)
-    assert limiter.on_throttled(3.0, LIMIT_EXECUTION, sent_at=time.now) is True
+    assert limiter.on_throttled(3.0, LIMIT_EXECUTION, sent_at=time.now, in_flight=40) is True
     assert limiter.limit == 28
     assert limiter.paused_until == pytest.approx(time.now + 3.0)
 
@@ -294,15 +308,15 @@ def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -
     sent = limiter.acquire()
     limiter.release()
     time.now += 0.5
-    limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent)
+    limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent, in_flight=40)
     assert limiter.limit == 28
     for _ in range(10):  # the rest of the same round, refused too
-        limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent)
+        limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=sent, in_flight=40)
     assert limiter.limit == 28
     time.now += 5.0
     later = limiter.acquire()
     limiter.release()
-    limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=later)
+    limiter.on_throttled(1.0, LIMIT_EXECUTION, sent_at=later, in_flight=28)
     assert limiter.limit == 20
 
 
@@ -322,34 +336,38 @@ def test_width_grows_back_after_a_concurrency_cut() -> None:
     assert rounds == [29, 52, 52]  # quickly back to the width of 24 it was cut from, then doubling
 
 
-def test_a_concurrency_refusal_of_a_lone_request_cuts_the_width_not_to_one() -> None:
+@pytest.mark.parametrize(("code", "paused"),
+                         [(LIMIT_CONCURRENT, False), (LIMIT_EXECUTION, True), (None, True)])
+def test_a_refusal_of_a_lone_request_cuts_nothing_but_still_pauses(code: str | None, paused: bool) -> None:
     time = FakeTime()
     limiter = _wide(time, width=30)
-    sent = limiter.acquire()  # a step of the safe sequence, alone in flight
-    flying = limiter.in_flight
-    limiter.release()
-    limiter.on_throttled(1.0, LIMIT_CONCURRENT, sent_at=sent, in_flight=flying)
-    assert limiter.limit == 21  # others held the slots: 70 % of the width, as for a burst of theirs
-    assert limiter.paused_until < time.now
+    for _ in range(7):  # steps of the safe sequence, alone in flight, refused one after another
+        sent = limiter.acquire()
+        flying = limiter.in_flight
+        limiter.release()
+        limiter.on_throttled(1.0, code, sent_at=sent, in_flight=flying)
+        time.now += 1.0
+    assert limiter.limit == 30  # the width was not in use: others held the slots or spent the budget
+    assert (limiter.paused_until > time.now - 1.0) is paused
 
 
 def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
     time = FakeTime()
     limiter = _wide(time)
-    assert limiter.on_throttled(2.0) is True
+    assert limiter.on_throttled(2.0, in_flight=40) is True
     assert limiter.limit == 28
 
 
 @pytest.mark.parametrize(("code", "width", "paused"), [
-    (LIMIT_REQUESTS, 40, True), (LIMIT_EXECUTION, 28, True), (LIMIT_CONCURRENT, 28, False)])
+    (LIMIT_REQUESTS, 2, True), (LIMIT_EXECUTION, 1, True), (LIMIT_CONCURRENT, 1, False)])
 def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
         code: str, width: int, paused: bool) -> None:
     time = FakeTime()
     refused = {"error": {"code": code, "message": "m"}}
     answers = [httpx.Response(429, headers={"Retry-After": "2"}, json=refused), httpx.Response(200, json={})]
     svc, seen = _service(answers, time)
-    svc.limiter = limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
-    limiter.on_success(_room(hint=40))
+    # A width of two: the one request in flight uses it, so a refusal may cut.
+    svc.limiter = limiter = RateLimiter(52, start=2, clock=time.clock, sleep=time.sleep)
     widths: list[int] = []
     pauses: list[float] = []
     on_throttled = limiter.on_throttled
