@@ -120,11 +120,18 @@ class _Tier:
 
 
 class Applier:
-    """Runs the tiers of a plan: the safe sequence one tier after another, while kinds that
-    depend on nothing and that nothing depends on (user settings, organization settings,
-    the approve privilege) build up alongside it from the start instead of waiting their
-    turn. Tearing down, and destroy, stay strictly sequential. Outcomes are settled and
-    the state written on the calling thread only."""
+    """Runs the tiers of a plan: each tier of the safe sequence once every kind it declared
+    it runs after (``KindSpec.after``, transitively) has finished, while kinds that depend
+    on nothing and that nothing depends on (user settings, organization settings, the
+    approve privilege) build up alongside it from the start instead of waiting their turn.
+
+    Two steps that need only the same earlier step (the EWS admission and the mailbox
+    scope both need just the app registration) so run side by side: under throttling each
+    step of the sequence costs its requests' Retry-After pauses, and steps waiting on
+    nothing they need only lengthened the run. A failure still skips exactly the kinds
+    that declared they need the failed one, as before. Tearing down, and destroy, stay
+    strictly sequential, one tier after another. Outcomes are settled and the state
+    written on the calling thread only."""
 
     def __init__(self, kinds: Registry | Sequence[Kind], ctx: Context, store: StateStore, *,
                  parallelism: int = 4, on_progress: Progress | None = None, reverse: bool = False,
@@ -197,13 +204,15 @@ class Applier:
 
     def _schedule(self, pool: ThreadPoolExecutor, alongside: list[_Tier], sequence: deque[_Tier]) -> None:
         active = [t for t in alongside if self._admit(t)]
-        current: _Tier | None = None
+        started: list[_Tier] = []   # tiers of the sequence taken from it, finished or not
         running: dict[Future[tuple[Applied | None, float]], tuple[_Tier, Change]] = {}
+        strict = self.reverse or any(t.down for t in sequence)
         while True:
-            while (current is None or current.finished) and sequence:
-                current = sequence.popleft()
-                if self._admit(current):
-                    active.append(current)
+            for tier in self._ready(sequence, started, strict=strict):
+                sequence.remove(tier)
+                started.append(tier)
+                if self._admit(tier):
+                    active.append(tier)
             for tier in active:
                 if tier.pending and not tier.running and not self.stopping:
                     change = tier.pending.pop(0)
@@ -230,6 +239,28 @@ class Applier:
                 tier.running -= 1
                 self._settle(tier.kind, change, future)
             active = [t for t in active if not t.finished]
+
+    def _ready(self, sequence: deque[_Tier], started: list[_Tier], *, strict: bool) -> list[_Tier]:
+        """Tiers of the sequence that may start now, in order.
+
+        ``strict``: the next one, once every tier started before it has finished. Otherwise
+        each tier none of whose needed kinds (nor its own, from an earlier tier) is still
+        waiting ahead of it or unfinished. The first waiting tier has nothing ahead of it,
+        so it starts once nothing started is unfinished: the run always moves on.
+        """
+        busy = {t.kind for t in started if not t.finished}
+        if strict or not sequence:
+            return [sequence[0]] if sequence and not busy else []
+        ready: list[_Tier] = []
+        ahead: set[str] = set()
+        for tier in sequence:
+            needs = self.registry.blockers(tier.kind) | {tier.kind}
+            if needs & (busy | ahead):
+                ahead.add(tier.kind)
+                continue
+            ready.append(tier)
+            busy.add(tier.kind)
+        return ready
 
     def _admit(self, tier: _Tier) -> bool:
         """Whether a tier may start: not after a stop, not when a kind it needs failed."""

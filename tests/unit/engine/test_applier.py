@@ -195,6 +195,45 @@ def test_a_kind_depending_on_nothing_builds_up_alongside_the_sequence(tmp_path: 
                         "user_settings": "applied"}
 
 
+def _scope_and_admission(tmp_path: Path, *, scope_error: Exception | None = None,
+                         hook: object = None) -> tuple[dict[str, str], list[str]]:
+    """app -> (EWS admission, mailbox scope) -> custom profile -> canary, as the real kinds declare."""
+    order: list[str] = []
+
+    def kind(name: str, after: tuple[str, ...] = (), **extra: object) -> FakeKind:
+        def record(change: Change) -> None:
+            order.append(change.address)
+            if callable(hook) and name in ("ews_admission", "exchange_scope"):
+                hook(change)
+        return FakeKind(name, lambda d: {}, after=after, apply_hook=record, **extra)  # type: ignore[arg-type]
+
+    errors = {"exchange_scope.sss": scope_error} if scope_error else {}
+    kinds = [kind("app_registration"), kind("ews_admission", ("app_registration",)),
+             kind("exchange_scope", ("app_registration",), apply_errors=errors),
+             kind("server_profile_custom", ("app_registration", "exchange_scope")),
+             kind("canary", ("server_profile_custom", "ews_admission"))]
+    applier, _ = setup(tmp_path, kinds)
+    report = applier.run([Change(a, Action.UPDATE, {"n": 1}, {"n": 0}, "r") for a in (
+        "app_registration.sss", "ews_admission.sss", "exchange_scope.sss",
+        'server_profile.custom["X"]', 'canary["X"]')])
+    return {o.change.address: o.status for o in report.outcomes}, order
+
+
+def test_steps_that_need_only_the_same_earlier_step_run_side_by_side(tmp_path: Path) -> None:
+    both_running = threading.Barrier(2)
+    statuses, order = _scope_and_admission(tmp_path, hook=lambda change: both_running.wait(timeout=5))
+    assert set(statuses.values()) == {"applied"}  # admission and scope each waited for the other
+    assert order[0] == "app_registration.sss"
+    assert order[-2:] == ['server_profile.custom["X"]', 'canary["X"]']  # each after all it needs
+
+
+def test_a_failed_step_still_skips_exactly_what_declared_it_needs_it(tmp_path: Path) -> None:
+    statuses, _ = _scope_and_admission(tmp_path, scope_error=RuntimeError("boom"))
+    assert statuses == {"app_registration.sss": "applied", "ews_admission.sss": "applied",
+                        "exchange_scope.sss": "failed", 'server_profile.custom["X"]': "skipped",
+                        'canary["X"]': "skipped"}
+
+
 def test_tearing_down_never_runs_alongside(tmp_path: Path) -> None:
     order: list[str] = []
     first = FakeKind("org_setting", org_settings_wanted, apply_hook=lambda c: order.append(c.address))
