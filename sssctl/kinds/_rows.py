@@ -317,8 +317,9 @@ def settle_lost_chunk(
             for i, result in zip(again, resent, strict=True):
                 answers[i] = lost[i] if int(result.status) in (LOST, 412) else result
     log.warning("apply.answer_lost.settled_in_place", rows=len(rows), resent=len(again),
-             took_effect=verdicts.count(Verdict.IN_EFFECT), changed_by_others=verdicts.count(Verdict.CHANGED),
-             still_unknown=sum(1 for a in answers if int(a.status) == LOST))
+                took_effect=verdicts.count(Verdict.IN_EFFECT),
+                changed_by_others=verdicts.count(Verdict.CHANGED),
+                still_unknown=sum(1 for a in answers if int(a.status) == LOST))
     return answers
 
 
