@@ -242,8 +242,15 @@ class FaultMiddleware:
         return not (faults.max_faults and self.injected >= faults.max_faults)
 
     def _roll(self, probability: float) -> bool:
-        """Draw only for knobs that are on, so turning one off does not shift the others' sequence."""
+        """Draw only for knobs that are on, so turning one off does not shift the others' sequence.
+
+        ``max_faults`` is checked again at the draw: requests admitted together all passed
+        :meth:`_targeted` before waiting for their latency or body, and would otherwise all
+        fault where the cap allows one.
+        """
         hit = bool(probability) and self.rng.random() < probability
+        if hit and self.faults.max_faults and self.injected >= self.faults.max_faults:
+            hit = False
         self.injected += hit
         return hit
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -99,6 +100,14 @@ def test_max_faults_makes_a_burst_that_then_clears(dataverse: httpx.Client, admi
     assert _statuses(dataverse, 5) == [503, 503, 503, 200, 200]
     admin.faults(max_faults=3)  # a new burst
     assert _statuses(dataverse, 4) == [503, 503, 503, 200]
+
+
+def test_max_faults_holds_for_requests_that_arrive_together(dataverse: httpx.Client,
+                                                             admin: AdminClient) -> None:
+    admin.faults(error_probability=1.0, max_faults=1, latency_ms=300)  # all five wait out the latency
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = sorted(pool.map(lambda _: dataverse.get("WhoAmI").status_code, range(5)))
+    assert statuses == [200, 200, 200, 200, 503]
 
 
 def test_a_malformed_answer_is_html_with_status_200(emulator: EmulatorInfo, admin: AdminClient) -> None:
