@@ -95,9 +95,10 @@ def rows_by_id(ctx: Context, entity_set: str, key: str, ids: Iterable[str], sele
     """The rows with these ids (``key`` plus ``select``), by lower-case id; missing ids are gone.
 
     Plain ``eq``/``or`` filters, understood everywhere, ``per_query`` ids per GET: a GUID
-    clause is about 60 characters once encoded, so even 50 of them stay far below the
-    32 KB Dataverse allows a URL. Rows are checked against their reply model like every
-    other read, so a malformed answer fails the read rather than being believed.
+    clause is about 60 characters once encoded, so even the 100 of a doubled ``$batch``
+    chunk stay far below the 32 KB Dataverse allows a URL. Rows are checked against their
+    reply model like every other read, so a malformed answer fails the read rather than
+    being believed.
     """
     found: dict[str, dict[str, Any]] = {}
     for part in chunks(list(ids), per_query):
