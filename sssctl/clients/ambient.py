@@ -38,7 +38,6 @@ The three methods that hold a secret or talk to a person (``client_secret``,
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -50,6 +49,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest._http_response_impl import HttpResponseImpl
 
+from sssctl.clients._scope_locks import ScopeLocks
 from sssctl.clients.aadsts import explain
 from sssctl.clients.errors import AuthError
 from sssctl.logging import redact_text, register_secret
@@ -141,10 +141,10 @@ class IdentityProvider:
         self._client_id = client_id
         self._explain = explain_error
         self._cache: dict[str, AccessToken] = {}
-        self._lock = threading.Lock()
+        self._locks = ScopeLocks()
 
     def access_token(self, scope: str) -> AccessToken:
-        with self._lock:
+        with self._locks.of(scope):
             cached = self._cache.get(scope)
             if cached is not None and cached.expires_on - EXPIRY_MARGIN > time.time():
                 return cached

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from sssctl.clients import ambient
+from sssctl.clients._scope_locks import ScopeLocks
 from sssctl.clients.aadsts import explain
 from sssctl.clients.clouds import CloudEndpoints
 from sssctl.clients.errors import AuthError, MalformedReply, TransportError, UntrustedReply
@@ -260,17 +261,21 @@ class MsalClientProvider:
         self._app = app
         self._client_id = client_id
         self._where = where
-        self._lock = threading.Lock()
+        self._locks = ScopeLocks()
 
     def token(self, scope: str) -> str:
-        with self._lock:
+        with self._locks.of(scope):
             result = _msal_call(lambda: self._app.acquire_token_for_client(scopes=[scope]),
                                 method=self.method, where=self._where)
         return _checked(result, method=self.method, client_id=self._client_id)
 
 
 class DeviceCodeProvider:
-    """Interactive sign-in for a person; later runs reuse the persistent cache silently."""
+    """Interactive sign-in for a person; later runs reuse the persistent cache silently.
+
+    One lock for every scope, unlike the app-only providers: a person answers one prompt
+    at a time, and the cache file is written whole after each sign-in.
+    """
 
     method = "device_code"
 
