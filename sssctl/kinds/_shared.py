@@ -27,7 +27,7 @@ from sssctl.engine.kind import Context, Privilege
 from sssctl.engine.spool import Rows
 from sssctl.errors import WriteOutcomeUnknown
 from sssctl.kinds._xml import XmlValueError, parse_elements
-from sssctl.kinds.handoffs import OrganizationVersions
+from sssctl.kinds.handoffs import OrganizationVersions, WrittenProfile
 
 if TYPE_CHECKING:
     from sssctl.clients.dataverse import WhoAmI
@@ -286,7 +286,11 @@ def profile_name(profiles: list[dict[str, Any]], profile_id: str | None) -> str 
 
 
 def profile_id_now(ctx: Context, name: str) -> str:
-    """Resolve a profile name to its id at apply time (it may have been created moments ago)."""
+    """Resolve a profile name to its id at apply time: the id our own write of it answered
+    earlier in the run, else as Dataverse lists it now (someone may have made it since the plan)."""
+    written = ctx.handoffs.get(WrittenProfile, name.lower())
+    if written is not None:
+        return written.profile_id
     rows = list(
         ctx.dataverse.query(
             "emailserverprofiles",

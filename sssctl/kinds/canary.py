@@ -162,11 +162,12 @@ class CanaryKind(KindDefaults):
         profile_id = profile_id_now(ctx, name)
         app_id = _app_id(ctx, key)
         scope = canaried(ctx.desired).get(name, (key, None))[1]
-        mailbox = str(change.detail.get("mailbox") or "") or _choose(ctx, app_id, scope)
-        row = te.mailbox_by_address(ctx, mailbox)
+        named = str(change.detail.get("mailbox") or "")
+        row = te.mailbox_by_address(ctx, named) if named else _choose(ctx, app_id, scope)
         if row is None:
-            raise LookupError(f"the canary mailbox {mailbox} does not exist in Dataverse; "
+            raise LookupError(f"the canary mailbox {named} does not exist in Dataverse; "
                               "fix mailbox_scope.canary")
+        mailbox = str(row["emailaddress"])
         previous = row.get("_emailserverprofile_value")
         # A change of transport is proven over the new grants alone: the old ones go for the
         # seconds of the test and come back at once if it fails (as the RBAC migration does).
@@ -277,8 +278,9 @@ def _app_id(ctx: Context, key: str) -> str:
     return app
 
 
-def _choose(ctx: Context, app: str, scope: MailboxScope | None) -> str:
-    """An approved mailbox Exchange says the app may reach, searched over the whole scope.
+def _choose(ctx: Context, app: str, scope: MailboxScope | None) -> dict[str, Any]:
+    """An approved mailbox Exchange says the app may reach, searched over the whole scope:
+    its row as the search read it, which the test then writes under (one read fewer).
 
     For a group scope the group's members (every page) are matched against approved
     Dataverse mailboxes (every page) before Exchange is asked about any; for a filter or
@@ -292,16 +294,16 @@ def _choose(ctx: Context, app: str, scope: MailboxScope | None) -> str:
         rows = rbac.invoke(ctx, "Get-DistributionGroupMember", asked)
         members = {str(r["PrimarySmtpAddress"]).lower() for r in rows if r.get("PrimarySmtpAddress")}
     tested = 0
-    for row in ctx.dataverse.query("mailboxes", select=["mailboxid", "emailaddress"],
+    for row in ctx.dataverse.query("mailboxes", select=te.MAILBOX_COLUMNS,
                                    filter="emailrouteraccessapproval eq 1"):
         address = str(row.get("emailaddress") or "")
         if not address or (members is not None and address.lower() not in members):
             continue
         if scope is None:
-            return address
+            return dict(row)
         tested += 1
         if _in_scope(ctx, scope, app, address):
-            return address
+            return dict(row)
         if tested >= MAX_TESTS:
             break
     where = f"the {len(members)} members of {scope.group}" if members is not None and scope else "the scope"

@@ -81,6 +81,19 @@ class MailboxVersions:
 
 
 @dataclass(frozen=True)
+class WrittenProfile:
+    """A custom profile this run created or updated (key: its name, lower case).
+
+    The canary, the mailbox defaults and the mailbox policy bind to it moments later, in
+    the steps every mailbox move waits on. Its id came back with our own write, so asking
+    Dataverse for it by name once more per step only added a request (and, when the
+    service throttles, its Retry-After) to each of them.
+    """
+
+    profile_id: str
+
+
+@dataclass(frozen=True)
 class BuiltinProfile:
     """The built-in Exchange Online profile as the default-profile kind identified it (key: ``"builtin"``).
 

@@ -43,6 +43,7 @@ from sssctl.kinds.handoffs import (
     NewSecret,
     ProfileApps,
     SecretHolders,
+    WrittenProfile,
 )
 from sssctl.logging import register_secret
 
@@ -443,6 +444,7 @@ def _write(ctx: Context, change: Change) -> Applied:
         profile_id = str(detail["profile_id"])
         ctx.dataverse.update("emailserverprofiles", profile_id, body, if_match=change.etag)
     ctx.reads.forget("emailserverprofiles")  # the shared profile list is stale now
+    ctx.handoffs.put(str(detail["name"]).lower(), WrittenProfile(profile_id))
     writes = 1
     fingerprints = dict((ctx.state.get(change.address) or {}).get("fingerprints") or {})
     fingerprints.update(app_key=key, profile_id=profile_id)

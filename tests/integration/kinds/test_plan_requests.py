@@ -1,4 +1,5 @@
-"""One plan reads each thing once: the request counts of a full plan cannot creep back up."""
+"""One plan reads each thing once, and the apply asks for nothing it already knows: the
+request counts of a full plan and of the safe sequence cannot creep back up."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sssctl.app.runner import RunOptions, default_services, plan, session
+from sssctl.app.runner import RunOptions, apply_interactive, default_services, plan, session
 from sssctl.emulator.admin_client import AdminClient
 from sssctl.emulator.info import EmulatorInfo
 from sssctl.engine.plan import Action
@@ -39,3 +40,26 @@ def test_hardened_plan_reads_every_shared_table_once(
     assert "GET dataverse:privileges" in routes and routes["GET dataverse:privileges"] == 1
     assert routes.get("GET graph:applications") == 1
     assert emulator_admin.counters()["writes"] == 0
+
+
+def test_the_safe_sequence_reuses_what_its_own_writes_answered(
+    emulator: EmulatorInfo, emulator_admin: AdminClient, tmp_path: Path
+) -> None:
+    """Every mailbox move waits on these steps, and under throttling each request in them
+    can cost a Retry-After: the new profile's id is the one its create answered (no lookup
+    by name in the canary, the mailbox defaults or the mailbox policy), and the canary is
+    tested under the row its search read (no second read of it)."""
+    emulator_admin.reset()
+    emulator_admin.clear_faults()
+    environ = {**emulator.environ(), "SSSCTL_STATE_DIR": str(tmp_path)}
+    with session(RunOptions(config_path=HARDENED, environ=environ, command="apply"), default_services()) as s:
+        planned = plan(s)
+        emulator_admin.reset_counters()
+        report = apply_interactive(s, planned, confirm=lambda _: True)
+    assert report.ok
+    routes = emulator_admin.counters()["by_route"]
+    assert routes.get("POST dataverse:emailserverprofiles") == 1
+    # The one read left checks the secret Dataverse says it holds, by the created id.
+    assert routes.get("GET dataverse:emailserverprofiles") == 1
+    # The canary: its search for an approved mailbox, then its state after Test & Enable.
+    assert routes.get("GET dataverse:mailboxes") == 2
