@@ -22,12 +22,12 @@ from typing import Any
 
 import structlog
 
+from sssctl.clients.dataverse import BatchOperation
 from sssctl.clients.errors import ClientError
 from sssctl.config.model import Desired
 from sssctl.engine.kind import Applied, AuditCheck, Context, KindDefaults, KindSpec, Observed, Privilege, Rule
 from sssctl.engine.plan import Action, Change
-from sssctl.errors import WriteOutcomeUnknown
-from sssctl.kinds._shared import PAGE_SIZE, odata_string, who_am_i
+from sssctl.kinds._shared import PAGE_SIZE, batch_operation, odata_string, who_am_i
 
 log = structlog.get_logger(__name__)
 
@@ -348,42 +348,29 @@ class PrivilegeKind(KindDefaults):
         return Change(address, Action.UPDATE, before, after, reason, None, detail)
 
     def apply(self, ctx: Context, change: Change) -> Applied:
-        """One action per role; an action whose answer is lost does not stop the others.
+        """One action per role, all in one ``$batch`` (continue-on-error).
 
-        Once every role has been sent to, a lost answer is raised for the engine to settle
-        (:mod:`sssctl.engine.reconcile`): a fresh read lists only the roles still to do, so
-        each round sends fewer actions than the last.
+        Sent one by one, the role edits were a dozen requests in a row, each of which could
+        meet its own 429 and its Retry-After, and every such refusal paused the steps of the
+        safe sequence running beside them. A batch counts once against the limit
+        (equivalent to ExecuteMultiple; learn.microsoft.com, "Execute batch operations
+        using the Web API") and still answers each action on its own. A refused action
+        fails the change once the others have run; a lost answer is raised for the engine
+        to settle (:mod:`sssctl.engine.reconcile`): a fresh read lists only the roles still
+        to do, so the next round sends only those.
         """
         privilege_id = str(change.detail["privilege_id"])
-        writes = 0
-        lost: list[WriteOutcomeUnknown] = []
         removals = change.detail.get("remove", [])
         holding = self._holding(ctx, privilege_id, [r["role_id"] for r in removals]) if removals else set()
+        edits: list[tuple[Mapping[str, Any], BatchOperation]] = []
         for role in removals:
             if role["role_id"].lower() in holding:
-                body = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege",
-                                      "privilegeid": privilege_id}}
-                try:
-                    ctx.dataverse.action("RemovePrivilegeRole", body, bound=("roles", role["role_id"]))
-                except WriteOutcomeUnknown as exc:
-                    lost.append(exc)
-                    continue
-                writes += 1
-            log.info("privilege.removed", address=change.address, role=role["name"])
-        for role in change.detail.get("add", []):
-            entry = {"PrivilegeId": privilege_id, "Depth": depth_name(role["depth"])}
-            if change.detail.get("root_business_unit"):
-                entry["BusinessUnitId"] = change.detail["root_business_unit"]
-            try:
-                ctx.dataverse.action("AddPrivilegesRole", {"Privileges": [entry]},
-                                     bound=("roles", role["role_id"]))
-            except WriteOutcomeUnknown as exc:
-                lost.append(exc)
-                continue
-            writes += 1
-            log.info("privilege.restored", address=change.address, role=role["name"])
-        if lost:
-            raise WriteOutcomeUnknown(f"{writes} role edits answered, {len(lost)} answers lost ({lost[0]})")
+                edits.append((role, _removal(privilege_id, role)))
+            else:
+                log.info("privilege.removed", address=change.address, role=role["name"], already=True)
+        edits += [(role, _addition(privilege_id, role, change.detail.get("root_business_unit")))
+                  for role in change.detail.get("add", [])]
+        writes = _send(ctx, change.address, edits)
         managed = None if "add" in change.detail else dict(change.after or {})
         return Applied(change.address, managed=managed, writes=writes, message=f"{writes} role edits")
 
@@ -466,6 +453,38 @@ def lockout(change: Change, removed: set[str], caller: Sequence[str] | None) -> 
             "--allow-lockout"
         )
     return None
+
+
+
+def _removal(privilege_id: str, role: Mapping[str, Any]) -> BatchOperation:
+    body = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege", "privilegeid": privilege_id}}
+    return batch_operation("POST", f"roles({role['role_id']})/Microsoft.Dynamics.CRM.RemovePrivilegeRole",
+                           body, {})
+
+
+def _addition(privilege_id: str, role: Mapping[str, Any], business_unit: str | None) -> BatchOperation:
+    entry = {"PrivilegeId": privilege_id, "Depth": depth_name(role["depth"])}
+    if business_unit:
+        entry["BusinessUnitId"] = business_unit
+    return batch_operation("POST", f"roles({role['role_id']})/Microsoft.Dynamics.CRM.AddPrivilegesRole",
+                           {"Privileges": [entry]}, {})
+
+
+def _send(ctx: Context, address: str, edits: Sequence[tuple[Mapping[str, Any], BatchOperation]]) -> int:
+    """The edits' answers, each role logged as done; the first refusal raised once all ran."""
+    if not edits:
+        return 0
+    results = ctx.dataverse.batch([op for _, op in edits], continue_on_error=True)
+    writes = 0
+    for (role, op), result in zip(edits, results, strict=True):
+        if result.ok:
+            writes += 1
+            event = "privilege.removed" if op.url.endswith("RemovePrivilegeRole") else "privilege.restored"
+            log.info(event, address=address, role=role["name"])
+    refused = [r.error for r in results if r.error is not None]
+    if refused:
+        raise refused[0]
+    return writes
 
 
 KIND = PrivilegeKind()

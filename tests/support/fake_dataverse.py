@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sssctl.clients.dataverse import BatchOperation, BatchResult, WhoAmI
-from sssctl.clients.errors import NotFound, PreconditionFailed
+from sssctl.clients.errors import DataverseError, NotFound, PreconditionFailed
 
 _KEY = {
     "organizations": "organizationid",
@@ -288,6 +288,14 @@ class FakeDataverse:
         assert len(operations) <= 1000
         results = []
         for op in operations:
+            bound = re.fullmatch(r"(\w+)\((.+)\)/Microsoft\.Dynamics\.CRM\.(\w+)", op.url)
+            if bound and op.method == "POST":
+                try:
+                    self.action(bound.group(3), op.body, bound=(bound.group(1), bound.group(2)))
+                    results.append(BatchResult(op, 204, None, {}, None))
+                except DataverseError as exc:   # continue-on-error: the next operation still runs
+                    results.append(BatchResult(op, exc.status, None, {}, exc))
+                continue
             match = re.fullmatch(r"(\w+)\((.+)\)", op.url)
             assert match and op.method == "PATCH"
             try:

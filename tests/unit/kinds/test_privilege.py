@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from sssctl.clients.errors import PrivilegeDenied
 from sssctl.config.model import PrivilegeAllowlist
 from sssctl.engine.plan import Action
 from sssctl.kinds.privilege import KIND
+from tests.support import planning
+from tests.support.applying import ChangeFailed, apply_changes
 from tests.unit.kinds.world import APPROVE, READ_ACCOUNT, ROLES, Engine, actionable, desired, seed
 
 pytestmark = pytest.mark.timeout(30)
@@ -176,3 +181,26 @@ def test_a_malformed_answer_about_one_privilege_leaves_only_that_privilege_unkno
     assert changes["privilege.prvReadAccount"].action is Action.UNKNOWN
     assert "privilegedepthmask" in changes["privilege.prvReadAccount"].reason
     assert changes[f"privilege.{PRV}"].action is Action.UPDATE
+
+
+def test_a_refused_role_edit_fails_the_change_once_the_others_ran() -> None:
+    """All role edits go in one continue-on-error $batch: a role Dataverse refuses does
+    not keep the privilege on the others, and the change still fails, naming the refusal."""
+    engine = Engine(seed())
+    refused = ROLES["Sales Manager"].lower()
+    edit = engine.dv.action
+
+    def refusing(name: str, body: Any = None, *, bound: tuple[str, str] | None = None) -> Any:
+        if bound is not None and bound[1].lower() == refused:
+            raise PrivilegeDenied("the caller may not edit this role", status=403)
+        return edit(name, body, bound=bound)
+
+    engine.dv.action = refusing  # type: ignore[method-assign]
+    want = allow("System Administrator")
+    ctx = engine.context(want)
+    (change,) = actionable(planning.plan([KIND], ctx, want)[0])
+    with pytest.raises(ChangeFailed, match="may not edit this role"):
+        apply_changes([KIND], ctx, [change], engine.state)
+    assert APPROVE in engine.dv.role_privileges[refused]
+    assert APPROVE not in engine.dv.role_privileges[ROLES["System Customizer"].lower()]
+    assert [c[0] for c in engine.dv.calls].count("BATCH") == 1
