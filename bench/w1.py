@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -160,6 +161,7 @@ def worker(job_file: Path) -> int:
     workdir = Path(job["workdir"])
     # Each measured run starts from no state, like the data it runs on (reset before each run).
     state = workdir / f"state-{job['way']}-{job['mailboxes']}{job.get('tag', '')}"
+    shutil.rmtree(state, ignore_errors=True)   # a run measured again under the same name starts bare too
     environ = environ_for(info.environ(), state)
     warm_up()
     result = WAYS[job["way"]](info, Path(job["config"]), environ)
