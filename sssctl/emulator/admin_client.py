@@ -63,33 +63,9 @@ class AdminClient:
         return dict(self._call("GET", "/faults"))
 
     def clear_faults(self) -> dict[str, Any]:
-        return self.faults(
-            latency_ms=0,
-            latency_jitter_ms=0,
-            throttle_probability=0,
-            error_probability=0,
-            drop_probability=0,
-            lost_response_probability=0,
-            malformed_probability=0,
-            replication_delay=0,
-            rbac_propagation_seconds=0,
-            sync_rejects_rbac_only=False,
-            ews_propagation_seconds=0,
-            graph_sync_permissions=Faults().graph_sync_permissions,
-            fault_seed=-1,
-            fault_service="",
-            fault_route="",
-            max_faults=0,
-            fault_method="",
-            fault_request_contains="",
-            mutate_route="",
-            mutate_method="",
-            mutate_request_contains="",
-            mutate_field="",
-            mutate_to="",
-            runaway_route="",
-            runaway_count=-1,
-        )
+        """Every knob back to the emulator's defaults: faults, costs, limits and the competing
+        integration alike, so nothing set for one run leaks into the next."""
+        return self.faults(**Faults().to_dict())
 
     def clock(self, now: str | None = None, *, real: bool = False) -> dict[str, Any]:
         """Set the emulator's "now" (ISO 8601), put it back on real time (``real=True``), or read it."""

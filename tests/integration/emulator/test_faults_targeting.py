@@ -57,6 +57,15 @@ def test_a_fault_seed_replays_the_same_faults(dataverse: httpx.Client, admin: Ad
     assert _statuses(dataverse, 24) != first
 
 
+def test_clearing_the_faults_puts_every_knob_back(admin: AdminClient) -> None:
+    """Costs, limits and a competing integration set for one run must not leak into the
+    next: a fault-free run after a shared-budget one was throttled by the share left behind."""
+    defaults = admin.clear_faults()
+    admin.faults(competing_share=0.5, throttle_mix="requests:1", batch_operation_ms=10, limit_concurrent=8,
+                 retry_after_seconds=0.2, throttle_probability=0.2)
+    assert admin.clear_faults() == defaults
+
+
 def test_a_lost_response_is_carried_out_but_never_answered(dataverse: httpx.Client,
                                                            admin: AdminClient) -> None:
     org = dataverse.get(f"organizations?$select={ORG_COLUMN}").json()["value"][0]
