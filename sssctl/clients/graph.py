@@ -154,7 +154,8 @@ class GraphClient:
         self, path: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
     ) -> dict[str, Any] | None:
         response = self._send("PATCH", path, body=body, headers=headers)
-        return _optional_object(response, f"PATCH {_graph_target(path)}")
+        answer = _optional_object(response, f"PATCH {_graph_target(path)}")
+        return None if answer is None else _checked("PATCH", path, answer)
 
     def delete(self, path: str) -> None:
         self._send("DELETE", path)

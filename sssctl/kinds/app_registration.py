@@ -396,7 +396,13 @@ def _credential_before(
 # --- helpers: apply the application -------------------------------------------------------------
 
 
-def _upsert(ctx: Context, change: Change) -> dict[str, Any]:
+def _upsert(ctx: Context, change: Change) -> tuple[dict[str, Any], bool]:
+    """The app as written, and whether this write created it.
+
+    Graph answers an upsert that created the app with the app itself (201); that answer is
+    used as is, where a read moments after the create may not find the app yet (Entra
+    replicates). An update answers 204 without a body, so the app is read then.
+    """
     after = change.after or {}
     graph = c5.require_graph(ctx)
     perms = [c5.Permission(**p) for p in change.detail.get("wanted", [])]
@@ -406,15 +412,18 @@ def _upsert(ctx: Context, change: Change) -> dict[str, Any]:
         "requiredResourceAccess": c5.required_resource_access(perms),
     }
     path = c5.app_path(ctx.desired, str(change.detail["key"]))
-    graph.patch(path, body, headers={"Prefer": "create-if-missing"})
-    app = graph.get(path, wait_for_replication=True)
-    return dict(app)
+    created = graph.patch(path, body, headers={"Prefer": "create-if-missing"})
+    if created is not None:
+        return dict(created), True
+    return dict(graph.get(path, wait_for_replication=True)), False
 
 
-def _service_principal(ctx: Context, app_id: str) -> tuple[str, int]:
+def _service_principal(ctx: Context, app_id: str, *, new_app: bool = False) -> tuple[str, int]:
+    """The app's service principal id, created if missing. An app this run just created
+    has none, so it is not looked for (a conflict still falls back to reading it)."""
     graph = c5.require_graph(ctx)
     path = f"servicePrincipals(appId={c5.odata_string(app_id)})"
-    sp = c5.get_or_none(graph, path)
+    sp = None if new_app else c5.get_or_none(graph, path)
     if sp is not None:
         return str(sp["id"]), 0
     try:
@@ -473,12 +482,13 @@ def _apply_app(ctx: Context, change: Change) -> Applied:
     after = change.after or {}
     writes = 0
     key = str(change.detail["key"])
+    new_app = False
     if _declaration_differs(before, after):
-        app = _upsert(ctx, change)
+        app, new_app = _upsert(ctx, change)
         writes += 1
     else:
         app = dict(c5.require_graph(ctx).get(c5.app_path(ctx.desired, key), wait_for_replication=True))
-    sp_id, created = _service_principal(ctx, str(app["appId"]))
+    sp_id, created = _service_principal(ctx, str(app["appId"]), new_app=new_app)
     writes += created
     wanted = change.detail.get("to_consent", change.detail.get("wanted", []))
     writes += _consent(ctx, sp_id, wanted, new_sp=bool(created),

@@ -455,7 +455,6 @@ def lockout(change: Change, removed: set[str], caller: Sequence[str] | None) -> 
     return None
 
 
-
 def _removal(privilege_id: str, role: Mapping[str, Any]) -> BatchOperation:
     body = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege", "privilegeid": privilege_id}}
     return batch_operation("POST", f"roles({role['role_id']})/Microsoft.Dynamics.CRM.RemovePrivilegeRole",

@@ -99,6 +99,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], type[Reply]], ...] = (
     ("POST", re.compile(rf"^servicePrincipals{_KEY}/(?:appRoleAssignedTo|appRoleAssignments)$"),
      AppRoleAssignment),
     ("POST", re.compile(rf"^applications{_KEY}/addPassword$"), NewPasswordCredential),
+    # An upsert that created the app answers 201 with it (an update answers 204, no body).
+    ("PATCH", re.compile(rf"^applications{_KEY}$"), Application),
 )
 
 

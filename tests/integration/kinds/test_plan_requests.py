@@ -48,7 +48,8 @@ def test_the_safe_sequence_reuses_what_its_own_writes_answered(
     """Every mailbox move waits on these steps, and under throttling each request in them
     can cost a Retry-After: the new profile's id is the one its create answered (no lookup
     by name in the canary, the mailbox defaults or the mailbox policy), and the canary is
-    tested under the row its search read (no second read of it)."""
+    tested under the row its search read (no second read of it); a new app is what its
+    upsert answered."""
     emulator_admin.reset()
     emulator_admin.clear_faults()
     environ = {**emulator.environ(), "SSSCTL_STATE_DIR": str(tmp_path)}
@@ -63,3 +64,10 @@ def test_the_safe_sequence_reuses_what_its_own_writes_answered(
     assert routes.get("GET dataverse:emailserverprofiles") == 1
     # The canary: its search for an approved mailbox, then its state after Test & Enable.
     assert routes.get("GET dataverse:mailboxes") == 2
+    # The app's upsert answered the new app (201): not read again, and a service principal
+    # is not looked for before it is created. The reads left: the credential's, the check
+    # that the new secret shows on the app before the profile gets it, and the search for
+    # older secrets to retire once it has.
+    assert routes.get("PATCH graph:applications") == 1
+    assert routes.get("GET graph:applications") == 3
+    assert routes.get("GET graph:servicePrincipals") == 1  # the mailbox scope's consent
