@@ -332,6 +332,9 @@ def parse(argv: Sequence[str], *, w2: bool = False) -> tuple[list[int], argparse
                         help="skip the apply of configs/hardened.toml at the workload's size")
     if w2:
         parser.add_argument("--no-contention", action="store_true", help="skip the contention scenarios")
+        parser.add_argument("--fault-seeds", type=int, default=0, metavar="N",
+                            help="also apply the standard fault profile under fault seeds 1 to N and print "
+                                 "their mean (one seed's figure moves by seconds from run to run)")
     args = parser.parse_args(argv)
     try:
         counts = [int(n) for n in args.scaling.split(",") if n.strip()]

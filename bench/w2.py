@@ -9,6 +9,7 @@ fault-free run, on the same emulator.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from bench.contention import run_contention
 from bench.w1 import parse, run
@@ -16,5 +17,6 @@ from bench.w1 import parse, run
 
 def main(argv: Sequence[str]) -> int:
     counts, args = parse(argv, w2=True)
-    return run(counts, hardened=not args.no_hardened, w2=True,
-               extra=None if args.no_contention else run_contention)
+    contention = partial(run_contention, more_seeds=args.fault_seeds)
+    extra = None if args.no_contention else contention
+    return run(counts, hardened=not args.no_hardened, w2=True, extra=extra)
