@@ -21,6 +21,7 @@ from sssctl.clients.http import (
     RetryPolicy,
     header_number,
 )
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -30,22 +31,7 @@ EXECUTION_LIMIT = {
 }
 
 
-class FakeTime:
-    """A clock that the injected sleeper moves forward."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def _service(answers: list[httpx.Response], time: FakeTime,
+def _service(answers: list[httpx.Response], time: FakeClock,
              policy: RetryPolicy | None = None) -> tuple[HttpService, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
@@ -64,7 +50,7 @@ def _throttled(seconds: int) -> httpx.Response:
 
 
 def test_a_long_retry_after_is_waited_out_and_announced() -> None:
-    time = FakeTime()
+    time = FakeClock()
     svc, seen = _service([_throttled(280), httpx.Response(204)], time)
     with capture_logs() as logs:
         response = svc.request("PATCH", "https://org.example/api/data/v9.2/mailboxes(1)")
@@ -76,7 +62,7 @@ def test_a_long_retry_after_is_waited_out_and_announced() -> None:
 
 
 def test_throttling_never_abandons_a_run_that_makes_progress() -> None:
-    time = FakeTime()
+    time = FakeClock()
     svc, seen = _service([_throttled(60)] * 9 + [httpx.Response(200, json={})], time,
                          policy=RetryPolicy(max_attempts=3))
 
@@ -90,7 +76,7 @@ def test_throttling_never_abandons_a_run_that_makes_progress() -> None:
 
 
 def test_throttling_without_any_progress_ends_after_the_attempts_and_a_whole_window() -> None:
-    time = FakeTime()
+    time = FakeClock()
     svc, seen = _service([_throttled(60)], time, policy=RetryPolicy(max_attempts=3))
     assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 429
     # Refused for the execution-time limit: the attempts count only once 300 s have passed.
@@ -98,7 +84,7 @@ def test_throttling_without_any_progress_ends_after_the_attempts_and_a_whole_win
 
 
 def test_throttling_for_the_request_count_ends_after_the_attempts() -> None:
-    time = FakeTime()
+    time = FakeClock()
     refused = httpx.Response(429, headers={"Retry-After": "60"}, json={"error": {"code": LIMIT_REQUESTS}})
     svc, seen = _service([refused], time, policy=RetryPolicy(max_attempts=3))
     assert svc.request("GET", "https://org.example/api/data/v9.2/roles").status_code == 429
@@ -106,7 +92,7 @@ def test_throttling_for_the_request_count_ends_after_the_attempts() -> None:
 
 
 def test_timeout_stops_waiting_and_sending_and_counts_every_429() -> None:
-    time = FakeTime()
+    time = FakeClock()
     policy = RetryPolicy()
     policy.expire_in(100, clock=time.clock)
     svc, seen = _service([_throttled(280)], time, policy=policy)
@@ -185,7 +171,7 @@ def test_concurrency_only_doubles_per_round_once_a_budget_is_half_spent() -> Non
 
 
 def test_after_a_cut_concurrency_returns_quickly_to_the_width_cut_from_then_only_doubles() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)
     limiter.on_success(_room(hint=20))
     limiter.on_throttled(None, in_flight=20)
@@ -197,7 +183,7 @@ def test_after_a_cut_concurrency_returns_quickly_to_the_width_cut_from_then_only
 
 
 def test_after_a_budget_ran_low_concurrency_only_doubles_per_round() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
     limiter.on_success(_room(hint=20, seconds=1200))
     limiter.on_throttled(None, in_flight=20)
@@ -225,7 +211,7 @@ def test_concurrency_never_exceeds_the_cap() -> None:
 
 
 def test_concurrency_halves_before_a_429_when_a_budget_runs_low_and_on_a_429() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = RateLimiter(52, clock=time.clock, sleep=time.sleep)
     limiter.on_success(_room(hint=40, seconds=1200))
     limiter.on_success(_room(seconds=100))  # under 15 % of the execution time left
@@ -242,14 +228,14 @@ def test_concurrency_halves_before_a_429_when_a_budget_runs_low_and_on_a_429() -
 
 # --- the reaction to each service protection limit ------------------------------------------
 
-def _wide(time: FakeTime, width: int = 40) -> RateLimiter:
+def _wide(time: FakeClock, width: int = 40) -> RateLimiter:
     limiter = RateLimiter(52, rate=1e9, clock=time.clock, sleep=time.sleep)  # pacing is not measured here
     limiter.on_success(_room(hint=width))
     return limiter
 
 
 def test_the_number_of_requests_limit_pauses_everyone_and_keeps_the_width() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     assert limiter.on_throttled(2.0, LIMIT_REQUESTS, sent_at=time.now) is True
     assert limiter.limit == 40
@@ -259,7 +245,7 @@ def test_the_number_of_requests_limit_pauses_everyone_and_keeps_the_width() -> N
 
 @pytest.mark.parametrize("code", [LIMIT_EXECUTION, LIMIT_CONCURRENT, None])
 def test_only_the_number_of_requests_limit_counts_as_requests_limited(code: str | None) -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     limiter.on_throttled(1.0, code, sent_at=time.now)
     assert limiter.requests_limited() is False
@@ -272,7 +258,7 @@ def test_only_the_number_of_requests_limit_counts_as_requests_limited(code: str 
 
 
 def test_the_execution_time_limit_pauses_everyone_and_cuts_the_width() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     assert limiter.on_throttled(3.0, LIMIT_EXECUTION, sent_at=time.now, in_flight=40) is True
     assert limiter.limit == 28
@@ -280,7 +266,7 @@ def test_the_execution_time_limit_pauses_everyone_and_cuts_the_width() -> None:
 
 
 def test_the_concurrent_requests_limit_cuts_below_what_was_in_flight_without_pausing_anyone() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     for _ in range(30):  # 31 in flight when the service counted one too many
         limiter.acquire()
@@ -290,7 +276,7 @@ def test_the_concurrent_requests_limit_cuts_below_what_was_in_flight_without_pau
 
 
 def test_the_concurrent_requests_limit_counts_what_flew_when_the_refused_request_was_sent() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     sent = limiter.acquire()
     for _ in range(29):
@@ -303,7 +289,7 @@ def test_the_concurrent_requests_limit_counts_what_flew_when_the_refused_request
 
 
 def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     sent = limiter.acquire()
     limiter.release()
@@ -321,7 +307,7 @@ def test_one_cut_per_round_answers_to_requests_sent_before_a_cut_cut_nothing() -
 
 
 def test_width_grows_back_after_a_concurrency_cut() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time, width=24)
     for _ in range(15):
         limiter.acquire()
@@ -339,7 +325,7 @@ def test_width_grows_back_after_a_concurrency_cut() -> None:
 @pytest.mark.parametrize(("code", "paused"),
                          [(LIMIT_CONCURRENT, False), (LIMIT_EXECUTION, True), (None, True)])
 def test_a_refusal_of_a_lone_request_cuts_nothing_but_still_pauses(code: str | None, paused: bool) -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time, width=30)
     for _ in range(7):  # steps of the safe sequence, alone in flight, refused one after another
         sent = limiter.acquire()
@@ -352,7 +338,7 @@ def test_a_refusal_of_a_lone_request_cuts_nothing_but_still_pauses(code: str | N
 
 
 def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time)
     assert limiter.on_throttled(2.0, in_flight=40) is True
     assert limiter.limit == 28
@@ -362,7 +348,7 @@ def test_a_429_without_a_known_code_pauses_and_cuts() -> None:
     (LIMIT_REQUESTS, 2, True), (LIMIT_EXECUTION, 1, True), (LIMIT_CONCURRENT, 1, False)])
 def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
         code: str, width: int, paused: bool) -> None:
-    time = FakeTime()
+    time = FakeClock()
     refused = {"error": {"code": code, "message": "m"}}
     answers = [httpx.Response(429, headers={"Retry-After": "2"}, json=refused), httpx.Response(200, json={})]
     svc, seen = _service(answers, time)
@@ -385,7 +371,7 @@ def test_the_service_hands_the_limit_named_in_the_answer_to_the_limiter(
 
 
 def test_requests_waiting_to_be_sent_again_leave_their_slots_to_others_and_count_as_demand() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time, width=4)
     for _ in range(3):
         limiter.acquire()
@@ -403,7 +389,7 @@ def _refused(code: str, seconds: str) -> httpx.Response:
 
 
 def test_every_pause_of_a_second_or_more_is_told_once_with_its_limit() -> None:
-    time = FakeTime()
+    time = FakeClock()
     answers = [_refused(LIMIT_REQUESTS, "1"), _refused(LIMIT_REQUESTS, "0.5"),
                _refused(LIMIT_CONCURRENT, "2"), httpx.Response(200, json={})]
     svc, _ = _service(answers, time)
@@ -416,7 +402,7 @@ def test_every_pause_of_a_second_or_more_is_told_once_with_its_limit() -> None:
 
 
 def test_refusals_sharing_one_pause_are_told_once() -> None:
-    time = FakeTime()
+    time = FakeClock()
     svc, _ = _service([_refused(LIMIT_EXECUTION, "1"), _refused(LIMIT_EXECUTION, "1"),
                        httpx.Response(200, json={})], time)
     svc._sleep = lambda seconds: None   # another thread's refusal of the same wave: no time passes
@@ -427,7 +413,7 @@ def test_refusals_sharing_one_pause_are_told_once() -> None:
 
 
 def test_a_request_waits_out_a_pause_without_holding_a_slot() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limiter = _wide(time, width=2)
     limiter.on_throttled(1.0, LIMIT_REQUESTS, sent_at=time.now)
     seen: list[int] = []

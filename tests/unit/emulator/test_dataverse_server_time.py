@@ -8,6 +8,7 @@ import pytest
 
 from sssctl.emulator import constants
 from sssctl.emulator.dataverse.messages import API_PATH
+from tests.support.fake_clock import FakeClock
 
 from .dataverse_harness import client, make_service
 
@@ -82,28 +83,13 @@ def test_the_intersect_table_is_read_only() -> None:
     assert "not allowed on 'roleprivilegescollection'" in created.json()["error"]["message"]
 
 
-class _Clock:
-    """Monotonic time that moves only when told: the handling's duration and the sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def _serve_taking(monkeypatch: pytest.MonkeyPatch, handling: float, operation_ms: float) -> list[float]:
     """One request whose handling takes ``handling`` seconds; returns what was slept after it."""
     import sssctl.emulator.dataverse as dataverse
 
     service, _, faults = make_service()
     faults.request_operation_ms = operation_ms
-    clock = _Clock()
+    clock = FakeClock()
     monkeypatch.setattr(dataverse, "time", clock)
     begin = service.begin
 
